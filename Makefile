@@ -1,0 +1,124 @@
+# svtwin: street-view captures -> georeferenced twin -> Cosmos-style HDF5 shards.
+#
+#   make            library, program (build/svtwin), samples generator
+#   make dataset    the main job on the bundled samples (CAPTURE=dir OUT=dir for another)
+#   make test       every test (Criterion + Python); GPU parity tests skip without a GPU
+#   make asan       the tests under AddressSanitizer + UBSan (CPU build)
+#   make bench      benchmarks, printed as ratios to peers measured in the same run
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make deps       install the Debian packages (scripts/install-deps.sh)
+#
+# CUDA: gpu/*.cu are compiled when nvcc is found; CUDA=0 forces a CPU-only build. The binary
+# links the CUDA runtime statically, so it runs on machines with no GPU or driver (C path).
+
+BUILD   ?= build
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA    ?= $(if $(NVCC),1,0)
+SAN     ?=
+OPT     ?= -O2
+CAPTURE ?= $(BUILD)/samples/capture
+OUT     ?= out
+FUZZ_SECONDS ?= 60
+
+PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread $(SAN)
+LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
+
+MODULES := base ingest geo twin gpu formats
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+CU_SRC  := $(wildcard gpu/*.cu)
+CLI_SRC := $(wildcard cli/*.c)
+GEN_SRC := $(wildcard samples/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+# Hopper machine code plus PTX so newer cards JIT it.
+NVFLAGS ?= -O3 -std=c++17 -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 \
+	-Xcompiler -Wall,-Wextra,-Werror,-fPIC -I.
+CPPFLAGS += -DSVT_HAVE_CUDA=1
+LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
+LDLIBS  += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+endif
+
+LIB      := $(BUILD)/libsvtwin.a
+PROG     := $(BUILD)/svtwin
+GEN      := $(BUILD)/svtwin-samples
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps dataset test test-c test-python asan bench fuzz clean samples check-deps
+all: $(PROG) $(GEN)
+
+deps:
+	scripts/install-deps.sh
+
+# Every entry point that a fresh machine runs starts here, so `make dataset` / `make test`
+# install what is missing (or print the apt-get line when not root).
+check-deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -DSVT_HAVE_CUDA=1 -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PROG): $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(GEN): $(GEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+# The bundled capture: generated, never committed. A stamp keeps it from being redone.
+samples: $(BUILD)/samples/capture/.done
+$(BUILD)/samples/capture/.done: $(GEN)
+	$(GEN) --out $(BUILD)/samples/capture --seed 1
+	@touch $@
+
+dataset: $(PROG) $(if $(filter $(BUILD)/samples/capture,$(CAPTURE)),samples)
+	$(PROG) build $(CAPTURE) -o $(OUT)
+	$(PROG) inspect $(OUT)/*.h5 | head -40
+
+# Tests find the samples through SVT_SAMPLES and the real data through SVT_REAL_DATA.
+test: test-c test-python
+test-c: $(PROG) $(TESTS) samples
+	@fail=0; for t in $(TESTS); do \
+		echo "== $$t"; \
+		SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture SVT_REAL_DATA=../shared/data/real \
+		$$t --jobs 2 || fail=1; \
+	done; exit $$fail
+test-python: $(PROG) samples
+	SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture PYTHONPATH=python \
+		$(PYTHON) -m unittest discover -s tests/python -v
+
+asan:
+	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: $(PROG) samples
+	scripts/install-deps.sh --bench
+	SVT_BUILD=$(BUILD) PYTHON=$(PYTHON) scripts/bench.sh
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

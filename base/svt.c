@@ -1,0 +1,291 @@
+/* svt.c: errors, logging, progress and small file helpers shared by every module. */
+#include "svt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int svt_err_set(svt_err *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int svt_err_prefix(svt_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return SVT_E_INPUT;
+	char pre[SVT_ERR_MSG_MAX], old[SVT_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+	return err->code;
+}
+
+void svt_err_clear(svt_err *err)
+{
+	if (err) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+}
+
+const char *svt_status_name(int code)
+{
+	switch (code) {
+	case SVT_OK: return "ok";
+	case SVT_E_IO: return "io";
+	case SVT_E_FORMAT: return "format";
+	case SVT_E_NOMEM: return "nomem";
+	case SVT_E_PROJ: return "proj";
+	case SVT_E_HDF5: return "hdf5";
+	case SVT_E_CUDA: return "cuda";
+	case SVT_E_UNSUPPORTED: return "unsupported";
+	case SVT_E_INPUT: return "input";
+	case SVT_E_LIMIT: return "limit";
+	case SVT_E_NOTFOUND: return "notfound";
+	case SVT_E_NODEV: return "nodev";
+	default: return "unknown";
+	}
+}
+
+static int log_level = 1;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void svt_log_set_level(int level) { log_level = level; }
+int svt_log_level(void) { return log_level; }
+
+static void log_v(const char *tag, const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "svtwin: %s", tag);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void svt_log_info(const char *fmt, ...)
+{
+	if (log_level < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_v("", fmt, ap);
+	va_end(ap);
+}
+
+void svt_log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void svt_log_debug(const char *fmt, ...)
+{
+	if (log_level < 2)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_v("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+double svt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void svt_progress_begin(svt_progress *p, const char *label, size_t total)
+{
+	p->label = label;
+	p->total = total;
+	p->done = 0;
+	p->t_start = p->t_last = svt_now();
+}
+
+static void progress_print(svt_progress *p, int final)
+{
+	if (log_level < 1)
+		return;
+	double dt = svt_now() - p->t_start;
+	double rate = dt > 0 ? (double)p->done / dt : 0.0;
+	int tty = isatty(STDERR_FILENO);
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%ssvtwin: %s: %zu/%zu (%.1f/s, %.1f s)%s", tty ? "\r" : "", p->label,
+		p->done, p->total, rate, dt, (tty && !final) ? "" : "\n");
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void svt_progress_step(svt_progress *p, size_t n)
+{
+	p->done += n;
+	double t = svt_now();
+	/* Plain lines (logs of batch jobs) every 5 s; a terminal 4 times a second. */
+	double every = isatty(STDERR_FILENO) ? 0.25 : 5.0;
+	if (t - p->t_last >= every && p->done < p->total) {
+		p->t_last = t;
+		progress_print(p, 0);
+	}
+}
+
+void svt_progress_end(svt_progress *p) { progress_print(p, 1); }
+
+int svt_file_read(const char *path, size_t max_bytes, uint8_t **data, size_t *size, svt_err *err)
+{
+	*data = NULL;
+	*size = 0;
+	int rc = SVT_OK;
+	uint8_t *buf = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return svt_err_set(err, SVT_E_IO, "cannot open %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = svt_err_set(err, SVT_E_IO, "%s is not a regular file", path);
+		goto done;
+	}
+	if ((uint64_t)st.st_size > max_bytes) {
+		rc = svt_err_set(err, SVT_E_LIMIT, "%s is %lld bytes, over the limit of %zu", path,
+				 (long long)st.st_size, max_bytes);
+		goto done;
+	}
+	size_t n = (size_t)st.st_size;
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu bytes of %s", n, path);
+		goto done;
+	}
+	if (fread(buf, 1, n, f) != n) {
+		rc = svt_err_set(err, SVT_E_IO, "short read on %s", path);
+		goto done;
+	}
+	*data = buf;
+	*size = n;
+	buf = NULL;
+done:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+int svt_dir_sync_of(const char *path, svt_err *err)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return svt_err_set(err, SVT_E_IO, "cannot open directory %s: %s", dir, strerror(errno));
+	int rc = SVT_OK;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", dir, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_err *err)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+	const uint8_t *p = data;
+	size_t left = size;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return svt_err_set(err, SVT_E_IO, "write to %s failed: %s", tmp, strerror(e));
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(tmp);
+		return svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return svt_err_set(err, SVT_E_IO, "rename %s -> %s failed: %s", tmp, path, strerror(e));
+	}
+	return svt_dir_sync_of(path, err);
+}
+
+int svt_mkdirs(const char *path, svt_err *err)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", buf, strerror(errno));
+	return SVT_OK;
+}
+
+int svt_path_join(char *out, size_t cap, const char *dir, const char *name, svt_err *err)
+{
+	size_t dl = strlen(dir);
+	int slash = dl > 0 && dir[dl - 1] != '/';
+	int n = snprintf(out, cap, "%s%s%s", dir, slash ? "/" : "", name);
+	if (n < 0 || (size_t)n >= cap)
+		return svt_err_set(err, SVT_E_INPUT, "path too long: %s/%s", dir, name);
+	return SVT_OK;
+}
+
+int svt_path_is_contained(const char *rel)
+{
+	if (!rel || !*rel || rel[0] == '/')
+		return 0;
+	const char *p = rel;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 1;
+}

@@ -1,0 +1,99 @@
+/* svt.h: what every svtwin module shares: status codes, the error context, logging.
+ *
+ * Error convention (see docs/architecture.md): a fallible function returns 0 (SVT_OK) or a
+ * negative svt_status and takes a caller-owned `svt_err *err` as its last argument. Only the
+ * function that detects a failure writes the message (svt_err_set); a function whose callee
+ * failed passes the code up unchanged (it may prefix context with svt_err_prefix). err may be
+ * NULL when the caller does not want the message. Library code never calls exit() or abort().
+ */
+#ifndef SVT_H
+#define SVT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SVT_VERSION "0.1.0"
+
+/* Status codes, grouped by class. Values are stable: they appear in JSON reports. */
+typedef enum svt_status {
+	SVT_OK = 0,
+	SVT_E_IO = -1,          /* open/read/write/rename/fsync failed */
+	SVT_E_FORMAT = -2,      /* input is not what it claims to be (corrupt JPEG, bad GPX...) */
+	SVT_E_NOMEM = -3,       /* allocation failed */
+	SVT_E_PROJ = -4,        /* PROJ refused a CRS or a transformation */
+	SVT_E_HDF5 = -5,        /* the HDF5 library failed */
+	SVT_E_CUDA = -6,        /* a CUDA call failed (the caller may fall back to the C path) */
+	SVT_E_UNSUPPORTED = -7, /* valid input we do not handle (a CMYK JPEG, an unknown model) */
+	SVT_E_INPUT = -8,       /* a bad argument or a value out of range */
+	SVT_E_LIMIT = -9,       /* a configured limit refused the input (image too large...) */
+	SVT_E_NOTFOUND = -10,   /* a required file, tag or record is absent */
+	SVT_E_NODEV = -11,      /* no usable GPU (not an error for callers that can fall back) */
+} svt_status;
+
+#define SVT_ERR_MSG_MAX 512
+
+/* A caller-owned error context. Zero-initialise it (svt_err e = {0};). Not shared between
+ * threads: each thread passes its own. */
+typedef struct svt_err {
+	int code;
+	char msg[SVT_ERR_MSG_MAX];
+} svt_err;
+
+/* Sets err->code and formats err->msg; returns code so callers can `return svt_err_set(...)`.
+ * err may be NULL. */
+int svt_err_set(svt_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prepends "context: " to an already set message (for a caller adding where it failed);
+ * returns err->code (or SVT_E_INPUT if err is NULL). */
+int svt_err_prefix(svt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Clears err. */
+void svt_err_clear(svt_err *err);
+
+/* A short stable name for a status ("io", "format", ...), for reports. */
+const char *svt_status_name(int code);
+
+/* Logging to stderr. Levels: 0 quiet (errors only), 1 normal, 2 verbose. Thread-safe. */
+void svt_log_set_level(int level);
+int svt_log_level(void);
+void svt_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void svt_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void svt_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Progress on long work: prints "label: done/total (rate/s)" to stderr at most a few times a
+ * second, in place on a terminal and as plain lines otherwise. Single-threaded use. */
+typedef struct svt_progress {
+	const char *label;
+	size_t total, done;
+	double t_start, t_last;
+} svt_progress;
+void svt_progress_begin(svt_progress *p, const char *label, size_t total);
+void svt_progress_step(svt_progress *p, size_t n);
+void svt_progress_end(svt_progress *p);
+
+/* Monotonic time in seconds. */
+double svt_now(void);
+
+/* Reads a whole file into a malloc'd buffer (caller frees), refusing files over max_bytes. */
+int svt_file_read(const char *path, size_t max_bytes, uint8_t **data, size_t *size, svt_err *err);
+
+/* Writes data to path atomically: path.tmp, fsync, rename, fsync of the directory. */
+int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_err *err);
+
+/* fsyncs the directory that holds path, so a rename into it is durable. */
+int svt_dir_sync_of(const char *path, svt_err *err);
+
+/* mkdir -p. */
+int svt_mkdirs(const char *path, svt_err *err);
+
+/* Joins dir and name into out (size cap); fails with SVT_E_INPUT when it does not fit. */
+int svt_path_join(char *out, size_t cap, const char *dir, const char *name, svt_err *err);
+
+/* True when rel is a relative path that stays inside its root: no leading '/', no ".."
+ * component, no NUL. Used to refuse hostile paths in capture metadata (kapture, CSV). */
+int svt_path_is_contained(const char *rel);
+
+#define SVT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

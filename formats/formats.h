@@ -1,0 +1,127 @@
+/* formats.h: Cosmos-style HDF5 training shards (docs/shard-format.md): writer, reader, verifier.
+ *
+ * hid_t never leaves this module. A writer or reader is used by one thread at a time.
+ * A shard is written as NAME.h5.tmp and renamed to NAME.h5 only after flush, close and fsync,
+ * so no half-written file ever carries a final name.
+ */
+#ifndef SVT_FORMATS_H
+#define SVT_FORMATS_H
+
+#include "base/svt.h"
+
+#define FMT_SCHEMA_NAME "svtwin.cosmos_shard"
+#define FMT_SCHEMA_VERSION 1
+
+/* Root attributes of a shard: the conventions and frames every clip in it shares. */
+typedef struct fmt_shard_info {
+	int crs_epsg;            /* projected CRS of the projected coordinates (5186) */
+	double enu_origin_llh[3];/* lat, lon, h of the ENU origin of w2c */
+	double enu_origin_proj[3];/* the same origin in crs_epsg (E, N, h) */
+	const char *source;      /* capture path or name, free text */
+} fmt_shard_info;
+
+typedef enum fmt_codec {
+	FMT_CODEC_NONE = 0,
+	FMT_CODEC_GZIP,  /* deflate + shuffle, always available */
+	FMT_CODEC_LZ4,   /* HDF5 filter 32004 (plugin) */
+	FMT_CODEC_ZSTD,  /* HDF5 filter 32015 (plugin) */
+	FMT_CODEC_BLOSC, /* HDF5 filter 32001 (plugin) */
+} fmt_codec;
+
+/* Parses "none", "gzip", "lz4", "zstd", "blosc" (optionally ":level"). */
+int fmt_codec_parse(const char *s, fmt_codec *codec, int *level, svt_err *err);
+const char *fmt_codec_name(fmt_codec c);
+/* True when the codec's HDF5 filter can encode in this process. */
+int fmt_codec_available(fmt_codec c);
+
+typedef struct fmt_writer_opts {
+	fmt_codec codec;
+	int level;
+	int fletcher32;          /* per-chunk checksums (default 1) */
+	int threads;             /* compression threads (0 = number of cores) */
+	uint64_t target_bytes;   /* rotate shards at this size (default 500 MB) */
+} fmt_writer_opts;
+
+void fmt_writer_opts_default(fmt_writer_opts *o);
+
+/* One caption window over frames [start_frame, end_frame]. */
+typedef struct fmt_caption {
+	int start_frame, end_frame;
+	const char *caption;
+} fmt_caption;
+
+/* What a clip holds besides its frames. Arrays have T rows; optional ones may be NULL.
+ * The writer copies everything it needs before fmt_clip_begin returns. */
+typedef struct fmt_clip_desc {
+	const char *id;          /* unique in the dataset, [A-Za-z0-9_.-] */
+	int T, H, W;             /* frames, height, width (3 channels, uint8) */
+	const double *w2c;       /* T x 4 x 4, OpenCV world (ENU) -> camera */
+	const double *K;         /* T x 4: fx, fy, cx, cy in pixels of the stored frames */
+	const double *llh;       /* T x 3: lat, lon, h */
+	const double *proj;      /* T x 3: E, N, h in the shard's CRS (optional) */
+	const double *heading;   /* T: degrees clockwise from true north (optional) */
+	const double *dist_m;    /* T: distance along the track (optional) */
+	const int64_t *time_us;  /* T: microseconds since the epoch, UTC */
+	double fps;              /* true fps, or the nominal rate if fps_nominal */
+	int fps_nominal;
+	const char *split;       /* "train", "val", "test" */
+	const char *district;    /* optional label */
+	const fmt_caption *captions;
+	int n_captions;
+	const char *source_frames; /* optional: newline-separated source file names */
+} fmt_clip_desc;
+
+typedef struct fmt_writer fmt_writer;
+
+/* Opens DIR/PREFIX-00000.h5.tmp for writing; rotation opens the next number. Free with
+ * fmt_writer_close (commit) or fmt_writer_abort (remove the temporary file). */
+int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info *info,
+		      const fmt_writer_opts *opts, fmt_writer **out, svt_err *err);
+/* Starts a clip; frames follow with fmt_clip_frame t = 0..T-1, then fmt_clip_end. */
+int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *clip, svt_err *err);
+/* Adds frame t (H x W x 3 uint8, rows packed). The writer compresses in its own threads; rgb
+ * may be reused by the caller as soon as this returns. */
+int fmt_clip_frame(fmt_writer *w, int t, const uint8_t *rgb, svt_err *err);
+int fmt_clip_end(fmt_writer *w, svt_err *err);
+/* Finishes the current shard (flush, close, fsync, rename) and writes DIR/manifest.json.
+ * Frees w whatever happens. */
+int fmt_writer_close(fmt_writer *w, svt_err *err);
+/* Drops the shard being written (its .tmp file is removed). Frees w; NULL is harmless. */
+void fmt_writer_abort(fmt_writer *w);
+
+/* ---- Reading ----------------------------------------------------------------------------- */
+
+typedef struct fmt_reader fmt_reader;
+
+/* Opens a shard read-only and checks its schema name and version. */
+int fmt_reader_open(const char *path, fmt_reader **out, svt_err *err);
+void fmt_reader_close(fmt_reader *r);
+int fmt_reader_info(fmt_reader *r, fmt_shard_info *info, svt_err *err);
+size_t fmt_reader_clip_count(const fmt_reader *r);
+/* Id of clip i (owned by r). */
+const char *fmt_reader_clip_id(const fmt_reader *r, size_t i);
+
+/* A clip's arrays read back (owned by the struct; free with fmt_clip_data_free). */
+typedef struct fmt_clip_data {
+	char id[128];
+	int T, H, W;
+	double *w2c, *K, *llh, *proj, *heading, *dist_m;
+	int64_t *time_us;
+	double fps;
+	int fps_nominal;
+	char split[16];
+} fmt_clip_data;
+
+int fmt_reader_clip(fmt_reader *r, size_t i, fmt_clip_data *out, svt_err *err);
+void fmt_clip_data_free(fmt_clip_data *c);
+/* Reads frames [t0, t0+n) of clip i into rgb (n x H x W x 3, caller-allocated). */
+int fmt_reader_frames(fmt_reader *r, size_t i, int t0, int n, uint8_t *rgb, svt_err *err);
+
+/* Prints a human description of a shard (the `svtwin inspect` output) to f (a FILE *). */
+int fmt_shard_inspect(const char *path, void *file, svt_err *err);
+
+/* Checks every shard of a dataset directory against the schema, the checksums, the counts and
+ * the manifest; prints findings to f (a FILE *). Returns 0 when all is well. */
+int fmt_dataset_verify(const char *dir, void *file, svt_err *err);
+
+#endif

@@ -1,0 +1,216 @@
+/* ingest.h: decode capture images, read and check their metadata, read GPS tracks and kapture.
+ *
+ * Third-party types (tjhandle, ExifData, xmlDoc, png_struct) stay inside this module.
+ * Every function follows the svt.h error convention. Thread-safety: functions that take no
+ * handle are reentrant; a handle (ingest_decoder) belongs to one thread at a time.
+ */
+#ifndef SVT_INGEST_H
+#define SVT_INGEST_H
+
+#include "base/svt.h"
+
+/* ---- Decoded images ---------------------------------------------------------------------- */
+
+/* Size limits checked against the file's header before any pixel memory is allocated. */
+typedef struct ingest_limits {
+	int max_width;         /* default 30000 */
+	int max_height;        /* default 15000 */
+	uint64_t max_pixels;   /* default 268435456 (16384x16384) */
+	uint64_t max_file_bytes; /* default 512 MiB */
+} ingest_limits;
+
+void ingest_limits_default(ingest_limits *lim);
+
+/* An 8-bit interleaved image (channels 1, 3 or 4) or a 16-bit one (depth maps, 16-bit PNG).
+ * data is owned by the image: free it with ingest_image_free. stride is in bytes. */
+typedef struct ingest_image {
+	int width, height, channels, bit_depth;
+	size_t stride;
+	uint8_t *data;
+} ingest_image;
+
+void ingest_image_free(ingest_image *img);
+
+/* Decode options. */
+typedef struct ingest_decode_opts {
+	ingest_limits limits;
+	int want_channels;   /* 3 = RGB (default), 1 = gray, 0 = native (PNG keeps 16 bits) */
+	int min_width;       /* >0: pick the largest DCT scale (1/2, 1/4, 1/8) still >= this width */
+	int apply_orientation; /* honour EXIF Orientation (default 1) */
+} ingest_decode_opts;
+
+void ingest_decode_opts_default(ingest_decode_opts *o);
+
+/* A reusable decoder (one TurboJPEG handle and a reused output buffer). Not thread-safe:
+ * one per worker thread. ingest_decoder_destroy(NULL) does nothing. */
+typedef struct ingest_decoder ingest_decoder;
+int ingest_decoder_create(ingest_decoder **out, svt_err *err);
+void ingest_decoder_destroy(ingest_decoder *d);
+
+/* Decodes a JPEG or PNG held in memory into img (allocated here unless img->data is large
+ * enough already: then it is reused). *warning is set to 1 when the data was corrupt but
+ * decodable (TurboJPEG warnings); the message then sits in err with code 0. */
+int ingest_decode_mem(ingest_decoder *d, const uint8_t *buf, size_t size,
+		      const ingest_decode_opts *opts, ingest_image *img, int *warning, svt_err *err);
+
+/* Reads and decodes a file. */
+int ingest_decode_file(ingest_decoder *d, const char *path, const ingest_decode_opts *opts,
+		       ingest_image *img, int *warning, svt_err *err);
+
+/* Reads only the header: width, height, channels. No pixel memory is allocated. */
+int ingest_image_probe_mem(const uint8_t *buf, size_t size, int *width, int *height,
+			   int *channels, svt_err *err);
+
+/* ---- Metadata ---------------------------------------------------------------------------- */
+
+enum ingest_meta_has {
+	INGEST_HAS_GPS = 1 << 0,      /* lat, lon */
+	INGEST_HAS_ALT = 1 << 1,
+	INGEST_HAS_HEADING = 1 << 2,  /* heading + heading_ref */
+	INGEST_HAS_TIME = 1 << 3,     /* time_us */
+	INGEST_HAS_GPANO = 1 << 4,
+	INGEST_HAS_DOP = 1 << 5,
+	INGEST_HAS_SIZE = 1 << 6,     /* width, height from the image header */
+	INGEST_HAS_ORIENTATION = 1 << 7,
+	INGEST_HAS_PITCH = 1 << 8,
+	INGEST_HAS_ROLL = 1 << 9,
+};
+
+/* Where a value came from, for probe output and reports. */
+typedef enum ingest_source {
+	INGEST_SRC_NONE = 0,
+	INGEST_SRC_EXIF,
+	INGEST_SRC_XMP,
+	INGEST_SRC_GPANO,
+	INGEST_SRC_TRACK,
+	INGEST_SRC_KAPTURE,
+	INGEST_SRC_DERIVED, /* computed from neighbouring frames */
+} ingest_source;
+
+const char *ingest_source_name(ingest_source s);
+
+typedef struct ingest_gpano {
+	int equirectangular; /* ProjectionType == equirectangular */
+	double pose_heading, pose_pitch, pose_roll; /* degrees; NAN when absent */
+	int full_w, full_h, crop_w, crop_h, crop_left, crop_top; /* 0 when absent */
+} ingest_gpano;
+
+typedef struct ingest_meta {
+	unsigned has;               /* ingest_meta_has bits */
+	double lat, lon;            /* degrees WGS84, south and west negative */
+	double alt;                 /* metres above the ellipsoid/sea level as tagged; below: < 0 */
+	double heading;             /* degrees clockwise from north, [0, 360) */
+	char heading_ref;           /* 'T' true, 'M' magnetic, '?' unknown */
+	double pitch, roll;         /* degrees, from GPano when present */
+	double dop;
+	int64_t time_us;            /* capture time, microseconds since 1970-01-01 UTC */
+	int tz_offset_min;          /* zone the local time was in */
+	int tz_assumed;             /* 1: the file had no zone and the default zone was assumed */
+	int width, height;          /* pixels in the file (SOF / IHDR), before orientation */
+	int orientation;            /* EXIF Orientation 1..8 (1 when absent) */
+	ingest_gpano gpano;
+	ingest_source src_gps, src_alt, src_heading, src_time;
+} ingest_meta;
+
+typedef struct ingest_meta_opts {
+	int default_tz_min;         /* zone for times without one: +540 (Asia/Seoul) by default */
+} ingest_meta_opts;
+
+void ingest_meta_opts_default(ingest_meta_opts *o);
+
+/* Reads EXIF (libexif) and XMP (GPano, libxml2) from a JPEG or PNG in memory. A file without
+ * metadata is not an error: meta->has is simply 0. Malformed metadata returns SVT_E_FORMAT
+ * with the reason. */
+int ingest_meta_read_mem(const uint8_t *buf, size_t size, const ingest_meta_opts *opts,
+			 ingest_meta *meta, svt_err *err);
+int ingest_meta_read_file(const char *path, const ingest_meta_opts *opts, ingest_meta *meta,
+			  svt_err *err);
+
+/* ---- Frames of a capture, checks and reasons -------------------------------------------- */
+
+/* Why a frame was rejected. Names (ingest_reason_name) are stable: they appear in reports. */
+typedef enum ingest_reason {
+	INGEST_OK = 0,
+	INGEST_REJ_UNREADABLE,   /* cannot open / read the file */
+	INGEST_REJ_UNDECODABLE,  /* not a valid JPEG/PNG */
+	INGEST_REJ_TOO_LARGE,    /* over the size limits */
+	INGEST_REJ_NO_GPS,
+	INGEST_REJ_NULL_ISLAND,
+	INGEST_REJ_NO_TIME,
+	INGEST_REJ_OUTSIDE_TRACK,
+	INGEST_REJ_SPEED,
+	INGEST_REJ_ZIGZAG,
+	INGEST_REJ_DUPLICATE,
+	INGEST_REJ_BAD_METADATA,
+	INGEST_REJ_HOSTILE_PATH,
+	INGEST_REASON_COUNT
+} ingest_reason;
+
+const char *ingest_reason_name(ingest_reason r);
+
+/* One capture frame after ingest: the file it came from and what its metadata says. */
+typedef struct ingest_frame {
+	char *path;          /* owned */
+	ingest_meta meta;
+	int seq;             /* sequence index after gap cuts */
+	ingest_reason reason;
+	char why[SVT_ERR_MSG_MAX]; /* human detail when reason != INGEST_OK */
+} ingest_frame;
+
+typedef struct ingest_scan_opts {
+	ingest_meta_opts meta;
+	ingest_limits limits;
+	double dup_dist_m;      /* 0.1 */
+	double dup_angle_deg;   /* 5 */
+	double max_speed_kmh;   /* 400 */
+	double gap_s;           /* 60 */
+	double gap_m;           /* 100 */
+	const char *track_path; /* optional GPX/NMEA/CSV track */
+	double track_offset_s;  /* added to image times before matching the track */
+} ingest_scan_opts;
+
+void ingest_scan_opts_default(ingest_scan_opts *o);
+
+/* A capture: frames sorted by time; kept frames have reason INGEST_OK. */
+typedef struct ingest_capture {
+	ingest_frame *frames;
+	size_t n;
+	size_t n_kept;
+	size_t n_rejected[INGEST_REASON_COUNT];
+} ingest_capture;
+
+/* Scans a directory (recursively) or a single file for JPEG/PNG frames, reads their metadata,
+ * geotags them from the track if one is given, runs the checks and cuts sequences. A bad
+ * frame is recorded with its reason; only a failure to scan at all is an error. */
+int ingest_capture_scan(const char *path, const ingest_scan_opts *opts, ingest_capture **out,
+			svt_err *err);
+void ingest_capture_destroy(ingest_capture *c);
+
+/* Writes one JSON line per rejected frame ({"path","reason","detail"}) to path. */
+int ingest_capture_write_rejects(const ingest_capture *c, const char *path, svt_err *err);
+
+/* Prints a JSON line describing one frame (the `svtwin probe` format) into out. */
+int ingest_frame_to_json(const ingest_frame *f, char **json_out, svt_err *err);
+
+/* ---- GPS tracks ------------------------------------------------------------------------- */
+
+typedef struct ingest_track_point {
+	int64_t time_us;
+	double lat, lon, alt; /* alt NAN when absent */
+} ingest_track_point;
+
+typedef struct ingest_track {
+	ingest_track_point *pts; /* sorted by time */
+	size_t n;
+} ingest_track;
+
+/* Reads a GPX 1.0/1.1, NMEA (RMC/GGA, GP and GN) or CSV track (format detected). */
+int ingest_track_read(const char *path, ingest_track **out, svt_err *err);
+void ingest_track_destroy(ingest_track *t);
+
+/* Interpolates position (and heading from the bracketing points) at time t. Returns
+ * SVT_E_NOTFOUND when t lies outside the track. */
+int ingest_track_at(const ingest_track *t, int64_t time_us, double *lat, double *lon,
+		    double *alt, double *heading_deg, svt_err *err);
+
+#endif
