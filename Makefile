@@ -54,18 +54,23 @@ PROG     := $(BUILD)/svtwin
 GEN      := $(BUILD)/svtwin-samples
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps dataset test test-c test-python asan bench fuzz clean samples check-deps
+.PHONY: all deps dataset test test-c test-python asan bench fuzz clean samples
+
+# Entry points first install what is missing (scripts/install-deps.sh: apt-get when root, else
+# the exact command to run), then run again so pkg-config sees the new packages.
+ENTRY := all dataset test asan bench
+ifndef SVT_DEPS_OK
+$(ENTRY):
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory SVT_DEPS_OK=1 $@
+else
 all: $(PROG) $(GEN)
+endif
 
 deps:
 	scripts/install-deps.sh
 
-# Every entry point that a fresh machine runs starts here, so `make dataset` / `make test`
-# install what is missing (or print the apt-get line when not root).
-check-deps:
-	@scripts/install-deps.sh
-
-$(BUILD)/%.o: %.c | check-deps
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -92,6 +97,7 @@ $(BUILD)/samples/capture/.done: $(GEN)
 	$(GEN) --out $(BUILD)/samples/capture --seed 1
 	@touch $@
 
+ifdef SVT_DEPS_OK
 dataset: $(PROG) $(if $(filter $(BUILD)/samples/capture,$(CAPTURE)),samples)
 	$(PROG) build $(CAPTURE) -o $(OUT)
 	$(PROG) inspect $(OUT)/*.h5 | head -40
@@ -114,6 +120,7 @@ asan:
 bench: $(PROG) samples
 	scripts/install-deps.sh --bench
 	SVT_BUILD=$(BUILD) PYTHON=$(PYTHON) scripts/bench.sh
+endif
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

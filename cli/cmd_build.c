@@ -1,12 +1,126 @@
-/* cmd_build.c: `svtwin build` (placeholder until its module lands). */
+/* cmd_build.c: `svtwin build CAPTURE -o OUT [options]`, the main job (cli/pipeline.c). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/pipeline.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: svtwin build CAPTURE -o OUT [options]\n"
+		"  CAPTURE            directory of panoramas (JPEG/PNG, searched recursively) or a file\n"
+		"  -o, --out DIR      output directory: shards, manifest.json, rejects.jsonl\n"
+		"  --crs EPSG:N       projected CRS for the proj coordinates (default EPSG:5186)\n"
+		"  --clip-frames N    frames per clip, 1+8k for Cosmos (default 57; 121 also fits)\n"
+		"  --stride N         frames between clip starts (default = clip frames: no overlap)\n"
+		"  --size WxH         view size (default 1280x704; 768x432 is the 480-class bin)\n"
+		"  --fov DEG          horizontal field of view of the views (default 90)\n"
+		"  --view travel|pano the view looks along the direction of travel (default) or at\n"
+		"                     the panorama's centre\n"
+		"  --codec C[:L]      none, gzip, lz4, zstd, blosc (default: lz4 if its plugin is\n"
+		"                     installed, else gzip)\n"
+		"  --cpu              use the C reference even when a GPU is present\n"
+		"  --threads N        decode threads (default: all cores)\n"
+		"  --track FILE       geotag from a GPX/NMEA/CSV track; --track-offset S shifts image\n"
+		"                     times by S seconds before matching\n"
+		"  --keep-corrupt     keep frames that decode with warnings (default: reject)\n"
+		"  --seed N           seed of the geographic split (default 1)\n");
+}
+
+static int parse_size(const char *s, int *w, int *h)
+{
+	char *end;
+	long a = strtol(s, &end, 10);
+	if (*end != 'x')
+		return -1;
+	long b = strtol(end + 1, &end, 10);
+	if (*end || a < 16 || b < 16 || a > 16384 || b > 16384)
+		return -1;
+	*w = (int)a;
+	*h = (int)b;
+	return 0;
+}
 
 int cmd_build(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "svtwin build: not implemented yet\n");
-	return 1;
+	pipeline_opts o;
+	pipeline_opts_default(&o);
+	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
+	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED };
+	static const struct option lo[] = {
+		{"out", required_argument, 0, 'o'},
+		{"crs", required_argument, 0, O_CRS},
+		{"clip-frames", required_argument, 0, O_CLIP},
+		{"stride", required_argument, 0, O_STRIDE},
+		{"size", required_argument, 0, O_SIZE},
+		{"fov", required_argument, 0, O_FOV},
+		{"view", required_argument, 0, O_VIEW},
+		{"codec", required_argument, 0, O_CODEC},
+		{"cpu", no_argument, 0, O_CPU},
+		{"threads", required_argument, 0, O_THREADS},
+		{"track", required_argument, 0, O_TRACK},
+		{"track-offset", required_argument, 0, O_TRACK_OFF},
+		{"keep-corrupt", no_argument, 0, O_KEEP},
+		{"seed", required_argument, 0, O_SEED},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.out = optarg; break;
+		case O_CRS:
+			o.epsg = atoi(strncmp(optarg, "EPSG:", 5) ? optarg : optarg + 5);
+			break;
+		case O_CLIP: o.clip_frames = atoi(optarg); break;
+		case O_STRIDE: o.clip_stride = atoi(optarg); break;
+		case O_SIZE:
+			if (parse_size(optarg, &o.width, &o.height)) {
+				fprintf(stderr, "svtwin build: bad --size '%s' (want WxH)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_FOV: o.hfov_deg = atof(optarg); break;
+		case O_VIEW:
+			if (!strcmp(optarg, "travel"))
+				o.view_dir = PIPELINE_VIEW_TRAVEL;
+			else if (!strcmp(optarg, "pano"))
+				o.view_dir = PIPELINE_VIEW_PANO;
+			else {
+				fprintf(stderr, "svtwin build: --view is travel or pano\n");
+				return 2;
+			}
+			break;
+		case O_CODEC: o.codec = optarg; break;
+		case O_CPU: o.cpu_only = 1; break;
+		case O_THREADS: o.threads = atoi(optarg); break;
+		case O_TRACK: o.track = optarg; break;
+		case O_TRACK_OFF: o.track_offset_s = atof(optarg); break;
+		case O_KEEP: o.keep_corrupt = 1; break;
+		case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !o.out) {
+		usage(stderr);
+		return 2;
+	}
+	o.capture = argv[optind];
+	if (o.clip_frames < 1 || o.clip_frames > 4096 || o.epsg <= 0 || o.hfov_deg <= 0 ||
+	    o.hfov_deg >= 180) {
+		fprintf(stderr, "svtwin build: --clip-frames, --crs or --fov out of range\n");
+		return 2;
+	}
+	if ((o.clip_frames - 1) % 8 != 0)
+		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
+				"want 121 or 57)\n", o.clip_frames);
+	svt_err err = {0};
+	if (pipeline_run(&o, &err))
+		return cli_fail("build", &err);
+	return 0;
 }
