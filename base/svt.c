@@ -28,13 +28,23 @@ int svt_err_prefix(svt_err *err, const char *fmt, ...)
 {
 	if (!err)
 		return SVT_E_INPUT;
-	char pre[SVT_ERR_MSG_MAX], old[SVT_ERR_MSG_MAX];
+	char pre[SVT_ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof(pre), fmt, ap);
+	int n = vsnprintf(pre, sizeof(pre) - 2, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+	if (n < 0)
+		return err->code;
+	size_t pl = strlen(pre), ml = strnlen(err->msg, sizeof(err->msg) - 1);
+	if (pl + 2 >= sizeof(err->msg))
+		pl = sizeof(err->msg) - 3;
+	/* Shift the old message right (truncating its tail), then put "pre: " in front. */
+	size_t keep = ml < sizeof(err->msg) - 1 - (pl + 2) ? ml : sizeof(err->msg) - 1 - (pl + 2);
+	memmove(err->msg + pl + 2, err->msg, keep);
+	err->msg[pl + 2 + keep] = '\0';
+	memcpy(err->msg, pre, pl);
+	err->msg[pl] = ':';
+	err->msg[pl + 1] = ' ';
 	return err->code;
 }
 

@@ -251,7 +251,9 @@ static void reject_late(job *j, size_t k, ingest_reason r, const char *why)
 {
 	ingest_frame *f = &j->cap->frames[j->cap_idx[k]];
 	f->reason = r;
-	snprintf(f->why, sizeof(f->why), "%s", why);
+	size_t n = strnlen(why, sizeof(f->why) - 1);
+	memcpy(f->why, why, n); /* truncating a long decoder message is fine */
+	f->why[n] = '\0';
 	j->cap->n_kept--;
 	j->cap->n_rejected[r]++;
 	j->alive[k] = 0;

@@ -16,7 +16,15 @@ struct geo_crs {
 	int epsg_from, epsg_to;
 	char *name;      /* the target CRS's name (malloc'd) */
 	char *op_name;   /* the operation PROJ chose (malloc'd), for reports */
+	int geog_from, geog_to; /* lon/lat (degrees) rather than projected metres */
 };
+
+static int is_geographic(PJ *crs)
+{
+	PJ_TYPE t = proj_get_type(crs);
+	return t == PJ_TYPE_GEOGRAPHIC_2D_CRS || t == PJ_TYPE_GEOGRAPHIC_3D_CRS ||
+	       t == PJ_TYPE_GEOGRAPHIC_CRS;
+}
 
 /* Builds "EPSG:n"; 4326 is spelled that way too and normalisation turns it into lon, lat. */
 static void epsg_str(char *buf, size_t cap, int epsg)
@@ -38,7 +46,7 @@ int geo_crs_create_pair(int epsg_from, int epsg_to, geo_crs **out, svt_err *err)
 {
 	int rc = SVT_OK;
 	geo_crs *c = NULL;
-	PJ *raw = NULL, *target = NULL;
+	PJ *raw = NULL, *target = NULL, *source = NULL;
 	char from[32], to[32];
 
 	if (!out)
@@ -69,6 +77,15 @@ int geo_crs_create_pair(int epsg_from, int epsg_to, geo_crs **out, svt_err *err)
 		goto done;
 	}
 	c->name = dup_or_empty(proj_get_name(target));
+	c->geog_to = is_geographic(target);
+	source = proj_create(c->ctx, from);
+	if (!source) {
+		int e = proj_context_errno(c->ctx);
+		rc = svt_err_set(err, SVT_E_PROJ, "PROJ does not know %s: %s", from,
+				 proj_context_errno_string(c->ctx, e));
+		goto done;
+	}
+	c->geog_from = is_geographic(source);
 	raw = proj_create_crs_to_crs(c->ctx, from, to, NULL);
 	if (!raw) {
 		int e = proj_context_errno(c->ctx);
@@ -96,6 +113,8 @@ done:
 		proj_destroy(raw);
 	if (target)
 		proj_destroy(target);
+	if (source)
+		proj_destroy(source);
 	geo_crs_destroy(c);
 	return rc;
 }
@@ -131,6 +150,13 @@ int geo_crs_epsg_from(const geo_crs *c)
 const char *geo_crs_name(const geo_crs *c)
 {
 	return c && c->name ? c->name : "";
+}
+
+int geo_crs_is_geographic(const geo_crs *c, int target)
+{
+	if (!c)
+		return 0;
+	return target ? c->geog_to : c->geog_from;
 }
 
 const char *geo_crs_operation_name(const geo_crs *c)

@@ -240,3 +240,19 @@ void geo_pose_to_kapture(const double w2c[16], double q_w2d[4], double t_w2d[3])
 	}
 	geo_quat_from_rot(R, q_w2d);
 }
+
+int geo_pose_from_gps(geo_enu *e, double lat, double lon, double h, double heading,
+		      double pitch, double roll, double w2c[16], svt_err *err)
+{
+	if (!e || !w2c)
+		return svt_err_set(err, SVT_E_INPUT, "geo_pose_from_gps: NULL argument");
+	if (!isfinite(heading) || !isfinite(pitch) || !isfinite(roll))
+		return svt_err_set(err, SVT_E_INPUT, "geo_pose_from_gps: angle is not finite");
+	double C[3] = {lon, lat, h}, R[9];
+	int rc = geo_enu_forward(e, &C[0], &C[1], &C[2], sizeof(double), 1, err);
+	if (rc)
+		return rc;
+	geo_rot_from_hpr(heading, pitch, roll, R);
+	geo_pose_w2c(C, R, w2c);
+	return SVT_OK;
+}
