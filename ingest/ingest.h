@@ -21,12 +21,16 @@ typedef struct ingest_limits {
 
 void ingest_limits_default(ingest_limits *lim);
 
-/* An 8-bit interleaved image (channels 1, 3 or 4) or a 16-bit one (depth maps, 16-bit PNG).
- * data is owned by the image: free it with ingest_image_free. stride is in bytes. */
+/* An 8-bit interleaved image (channels 1, 2 (gray+alpha, native PNG only), 3 or 4) or a 16-bit
+ * one (depth maps, 16-bit PNG; samples in host byte order). data is owned by the image: free it
+ * with ingest_image_free. stride is in bytes. cap is the allocated size of data: a decode into
+ * an image whose cap is large enough reuses data instead of allocating (zero-initialise a new
+ * image: ingest_image img = {0};). */
 typedef struct ingest_image {
 	int width, height, channels, bit_depth;
 	size_t stride;
 	uint8_t *data;
+	size_t cap;
 } ingest_image;
 
 void ingest_image_free(ingest_image *img);
@@ -61,6 +65,36 @@ int ingest_decode_file(ingest_decoder *d, const char *path, const ingest_decode_
 int ingest_image_probe_mem(const uint8_t *buf, size_t size, int *width, int *height,
 			   int *channels, svt_err *err);
 
+/* ---- Decode pool ------------------------------------------------------------------------ */
+
+/* Decodes a list of files ahead of the consumer on worker threads, handing the results back in
+ * input order. Memory is bounded: at most `depth` images are alive at once (being decoded,
+ * waiting, or held by the consumer), whatever n is, and released images' buffers are reused.
+ * One consumer thread calls next/release; the pool's workers are internal. */
+typedef struct ingest_pool ingest_pool;
+
+/* Starts `threads` workers (at least 1, at most n) decoding paths[0..n) with opts (copied; NULL
+ * for the defaults). paths are copied too. depth < 1 is taken as 1; a consumer that holds k
+ * images while asking for the next one needs depth > k. On success *out must be destroyed with
+ * ingest_pool_destroy. */
+int ingest_pool_create(const char *const *paths, size_t n, int threads, int depth,
+		       const ingest_decode_opts *opts, ingest_pool **out, svt_err *err);
+
+/* Waits for the next file in input order. On success *index is its position in paths and
+ * either *img is the decoded image (owned by the pool: give it back with ingest_pool_release;
+ * *warning 1 when the data was corrupt but decodable, with the message in *frame_err), or *img
+ * is NULL and *frame_err says why that file failed (a per-file failure is not an error of the
+ * call). Returns SVT_E_NOTFOUND once all n were returned. */
+int ingest_pool_next(ingest_pool *p, size_t *index, ingest_image **img, int *warning,
+		     svt_err *frame_err, svt_err *err);
+
+/* Gives an image from ingest_pool_next back to the pool (NULL does nothing). */
+void ingest_pool_release(ingest_pool *p, ingest_image *img);
+
+/* Stops the workers and frees everything, including images not yet released (their pointers
+ * become invalid). NULL does nothing. */
+void ingest_pool_destroy(ingest_pool *p);
+
 /* ---- Metadata ---------------------------------------------------------------------------- */
 
 enum ingest_meta_has {
@@ -85,6 +119,7 @@ typedef enum ingest_source {
 	INGEST_SRC_TRACK,
 	INGEST_SRC_KAPTURE,
 	INGEST_SRC_DERIVED, /* computed from neighbouring frames */
+	INGEST_SRC_EXIF_GPS, /* EXIF GPSDateStamp + GPSTimeStamp (UTC), preferred for time */
 } ingest_source;
 
 const char *ingest_source_name(ingest_source s);
@@ -93,6 +128,10 @@ typedef struct ingest_gpano {
 	int equirectangular; /* ProjectionType == equirectangular */
 	double pose_heading, pose_pitch, pose_roll; /* degrees; NAN when absent */
 	int full_w, full_h, crop_w, crop_h, crop_left, crop_top; /* 0 when absent */
+	/* 1 when the GPano sizes disagree with the pixels (the cropped size, or the full size when
+	 * no crop is given, differs from the SOF/IHDR size). The pixels win: GPano sizes are
+	 * reported, never used to size anything. */
+	int size_mismatch;
 } ingest_gpano;
 
 typedef struct ingest_meta {
@@ -167,6 +206,17 @@ typedef struct ingest_scan_opts {
 	double gap_m;           /* 100 */
 	const char *track_path; /* optional GPX/NMEA/CSV track */
 	double track_offset_s;  /* added to image times before matching the track */
+	int seq_max_frames;     /* 1000: a sequence is also cut after this many frames (0: no cap) */
+	double zigzag_min_m;    /* 5: a frame that jumps at least this far out and back is zig-zag */
+	int verify_decode;      /* decode check during the scan, at the smallest DCT scale (1/8):
+				 * 0 header checks only; 1 (default) only files that look truncated
+				 * (no EOI/IEND at the end): nearly free, catches cut-off files;
+				 * 2 every file: also catches corruption inside the data, at 0.6-0.9
+				 * of a full decode's cost (bench decode). What the scan lets through
+				 * the pipeline's own decode still rejects. */
+	int reject_warnings;    /* 1: a verify decode with TurboJPEG warnings (corrupt but decodable
+				 * data) rejects the frame as undecodable; 0 keeps it */
+	int threads;            /* workers for the verify decode; 0 = online CPUs */
 } ingest_scan_opts;
 
 void ingest_scan_opts_default(ingest_scan_opts *o);
@@ -189,6 +239,10 @@ void ingest_capture_destroy(ingest_capture *c);
 /* Writes one JSON line per rejected frame ({"path","reason","detail"}) to path. */
 int ingest_capture_write_rejects(const ingest_capture *c, const char *path, svt_err *err);
 
+/* Formats the human summary of a scan into out (always NUL-terminated, truncated to cap):
+ * "N frames, K kept, R rejected (no_gps 3, duplicate 2)". */
+void ingest_capture_summary(const ingest_capture *c, char *out, size_t cap);
+
 /* Prints a JSON line describing one frame (the `svtwin probe` format) into out. */
 int ingest_frame_to_json(const ingest_frame *f, char **json_out, svt_err *err);
 
@@ -202,15 +256,74 @@ typedef struct ingest_track_point {
 typedef struct ingest_track {
 	ingest_track_point *pts; /* sorted by time */
 	size_t n;
+	size_t n_bad_lines;      /* NMEA/CSV lines skipped: bad checksum, no fix, malformed */
 } ingest_track;
 
-/* Reads a GPX 1.0/1.1, NMEA (RMC/GGA, GP and GN) or CSV track (format detected). */
+/* Reads a GPX 1.0/1.1, NMEA (RMC/GGA, GP and GN) or CSV track (format detected from the
+ * content: '<' GPX, '$' NMEA, anything else the CSV of docs/ingest.md). Points are sorted by
+ * time; points sharing a time are merged. SVT_E_FORMAT when no point could be read. */
 int ingest_track_read(const char *path, ingest_track **out, svt_err *err);
+
+/* The same on a buffer (used by the fuzz targets). */
+int ingest_track_read_mem(const uint8_t *buf, size_t size, ingest_track **out, svt_err *err);
 void ingest_track_destroy(ingest_track *t);
 
 /* Interpolates position (and heading from the bracketing points) at time t. Returns
  * SVT_E_NOTFOUND when t lies outside the track. */
 int ingest_track_at(const ingest_track *t, int64_t time_us, double *lat, double *lon,
 		    double *alt, double *heading_deg, svt_err *err);
+
+/* ---- kapture 1.1 (NAVER LABS Europe) ---------------------------------------------------- */
+
+/* A camera of sensors.txt with its COLMAP model. params are the model's parameters after
+ * width and height, in COLMAP order (PINHOLE: fx fy cx cy; SIMPLE_RADIAL: f cx cy k;
+ * RADIAL: f cx cy k1 k2; OPENCV: fx fy cx cy k1 k2 p1 p2; ...). */
+typedef struct ingest_kapture_camera {
+	char *id;            /* sensor id (owned) */
+	char model[24];      /* COLMAP model name */
+	int width, height;
+	double params[16];
+	int n_params;
+	double fx, fy, cx, cy; /* pinhole part, from params */
+} ingest_kapture_camera;
+
+/* One image record (records_camera.txt) with what the other files say about it. */
+typedef struct ingest_kapture_record {
+	int64_t timestamp;   /* kapture timestamp (unit chosen by the dataset) */
+	char *sensor;        /* camera sensor id (owned) */
+	char *image;         /* path relative to records_data/ (owned) */
+	char *path;          /* full path, NULL when `image` escapes the dataset root (owned) */
+	int camera;          /* index into cams, -1 if the sensor is not a known camera */
+	int has_pose;        /* world-to-device pose from trajectories.txt (via rigs.txt if needed) */
+	double q[4];         /* qw qx qy qz, unit quaternion, world -> camera */
+	double t[3];         /* translation, world -> camera */
+	int has_gnss;        /* a records_gnss.txt entry with the same timestamp */
+	double gnss_x, gnss_y, gnss_z, gnss_dop;
+	int64_t gnss_utc;    /* as written (0: unknown) */
+	int gnss_epsg;       /* the GNSS sensor's EPSG code (4326: x = longitude, y = latitude) */
+} ingest_kapture_record;
+
+typedef struct ingest_kapture {
+	char *root;          /* the folder holding sensors.txt (owned) */
+	ingest_kapture_camera *cams;
+	size_t n_cams;
+	ingest_kapture_record *recs; /* in records_camera.txt order */
+	size_t n_recs;
+	size_t n_hostile;    /* records whose image path escapes the root */
+} ingest_kapture;
+
+/* Reads a kapture 1.1 dataset: dir is the kapture root (holding sensors/) or its sensors/
+ * folder. sensors.txt and records_camera.txt are required; rigs.txt, trajectories.txt and
+ * records_gnss.txt are optional. Image paths that escape the root (absolute, "..") are kept
+ * with path NULL and counted in n_hostile. SVT_E_FORMAT with file:line on a malformed line,
+ * SVT_E_UNSUPPORTED for an unknown camera model or kapture version. */
+int ingest_kapture_read(const char *dir, ingest_kapture **out, svt_err *err);
+void ingest_kapture_destroy(ingest_kapture *k);
+
+/* True when dir looks like a kapture dataset (sensors/records_camera.txt or
+ * records_camera.txt + sensors.txt). ingest_capture_scan then imports it instead of walking
+ * the folder: frames come from records_camera.txt, positions from records_gnss.txt when in
+ * EPSG:4326 (else EXIF). */
+int ingest_kapture_detect(const char *dir);
 
 #endif
