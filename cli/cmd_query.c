@@ -1,12 +1,280 @@
-/* cmd_query.c: `svtwin query` (placeholder until its module lands). */
+/* cmd_query.c: `svtwin query TWIN_DIR ...`: frames of a twin store by place, district or pose,
+ * one JSON line per frame on stdout (nearest first for --near); tiles and stale shards for
+ * incremental rebuilds. Read-only: never creates or changes the store. */
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "geo/geo.h"
+#include "twin/twin.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: svtwin query TWIN_DIR --near LAT,LON [--radius M]\n"
+		"       svtwin query TWIN_DIR --district NAME [--layer LAYER]\n"
+		"       svtwin query TWIN_DIR --polygon FILE [--epsg N]\n"
+		"       svtwin query TWIN_DIR --nearest-pose LAT,LON[,HEADING] [--deg-weight M]\n"
+		"       svtwin query TWIN_DIR --tiles [--since GEN]\n"
+		"       svtwin query TWIN_DIR --stale-shards\n"
+		"  --near LAT,LON     frames within --radius metres (default 50), nearest first\n"
+		"  --district NAME    frames labelled NAME (a name or any property: 중구, Jung-gu,\n"
+		"                     11140) in --layer (default: the first layer that has it)\n"
+		"  --polygon FILE     frames inside any polygon of a GeoJSON or Shapefile (its CRS\n"
+		"                     from the file, or --epsg N)\n"
+		"  --nearest-pose     the frame minimising distance + M x heading difference in\n"
+		"                     degrees (--deg-weight, default 0.5 m per degree)\n"
+		"  --tiles            one line per tile (changed after generation GEN with --since)\n"
+		"  --stale-shards     shards cut from tiles that changed since they were written\n"
+		"  --limit N          print at most N frames\n"
+		"Frames print as {\"i\", \"capture\", \"path\", \"time_us\", \"lat\", \"lon\", \"h\", \"e\", \"n\",\n"
+		"\"heading\", \"seq\", \"tile\", \"labels\", \"dist_m\"?}; a summary goes to stderr.\n");
+}
+
+static int print_json(json_t *j)
+{
+	if (!j)
+		return -1;
+	int rc = json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(j);
+	if (rc == 0)
+		fputc('\n', stdout);
+	return rc;
+}
+
+static int print_frame(const twin_store *s, size_t i, double dist)
+{
+	const twin_frame *f = &twin_store_frames(s)[i];
+	int tx = 0, ty = 0;
+	twin_store_frame_tile(s, i, &tx, &ty);
+	json_t *labels = json_object();
+	for (size_t k = 0; labels && k < twin_store_layer_count(s); k++)
+		json_object_set_new(labels, twin_store_layer_name(s, k),
+				    json_string(twin_store_frame_label(s, i, k)));
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:[ii], s:o}",
+			      "i", (json_int_t)i, "capture", twin_store_frame_capture(s, i), "path",
+			      twin_store_frame_path(s, i), "time_us", (json_int_t)f->time_us, "lat",
+			      f->llh[0], "lon", f->llh[1], "h", f->llh[2], "e", f->proj[0], "n",
+			      f->proj[1], "heading", f->heading, "seq", f->seq, "tile", tx, ty,
+			      "labels", labels);
+	if (j && isfinite(dist))
+		json_object_set_new(j, "dist_m", json_real(dist));
+	return print_json(j);
+}
+
+static int parse_latlon(const char *v, double *lat, double *lon, double *third)
+{
+	double a, b, c;
+	char tail;
+	int n = sscanf(v, "%lf,%lf,%lf%c", &a, &b, &c, &tail);
+	if (n == 3 && third) {
+		*third = c;
+	} else if (n != 2 || sscanf(v, "%lf,%lf%c", &a, &b, &tail) != 2) {
+		return -1;
+	}
+	if (!isfinite(a) || !isfinite(b) || fabs(a) > 90 || fabs(b) > 180)
+		return -1;
+	*lat = a;
+	*lon = b;
+	return 0;
+}
 
 int cmd_query(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "svtwin query: not implemented yet\n");
-	return 1;
+	const char *dir = NULL, *district = NULL, *layer = NULL, *polygon = NULL;
+	int epsg = 0;
+	double lat = NAN, lon = NAN, radius = 50.0, heading = NAN, degw = 0.5;
+	int mode = 0; /* 1 near, 2 district, 3 pose, 4 tiles, 5 stale shards, 6 polygon */
+	long long since = -1;
+	long limit = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int m = 0;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--near") && v) {
+			if (parse_latlon(v, &lat, &lon, NULL)) {
+				fprintf(stderr, "svtwin query: bad --near '%s' (want LAT,LON)\n", v);
+				return 2;
+			}
+			m = 1;
+			i++;
+		} else if (!strcmp(a, "--radius") && v) {
+			char *end;
+			radius = strtod(v, &end);
+			if (*end || !(radius >= 0) || !isfinite(radius)) {
+				fprintf(stderr, "svtwin query: bad --radius '%s'\n", v);
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--district") && v) {
+			district = v;
+			m = 2;
+			i++;
+		} else if (!strcmp(a, "--polygon") && v) {
+			polygon = v;
+			m = 6;
+			i++;
+		} else if (!strcmp(a, "--epsg") && v) {
+			char *end;
+			long e = strtol(v, &end, 10);
+			if (*end || e <= 0 || e > 999999) {
+				fprintf(stderr, "svtwin query: bad --epsg '%s'\n", v);
+				return 2;
+			}
+			epsg = (int)e;
+			i++;
+		} else if (!strcmp(a, "--layer") && v) {
+			layer = v;
+			i++;
+		} else if (!strcmp(a, "--nearest-pose") && v) {
+			if (parse_latlon(v, &lat, &lon, &heading)) {
+				fprintf(stderr, "svtwin query: bad --nearest-pose '%s' "
+						"(want LAT,LON[,HEADING])\n", v);
+				return 2;
+			}
+			m = 3;
+			i++;
+		} else if (!strcmp(a, "--deg-weight") && v) {
+			char *end;
+			degw = strtod(v, &end);
+			if (*end || !(degw >= 0) || !isfinite(degw)) {
+				fprintf(stderr, "svtwin query: bad --deg-weight '%s'\n", v);
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--tiles")) {
+			m = 4;
+		} else if (!strcmp(a, "--since") && v) {
+			char *end;
+			since = strtoll(v, &end, 10);
+			if (*end || since < 0) {
+				fprintf(stderr, "svtwin query: bad --since '%s'\n", v);
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--stale-shards")) {
+			m = 5;
+		} else if (!strcmp(a, "--limit") && v) {
+			char *end;
+			limit = strtol(v, &end, 10);
+			if (*end || limit < 0) {
+				fprintf(stderr, "svtwin query: bad --limit '%s'\n", v);
+				return 2;
+			}
+			i++;
+		} else if (a[0] != '-' && !dir) {
+			dir = a;
+		} else {
+			fprintf(stderr, "svtwin query: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		if (m) {
+			if (mode && mode != m) {
+				fprintf(stderr, "svtwin query: one query at a time\n");
+				return 2;
+			}
+			mode = m;
+		}
+	}
+	if (!dir || !mode) {
+		usage(stderr);
+		return 2;
+	}
+
+	svt_err err = {0};
+	twin_store *s = NULL;
+	twin_store_opts o;
+	twin_store_opts_default(&o);
+	o.no_create = 1;
+	if (twin_store_open(dir, &o, &s, &err))
+		return cli_fail("query", &err);
+	int rc = 0;
+	size_t *idx = NULL, n = 0, printed = 0;
+	double *dist = NULL;
+	if (mode == 1 || mode == 2) {
+		int r = mode == 1 ? twin_store_query_near(s, lat, lon, radius, &idx, &dist, &n, &err)
+				  : twin_store_query_district(s, layer, district, &idx, &n, &err);
+		if (r) {
+			rc = cli_fail("query", &err);
+			goto done;
+		}
+		for (size_t k = 0; k < n && (limit < 0 || (long)k < limit); k++, printed++)
+			if (print_frame(s, idx[k], dist ? dist[k] : NAN)) {
+				fprintf(stderr, "svtwin query: write failed\n");
+				rc = 1;
+				goto done;
+			}
+		fprintf(stderr, "svtwin query: %zu frame(s)%s\n", n,
+			printed < n ? " (output limited)" : "");
+	} else if (mode == 6) {
+		twin_layer_opts lo;
+		twin_layer_opts_default(&lo);
+		lo.epsg = epsg;
+		twin_layer *l = NULL;
+		if (twin_layer_load(polygon, &lo, &l, &err)) {
+			rc = cli_fail("query", &err);
+			goto done;
+		}
+		/* A frame inside any feature, printed once, in store order. */
+		size_t nf = twin_store_frame_count(s);
+		const twin_frame *f = twin_store_frames(s);
+		for (size_t i = 0; i < nf && (limit < 0 || (long)printed < limit); i++) {
+			int in = 0;
+			for (size_t k = 0; k < twin_layer_count(l) && !in; k++)
+				in = twin_layer_contains(l, k, f[i].llh[0], f[i].llh[1]);
+			if (in) {
+				print_frame(s, i, NAN);
+				printed++;
+			}
+		}
+		twin_layer_destroy(l);
+		fprintf(stderr, "svtwin query: %zu frame(s)%s\n", printed,
+			limit >= 0 && (long)printed >= limit ? " (output limited)" : "");
+	} else if (mode == 3) {
+		double score = NAN;
+		long best = twin_store_nearest_pose(s, lat, lon, heading, degw, &score);
+		if (best < 0) {
+			fprintf(stderr, "svtwin query: the store has no frames\n");
+			rc = 1;
+			goto done;
+		}
+		const twin_frame *f = &twin_store_frames(s)[best];
+		print_frame(s, (size_t)best, geo_distance_m(lat, lon, f->llh[0], f->llh[1]));
+		fprintf(stderr, "svtwin query: score %.3f\n", score);
+	} else if (mode == 4) {
+		uint64_t gen = twin_store_generation(s);
+		for (size_t k = 0; k < twin_store_tile_count(s); k++) {
+			twin_tile_info t;
+			twin_store_tile(s, k, &t);
+			if (since >= 0 && t.gen <= (uint64_t)since)
+				continue;
+			print_json(json_pack("{s:i, s:i, s:I, s:I, s:I}", "tx", t.tx, "ty", t.ty, "gen",
+					     (json_int_t)t.gen, "frames", (json_int_t)t.n_frames,
+					     "points", (json_int_t)t.n_points));
+			printed++;
+		}
+		fprintf(stderr, "svtwin query: %zu tile(s), store generation %llu\n", printed,
+			(unsigned long long)gen);
+	} else {
+		const char **names = NULL;
+		if (twin_store_stale_shards(s, &names, &n, &err)) {
+			rc = cli_fail("query", &err);
+			goto done;
+		}
+		for (size_t k = 0; k < n; k++)
+			print_json(json_pack("{s:s}", "stale_shard", names[k]));
+		free(names);
+		fprintf(stderr, "svtwin query: %zu stale shard(s)\n", n);
+	}
+done:
+	free(idx);
+	free(dist);
+	twin_store_close(s);
+	return rc;
 }

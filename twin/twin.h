@@ -8,6 +8,7 @@
 #define SVT_TWIN_H
 
 #include "base/svt.h"
+#include "gpu/gpu.h" /* gpu_point: the point type the depth and voxel kernels produce */
 
 /* One georeferenced frame. */
 typedef struct twin_frame {
@@ -32,8 +33,12 @@ typedef struct twin_clip_opts {
 	int frames;         /* frames per clip: 1 + 8k (121, 57 by default in Cosmos) */
 	int stride;         /* first-frame step between clips (frames); = frames for no overlap */
 	double min_step_m;  /* frames closer than this to the previous kept one are stationary */
+	double spacing_m;   /* > 0: resample each sequence to this spacing along the track */
+	double spacing_s;   /* > 0: resample each sequence to this spacing in time (not both) */
 } twin_clip_opts;
 
+/* Defaults: 57 frames, stride 57 (no overlap), min_step_m 0.5, no resampling. Always set opts
+ * through this first, so fields added later get their defaults. */
 void twin_clip_opts_default(twin_clip_opts *o);
 
 /* A clip: indices into the frames array, consecutive in one sequence. */
@@ -50,13 +55,287 @@ typedef struct twin_clip_list {
 	size_t n;
 } twin_clip_list;
 
-/* Cuts frames (sorted by time) into clips of opts->frames consecutive frames of one sequence,
- * dropping stationary frames; never crosses a sequence cut. */
+/* Cuts frames into clips. A sequence is a maximal run of consecutive frames with the same seq
+ * (a seq change is a cut; frames must be in time order within a run, else SVT_E_INPUT). In each
+ * sequence, frames flagged TWIN_FRAME_STATIONARY or closer than min_step_m (ENU, 3D) to the
+ * previous kept frame are dropped; then, if spacing_m or spacing_s is set, the kept frames are
+ * resampled to that spacing (the nearest real frame to each target, no frame twice); clips of
+ * exactly opts->frames kept frames start at kept positions 0, stride, 2 stride, ... while a
+ * whole clip fits (a short tail is left out). clip.idx lists indices into frames (owned by the
+ * list), clip.first = idx[0], clip.split is empty. *out is overwritten (not freed first): free
+ * it with twin_clip_list_free. On failure *out is empty. Reentrant. */
 int twin_clips_assemble(const twin_frame *frames, size_t n, const twin_clip_opts *opts,
 			twin_clip_list *out, svt_err *err);
+/* Frees the clips and their idx arrays and empties the list; NULL is harmless. */
 void twin_clip_list_free(twin_clip_list *l);
 
-/* Distance along the track (metres, ENU) of each frame from the first of its sequence. */
+/* Distance along the track (metres, ENU 3D, summed frame to frame) of each frame from the
+ * first frame of its sequence (seq runs as above). dist_m has n entries, caller-owned. */
 void twin_frames_distance(const twin_frame *frames, size_t n, double *dist_m);
+
+/* ---- Splits by geography ----------------------------------------------------------------- */
+
+enum { TWIN_SPLIT_TRAIN = 0, TWIN_SPLIT_VAL = 1, TWIN_SPLIT_TEST = 2, TWIN_SPLIT_COUNT = 3 };
+
+/* The plane of the projected CRS is cut into tiles of tile_m and blocks of block_tiles x
+ * block_tiles tiles. Each block gets a split from a hash of (seed, block column, block row)
+ * mapped through the cumulative ratios, so a block's split depends only on the seed, the
+ * ratios and where it is: adding captures never moves an existing place to another split.
+ * A clip is kept only if every one of its frames lies at least buffer_m / 2 inside the region
+ * of its split (away from every block of another split); two kept clips of different splits
+ * are then at least buffer_m apart everywhere (docs/twin.md). */
+typedef struct twin_split_opts {
+	double tile_m;     /* 100 */
+	int block_tiles;   /* 5: blocks of 500 m */
+	double buffer_m;   /* 50: minimum distance between frames of different splits */
+	double ratio[TWIN_SPLIT_COUNT]; /* train, val, test: 0.8, 0.1, 0.1 (normalised) */
+	uint64_t seed;     /* 0 */
+} twin_split_opts;
+
+void twin_split_opts_default(twin_split_opts *o);
+/* "train", "val", "test"; "" for anything else (a dropped clip). Static strings. */
+const char *twin_split_name(int split);
+/* The split index of a name, or -1. */
+int twin_split_from_name(const char *name);
+/* Checks o (positive tile, block, finite buffer >= 0, ratios >= 0 with a positive sum). */
+int twin_split_opts_check(const twin_split_opts *o, svt_err *err);
+/* The split of the block holding projected point (e, n). o must pass twin_split_opts_check
+ * (else -1). Pure, thread-safe. */
+int twin_split_of_point(const twin_split_opts *o, double e, double n);
+/* The split a clip gets from its frames' projected positions (frames[idx].proj): the split of
+ * the first frame's block, or -1 when some frame lies closer than buffer_m / 2 to a block of
+ * another split (the clip must be dropped). Pure, thread-safe. */
+int twin_clip_split(const twin_split_opts *o, const twin_frame *frames, const twin_clip *clip);
+/* Assigns every clip of l its split (clip.split = twin_split_name) and removes (frees) the
+ * clips that must be dropped, keeping the order of the rest. *n_dropped (may be NULL) gets
+ * how many were removed; counts (may be NULL) gets the kept clips per split. */
+int twin_splits_assign(const twin_split_opts *o, const twin_frame *frames, size_t n_frames,
+		       twin_clip_list *l, size_t *n_dropped, size_t counts[TWIN_SPLIT_COUNT],
+		       svt_err *err);
+
+/* A leak found by twin_splits_check: points a and b of different splits closer than the
+ * buffer. */
+typedef struct twin_split_violation {
+	size_t a, b;
+	double dist_m;
+} twin_split_violation;
+
+/* The leak check `svtwin verify` runs: points xy[2 i], xy[2 i + 1] (planar metres: projected
+ * E, N or ENU e, n) each with a split (split[i] < 0: ignored). Counts the pairs of points of
+ * different splits closer than buffer_m into *n_violations and writes up to max_report of
+ * them into report (may be NULL). Grid hashing: O(n) for spread points. Returns 0 whatever
+ * it finds (the count says); SVT_E_INPUT / SVT_E_NOMEM on failure. Thread-safe. */
+int twin_splits_check(const double *xy, const int *split, size_t n, double buffer_m,
+		      size_t *n_violations, twin_split_violation *report, size_t max_report,
+		      svt_err *err);
+/* Same for WGS84 lat/lon points (degrees): converted to a local plane about their mean
+ * (WGS84 radii of curvature; error under 1e-3 relative within 50 km), for callers that have
+ * only llh (a shard's llh dataset). */
+int twin_splits_check_llh(const double *lat, const double *lon, const int *split, size_t n,
+			  double buffer_m, size_t *n_violations, twin_split_violation *report,
+			  size_t max_report, svt_err *err);
+
+/* ---- Vector layers and labels ------------------------------------------------------------ */
+
+/* A set of polygon features (districts, dongs, any zone) held in WGS84 lon/lat, each with a
+ * name and its properties, indexed for point-in-polygon (a grid over the layer's bbox, then
+ * each feature's bbox, then the even-odd rule over all its rings, which handles holes and
+ * multipolygons). Read-only after loading: concurrent lookups from several threads are safe. */
+typedef struct twin_layer twin_layer;
+
+typedef struct twin_layer_opts {
+	int epsg;               /* source CRS; 0 = from the file: the .prj (an EPSG authority,
+				 * WGS84 geographic, or the Korean 1985 modified belts 5173-5177)
+				 * or GeoJSON's "crs" member, else 4326 for GeoJSON */
+	const char *name_field; /* property that names a feature; NULL = the first present of
+				 * name, NAME, SIG_KOR_NM, EMD_KOR_NM, ADM_NM, adm_nm, ADMNM */
+	const char *encoding;   /* .dbf text encoding (iconv name); NULL = the .cpg file if any,
+				 * else UTF-8 when the bytes are valid UTF-8, else CP949 */
+} twin_layer_opts;
+
+void twin_layer_opts_default(twin_layer_opts *o);
+/* Loads a GeoJSON (FeatureCollection, Feature or bare geometry; .json/.geojson) or an ESRI
+ * Shapefile (.shp beside its .dbf, and .prj when epsg is 0) of Polygon / MultiPolygon
+ * features (PolygonZ/M: x, y only; null shapes skipped), transforming vertices to WGS84 with
+ * geo (datum shifts included: EPSG:5174 uses "Korean 1985 to WGS 84"). opts may be NULL.
+ * Every size and offset in the file is checked against its length (SVT_E_FORMAT). Free with
+ * twin_layer_destroy (NULL harmless). */
+int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **out,
+		    svt_err *err);
+void twin_layer_destroy(twin_layer *l);
+size_t twin_layer_count(const twin_layer *l);
+/* The feature's name (UTF-8, owned by l; "" when it has none). */
+const char *twin_layer_name(const twin_layer *l, size_t i);
+/* A property of feature i as a string (numbers formatted at load), owned by l; NULL when
+ * absent. Thread-safe. */
+const char *twin_layer_prop(const twin_layer *l, size_t i, const char *key);
+/* Layer bbox in degrees: lon_min, lat_min, lon_max, lat_max. */
+void twin_layer_bbox(const twin_layer *l, double bbox[4]);
+/* 1 when feature i contains (lat, lon). */
+int twin_layer_contains(const twin_layer *l, size_t i, double lat, double lon);
+/* The first feature containing (lat, lon) (features in file order), or -1. Thread-safe. */
+long twin_layer_locate(const twin_layer *l, double lat, double lon);
+/* The feature whose name or any string property equals name (ASCII case-insensitive), or -1:
+ * "중구", "Jung-gu" and "11140" all find Jung-gu in the JUSO layer. */
+long twin_layer_find(const twin_layer *l, const char *name);
+/* Writes the layer as a GeoJSON FeatureCollection in WGS84 (the store keeps its layers so).
+ * Atomic. */
+int twin_layer_save_geojson(const twin_layer *l, const char *path, svt_err *err);
+
+/* Labels frames: lab[i] = twin_layer_locate(l, frames[i].llh[0], frames[i].llh[1]). */
+void twin_frames_label(const twin_layer *l, const twin_frame *frames, size_t n, long *lab);
+/* A clip's label: the most common frame label among its frames (ties: the one of the
+ * middle frame, then the lowest); -1 when none of its frames is labelled. */
+long twin_clip_label(const twin_clip *c, const long *frame_labels);
+
+/* ---- The persistent store ---------------------------------------------------------------- */
+
+/* A twin store is a directory (layout in docs/twin.md): twin.json (metadata, the tile index,
+ * the commit point written last), frames/<capture>.jsonl (the frames table, one JSON object a
+ * line), tiles/<tx>_<ty>.json (a tile's frames) and tiles/<tx>_<ty>.pts (its fused points,
+ * binary little-endian), layers/<name>.geojson (vector layers, WGS84) and shards.json (which
+ * tiles each shard was cut from). Every file is written atomically (svt_file_write_atomic).
+ * A store is used by one thread at a time (it owns PROJ contexts); it is loaded whole into
+ * memory on open and each mutating call persists what it changed before returning.
+ *
+ * Tiles: tile (tx, ty) covers tx * tile_m <= E < (tx + 1) * tile_m, and the same for N, in the
+ * store's projected CRS. The store's generation counts mutations; each tile remembers the
+ * generation that last changed it (frames or points), so twin_store_dirty_tiles(since) names
+ * the tiles a rebuild must look at, and twin_store_stale_shards the shards cut from them. */
+typedef struct twin_store twin_store;
+
+typedef struct twin_store_opts {
+	int epsg;              /* projected CRS of the tiles: GEO_EPSG_DEFAULT (5186) */
+	double tile_m;         /* 100 */
+	double voxel_m;        /* fused point voxel: 0.05 */
+	int have_origin;       /* 1: ENU origin below; 0: the first frame ever added */
+	double origin_llh[3];  /* lat, lon, h of the store's ENU frame */
+	int no_create;         /* 1: fail with SVT_E_NOTFOUND instead of creating a store */
+} twin_store_opts;
+
+void twin_store_opts_default(twin_store_opts *o);
+
+/* Opens the store in dir, or creates it (and dir) when dir holds no twin.json (unless
+ * opts->no_create); opts (NULL = defaults) apply only at creation: an existing store keeps its
+ * own. Layers are reloaded and
+ * every frame relabelled. Free with twin_store_close (NULL harmless), which writes nothing. */
+int twin_store_open(const char *dir, const twin_store_opts *opts, twin_store **out,
+		    svt_err *err);
+void twin_store_close(twin_store *s);
+
+/* One capture handed to the store. frames[i].llh must be set (WGS84); proj and enu are
+ * recomputed in the store's CRS and ENU frame. Poses: when enu_origin_llh is given,
+ * frames[i].w2c is in the caller's ENU frame with that origin and is re-expressed in the
+ * store's (an exact rigid change of frame); when NULL, w2c is rebuilt from llh and heading
+ * (pitch, roll 0). seq values are kept distinct from other captures' (offset). paths (may be
+ * NULL) name each frame's source file. name must be unique in the store (SVT_E_INPUT). */
+typedef struct twin_capture_in {
+	const char *name;
+	const char *source;
+	const twin_frame *frames;
+	size_t n;
+	const double *enu_origin_llh;
+	const char *const *paths;
+} twin_capture_in;
+
+/* Adds a capture: appends its frames (store indices *first .. *first + n - 1; first may be
+ * NULL), labels them with every layer, bumps the generation and marks the tiles its frames
+ * fall in; writes the capture's frames file, those tiles' files and twin.json, nothing else. */
+int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *first,
+			   svt_err *err);
+
+/* Fuses coloured points (ENU of the frame with origin origin_llh, e.g. a capture's; NULL =
+ * the store's own frame) into the tiles they fall in: points are moved into the store's ENU
+ * frame, binned by tile (projected CRS), and merged per tile on a voxel_m grid of the
+ * store's ENU frame as weighted means (each voxel keeps how many points it merged, so adding
+ * points later gives the same means as adding them all at once, up to float rounding). Only
+ * the tiles touched are rewritten; their generation is bumped. The a channel of the input is
+ * ignored (each point counts once). */
+int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
+			  const double origin_llh[3], svt_err *err);
+
+/* Lends the store a gpu context (not owned; NULL to stop): twin_store_add_points then first
+ * reduces each tile's incoming points with gpu_voxel_downsample (CUDA when ctx has a device,
+ * its C reference otherwise) on the same voxel grid, and merges the result weighted by each
+ * voxel's count. Same means as without it; a voxel that gathers over 255 points in one call
+ * weighs 255 against later merges (the kernel's cap). ctx must outlive its use by s. */
+void twin_store_set_gpu(twin_store *s, gpu_ctx *ctx);
+
+/* Adds (or replaces) a named vector layer: loads path with o (may be NULL), saves it as
+ * layers/<name>.geojson, relabels every frame (rewriting the frames files) and, as labels go
+ * into shards, marks every tile holding frames as changed. name: [A-Za-z0-9_-], <= 63. */
+int twin_store_add_layer(twin_store *s, const char *name, const char *path,
+			 const twin_layer_opts *o, svt_err *err);
+
+/* What the store holds. Pointers are owned by s and valid until the next mutating call. */
+int twin_store_epsg(const twin_store *s);
+double twin_store_tile_m(const twin_store *s);
+void twin_store_origin(const twin_store *s, double llh[3]);
+uint64_t twin_store_generation(const twin_store *s);
+size_t twin_store_frame_count(const twin_store *s);
+const twin_frame *twin_store_frames(const twin_store *s);
+const char *twin_store_frame_path(const twin_store *s, size_t i);    /* "" when unknown */
+const char *twin_store_frame_capture(const twin_store *s, size_t i); /* capture name */
+void twin_store_frame_tile(const twin_store *s, size_t i, int *tx, int *ty);
+/* The trajectory of sequence seq: the store indices of its frames in time order (ties: store
+ * order); *idx malloc'd (caller frees); *n = 0 when no frame has that seq. */
+int twin_store_trajectory(const twin_store *s, int seq, size_t **idx, size_t *n, svt_err *err);
+size_t twin_store_layer_count(const twin_store *s);
+const char *twin_store_layer_name(const twin_store *s, size_t k);
+const twin_layer *twin_store_layer(const twin_store *s, size_t k);
+/* The name of frame i's feature in layer k ("" when outside every feature). */
+const char *twin_store_frame_label(const twin_store *s, size_t i, size_t k);
+
+typedef struct twin_tile_info {
+	int tx, ty;
+	uint64_t gen;      /* generation that last changed the tile */
+	size_t n_frames;
+	size_t n_points;
+} twin_tile_info;
+
+size_t twin_store_tile_count(const twin_store *s);
+/* Tile k in (tx, ty) order. */
+int twin_store_tile(const twin_store *s, size_t k, twin_tile_info *out);
+/* The fused points of tile (tx, ty), in the store's ENU frame (a = min(weight, 255)); *pts is
+ * malloc'd (caller frees), NULL with *n = 0 when the tile has none. */
+int twin_store_tile_points(const twin_store *s, int tx, int ty, gpu_point **pts, size_t *n,
+			   svt_err *err);
+
+/* Tiles changed after generation since: *txy (malloc'd, caller frees) holds tx, ty pairs. */
+int twin_store_dirty_tiles(const twin_store *s, uint64_t since, int **txy, size_t *n,
+			   svt_err *err);
+/* The tiles a clip (indices into the store's frames) depends on: those its frames lie in,
+ * unique, in (tx, ty) order; *txy malloc'd (pairs). */
+int twin_store_clip_tiles(const twin_store *s, const twin_clip *c, int **txy, size_t *n,
+			  svt_err *err);
+/* Records that shard `name` was cut from tiles txy[0..n) at the current generation
+ * (replacing an earlier record of that name); persisted in shards.json. */
+int twin_store_record_shard(twin_store *s, const char *name, const int *txy, size_t n,
+			    svt_err *err);
+/* Shards recorded earlier one of whose tiles changed after they were recorded, or which
+ * depend on a tile the store no longer has: the shards a rebuild must rewrite. *names is a
+ * malloc'd array of pointers owned by s (free only the array). */
+int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n, svt_err *err);
+
+/* ---- Queries ------------------------------------------------------------------------------ */
+
+/* Frames within radius_m (geodesic, WGS84) of lat, lon, nearest first; *idx malloc'd (caller
+ * frees); dist_m (may be NULL) gets a malloc'd array of their distances. Uses the tile index:
+ * only tiles within reach are looked at. */
+int twin_store_query_near(twin_store *s, double lat, double lon, double radius_m, size_t **idx,
+			  double **dist_m, size_t *n, svt_err *err);
+/* Frames labelled with the feature called name (twin_layer_find: any name or property) in
+ * layer layer_name (NULL: the first layer that has such a feature), in store order.
+ * SVT_E_NOTFOUND when no layer has it. */
+int twin_store_query_district(const twin_store *s, const char *layer_name, const char *name,
+			      size_t **idx, size_t *n, svt_err *err);
+/* Frames inside feature k of any layer l (point in polygon), in store order. */
+int twin_store_query_polygon(const twin_store *s, const twin_layer *l, size_t k, size_t **idx,
+			     size_t *n, svt_err *err);
+/* The frame nearest a pose: the least dist_m + deg_weight_m * (heading difference, degrees)
+ * over all frames (heading NaN: position only). -1 when the store is empty. *score (may be
+ * NULL) gets the winning score. */
+long twin_store_nearest_pose(twin_store *s, double lat, double lon, double heading,
+			     double deg_weight_m, double *score);
 
 #endif
