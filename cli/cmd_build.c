@@ -27,7 +27,11 @@ static void usage(FILE *f)
 		"  --track FILE       geotag from a GPX/NMEA/CSV track; --track-offset S shifts image\n"
 		"                     times by S seconds before matching\n"
 		"  --keep-corrupt     keep frames that decode with warnings (default: reject)\n"
-		"  --seed N           seed of the geographic split (default 1)\n");
+		"  --seed N           seed of the geographic split (default 1)\n"
+		"  --split-buffer M   minimum distance between frames of different splits (50)\n"
+		"  --twin DIR         the twin store to add the capture to (default OUT/twin)\n"
+		"  --districts PATH   GeoJSON or Shapefile of districts: labels clips, captions and\n"
+		"                     `svtwin query --district`\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -49,7 +53,7 @@ int cmd_build(int argc, char **argv)
 	pipeline_opts o;
 	pipeline_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
-	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED };
+	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -65,6 +69,9 @@ int cmd_build(int argc, char **argv)
 		{"track-offset", required_argument, 0, O_TRACK_OFF},
 		{"keep-corrupt", no_argument, 0, O_KEEP},
 		{"seed", required_argument, 0, O_SEED},
+		{"split-buffer", required_argument, 0, O_BUFFER},
+		{"twin", required_argument, 0, O_TWIN},
+		{"districts", required_argument, 0, O_DISTRICTS},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -102,6 +109,9 @@ int cmd_build(int argc, char **argv)
 		case O_TRACK_OFF: o.track_offset_s = atof(optarg); break;
 		case O_KEEP: o.keep_corrupt = 1; break;
 		case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+		case O_BUFFER: o.split_buffer_m = atof(optarg); break;
+		case O_TWIN: o.twin = optarg; break;
+		case O_DISTRICTS: o.districts = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -35,6 +35,7 @@ void pipeline_opts_default(pipeline_opts *o)
 	o->val_frac = 0.1;
 	o->test_frac = 0.1;
 	o->seed = 1;
+	o->split_buffer_m = 50.0;
 }
 
 /* Everything the job holds; one struct so one cleanup path frees it all. */
@@ -52,6 +53,12 @@ typedef struct job {
 	gpu_ctx *gpu;
 	fmt_writer *writer;
 	fmt_shard_info info;
+	twin_store *store;   /* the persistent twin the shards are cut from */
+	size_t store_first;  /* store index of kept frame 0 (SIZE_MAX: not in the store) */
+	long *district;      /* per kept frame: feature of the districts layer, or -1 */
+	const twin_layer *districts;
+	twin_split_opts split;
+	size_t clips_dropped, split_counts[TWIN_SPLIT_COUNT];
 	char name[64];       /* capture name, the prefix of clip ids */
 	/* per-clip buffers, sized for the largest clip */
 	uint8_t *views;
@@ -208,6 +215,68 @@ done:
 	return rc;
 }
 
+/* Adds the capture to the twin store (creating it with the job's ENU origin) and labels
+ * every kept frame with the districts layer when one is given. A capture already in the
+ * store (a rerun) is not added twice. */
+static int job_twin(job *j, svt_err *err)
+{
+	const pipeline_opts *o = j->o;
+	char dir[4096];
+	int rc;
+	j->store_first = SIZE_MAX;
+	if (o->twin)
+		snprintf(dir, sizeof(dir), "%s", o->twin);
+	else if ((rc = svt_path_join(dir, sizeof(dir), o->out, "twin", err)))
+		return rc;
+	twin_store_opts so;
+	twin_store_opts_default(&so);
+	so.epsg = o->epsg;
+	so.have_origin = 1;
+	memcpy(so.origin_llh, j->info.enu_origin_llh, sizeof(so.origin_llh));
+	if ((rc = twin_store_open(dir, &so, &j->store, err)))
+		return svt_err_prefix(err, "twin store %s", dir);
+	if (o->districts && (rc = twin_store_add_layer(j->store, "districts", o->districts, NULL, err)))
+		return svt_err_prefix(err, "districts layer %s", o->districts);
+
+	size_t nf = twin_store_frame_count(j->store);
+	for (size_t i = 0; i < nf; i++)
+		if (!strcmp(twin_store_frame_capture(j->store, i), j->name)) {
+			svt_log_info("capture %s is already in the twin %s", j->name, dir);
+			j->store_first = i; /* frames were added in the same order */
+			break;
+		}
+	if (j->store_first == SIZE_MAX) {
+		const char **paths = calloc(j->n, sizeof(char *));
+		if (!paths)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", j->n);
+		for (size_t k = 0; k < j->n; k++)
+			paths[k] = j->cap->frames[j->cap_idx[k]].path;
+		twin_capture_in in = {.name = j->name, .source = o->capture, .frames = j->tf,
+				      .n = j->n, .enu_origin_llh = j->info.enu_origin_llh,
+				      .paths = paths};
+		rc = twin_store_add_capture(j->store, &in, &j->store_first, err);
+		free(paths);
+		if (rc)
+			return svt_err_prefix(err, "adding %s to the twin %s", j->name, dir);
+	}
+
+	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
+		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
+			j->districts = twin_store_layer(j->store, k);
+	j->district = malloc(j->n * sizeof(long));
+	if (!j->district)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
+	for (size_t k = 0; k < j->n; k++)
+		j->district[k] = -1;
+	if (j->districts)
+		twin_frames_label(j->districts, j->tf, j->n, j->district);
+
+	twin_split_opts_default(&j->split);
+	j->split.seed = o->seed;
+	j->split.buffer_m = o->split_buffer_m;
+	return twin_split_opts_check(&j->split, err);
+}
+
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
 static void view_rotation(const job *j, size_t k, double R_c2w[9])
 {
@@ -337,7 +406,8 @@ done:
 }
 
 /* Writes one assembled clip: views, poses and metadata. */
-static int clip_write(job *j, const size_t *kidx, int T, int seq, svt_err *err)
+static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *split,
+		      svt_err *err)
 {
 	const pipeline_opts *o = j->o;
 	char id[128];
@@ -363,12 +433,39 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, svt_err *err)
 		sn += cos(j->heading[t] * M_PI / 180.0);
 	}
 	const ingest_meta *m0 = &j->cap->frames[j->cap_idx[kidx[0]]].meta;
-	char caption[256];
+	/* District: the most common label of the clip's frames. */
+	const char *district = "";
+	if (j->districts) {
+		long *lab = malloc((size_t)T * sizeof(long));
+		if (!lab)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
+		for (int t = 0; t < T; t++)
+			lab[t] = j->district[kidx[t]];
+		size_t *seqi = malloc((size_t)T * sizeof(size_t));
+		if (!seqi) {
+			free(lab);
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
+		}
+		for (int t = 0; t < T; t++)
+			seqi[t] = (size_t)t;
+		twin_clip lc = {.first = 0, .n = T, .idx = seqi};
+		long f = twin_clip_label(&lc, lab);
+		if (f >= 0)
+			district = twin_layer_name(j->districts, (size_t)f);
+		free(lab);
+		free(seqi);
+	}
+	char place[160];
+	if (*district)
+		snprintf(place, sizeof(place), "through %s, Seoul", district);
+	else
+		snprintf(place, sizeof(place), "through Seoul");
+	char caption[320];
 	snprintf(caption, sizeof(caption),
-		 "A street-level drive heading %s through Seoul %s, seen from a forward-facing "
-		 "camera, %.0f m in %.0f s.",
-		 cardinal(atan2(se, sn) * 180.0 / M_PI), time_of_day(j->time_us[0], m0->tz_offset_min),
-		 j->dist[T - 1], span_s);
+		 "A street-level drive heading %s %s %s, seen from a forward-facing camera, "
+		 "%.0f m in %.0f s.",
+		 cardinal(atan2(se, sn) * 180.0 / M_PI), place,
+		 time_of_day(j->time_us[0], m0->tz_offset_min), j->dist[T - 1], span_s);
 	fmt_caption cap = {0, T - 1, caption};
 
 	fmt_clip_desc d = {
@@ -376,7 +473,7 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, svt_err *err)
 		.w2c = j->w2c, .K = j->K, .llh = j->llh, .proj = j->proj,
 		.heading = j->heading, .dist_m = j->dist, .time_us = j->time_us,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
-		.split = "train", .captions = &cap, .n_captions = 1,
+		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 	};
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
@@ -386,6 +483,24 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, svt_err *err)
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)
 		return svt_err_prefix(err, "writing clip %s", id);
+	if (j->store && j->store_first != SIZE_MAX) {
+		/* Which tiles the clip was cut from: a rebuild rewrites it when one changes. */
+		size_t *si = malloc((size_t)T * sizeof(size_t));
+		int *txy = NULL;
+		size_t ntile = 0;
+		if (!si)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for tiles");
+		for (int t = 0; t < T; t++)
+			si[t] = j->store_first + kidx[t];
+		twin_clip sc = {.first = si[0], .n = T, .idx = si, .seq = seq};
+		rc = twin_store_clip_tiles(j->store, &sc, &txy, &ntile, err);
+		if (!rc)
+			rc = twin_store_record_shard(j->store, id, txy, ntile, err);
+		free(txy);
+		free(si);
+		if (rc)
+			return svt_err_prefix(err, "recording clip %s in the twin", id);
+	}
 	j->clips_written++;
 	j->frames_written += (size_t)T;
 	return SVT_OK;
@@ -440,11 +555,18 @@ static int job_clips(job *j, svt_err *err)
 			kidx[t] = map[c->idx[t]];
 		if (j->prog.total == 0)
 			j->prog.total = (cl.n * T); /* an estimate: refined as clips go */
-		rc = clip_views(j, kidx, c->n, err);
-		if (rc == 1)
-			continue; /* a frame was dropped: reassemble from the same start */
-		if (rc || (rc = clip_write(j, kidx, c->n, c->seq, err)))
-			break;
+		int split = twin_clip_split(&j->split, sub, c);
+		if (split < 0) {
+			/* Within the buffer of another split's block: no place may be in two. */
+			j->clips_dropped++;
+		} else {
+			rc = clip_views(j, kidx, c->n, err);
+			if (rc == 1)
+				continue; /* a frame was dropped: reassemble from the same start */
+			if (rc || (rc = clip_write(j, kidx, c->n, c->seq, twin_split_name(split), err)))
+				break;
+			j->split_counts[split]++;
+		}
 		start = (size_t)co.stride < (size_t)c->n ? kidx[co.stride] : kidx[c->n - 1] + 1;
 	}
 	if (j->prog.total)
@@ -474,9 +596,11 @@ static void print_summary(const job *j, double seconds, const char *shards_note)
 	}
 	fprintf(stderr,
 		"svtwin build: %zu frames scanned, %zu kept, %zu rejected%s%s%s\n"
-		"svtwin build: %zu clips, %zu views %dx%d (%s)%s, %s in %s, %.1f s\n",
+		"svtwin build: %zu clips (train %zu, val %zu, test %zu; %zu dropped in split "
+		"buffers), %zu views %dx%d (%s)%s, %s in %s, %.1f s\n",
 		c->n, c->n - rejected, rejected, rejected ? " (" : "", reasons, rejected ? ")" : "",
-		j->clips_written, j->frames_written, j->o->width, j->o->height,
+		j->clips_written, j->split_counts[0], j->split_counts[1], j->split_counts[2],
+		j->clips_dropped, j->frames_written, j->o->width, j->o->height,
 		j->gpu ? gpu_ctx_backend(j->gpu) : "-",
 		j->decode_warnings ? ", some decoded with warnings" : "", shards_note, j->o->out,
 		seconds);
@@ -500,7 +624,7 @@ int pipeline_run(const pipeline_opts *o, svt_err *err)
 
 	if ((rc = svt_mkdirs(o->out, err)) || (rc = job_scan(&j, err)))
 		goto done;
-	if ((rc = job_georeference(&j, err)))
+	if ((rc = job_georeference(&j, err)) || (rc = job_twin(&j, err)))
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j.gpu, err)))
 		goto report;
@@ -527,9 +651,11 @@ report:;
 		if (ingest_capture_write_rejects(j.cap, rej, &e2))
 			svt_log_warn("%s", e2.msg);
 	}
-	if (j.cap)
+	if (j.cap && svt_log_level() >= 1)
 		print_summary(&j, svt_now() - t0, rc ? "no shard committed" : "shards");
 done:
+	twin_store_close(j.store);
+	free(j.district);
 	gpu_ctx_destroy(j.gpu);
 	geo_crs_destroy(j.crs);
 	geo_enu_destroy(j.enu);

@@ -28,6 +28,9 @@ typedef struct pipeline_opts {
 	uint64_t seed;
 	int keep_corrupt;        /* keep frames whose JPEG decoded with warnings */
 	int resume;              /* skip clips already committed to a shard in out/ */
+	const char *twin;        /* twin store directory (NULL = OUT/twin) */
+	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
+	double split_buffer_m;   /* geographic split buffer (twin_split_opts) */
 } pipeline_opts;
 
 void pipeline_opts_default(pipeline_opts *o);
