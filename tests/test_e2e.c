@@ -2,6 +2,9 @@
  * truth: every good frame's view pose within 1 cm and 0.05 degrees, pixels equal to a view cut
  * from the ground-truth pose, every bad file rejected with its expected reason. */
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +31,9 @@ static const char *samples_dir(void)
 	return (s && *s) ? s : NULL;
 }
 
-/* Builds the dataset once per process (tests share it). */
+/* Builds the dataset once for the whole run: Criterion runs each test in its own process, so
+ * the first one to take the lock builds into a directory named after the runner, and the
+ * runner removes it when every test is done. */
 static int build_once(void)
 {
 	static int done = 0, ok = 0;
@@ -36,19 +41,39 @@ static int build_once(void)
 		return ok;
 	done = 1;
 	const char *b = getenv("SVT_BUILD");
-	char cmd[2048];
-	snprintf(out_dir, sizeof(out_dir), "/tmp/svt-e2e-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "rm -rf %s && %s/svtwin -q build %s -o %s --size %dx%d --fov %g --clip-frames %d",
-		 out_dir, b ? b : "build", samples_dir(), out_dir, VIEW_W, VIEW_H, VIEW_FOV,
-		 CLIP_FRAMES);
-	ok = system(cmd) == 0;
-	char path[1024];
+	snprintf(out_dir, sizeof(out_dir), "/tmp/svt-e2e-%d", (int)getppid());
+	char lock[600], cmd[2048], path[1024];
+	snprintf(lock, sizeof(lock), "%s.lock", out_dir);
+	int fd = open(lock, O_CREAT | O_RDWR, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/manifest.json", out_dir);
+	if (access(path, F_OK) != 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "rm -rf %s && %s/svtwin -q build %s -o %s --size %dx%d --fov %g "
+			 "--clip-frames %d",
+			 out_dir, b ? b : "build", samples_dir(), out_dir, VIEW_W, VIEW_H, VIEW_FOV,
+			 CLIP_FRAMES);
+		ok = system(cmd) == 0;
+	} else {
+		ok = 1;
+	}
+	close(fd);
 	snprintf(path, sizeof(path), "%s/ground_truth.json", samples_dir());
 	json_error_t je;
 	gt = json_load_file(path, 0, &je);
 	ok = ok && gt;
 	return ok;
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/svt-e2e-%d /tmp/svt-e2e-%d.lock", (int)getpid(),
+		 (int)getpid());
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_e2e: could not remove /tmp/svt-e2e-%d\n", (int)getpid());
 }
 
 #define NEED_SAMPLES()                                                                         \
