@@ -33,6 +33,9 @@ int fmt_codec_parse(const char *s, fmt_codec *codec, int *level, svt_err *err);
 const char *fmt_codec_name(fmt_codec c);
 /* True when the codec's HDF5 filter can encode in this process. */
 int fmt_codec_available(fmt_codec c);
+/* The default frame codec: LZ4 when HDF5 can load filter 32004 (the plugin), otherwise gzip
+ * level 1. Writes the codec's default level to *level when level is not NULL. */
+fmt_codec fmt_codec_default(int *level);
 
 typedef struct fmt_writer_opts {
 	fmt_codec codec;
@@ -69,6 +72,7 @@ typedef struct fmt_clip_desc {
 	const fmt_caption *captions;
 	int n_captions;
 	const char *source_frames; /* optional: newline-separated source file names */
+	int depth;               /* 1: a depth map follows for every frame (fmt_clip_depth) */
 } fmt_clip_desc;
 
 typedef struct fmt_writer fmt_writer;
@@ -82,6 +86,12 @@ int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *clip, svt_err *err);
 /* Adds frame t (H x W x 3 uint8, rows packed). The writer compresses in its own threads; rgb
  * may be reused by the caller as soon as this returns. */
 int fmt_clip_frame(fmt_writer *w, int t, const uint8_t *rgb, svt_err *err);
+/* Adds the depth map of frame t (H x W metres, float) to a clip begun with desc.depth = 1.
+ * Stored as float16 metres; 0 means invalid, and so do non-finite, negative and over-65504 m
+ * inputs. depth may be reused as soon as this returns. */
+int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err);
+/* Ends the clip: waits for its chunks to be stored. A clip missing any frame (or depth map)
+ * is refused and dropped from the shard; the writer can go on with the next clip. */
 int fmt_clip_end(fmt_writer *w, svt_err *err);
 /* Finishes the current shard (flush, close, fsync, rename) and writes DIR/manifest.json.
  * Frees w whatever happens. */
@@ -98,8 +108,14 @@ int fmt_reader_open(const char *path, fmt_reader **out, svt_err *err);
 void fmt_reader_close(fmt_reader *r);
 int fmt_reader_info(fmt_reader *r, fmt_shard_info *info, svt_err *err);
 size_t fmt_reader_clip_count(const fmt_reader *r);
-/* Id of clip i (owned by r). */
+/* Id of clip i (owned by r). Clips come in /index order, the order they were written. */
 const char *fmt_reader_clip_id(const fmt_reader *r, size_t i);
+/* File name of the shard holding clip i (for a master file, the shard its link points to). */
+int fmt_reader_clip_shard(const fmt_reader *r, size_t i, const char **shard);
+/* 1 when r reads a master file (kind "master", clips are external links to shards). */
+int fmt_reader_is_master(const fmt_reader *r);
+/* Reads a root string attribute (schema, source, codec, created_utc...) into buf. */
+int fmt_reader_attr_str(fmt_reader *r, const char *name, char *buf, size_t cap, svt_err *err);
 
 /* A clip's arrays read back (owned by the struct; free with fmt_clip_data_free). */
 typedef struct fmt_clip_data {
@@ -110,12 +126,21 @@ typedef struct fmt_clip_data {
 	double fps;
 	int fps_nominal;
 	char split[16];
+	int has_depth;           /* 1: fmt_reader_depth reads its depth maps */
 } fmt_clip_data;
 
 int fmt_reader_clip(fmt_reader *r, size_t i, fmt_clip_data *out, svt_err *err);
 void fmt_clip_data_free(fmt_clip_data *c);
 /* Reads frames [t0, t0+n) of clip i into rgb (n x H x W x 3, caller-allocated). */
 int fmt_reader_frames(fmt_reader *r, size_t i, int t0, int n, uint8_t *rgb, svt_err *err);
+
+/* Number of HDF5 objects (files, groups, datasets, types, attributes) open in this process:
+ * 0 once every reader and writer is closed. A leak check for tests and tools. */
+long fmt_open_object_count(void);
+
+/* Reads depth maps [t0, t0+n) of clip i into depth (n x H x W metres, float, 0 = invalid,
+ * caller-allocated). SVT_E_NOTFOUND when the clip has no depth. */
+int fmt_reader_depth(fmt_reader *r, size_t i, int t0, int n, float *depth, svt_err *err);
 
 /* Prints a human description of a shard (the `svtwin inspect` output) to f (a FILE *). */
 int fmt_shard_inspect(const char *path, void *file, svt_err *err);

@@ -31,11 +31,25 @@ typedef struct gpu_view {
 	double fx, fy, cx, cy;
 	int width, height;
 	gpu_interp interp;
-	int antialias;        /* prefilter when the view samples the source coarser than 1:1 */
+	/* Prefilter when the view samples the source coarser than 1:1: an output pixel whose
+	 * footprint (the source displacement between it and its right / lower neighbour, the
+	 * longer of the column and row components, taken the short way round the seam) exceeds
+	 * 1.25 source px along an output axis is the mean of ceil(footprint / 1.25) sub-samples
+	 * along that axis (at most 8), spread evenly over the pixel's area: a box prefilter over
+	 * the pixel's footprint. Pixels at or under 1.25 px cost one tap as without it. */
+	int antialias;
 } gpu_view;
 
-/* Fills v for a centred pinhole view of hfov_deg horizontal field of view. */
+/* Fills v for a centred pinhole view (cx = width/2, cy = height/2, square pixels) of hfov_deg
+ * horizontal field of view, looking along the panorama's forward axis (R = identity),
+ * bilinear, antialiased. Callers then set R, interp, antialias as needed. */
 void gpu_view_pinhole(gpu_view *v, int width, int height, double hfov_deg);
+
+/* R (view camera -> panorama frame) for a view turned yaw degrees clockwise (to the right)
+ * from the panorama's centre, pitch degrees up and roll degrees about its forward axis:
+ * R = Ry(yaw) Rx(pitch) Rz(roll) in the panorama's OpenCV frame, which equals
+ * geo_rot_from_hpr(0,0,0)^T geo_rot_from_hpr(yaw, pitch, roll) (docs/conventions.md). */
+void gpu_view_rotation(double yaw_deg, double pitch_deg, double roll_deg, double R[9]);
 
 /* ---- Execution context ------------------------------------------------------------------- */
 
@@ -59,10 +73,32 @@ int gpu_ctx_is_cuda(const gpu_ctx *ctx);
 /* True when this build has CUDA and a device is usable (driver present and recent enough). */
 int gpu_device_available(void);
 
+/* The device behind a CUDA context (zeros and "cpu" on the C path). */
+typedef struct gpu_device_info {
+	char name[256];
+	int sm_count;
+	size_t mem_bytes;
+	double mem_bw_gbs; /* theoretical peak: 2 x memory clock x bus width */
+} gpu_device_info;
+void gpu_ctx_device_info(const gpu_ctx *ctx, gpu_device_info *info);
+/* Device time (ms) of the kernels of the last call on ctx, between an event recorded before the
+ * first kernel and one after the last (uploads and downloads excluded); 0 on the C path. For
+ * the benchmark's bandwidth figures. */
+double gpu_ctx_last_device_ms(const gpu_ctx *ctx);
+
+/* Worker threads the C reference may use for one call (default 1; clamped to [1, 64]). The
+ * output does not depend on it. */
+void gpu_ctx_set_cpu_threads(gpu_ctx *ctx, int n);
+
 /* ---- Equirectangular -> perspective ------------------------------------------------------ */
 
 /* Cuts view v out of the panorama src into dst (caller-allocated, v->width x v->height,
- * src->channels channels). Sampling wraps across the +-180 degree seam and over the poles. */
+ * src->channels channels, 1 to 4). Sampling wraps across the +-180 degree seam (columns modulo
+ * W) and over the poles (a tap above the top row reads row -1 - y at column + W/2). Output is
+ * the interpolated value rounded to nearest and clamped to [0, 255]. The CUDA path equals the
+ * reference byte for byte for bilinear and within 1 LSB for bicubic (tests/test_gpu_parity.c;
+ * docs/gpu.md). The _ref variant is
+ * the plain C11 reference, single-threaded, reentrant. Fails with SVT_E_INPUT on bad sizes. */
 int gpu_view_from_equirect(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
 			   gpu_image *dst, svt_err *err);
 int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_image *dst,
@@ -72,5 +108,152 @@ int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_imag
  * (col, row) of the convention above; and the inverse. */
 void gpu_equirect_project(const double d[3], int W, int H, double *col, double *row);
 void gpu_equirect_unproject(double col, double row, int W, int H, double d[3]);
+
+/* Where output position (u, v) of view v (pixel (i, j) centred at (i + 0.5, j + 0.5)) reads a
+ * W x H panorama, computed with the same float arithmetic the kernels use (tests check it
+ * against gpu_equirect_project in double precision: within 0.01 px). col in [-0.5, W - 0.5]. */
+void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double vv,
+			      double *col, double *row);
+
+/* ---- Equirectangular -> cubemap ------------------------------------------------------------ */
+
+/* Cube faces, in this order, look along +x (right), -x (left), +y (down), -y (up), +z (front),
+ * -z (back) of the panorama frame. Each face is a 90-degree pinhole view (gpu_view) of size x
+ * size pixels with R = gpu_view_rotation(yaw, pitch, 0) for (yaw, pitch) = (90, 0), (-90, 0),
+ * (0, -90), (0, 90), (0, 0), (180, 0): the side faces are upright; the down face has the
+ * front at its top edge, the up face the front at its bottom edge. */
+enum { GPU_CUBE_FACES = 6 };
+void gpu_cubemap_face_view(int face, int size, gpu_view *v);
+
+/* Cuts the six faces (faces[k]: caller-allocated size x size, src->channels channels) with
+ * the view sampler (same interpolation, seam/pole wrapping and antialiasing). On CUDA the
+ * panorama is uploaded once for the six faces. */
+int gpu_cubemap_from_equirect(gpu_ctx *ctx, const gpu_image *src, int size, gpu_interp interp,
+			      int antialias, gpu_image faces[GPU_CUBE_FACES], svt_err *err);
+int gpu_cubemap_from_equirect_ref(const gpu_image *src, int size, gpu_interp interp,
+				  int antialias, gpu_image faces[GPU_CUBE_FACES], svt_err *err);
+
+/* ---- Tensors --------------------------------------------------------------------------------- */
+
+typedef enum gpu_dtype {
+	GPU_DTYPE_F32 = 0,  /* 4 bytes */
+	GPU_DTYPE_F16 = 1,  /* IEEE binary16, 2 bytes, round to nearest even */
+	GPU_DTYPE_BF16 = 2, /* bfloat16, 2 bytes, round to nearest even */
+} gpu_dtype;
+size_t gpu_dtype_size(gpu_dtype t);
+/* Conversions both paths use (round to nearest even; NaN stays NaN, overflow -> Inf). */
+uint16_t gpu_f32_to_f16(float f);
+float gpu_f16_to_f32(uint16_t h);
+uint16_t gpu_f32_to_bf16(float f);
+float gpu_bf16_to_f32(uint16_t h);
+
+/* A data-loader tensor from an 8-bit HWC image: resized to out_w x out_h (bilinear with
+ * half-pixel centres, x_src = (x + 0.5) W / out_w - 0.5, edges clamped; when shrinking by more
+ * than 1.25x along an axis each output is the mean of ceil(scale / 1.25) sub-samples along it,
+ * as the view's prefilter), then (v / 255 - mean[c]) / std[c], written planar CHW
+ * (dst[(c * out_h + y) * out_w + x]) as dtype. mean/std have src->channels entries (NULL:
+ * mean 0, std 1). dst is caller-allocated, channels * out_h * out_w elements. */
+int gpu_tensor_from_image(gpu_ctx *ctx, const gpu_image *src, int out_w, int out_h,
+			  const float *mean, const float *std, gpu_dtype dtype, void *dst,
+			  svt_err *err);
+int gpu_tensor_from_image_ref(const gpu_image *src, int out_w, int out_h, const float *mean,
+			      const float *std, gpu_dtype dtype, void *dst, svt_err *err);
+
+/* Plucker ray maps for n cameras: camera b has world-to-camera w2c[16 b .. 16 b + 15]
+ * (row-major, OpenCV axes) and intrinsics K[4 b ..] = fx, fy, cx, cy in pixels of an
+ * img_w x img_h image. The map has out_w = img_w / patch by out_h = img_h / patch positions
+ * (patch = 1: every pixel), position (i, j) taking the ray through the patch centre
+ * ((i + 0.5) patch, (j + 0.5) patch). Six channels: the moment o x d (o the camera centre in
+ * world coordinates) then the unit direction d (world). Layout [n][6][out_h][out_w] as dtype
+ * into dst (caller-allocated). Directions are computed in double, then rounded to dtype. */
+int gpu_plucker_rays(gpu_ctx *ctx, const double *w2c, const double *K, int n, int img_w,
+		     int img_h, int patch, gpu_dtype dtype, void *dst, svt_err *err);
+int gpu_plucker_rays_ref(const double *w2c, const double *K, int n, int img_w, int img_h,
+			 int patch, gpu_dtype dtype, void *dst, svt_err *err);
+
+/* ---- Point sets ------------------------------------------------------------------------------ */
+
+/* A coloured point in the world (ENU) frame: 16 bytes. */
+typedef struct gpu_point {
+	float x, y, z;
+	uint8_t r, g, b, a; /* a: 255, or the number of points merged, capped (voxel output) */
+} gpu_point;
+
+typedef enum gpu_depth_model {
+	GPU_DEPTH_PINHOLE = 0,  /* value = z along the optical axis; intrinsics fx fy cx cy */
+	GPU_DEPTH_EQUIRECT = 1, /* value = range along the ray; the panorama convention */
+} gpu_depth_model;
+
+/* A depth map: uint16 (units of `scale` metres, e.g. 0.001 for millimetres) or float32
+ * (metres times scale), 0 / NaN / outside [min_m, max_m] = no point. */
+typedef struct gpu_depth {
+	const void *data;
+	int width, height;
+	size_t stride;      /* bytes per row */
+	int is_float;       /* 0: uint16, 1: float32 */
+	double scale;       /* metres per unit */
+	double min_m, max_m;
+	gpu_depth_model model;
+	double fx, fy, cx, cy; /* pinhole intrinsics, pixels of the depth map */
+	int step;           /* use every step-th pixel in both directions (>= 1) */
+} gpu_depth;
+
+/* Back-projects the depth map into the world: x_world = R^T (x_cam - t) for w2c = [R t].
+ * color (NULL: white) is any size: pixel (i, j) takes the colour at the same relative
+ * position (nearest: floor((i + 0.5) color->width / depth->width)). Points are written in
+ * row-major pixel order (deterministic on both paths) into out (cap points); *n_out gets the
+ * count. SVT_E_LIMIT when more than cap points would be produced (nothing is then valid). */
+int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
+			const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
+			svt_err *err);
+int gpu_depth_to_points_ref(const gpu_depth *d, const gpu_image *color, const double w2c[16],
+			    gpu_point *out, size_t cap, size_t *n_out, svt_err *err);
+
+/* Voxel downsampling on a hash grid: the n points (the point sets of many frames of a tile,
+ * concatenated) become one point per occupied cube of voxel_m metres (cells indexed
+ * floor(p / voxel_m), |index| < 2^20): the mean position and mean colour of its points,
+ * a = min(count, 255). Sums are accumulated in integers (position offsets within the voxel in
+ * 1/2^16 voxel units), so the result does not depend on input order or the backend, and the
+ * output is sorted by voxel index (z, then y, then x). out holds at most cap points;
+ * SVT_E_LIMIT beyond. Points outside the index range are dropped and counted in *n_dropped
+ * (may be NULL). */
+int gpu_voxel_downsample(gpu_ctx *ctx, const gpu_point *in, size_t n, double voxel_m,
+			 gpu_point *out, size_t cap, size_t *n_out, size_t *n_dropped,
+			 svt_err *err);
+int gpu_voxel_downsample_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *out,
+			     size_t cap, size_t *n_out, size_t *n_dropped, svt_err *err);
+
+/* A bird's-eye raster around a pose: width x height cells of res_m metres, centred on
+ * (cx, cy) of the ENU frame, rotated so that the raster's up (row 0 side) points along
+ * heading_deg (clockwise from north) and its right 90 degrees clockwise from that. With
+ * fwd, right the point's offsets from the centre along those axes (computed in double), it
+ * falls in cell i = floor(width/2 + right/res), j = floor(height/2 - fwd/res). Only points
+ * with z in [z_min, z_max] count. */
+typedef struct gpu_bev {
+	double cx, cy, heading_deg;
+	double res_m;
+	int width, height;
+	double z_min, z_max;
+} gpu_bev;
+
+/* Rasterises points: occ (width x height, may be NULL) = min(points in the cell, 255);
+ * height (may be NULL) = max z in the cell, NaN where empty; rgb (width x height x 3, may be
+ * NULL) = the colour of the highest point (ties: the later point), 0 where empty.
+ * Deterministic on both paths (integer atomics on the GPU). */
+int gpu_bev_raster(gpu_ctx *ctx, const gpu_point *pts, size_t n, const gpu_bev *b, uint8_t *occ,
+		   float *height, uint8_t *rgb, svt_err *err);
+int gpu_bev_raster_ref(const gpu_point *pts, size_t n, const gpu_bev *b, uint8_t *occ,
+		       float *height, uint8_t *rgb, svt_err *err);
+
+/* A sparse depth map of the points seen by a pinhole camera (w2c, K = fx fy cx cy, width x
+ * height): each point with z > near_m lands in pixel floor(fx x/z + cx), floor(fy y/z + cy)
+ * (projection in double); the nearest wins (ties: the earlier point). depth (z in metres, 0
+ * where empty) and rgb (may be NULL; 0 where empty) are caller-allocated. near_m >= 0. */
+int gpu_points_to_depth(gpu_ctx *ctx, const gpu_point *pts, size_t n, const double w2c[16],
+			const double K[4], int width, int height, double near_m, float *depth,
+			uint8_t *rgb, svt_err *err);
+int gpu_points_to_depth_ref(const gpu_point *pts, size_t n, const double w2c[16],
+			    const double K[4], int width, int height, double near_m,
+			    float *depth, uint8_t *rgb, svt_err *err);
 
 #endif

@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config
 libturbojpeg0-dev libpng-dev zlib1g-dev
 libexif-dev libxml2-dev libjansson-dev
 libproj-dev proj-data
-libhdf5-dev hdf5-tools hdf5-filter-plugin
+libhdf5-dev hdf5-tools hdf5-filter-plugin hdf5-filter-plugin-blosc-serial
+liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
 python3 python3-numpy python3-h5py"
 

@@ -1,0 +1,103 @@
+/* fmt_internal.h: what the formats/ files share privately (HDF5 helpers, chunk encoders).
+ * Not installed, not included outside formats/: hid_t stays here. */
+#ifndef SVT_FMT_INTERNAL_H
+#define SVT_FMT_INTERNAL_H
+
+#include <hdf5.h>
+#include <stdio.h>
+
+#include "formats/formats.h"
+
+#define FMT_FILTER_LZ4 32004
+#define FMT_FILTER_ZSTD 32015
+#define FMT_FILTER_BLOSC 32001
+
+#define FMT_ID_MAX 64    /* clip ids: < 64 bytes, stored as S64 */
+#define FMT_SPLIT_MAX 8
+#define FMT_DISTRICT_MAX 32
+
+/* One /index row (schema v1, docs/shard-format.md). Field order is the file's. */
+typedef struct fmt_index_row {
+	char clip_id[FMT_ID_MAX];
+	char shard[FMT_ID_MAX];
+	int32_t num_frames, width, height;
+	double fps;
+	double lat0, lon0, lat_c, lon_c, e_c, n_c, heading0, length_m;
+	int64_t t0_us;
+	char district[FMT_DISTRICT_MAX];
+	char split[FMT_SPLIT_MAX];
+	uint8_t has_depth;
+} fmt_index_row;
+
+/* Silences HDF5's automatic error stack printing for this process: errors come back as
+ * svt_err messages instead. Idempotent, thread-safe (pthread_once). */
+void fmt_h5_quiet(void);
+
+/* The compound type of fmt_index_row (caller closes). */
+hid_t fmt_index_type(void);
+
+/* Fletcher32 exactly as HDF5's H5_checksum_fletcher32 (big-endian 16-bit words, sums starting
+ * at 0), so a chunk written with H5Dwrite_chunk passes the filter's check on read. */
+uint32_t fmt_fletcher32(const void *data, size_t len);
+
+/* Encodes one chunk of n bytes the way the codec's HDF5 filter pipeline would (then Fletcher32
+ * appended little-endian when fletcher). *out is a malloc'd buffer grown as needed (capacity in
+ * *cap; the caller frees it); *out_n receives the encoded size. Thread-safe: no HDF5 call. */
+int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const uint8_t *src,
+		     size_t n, uint8_t **out, size_t *cap, size_t *out_n, svt_err *err);
+
+/* IEEE 754 binary16 bits of f, rounded to nearest even (overflow gives infinity). */
+uint16_t fmt_f16_from_f32(float f);
+/* The HDF5 type of a little-endian IEEE half float, as h5py defines it (caller closes). */
+hid_t fmt_f16_type(void);
+
+/* Adds the codec's filters (and Fletcher32 last when asked) to a dataset creation list;
+ * elem is the element size in bytes (blosc records it). */
+int fmt_dcpl_set_codec(hid_t dcpl, fmt_codec c, int level, size_t chunk_bytes, size_t elem,
+		       int fletcher, svt_err *err);
+
+/* HDF5 filter id of a codec (0 for none, H5Z_FILTER_DEFLATE for gzip). */
+int fmt_codec_filter_id(fmt_codec c);
+
+/* Attribute helpers. Strings are written variable-length UTF-8 (h5py reads them as str). */
+int fmt_attr_put_str(hid_t loc, const char *name, const char *v, svt_err *err);
+int fmt_attr_put_i32(hid_t loc, const char *name, int32_t v, svt_err *err);
+int fmt_attr_put_i64(hid_t loc, const char *name, int64_t v, svt_err *err);
+int fmt_attr_put_f64v(hid_t loc, const char *name, const double *v, size_t n, svt_err *err);
+/* Reads a string attribute (fixed or variable length) into buf (truncated to cap). */
+int fmt_attr_get_str(hid_t loc, const char *name, char *buf, size_t cap, svt_err *err);
+int fmt_attr_get_i64(hid_t loc, const char *name, int64_t *v, svt_err *err);
+int fmt_attr_get_f64v(hid_t loc, const char *name, double *v, size_t n, svt_err *err);
+
+/* Writes a small dataset of rank dims in one chunk (uncompressed, Fletcher32 when asked);
+ * empty datasets are contiguous. */
+int fmt_ds_put(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+	       const void *data, int fletcher, svt_err *err);
+
+/* Writes the /index table and /mask/{train,val,test} of rows into file. */
+int fmt_index_write(hid_t file, const fmt_index_row *rows, size_t n, int fletcher, svt_err *err);
+/* Reads /index (malloc'd rows, caller frees). */
+int fmt_index_read(hid_t file, fmt_index_row **rows, size_t *n, svt_err *err);
+
+/* Root attributes shared by shards and the master file. */
+int fmt_root_attrs_write(hid_t file, const char *kind, const fmt_shard_info *info,
+			 const char *codec, int fletcher, const char *created_utc, svt_err *err);
+
+/* "2026-11-22T19:30:00Z" for now. */
+void fmt_utc_now(char *buf, size_t cap);
+
+/* SHA-256 of a whole file as 64 hex characters + NUL. */
+int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *err);
+
+/* Flush-close-fsync-rename-dirsync of an HDF5 file written under tmp; closes file whatever
+ * happens and removes tmp on failure. Fails if any object of the file is still open. */
+int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
+
+/* The reader's file and its /index rows (owned by the reader). */
+hid_t fmt_reader_h5file(const fmt_reader *r);
+const fmt_index_row *fmt_reader_index_row(const fmt_reader *r, size_t i);
+
+/* Camera centre of a world-to-camera 4x4 (row-major): C = -R^T t. */
+void fmt_w2c_center(const double *w2c, double C[3]);
+
+#endif

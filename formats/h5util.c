@@ -1,0 +1,413 @@
+/* h5util.c: small HDF5 helpers shared by the writer, reader and verifier. Every hid_t starts
+ * invalid (H5I_INVALID_HID) and one `done:` label closes each one that is valid. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "formats/fmt_internal.h"
+
+#define CLOSE_T(x) do { if ((x) >= 0) H5Tclose(x); (x) = H5I_INVALID_HID; } while (0)
+#define CLOSE_S(x) do { if ((x) >= 0) H5Sclose(x); (x) = H5I_INVALID_HID; } while (0)
+#define CLOSE_A(x) do { if ((x) >= 0) H5Aclose(x); (x) = H5I_INVALID_HID; } while (0)
+#define CLOSE_D(x) do { if ((x) >= 0) H5Dclose(x); (x) = H5I_INVALID_HID; } while (0)
+#define CLOSE_P(x) do { if ((x) >= 0) H5Pclose(x); (x) = H5I_INVALID_HID; } while (0)
+#define CLOSE_G(x) do { if ((x) >= 0) H5Gclose(x); (x) = H5I_INVALID_HID; } while (0)
+
+static int attr_put(hid_t loc, const char *name, hid_t type, hid_t space, const void *v,
+		    svt_err *err)
+{
+	int rc = SVT_OK;
+	if (H5Aexists(loc, name) > 0)
+		H5Adelete(loc, name);
+	hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+	if (a < 0 || H5Awrite(a, type, v) < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot write attribute %s", name);
+	CLOSE_A(a);
+	return rc;
+}
+
+int fmt_attr_put_str(hid_t loc, const char *name, const char *v, svt_err *err)
+{
+	hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	const char *p = v ? v : "";
+	int rc = attr_put(loc, name, t, s, &p, err);
+	CLOSE_T(t);
+	CLOSE_S(s);
+	return rc;
+}
+
+int fmt_attr_put_i32(hid_t loc, const char *name, int32_t v, svt_err *err)
+{
+	hid_t s = H5Screate(H5S_SCALAR);
+	int rc = attr_put(loc, name, H5T_NATIVE_INT32, s, &v, err);
+	CLOSE_S(s);
+	return rc;
+}
+
+int fmt_attr_put_i64(hid_t loc, const char *name, int64_t v, svt_err *err)
+{
+	hid_t s = H5Screate(H5S_SCALAR);
+	int rc = attr_put(loc, name, H5T_NATIVE_INT64, s, &v, err);
+	CLOSE_S(s);
+	return rc;
+}
+
+int fmt_attr_put_f64v(hid_t loc, const char *name, const double *v, size_t n, svt_err *err)
+{
+	hsize_t d = n;
+	hid_t s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
+	int rc = attr_put(loc, name, H5T_NATIVE_DOUBLE, s, v, err);
+	CLOSE_S(s);
+	return rc;
+}
+
+int fmt_attr_get_str(hid_t loc, const char *name, char *buf, size_t cap, svt_err *err)
+{
+	int rc = SVT_OK;
+	hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID,
+	      sp = H5I_INVALID_HID;
+	if (cap)
+		buf[0] = 0;
+	if (H5Aexists(loc, name) <= 0) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "attribute %s is missing", name);
+		goto done;
+	}
+	a = H5Aopen(loc, name, H5P_DEFAULT);
+	ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+	sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+	if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING ||
+	    H5Sget_simple_extent_npoints(sp) != 1) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "attribute %s is not a string", name);
+		goto done;
+	}
+	mt = H5Tcopy(H5T_C_S1);
+	if (H5Tis_variable_str(ft) > 0) {
+		char *s = NULL;
+		H5Tset_size(mt, H5T_VARIABLE);
+		H5Tset_cset(mt, H5Tget_cset(ft));
+		if (H5Aread(a, mt, &s) < 0) {
+			rc = svt_err_set(err, SVT_E_HDF5, "cannot read attribute %s", name);
+			goto done;
+		}
+		snprintf(buf, cap, "%s", s ? s : "");
+		H5free_memory(s);
+	} else {
+		size_t sz = H5Tget_size(ft);
+		char *tmp = calloc(1, sz + 1);
+		if (!tmp) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "attribute %s", name);
+			goto done;
+		}
+		H5Tset_size(mt, sz);
+		if (H5Aread(a, mt, tmp) < 0)
+			rc = svt_err_set(err, SVT_E_HDF5, "cannot read attribute %s", name);
+		else
+			snprintf(buf, cap, "%s", tmp);
+		free(tmp);
+	}
+done:
+	CLOSE_A(a);
+	CLOSE_T(ft);
+	CLOSE_T(mt);
+	CLOSE_S(sp);
+	return rc;
+}
+
+static int attr_get_num(hid_t loc, const char *name, hid_t mtype, void *v, size_t n,
+			svt_err *err)
+{
+	int rc = SVT_OK;
+	hid_t a = H5I_INVALID_HID, sp = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+	if (H5Aexists(loc, name) <= 0)
+		return svt_err_set(err, SVT_E_FORMAT, "attribute %s is missing", name);
+	a = H5Aopen(loc, name, H5P_DEFAULT);
+	sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+	ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+	H5T_class_t cl = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+	if (sp < 0 || (cl != H5T_INTEGER && cl != H5T_FLOAT) ||
+	    H5Sget_simple_extent_npoints(sp) != (hssize_t)n) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "attribute %s: expected %zu numbers", name, n);
+		goto done;
+	}
+	if (H5Aread(a, mtype, v) < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot read attribute %s", name);
+done:
+	CLOSE_A(a);
+	CLOSE_S(sp);
+	CLOSE_T(ft);
+	return rc;
+}
+
+int fmt_attr_get_i64(hid_t loc, const char *name, int64_t *v, svt_err *err)
+{
+	return attr_get_num(loc, name, H5T_NATIVE_INT64, v, 1, err);
+}
+
+int fmt_attr_get_f64v(hid_t loc, const char *name, double *v, size_t n, svt_err *err)
+{
+	return attr_get_num(loc, name, H5T_NATIVE_DOUBLE, v, n, err);
+}
+
+int fmt_ds_put(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+	       const void *data, int fletcher, svt_err *err)
+{
+	int rc = SVT_OK;
+	hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE),
+	      ds = H5I_INVALID_HID;
+	hsize_t n = 1;
+	for (int i = 0; i < rank; i++)
+		n *= dims[i];
+	if (n > 0) {
+		H5Pset_chunk(dcpl, rank, dims);
+		if (fletcher)
+			H5Pset_fletcher32(dcpl);
+	}
+	ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	if (ds < 0 || (n > 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot write dataset %s", name);
+	CLOSE_D(ds);
+	CLOSE_P(dcpl);
+	CLOSE_S(sp);
+	return rc;
+}
+
+static hid_t str_type(size_t n)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, n);
+	H5Tset_strpad(t, H5T_STR_NULLTERM);
+	return t;
+}
+
+hid_t fmt_index_type(void)
+{
+	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(fmt_index_row));
+	hid_t sid = str_type(FMT_ID_MAX), sd = str_type(FMT_DISTRICT_MAX),
+	      ss = str_type(FMT_SPLIT_MAX);
+#define F(name, ty) H5Tinsert(t, #name, HOFFSET(fmt_index_row, name), ty)
+	F(clip_id, sid);
+	F(shard, sid);
+	F(num_frames, H5T_NATIVE_INT32);
+	F(width, H5T_NATIVE_INT32);
+	F(height, H5T_NATIVE_INT32);
+	F(fps, H5T_NATIVE_DOUBLE);
+	F(lat0, H5T_NATIVE_DOUBLE);
+	F(lon0, H5T_NATIVE_DOUBLE);
+	F(lat_c, H5T_NATIVE_DOUBLE);
+	F(lon_c, H5T_NATIVE_DOUBLE);
+	F(e_c, H5T_NATIVE_DOUBLE);
+	F(n_c, H5T_NATIVE_DOUBLE);
+	F(heading0, H5T_NATIVE_DOUBLE);
+	F(length_m, H5T_NATIVE_DOUBLE);
+	F(t0_us, H5T_NATIVE_INT64);
+	F(district, sd);
+	F(split, ss);
+	F(has_depth, H5T_NATIVE_UINT8);
+#undef F
+	H5Tclose(sid);
+	H5Tclose(sd);
+	H5Tclose(ss);
+	return t;
+}
+
+int fmt_index_write(hid_t file, const fmt_index_row *rows, size_t n, int fletcher, svt_err *err)
+{
+	static const char *const splits[] = {"train", "val", "test"};
+	int rc = SVT_OK;
+	hid_t it = fmt_index_type(), st = str_type(FMT_ID_MAX), g = H5I_INVALID_HID;
+	char(*ids)[FMT_ID_MAX] = calloc(n ? n : 1, FMT_ID_MAX);
+	if (!ids) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "index of %zu rows", n);
+		goto done;
+	}
+	hsize_t d = n;
+	if ((rc = fmt_ds_put(file, "index", it, 1, &d, rows, fletcher, err)))
+		goto done;
+	g = H5Gcreate2(file, "mask", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	if (g < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot create /mask");
+		goto done;
+	}
+	for (size_t s = 0; s < 3; s++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(rows[i].split, splits[s]))
+				memcpy(ids[k++], rows[i].clip_id, FMT_ID_MAX);
+		d = k;
+		if ((rc = fmt_ds_put(g, splits[s], st, 1, &d, ids, fletcher, err)))
+			goto done;
+	}
+done:
+	free(ids);
+	CLOSE_G(g);
+	CLOSE_T(it);
+	CLOSE_T(st);
+	return rc;
+}
+
+int fmt_index_read(hid_t file, fmt_index_row **rows, size_t *n, svt_err *err)
+{
+	int rc = SVT_OK;
+	hid_t ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, it = fmt_index_type();
+	*rows = NULL;
+	*n = 0;
+	if (H5Lexists(file, "index", H5P_DEFAULT) <= 0) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "/index is missing");
+		goto done;
+	}
+	ds = H5Dopen2(file, "index", H5P_DEFAULT);
+	sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+	hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+	if (np < 0 || H5Sget_simple_extent_ndims(sp) != 1) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "/index is not a 1-D table");
+		goto done;
+	}
+	*rows = calloc(np ? (size_t)np : 1, sizeof(fmt_index_row));
+	if (!*rows) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "index of %lld rows", (long long)np);
+		goto done;
+	}
+	/* Fields are matched by name, so a table with extra or reordered fields still reads. */
+	if (np > 0 && H5Dread(ds, it, H5S_ALL, H5S_ALL, H5P_DEFAULT, *rows) < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot read /index (bad checksum or fields?)");
+		goto done;
+	}
+	for (hssize_t i = 0; i < np; i++) {
+		fmt_index_row *r = &(*rows)[i];
+		r->clip_id[FMT_ID_MAX - 1] = r->shard[FMT_ID_MAX - 1] = 0;
+		r->district[FMT_DISTRICT_MAX - 1] = r->split[FMT_SPLIT_MAX - 1] = 0;
+	}
+	*n = (size_t)np;
+done:
+	if (rc) {
+		free(*rows);
+		*rows = NULL;
+	}
+	CLOSE_D(ds);
+	CLOSE_S(sp);
+	CLOSE_T(it);
+	return rc;
+}
+
+int fmt_root_attrs_write(hid_t f, const char *kind, const fmt_shard_info *info,
+			 const char *codec, int fletcher, const char *created_utc, svt_err *err)
+{
+	char crs[32];
+	snprintf(crs, sizeof(crs), "EPSG:%d", info->crs_epsg);
+	int rc;
+	if ((rc = fmt_attr_put_str(f, "schema", FMT_SCHEMA_NAME, err)) ||
+	    (rc = fmt_attr_put_i32(f, "schema_version", FMT_SCHEMA_VERSION, err)) ||
+	    (rc = fmt_attr_put_str(f, "kind", kind, err)) ||
+	    (rc = fmt_attr_put_str(f, "writer", "svtwin " SVT_VERSION, err)) ||
+	    (rc = fmt_attr_put_str(f, "camera_convention", "opencv", err)) ||
+	    (rc = fmt_attr_put_str(f, "pose", "world_to_camera", err)) ||
+	    (rc = fmt_attr_put_str(f, "world_frame", "ENU", err)) ||
+	    (rc = fmt_attr_put_str(f, "pixel_center", "0.5", err)) ||
+	    (rc = fmt_attr_put_str(f, "crs", crs, err)) ||
+	    (rc = fmt_attr_put_i32(f, "crs_epsg", info->crs_epsg, err)) ||
+	    (rc = fmt_attr_put_str(f, "llh_crs", "EPSG:4979", err)) ||
+	    (rc = fmt_attr_put_f64v(f, "enu_origin_llh", info->enu_origin_llh, 3, err)) ||
+	    (rc = fmt_attr_put_f64v(f, "enu_origin_proj", info->enu_origin_proj, 3, err)) ||
+	    (rc = fmt_attr_put_str(f, "created_utc", created_utc, err)) ||
+	    (rc = fmt_attr_put_str(f, "source", info->source ? info->source : "", err)) ||
+	    (rc = fmt_attr_put_str(f, "codec", codec, err)) ||
+	    (rc = fmt_attr_put_i32(f, "fletcher32", fletcher, err)))
+		return rc;
+	return SVT_OK;
+}
+
+void fmt_utc_now(char *buf, size_t cap)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *err)
+{
+	int rc = SVT_OK;
+	FILE *f = fopen(path, "rb");
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(1 << 20);
+	uint64_t total = 0;
+	if (!f) {
+		rc = svt_err_set(err, SVT_E_IO, "cannot open %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", path);
+		goto done;
+	}
+	size_t got;
+	while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
+		EVP_DigestUpdate(ctx, buf, got);
+		total += got;
+	}
+	if (ferror(f)) {
+		rc = svt_err_set(err, SVT_E_IO, "read error in %s", path);
+		goto done;
+	}
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (bytes)
+		*bytes = total;
+done:
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err)
+{
+	int rc = SVT_OK;
+	ssize_t open_objs = H5Fget_obj_count(file, H5F_OBJ_ALL);
+	if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "flush of %s failed", tmp);
+	else if (open_objs != 1)
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: %zd HDF5 objects still open at close (a leak)",
+				 tmp, open_objs - 1);
+	if (H5Fclose(file) < 0 && !rc)
+		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
+	if (rc)
+		goto fail;
+	int fd = open(tmp, O_RDONLY);
+	if (fd < 0 || fsync(fd) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, final) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
+		goto fail;
+	}
+	return svt_dir_sync_of(final, err);
+fail:
+	unlink(tmp);
+	return rc;
+}
+
+void fmt_w2c_center(const double *m, double C[3])
+{
+	for (int i = 0; i < 3; i++)
+		C[i] = -(m[0 * 4 + i] * m[3] + m[1 * 4 + i] * m[7] + m[2 * 4 + i] * m[11]);
+}
+
+long fmt_open_object_count(void)
+{
+	return (long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}

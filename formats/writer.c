@@ -1,0 +1,952 @@
+/* writer.c: the shard writer (docs/shard-format.md).
+ *
+ * The calling thread owns every HDF5 call; a pool of worker threads only compresses frames
+ * (fmt_chunk_encode, no HDF5) into slots that the calling thread then stores with
+ * H5Dwrite_chunk. Slots bound the memory held: 2 x threads + 1 frames in flight.
+ *
+ * A shard lives as PREFIX-NNNNN.h5.tmp until fmt_h5_commit renames it; master.h5 and
+ * manifest.json are written after the last shard, atomically, so a manifest never names a
+ * shard that is not whole.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "formats/fmt_internal.h"
+
+enum { S_FREE, S_QUEUED, S_BUSY, S_DONE, S_FAILED, S_WRITING };
+
+typedef struct slot {
+	int state;
+	int t;
+	int depth;         /* 0: a frame chunk, 1: a depth chunk */
+	size_t n;          /* input bytes */
+	uint64_t seq;
+	uint8_t *in;       /* the frame, copied from the caller */
+	uint8_t *out;      /* the encoded chunk */
+	size_t out_cap, out_n;
+	svt_err err;
+} slot;
+
+typedef struct shard_rec {
+	char file[FMT_ID_MAX];
+	uint64_t bytes, frames;
+	size_t clips;
+	char sha256[65];
+} shard_rec;
+
+struct fmt_writer {
+	char dir[3800], prefix[64], created[32];
+	fmt_shard_info info;
+	char *source;
+	fmt_writer_opts o;
+
+	/* the shard being written */
+	int shard_no;
+	char fname[FMT_ID_MAX], tmp[4100], final[4090];
+	hid_t file, clips;
+	size_t shard_first;     /* its first row in all[] */
+	uint64_t shard_bytes, shard_frames;
+
+	/* the clip being written */
+	int in_clip;
+	hid_t clip_g, frames_ds, depth_ds;
+	int T, H, W, depth;
+	size_t frame_bytes, in_cap;
+	uint8_t *submitted;     /* 2T flags: frame t handed in, then depth t */
+	int n_written, n_depth_written;
+	fmt_index_row row;
+
+	fmt_index_row *all;     /* every committed clip, in order */
+	size_t nall, capall;
+	shard_rec *shards;
+	size_t nshards, capshards;
+
+	/* compression pool */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	pthread_t *th;
+	int nth, stop;
+	slot *slots;
+	int nslots;
+	uint64_t seq;
+	int failed;             /* a fatal error happened: only close/abort remain */
+};
+
+/* ---- compression pool -------------------------------------------------------------------- */
+
+static slot *next_queued(fmt_writer *w)
+{
+	slot *best = NULL;
+	for (int i = 0; i < w->nslots; i++)
+		if (w->slots[i].state == S_QUEUED && (!best || w->slots[i].seq < best->seq))
+			best = &w->slots[i];
+	return best;
+}
+
+static void *worker_main(void *arg)
+{
+	fmt_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		slot *s = NULL;
+		while (!w->stop && !(s = next_queued(w)))
+			pthread_cond_wait(&w->cv_work, &w->mu);
+		if (!s)
+			break;
+		s->state = S_BUSY;
+		fmt_codec c = w->o.codec;
+		int level = w->o.level, fl = w->o.fletcher32;
+		pthread_mutex_unlock(&w->mu);
+		svt_err e = {0};
+		/* Depth is float16: 2-byte elements for shuffle and blosc. */
+		int rc = fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n, &s->out,
+					  &s->out_cap, &s->out_n, &e);
+		pthread_mutex_lock(&w->mu);
+		s->state = rc ? S_FAILED : S_DONE;
+		if (rc)
+			s->err = e;
+		pthread_cond_broadcast(&w->cv_done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void pool_stop(fmt_writer *w)
+{
+	if (!w->th)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nth; i++)
+		pthread_join(w->th[i], NULL);
+	free(w->th);
+	w->th = NULL;
+}
+
+static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
+{
+	hsize_t off[4] = {(hsize_t)s->t, 0, 0, 0};
+	if (H5Dwrite_chunk(s->depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, s->out_n,
+			   s->out) < 0)
+		return svt_err_set(err, SVT_E_HDF5, "%s: cannot write %s %d of clip %s", w->tmp,
+				   s->depth ? "depth" : "frame", s->t, w->row.clip_id);
+	w->shard_bytes += s->out_n;
+	if (s->depth)
+		w->n_depth_written++;
+	else
+		w->n_written++;
+	return SVT_OK;
+}
+
+enum { DRAIN_NOWAIT, DRAIN_ONE_FREE, DRAIN_ALL };
+
+/* Stores every encoded chunk; then waits as mode asks. Returns the first error seen (an
+ * encoding error of a worker or a write error), having still freed every slot. */
+static int pool_drain(fmt_writer *w, int mode, svt_err *err)
+{
+	int rc = SVT_OK;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		slot *d = NULL;
+		int nfree = 0, pending = 0;
+		for (int i = 0; i < w->nslots; i++) {
+			slot *s = &w->slots[i];
+			if ((s->state == S_DONE || s->state == S_FAILED) && !d)
+				d = s;
+			else if (s->state == S_FREE)
+				nfree++;
+			else if (s->state == S_QUEUED || s->state == S_BUSY)
+				pending++;
+		}
+		if (d) {
+			if (d->state == S_FAILED) {
+				if (!rc) {
+					rc = d->err.code ? d->err.code : SVT_E_FORMAT;
+					if (err)
+						*err = d->err;
+				}
+			} else {
+				d->state = S_WRITING;
+				pthread_mutex_unlock(&w->mu);
+				if (!rc)
+					rc = chunk_store(w, d, err);
+				pthread_mutex_lock(&w->mu);
+			}
+			d->state = S_FREE;
+			continue;
+		}
+		if (mode == DRAIN_NOWAIT || (mode == DRAIN_ONE_FREE && nfree > 0) ||
+		    (mode == DRAIN_ALL && pending == 0))
+			break;
+		pthread_cond_wait(&w->cv_done, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* ---- shards ------------------------------------------------------------------------------ */
+
+static int shard_open(fmt_writer *w, svt_err *err)
+{
+	int rc;
+	if (w->shard_no > 99999)
+		return svt_err_set(err, SVT_E_LIMIT, "more than 100000 shards: raise the target size");
+	snprintf(w->fname, sizeof(w->fname), "%.48s-%05u.h5", w->prefix,
+		 (unsigned)w->shard_no % 100000u);
+	if ((rc = svt_path_join(w->final, sizeof(w->final), w->dir, w->fname, err)))
+		return rc;
+	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->final);
+	w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	if (w->file < 0)
+		return svt_err_set(err, SVT_E_HDF5, "cannot create %s", w->tmp);
+	w->shard_first = w->nall;
+	w->shard_bytes = 0;
+	w->shard_frames = 0;
+	if ((rc = fmt_root_attrs_write(w->file, "shard", &w->info, fmt_codec_name(w->o.codec),
+				       w->o.fletcher32, w->created, err)))
+		return rc;
+	w->clips = H5Gcreate2(w->file, "clips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	if (w->clips < 0)
+		return svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips", w->tmp);
+	return SVT_OK;
+}
+
+static void shard_drop(fmt_writer *w)
+{
+	if (w->depth_ds >= 0)
+		H5Dclose(w->depth_ds);
+	if (w->frames_ds >= 0)
+		H5Dclose(w->frames_ds);
+	if (w->clip_g >= 0)
+		H5Gclose(w->clip_g);
+	if (w->clips >= 0)
+		H5Gclose(w->clips);
+	if (w->file >= 0) {
+		H5Fclose(w->file);
+		unlink(w->tmp);
+	}
+	w->depth_ds = w->frames_ds = w->clip_g = w->clips = w->file = H5I_INVALID_HID;
+}
+
+static int shard_finish(fmt_writer *w, svt_err *err)
+{
+	int rc;
+	size_t n = w->nall - w->shard_first;
+	if ((rc = fmt_index_write(w->file, w->all + w->shard_first, n, w->o.fletcher32, err)) ||
+	    (rc = fmt_attr_put_i64(w->file, "num_clips", (int64_t)n, err)) ||
+	    (rc = fmt_attr_put_i64(w->file, "num_frames", (int64_t)w->shard_frames, err)))
+		return rc;
+	H5Gclose(w->clips);
+	w->clips = H5I_INVALID_HID;
+	hid_t f = w->file;
+	w->file = H5I_INVALID_HID;
+	if ((rc = fmt_h5_commit(f, w->tmp, w->final, err)))
+		return rc;
+	if (w->nshards == w->capshards) {
+		size_t nc = w->capshards ? 2 * w->capshards : 8;
+		shard_rec *p = realloc(w->shards, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "shard list");
+		w->shards = p;
+		w->capshards = nc;
+	}
+	shard_rec *s = &w->shards[w->nshards];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->file, sizeof(s->file), "%s", w->fname);
+	s->clips = n;
+	s->frames = w->shard_frames;
+	if ((rc = fmt_file_sha256(w->final, s->sha256, &s->bytes, err)))
+		return rc;
+	w->nshards++;
+	w->shard_no++;
+	svt_log_debug("committed %s: %zu clips, %llu bytes", w->final, n,
+		      (unsigned long long)s->bytes);
+	return SVT_OK;
+}
+
+/* ---- create ------------------------------------------------------------------------------ */
+
+void fmt_writer_opts_default(fmt_writer_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->codec = fmt_codec_default(&o->level);
+	o->fletcher32 = 1;
+	o->threads = 0;
+	o->target_bytes = 500ull * 1000 * 1000;
+}
+
+static int name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= max)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return strcmp(s, ".") && strcmp(s, "..");
+}
+
+int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info *info,
+		      const fmt_writer_opts *opts, fmt_writer **out, svt_err *err)
+{
+	int rc = SVT_OK;
+	fmt_writer *w = NULL;
+	if (!dir || !prefix || !info || !out)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_create: NULL argument");
+	*out = NULL;
+	if (!name_ok(prefix, 49))
+		return svt_err_set(err, SVT_E_INPUT, "shard prefix '%s': 1-48 of [A-Za-z0-9_.-]",
+				   prefix);
+	if (strlen(dir) >= sizeof(w->dir))
+		return svt_err_set(err, SVT_E_INPUT, "directory path too long");
+	fmt_h5_quiet();
+	fmt_writer_opts o;
+	if (opts)
+		o = *opts;
+	else
+		fmt_writer_opts_default(&o);
+	if ((unsigned)o.codec > FMT_CODEC_BLOSC)
+		return svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)o.codec);
+	if (!fmt_codec_available(o.codec))
+		return svt_err_set(err, SVT_E_UNSUPPORTED,
+				   "codec %s: HDF5 filter %d is not available (install its plugin, e.g. "
+				   "Debian hdf5-filter-plugin, or set HDF5_PLUGIN_PATH)",
+				   fmt_codec_name(o.codec), fmt_codec_filter_id(o.codec));
+	if (o.target_bytes == 0)
+		o.target_bytes = 500ull * 1000 * 1000;
+	if (o.threads <= 0) {
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = nc > 0 ? (int)nc : 1;
+	}
+	if (o.threads > 64)
+		o.threads = 64;
+
+	if (!(w = calloc(1, sizeof(*w))))
+		return svt_err_set(err, SVT_E_NOMEM, "writer");
+	w->file = w->clips = w->clip_g = w->frames_ds = w->depth_ds = H5I_INVALID_HID;
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
+	w->o = o;
+	w->info = *info;
+	w->source = strdup(info->source ? info->source : "");
+	w->info.source = w->source;
+	fmt_utc_now(w->created, sizeof(w->created));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv_work, NULL);
+	pthread_cond_init(&w->cv_done, NULL);
+	w->nslots = 2 * o.threads + 1;
+	w->slots = calloc((size_t)w->nslots, sizeof(slot));
+	w->th = calloc((size_t)o.threads, sizeof(pthread_t));
+	if (!w->source || !w->slots || !w->th) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "writer");
+		goto done;
+	}
+	for (w->nth = 0; w->nth < o.threads; w->nth++) {
+		if (pthread_create(&w->th[w->nth], NULL, worker_main, w) != 0) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "cannot start compression threads");
+			goto done;
+		}
+	}
+	if ((rc = svt_mkdirs(dir, err)) || (rc = shard_open(w, err)))
+		goto done;
+	*out = w;
+	w = NULL;
+done:
+	fmt_writer_abort(w);
+	return rc;
+}
+
+/* ---- clips ------------------------------------------------------------------------------- */
+
+static int clip_id_taken(const fmt_writer *w, const char *id)
+{
+	for (size_t i = 0; i < w->nall; i++)
+		if (!strcmp(w->all[i].clip_id, id))
+			return 1;
+	return 0;
+}
+
+static const char *resolution_bin(int W, int H)
+{
+	if (W == 1280 && H == 704)
+		return "1280x704";
+	if (W == 768 && H == 432)
+		return "768x432";
+	return "other";
+}
+
+static int all_finite(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
+static int clip_check(const fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
+{
+	if (!c->id || !name_ok(c->id, FMT_ID_MAX))
+		return svt_err_set(err, SVT_E_INPUT, "clip id '%s': 1-63 of [A-Za-z0-9_.-]",
+				   c->id ? c->id : "(null)");
+	if (clip_id_taken(w, c->id))
+		return svt_err_set(err, SVT_E_INPUT, "clip id %s is already in the dataset", c->id);
+	if (c->T < 1 || c->H < 1 || c->W < 1 || (uint64_t)c->H * (uint64_t)c->W * 3 > 0x7fff0000ull)
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: bad size T=%d H=%d W=%d", c->id, c->T,
+				   c->H, c->W);
+	if (!c->w2c || !c->K || !c->llh || !c->time_us)
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: w2c, K, llh and time_us are required",
+				   c->id);
+	size_t T = (size_t)c->T;
+	if (!all_finite(c->w2c, 16 * T) || !all_finite(c->K, 4 * T) || !all_finite(c->llh, 3 * T))
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: non-finite pose, K or position", c->id);
+	if (!(c->fps > 0) || !isfinite(c->fps))
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: fps %g", c->id, c->fps);
+	if (!c->split || (strcmp(c->split, "train") && strcmp(c->split, "val") &&
+			  strcmp(c->split, "test")))
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: split must be train, val or test",
+				   c->id);
+	if (c->district && strlen(c->district) >= FMT_DISTRICT_MAX)
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: district label over %d bytes", c->id,
+				   FMT_DISTRICT_MAX - 1);
+	if (c->n_captions < 0 || (c->n_captions > 0 && !c->captions))
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: captions", c->id);
+	for (int i = 0; i < c->n_captions; i++) {
+		const fmt_caption *k = &c->captions[i];
+		if (k->start_frame < 0 || k->end_frame < k->start_frame || k->end_frame >= c->T ||
+		    !k->caption)
+			return svt_err_set(err, SVT_E_INPUT, "clip %s: caption %d covers [%d, %d]",
+					   c->id, i, k->start_frame, k->end_frame);
+	}
+	return SVT_OK;
+}
+
+typedef struct caption_rec {
+	int32_t start_frame, end_frame;
+	const char *caption;
+} caption_rec;
+
+static int clip_write_meta(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
+{
+	int rc = SVT_OK;
+	hsize_t T = (hsize_t)c->T;
+	hsize_t d44[3] = {T, 4, 4}, d4[2] = {T, 4}, d3[2] = {T, 3}, d1[1] = {T};
+	hid_t g = w->clip_g, vs = H5Tcopy(H5T_C_S1), ct = H5I_INVALID_HID;
+	caption_rec *caps = NULL;
+	char *src = NULL;
+	H5Tset_size(vs, H5T_VARIABLE);
+	H5Tset_cset(vs, H5T_CSET_UTF8);
+	int fl = w->o.fletcher32;
+	if ((rc = fmt_ds_put(g, "w2c", H5T_NATIVE_DOUBLE, 3, d44, c->w2c, fl, err)) ||
+	    (rc = fmt_ds_put(g, "K", H5T_NATIVE_DOUBLE, 2, d4, c->K, fl, err)) ||
+	    (rc = fmt_ds_put(g, "llh", H5T_NATIVE_DOUBLE, 2, d3, c->llh, fl, err)) ||
+	    (rc = fmt_ds_put(g, "timestamps", H5T_NATIVE_INT64, 1, d1, c->time_us, fl, err)) ||
+	    (c->proj && (rc = fmt_ds_put(g, "proj", H5T_NATIVE_DOUBLE, 2, d3, c->proj, fl, err))) ||
+	    (c->heading &&
+	     (rc = fmt_ds_put(g, "heading", H5T_NATIVE_DOUBLE, 1, d1, c->heading, fl, err))) ||
+	    (c->dist_m && (rc = fmt_ds_put(g, "dist_m", H5T_NATIVE_DOUBLE, 1, d1, c->dist_m, fl, err))))
+		goto done;
+
+	caps = calloc(c->n_captions ? (size_t)c->n_captions : 1, sizeof(*caps));
+	if (!caps) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "captions");
+		goto done;
+	}
+	for (int i = 0; i < c->n_captions; i++)
+		caps[i] = (caption_rec){c->captions[i].start_frame, c->captions[i].end_frame,
+					c->captions[i].caption};
+	ct = H5Tcreate(H5T_COMPOUND, sizeof(caption_rec));
+	H5Tinsert(ct, "start_frame", HOFFSET(caption_rec, start_frame), H5T_NATIVE_INT32);
+	H5Tinsert(ct, "end_frame", HOFFSET(caption_rec, end_frame), H5T_NATIVE_INT32);
+	H5Tinsert(ct, "caption", HOFFSET(caption_rec, caption), vs);
+	hsize_t nc = (hsize_t)c->n_captions;
+	if ((rc = fmt_ds_put(g, "captions", ct, 1, &nc, caps, fl, err)))
+		goto done;
+
+	if (c->source_frames) {
+		/* Fixed-length strings (as wide as the longest name): HDF5 1.10 refuses filters,
+		 * Fletcher32 included, on variable-length string datasets. */
+		size_t n = 0, wmax = 1, cur = 0;
+		for (const char *p = c->source_frames;; p++) {
+			if (*p == '\n' || !*p) {
+				n += cur > 0;
+				wmax = cur + 1 > wmax ? cur + 1 : wmax;
+				cur = 0;
+				if (!*p)
+					break;
+			} else {
+				cur++;
+			}
+		}
+		src = calloc(n ? n : 1, wmax);
+		if (!src) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "source_frames");
+			goto done;
+		}
+		size_t k = 0;
+		for (const char *p = c->source_frames; *p;) {
+			size_t len = strcspn(p, "\n");
+			if (len)
+				memcpy(src + wmax * k++, p, len);
+			p += len + (p[len] == '\n');
+		}
+		hid_t ft = H5Tcopy(H5T_C_S1);
+		H5Tset_size(ft, wmax);
+		H5Tset_cset(ft, H5T_CSET_UTF8);
+		hsize_t dk = k;
+		rc = fmt_ds_put(g, "source_frames", ft, 1, &dk, src, fl, err);
+		H5Tclose(ft);
+		if (rc)
+			goto done;
+	}
+
+	if ((rc = fmt_attr_put_f64v(g, "fps", &c->fps, 1, err)) ||
+	    (rc = fmt_attr_put_i32(g, "fps_nominal", c->fps_nominal ? 1 : 0, err)) ||
+	    (rc = fmt_attr_put_i32(g, "num_frames", c->T, err)) ||
+	    (rc = fmt_attr_put_i32(g, "width", c->W, err)) ||
+	    (rc = fmt_attr_put_i32(g, "height", c->H, err)) ||
+	    (rc = fmt_attr_put_str(g, "resolution_bin", resolution_bin(c->W, c->H), err)) ||
+	    (rc = fmt_attr_put_str(g, "split", c->split, err)) ||
+	    (rc = fmt_attr_put_str(g, "district", c->district ? c->district : "", err)) ||
+	    (rc = fmt_attr_put_i32(g, "has_depth", c->depth ? 1 : 0, err)))
+		goto done;
+done:
+	free(caps);
+	free(src);
+	if (ct >= 0)
+		H5Tclose(ct);
+	H5Tclose(vs);
+	return rc;
+}
+
+static void clip_row(fmt_writer *w, const fmt_clip_desc *c)
+{
+	fmt_index_row *r = &w->row;
+	memset(r, 0, sizeof(*r));
+	size_t T = (size_t)c->T;
+	snprintf(r->clip_id, sizeof(r->clip_id), "%s", c->id);
+	snprintf(r->shard, sizeof(r->shard), "%s", w->fname);
+	r->num_frames = c->T;
+	r->width = c->W;
+	r->height = c->H;
+	r->fps = c->fps;
+	r->lat0 = c->llh[0];
+	r->lon0 = c->llh[1];
+	double la = 0, lo = 0, e = 0, n = 0;
+	for (size_t t = 0; t < T; t++) {
+		la += c->llh[3 * t];
+		lo += c->llh[3 * t + 1];
+		if (c->proj) {
+			e += c->proj[3 * t];
+			n += c->proj[3 * t + 1];
+		}
+	}
+	r->lat_c = la / (double)T;
+	r->lon_c = lo / (double)T;
+	r->e_c = c->proj ? e / (double)T : NAN;
+	r->n_c = c->proj ? n / (double)T : NAN;
+	r->heading0 = c->heading ? c->heading[0] : NAN;
+	r->length_m = c->dist_m ? c->dist_m[T - 1] : NAN;
+	r->t0_us = c->time_us[0];
+	snprintf(r->district, sizeof(r->district), "%s", c->district ? c->district : "");
+	snprintf(r->split, sizeof(r->split), "%s", c->split);
+	r->has_depth = c->depth ? 1 : 0;
+}
+
+static int depth_create(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
+{
+	int rc = SVT_OK;
+	hsize_t dims[3] = {(hsize_t)c->T, (hsize_t)c->H, (hsize_t)c->W};
+	hsize_t chunk[3] = {1, (hsize_t)c->H, (hsize_t)c->W};
+	hid_t sp = H5Screate_simple(3, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE),
+	      ft = fmt_f16_type();
+	H5Pset_chunk(dcpl, 3, chunk);
+	H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+	if ((rc = fmt_dcpl_set_codec(dcpl, w->o.codec, w->o.level, 2 * (size_t)c->H * (size_t)c->W,
+				     2, w->o.fletcher32, err)))
+		goto done;
+	w->depth_ds = H5Dcreate2(w->clip_g, "depth", ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	if (w->depth_ds < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips/%s/depth", w->tmp, c->id);
+	else
+		rc = fmt_attr_put_str(w->depth_ds, "units", "m (float16, 0 = invalid)", err);
+done:
+	H5Tclose(ft);
+	H5Pclose(dcpl);
+	H5Sclose(sp);
+	return rc;
+}
+
+int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
+{
+	int rc = SVT_OK;
+	hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+	if (!w || !c)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_begin: NULL argument");
+	if (w->failed)
+		return svt_err_set(err, SVT_E_INPUT, "the writer failed earlier; abort it");
+	if (w->in_clip)
+		return svt_err_set(err, SVT_E_INPUT, "clip %s is not ended", w->row.clip_id);
+	if ((rc = clip_check(w, c, err)))
+		return rc;
+	if (w->file < 0 && (rc = shard_open(w, err)))
+		goto done;
+
+	size_t fb = (size_t)c->H * (size_t)c->W * 3;
+	if (fb > w->in_cap) {
+		for (int i = 0; i < w->nslots; i++) {
+			uint8_t *p = realloc(w->slots[i].in, fb);
+			if (!p) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "frame buffers of %zu bytes", fb);
+				goto done;
+			}
+			w->slots[i].in = p;
+		}
+		w->in_cap = fb;
+	}
+	free(w->submitted);
+	if (!(w->submitted = calloc(2 * (size_t)c->T, 1))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "clip %s", c->id);
+		goto done;
+	}
+	w->frame_bytes = fb;
+	w->T = c->T;
+	w->H = c->H;
+	w->W = c->W;
+	w->depth = c->depth != 0;
+	w->n_written = w->n_depth_written = 0;
+	clip_row(w, c);
+
+	w->clip_g = H5Gcreate2(w->clips, c->id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	if (w->clip_g < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips/%s", w->tmp, c->id);
+		goto done;
+	}
+	if ((rc = clip_write_meta(w, c, err)))
+		goto done;
+	hsize_t dims[4] = {(hsize_t)c->T, (hsize_t)c->H, (hsize_t)c->W, 3};
+	hsize_t chunk[4] = {1, (hsize_t)c->H, (hsize_t)c->W, 3};
+	sp = H5Screate_simple(4, dims, NULL);
+	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, 4, chunk);
+	/* Every chunk is written whole; fill values would only cost time. */
+	H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+	if ((rc = fmt_dcpl_set_codec(dcpl, w->o.codec, w->o.level, fb, 1, w->o.fletcher32, err)))
+		goto done;
+	w->frames_ds = H5Dcreate2(w->clip_g, "frames", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl,
+				  H5P_DEFAULT);
+	if (w->frames_ds < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips/%s/frames", w->tmp, c->id);
+		goto done;
+	}
+	if (w->depth && (rc = depth_create(w, c, err)))
+		goto done;
+	w->shard_bytes += (size_t)c->T * 256; /* poses, positions, times: an estimate */
+	w->in_clip = 1;
+done:
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (rc)
+		w->failed = 1;
+	return rc;
+}
+
+/* A free slot for the next chunk, storing finished chunks while waiting for one. Only this
+ * thread frees or queues slots, so the slot found stays free until slot_queue. */
+static int slot_get(fmt_writer *w, slot **out, svt_err *err)
+{
+	int rc = pool_drain(w, DRAIN_ONE_FREE, err);
+	if (rc) {
+		w->failed = 1;
+		return rc;
+	}
+	*out = NULL;
+	for (int i = 0; i < w->nslots && !*out; i++)
+		if (w->slots[i].state == S_FREE)
+			*out = &w->slots[i];
+	return SVT_OK;
+}
+
+static void slot_queue(fmt_writer *w, slot *s)
+{
+	pthread_mutex_lock(&w->mu);
+	s->seq = w->seq++;
+	s->state = S_QUEUED;
+	pthread_cond_signal(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int fmt_clip_frame(fmt_writer *w, int t, const uint8_t *rgb, svt_err *err)
+{
+	if (!w || !rgb)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_frame: NULL argument");
+	if (w->failed)
+		return svt_err_set(err, SVT_E_INPUT, "the writer failed earlier; abort it");
+	if (!w->in_clip)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_frame outside a clip");
+	if (t < 0 || t >= w->T || w->submitted[t])
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: frame %d is out of range or repeated",
+				   w->row.clip_id, t);
+	slot *s = NULL;
+	int rc = slot_get(w, &s, err);
+	if (rc)
+		return rc;
+	memcpy(s->in, rgb, w->frame_bytes);
+	s->t = t;
+	s->depth = 0;
+	s->n = w->frame_bytes;
+	w->submitted[t] = 1;
+	slot_queue(w, s);
+	return SVT_OK;
+}
+
+int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err)
+{
+	if (!w || !depth)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_depth: NULL argument");
+	if (w->failed)
+		return svt_err_set(err, SVT_E_INPUT, "the writer failed earlier; abort it");
+	if (!w->in_clip || !w->depth)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_depth outside a clip begun with depth");
+	if (t < 0 || t >= w->T || w->submitted[w->T + t])
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: depth %d is out of range or repeated",
+				   w->row.clip_id, t);
+	slot *s = NULL;
+	int rc = slot_get(w, &s, err);
+	if (rc)
+		return rc;
+	size_t np = (size_t)w->H * (size_t)w->W;
+	uint16_t *h = (uint16_t *)(void *)s->in;
+	for (size_t i = 0; i < np; i++) {
+		float d = depth[i];
+		/* Only finite positive depths a half can hold are valid; the rest become 0. */
+		uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
+		/* Little-endian in the file, whatever this machine is. */
+		uint8_t *b = (uint8_t *)&h[i];
+		b[0] = (uint8_t)v;
+		b[1] = (uint8_t)(v >> 8);
+	}
+	s->t = t;
+	s->depth = 1;
+	s->n = 2 * np;
+	w->submitted[w->T + t] = 1;
+	slot_queue(w, s);
+	return SVT_OK;
+}
+
+static int rows_push(fmt_writer *w, svt_err *err)
+{
+	if (w->nall == w->capall) {
+		size_t nc = w->capall ? 2 * w->capall : 64;
+		fmt_index_row *p = realloc(w->all, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "index rows");
+		w->all = p;
+		w->capall = nc;
+	}
+	w->all[w->nall++] = w->row;
+	return SVT_OK;
+}
+
+int fmt_clip_end(fmt_writer *w, svt_err *err)
+{
+	if (!w)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_end: NULL writer");
+	if (!w->in_clip)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_clip_end outside a clip");
+	int rc = pool_drain(w, DRAIN_ALL, err);
+	if (!rc && w->n_written != w->T)
+		rc = svt_err_set(err, SVT_E_INPUT, "clip %s: %d of %d frames given", w->row.clip_id,
+				 w->n_written, w->T);
+	if (!rc && w->depth && w->n_depth_written != w->T)
+		rc = svt_err_set(err, SVT_E_INPUT, "clip %s: %d of %d depth maps given",
+				 w->row.clip_id, w->n_depth_written, w->T);
+	H5Dclose(w->frames_ds);
+	if (w->depth_ds >= 0)
+		H5Dclose(w->depth_ds);
+	H5Gclose(w->clip_g);
+	w->depth_ds = w->frames_ds = w->clip_g = H5I_INVALID_HID;
+	w->in_clip = 0;
+	if (rc) {
+		/* Unlink the incomplete clip so the shard stays valid (its space is not reclaimed). */
+		H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+		return rc;
+	}
+	if ((rc = rows_push(w, err)))
+		goto fail;
+	w->shard_frames += (uint64_t)w->T;
+	if (w->shard_bytes >= w->o.target_bytes && (rc = shard_finish(w, err)))
+		goto fail;
+	return SVT_OK;
+fail:
+	w->failed = 1;
+	return rc;
+}
+
+/* ---- close ------------------------------------------------------------------------------- */
+
+static int master_write(fmt_writer *w, svt_err *err)
+{
+	int rc = SVT_OK;
+	char final[4096], tmp[4200], path[FMT_ID_MAX + 8];
+	hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+	if ((rc = svt_path_join(final, sizeof(final), w->dir, "master.h5", err)))
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", final);
+	uint64_t frames = 0;
+	for (size_t i = 0; i < w->nshards; i++)
+		frames += w->shards[i].frames;
+	f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	if (f < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "cannot create %s", tmp);
+		goto done;
+	}
+	if ((rc = fmt_root_attrs_write(f, "master", &w->info, fmt_codec_name(w->o.codec),
+				       w->o.fletcher32, w->created, err)) ||
+	    (rc = fmt_attr_put_i64(f, "num_clips", (int64_t)w->nall, err)) ||
+	    (rc = fmt_attr_put_i64(f, "num_frames", (int64_t)frames, err)))
+		goto done;
+	g = H5Gcreate2(f, "clips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	if (g < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips", tmp);
+		goto done;
+	}
+	for (size_t i = 0; i < w->nall; i++) {
+		/* Relative file names: HDF5 also looks in the master's own directory. */
+		snprintf(path, sizeof(path), "/clips/%s", w->all[i].clip_id);
+		if (H5Lcreate_external(w->all[i].shard, path, g, w->all[i].clip_id, H5P_DEFAULT,
+				       H5P_DEFAULT) < 0) {
+			rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot link %s", tmp, path);
+			goto done;
+		}
+	}
+	H5Gclose(g);
+	g = H5I_INVALID_HID;
+	if ((rc = fmt_index_write(f, w->all, w->nall, w->o.fletcher32, err)))
+		goto done;
+	rc = fmt_h5_commit(f, tmp, final, err);
+	f = H5I_INVALID_HID;
+done:
+	if (g >= 0)
+		H5Gclose(g);
+	if (f >= 0) {
+		H5Fclose(f);
+		unlink(tmp);
+	}
+	return rc;
+}
+
+static int manifest_write(fmt_writer *w, svt_err *err)
+{
+	int rc = SVT_OK;
+	char path[4096];
+	char *text = NULL;
+	json_t *m = json_object(), *arr = json_array();
+	uint64_t frames = 0;
+	if ((rc = svt_path_join(path, sizeof(path), w->dir, "manifest.json", err)))
+		goto done;
+	for (size_t i = 0; i < w->nshards; i++) {
+		const shard_rec *s = &w->shards[i];
+		frames += s->frames;
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:I, s:I, s:s, s:s}", "file", s->file, "bytes",
+				       (json_int_t)s->bytes, "clips", (json_int_t)s->clips, "frames",
+				       (json_int_t)s->frames, "sha256", s->sha256, "codec",
+				       fmt_codec_name(w->o.codec)));
+	}
+	json_object_set_new(m, "schema", json_string(FMT_SCHEMA_NAME));
+	json_object_set_new(m, "schema_version", json_integer(FMT_SCHEMA_VERSION));
+	json_object_set_new(m, "writer", json_string("svtwin " SVT_VERSION));
+	json_object_set_new(m, "created_utc", json_string(w->created));
+	json_object_set_new(m, "codec", json_string(fmt_codec_name(w->o.codec)));
+	json_object_set_new(m, "codec_level", json_integer(w->o.level));
+	json_object_set_new(m, "fletcher32", json_boolean(w->o.fletcher32));
+	json_object_set_new(m, "complete", json_true());
+	json_object_set_new(m, "shards", arr);
+	arr = NULL;
+	json_object_set_new(m, "master", json_string("master.h5"));
+	json_object_set_new(m, "total_clips", json_integer((json_int_t)w->nall));
+	json_object_set_new(m, "total_frames", json_integer((json_int_t)frames));
+	text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (!text) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "manifest");
+		goto done;
+	}
+	size_t len = strlen(text);
+	text[len] = '\n'; /* json_dumps leaves room for the NUL we overwrite */
+	rc = svt_file_write_atomic(path, text, len + 1, err);
+done:
+	free(text);
+	json_decref(arr);
+	json_decref(m);
+	return rc;
+}
+
+int fmt_writer_close(fmt_writer *w, svt_err *err)
+{
+	if (!w)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_close: NULL writer");
+	int rc = SVT_OK;
+	if (w->failed) {
+		rc = svt_err_set(err, SVT_E_INPUT, "the writer failed earlier; nothing committed");
+		goto fail;
+	}
+	if (w->in_clip) {
+		rc = svt_err_set(err, SVT_E_INPUT, "clip %s was not ended", w->row.clip_id);
+		goto fail;
+	}
+	pool_stop(w);
+	if (w->file >= 0) {
+		/* An empty trailing shard (rotation right before close) is dropped, but a dataset
+		 * always holds at least one shard. */
+		if (w->nall == w->shard_first && w->nshards > 0)
+			shard_drop(w);
+		else if ((rc = shard_finish(w, err)))
+			goto fail;
+	}
+	if ((rc = master_write(w, err)) || (rc = manifest_write(w, err)))
+		goto fail;
+	/* Shards a previous, larger build of this prefix left behind would read as unlisted
+	 * shards: the manifest just written replaced them, so they go. */
+	for (int k = w->shard_no; k < 100000; k++) {
+		char name[FMT_ID_MAX], p[4200];
+		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
+		if (svt_path_join(p, sizeof(p), w->dir, name, NULL) || unlink(p) != 0)
+			break;
+	}
+	fmt_writer_abort(w); /* only frees: nothing is open any more */
+	return SVT_OK;
+fail:
+	fmt_writer_abort(w);
+	return rc;
+}
+
+void fmt_writer_abort(fmt_writer *w)
+{
+	if (!w)
+		return;
+	pool_stop(w);
+	shard_drop(w);
+	for (int i = 0; w->slots && i < w->nslots; i++) {
+		free(w->slots[i].in);
+		free(w->slots[i].out);
+	}
+	free(w->slots);
+	free(w->submitted);
+	free(w->all);
+	free(w->shards);
+	free(w->source);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv_work);
+	pthread_cond_destroy(&w->cv_done);
+	free(w);
+}

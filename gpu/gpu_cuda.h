@@ -1,0 +1,58 @@
+/* gpu_cuda.h (private to gpu/): the C-callable entry points of the CUDA code in the gpu/ .cu files.
+ * Only the gpu/ .c files include it, and only when SVT_HAVE_CUDA is defined; CUDA types stay in the .cu
+ * files. Every function returns 0 or a negative svt_status (SVT_E_CUDA with
+ * cudaGetErrorString's text for a failed CUDA call, SVT_E_NODEV when no device); none aborts.
+ */
+#ifndef SVT_GPU_CUDA_H
+#define SVT_GPU_CUDA_H
+
+#include "gpu/gpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gpu_cuda gpu_cuda;
+
+/* Number of usable CUDA devices (0 when there is no driver, no device, or the driver is older
+ * than the runtime). Never fails. */
+int gpu_cuda_device_count(void);
+
+/* Opens device 0: a non-blocking stream, no buffers yet (they grow on first use). name gets
+ * "cuda:<device name>". Free with gpu_cuda_destroy (NULL is harmless). */
+int gpu_cuda_create(gpu_cuda **out, char *name, size_t name_cap, svt_err *err);
+void gpu_cuda_destroy(gpu_cuda *c);
+void gpu_cuda_device_info(const gpu_cuda *c, gpu_device_info *info);
+double gpu_cuda_last_ms(const gpu_cuda *c);
+
+/* The kernels on the device; arguments already checked by the caller (the gpu/ .c files), outputs
+ * written exactly as the C references write them (gpu.h). */
+int gpu_cuda_view_from_equirect(gpu_cuda *c, const gpu_image *src, const gpu_view *v,
+				gpu_image *dst, svt_err *err);
+/* n views of one panorama, uploaded once (the cubemap). */
+int gpu_cuda_views_from_equirect(gpu_cuda *c, const gpu_image *src, const gpu_view *v, int n,
+				 gpu_image *dst, svt_err *err);
+/* a, b: per-channel multiply-add from gpu_tensor_params. */
+int gpu_cuda_tensor_from_image(gpu_cuda *c, const gpu_image *src, int out_w, int out_h,
+			       const float *a, const float *b, int dtype, void *dst, svt_err *err);
+/* RC: per camera rotation (9) and centre (3). */
+int gpu_cuda_plucker(gpu_cuda *c, const double *RC, const double *K, int n, int out_w,
+		     int out_h, int patch, int dtype, void *dst, svt_err *err);
+int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
+			     const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
+			     svt_err *err);
+/* Accumulates the points into voxels; *vox (malloc'd here, caller frees) gets the *m
+ * occupied voxels in no particular order. */
+int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_t n, double inv_v,
+			      void **vox, size_t *m, size_t *n_dropped, svt_err *err);
+int gpu_cuda_bev(gpu_cuda *c, const gpu_point *pts, size_t n, const gpu_bev *b, uint8_t *occ,
+		 float *height, uint8_t *rgb, svt_err *err);
+int gpu_cuda_points_to_depth(gpu_cuda *c, const gpu_point *pts, size_t n, const double w2c[16],
+			     const double K[4], int width, int height, double near_m,
+			     float *depth, uint8_t *rgb, svt_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+/* gpu_internal.h (private to gpu/): the context shared by the dispatchers, and the helpers
+ * the references share. Not installed; never included outside gpu/. */
+#ifndef SVT_GPU_INTERNAL_H
+#define SVT_GPU_INTERNAL_H
+
+#include "gpu/gpu.h"
+#include "gpu/gpu_math.h"
+
+struct gpu_cuda; /* defined in the CUDA sources (gpu_cuda.h); NULL on the C path */
+
+struct gpu_ctx {
+	gpu_mode mode;
+	int cpu_threads;
+	char backend[160];
+	struct gpu_cuda *cu;
+};
+
+/* Checks src, v, dst for gpu_view_from_equirect; SVT_E_INPUT with a message when wrong. */
+int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst,
+		   svt_err *err);
+/* The float parameters both paths use for view v of a W x H panorama. */
+void gpu_view_to_gm(const gpu_view *v, int W, int H, gm_view *g);
+/* The C reference on `threads` threads (rows split in bands; output independent of it). */
+int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+		     svt_err *err);
+
+/* Runs fn(arg, k) for every k in [0, n), on up to n threads (the caller's thread runs k = 0);
+ * a part whose thread cannot start runs on the caller's thread, so all parts always run. */
+void gpu_parallel(int n, void (*fn)(void *arg, int k), void *arg);
+
+/* Argument checks shared by the dispatchers and references; see gpu.h for the contracts. */
+int gpu_tensor_params(const gpu_image *src, int out_w, int out_h, const float *mean,
+		      const float *std, gpu_dtype dtype, const void *dst, float a[4], float b[4],
+		      svt_err *err);
+/* Fills RC[12 b ..] with camera b's rotation (9) and centre (3). */
+int gpu_plucker_check(const double *w2c, const double *K, int n, int img_w, int img_h,
+		      int patch, gpu_dtype dtype, const void *dst, double *RC, svt_err *err);
+int gpu_depth_check(const gpu_depth *d, const gpu_image *color, const double w2c[16],
+		    const gpu_point *out, size_t *n_out, svt_err *err);
+/* Sorts the occupied voxels by key and writes the output points (shared final step). */
+int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, size_t cap,
+		     size_t *n_out, svt_err *err);
+int gpu_bev_check(const gpu_point *pts, size_t n, const gpu_bev *b, svt_err *err);
+int gpu_zbuf_check(const gpu_point *pts, size_t n, const double w2c[16], const double K[4],
+		   int width, int height, const float *depth, svt_err *err);
+
+#endif

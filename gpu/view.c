@@ -1,0 +1,636 @@
+/* view.c: equirectangular -> pinhole view, the C11 reference, and the panorama projection.
+ *
+ * The reference walks the output row by row. For each row it maps the pixel centres of that
+ * row and of the next one (one extra column and row, so every pixel sees its right and lower
+ * neighbour's source position) with the shared float math of gpu_math.h; the footprint from
+ * those differences decides between one tap and a supersampled box prefilter. No per-pixel
+ * allocation, no libm atan2 (gm_atan2f is 3e-7 rad accurate).
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "gpu/gpu_internal.h"
+#ifdef SVT_HAVE_CUDA
+#include "gpu/gpu_cuda.h"
+#endif
+
+void gpu_view_pinhole(gpu_view *v, int width, int height, double hfov_deg)
+{
+	memset(v, 0, sizeof(*v));
+	v->R[0] = v->R[4] = v->R[8] = 1.0;
+	v->width = width;
+	v->height = height;
+	v->fx = v->fy = 0.5 * width / tan(0.5 * hfov_deg * M_PI / 180.0);
+	v->cx = 0.5 * width;
+	v->cy = 0.5 * height;
+	v->interp = GPU_INTERP_BILINEAR;
+	v->antialias = 1;
+}
+
+static void mat3_mul(const double *a, const double *b, double *c)
+{
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < 3; k++)
+			c[3 * i + k] = a[3 * i] * b[k] + a[3 * i + 1] * b[3 + k] + a[3 * i + 2] * b[6 + k];
+}
+
+void gpu_view_rotation(double yaw_deg, double pitch_deg, double roll_deg, double R[9])
+{
+	double y = yaw_deg * M_PI / 180.0, p = pitch_deg * M_PI / 180.0, r = roll_deg * M_PI / 180.0;
+	/* Ry turns forward (z) towards right (x) for yaw > 0; Rx with this sign turns z towards -y
+	 * (up) for pitch > 0: the same matrices as geo's Base(h) Rx Rz seen in the camera frame. */
+	double Ry[9] = {cos(y), 0, sin(y), 0, 1, 0, -sin(y), 0, cos(y)};
+	double Rx[9] = {1, 0, 0, 0, cos(p), -sin(p), 0, sin(p), cos(p)};
+	double Rz[9] = {cos(r), -sin(r), 0, sin(r), cos(r), 0, 0, 0, 1};
+	double t[9];
+	mat3_mul(Ry, Rx, t);
+	mat3_mul(t, Rz, R);
+}
+
+void gpu_equirect_project(const double d[3], int W, int H, double *col, double *row)
+{
+	double lon = atan2(d[0], d[2]);
+	double lat = atan2(-d[1], hypot(d[0], d[2]));
+	*col = (lon / (2.0 * M_PI) + 0.5) * W - 0.5;
+	*row = (0.5 - lat / M_PI) * H - 0.5;
+}
+
+void gpu_equirect_unproject(double col, double row, int W, int H, double d[3])
+{
+	double lon = ((col + 0.5) / W - 0.5) * 2.0 * M_PI;
+	double lat = (0.5 - (row + 0.5) / H) * M_PI;
+	d[0] = cos(lat) * sin(lon);
+	d[1] = -sin(lat);
+	d[2] = cos(lat) * cos(lon);
+}
+
+int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst, svt_err *err)
+{
+	if (!src || !v || !dst || !src->data || !dst->data)
+		return svt_err_set(err, SVT_E_INPUT, "view: NULL image or view");
+	if (src->width < 2 || src->height < 2 || src->channels < 1 || src->channels > 4 ||
+	    src->stride < (size_t)src->width * (size_t)src->channels)
+		return svt_err_set(err, SVT_E_INPUT, "view: bad panorama %dx%dx%d stride %zu",
+				   src->width, src->height, src->channels, src->stride);
+	if (src->width > (1 << 20) || src->height > (1 << 20))
+		return svt_err_set(err, SVT_E_LIMIT, "view: panorama %dx%d too large", src->width,
+				   src->height);
+	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16))
+		return svt_err_set(err, SVT_E_INPUT, "view: bad view size %dx%d", v->width,
+				   v->height);
+	if (!(v->fx > 0) || !(v->fy > 0) || !isfinite(v->cx) || !isfinite(v->cy))
+		return svt_err_set(err, SVT_E_INPUT, "view: bad intrinsics fx %g fy %g", v->fx,
+				   v->fy);
+	for (int k = 0; k < 9; k++)
+		if (!isfinite(v->R[k]))
+			return svt_err_set(err, SVT_E_INPUT, "view: rotation not finite");
+	if (v->interp != GPU_INTERP_BILINEAR && v->interp != GPU_INTERP_BICUBIC)
+		return svt_err_set(err, SVT_E_INPUT, "view: unknown interpolation %d", v->interp);
+	if (dst->width != v->width || dst->height != v->height ||
+	    dst->channels != src->channels ||
+	    dst->stride < (size_t)dst->width * (size_t)dst->channels)
+		return svt_err_set(err, SVT_E_INPUT,
+				   "view: output %dx%dx%d stride %zu does not fit view %dx%d of a "
+				   "%d-channel panorama",
+				   dst->width, dst->height, dst->channels, dst->stride, v->width,
+				   v->height, src->channels);
+	return 0;
+}
+
+void gpu_view_to_gm(const gpu_view *v, int W, int H, gm_view *g)
+{
+	for (int k = 0; k < 9; k++)
+		g->R[k] = (float)v->R[k];
+	g->ifx = (float)(1.0 / v->fx);
+	g->ify = (float)(1.0 / v->fy);
+	g->cx = (float)v->cx;
+	g->cy = (float)v->cy;
+	g->kc = (float)(W / (2.0 * M_PI));
+	g->oc = (float)(0.5 * W - 0.5);
+	g->kr = (float)(H / M_PI);
+	g->orow = (float)(0.5 * H - 0.5);
+	g->W = W;
+	g->H = H;
+}
+
+void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double vv,
+			      double *col, double *row)
+{
+	gm_view g;
+	float bx, by, bz, c, r;
+	gpu_view_to_gm(v, W, H, &g);
+	gm_view_rowbase(&g, (float)vv, &bx, &by, &bz);
+	gm_view_map(&g, (float)u, bx, by, bz, &c, &r);
+	*col = c;
+	*row = r;
+}
+
+typedef struct view_job {
+	const gpu_image *src;
+	const gpu_view *v;
+	gpu_image *dst;
+	gm_view g;
+	int parts, bands;
+	atomic_int next; /* next band to take */
+	float *buf;      /* per part: 4 map rows, 4 tap-index rows of (width + 1), need flags */
+	size_t per_part; /* floats per part */
+} view_job;
+
+#ifdef __SSE2__
+/* 4-lane SSE2 versions of gm_atan2f / gm_view_map / gm_footprint: the same IEEE single
+ * operations in the same order (no FMA on baseline x86-64), so they give bit-identical
+ * results to the scalar code in gpu_math.h that the CUDA kernel runs. */
+static inline __m128 sel(__m128 m, __m128 a, __m128 b)
+{
+	return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+
+static inline __m128 atan2_ps(__m128 y, __m128 x)
+{
+	const __m128 sign = _mm_set1_ps(-0.0f), zero = _mm_setzero_ps();
+	__m128 ax = _mm_andnot_ps(sign, x), ay = _mm_andnot_ps(sign, y);
+	__m128 mx = _mm_max_ps(ax, ay), mn = _mm_min_ps(ax, ay);
+	__m128 a = sel(_mm_cmpgt_ps(mx, zero), _mm_div_ps(mn, mx), zero);
+	__m128 s = _mm_mul_ps(a, a);
+	__m128 p = _mm_set1_ps(0.006811808794736862f);
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.03360426053404808f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.07962370663881302f));
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.1323334276676178f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.19807815551757812f));
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.3331736922264099f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.9999961256980896f));
+	__m128 r = _mm_mul_ps(p, a);
+	r = sel(_mm_cmpgt_ps(ay, ax), _mm_sub_ps(_mm_set1_ps(GM_HALF_PI_F), r), r);
+	r = sel(_mm_cmplt_ps(x, zero), _mm_sub_ps(_mm_set1_ps(GM_PI_F), r), r);
+	return sel(_mm_cmplt_ps(y, zero), _mm_xor_ps(r, sign), r);
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VIEW_HAVE_AVX2 1
+/* 8-lane AVX2 version of the row map, for CPUs that have it (checked at run time). No FMA:
+ * separate multiplies and adds, so the results are bit-identical to the SSE2 and scalar code
+ * (gm_view_map) on any x86-64. */
+__attribute__((target("avx2"))) static inline __m256 sel8(__m256 m, __m256 a, __m256 b)
+{
+	return _mm256_blendv_ps(b, a, m);
+}
+
+__attribute__((target("avx2"))) static inline __m256 atan2_8(__m256 y, __m256 x)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+	__m256 ax = _mm256_andnot_ps(sign, x), ay = _mm256_andnot_ps(sign, y);
+	__m256 mx = _mm256_max_ps(ax, ay), mn = _mm256_min_ps(ax, ay);
+	__m256 a = sel8(_mm256_cmp_ps(mx, zero, _CMP_GT_OQ), _mm256_div_ps(mn, mx), zero);
+	__m256 s = _mm256_mul_ps(a, a);
+	__m256 p = _mm256_set1_ps(0.006811808794736862f);
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.03360426053404808f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.07962370663881302f));
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.1323334276676178f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.19807815551757812f));
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.3331736922264099f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.9999961256980896f));
+	__m256 r = _mm256_mul_ps(p, a);
+	r = sel8(_mm256_cmp_ps(ay, ax, _CMP_GT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_HALF_PI_F), r), r);
+	r = sel8(_mm256_cmp_ps(x, zero, _CMP_LT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_PI_F), r), r);
+	return sel8(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), _mm256_xor_ps(r, sign), r);
+}
+
+/* Maps i in [0, n8) (n8 a multiple of 8) of row j. */
+__attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float bx, float by,
+							 float bz, int n8, float *col, float *row)
+{
+	const __m256 vbx = _mm256_set1_ps(bx), vby = _mm256_set1_ps(by), vbz = _mm256_set1_ps(bz);
+	const __m256 r0 = _mm256_set1_ps(g->R[0]), r3 = _mm256_set1_ps(g->R[3]);
+	const __m256 r6 = _mm256_set1_ps(g->R[6]);
+	const __m256 cx = _mm256_set1_ps(g->cx), ifx = _mm256_set1_ps(g->ifx);
+	const __m256 kc = _mm256_set1_ps(g->kc), oc = _mm256_set1_ps(g->oc);
+	const __m256 kr = _mm256_set1_ps(g->kr), orow = _mm256_set1_ps(g->orow);
+	const __m256 sign = _mm256_set1_ps(-0.0f), eight = _mm256_set1_ps(8.0f);
+	__m256 u = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
+	for (int i = 0; i < n8; i += 8, u = _mm256_add_ps(u, eight)) {
+		__m256 x = _mm256_mul_ps(_mm256_sub_ps(u, cx), ifx);
+		__m256 dx = _mm256_add_ps(_mm256_mul_ps(r0, x), vbx);
+		__m256 dy = _mm256_add_ps(_mm256_mul_ps(r3, x), vby);
+		__m256 dz = _mm256_add_ps(_mm256_mul_ps(r6, x), vbz);
+		__m256 h = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dz, dz)));
+		_mm256_storeu_ps(col + i, _mm256_add_ps(_mm256_mul_ps(atan2_8(dx, dz), kc), oc));
+		_mm256_storeu_ps(row + i, _mm256_sub_ps(orow, _mm256_mul_ps(
+									atan2_8(_mm256_xor_ps(dy, sign), h), kr)));
+	}
+}
+
+static int cpu_has_avx2(void)
+{
+	static int v = -1; /* benign race: every thread computes the same value */
+	if (v < 0)
+		v = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return v;
+}
+#endif
+
+/* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n). */
+static void map_row(const gm_view *g, int j, int n, float *col, float *row)
+{
+	float bx, by, bz;
+	gm_view_rowbase(g, (float)j + 0.5f, &bx, &by, &bz);
+	int i = 0;
+#ifdef VIEW_HAVE_AVX2
+	if (cpu_has_avx2()) {
+		i = n & ~7;
+		map_row_avx2(g, bx, by, bz, i, col, row);
+	}
+#endif
+#ifdef __SSE2__
+	const __m128 vbx = _mm_set1_ps(bx), vby = _mm_set1_ps(by), vbz = _mm_set1_ps(bz);
+	const __m128 r0 = _mm_set1_ps(g->R[0]), r3 = _mm_set1_ps(g->R[3]), r6 = _mm_set1_ps(g->R[6]);
+	const __m128 cx = _mm_set1_ps(g->cx), ifx = _mm_set1_ps(g->ifx);
+	const __m128 kc = _mm_set1_ps(g->kc), oc = _mm_set1_ps(g->oc);
+	const __m128 kr = _mm_set1_ps(g->kr), orow = _mm_set1_ps(g->orow);
+	const __m128 sign = _mm_set1_ps(-0.0f), four = _mm_set1_ps(4.0f);
+	/* exact: integers + 0.5 below 2^22 */
+	__m128 u = _mm_add_ps(_mm_setr_ps(0.5f, 1.5f, 2.5f, 3.5f), _mm_set1_ps((float)i));
+	for (; i + 4 <= n; i += 4, u = _mm_add_ps(u, four)) {
+		__m128 x = _mm_mul_ps(_mm_sub_ps(u, cx), ifx);
+		__m128 dx = _mm_add_ps(_mm_mul_ps(r0, x), vbx);
+		__m128 dy = _mm_add_ps(_mm_mul_ps(r3, x), vby);
+		__m128 dz = _mm_add_ps(_mm_mul_ps(r6, x), vbz);
+		__m128 h = _mm_sqrt_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_mul_ps(dz, dz)));
+		_mm_storeu_ps(col + i, _mm_add_ps(_mm_mul_ps(atan2_ps(dx, dz), kc), oc));
+		_mm_storeu_ps(row + i,
+			      _mm_sub_ps(orow, _mm_mul_ps(atan2_ps(_mm_xor_ps(dy, sign), h), kr)));
+	}
+#endif
+	for (; i < n; i++)
+		gm_view_map(g, (float)i + 0.5f, bx, by, bz, col + i, row + i);
+}
+
+/* need[i] = 1 where pixel i of the row needs the prefilter (footprint > GM_AA_STEP). */
+static void footprint_row(float W, int w, const float *c0, const float *r0, const float *c1,
+			  const float *r1, uint8_t *need)
+{
+	int i = 0;
+#ifdef __SSE2__
+	const __m128 hw = _mm_set1_ps(0.5f * W), nhw = _mm_set1_ps(-0.5f * W), vw = _mm_set1_ps(W);
+	const __m128 sign = _mm_set1_ps(-0.0f), step = _mm_set1_ps(GM_AA_STEP);
+	for (; i + 4 <= w; i += 4) {
+		__m128 c = _mm_loadu_ps(c0 + i), r = _mm_loadu_ps(r0 + i);
+		__m128 dc = _mm_sub_ps(_mm_loadu_ps(c0 + i + 1), c);
+		__m128 ec = _mm_sub_ps(_mm_loadu_ps(c1 + i), c);
+		dc = sel(_mm_cmpgt_ps(dc, hw), _mm_sub_ps(dc, vw),
+			 sel(_mm_cmplt_ps(dc, nhw), _mm_add_ps(dc, vw), dc));
+		ec = sel(_mm_cmpgt_ps(ec, hw), _mm_sub_ps(ec, vw),
+			 sel(_mm_cmplt_ps(ec, nhw), _mm_add_ps(ec, vw), ec));
+		__m128 sx = _mm_max_ps(_mm_andnot_ps(sign, dc),
+				       _mm_andnot_ps(sign, _mm_sub_ps(_mm_loadu_ps(r0 + i + 1), r)));
+		__m128 sy = _mm_max_ps(_mm_andnot_ps(sign, ec),
+				       _mm_andnot_ps(sign, _mm_sub_ps(_mm_loadu_ps(r1 + i), r)));
+		int m = _mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(sx, step), _mm_cmpgt_ps(sy, step)));
+		need[i] = m & 1;
+		need[i + 1] = (m >> 1) & 1;
+		need[i + 2] = (m >> 2) & 1;
+		need[i + 3] = (m >> 3) & 1;
+	}
+#endif
+	for (; i < w; i++) {
+		float sx, sy;
+		gm_footprint(W, c0[i], r0[i], c0[i + 1], r0[i + 1], c1[i], r1[i], &sx, &sy);
+		need[i] = sx > GM_AA_STEP || sy > GM_AA_STEP;
+	}
+}
+
+/* Fixed-point tap positions of a row (gm_bilinear_q lane by lane: the same operations). */
+static void index_row(int w, const float *c0, const float *r0, int *ix, int *iy, int *wx,
+		      int *wy)
+{
+	int i = 0;
+#ifdef __SSE2__
+	const __m128 one = _mm_set1_ps(1.0f), q = _mm_set1_ps((float)GM_Q), half = _mm_set1_ps(0.5f);
+	const __m128i ione = _mm_set1_epi32(1);
+	for (; i + 4 <= w; i += 4) {
+		__m128 c = _mm_loadu_ps(c0 + i), r = _mm_loadu_ps(r0 + i);
+		__m128i x = _mm_sub_epi32(_mm_cvttps_epi32(_mm_add_ps(c, one)), ione);
+		__m128i y = _mm_sub_epi32(_mm_cvttps_epi32(_mm_add_ps(r, one)), ione);
+		__m128 fx = _mm_sub_ps(c, _mm_cvtepi32_ps(x)), fy = _mm_sub_ps(r, _mm_cvtepi32_ps(y));
+		_mm_storeu_si128((__m128i *)(ix + i), x);
+		_mm_storeu_si128((__m128i *)(iy + i), y);
+		_mm_storeu_si128((__m128i *)(wx + i), _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(fx, q), half)));
+		_mm_storeu_si128((__m128i *)(wy + i), _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(fy, q), half)));
+	}
+#endif
+	for (; i < w; i++)
+		gm_bilinear_q(c0[i], r0[i], ix + i, iy + i, wx + i, wy + i);
+}
+
+#ifdef __SSE2__
+static inline __m128i load4(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return _mm_cvtsi32_si128((int)v);
+}
+
+/* One bilinear tap of a 3- or 4-channel pixel whose four taps are inside (ix + 2 < W so the
+ * 4-byte loads stay in the row, iy + 1 < H): gm_sample_bilinear's integer arithmetic with
+ * pmaddwd. Writes 4 bytes when store4 (the 4th lands on the next pixel, written later). */
+static inline __m128i tap_q_sum(const gm_src *s, int ix, int iy, int wx, int wy)
+{
+	const uint8_t *p00 = s->data + (size_t)iy * s->stride + (size_t)ix * s->ch;
+	const uint8_t *p10 = p00 + s->stride;
+	const __m128i z = _mm_setzero_si128();
+	__m128i ab = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load4(p00), load4(p00 + s->ch)), z);
+	__m128i cd = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load4(p10), load4(p10 + s->ch)), z);
+	__m128i whx = _mm_set1_epi32((wx << 16) | (GM_Q - wx));
+	__m128i top = _mm_madd_epi16(ab, whx), bot = _mm_madd_epi16(cd, whx);
+	__m128i tb = _mm_unpacklo_epi16(_mm_packs_epi32(top, top), _mm_packs_epi32(bot, bot));
+	return _mm_madd_epi16(tb, _mm_set1_epi32((wy << 16) | (GM_Q - wy)));
+}
+
+static inline void store_px(uint32_t o, uint8_t *out, int store4)
+{
+	if (store4) {
+		memcpy(out, &o, 4);
+	} else {
+		out[0] = (uint8_t)o;
+		out[1] = (uint8_t)(o >> 8);
+		out[2] = (uint8_t)(o >> 16);
+	}
+}
+
+static inline void tap_q(const gm_src *s, int ix, int iy, int wx, int wy, uint8_t *out,
+			 int store4)
+{
+	__m128i v = tap_q_sum(s, ix, iy, wx, wy);
+	v = _mm_srli_epi32(_mm_add_epi32(v, _mm_set1_epi32(GM_Q * GM_Q / 2)), 2 * GM_QB);
+	v = _mm_packus_epi16(_mm_packs_epi32(v, v), _mm_setzero_si128());
+	store_px((uint32_t)_mm_cvtsi128_si32(v), out, store4);
+}
+
+/* Four positions u of one row (rowbase bx, by, bz): gm_view_map lane by lane. */
+static inline void map4(const gm_view *g, __m128 u, float bx, float by, float bz, float *col,
+			float *row)
+{
+	const __m128 sign = _mm_set1_ps(-0.0f);
+	__m128 x = _mm_mul_ps(_mm_sub_ps(u, _mm_set1_ps(g->cx)), _mm_set1_ps(g->ifx));
+	__m128 dx = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(g->R[0]), x), _mm_set1_ps(bx));
+	__m128 dy = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(g->R[3]), x), _mm_set1_ps(by));
+	__m128 dz = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(g->R[6]), x), _mm_set1_ps(bz));
+	__m128 h = _mm_sqrt_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_mul_ps(dz, dz)));
+	_mm_storeu_ps(col, _mm_add_ps(_mm_mul_ps(atan2_ps(dx, dz), _mm_set1_ps(g->kc)),
+				      _mm_set1_ps(g->oc)));
+	_mm_storeu_ps(row, _mm_sub_ps(_mm_set1_ps(g->orow),
+				      _mm_mul_ps(atan2_ps(_mm_xor_ps(dy, sign), h), _mm_set1_ps(g->kr))));
+}
+
+/* A supersampled bilinear pixel of 3 or 4 channels: gm_view_pixel's sub-samples, mapped four
+ * at a time and tapped with pmaddwd where inside; the same integers, so the same bytes. */
+static void pixel_aa_fast(const gm_view *g, const gm_src *s, int i, int j, float sx, float sy,
+			  uint8_t *out, int store4)
+{
+	int nx = gm_aa_count(sx), ny = gm_aa_count(sy);
+	float us[GM_AA_MAX + 3], cs[GM_AA_MAX + 3], rs[GM_AA_MAX + 3];
+	__m128i acc = _mm_setzero_si128();
+	unsigned qacc[4] = {0, 0, 0, 0};
+	for (int a = 0; a < ((nx + 3) & ~3); a++) /* whole lanes: the extra ones are unused */
+		us[a] = (float)i + ((float)a + 0.5f) / (float)nx;
+	for (int b = 0; b < ny; b++) {
+		float v = (float)j + ((float)b + 0.5f) / (float)ny;
+		float bx, by, bz;
+		gm_view_rowbase(g, v, &bx, &by, &bz);
+		for (int a = 0; a < nx; a += 4)
+			map4(g, _mm_loadu_ps(us + a), bx, by, bz, cs + a, rs + a);
+		for (int a = 0; a < nx; a++) {
+			int ix, iy, wx, wy;
+			gm_bilinear_q(cs[a], rs[a], &ix, &iy, &wx, &wy);
+			if (ix >= 0 && ix < s->W - 2 && iy >= 0 && iy < s->H - 1)
+				acc = _mm_add_epi32(acc, tap_q_sum(s, ix, iy, wx, wy));
+			else
+				gm_sample_bilinear(s, cs[a], rs[a], qacc);
+		}
+	}
+	unsigned t[4], n = (unsigned)(nx * ny), o = 0;
+	_mm_storeu_si128((__m128i *)t, acc);
+	for (int k = 0; k < s->ch; k++)
+		o |= ((t[k] + qacc[k] + n * (GM_Q * GM_Q / 2)) / (n * GM_Q * GM_Q)) << (8 * k);
+	store_px(o, out, store4);
+}
+#endif
+
+/* Rows [j0, j1) on worker k's buffers. */
+#ifdef __SSE2__
+static inline __m128 load4f(const uint8_t *p)
+{
+	__m128i z = _mm_setzero_si128();
+	return _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(load4(p), z), z));
+}
+
+/* Catmull-Rom tap of a 3- or 4-channel pixel whose 16 taps are inside (1 <= ix, ix + 3 < W,
+ * 1 <= iy, iy + 2 < H): gm_sample_bicubic + gm_to_u8 with one channel per lane, the same float
+ * operations in the same order. Returns 0 when not inside. */
+static inline int tap_cubic(const gm_src *s, float c, float r, uint8_t *out, int store4)
+{
+	float x0 = floorf(c), y0 = floorf(r);
+	int ix = (int)x0, iy = (int)y0;
+	if (!(ix >= 1 && ix < s->W - 3 && iy >= 1 && iy < s->H - 2))
+		return 0;
+	float wx[4], wy[4];
+	gm_cubic_weights(c - x0, wx);
+	gm_cubic_weights(r - y0, wy);
+	const uint8_t *p = s->data + (size_t)(iy - 1) * s->stride + (size_t)(ix - 1) * s->ch;
+	__m128 sum = _mm_setzero_ps();
+	for (int m = 0; m < 4; m++, p += s->stride) {
+		__m128 row = _mm_setzero_ps();
+		for (int n = 0; n < 4; n++)
+			row = _mm_add_ps(row, _mm_mul_ps(_mm_set1_ps(wx[n]), load4f(p + n * s->ch)));
+		sum = _mm_add_ps(sum, _mm_mul_ps(_mm_set1_ps(wy[m]), row));
+	}
+	/* acc = 0 + sum, exact; then gm_to_u8. */
+	sum = _mm_min_ps(_mm_max_ps(sum, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+	__m128i q = _mm_cvttps_epi32(_mm_add_ps(sum, _mm_set1_ps(0.5f)));
+	q = _mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128());
+	uint32_t o = (uint32_t)_mm_cvtsi128_si32(q);
+	if (store4) {
+		memcpy(out, &o, 4);
+	} else {
+		out[0] = (uint8_t)o;
+		out[1] = (uint8_t)(o >> 8);
+		out[2] = (uint8_t)(o >> 16);
+	}
+	return 1;
+}
+#endif
+
+static void view_band(view_job *J, int k, int j0, int j1)
+{
+	const gpu_view *v = J->v;
+	int w = v->width, n = w + 1;
+	float *c0 = J->buf + (size_t)J->per_part * k, *r0 = c0 + n, *c1 = r0 + n, *r1 = c1 + n;
+	int *qx = (int *)(r1 + n), *qy = qx + n, *qwx = qy + n, *qwy = qwx + n;
+	uint8_t *need = (uint8_t *)(qwy + n);
+	gm_src s = {J->src->data, J->src->stride, J->src->width, J->src->height,
+		    J->src->channels};
+	const gm_view *g = &J->g;
+	float Wf = (float)s.W;
+	int bicubic = v->interp == GPU_INTERP_BICUBIC, aa = v->antialias;
+#ifdef __SSE2__
+	int fast = !bicubic && (s.ch == 3 || s.ch == 4);
+	int fast_cubic = bicubic && (s.ch == 3 || s.ch == 4);
+#else
+	int fast = 0;
+#endif
+	if (j0 >= j1)
+		return;
+	memset(need, 0, (size_t)w);
+	map_row(g, j0, n, c0, r0);
+	for (int j = j0; j < j1; j++) {
+		if (aa) {
+			map_row(g, j + 1, n, c1, r1);
+			footprint_row(Wf, w, c0, r0, c1, r1, need);
+		}
+		if (fast)
+			index_row(w, c0, r0, qx, qy, qwx, qwy);
+		uint8_t *out = J->dst->data + (size_t)j * J->dst->stride;
+		for (int i = 0; i < w; i++, out += s.ch) {
+			if (!need[i]) {
+#ifdef __SSE2__
+				if (fast && qx[i] >= 0 && qx[i] < s.W - 2 && qy[i] >= 0 &&
+				    qy[i] < s.H - 1) {
+					tap_q(&s, qx[i], qy[i], qwx[i], qwy[i], out, s.ch == 4 || i + 1 < w);
+					continue;
+				}
+				if (fast_cubic && tap_cubic(&s, c0[i], r0[i], out, s.ch == 4 || i + 1 < w))
+					continue;
+#endif
+				gm_view_pixel(g, &s, bicubic, i, j, c0[i], r0[i], 0.0f, 0.0f, out);
+			} else {
+				float sx, sy;
+				gm_footprint(Wf, c0[i], r0[i], c0[i + 1], r0[i + 1], c1[i], r1[i], &sx,
+					     &sy);
+#ifdef __SSE2__
+				if (fast) {
+					pixel_aa_fast(g, &s, i, j, sx, sy, out, s.ch == 4 || i + 1 < w);
+					continue;
+				}
+#endif
+				gm_view_pixel(g, &s, bicubic, i, j, c0[i], r0[i], sx, sy, out);
+			}
+		}
+		if (aa) {
+			float *t = c0;
+			c0 = c1;
+			c1 = t;
+			t = r0;
+			r0 = r1;
+			r1 = t;
+		} else if (j + 1 < j1) {
+			map_row(g, j + 1, n, c0, r0);
+		}
+	}
+}
+
+/* Worker k takes bands of rows from a shared counter: the cost per row varies a lot (rows near
+ * a pole supersample), so fixed halves would leave one thread idle. */
+static void view_part(void *arg, int k)
+{
+	view_job *J = arg;
+	int h = J->v->height;
+	for (;;) {
+		int b = atomic_fetch_add(&J->next, 1);
+		if (b >= J->bands)
+			break;
+		view_band(J, k, (int)((long long)h * b / J->bands),
+			  (int)((long long)h * (b + 1) / J->bands));
+	}
+}
+
+int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+		     svt_err *err)
+{
+	int rc = gpu_view_check(src, v, dst, err);
+	if (rc)
+		return rc;
+	view_job J;
+	memset(&J, 0, sizeof(J));
+	J.src = src;
+	J.v = v;
+	J.dst = dst;
+	gpu_view_to_gm(v, src->width, src->height, &J.g);
+	J.parts = threads < 1 ? 1 : (threads > v->height ? v->height : threads);
+	/* One band per thread when single-threaded; else bands of at least 16 rows. */
+	J.bands = J.parts == 1 ? 1 : (v->height / 16 > J.parts * 8 ? J.parts * 8 : J.parts);
+	if (J.parts > 1 && v->height / 16 > J.parts && v->height / 16 < J.parts * 8)
+		J.bands = v->height / 16;
+	atomic_init(&J.next, 0);
+	J.per_part = 9 * (size_t)(v->width + 1);
+	J.buf = malloc(sizeof(float) * J.per_part * (size_t)J.parts);
+	if (!J.buf)
+		return svt_err_set(err, SVT_E_NOMEM, "view: no memory for %d row maps", J.parts);
+	gpu_parallel(J.parts, view_part, &J);
+	free(J.buf);
+	return 0;
+}
+
+int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_image *dst,
+			       svt_err *err)
+{
+	return gpu_view_ref_run(src, v, dst, 1, err);
+}
+
+/* ---- Cubemap -------------------------------------------------------------------------------- */
+
+void gpu_cubemap_face_view(int face, int size, gpu_view *v)
+{
+	static const double yp[GPU_CUBE_FACES][2] = {{90, 0}, {-90, 0}, {0, -90},
+						     {0, 90}, {0, 0},   {180, 0}};
+	int f = face < 0 || face >= GPU_CUBE_FACES ? 4 : face;
+	gpu_view_pinhole(v, size, size, 90.0);
+	gpu_view_rotation(yp[f][0], yp[f][1], 0.0, v->R);
+}
+
+static int cube_views(const gpu_image *src, int size, gpu_interp interp, int antialias,
+		      gpu_image faces[GPU_CUBE_FACES], gpu_view views[GPU_CUBE_FACES], svt_err *err)
+{
+	if (!faces)
+		return svt_err_set(err, SVT_E_INPUT, "cubemap: NULL faces");
+	for (int f = 0; f < GPU_CUBE_FACES; f++) {
+		gpu_cubemap_face_view(f, size, &views[f]);
+		views[f].interp = interp;
+		views[f].antialias = antialias;
+		int rc = gpu_view_check(src, &views[f], &faces[f], err);
+		if (rc)
+			return svt_err_prefix(err, "cubemap face %d", f);
+	}
+	return 0;
+}
+
+int gpu_cubemap_from_equirect_ref(const gpu_image *src, int size, gpu_interp interp,
+				  int antialias, gpu_image faces[GPU_CUBE_FACES], svt_err *err)
+{
+	gpu_view views[GPU_CUBE_FACES];
+	int rc = cube_views(src, size, interp, antialias, faces, views, err);
+	for (int f = 0; !rc && f < GPU_CUBE_FACES; f++)
+		rc = gpu_view_ref_run(src, &views[f], &faces[f], 1, err);
+	return rc;
+}
+
+int gpu_cubemap_from_equirect(gpu_ctx *ctx, const gpu_image *src, int size, gpu_interp interp,
+			      int antialias, gpu_image faces[GPU_CUBE_FACES], svt_err *err)
+{
+	gpu_view views[GPU_CUBE_FACES];
+	int rc = cube_views(src, size, interp, antialias, faces, views, err);
+	if (rc)
+		return rc;
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu)
+		return gpu_cuda_views_from_equirect(ctx->cu, src, views, GPU_CUBE_FACES, faces, err);
+#endif
+	for (int f = 0; !rc && f < GPU_CUBE_FACES; f++)
+		rc = gpu_view_ref_run(src, &views[f], &faces[f], ctx ? ctx->cpu_threads : 1, err);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/* view.cu: equirectangular -> pinhole view on the device. One thread per output pixel runs
+ * the same gpu_math.h code as the C reference (view.c): its own source position, its right and
+ * lower neighbours' for the footprint, then one tap or the supersampled box prefilter. The
+ * output is cut in bands: band k downloads on a second stream while band k+1 computes. */
+#include <string.h>
+
+#include "gpu/cuda_common.cuh"
+
+
+__global__ void view_kernel(gm_view g, gm_src s, int w, int h, int j0, int j1, int bicubic,
+			    int aa, unsigned char *out)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	int j = j0 + blockIdx.y * blockDim.y + threadIdx.y;
+	if (i >= w || j >= j1)
+		return;
+	float bx, by, bz, c, r, sx = 0.0f, sy = 0.0f;
+	gm_view_rowbase(&g, (float)j + 0.5f, &bx, &by, &bz);
+	gm_view_map(&g, (float)i + 0.5f, bx, by, bz, &c, &r);
+	if (aa) {
+		float cr, rr, cd, rd, dx, dy, dz;
+		gm_view_map(&g, (float)(i + 1) + 0.5f, bx, by, bz, &cr, &rr);
+		gm_view_rowbase(&g, (float)(j + 1) + 0.5f, &dx, &dy, &dz);
+		gm_view_map(&g, (float)i + 0.5f, dx, dy, dz, &cd, &rd);
+		gm_footprint((float)s.W, c, r, cr, rr, cd, rd, &sx, &sy);
+	}
+	gm_view_pixel(&g, &s, bicubic, i, j, c, r, sx, sy, out + ((size_t)j * w + i) * s.ch);
+}
+
+extern "C" int gpu_cuda_views_from_equirect(gpu_cuda *c, const gpu_image *src, const gpu_view *v,
+					    int n, gpu_image *dst, svt_err *err)
+{
+	int rc = 0;
+	int ch = src->channels;
+	size_t total = 0, off = 0;
+	gm_src s;
+	dim3 block(32, 8);
+	for (int k = 0; k < n; k++)
+		total += (size_t)v[k].width * ch * (size_t)v[k].height;
+	if ((rc = gpu_cuda_buf_reserve(&c->h_out, total, 1, err)) ||
+	    (rc = gpu_cuda_buf_reserve(&c->d_out, total, 0, err)) ||
+	    (rc = gpu_cuda_upload_image(c, src, err)))
+		goto done;
+	s.data = (const unsigned char *)c->d_in.p;
+	s.stride = (size_t)src->width * (size_t)ch;
+	s.W = src->width;
+	s.H = src->height;
+	s.ch = ch;
+	/* Each view is cut in bands: band b downloads on c->down while band b + 1 computes on
+	 * c->up (events order the two streams). */
+	GPU_CUDA_TIME_START(c);
+	for (int k = 0; k < n; k++) {
+		int w = v[k].width, h = v[k].height;
+		size_t row = (size_t)w * ch;
+		gm_view g;
+		gpu_view_to_gm(&v[k], src->width, src->height, &g);
+		for (int b = 0; b < GPU_CUDA_BANDS; b++) {
+			int j0 = (int)((long long)h * b / GPU_CUDA_BANDS);
+			int j1 = (int)((long long)h * (b + 1) / GPU_CUDA_BANDS);
+			if (j0 >= j1)
+				continue;
+			dim3 grid((unsigned)((w + 31) / 32), (unsigned)((j1 - j0 + 7) / 8));
+			view_kernel<<<grid, block, 0, c->up>>>(
+				g, s, w, h, j0, j1, v[k].interp == GPU_INTERP_BICUBIC, v[k].antialias,
+				(unsigned char *)c->d_out.p + off);
+			CUDA_CK(cudaGetLastError());
+			CUDA_CK(cudaEventRecord(c->band_done[b], c->up));
+			CUDA_CK(cudaStreamWaitEvent(c->down, c->band_done[b], 0));
+			CUDA_CK(cudaMemcpyAsync((unsigned char *)c->h_out.p + off + (size_t)j0 * row,
+						(unsigned char *)c->d_out.p + off + (size_t)j0 * row,
+						(size_t)(j1 - j0) * row, cudaMemcpyDeviceToHost,
+						c->down));
+		}
+		off += row * (size_t)h;
+	}
+	GPU_CUDA_TIME_STOP(c);
+	CUDA_CK(cudaStreamSynchronize(c->down));
+	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
+	off = 0;
+	for (int k = 0; k < n; k++) {
+		size_t row = (size_t)v[k].width * ch;
+		for (int j = 0; j < v[k].height; j++)
+			memcpy(dst[k].data + (size_t)j * dst[k].stride,
+			       (unsigned char *)c->h_out.p + off + (size_t)j * row, row);
+		off += row * (size_t)v[k].height;
+	}
+done:
+	if (rc) {
+		/* Leave the streams idle so the next call starts clean. */
+		cudaStreamSynchronize(c->up);
+		cudaStreamSynchronize(c->down);
+		(void)cudaGetLastError();
+	}
+	return rc;
+}
+
+extern "C" int gpu_cuda_view_from_equirect(gpu_cuda *c, const gpu_image *src, const gpu_view *v,
+					   gpu_image *dst, svt_err *err)
+{
+	return gpu_cuda_views_from_equirect(c, src, v, 1, dst, err);
+}
