@@ -28,6 +28,9 @@ static void usage(FILE *f)
 		"                     times by S seconds before matching\n"
 		"  --keep-corrupt     keep frames that decode with warnings (default: reject)\n"
 		"  --seed N           seed of the geographic split (default 1)\n"
+		"  --shard-mb N       rotate shards at N MB (default 500)\n"
+		"  --fresh            rewrite every shard (default: a rerun keeps the clips an\n"
+		"                     earlier, interrupted run committed, and goes on)\n"
 		"  --split-buffer M   minimum distance between frames of different splits (50)\n"
 		"  --twin DIR         the twin store to add the capture to (default OUT/twin)\n"
 		"  --districts PATH   GeoJSON or Shapefile of districts: labels clips, captions and\n"
@@ -53,7 +56,7 @@ int cmd_build(int argc, char **argv)
 	pipeline_opts o;
 	pipeline_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
-	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS };
+	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -72,6 +75,8 @@ int cmd_build(int argc, char **argv)
 		{"split-buffer", required_argument, 0, O_BUFFER},
 		{"twin", required_argument, 0, O_TWIN},
 		{"districts", required_argument, 0, O_DISTRICTS},
+		{"fresh", no_argument, 0, O_FRESH},
+		{"shard-mb", required_argument, 0, O_SHARD_MB},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -112,6 +117,8 @@ int cmd_build(int argc, char **argv)
 		case O_BUFFER: o.split_buffer_m = atof(optarg); break;
 		case O_TWIN: o.twin = optarg; break;
 		case O_DISTRICTS: o.districts = optarg; break;
+		case O_FRESH: o.fresh = 1; break;
+		case O_SHARD_MB: o.shard_mb = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -65,7 +65,7 @@ typedef struct job {
 	double *w2c, *K, *llh, *proj, *heading, *dist;
 	int64_t *time_us;
 	/* tallies */
-	size_t clips_written, frames_written, decode_warnings;
+	size_t clips_written, frames_written, decode_warnings, clips_resumed;
 	svt_progress prog;
 } job;
 
@@ -406,12 +406,17 @@ done:
 }
 
 /* Writes one assembled clip: views, poses and metadata. */
+static void clip_id(const job *j, const size_t *kidx, int seq, char id[64])
+{
+	snprintf(id, 64, "%.40s-s%03d-f%05d", j->name, seq % 1000, j->tf[kidx[0]].src % 100000);
+}
+
 static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *split,
 		      svt_err *err)
 {
 	const pipeline_opts *o = j->o;
-	char id[128];
-	snprintf(id, sizeof(id), "%s-s%03d-f%05d", j->name, seq, j->tf[kidx[0]].src);
+	char id[64];
+	clip_id(j, kidx, seq, id);
 
 	for (int t = 0; t < T; t++) {
 		const twin_frame *f = &j->tf[kidx[t]];
@@ -556,7 +561,13 @@ static int job_clips(job *j, svt_err *err)
 		if (j->prog.total == 0)
 			j->prog.total = (cl.n * T); /* an estimate: refined as clips go */
 		int split = twin_clip_split(&j->split, sub, c);
-		if (split < 0) {
+		char id[64];
+		clip_id(j, kidx, c->seq, id);
+		if (split >= 0 && fmt_writer_has_clip(j->writer, id)) {
+			/* Committed by an earlier, interrupted run of this job. */
+			j->clips_resumed++;
+			svt_progress_step(&j->prog, (size_t)c->n);
+		} else if (split < 0) {
 			/* Within the buffer of another split's block: no place may be in two. */
 			j->clips_dropped++;
 		} else {
@@ -596,11 +607,12 @@ static void print_summary(const job *j, double seconds, const char *shards_note)
 	}
 	fprintf(stderr,
 		"svtwin build: %zu frames scanned, %zu kept, %zu rejected%s%s%s\n"
-		"svtwin build: %zu clips (train %zu, val %zu, test %zu; %zu dropped in split "
-		"buffers), %zu views %dx%d (%s)%s, %s in %s, %.1f s\n",
+		"svtwin build: %zu clips written (train %zu, val %zu, test %zu; %zu dropped in "
+		"split buffers; %zu kept from an earlier run), %zu views %dx%d (%s)%s, %s in %s, "
+		"%.1f s\n",
 		c->n, c->n - rejected, rejected, rejected ? " (" : "", reasons, rejected ? ")" : "",
 		j->clips_written, j->split_counts[0], j->split_counts[1], j->split_counts[2],
-		j->clips_dropped, j->frames_written, j->o->width, j->o->height,
+		j->clips_dropped, j->clips_resumed, j->frames_written, j->o->width, j->o->height,
 		j->gpu ? gpu_ctx_backend(j->gpu) : "-",
 		j->decode_warnings ? ", some decoded with warnings" : "", shards_note, j->o->out,
 		seconds);
@@ -632,10 +644,17 @@ int pipeline_run(const pipeline_opts *o, svt_err *err)
 
 	fmt_writer_opts wo;
 	fmt_writer_opts_default(&wo);
+	wo.resume = !o->fresh;
+	if (o->shard_mb > 0)
+		wo.target_bytes = (uint64_t)(o->shard_mb * 1e6);
 	if (o->codec && (rc = fmt_codec_parse(o->codec, &wo.codec, &wo.level, err)))
 		goto report;
 	if ((rc = fmt_writer_create(o->out, j.name, &j.info, &wo, &j.writer, err)))
 		goto report;
+	size_t rs, rcl;
+	fmt_writer_resumed(j.writer, &rs, &rcl);
+	if (rcl)
+		svt_log_info("resuming: %zu clips in %zu shards of an earlier run are kept", rcl, rs);
 	rc = job_clips(&j, err);
 	if (rc) {
 		fmt_writer_abort(j.writer);

@@ -27,7 +27,9 @@ typedef struct pipeline_opts {
 	double val_frac, test_frac; /* split ratios */
 	uint64_t seed;
 	int keep_corrupt;        /* keep frames whose JPEG decoded with warnings */
-	int resume;              /* skip clips already committed to a shard in out/ */
+	double shard_mb;         /* rotate shards at this size (MB, 0 = the writer's 500) */
+	int fresh;               /* 0: resume, keeping the clips already committed in OUT;
+				  * 1: rewrite every shard */
 	const char *twin;        /* twin store directory (NULL = OUT/twin) */
 	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
 	double split_buffer_m;   /* geographic split buffer (twin_split_opts) */

@@ -43,6 +43,10 @@ typedef struct fmt_writer_opts {
 	int fletcher32;          /* per-chunk checksums (default 1) */
 	int threads;             /* compression threads (0 = number of cores) */
 	uint64_t target_bytes;   /* rotate shards at this size (default 500 MB) */
+	int resume;              /* 1: keep the committed shards PREFIX-NNNNN.h5 already in DIR
+				  * (numbered from 0 without a gap; each must open and pass the
+				  * schema check) and go on after them: their clips count as
+				  * written (fmt_writer_has_clip), the manifest lists them */
 } fmt_writer_opts;
 
 void fmt_writer_opts_default(fmt_writer_opts *o);
@@ -81,6 +85,10 @@ typedef struct fmt_writer fmt_writer;
  * fmt_writer_close (commit) or fmt_writer_abort (remove the temporary file). */
 int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info *info,
 		      const fmt_writer_opts *opts, fmt_writer **out, svt_err *err);
+/* 1 when a clip with this id is already committed (a resumed shard) or written. */
+int fmt_writer_has_clip(const fmt_writer *w, const char *id);
+/* Shards and clips taken over from an earlier run by opts.resume. */
+void fmt_writer_resumed(const fmt_writer *w, size_t *shards, size_t *clips);
 /* Starts a clip; frames follow with fmt_clip_frame t = 0..T-1, then fmt_clip_end. */
 int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *clip, svt_err *err);
 /* Adds frame t (H x W x 3 uint8, rows packed). The writer compresses in its own threads; rgb

@@ -75,6 +75,7 @@ struct fmt_writer {
 	int nslots;
 	uint64_t seq;
 	int failed;             /* a fatal error happened: only close/abort remain */
+	size_t resumed_shards, resumed_clips;
 };
 
 /* ---- compression pool -------------------------------------------------------------------- */
@@ -294,6 +295,98 @@ static int name_ok(const char *s, size_t max)
 	return strcmp(s, ".") && strcmp(s, "..");
 }
 
+static int clip_id_taken(const fmt_writer *w, const char *id);
+
+static int rows_reserve(fmt_writer *w, size_t more, svt_err *err)
+{
+	if (w->nall + more <= w->capall)
+		return SVT_OK;
+	size_t nc = w->capall ? 2 * w->capall : 64;
+	while (nc < w->nall + more)
+		nc *= 2;
+	fmt_index_row *p = realloc(w->all, nc * sizeof(*p));
+	if (!p)
+		return svt_err_set(err, SVT_E_NOMEM, "clip index");
+	w->all = p;
+	w->capall = nc;
+	return SVT_OK;
+}
+
+/* Takes over the committed shards of an interrupted (or finished) run: PREFIX-00000.h5,
+ * -00001.h5, ... while they exist and open as schema-v1 shards. A shard that does not open is
+ * where the earlier run's commit stopped being trustworthy: it and those after it are
+ * rewritten (the stale-shard sweep at close removes any left over). */
+static int resume_shards(fmt_writer *w, svt_err *err)
+{
+	int rc = SVT_OK;
+	for (int k = 0; k < 100000; k++) {
+		char name[FMT_ID_MAX], path[4200];
+		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
+		if ((rc = svt_path_join(path, sizeof(path), w->dir, name, err)))
+			return rc;
+		if (access(path, F_OK) != 0)
+			break;
+		fmt_reader *r = NULL;
+		svt_err e2 = {0};
+		if (fmt_reader_open(path, &r, &e2)) {
+			svt_log_warn("%s does not open (%s): it will be rewritten", path, e2.msg);
+			break;
+		}
+		fmt_reader_close(r);
+		hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+		fmt_index_row *rows = NULL;
+		size_t n = 0;
+		if (f < 0)
+			return svt_err_set(err, SVT_E_HDF5, "cannot reopen %s", path);
+		rc = fmt_index_read(f, &rows, &n, err);
+		H5Fclose(f);
+		if (rc)
+			return svt_err_prefix(err, "resuming %s", path);
+		if ((rc = rows_reserve(w, n, err))) {
+			free(rows);
+			return rc;
+		}
+		uint64_t frames = 0;
+		for (size_t i = 0; i < n; i++) {
+			w->all[w->nall + i] = rows[i];
+			frames += (uint64_t)rows[i].num_frames;
+		}
+		w->nall += n;
+		free(rows);
+		if (w->nshards == w->capshards) {
+			size_t nc = w->capshards ? 2 * w->capshards : 8;
+			shard_rec *p = realloc(w->shards, nc * sizeof(*p));
+			if (!p)
+				return svt_err_set(err, SVT_E_NOMEM, "shard list");
+			w->shards = p;
+			w->capshards = nc;
+		}
+		shard_rec *s = &w->shards[w->nshards];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->file, sizeof(s->file), "%s", name);
+		s->clips = n;
+		s->frames = frames;
+		if ((rc = fmt_file_sha256(path, s->sha256, &s->bytes, err)))
+			return rc;
+		w->nshards++;
+		w->shard_no = k + 1;
+		w->resumed_shards++;
+		w->resumed_clips += n;
+	}
+	return SVT_OK;
+}
+
+int fmt_writer_has_clip(const fmt_writer *w, const char *id)
+{
+	return w && id && clip_id_taken(w, id);
+}
+
+void fmt_writer_resumed(const fmt_writer *w, size_t *shards, size_t *clips)
+{
+	*shards = w ? w->resumed_shards : 0;
+	*clips = w ? w->resumed_clips : 0;
+}
+
 int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info *info,
 		      const fmt_writer_opts *opts, fmt_writer **out, svt_err *err)
 {
@@ -355,7 +448,8 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 			goto done;
 		}
 	}
-	if ((rc = svt_mkdirs(dir, err)) || (rc = shard_open(w, err)))
+	if ((rc = svt_mkdirs(dir, err)) || (o.resume && (rc = resume_shards(w, err))) ||
+	    (rc = shard_open(w, err)))
 		goto done;
 	*out = w;
 	w = NULL;
@@ -745,16 +839,10 @@ int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err)
 
 static int rows_push(fmt_writer *w, svt_err *err)
 {
-	if (w->nall == w->capall) {
-		size_t nc = w->capall ? 2 * w->capall : 64;
-		fmt_index_row *p = realloc(w->all, nc * sizeof(*p));
-		if (!p)
-			return svt_err_set(err, SVT_E_NOMEM, "index rows");
-		w->all = p;
-		w->capall = nc;
-	}
-	w->all[w->nall++] = w->row;
-	return SVT_OK;
+	int rc = rows_reserve(w, 1, err);
+	if (!rc)
+		w->all[w->nall++] = w->row;
+	return rc;
 }
 
 int fmt_clip_end(fmt_writer *w, svt_err *err)

@@ -1,0 +1,151 @@
+/* test_resume.c: a build killed with SIGKILL leaves no half-written file under a final name,
+ * and rerunning the same command keeps what was committed and ends with the same dataset as
+ * an uninterrupted build. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "formats/formats.h"
+
+static const char *prog(char *buf, size_t cap)
+{
+	const char *b = getenv("SVT_BUILD");
+	snprintf(buf, cap, "%s/svtwin", b && *b ? b : "build");
+	return buf;
+}
+
+/* Small clips and shards so that a run commits several shards in well under a second each. */
+static pid_t start_build(const char *capture, const char *out)
+{
+	char p[512];
+	prog(p, sizeof(p));
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(p, p, "-q", "build", capture, "-o", out, "--clip-frames", "9", "--size",
+		      "256x144", "--codec", "gzip", "--shard-mb", "1", "--threads", "1", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* Reads every clip id and frame of a dataset (through its master file) into a digest. */
+static void digest(const char *dir, char ids[][64], size_t *n, uint64_t *sum)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/master.h5", dir);
+	svt_err err = {0};
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(path, &r, &err), 0, "%s: %s", path, err.msg);
+	*n = fmt_reader_clip_count(r);
+	*sum = 0;
+	for (size_t i = 0; i < *n && i < 256; i++) {
+		snprintf(ids[i], 64, "%s", fmt_reader_clip_id(r, i));
+		fmt_clip_data cd;
+		cr_assert_eq(fmt_reader_clip(r, i, &cd, &err), 0, "%s", err.msg);
+		size_t bytes = (size_t)cd.T * cd.H * cd.W * 3;
+		uint8_t *px = malloc(bytes);
+		cr_assert_eq(fmt_reader_frames(r, i, 0, cd.T, px, &err), 0, "%s", err.msg);
+		for (size_t k = 0; k < bytes; k++)
+			*sum = *sum * 1099511628211ull + px[k];
+		for (int k = 0; k < 16 * cd.T; k++)
+			*sum = *sum * 31 + (uint64_t)(int64_t)(cd.w2c[k] * 1e6);
+		free(px);
+		fmt_clip_data_free(&cd);
+	}
+	fmt_reader_close(r);
+}
+
+Test(resume, killed_build_resumes_to_the_same_dataset, .timeout = 120)
+{
+	const char *cap = getenv("SVT_SAMPLES");
+	if (!cap || !*cap)
+		cr_skip_test("SVT_SAMPLES is not set: run through `make test`");
+	char ref[256], out[256], cmd[700];
+	snprintf(ref, sizeof(ref), "/tmp/svt-resume-ref-%d", (int)getpid());
+	snprintf(out, sizeof(out), "/tmp/svt-resume-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", ref, out);
+	cr_assert_eq(system(cmd), 0);
+
+	cr_assert_eq(wait_status(start_build(cap, ref)), 0, "the reference build failed");
+
+	/* Kill as soon as the second shard is committed: some clips are in, more are to come.
+	 * Shards are named after the capture folder. */
+	const char *base = strrchr(cap, '/');
+	base = base ? base + 1 : cap;
+	char second[300];
+	snprintf(second, sizeof(second), "%s-00001.h5", base);
+	pid_t pid = start_build(cap, out);
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	int killed = 0;
+	for (int i = 0; i < 6000; i++) {
+		if (exists(out, second)) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			break;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			pid = -1;
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (pid > 0)
+		wait_status(pid);
+	cr_expect(killed, "the build ended before it could be killed: resume not exercised");
+	cr_expect(!exists(out, "manifest.json"), "a killed build must not have written its manifest");
+
+	/* Every file under a final name opens as a shard; the rest are .tmp. */
+	snprintf(cmd, sizeof(cmd), "ls %s/*.h5 2>/dev/null", out);
+	FILE *ls = popen(cmd, "r");
+	char line[1024];
+	int nfinal = 0;
+	while (fgets(line, sizeof(line), ls)) {
+		line[strcspn(line, "\n")] = 0;
+		fmt_reader *r = NULL;
+		svt_err err = {0};
+		cr_expect_eq(fmt_reader_open(line, &r, &err), 0, "%s is under a final name but does "
+				"not open: %s", line, err.msg);
+		fmt_reader_close(r);
+		nfinal++;
+	}
+	pclose(ls);
+	cr_expect_geq(nfinal, 2, "the killed build committed %d shards", nfinal);
+
+	cr_assert_eq(wait_status(start_build(cap, out)), 0, "the resumed build failed");
+
+	static char ids_a[256][64], ids_b[256][64];
+	size_t na, nb;
+	uint64_t sa, sb;
+	digest(ref, ids_a, &na, &sa);
+	digest(out, ids_b, &nb, &sb);
+	cr_assert_eq(na, nb, "%zu clips after resuming, %zu in the reference", nb, na);
+	for (size_t i = 0; i < na && i < 256; i++)
+		cr_expect_str_eq(ids_b[i], ids_a[i]);
+	cr_expect_eq(sa, sb, "the resumed dataset's frames or poses differ from the reference");
+
+	snprintf(cmd, sizeof(cmd), "%s/svtwin verify %s >/dev/null", getenv("SVT_BUILD") ?: "build", out);
+	cr_expect_eq(system(cmd), 0, "svtwin verify rejects the resumed dataset");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", ref, out);
+	cr_expect_eq(system(cmd), 0);
+}
