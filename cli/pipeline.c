@@ -64,6 +64,12 @@ typedef struct job {
 	uint8_t *views;
 	double *w2c, *K, *llh, *proj, *heading, *dist;
 	int64_t *time_us;
+	/* depth -> points fused into the twin's tiles, once per frame */
+	ingest_decoder *depth_dec;
+	ingest_image depth_img;
+	gpu_point *pts;
+	size_t npts, cappts, points_total, depth_frames;
+	unsigned char *points_done;
 	/* tallies */
 	size_t clips_written, frames_written, decode_warnings, clips_resumed;
 	svt_progress prog;
@@ -107,9 +113,11 @@ static int job_georeference(job *j, svt_err *err)
 	j->travel = calloc(n, sizeof(double));
 	j->pano_R = calloc(9 * n, sizeof(double));
 	j->alive = calloc(n, 1);
+	j->points_done = calloc(n, 1);
 	double *xyz = calloc(3 * n, sizeof(double));
 	int rc = SVT_OK;
-	if (!j->cap_idx || !j->tf || !j->travel || !j->pano_R || !j->alive || !xyz) {
+	if (!j->cap_idx || !j->tf || !j->travel || !j->pano_R || !j->alive || !j->points_done ||
+	    !xyz) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu frames", n);
 		goto done;
 	}
@@ -331,6 +339,85 @@ static void reject_late(job *j, size_t k, ingest_reason r, const char *why)
 	j->alive[k] = 0;
 }
 
+/* The depth map of DIR/STEM.EXT, by convention DIR/.depth/STEM.png or DIR/depth/STEM.png
+ * (16-bit PNG, millimetres; for a panorama, range along the ray; 0 = no depth). */
+static int depth_path_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	int dl = slash ? (int)(slash - path) : 1;
+	const char *dir = slash ? path : ".";
+	const char *dot = strrchr(name, '.');
+	int sl = dot ? (int)(dot - name) : (int)strlen(name);
+	static const char *sub[] = {".depth", "depth"};
+	for (size_t i = 0; i < SVT_ARRAY_LEN(sub); i++) {
+		int n = snprintf(out, cap, "%.*s/%s/%.*s.png", dl, dir, sub[i], sl, name);
+		if (n > 0 && (size_t)n < cap && access(out, R_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Back-projects frame k's depth map (if it has one) with its panorama's colours into the
+ * job's ENU frame and queues the points for the twin's tiles. A bad depth map is reported and
+ * skipped: the frame itself stays good. */
+static int frame_points(job *j, size_t k, const ingest_image *pano, svt_err *err)
+{
+	char dpath[4096];
+	j->points_done[k] = 1;
+	const char *path = j->cap->frames[j->cap_idx[k]].path;
+	if (!depth_path_of(path, dpath, sizeof(dpath)))
+		return SVT_OK;
+	svt_err derr = {0};
+	int warn = 0, rc;
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 0; /* keep 16 bits */
+	if (!j->depth_dec && (rc = ingest_decoder_create(&j->depth_dec, err)))
+		return rc;
+	if (ingest_decode_file(j->depth_dec, dpath, &dopts, &j->depth_img, &warn, &derr) ||
+	    j->depth_img.bit_depth != 16 || j->depth_img.channels != 1) {
+		svt_log_warn("%s: not a 16-bit gray depth map (%s): no points from this frame", dpath,
+			     derr.msg[0] ? derr.msg : "wrong pixel format");
+		return SVT_OK;
+	}
+	const ingest_image *di = &j->depth_img;
+	gpu_depth d = {.data = di->data, .width = di->width, .height = di->height,
+		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
+		       .max_m = 60.0, .model = GPU_DEPTH_EQUIRECT, .step = 4};
+	size_t cap = (size_t)((di->width + 3) / 4) * (size_t)((di->height + 3) / 4);
+	if (j->npts + cap > j->cappts) {
+		size_t nc = j->cappts ? j->cappts : 1 << 16;
+		while (nc < j->npts + cap)
+			nc *= 2;
+		gpu_point *p = realloc(j->pts, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
+		j->pts = p;
+		j->cappts = nc;
+	}
+	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
+	size_t n = 0;
+	if ((rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[k].w2c, j->pts + j->npts, cap, &n,
+				      err)))
+		return svt_err_prefix(err, "points of %s", dpath);
+	j->npts += n;
+	j->depth_frames++;
+	return SVT_OK;
+}
+
+/* Fuses the queued points into the twin's tiles (one call per clip: each call rewrites the
+ * tiles it touches). */
+static int points_flush(job *j, svt_err *err)
+{
+	if (!j->npts || !j->store)
+		return SVT_OK;
+	int rc = twin_store_add_points(j->store, j->pts, j->npts, j->info.enu_origin_llh, err);
+	j->points_total += j->npts;
+	j->npts = 0;
+	return rc ? svt_err_prefix(err, "fusing points into the twin") : SVT_OK;
+}
+
 /* Decodes the clip's panoramas on the pool and cuts one view each into j->views. Returns 1 and
  * rejects the frame when one fails (the caller reassembles), 0 on success, <0 on a job error. */
 static int clip_views(job *j, const size_t *kidx, int T, svt_err *err)
@@ -386,6 +473,8 @@ static int clip_views(job *j, const size_t *kidx, int T, svt_err *err)
 		gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
 		gpu_image dst = {j->views + t * view_bytes, o->width, o->height, 3, (size_t)o->width * 3};
 		rc = gpu_view_from_equirect(j->gpu, &src, &v, &dst, err);
+		if (!rc && j->store && !j->points_done[k])
+			rc = frame_points(j, k, img, err);
 		ingest_pool_release(pool, img);
 		if (rc) {
 			svt_err_prefix(err, "view of %s", paths[t]);
@@ -572,6 +661,11 @@ static int job_clips(job *j, svt_err *err)
 			j->clips_dropped++;
 		} else {
 			rc = clip_views(j, kidx, c->n, err);
+			int prc = rc < 0 ? SVT_OK : points_flush(j, err);
+			if (prc) {
+				rc = prc;
+				break;
+			}
 			if (rc == 1)
 				continue; /* a frame was dropped: reassemble from the same start */
 			if (rc || (rc = clip_write(j, kidx, c->n, c->seq, twin_split_name(split), err)))
@@ -616,6 +710,9 @@ static void print_summary(const job *j, double seconds, const char *shards_note)
 		j->gpu ? gpu_ctx_backend(j->gpu) : "-",
 		j->decode_warnings ? ", some decoded with warnings" : "", shards_note, j->o->out,
 		seconds);
+	if (j->depth_frames)
+		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
+				"tiles\n", j->points_total, j->depth_frames);
 	if (rejected)
 		fprintf(stderr, "svtwin build: reasons per frame in %s/rejects.jsonl\n", j->o->out);
 }
@@ -640,6 +737,10 @@ int pipeline_run(const pipeline_opts *o, svt_err *err)
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j.gpu, err)))
 		goto report;
+	{
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		gpu_ctx_set_cpu_threads(j.gpu, o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1));
+	}
 	svt_log_info("views on %s", gpu_ctx_backend(j.gpu));
 
 	fmt_writer_opts wo;
@@ -684,6 +785,10 @@ done:
 	free(j.travel);
 	free(j.pano_R);
 	free(j.alive);
+	free(j.points_done);
+	free(j.pts);
+	ingest_image_free(&j.depth_img);
+	ingest_decoder_destroy(j.depth_dec);
 	free(j.views);
 	free(j.w2c);
 	free(j.K);

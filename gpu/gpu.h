@@ -222,6 +222,12 @@ int gpu_voxel_downsample(gpu_ctx *ctx, const gpu_point *in, size_t n, double vox
 			 svt_err *err);
 int gpu_voxel_downsample_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *out,
 			     size_t cap, size_t *n_out, size_t *n_dropped, svt_err *err);
+/* The same, also writing each output voxel's exact point count to counts[k] (may be NULL;
+ * caller-allocated, cap entries), for callers that merge voxel sets again with weights (the
+ * point's a saturates at 255). */
+int gpu_voxel_downsample_counts(gpu_ctx *ctx, const gpu_point *in, size_t n, double voxel_m,
+				gpu_point *out, uint32_t *counts, size_t cap, size_t *n_out,
+				size_t *n_dropped, svt_err *err);
 
 /* A bird's-eye raster around a pose: width x height cells of res_m metres, centred on
  * (cx, cy) of the ENU frame, rotated so that the raster's up (row 0 side) points along

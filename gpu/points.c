@@ -100,8 +100,8 @@ static int vox_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, size_t cap,
-		     size_t *n_out, svt_err *err)
+int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, uint32_t *counts,
+		     size_t cap, size_t *n_out, svt_err *err)
 {
 	if (m > cap) {
 		*n_out = 0;
@@ -125,6 +125,8 @@ int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, size_t
 		out[k].g = (uint8_t)((e->c[1] + e->cnt / 2) / e->cnt);
 		out[k].b = (uint8_t)((e->c[2] + e->cnt / 2) / e->cnt);
 		out[k].a = (uint8_t)(e->cnt > 255 ? 255 : e->cnt);
+		if (counts)
+			counts[k] = (uint32_t)e->cnt;
 	}
 	*n_out = m;
 	return 0;
@@ -142,8 +144,8 @@ static int voxel_check(const gpu_point *in, size_t n, double voxel_m, const gpu_
 	return 0;
 }
 
-int gpu_voxel_downsample_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *out,
-			     size_t cap, size_t *n_out, size_t *n_dropped, svt_err *err)
+static int voxel_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *out,
+		     uint32_t *counts, size_t cap, size_t *n_out, size_t *n_dropped, svt_err *err)
 {
 	int rc = voxel_check(in, n, voxel_m, out, n_out, err);
 	if (rc)
@@ -198,7 +200,7 @@ int gpu_voxel_downsample_ref(const gpu_point *in, size_t n, double voxel_m, gpu_
 		e->c[1] += in[k].g;
 		e->c[2] += in[k].b;
 	}
-	rc = gpu_voxel_finish(V, m, voxel_m, out, cap, n_out, err);
+	rc = gpu_voxel_finish(V, m, voxel_m, out, counts, cap, n_out, err);
 	if (n_dropped)
 		*n_dropped = dropped;
 done:
@@ -208,9 +210,23 @@ done:
 	return rc;
 }
 
+int gpu_voxel_downsample_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *out,
+			     size_t cap, size_t *n_out, size_t *n_dropped, svt_err *err)
+{
+	return voxel_ref(in, n, voxel_m, out, NULL, cap, n_out, n_dropped, err);
+}
+
 int gpu_voxel_downsample(gpu_ctx *ctx, const gpu_point *in, size_t n, double voxel_m,
 			 gpu_point *out, size_t cap, size_t *n_out, size_t *n_dropped,
 			 svt_err *err)
+{
+	return gpu_voxel_downsample_counts(ctx, in, n, voxel_m, out, NULL, cap, n_out, n_dropped,
+					   err);
+}
+
+int gpu_voxel_downsample_counts(gpu_ctx *ctx, const gpu_point *in, size_t n, double voxel_m,
+				gpu_point *out, uint32_t *counts, size_t cap, size_t *n_out,
+				size_t *n_dropped, svt_err *err)
 {
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu && n > 0) {
@@ -221,7 +237,7 @@ int gpu_voxel_downsample(gpu_ctx *ctx, const gpu_point *in, size_t n, double vox
 		size_t m = 0, dropped = 0;
 		rc = gpu_cuda_voxel_accumulate(ctx->cu, in, n, 1.0 / voxel_m, &vox, &m, &dropped, err);
 		if (!rc)
-			rc = gpu_voxel_finish(vox, m, voxel_m, out, cap, n_out, err);
+			rc = gpu_voxel_finish(vox, m, voxel_m, out, counts, cap, n_out, err);
 		if (n_dropped)
 			*n_dropped = dropped;
 		free(vox);
@@ -229,7 +245,7 @@ int gpu_voxel_downsample(gpu_ctx *ctx, const gpu_point *in, size_t n, double vox
 	}
 #endif
 	(void)ctx;
-	return gpu_voxel_downsample_ref(in, n, voxel_m, out, cap, n_out, n_dropped, err);
+	return voxel_ref(in, n, voxel_m, out, counts, cap, n_out, n_dropped, err);
 }
 
 /* ---- Bird's-eye rasters --------------------------------------------------------------------- */

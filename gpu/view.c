@@ -228,10 +228,8 @@ __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float
 
 static int cpu_has_avx2(void)
 {
-	static int v = -1; /* benign race: every thread computes the same value */
-	if (v < 0)
-		v = __builtin_cpu_supports("avx2") ? 1 : 0;
-	return v;
+	/* Reads the CPU model libgcc fills in at start-up: cheap, and no shared state here. */
+	return __builtin_cpu_supports("avx2");
 }
 #endif
 

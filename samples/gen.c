@@ -433,11 +433,11 @@ static int match_files(const char *dir, const char *pattern, int unlink_them)
 
 /* A smaller capture written over a larger one must leave no stale frames behind, but files
  * this generator did not write are never touched: stale pano_*.jpg are removed only where
- * ground_truth.json says svtwin-samples made them, or our .depth/depth_*.png are there;
+ * ground_truth.json says svtwin-samples made them, or our .depth/pano_*.png are there;
  * anywhere else they stop the run. */
 static int clear_previous(const char *out, const char *depth_dir, svt_err *err)
 {
-	if (!match_files(out, "pano_*.jpg", 0) && !match_files(depth_dir, "depth_*.png", 0))
+	if (!match_files(out, "pano_*.jpg", 0) && !match_files(depth_dir, "pano_*.png", 0))
 		return SVT_OK;
 	char path[4096];
 	int ours = 0;
@@ -449,7 +449,7 @@ static int clear_previous(const char *out, const char *depth_dir, svt_err *err)
 		json_decref(gt);
 	}
 	/* A run cut short writes no ground truth yet, but leaves its depth maps. */
-	ours = ours || match_files(depth_dir, "depth_*.png", 0) > 0;
+	ours = ours || match_files(depth_dir, "pano_*.png", 0) > 0;
 	if (!ours)
 		return svt_err_set(err, SVT_E_INPUT,
 				   "%s already holds pano_*.jpg or depth maps that " GEN_NAME
@@ -457,7 +457,7 @@ static int clear_previous(const char *out, const char *depth_dir, svt_err *err)
 				   "directory",
 				   out);
 	match_files(out, "pano_*.jpg", 1);
-	match_files(depth_dir, "depth_*.png", 1);
+	match_files(depth_dir, "pano_*.png", 1);
 	return SVT_OK;
 }
 
@@ -513,7 +513,7 @@ int main(int argc, char **argv)
 		s->time_us = t0 + (int64_t)i * 1000000;
 		shot_pose(&o, &r, s, i * spacing, (uint64_t)i, u0);
 		snprintf(s->file, sizeof(s->file), "pano_%04d.jpg", i);
-		snprintf(s->depth, sizeof(s->depth), DEPTH_DIR "/depth_%04d.png", i);
+		snprintf(s->depth, sizeof(s->depth), DEPTH_DIR "/pano_%04d.png", i);
 		if (!bad || (i != k_trunc && i != k_dup && i != k_nogps && i != k_null))
 			continue;
 		/* The bad file after frame i. Those not a copy of frame i are taken where the car
@@ -544,7 +544,7 @@ int main(int argc, char **argv)
 			}
 		}
 		snprintf(b->file, sizeof(b->file), "pano_%04db.jpg", i);
-		snprintf(b->depth, sizeof(b->depth), DEPTH_DIR "/depth_%04db.png", i);
+		snprintf(b->depth, sizeof(b->depth), DEPTH_DIR "/pano_%04db.png", i);
 	}
 
 	if ((rc = svt_mkdirs(o.out, &err)) ||

@@ -64,6 +64,13 @@ Test(gpu_cli, view_writes_png_of_requested_size)
 	int w = 0, h = 0;
 	cr_assert_eq(png_size(out, &w, &h), 0);
 	cr_expect(w == 320 && h == 176, "%dx%d", w, h);
+	snprintf(cmd, sizeof(cmd),
+		 "%s view %s --yaw -170 --pitch -80 --roll 15 --fov 120 --size 96x64 --bicubic "
+		 "--no-aa --cpu -o %s",
+		 prog, pano, out);
+	cr_assert_eq(run(cmd), 0, "%s", cmd);
+	cr_assert_eq(png_size(out, &w, &h), 0);
+	cr_expect(w == 96 && h == 64, "%dx%d", w, h);
 	unlink(out);
 	/* Usage errors exit 2, a missing file 1. */
 	snprintf(cmd, sizeof(cmd), "%s view %s --fov 200 --size 32x32 -o %s 2>/dev/null", prog,

@@ -482,3 +482,21 @@ Test(gpu_points, ground_plane_through_the_chain)
 	free(dm);
 	free(pts);
 }
+
+/* Exact counts beyond the 255 the point's a can hold. */
+Test(gpu_points, voxel_exact_counts)
+{
+	size_t N = 1000;
+	gpu_point *in = malloc(sizeof(gpu_point) * N), out[4];
+	for (size_t k = 0; k < N; k++)
+		in[k] = (gpu_point){k < 700 ? 0.5f : 1.5f, 0.5f, 0.5f, 10, 10, 10, 255};
+	uint32_t counts[4] = {0};
+	size_t n = 0;
+	svt_err err = {0};
+	cr_assert_eq(gpu_voxel_downsample_counts(NULL, in, N, 1.0, out, counts, 4, &n, NULL, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(n, 2);
+	cr_expect(counts[0] == 700 && counts[1] == 300, "%u %u", counts[0], counts[1]);
+	cr_expect(out[0].a == 255 && out[1].a == 255);
+	free(in);
+}
