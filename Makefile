@@ -60,7 +60,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 # Entry points first install what is missing (scripts/install-deps.sh: apt-get when root, else
 # the exact command to run), then run again so pkg-config sees the new packages.
-ENTRY := all dataset test asan bench
+ENTRY := all dataset test test-c test-python asan bench
 ifndef SVT_DEPS_OK
 $(ENTRY):
 	@scripts/install-deps.sh
@@ -106,11 +106,14 @@ dataset: $(PROG) $(if $(filter $(BUILD)/samples/capture,$(CAPTURE)),samples)
 
 # Tests find the samples through SVT_SAMPLES and the real data through SVT_REAL_DATA.
 test: test-c test-python
+# Verbose so that every skip prints its reason; the per-test RUN/PASS lines are dropped.
 test-c: $(PROG) $(TESTS) samples
 	@fail=0; for t in $(TESTS); do \
 		echo "== $$t"; \
-		SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture SVT_REAL_DATA=../shared/data/real \
-		$$t --jobs 2 || fail=1; \
+		{ SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture \
+		  SVT_REAL_DATA=../shared/data/real $$t --jobs 2 --verbose --short-filename 2>&1; \
+		  echo $$? > $$t.rc; } | grep -Ev '^\[(RUN |PASS)\]|Criterion v|^\[====\] Running'; \
+		[ "$$(cat $$t.rc)" = 0 ] || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
 test-python: $(PROG) samples
 	SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture PYTHONPATH=python \
