@@ -135,7 +135,8 @@ static double write_once(const char *dir, fmt_codec codec, int level, int thread
 	o.codec = codec;
 	o.level = level;
 	o.threads = threads;
-	fmt_shard_info info = {5186, {37.5665, 126.978, 38}, {198000, 551900, 38}, "bench"};
+	fmt_shard_info info = {.crs_epsg = 5186, .enu_origin_llh = {37.5665, 126.978, 38},
+			       .enu_origin_proj = {198000, 551900, 38}, .source = "bench"};
 	fmt_clip_desc d = {.id = "bench", .T = T, .H = H, .W = W, .w2c = w2c, .K = K, .llh = llh,
 			   .time_us = ts, .fps = 10, .split = "train"};
 	svt_err e = {0};

@@ -282,6 +282,7 @@ static int job_twin(job *j, svt_err *err)
 	twin_split_opts_default(&j->split);
 	j->split.seed = o->seed;
 	j->split.buffer_m = o->split_buffer_m;
+	j->info.split_buffer_m = o->split_buffer_m;
 	return twin_split_opts_check(&j->split, err);
 }
 

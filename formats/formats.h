@@ -18,6 +18,8 @@ typedef struct fmt_shard_info {
 	double enu_origin_llh[3];/* lat, lon, h of the ENU origin of w2c */
 	double enu_origin_proj[3];/* the same origin in crs_epsg (E, N, h) */
 	const char *source;      /* capture path or name, free text */
+	double split_buffer_m;   /* geographic split buffer the clips were cut with (0: none);
+				  * `svtwin verify` checks that no two splits come closer */
 } fmt_shard_info;
 
 typedef enum fmt_codec {

@@ -318,7 +318,8 @@ int fmt_root_attrs_write(hid_t f, const char *kind, const fmt_shard_info *info,
 	    (rc = fmt_attr_put_str(f, "created_utc", created_utc, err)) ||
 	    (rc = fmt_attr_put_str(f, "source", info->source ? info->source : "", err)) ||
 	    (rc = fmt_attr_put_str(f, "codec", codec, err)) ||
-	    (rc = fmt_attr_put_i32(f, "fletcher32", fletcher, err)))
+	    (rc = fmt_attr_put_i32(f, "fletcher32", fletcher, err)) ||
+	    (rc = fmt_attr_put_f64v(f, "split_buffer_m", &info->split_buffer_m, 1, err)))
 		return rc;
 	return SVT_OK;
 }

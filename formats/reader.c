@@ -137,6 +137,10 @@ int fmt_reader_info(fmt_reader *r, fmt_shard_info *info, svt_err *err)
 	    (rc = fmt_attr_get_f64v(r->file, "enu_origin_proj", info->enu_origin_proj, 3, err)))
 		return svt_err_prefix(err, "%s", r->path);
 	info->crs_epsg = (int)epsg;
+	/* Absent in shards written before the attribute existed: no buffer was recorded. */
+	svt_err e2 = {0};
+	if (fmt_attr_get_f64v(r->file, "split_buffer_m", &info->split_buffer_m, 1, &e2))
+		info->split_buffer_m = 0;
 	info->source = NULL; /* read it with fmt_reader_attr_str(r, "source") */
 	return SVT_OK;
 }

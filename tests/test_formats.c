@@ -85,8 +85,9 @@ static void synth_make(synth *s, int seed, const char *split)
 
 static fmt_shard_info test_info(void)
 {
-	return (fmt_shard_info){5186, {37.5665, 126.978, 38.5}, {198000.0, 551900.0, 38.5},
-				"test capture"};
+	return (fmt_shard_info){.crs_epsg = 5186, .enu_origin_llh = {37.5665, 126.978, 38.5},
+				.enu_origin_proj = {198000.0, 551900.0, 38.5},
+				.source = "test capture"};
 }
 
 static void tmpdir(char *buf, size_t cap)
