@@ -22,6 +22,7 @@ CAPTURE ?= $(BUILD)/samples/capture
 OUT     ?= out
 # Seoul's districts label clips when the shared real data sits beside the checkout.
 DISTRICTS ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_municipalities_geo_simple.json)
+DONGS     ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_neighborhoods_geo_simple.json)
 FUZZ_SECONDS ?= 60
 
 PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc
@@ -101,7 +102,8 @@ $(BUILD)/samples/capture/.done: $(GEN)
 
 ifdef SVT_DEPS_OK
 dataset: $(PROG) $(if $(filter $(BUILD)/samples/capture,$(CAPTURE)),samples)
-	$(PROG) build $(CAPTURE) -o $(OUT) $(if $(DISTRICTS),--districts $(DISTRICTS))
+	$(PROG) build $(CAPTURE) -o $(OUT) $(if $(DISTRICTS),--districts $(DISTRICTS)) \
+		$(if $(DONGS),--dongs $(DONGS))
 	$(PROG) inspect $(OUT)/*.h5 | head -40
 
 # Tests find the samples through SVT_SAMPLES and the real data through SVT_REAL_DATA.

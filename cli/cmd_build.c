@@ -34,7 +34,10 @@ static void usage(FILE *f)
 		"  --split-buffer M   minimum distance between frames of different splits (50)\n"
 		"  --twin DIR         the twin store to add the capture to (default OUT/twin)\n"
 		"  --districts PATH   GeoJSON or Shapefile of districts: labels clips, captions and\n"
-		"                     `svtwin query --district`\n");
+		"                     `svtwin query --district`\n"
+		"  --dongs PATH       the same for dongs (neighbourhoods)\n"
+		"  --spacing-m M      resample clips to one frame every M metres along the track\n"
+		"  --spacing-s S      resample clips to one frame every S seconds\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -56,7 +59,7 @@ int cmd_build(int argc, char **argv)
 	pipeline_opts o;
 	pipeline_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
-	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB };
+	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -77,6 +80,9 @@ int cmd_build(int argc, char **argv)
 		{"districts", required_argument, 0, O_DISTRICTS},
 		{"fresh", no_argument, 0, O_FRESH},
 		{"shard-mb", required_argument, 0, O_SHARD_MB},
+		{"dongs", required_argument, 0, O_DONGS},
+		{"spacing-m", required_argument, 0, O_SPACING_M},
+		{"spacing-s", required_argument, 0, O_SPACING_S},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -119,6 +125,9 @@ int cmd_build(int argc, char **argv)
 		case O_DISTRICTS: o.districts = optarg; break;
 		case O_FRESH: o.fresh = 1; break;
 		case O_SHARD_MB: o.shard_mb = atof(optarg); break;
+		case O_DONGS: o.dongs = optarg; break;
+		case O_SPACING_M: o.spacing_m = atof(optarg); break;
+		case O_SPACING_S: o.spacing_s = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -131,6 +140,10 @@ int cmd_build(int argc, char **argv)
 	if (o.clip_frames < 1 || o.clip_frames > 4096 || o.epsg <= 0 || o.hfov_deg <= 0 ||
 	    o.hfov_deg >= 180) {
 		fprintf(stderr, "svtwin build: --clip-frames, --crs or --fov out of range\n");
+		return 2;
+	}
+	if (o.spacing_m > 0 && o.spacing_s > 0) {
+		fprintf(stderr, "svtwin build: --spacing-m and --spacing-s exclude each other\n");
 		return 2;
 	}
 	if ((o.clip_frames - 1) % 8 != 0)

@@ -55,8 +55,8 @@ typedef struct job {
 	fmt_shard_info info;
 	twin_store *store;   /* the persistent twin the shards are cut from */
 	size_t store_first;  /* store index of kept frame 0 (SIZE_MAX: not in the store) */
-	long *district;      /* per kept frame: feature of the districts layer, or -1 */
-	const twin_layer *districts;
+	long *district, *dong; /* per kept frame: feature of the layer, or -1 */
+	const twin_layer *districts, *dongs;
 	twin_split_opts split;
 	size_t clips_dropped, split_counts[TWIN_SPLIT_COUNT];
 	char name[64];       /* capture name, the prefix of clip ids */
@@ -245,6 +245,8 @@ static int job_twin(job *j, svt_err *err)
 		return svt_err_prefix(err, "twin store %s", dir);
 	if (o->districts && (rc = twin_store_add_layer(j->store, "districts", o->districts, NULL, err)))
 		return svt_err_prefix(err, "districts layer %s", o->districts);
+	if (o->dongs && (rc = twin_store_add_layer(j->store, "dongs", o->dongs, NULL, err)))
+		return svt_err_prefix(err, "dongs layer %s", o->dongs);
 
 	size_t nf = twin_store_frame_count(j->store);
 	for (size_t i = 0; i < nf; i++)
@@ -271,13 +273,18 @@ static int job_twin(job *j, svt_err *err)
 	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
 		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
 			j->districts = twin_store_layer(j->store, k);
+		else if (!strcmp(twin_store_layer_name(j->store, k), "dongs"))
+			j->dongs = twin_store_layer(j->store, k);
 	j->district = malloc(j->n * sizeof(long));
-	if (!j->district)
+	j->dong = malloc(j->n * sizeof(long));
+	if (!j->district || !j->dong)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
 	for (size_t k = 0; k < j->n; k++)
-		j->district[k] = -1;
+		j->district[k] = j->dong[k] = -1;
 	if (j->districts)
 		twin_frames_label(j->districts, j->tf, j->n, j->district);
+	if (j->dongs)
+		twin_frames_label(j->dongs, j->tf, j->n, j->dong);
 
 	twin_split_opts_default(&j->split);
 	j->split.seed = o->seed;
@@ -496,6 +503,30 @@ done:
 }
 
 /* Writes one assembled clip: views, poses and metadata. */
+/* The name of the feature of layer l most common among the clip's frames ("" if none). */
+static const char *clip_label(const job *j, const twin_layer *l, const long *frame_lab,
+			      const size_t *kidx, int T)
+{
+	(void)j;
+	if (!l || T <= 0)
+		return "";
+	long best = -1;
+	int best_n = 0;
+	for (int a = 0; a < T; a++) {
+		long f = frame_lab[kidx[a]];
+		if (f < 0)
+			continue;
+		int n = 0;
+		for (int b = 0; b < T; b++)
+			n += frame_lab[kidx[b]] == f;
+		if (n > best_n) {
+			best_n = n;
+			best = f;
+		}
+	}
+	return best >= 0 ? twin_layer_name(l, (size_t)best) : "";
+}
+
 static void clip_id(const job *j, const size_t *kidx, int seq, char id[64])
 {
 	snprintf(id, 64, "%.40s-s%03d-f%05d", j->name, seq % 1000, j->tf[kidx[0]].src % 100000);
@@ -528,31 +559,14 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *sp
 		sn += cos(j->heading[t] * M_PI / 180.0);
 	}
 	const ingest_meta *m0 = &j->cap->frames[j->cap_idx[kidx[0]]].meta;
-	/* District: the most common label of the clip's frames. */
-	const char *district = "";
-	if (j->districts) {
-		long *lab = malloc((size_t)T * sizeof(long));
-		if (!lab)
-			return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
-		for (int t = 0; t < T; t++)
-			lab[t] = j->district[kidx[t]];
-		size_t *seqi = malloc((size_t)T * sizeof(size_t));
-		if (!seqi) {
-			free(lab);
-			return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
-		}
-		for (int t = 0; t < T; t++)
-			seqi[t] = (size_t)t;
-		twin_clip lc = {.first = 0, .n = T, .idx = seqi};
-		long f = twin_clip_label(&lc, lab);
-		if (f >= 0)
-			district = twin_layer_name(j->districts, (size_t)f);
-		free(lab);
-		free(seqi);
-	}
-	char place[160];
-	if (*district)
-		snprintf(place, sizeof(place), "through %s, Seoul", district);
+	/* District and dong: the most common label of the clip's frames. */
+	const char *district = clip_label(j, j->districts, j->district, kidx, T);
+	const char *dong = clip_label(j, j->dongs, j->dong, kidx, T);
+	char place[200];
+	if (*district && *dong)
+		snprintf(place, sizeof(place), "through %s, %s, Seoul", dong, district);
+	else if (*district || *dong)
+		snprintf(place, sizeof(place), "through %s, Seoul", *district ? district : dong);
 	else
 		snprintf(place, sizeof(place), "through Seoul");
 	char caption[320];
@@ -610,6 +624,8 @@ static int job_clips(job *j, svt_err *err)
 	twin_clip_opts_default(&co);
 	co.frames = o->clip_frames;
 	co.stride = o->clip_stride > 0 ? o->clip_stride : o->clip_frames;
+	co.spacing_m = o->spacing_m;
+	co.spacing_s = o->spacing_s;
 
 	size_t T = (size_t)co.frames;
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
@@ -777,6 +793,7 @@ report:;
 done:
 	twin_store_close(j.store);
 	free(j.district);
+	free(j.dong);
 	gpu_ctx_destroy(j.gpu);
 	geo_crs_destroy(j.crs);
 	geo_enu_destroy(j.enu);

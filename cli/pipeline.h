@@ -32,6 +32,9 @@ typedef struct pipeline_opts {
 				  * 1: rewrite every shard */
 	const char *twin;        /* twin store directory (NULL = OUT/twin) */
 	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
+	const char *dongs;       /* optional GeoJSON/Shapefile of dongs (neighbourhoods) */
+	double spacing_m;        /* > 0: clips resampled to this spacing along the track */
+	double spacing_s;        /* > 0: clips resampled to this spacing in time */
 	double split_buffer_m;   /* geographic split buffer (twin_split_opts) */
 } pipeline_opts;
 
