@@ -55,6 +55,7 @@ typedef struct job {
 	fmt_shard_info info;
 	twin_store *store;   /* the persistent twin the shards are cut from */
 	size_t store_first;  /* store index of kept frame 0 (SIZE_MAX: not in the store) */
+	int capture_new;     /* the capture entered the store in this run: its depth is fused */
 	long *district, *dong; /* per kept frame: feature of the layer, or -1 */
 	const twin_layer *districts, *dongs;
 	twin_split_opts split;
@@ -72,6 +73,14 @@ typedef struct job {
 	unsigned char *points_done;
 	/* tallies */
 	size_t clips_written, frames_written, decode_warnings, clips_resumed;
+	/* every clip of this run (written or resumed): its tiles are recorded in the twin at
+	 * the end, once all points are fused, so that a later change marks exactly its shards */
+	struct clip_rec {
+		char id[64];
+		int n, seq;
+		size_t *kidx;
+	} *recs;
+	size_t nrecs, caprecs;
 	svt_progress prog;
 } job;
 
@@ -243,10 +252,17 @@ static int job_twin(job *j, svt_err *err)
 	memcpy(so.origin_llh, j->info.enu_origin_llh, sizeof(so.origin_llh));
 	if ((rc = twin_store_open(dir, &so, &j->store, err)))
 		return svt_err_prefix(err, "twin store %s", dir);
-	if (o->districts && (rc = twin_store_add_layer(j->store, "districts", o->districts, NULL, err)))
-		return svt_err_prefix(err, "districts layer %s", o->districts);
-	if (o->dongs && (rc = twin_store_add_layer(j->store, "dongs", o->dongs, NULL, err)))
-		return svt_err_prefix(err, "dongs layer %s", o->dongs);
+	/* A layer already in the store is kept: replacing it marks every tile changed, which
+	 * would make every shard stale on each rerun. */
+	const char *lname[2] = {"districts", "dongs"}, *lpath[2] = {o->districts, o->dongs};
+	for (int L = 0; L < 2; L++) {
+		int have = 0;
+		for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
+			have |= !strcmp(twin_store_layer_name(j->store, k), lname[L]);
+		if (lpath[L] && !have &&
+		    (rc = twin_store_add_layer(j->store, lname[L], lpath[L], NULL, err)))
+			return svt_err_prefix(err, "%s layer %s", lname[L], lpath[L]);
+	}
 
 	size_t nf = twin_store_frame_count(j->store);
 	for (size_t i = 0; i < nf; i++)
@@ -268,6 +284,7 @@ static int job_twin(job *j, svt_err *err)
 		free(paths);
 		if (rc)
 			return svt_err_prefix(err, "adding %s to the twin %s", j->name, dir);
+		j->capture_new = 1;
 	}
 
 	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
@@ -481,7 +498,9 @@ static int clip_views(job *j, const size_t *kidx, int T, svt_err *err)
 		gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
 		gpu_image dst = {j->views + t * view_bytes, o->width, o->height, 3, (size_t)o->width * 3};
 		rc = gpu_view_from_equirect(j->gpu, &src, &v, &dst, err);
-		if (!rc && j->store && !j->points_done[k])
+		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
+		 * would count its points twice and mark its tiles changed). */
+		if (!rc && j->store && j->capture_new && !j->points_done[k])
 			rc = frame_points(j, k, img, err);
 		ingest_pool_release(pool, img);
 		if (rc) {
@@ -525,6 +544,59 @@ static const char *clip_label(const job *j, const twin_layer *l, const long *fra
 		}
 	}
 	return best >= 0 ? twin_layer_name(l, (size_t)best) : "";
+}
+
+/* Remembers a clip of this run for job_record_tiles. */
+static int clip_remember(job *j, const char *id, const size_t *kidx, int T, int seq,
+			 svt_err *err)
+{
+	if (j->nrecs == j->caprecs) {
+		size_t nc = j->caprecs ? 2 * j->caprecs : 16;
+		struct clip_rec *p = realloc(j->recs, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for clip records");
+		j->recs = p;
+		j->caprecs = nc;
+	}
+	struct clip_rec *r = &j->recs[j->nrecs];
+	r->kidx = malloc((size_t)T * sizeof(size_t));
+	if (!r->kidx)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for clip records");
+	memcpy(r->kidx, kidx, (size_t)T * sizeof(size_t));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->n = T;
+	r->seq = seq;
+	j->nrecs++;
+	return SVT_OK;
+}
+
+/* Records, for every clip of this run, the twin tiles it was cut from (twin_store_clip_tiles
+ * and twin_store_record_shard): a later capture or layer that changes one of those tiles
+ * makes the clip stale, and a rerun rewrites the shards holding stale clips. */
+static int job_record_tiles(job *j, svt_err *err)
+{
+	if (!j->store || j->store_first == SIZE_MAX)
+		return SVT_OK;
+	int rc = SVT_OK;
+	for (size_t c = 0; !rc && c < j->nrecs; c++) {
+		const struct clip_rec *r = &j->recs[c];
+		size_t *si = malloc((size_t)r->n * sizeof(size_t));
+		int *txy = NULL;
+		size_t ntile = 0;
+		if (!si)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for tiles");
+		for (int t = 0; t < r->n; t++)
+			si[t] = j->store_first + r->kidx[t];
+		twin_clip sc = {.first = si[0], .n = r->n, .idx = si, .seq = r->seq};
+		rc = twin_store_clip_tiles(j->store, &sc, &txy, &ntile, err);
+		if (!rc)
+			rc = twin_store_record_shard(j->store, r->id, txy, ntile, err);
+		free(txy);
+		free(si);
+		if (rc)
+			svt_err_prefix(err, "recording clip %s in the twin", r->id);
+	}
+	return rc;
 }
 
 static void clip_id(const job *j, const size_t *kidx, int seq, char id[64])
@@ -592,24 +664,6 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *sp
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)
 		return svt_err_prefix(err, "writing clip %s", id);
-	if (j->store && j->store_first != SIZE_MAX) {
-		/* Which tiles the clip was cut from: a rebuild rewrites it when one changes. */
-		size_t *si = malloc((size_t)T * sizeof(size_t));
-		int *txy = NULL;
-		size_t ntile = 0;
-		if (!si)
-			return svt_err_set(err, SVT_E_NOMEM, "no memory for tiles");
-		for (int t = 0; t < T; t++)
-			si[t] = j->store_first + kidx[t];
-		twin_clip sc = {.first = si[0], .n = T, .idx = si, .seq = seq};
-		rc = twin_store_clip_tiles(j->store, &sc, &txy, &ntile, err);
-		if (!rc)
-			rc = twin_store_record_shard(j->store, id, txy, ntile, err);
-		free(txy);
-		free(si);
-		if (rc)
-			return svt_err_prefix(err, "recording clip %s in the twin", id);
-	}
 	j->clips_written++;
 	j->frames_written += (size_t)T;
 	return SVT_OK;
@@ -671,6 +725,8 @@ static int job_clips(job *j, svt_err *err)
 		clip_id(j, kidx, c->seq, id);
 		if (split >= 0 && fmt_writer_has_clip(j->writer, id)) {
 			/* Committed by an earlier, interrupted run of this job. */
+			if ((rc = clip_remember(j, id, kidx, c->n, c->seq, err)))
+				break;
 			j->clips_resumed++;
 			svt_progress_step(&j->prog, (size_t)c->n);
 		} else if (split < 0) {
@@ -685,7 +741,8 @@ static int job_clips(job *j, svt_err *err)
 			}
 			if (rc == 1)
 				continue; /* a frame was dropped: reassemble from the same start */
-			if (rc || (rc = clip_write(j, kidx, c->n, c->seq, twin_split_name(split), err)))
+			if (rc || (rc = clip_write(j, kidx, c->n, c->seq, twin_split_name(split), err)) ||
+			    (rc = clip_remember(j, id, kidx, c->n, c->seq, err)))
 				break;
 			j->split_counts[split]++;
 		}
@@ -763,17 +820,35 @@ int pipeline_run(const pipeline_opts *o, svt_err *err)
 	fmt_writer_opts wo;
 	fmt_writer_opts_default(&wo);
 	wo.resume = !o->fresh;
+	/* Clips of this capture whose twin tiles changed since they were cut are rewritten. */
+	const char **stale = NULL;
+	size_t nstale = 0;
+	if (j.store && twin_store_stale_shards(j.store, &stale, &nstale, err) == SVT_OK) {
+		size_t m = 0, pl = strlen(j.name);
+		for (size_t i = 0; i < nstale; i++)
+			if (!strncmp(stale[i], j.name, pl) && stale[i][pl] == '-')
+				stale[m++] = stale[i];
+		wo.resume_stop = stale;
+		wo.n_resume_stop = m;
+		if (m)
+			svt_log_info("%zu clips of %s depend on twin tiles changed since they were cut",
+				     m, j.name);
+	}
 	if (o->shard_mb > 0)
 		wo.target_bytes = (uint64_t)(o->shard_mb * 1e6);
 	if (o->codec && (rc = fmt_codec_parse(o->codec, &wo.codec, &wo.level, err)))
 		goto report;
-	if ((rc = fmt_writer_create(o->out, j.name, &j.info, &wo, &j.writer, err)))
+	rc = fmt_writer_create(o->out, j.name, &j.info, &wo, &j.writer, err);
+	free(stale);
+	if (rc)
 		goto report;
 	size_t rs, rcl;
 	fmt_writer_resumed(j.writer, &rs, &rcl);
 	if (rcl)
 		svt_log_info("resuming: %zu clips in %zu shards of an earlier run are kept", rcl, rs);
 	rc = job_clips(&j, err);
+	if (!rc)
+		rc = job_record_tiles(&j, err);
 	if (rc) {
 		fmt_writer_abort(j.writer);
 	} else {
@@ -792,6 +867,9 @@ report:;
 		print_summary(&j, svt_now() - t0, rc ? "no shard committed" : "shards");
 done:
 	twin_store_close(j.store);
+	for (size_t i = 0; i < j.nrecs; i++)
+		free(j.recs[i].kidx);
+	free(j.recs);
 	free(j.district);
 	free(j.dong);
 	gpu_ctx_destroy(j.gpu);

@@ -49,6 +49,9 @@ typedef struct fmt_writer_opts {
 				  * (numbered from 0 without a gap; each must open and pass the
 				  * schema check) and go on after them: their clips count as
 				  * written (fmt_writer_has_clip), the manifest lists them */
+	const char *const *resume_stop; /* clip ids that must be rewritten: resumption stops at
+				  * the first shard holding one (it and later shards are rewritten) */
+	size_t n_resume_stop;
 } fmt_writer_opts;
 
 void fmt_writer_opts_default(fmt_writer_opts *o);

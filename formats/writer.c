@@ -346,6 +346,16 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 			free(rows);
 			return rc;
 		}
+		int stop = 0;
+		for (size_t i = 0; i < n && !stop; i++)
+			for (size_t q = 0; q < w->o.n_resume_stop && !stop; q++)
+				stop = !strcmp(rows[i].clip_id, w->o.resume_stop[q]);
+		if (stop) {
+			svt_log_info("%s holds clips whose sources changed: it and the shards after "
+				     "it are rewritten", path);
+			free(rows);
+			break;
+		}
 		uint64_t frames = 0;
 		for (size_t i = 0; i < n; i++) {
 			w->all[w->nall + i] = rows[i];
