@@ -236,6 +236,29 @@ static void shard_drop(fmt_writer *w)
 	w->depth_ds = w->frames_ds = w->clip_g = w->clips = w->file = H5I_INVALID_HID;
 }
 
+/* Appends a committed shard (file name, path to hash, counts) to the manifest's list. */
+static int shards_push(fmt_writer *w, const char *name, const char *path, size_t clips,
+		       uint64_t frames, svt_err *err)
+{
+	if (w->nshards == w->capshards) {
+		size_t nc = w->capshards ? 2 * w->capshards : 8;
+		shard_rec *p = realloc(w->shards, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "shard list");
+		w->shards = p;
+		w->capshards = nc;
+	}
+	shard_rec *s = &w->shards[w->nshards];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->file, sizeof(s->file), "%s", name);
+	s->clips = clips;
+	s->frames = frames;
+	int rc = fmt_file_sha256(path, s->sha256, &s->bytes, err);
+	if (!rc)
+		w->nshards++;
+	return rc;
+}
+
 static int shard_finish(fmt_writer *w, svt_err *err)
 {
 	int rc;
@@ -250,25 +273,11 @@ static int shard_finish(fmt_writer *w, svt_err *err)
 	w->file = H5I_INVALID_HID;
 	if ((rc = fmt_h5_commit(f, w->tmp, w->final, err)))
 		return rc;
-	if (w->nshards == w->capshards) {
-		size_t nc = w->capshards ? 2 * w->capshards : 8;
-		shard_rec *p = realloc(w->shards, nc * sizeof(*p));
-		if (!p)
-			return svt_err_set(err, SVT_E_NOMEM, "shard list");
-		w->shards = p;
-		w->capshards = nc;
-	}
-	shard_rec *s = &w->shards[w->nshards];
-	memset(s, 0, sizeof(*s));
-	snprintf(s->file, sizeof(s->file), "%s", w->fname);
-	s->clips = n;
-	s->frames = w->shard_frames;
-	if ((rc = fmt_file_sha256(w->final, s->sha256, &s->bytes, err)))
+	if ((rc = shards_push(w, w->fname, w->final, n, w->shard_frames, err)))
 		return rc;
-	w->nshards++;
 	w->shard_no++;
 	svt_log_debug("committed %s: %zu clips, %llu bytes", w->final, n,
-		      (unsigned long long)s->bytes);
+		      (unsigned long long)w->shards[w->nshards - 1].bytes);
 	return SVT_OK;
 }
 
@@ -363,22 +372,8 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 		}
 		w->nall += n;
 		free(rows);
-		if (w->nshards == w->capshards) {
-			size_t nc = w->capshards ? 2 * w->capshards : 8;
-			shard_rec *p = realloc(w->shards, nc * sizeof(*p));
-			if (!p)
-				return svt_err_set(err, SVT_E_NOMEM, "shard list");
-			w->shards = p;
-			w->capshards = nc;
-		}
-		shard_rec *s = &w->shards[w->nshards];
-		memset(s, 0, sizeof(*s));
-		snprintf(s->file, sizeof(s->file), "%s", name);
-		s->clips = n;
-		s->frames = frames;
-		if ((rc = fmt_file_sha256(path, s->sha256, &s->bytes, err)))
+		if ((rc = shards_push(w, name, path, n, frames, err)))
 			return rc;
-		w->nshards++;
 		w->shard_no = k + 1;
 		w->resumed_shards++;
 		w->resumed_clips += n;
