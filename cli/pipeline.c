@@ -784,6 +784,9 @@ static void print_summary(const job *j, double seconds, const char *shards_note)
 		j->gpu ? gpu_ctx_backend(j->gpu) : "-",
 		j->decode_warnings ? ", some decoded with warnings" : "", shards_note, j->o->out,
 		seconds);
+	if (!j->clips_written && !j->clips_resumed && c->n > rejected)
+		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
+				"smaller --clip-frames)\n", j->o->clip_frames);
 	if (j->depth_frames)
 		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
 				"tiles\n", j->points_total, j->depth_frames);
