@@ -71,6 +71,8 @@ typedef struct job {
 	gpu_point *pts;
 	size_t npts, cappts, points_total, depth_frames;
 	unsigned char *points_done;
+	int clip_depth;      /* the clip being cut has a depth map for every frame */
+	float *vdepth;       /* its depth views, clip_frames x H x W metres */
 	/* tallies */
 	size_t clips_written, frames_written, decode_warnings, clips_resumed;
 	/* every clip of this run (written or resumed): its tiles are recorded in the twin at
@@ -383,14 +385,20 @@ static int depth_path_of(const char *path, char *out, size_t cap)
 	return 0;
 }
 
-/* Back-projects frame k's depth map (if it has one) with its panorama's colours into the
- * job's ENU frame and queues the points for the twin's tiles. A bad depth map is reported and
- * skipped: the frame itself stays good. */
-static int frame_points(job *j, size_t k, const ingest_image *pano, svt_err *err)
+/* Frame k's depth map (if it has one, see depth_path_of): back-projected with its panorama's
+ * colours into the job's ENU frame and queued for the twin's tiles (when points is set), and
+ * cut into the view v as z-depth for the shard (into view_depth when not NULL; zeros when the
+ * map is unusable). A bad depth map is reported and skipped: the frame itself stays good. */
+static int frame_depth(job *j, size_t k, const ingest_image *pano, const gpu_view *v,
+		       int points, float *view_depth, svt_err *err)
 {
 	char dpath[4096];
-	j->points_done[k] = 1;
 	const char *path = j->cap->frames[j->cap_idx[k]].path;
+	size_t vpx = (size_t)v->width * (size_t)v->height;
+	if (points)
+		j->points_done[k] = 1;
+	if (view_depth)
+		memset(view_depth, 0, vpx * sizeof(float));
 	if (!depth_path_of(path, dpath, sizeof(dpath)))
 		return SVT_OK;
 	svt_err derr = {0};
@@ -402,14 +410,19 @@ static int frame_points(job *j, size_t k, const ingest_image *pano, svt_err *err
 		return rc;
 	if (ingest_decode_file(j->depth_dec, dpath, &dopts, &j->depth_img, &warn, &derr) ||
 	    j->depth_img.bit_depth != 16 || j->depth_img.channels != 1) {
-		svt_log_warn("%s: not a 16-bit gray depth map (%s): no points from this frame", dpath,
+		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
 			     derr.msg[0] ? derr.msg : "wrong pixel format");
 		return SVT_OK;
 	}
 	const ingest_image *di = &j->depth_img;
 	gpu_depth d = {.data = di->data, .width = di->width, .height = di->height,
 		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
-		       .max_m = 60.0, .model = GPU_DEPTH_EQUIRECT, .step = 4};
+		       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
+	if (view_depth && (rc = gpu_view_depth_from_equirect(j->gpu, &d, v, view_depth,
+							      (size_t)v->width * sizeof(float), err)))
+		return svt_err_prefix(err, "depth view of %s", dpath);
+	if (!points)
+		return SVT_OK;
 	size_t cap = (size_t)((di->width + 3) / 4) * (size_t)((di->height + 3) / 4);
 	if (j->npts + cap > j->cappts) {
 		size_t nc = j->cappts ? j->cappts : 1 << 16;
@@ -453,6 +466,19 @@ static int clip_views(job *j, const size_t *kidx, int T, svt_err *err)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %d frames", T);
 	for (int t = 0; t < T; t++)
 		paths[t] = j->cap->frames[j->cap_idx[kidx[t]]].path;
+
+	/* The shard holds depth for a clip only when every one of its frames has a depth map. */
+	char dpath[4096];
+	j->clip_depth = 1;
+	for (int t = 0; t < T && j->clip_depth; t++)
+		j->clip_depth = depth_path_of(paths[t], dpath, sizeof(dpath));
+	if (j->clip_depth && !j->vdepth) {
+		j->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
+		if (!j->vdepth) {
+			free(paths);
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
+		}
+	}
 
 	ingest_decode_opts dopts;
 	ingest_decode_opts_default(&dopts);
@@ -500,8 +526,10 @@ static int clip_views(job *j, const size_t *kidx, int T, svt_err *err)
 		rc = gpu_view_from_equirect(j->gpu, &src, &v, &dst, err);
 		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
 		 * would count its points twice and mark its tiles changed). */
-		if (!rc && j->store && j->capture_new && !j->points_done[k])
-			rc = frame_points(j, k, img, err);
+		int points = j->store && j->capture_new && !j->points_done[k];
+		float *vd = j->clip_depth ? j->vdepth + t * (size_t)o->width * o->height : NULL;
+		if (!rc && (points || vd))
+			rc = frame_depth(j, k, img, &v, points, vd, err);
 		ingest_pool_release(pool, img);
 		if (rc) {
 			svt_err_prefix(err, "view of %s", paths[t]);
@@ -521,7 +549,6 @@ done:
 	return rc;
 }
 
-/* Writes one assembled clip: views, poses and metadata. */
 /* The name of the feature of layer l most common among the clip's frames ("" if none). */
 static const char *clip_label(const job *j, const twin_layer *l, const long *frame_lab,
 			      const size_t *kidx, int T)
@@ -604,6 +631,7 @@ static void clip_id(const job *j, const size_t *kidx, int seq, char id[64])
 	snprintf(id, 64, "%.40s-s%03d-f%05d", j->name, seq % 1000, j->tf[kidx[0]].src % 100000);
 }
 
+/* Writes one assembled clip: views (and depth views), poses and metadata. */
 static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *split,
 		      svt_err *err)
 {
@@ -655,11 +683,16 @@ static int clip_write(job *j, const size_t *kidx, int T, int seq, const char *sp
 		.heading = j->heading, .dist_m = j->dist, .time_us = j->time_us,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
+		.depth = j->clip_depth,
 	};
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
-	for (int t = 0; !rc && t < T; t++)
+	size_t depth_px = (size_t)o->width * o->height;
+	for (int t = 0; !rc && t < T; t++) {
 		rc = fmt_clip_frame(j->writer, t, j->views + t * view_bytes, err);
+		if (!rc && j->clip_depth)
+			rc = fmt_clip_depth(j->writer, t, j->vdepth + t * depth_px, err);
+	}
 	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)
@@ -886,6 +919,7 @@ done:
 	free(j.alive);
 	free(j.points_done);
 	free(j.pts);
+	free(j.vdepth);
 	ingest_image_free(&j.depth_img);
 	ingest_decoder_destroy(j.depth_dec);
 	free(j.views);

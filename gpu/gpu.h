@@ -209,6 +209,19 @@ int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color
 int gpu_depth_to_points_ref(const gpu_depth *d, const gpu_image *color, const double w2c[16],
 			    gpu_point *out, size_t cap, size_t *n_out, svt_err *err);
 
+/* The depth a perspective view sees: for view v (the same rotation and intrinsics as the
+ * colour view cut by gpu_view_from_equirect) and a depth panorama src (model
+ * GPU_DEPTH_EQUIRECT: range along the ray, at its own resolution, which may differ from the
+ * colour panorama's), writes the z-depth in metres along the view's optical axis of every
+ * pixel into dst (v->height rows of v->width floats, dst_stride bytes apart). Nearest sample,
+ * never interpolated and never antialiased (a blend of a facade and the sky behind it is a
+ * depth nothing has); 0 where the source is invalid. Exact on both paths up to float rounding
+ * of the chosen sample at exact ties. */
+int gpu_view_depth_from_equirect(gpu_ctx *ctx, const gpu_depth *src, const gpu_view *v,
+				 float *dst, size_t dst_stride, svt_err *err);
+int gpu_view_depth_from_equirect_ref(const gpu_depth *src, const gpu_view *v, float *dst,
+				     size_t dst_stride, svt_err *err);
+
 /* Voxel downsampling on a hash grid: the n points (the point sets of many frames of a tile,
  * concatenated) become one point per occupied cube of voxel_m metres (cells indexed
  * floor(p / voxel_m), |index| < 2^20): the mean position and mean colour of its points,

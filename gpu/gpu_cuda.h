@@ -7,6 +7,7 @@
 #define SVT_GPU_CUDA_H
 
 #include "gpu/gpu.h"
+#include "gpu/gpu_math.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +39,9 @@ int gpu_cuda_tensor_from_image(gpu_cuda *c, const gpu_image *src, int out_w, int
 /* RC: per camera rotation (9) and centre (3). */
 int gpu_cuda_plucker(gpu_cuda *c, const double *RC, const double *K, int n, int out_w,
 		     int out_h, int patch, int dtype, void *dst, svt_err *err);
+/* g: the view's float parameters at the depth map's size; s: the source (host pointers). */
+int gpu_cuda_view_depth(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, int out_w, int out_h,
+			float *dst, size_t dst_stride, svt_err *err);
 int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
 			     const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
 			     svt_err *err);

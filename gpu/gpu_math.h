@@ -514,4 +514,46 @@ typedef struct gm_vox {
 } gm_vox;
 #define GM_VOX_EMPTY 0xffffffffffffffffULL
 
+/* ---- Depth views --------------------------------------------------------------------------- */
+
+/* The depth panorama as the depth-view kernel sees it (host memory on the C path, device memory
+ * in the kernel). */
+typedef struct gm_dsrc {
+	const unsigned char *data;
+	size_t stride;
+	int W, H, is_float;
+	float scale, min_m, max_m;
+} gm_dsrc;
+
+/* Z-depth (metres along the view's optical axis) of output pixel (i, j): the NEAREST depth
+ * sample of the ray (depth is never interpolated: a blend of a facade and the sky behind it
+ * is a depth nothing has), converted from range to z by the ray's cosine to the axis. 0 when
+ * the sample is invalid (0, non-finite, outside [min_m, max_m]). */
+GM_FN float gm_depth_view_pixel(const gm_view *g, const gm_dsrc *s, int i, int j)
+{
+	float u = (float)i + 0.5f, v = (float)j + 0.5f, bx, by, bz, c, r;
+	gm_view_rowbase(g, v, &bx, &by, &bz);
+	gm_view_map(g, u, bx, by, bz, &c, &r);
+	int x, y;
+	gm_wrap_tap((int)floorf(c + 0.5f), (int)floorf(r + 0.5f), s->W, s->H, &x, &y);
+	const unsigned char *row = s->data + (size_t)y * s->stride;
+	float range;
+	if (s->is_float) {
+		float f;
+		memcpy(&f, row + 4 * (size_t)x, 4);
+		range = GM_MUL(f, s->scale);
+	} else {
+		unsigned short q;
+		memcpy(&q, row + 2 * (size_t)x, 2);
+		if (q == 0)
+			return 0.0f;
+		range = GM_MUL((float)q, s->scale);
+	}
+	if (!(range >= s->min_m && range <= s->max_m) || !(range > 0.0f))
+		return 0.0f;
+	float xc = GM_MUL(u - g->cx, g->ifx), yc = GM_MUL(v - g->cy, g->ify);
+	float n2 = GM_ADD(GM_ADD(GM_MUL(xc, xc), GM_MUL(yc, yc)), 1.0f);
+	return range / sqrtf(n2);
+}
+
 #endif

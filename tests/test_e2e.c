@@ -321,3 +321,53 @@ Test(e2e, output_is_committed)
 	cr_expect_eq(fmt_dataset_verify(out_dir, devnull, &err), 0, "verify: %s", err.msg);
 	fclose(devnull);
 }
+
+/* Each clip carries a depth view per frame, and it agrees with the generator's flat ground:
+ * the shard's views are level, so a pixel below the horizon in row j sees the ground at
+ * z = (camera height above the ground) / ((j + 0.5 - cy) / fy). */
+Test(e2e, depth_views_match_ground_plane)
+{
+	NEED_SAMPLES();
+	json_t *good[4096];
+	size_t ng = gt_good(good, 4096);
+	double ground_u = json_number_value(json_object_get(json_object_get(gt, "scene"), "ground_u"));
+	cr_assert(ground_u < 0, "ground_truth.json gives no scene.ground_u");
+	svt_err err = {0};
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(shard_path(), &r, &err), 0, "%s", err.msg);
+	fmt_clip_data cd;
+	cr_assert_eq(fmt_reader_clip(r, 0, &cd, &err), 0, "%s", err.msg);
+	cr_assert(cd.has_depth, "the sample clips have depth maps, the shard has none");
+	float *z = malloc(sizeof(float) * VIEW_W * VIEW_H);
+	int ts[] = {0, CLIP_FRAMES / 2, CLIP_FRAMES - 1}, checked = 0;
+	double worst = 0;
+	for (size_t q = 0; q < SVT_ARRAY_LEN(ts); q++) {
+		int t = ts[q];
+		size_t g = ng;
+		for (size_t i = 0; i < ng; i++)
+			if ((int64_t)json_integer_value(json_object_get(good[i], "time_us")) == cd.time_us[t])
+				g = i;
+		cr_assert(g < ng);
+		double enu[3];
+		jarr(json_object_get(good[g], "enu"), enu, 3);
+		double height = enu[2] - ground_u;
+		cr_assert_eq(fmt_reader_depth(r, 0, t, 1, z, &err), 0, "%s", err.msg);
+		const double *K = cd.K + 4 * t;
+		/* The bottom rows, centre columns: the road just ahead of the camera. */
+		for (int j = VIEW_H - 12; j < VIEW_H; j += 3)
+			for (int i = VIEW_W / 2 - 8; i <= VIEW_W / 2 + 8; i += 4) {
+				double y = (j + 0.5 - K[3]) / K[1];
+				double want = height / y;
+				double rel = fabs(z[j * VIEW_W + i] - want) / want;
+				worst = fmax(worst, rel);
+				checked++;
+			}
+	}
+	cr_assert_gt(checked, 0);
+	/* Nearest sampling of a half-size depth panorama, millimetre units, float16 storage. */
+	cr_log_info("depth: worst relative error %.4f over %d pixels", worst, checked);
+	cr_expect_lt(worst, 0.02, "worst relative depth error %.4f", worst);
+	free(z);
+	fmt_clip_data_free(&cd);
+	fmt_reader_close(r);
+}
