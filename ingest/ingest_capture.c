@@ -513,7 +513,7 @@ int ingest_capture_scan(const char *path, const ingest_scan_opts *opts, ingest_c
 								   : kap->recs[i].image, err);
 	} else if (S_ISDIR(st.st_mode)) {
 		rc = walk_dir(path, &files, 0, err);
-		if (!rc)
+		if (!rc && files.n > 1) /* an empty directory leaves files.v NULL */
 			qsort(files.v, files.n, sizeof(char *), cmp_str);
 	} else {
 		rc = strvec_push(&files, path, err);
