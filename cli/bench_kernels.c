@@ -140,6 +140,18 @@ static int bk_view_call(void *a)
 	return gpu_view_from_equirect(b->ctx, b->src, &b->v, &b->dst, NULL);
 }
 
+typedef struct bk_dview {
+	gpu_ctx *ctx;
+	gpu_depth d;
+	gpu_view v;
+	float *dst;
+} bk_dview;
+static int bk_dview_call(void *a)
+{
+	bk_dview *b = a;
+	return gpu_view_depth_from_equirect(b->ctx, &b->d, &b->v, b->dst, 1280 * sizeof(float), NULL);
+}
+
 typedef struct bk_cube {
 	gpu_ctx *ctx;
 	gpu_image *src, faces[GPU_CUBE_FACES];
@@ -405,6 +417,32 @@ int bench_kernels(int argc, char **argv)
 			}
 		}
 		free(dst);
+	}
+	/* Depth view: the shard's 1280x704 frame from a half-size (2048x1024) uint16 mm depth
+	 * panorama, nearest; a ground plane 2.5 m below with the upper half invalid (sky). */
+	{
+		bk_dview b;
+		memset(&b, 0, sizeof(b));
+		uint16_t *dp = malloc((size_t)2048 * 1024 * sizeof(uint16_t));
+		b.dst = malloc((size_t)1280 * 704 * sizeof(float));
+		for (int y = 0; dp && y < 1024; y++) {
+			double lat = 3.14159265358979323846 * (0.5 - (y + 0.5) / 1024);
+			double r = lat < -1e-3 ? 2.5 / sin(-lat) : 0;
+			for (int x = 0; x < 2048; x++)
+				dp[(size_t)y * 2048 + x] = (uint16_t)(r > 0 && r < 65 ? lround(r * 1000) : 0);
+		}
+		b.d = (gpu_depth){dp, 2048, 1024, 2048 * sizeof(uint16_t), 0, 0.001, 0.1, 65,
+				  GPU_DEPTH_EQUIRECT, 0, 0, 0, 0, 1};
+		gpu_view_pinhole(&b.v, 1280, 704, 90);
+		gpu_view_rotation(30, -20, 0, b.v.R);
+		for (int c = 0; dp && b.dst && c < nctx; c += (c == 0 ? 2 : 1)) { /* no threaded C path */
+			b.ctx = ctx[c];
+			bk_line("depth view 1280x704 nearest", names[c],
+				bk_time(bk_dview_call, &b, o.seconds), 1280.0 * 704, "MP/s");
+			bk_dev(ctx[c], 1280.0 * 704 * (4 + 2), "output + as many uint16 source samples");
+		}
+		free(dp);
+		free(b.dst);
 	}
 	/* Plucker maps: 16 cameras at pixel resolution, f16. */
 	{

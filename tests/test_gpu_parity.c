@@ -299,3 +299,55 @@ Test(gpu_parity, point_kernels)
 		free(hb), free(za), free(zb), free(ra), free(rb);
 	gpu_ctx_destroy(c);
 }
+
+/* Depth view at the shard's size from a half-size float32 depth panorama (random ranges, a
+ * seventh invalid: 0, NaN or beyond max_m), into rows padded with guard floats (the stride
+ * path the uint16 case in test_gpu_depth.c does not cover). Declared tolerance: the view map is
+ * the same uncontracted float math on both sides, so a pixel may only move across an exact
+ * tie: at most 0.1 % of pixels may differ. */
+Test(gpu_parity, depth_view_float_padded)
+{
+	gpu_ctx *c = cuda_ctx_or_skip();
+	enum { DW = 2048, DH = 1024, W = 1280, H = 704, PAD = 7 };
+	unsigned s = 77;
+	float *dm = malloc(sizeof(float) * DW * DH);
+	cr_assert(dm);
+	for (int k = 0; k < DW * DH; k++) {
+		unsigned r = lcg(&s);
+		dm[k] = r % 7 == 0 ? (r % 3 == 0 ? 0.0f : r % 3 == 1 ? NAN : 500.0f)
+				   : 0.5f + (float)(lcg(&s) % 60000) * 0.001f;
+	}
+	gpu_depth d = {dm, DW, DH, DW * sizeof(float), 1, 1.0, 0.3, 80, GPU_DEPTH_EQUIRECT,
+		       0, 0, 0, 0, 1};
+	size_t stride = (W + PAD) * sizeof(float), n = (size_t)(W + PAD) * H + GUARD_TAIL;
+	float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+	cr_assert(a && b);
+	double yaw[] = {30, 180, -90}, pitch[] = {-20, 75, -85};
+	svt_err err = {0};
+	for (int q = 0; q < 3; q++) {
+		for (size_t k = 0; k < n; k++)
+			a[k] = b[k] = -7.0f;
+		gpu_view v;
+		gpu_view_pinhole(&v, W, H, 90);
+		gpu_view_rotation(yaw[q], pitch[q], 0, v.R);
+		cr_assert_eq(gpu_view_depth_from_equirect_ref(&d, &v, a, stride, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(gpu_view_depth_from_equirect(c, &d, &v, b, stride, &err), 0, "%s",
+			     err.msg);
+		size_t differ = 0;
+		for (int y = 0; y < H; y++) {
+			for (int x = 0; x < W; x++) {
+				float fa = a[(size_t)y * (W + PAD) + x], fb = b[(size_t)y * (W + PAD) + x];
+				differ += fa != fb;
+			}
+			for (int x = W; x < W + PAD; x++)
+				cr_assert_eq(b[(size_t)y * (W + PAD) + x], -7.0f,
+					     "case %d row %d guard float %d overwritten", q, y, x - W);
+		}
+		for (size_t k = (size_t)(W + PAD) * H; k < n; k++)
+			cr_assert_eq(b[k], -7.0f, "case %d tail guard overwritten", q);
+		cr_expect_leq(differ, (size_t)(W * H / 1000), "case %d: %zu pixels differ", q, differ);
+	}
+	free(dm), free(a), free(b);
+	gpu_ctx_destroy(c);
+}
