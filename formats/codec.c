@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <turbojpeg.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -26,7 +27,7 @@ void fmt_h5_quiet(void)
 	pthread_once(&once, quiet_once);
 }
 
-static const char *const names[] = {"none", "gzip", "lz4", "zstd", "blosc"};
+static const char *const names[] = {"none", "gzip", "lz4", "zstd", "blosc", "jpeg"};
 
 const char *fmt_codec_name(fmt_codec c)
 {
@@ -50,6 +51,7 @@ static int default_level(fmt_codec c)
 	case FMT_CODEC_GZIP: return 1; /* frames: level 1 is 3x faster than 6 for 5% more bytes */
 	case FMT_CODEC_ZSTD: return 3;
 	case FMT_CODEC_BLOSC: return 5;
+	case FMT_CODEC_JPEG: return 90;
 	default: return 0;
 	}
 }
@@ -66,16 +68,19 @@ int fmt_codec_parse(const char *s, fmt_codec *codec, int *level, svt_err *err)
 		if (s[nl] == ':') {
 			char *end = NULL;
 			long v = strtol(s + nl + 1, &end, 10);
-			int hi = i == FMT_CODEC_ZSTD ? 22 : 9;
-			if (!end || *end || end == s + nl + 1 || v < 0 || v > hi)
-				return svt_err_set(err, SVT_E_INPUT, "codec '%s': level must be 0..%d", s, hi);
+			int hi = i == FMT_CODEC_ZSTD ? 22 : i == FMT_CODEC_JPEG ? 100 : 9;
+			int lo = i == FMT_CODEC_JPEG ? 1 : 0;
+			if (!end || *end || end == s + nl + 1 || v < lo || v > hi)
+				return svt_err_set(err, SVT_E_INPUT, "codec '%s': level must be %d..%d", s,
+						   lo, hi);
 			lv = (int)v;
 		}
 		*codec = (fmt_codec)i;
 		*level = lv;
 		return SVT_OK;
 	}
-	return svt_err_set(err, SVT_E_INPUT, "unknown codec '%s' (none, gzip, lz4, zstd, blosc)", s);
+	return svt_err_set(err, SVT_E_INPUT, "unknown codec '%s' (none, gzip, lz4, zstd, blosc, jpeg)",
+			   s);
 }
 
 int fmt_codec_available(fmt_codec c)
@@ -83,7 +88,9 @@ int fmt_codec_available(fmt_codec c)
 	fmt_h5_quiet();
 	switch (c) {
 	case FMT_CODEC_NONE: return 1;
-	case FMT_CODEC_GZIP: return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+	case FMT_CODEC_GZIP:
+	case FMT_CODEC_JPEG: /* frames are JPEG; depth maps beside them take gzip */
+		return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
 	case FMT_CODEC_LZ4:
 	case FMT_CODEC_ZSTD:
 	case FMT_CODEC_BLOSC:
@@ -256,6 +263,8 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 	case FMT_CODEC_LZ4: rc = enc_lz4(src, n, out, cap, out_n, err); break;
 	case FMT_CODEC_ZSTD: rc = enc_zstd(src, n, level, out, cap, out_n, err); break;
 	case FMT_CODEC_BLOSC: rc = enc_blosc(src, n, elem, level, out, cap, out_n, err); break;
+	/* JPEG frames go through fmt_jpeg_encode; what comes here (depth) is kept lossless. */
+	case FMT_CODEC_JPEG: rc = enc_gzip(src, n, elem, 1, out, cap, out_n, err); break;
 	default: return svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)c);
 	}
 	if (rc)
@@ -283,6 +292,10 @@ int fmt_dcpl_set_codec(hid_t dcpl, fmt_codec c, int level, size_t chunk_bytes, s
 	case FMT_CODEC_GZIP:
 		if ((h = H5Pset_shuffle(dcpl)) >= 0)
 			h = H5Pset_deflate(dcpl, (unsigned)level);
+		break;
+	case FMT_CODEC_JPEG: /* the datasets beside JPEG frames (depth): gzip level 1 */
+		if ((h = H5Pset_shuffle(dcpl)) >= 0)
+			h = H5Pset_deflate(dcpl, 1);
 		break;
 	case FMT_CODEC_LZ4: {
 		unsigned cd[1] = {0}; /* 0: the filter's default block size (1 GiB) */
@@ -344,4 +357,40 @@ hid_t fmt_f16_type(void)
 	H5Tset_size(t, 2);
 	H5Tset_ebias(t, 15);
 	return t;
+}
+
+int fmt_jpeg_encode(const uint8_t *rgb, int W, int H, int quality, uint8_t **out, size_t *cap,
+		    size_t *out_n, svt_err *err)
+{
+	tjhandle tj = tjInitCompress();
+	if (!tj)
+		return svt_err_set(err, SVT_E_NOMEM, "jpeg: cannot create a TurboJPEG compressor");
+	int rc = grow(out, cap, tjBufSize(W, H, TJSAMP_420), err);
+	unsigned long len = (unsigned long)*cap;
+	/* TJFLAG_NOREALLOC: TurboJPEG writes into our buffer, sized by tjBufSize. */
+	if (!rc && tjCompress2(tj, rgb, W, 0, H, TJPF_RGB, out, &len, TJSAMP_420, quality,
+			       TJFLAG_NOREALLOC) != 0)
+		rc = svt_err_set(err, SVT_E_FORMAT, "jpeg: %s", tjGetErrorStr2(tj));
+	if (!rc)
+		*out_n = (size_t)len;
+	tjDestroy(tj);
+	return rc;
+}
+
+int fmt_jpeg_decode(const uint8_t *jpg, size_t n, int W, int H, uint8_t *rgb, svt_err *err)
+{
+	tjhandle tj = tjInitDecompress();
+	if (!tj)
+		return svt_err_set(err, SVT_E_NOMEM, "jpeg: cannot create a TurboJPEG decompressor");
+	int w = 0, h = 0, sub = 0, cs = 0, rc = SVT_OK;
+	if (tjDecompressHeader3(tj, jpg, (unsigned long)n, &w, &h, &sub, &cs) != 0)
+		rc = svt_err_set(err, SVT_E_FORMAT, "jpeg frame: %s", tjGetErrorStr2(tj));
+	else if (w != W || h != H)
+		rc = svt_err_set(err, SVT_E_FORMAT, "jpeg frame is %dx%d, the clip says %dx%d", w, h,
+				 W, H);
+	else if (tjDecompress2(tj, jpg, (unsigned long)n, rgb, W, 0, H, TJPF_RGB,
+			       TJFLAG_STOPONWARNING) != 0)
+		rc = svt_err_set(err, SVT_E_FORMAT, "jpeg frame: %s", tjGetErrorStr2(tj));
+	tjDestroy(tj);
+	return rc;
 }

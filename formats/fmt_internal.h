@@ -51,6 +51,13 @@ uint16_t fmt_f16_from_f32(float f);
 /* The HDF5 type of a little-endian IEEE half float, as h5py defines it (caller closes). */
 hid_t fmt_f16_type(void);
 
+/* JPEG frames (FMT_CODEC_JPEG): W x H x 3 RGB <-> a baseline JPEG (4:2:0) of that quality.
+ * *out grows as fmt_chunk_encode's does. Thread-safe: a TurboJPEG handle per call. */
+int fmt_jpeg_encode(const uint8_t *rgb, int W, int H, int quality, uint8_t **out, size_t *cap,
+		    size_t *out_n, svt_err *err);
+/* Decodes a JPEG that must be exactly W x H into rgb (W * H * 3 bytes). */
+int fmt_jpeg_decode(const uint8_t *jpg, size_t n, int W, int H, uint8_t *rgb, svt_err *err);
+
 /* Adds the codec's filters (and Fletcher32 last when asked) to a dataset creation list;
  * elem is the element size in bytes (blosc records it). */
 int fmt_dcpl_set_codec(hid_t dcpl, fmt_codec c, int level, size_t chunk_bytes, size_t elem,

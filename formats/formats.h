@@ -28,9 +28,11 @@ typedef enum fmt_codec {
 	FMT_CODEC_LZ4,   /* HDF5 filter 32004 (plugin) */
 	FMT_CODEC_ZSTD,  /* HDF5 filter 32015 (plugin) */
 	FMT_CODEC_BLOSC, /* HDF5 filter 32001 (plugin) */
+	FMT_CODEC_JPEG,  /* each frame a JPEG (level = quality), /frames_jpeg; lossy */
 } fmt_codec;
 
-/* Parses "none", "gzip", "lz4", "zstd", "blosc" (optionally ":level"). */
+/* Parses "none", "gzip", "lz4", "zstd", "blosc", "jpeg" (optionally ":level"; for jpeg the
+ * quality, 1-100, default 90). */
 int fmt_codec_parse(const char *s, fmt_codec *codec, int *level, svt_err *err);
 const char *fmt_codec_name(fmt_codec c);
 /* True when the codec's HDF5 filter can encode in this process. */

@@ -95,14 +95,23 @@ int fmt_reader_open(const char *path, fmt_reader **out, svt_err *err)
 	if (r->n > 0) {
 		char p[FMT_ID_MAX + 16];
 		snprintf(p, sizeof(p), "clips/%s/frames", r->rows[0].clip_id);
-		hid_t ds = H5Dopen2(r->file, p, H5P_DEFAULT);
-		if (ds < 0) {
+		/* JPEG frames (codec jpeg) need no HDF5 filter: nothing to check. */
+		char pj[FMT_ID_MAX + 24];
+		snprintf(pj, sizeof(pj), "clips/%s/frames_jpeg", r->rows[0].clip_id);
+		int jpeg = H5Lexists(r->file, "clips", H5P_DEFAULT) > 0 &&
+			   H5Oexists_by_name(r->file, pj, H5P_DEFAULT) > 0;
+		hid_t ds = jpeg ? H5I_INVALID_HID : H5Dopen2(r->file, p, H5P_DEFAULT);
+		if (jpeg) {
+			/* nothing */
+		} else if (ds < 0) {
 			rc = svt_err_set(err, SVT_E_FORMAT, "%s: /%s cannot be opened%s", path, p,
 					 r->master ? " (is its shard next to the master file?)" : "");
 			goto done;
 		}
-		rc = check_filters(ds, path, err);
-		H5Dclose(ds);
+		if (ds >= 0) {
+			rc = check_filters(ds, path, err);
+			H5Dclose(ds);
+		}
 		if (rc)
 			goto done;
 	}
@@ -254,11 +263,30 @@ int fmt_reader_clip(fmt_reader *r, size_t i, fmt_clip_data *c, svt_err *err)
 		rc = svt_err_set(err, SVT_E_FORMAT, "/%s cannot be opened", p);
 		goto done;
 	}
-	ds = H5Dopen2(g, "frames", H5P_DEFAULT);
-	sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
 	hsize_t d[4] = {0};
-	if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 4 ||
-	    H5Sget_simple_extent_dims(sp, d, NULL) < 0 || d[3] != 3 || d[0] < 1 ||
+	if (H5Lexists(g, "frames_jpeg", H5P_DEFAULT) > 0) {
+		/* JPEG frames: T from the dataset, H and W from its attributes. */
+		int64_t hh = 0, ww = 0;
+		ds = H5Dopen2(g, "frames_jpeg", H5P_DEFAULT);
+		sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+		if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 ||
+		    H5Sget_simple_extent_dims(sp, d, NULL) < 0 ||
+		    fmt_attr_get_i64(ds, "height", &hh, NULL) || fmt_attr_get_i64(ds, "width", &ww, NULL)) {
+			rc = svt_err_set(err, SVT_E_FORMAT, "/%s/frames_jpeg is not [T] with height, width",
+					 p);
+			goto done;
+		}
+		d[1] = (hsize_t)hh;
+		d[2] = (hsize_t)ww;
+		d[3] = 3;
+	} else {
+		ds = H5Dopen2(g, "frames", H5P_DEFAULT);
+		sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+		if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 4 ||
+		    H5Sget_simple_extent_dims(sp, d, NULL) < 0)
+			d[3] = 0;
+	}
+	if (sp < 0 || d[3] != 3 || d[0] < 1 ||
 	    d[0] > 1000000 || d[1] > 65535 || d[2] > 65535) {
 		rc = svt_err_set(err, SVT_E_FORMAT, "/%s/frames is not [T,H,W,3]", p);
 		goto done;
@@ -298,6 +326,53 @@ done:
 	return rc;
 }
 
+/* Frames [t0, t0+n) of a clip stored as JPEG bytes, decoded to RGB. */
+static int read_jpeg_frames(fmt_reader *r, size_t i, const char *path, int t0, int n,
+			    uint8_t *rgb, svt_err *err)
+{
+	int W = r->rows[i].width, H = r->rows[i].height, rc = SVT_OK;
+	hid_t ds = H5Dopen2(r->file, path, H5P_DEFAULT);
+	hid_t fs = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+	hid_t vt = H5Tvlen_create(H5T_NATIVE_UINT8);
+	hsize_t T = 0, one = 1;
+	hid_t ms = H5Screate_simple(1, &one, NULL);
+	if (fs < 0 || H5Sget_simple_extent_dims(fs, &T, NULL) != 1) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "%s: /%s cannot be opened", r->path, path);
+		goto done;
+	}
+	if (t0 < 0 || n < 1 || (hsize_t)t0 + (hsize_t)n > T) {
+		rc = svt_err_set(err, SVT_E_INPUT, "frames [%d, %d) of clip %s (T = %llu)", t0, t0 + n,
+				 r->rows[i].clip_id, (unsigned long long)T);
+		goto done;
+	}
+	for (int k = 0; k < n && !rc; k++) {
+		hsize_t off = (hsize_t)(t0 + k);
+		hvl_t v = {0, NULL};
+		if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &one, NULL) < 0 ||
+		    H5Dread(ds, vt, ms, fs, H5P_DEFAULT, &v) < 0) {
+			rc = svt_err_set(err, SVT_E_FORMAT, "%s: JPEG frame %d of clip %s: read failed",
+					 r->path, t0 + k, r->rows[i].clip_id);
+			break;
+		}
+		if (!v.p || v.len == 0)
+			rc = svt_err_set(err, SVT_E_FORMAT, "%s: JPEG frame %d of clip %s is empty",
+					 r->path, t0 + k, r->rows[i].clip_id);
+		else if ((rc = fmt_jpeg_decode(v.p, v.len, W, H, rgb + (size_t)k * W * H * 3, err)))
+			svt_err_prefix(err, "%s: clip %s frame %d", r->path, r->rows[i].clip_id, t0 + k);
+		H5Dvlen_reclaim(vt, ms, H5P_DEFAULT, &v);
+	}
+done:
+	if (ms >= 0)
+		H5Sclose(ms);
+	if (vt >= 0)
+		H5Tclose(vt);
+	if (fs >= 0)
+		H5Sclose(fs);
+	if (ds >= 0)
+		H5Dclose(ds);
+	return rc;
+}
+
 int fmt_reader_frames(fmt_reader *r, size_t i, int t0, int n, uint8_t *rgb, svt_err *err)
 {
 	if (!r || !rgb)
@@ -306,6 +381,10 @@ int fmt_reader_frames(fmt_reader *r, size_t i, int t0, int n, uint8_t *rgb, svt_
 		return svt_err_set(err, SVT_E_INPUT, "clip %zu of %zu", i, r->n);
 	int rc = SVT_OK;
 	hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+	char pj[FMT_ID_MAX + 24];
+	snprintf(pj, sizeof(pj), "clips/%s/frames_jpeg", r->rows[i].clip_id);
+	if (H5Oexists_by_name(r->file, pj, H5P_DEFAULT) > 0)
+		return read_jpeg_frames(r, i, pj, t0, n, rgb, err);
 	if (r->frames < 0 || r->frames_clip != i) {
 		if (r->frames >= 0)
 			H5Dclose(r->frames);
@@ -470,10 +549,12 @@ int fmt_shard_inspect(const char *path, void *file, svt_err *err)
 		fmt_clip_data c;
 		if ((rc = fmt_reader_clip(r, i, &c, err)))
 			goto done;
-		char p[FMT_ID_MAX + 16], filt[256] = "";
+		char p[FMT_ID_MAX + 24], filt[256] = "";
 		hsize_t chunk[4] = {0};
 		snprintf(p, sizeof(p), "clips/%s/frames", row->clip_id);
-		hid_t ds = H5Dopen2(r->file, p, H5P_DEFAULT);
+		hid_t ds = H5Oexists_by_name(r->file, p, H5P_DEFAULT) > 0
+				   ? H5Dopen2(r->file, p, H5P_DEFAULT)
+				   : H5I_INVALID_HID;
 		hsize_t stored = 0;
 		if (ds >= 0) {
 			filters_desc(ds, filt, sizeof(filt), chunk);
@@ -483,11 +564,25 @@ int fmt_shard_inspect(const char *path, void *file, svt_err *err)
 		double raw = (double)c.T * c.H * c.W * 3;
 		fprintf(f, "clip %s%s%s\n", row->clip_id, r->master ? "  -> " : "",
 			r->master ? row->shard : "");
-		fprintf(f, "  frames   uint8 [%d, %d, %d, 3] chunk (%llu, %llu, %llu, %llu) %s, "
-			   "%.1f MB stored (%.2fx)\n",
-			c.T, c.H, c.W, (unsigned long long)chunk[0], (unsigned long long)chunk[1],
-			(unsigned long long)chunk[2], (unsigned long long)chunk[3], filt,
-			(double)stored / 1e6, stored ? raw / (double)stored : 0.0);
+		if (ds < 0) {
+			/* JPEG frames: one variable-length JPEG per frame. */
+			snprintf(p, sizeof(p), "clips/%s/frames_jpeg", row->clip_id);
+			hid_t dj = H5Dopen2(r->file, p, H5P_DEFAULT);
+			int64_t q = 0;
+			if (dj >= 0) {
+				fmt_attr_get_i64(dj, "quality", &q, NULL);
+				stored = H5Dget_storage_size(dj);
+				H5Dclose(dj);
+			}
+			fprintf(f, "  frames   %d JPEG (quality %lld) of %dx%d in frames_jpeg%s\n", c.T,
+				(long long)q, c.W, c.H, dj >= 0 ? "" : " (missing)");
+		} else {
+			fprintf(f, "  frames   uint8 [%d, %d, %d, 3] chunk (%llu, %llu, %llu, %llu) %s, "
+				   "%.1f MB stored (%.2fx)\n",
+				c.T, c.H, c.W, (unsigned long long)chunk[0], (unsigned long long)chunk[1],
+				(unsigned long long)chunk[2], (unsigned long long)chunk[3], filt,
+				(double)stored / 1e6, stored ? raw / (double)stored : 0.0);
+		}
 		if (c.has_depth)
 			fprintf(f, "  depth    float16 [%d, %d, %d] metres, 0 = invalid\n", c.T, c.H,
 				c.W);

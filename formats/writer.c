@@ -101,12 +101,15 @@ static void *worker_main(void *arg)
 			break;
 		s->state = S_BUSY;
 		fmt_codec c = w->o.codec;
-		int level = w->o.level, fl = w->o.fletcher32;
+		int level = w->o.level, fl = w->o.fletcher32, W = w->W, H = w->H;
 		pthread_mutex_unlock(&w->mu);
 		svt_err e = {0};
 		/* Depth is float16: 2-byte elements for shuffle and blosc. */
-		int rc = fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n, &s->out,
-					  &s->out_cap, &s->out_n, &e);
+		int rc = c == FMT_CODEC_JPEG && !s->depth
+				 ? fmt_jpeg_encode(s->in, W, H, level, &s->out, &s->out_cap, &s->out_n,
+						   &e)
+				 : fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n,
+						    &s->out, &s->out_cap, &s->out_n, &e);
 		pthread_mutex_lock(&w->mu);
 		s->state = rc ? S_FAILED : S_DONE;
 		if (rc)
@@ -131,8 +134,36 @@ static void pool_stop(fmt_writer *w)
 	w->th = NULL;
 }
 
+/* A JPEG frame is element t of the variable-length /frames_jpeg. */
+static int jpeg_store(fmt_writer *w, slot *s, svt_err *err)
+{
+	hsize_t off = (hsize_t)s->t, one = 1;
+	hid_t fs = H5Dget_space(w->frames_ds), ms = H5Screate_simple(1, &one, NULL);
+	hid_t vt = H5Tvlen_create(H5T_NATIVE_UINT8);
+	hvl_t v = {s->out_n, s->out};
+	int rc = SVT_OK;
+	if (fs < 0 || ms < 0 || vt < 0 ||
+	    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &one, NULL) < 0 ||
+	    H5Dwrite(w->frames_ds, vt, ms, fs, H5P_DEFAULT, &v) < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot write JPEG frame %d of clip %s", w->tmp,
+				 s->t, w->row.clip_id);
+	if (vt >= 0)
+		H5Tclose(vt);
+	if (ms >= 0)
+		H5Sclose(ms);
+	if (fs >= 0)
+		H5Sclose(fs);
+	if (!rc) {
+		w->shard_bytes += s->out_n;
+		w->n_written++;
+	}
+	return rc;
+}
+
 static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
 {
+	if (w->o.codec == FMT_CODEC_JPEG && !s->depth)
+		return jpeg_store(w, s, err);
 	hsize_t off[4] = {(hsize_t)s->t, 0, 0, 0};
 	if (H5Dwrite_chunk(s->depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, s->out_n,
 			   s->out) < 0)
@@ -411,7 +442,7 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 		o = *opts;
 	else
 		fmt_writer_opts_default(&o);
-	if ((unsigned)o.codec > FMT_CODEC_BLOSC)
+	if ((unsigned)o.codec > FMT_CODEC_JPEG)
 		return svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)o.codec);
 	if (!fmt_codec_available(o.codec))
 		return svt_err_set(err, SVT_E_UNSUPPORTED,
@@ -683,6 +714,31 @@ done:
 	return rc;
 }
 
+/* /clips/<id>/frames_jpeg: T variable-length uint8 sequences, each one frame's JPEG. Not
+ * chunked: HDF5 filters (Fletcher32 included) would apply to the heap references only; JPEG's
+ * own structure is the integrity check (verify decodes every frame). */
+static int jpeg_create(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
+{
+	hsize_t T = (hsize_t)c->T;
+	hid_t sp = H5Screate_simple(1, &T, NULL), vt = H5Tvlen_create(H5T_NATIVE_UINT8);
+	int rc = SVT_OK;
+	w->frames_ds = sp >= 0 && vt >= 0 ? H5Dcreate2(w->clip_g, "frames_jpeg", vt, sp, H5P_DEFAULT,
+							H5P_DEFAULT, H5P_DEFAULT)
+					  : H5I_INVALID_HID;
+	if (w->frames_ds < 0)
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips/%s/frames_jpeg", w->tmp,
+				 c->id);
+	if (!rc && !(rc = fmt_attr_put_str(w->frames_ds, "encoding", "jpeg", err)) &&
+	    !(rc = fmt_attr_put_i32(w->frames_ds, "quality", w->o.level, err)) &&
+	    !(rc = fmt_attr_put_i32(w->frames_ds, "height", c->H, err)))
+		rc = fmt_attr_put_i32(w->frames_ds, "width", c->W, err);
+	if (vt >= 0)
+		H5Tclose(vt);
+	if (sp >= 0)
+		H5Sclose(sp);
+	return rc;
+}
+
 int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 {
 	int rc = SVT_OK;
@@ -730,6 +786,11 @@ int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 	}
 	if ((rc = clip_write_meta(w, c, err)))
 		goto done;
+	if (w->o.codec == FMT_CODEC_JPEG) {
+		if ((rc = jpeg_create(w, c, err)))
+			goto done;
+		goto frames_done;
+	}
 	hsize_t dims[4] = {(hsize_t)c->T, (hsize_t)c->H, (hsize_t)c->W, 3};
 	hsize_t chunk[4] = {1, (hsize_t)c->H, (hsize_t)c->W, 3};
 	sp = H5Screate_simple(4, dims, NULL);
@@ -745,6 +806,7 @@ int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips/%s/frames", w->tmp, c->id);
 		goto done;
 	}
+frames_done:
 	if (w->depth && (rc = depth_create(w, c, err)))
 		goto done;
 	w->shard_bytes += (size_t)c->T * 256; /* poses, positions, times: an estimate */

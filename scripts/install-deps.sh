@@ -11,7 +11,7 @@ libproj-dev proj-data
 libhdf5-dev hdf5-tools hdf5-filter-plugin hdf5-filter-plugin-blosc-serial
 liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
-python3 python3-numpy python3-h5py"
+python3 python3-numpy python3-h5py python3-pil"
 
 BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj"
 

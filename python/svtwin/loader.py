@@ -21,7 +21,34 @@ SCHEMA_NAME = "svtwin.cosmos_shard"
 SCHEMA_VERSION = 1
 
 # codec attribute -> HDF5 filter id the frames need (None: nothing beyond HDF5 itself)
-CODEC_FILTERS = {"none": None, "gzip": 1, "lz4": 32004, "zstd": 32015, "blosc": 32001}
+CODEC_FILTERS = {"none": None, "gzip": 1, "lz4": 32004, "zstd": 32015, "blosc": 32001,
+                 "jpeg": None}
+
+
+def _jpeg_decoder():
+    """A function bytes -> uint8 [H,W,3] RGB: Pillow (Debian python3-pil) or OpenCV."""
+    try:
+        from PIL import Image
+        import io
+
+        return lambda b: np.asarray(Image.open(io.BytesIO(b.tobytes())).convert("RGB"))
+    except ImportError:
+        pass
+    try:
+        import cv2
+
+        return lambda b: cv2.cvtColor(cv2.imdecode(b, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    except ImportError:
+        raise RuntimeError("frames are stored as JPEG (codec jpeg): install Pillow "
+                           "(Debian python3-pil) or OpenCV (python3-opencv) to decode them")
+
+
+def _read_frames(g, s):
+    """frames[s] of clip group g as uint8 [n,H,W,3], whatever the frame codec."""
+    if "frames_jpeg" in g:
+        dec = _jpeg_decoder()
+        return np.stack([dec(np.asarray(b, dtype=np.uint8)) for b in g["frames_jpeg"][s]])
+    return g["frames"][s]
 
 
 class FilterMissing(RuntimeError):
@@ -146,7 +173,7 @@ class ClipDataset:
         g = self._file(pi)["clips"][cid]
         s = slice(t0, t0 + n)
         out = {
-            "frames": g["frames"][s],
+            "frames": _read_frames(g, s),
             "w2c": g["w2c"][s],
             "K": g["K"][s],
             "timestamps": g["timestamps"][s],
@@ -163,7 +190,8 @@ class ClipDataset:
         pi, cid, t0, n = self.samples[i]
         if not 0 <= t < n:
             raise IndexError("frame %d of a %d-frame sample" % (t, n))
-        return self._file(pi)["clips"][cid]["frames"][t0 + t]
+        g = self._file(pi)["clips"][cid]
+        return _read_frames(g, slice(t0 + t, t0 + t + 1))[0]
 
     def close(self):
         for f in self._files.values():
