@@ -261,6 +261,8 @@ int bench_shard(int argc, char **argv)
 	uint64_t st_def = 0, st_gz = 0;
 	double t_def = median_write(dir, codec, level, threads, frames, T, W, H, reps, &st_def);
 	double t_gz = median_write(dir, FMT_CODEC_GZIP, 1, threads, frames, T, W, H, reps, &st_gz);
+	uint64_t st_jpg = 0;
+	double t_jpg = median_write(dir, FMT_CODEC_JPEG, 90, threads, frames, T, W, H, reps, &st_jpg);
 	/* Leave the default-codec shard for the peer and the loader. */
 	double t_last = write_once(dir, codec, level, threads, frames, T, W, H, &st_def);
 	free(frames);
@@ -274,6 +276,9 @@ int bench_shard(int argc, char **argv)
 	       mb_def, (double)T * W * H * 3 / (double)st_def);
 	printf("  svtwin gzip:1           %8.1f MB/s   stored %.2fx smaller\n", mb_gz,
 	       (double)T * W * H * 3 / (double)st_gz);
+	if (t_jpg > 0 && st_jpg > 0)
+		printf("  svtwin jpeg:90 (lossy)  %8.1f MB/s   stored %.2fx smaller\n", raw_mb / t_jpg,
+		       (double)T * W * H * 3 / (double)st_jpg);
 	if (!peer)
 		goto done;
 
