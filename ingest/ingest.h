@@ -108,6 +108,7 @@ enum ingest_meta_has {
 	INGEST_HAS_ORIENTATION = 1 << 7,
 	INGEST_HAS_PITCH = 1 << 8,
 	INGEST_HAS_ROLL = 1 << 9,
+	INGEST_HAS_FOCAL = 1 << 10,   /* at least one of the ingest_focal fields is set */
 };
 
 /* Where a value came from, for probe output and reports. */
@@ -134,6 +135,16 @@ typedef struct ingest_gpano {
 	int size_mismatch;
 } ingest_gpano;
 
+/* EXIF's optics tags, as written (0 when absent or unusable). The camera model
+ * (ingest_camera_resolve) turns them into pixels. */
+typedef struct ingest_focal {
+	double focal_mm;        /* FocalLength */
+	double focal_35mm;      /* FocalLengthIn35mmFilm */
+	double plane_xres, plane_yres; /* FocalPlaneX/YResolution: pixels per unit on the sensor */
+	int plane_unit;         /* FocalPlaneResolutionUnit: 2 inch (default), 3 cm, 4 mm, 5 um */
+	int pixel_w, pixel_h;   /* PixelX/YDimension: the image size the focal plane values refer to */
+} ingest_focal;
+
 typedef struct ingest_meta {
 	unsigned has;               /* ingest_meta_has bits */
 	double lat, lon;            /* degrees WGS84, south and west negative */
@@ -148,6 +159,7 @@ typedef struct ingest_meta {
 	int width, height;          /* pixels in the file (SOF / IHDR), before orientation */
 	int orientation;            /* EXIF Orientation 1..8 (1 when absent) */
 	ingest_gpano gpano;
+	ingest_focal focal;
 	ingest_source src_gps, src_alt, src_heading, src_time;
 } ingest_meta;
 
@@ -165,8 +177,6 @@ int ingest_meta_read_mem(const uint8_t *buf, size_t size, const ingest_meta_opts
 int ingest_meta_read_file(const char *path, const ingest_meta_opts *opts, ingest_meta *meta,
 			  svt_err *err);
 
-/* ---- Frames of a capture, checks and reasons -------------------------------------------- */
-
 /* Why a frame was rejected. Names (ingest_reason_name) are stable: they appear in reports. */
 typedef enum ingest_reason {
 	INGEST_OK = 0,
@@ -182,22 +192,105 @@ typedef enum ingest_reason {
 	INGEST_REJ_DUPLICATE,
 	INGEST_REJ_BAD_METADATA,
 	INGEST_REJ_HOSTILE_PATH,
+	INGEST_REJ_NO_CAMERA,    /* a perspective photo whose intrinsics cannot be known */
 	INGEST_REASON_COUNT
 } ingest_reason;
 
 const char *ingest_reason_name(ingest_reason r);
+
+/* ---- Camera model of a frame ----------------------------------------------------------- */
+
+struct ingest_kapture_camera; /* below, with the kapture reader */
+
+typedef enum ingest_camera_model {
+	INGEST_CAM_UNKNOWN = 0,  /* the frame cannot be used as is (see ingest_camera_resolve) */
+	INGEST_CAM_EQUIRECT,     /* a full 360 x 180 equirectangular panorama */
+	INGEST_CAM_PINHOLE,      /* a perspective photo: K and OpenCV distortion below */
+} ingest_camera_model;
+
+/* Where the model (and for a pinhole, its intrinsics) came from. */
+typedef enum ingest_camera_source {
+	INGEST_CAMSRC_NONE = 0,
+	INGEST_CAMSRC_USER_PANORAMA, /* the user said the capture is panoramas */
+	INGEST_CAMSRC_GPANO,         /* XMP GPano:ProjectionType equirectangular */
+	INGEST_CAMSRC_ASPECT,        /* 2:1 pixels and no usable focal length */
+	INGEST_CAMSRC_KAPTURE,       /* the frame's kapture sensor (COLMAP model) */
+	INGEST_CAMSRC_EXIF_PLANE,    /* EXIF FocalLength x FocalPlaneX/YResolution */
+	INGEST_CAMSRC_EXIF_35MM,     /* EXIF FocalLengthIn35mmFilm */
+	INGEST_CAMSRC_USER_FOV,      /* the user's field of view, for a camera nothing else gave */
+} ingest_camera_source;
+
+const char *ingest_camera_model_name(ingest_camera_model m);   /* "unknown" "equirect" "pinhole" */
+const char *ingest_camera_source_name(ingest_camera_source s); /* "gpano", "kapture", ... */
+
+/* A frame's camera. For a pinhole, K maps a camera-frame ray (x, y, 1) (x right, y down) with
+ * the OpenCV distortion applied to pixel coordinates of the FILE's stored pixels (width x
+ * height, before EXIF orientation; ingest_camera_orient gives the displayed image's), with the
+ * pixel-centre convention of COLMAP and kapture: pixel (i, j) covers [i, i+1) x [j, j+1), so its
+ * centre is (i + 0.5, j + 0.5) and the image centre is (width / 2, height / 2). Distortion
+ * (OpenCV's k1 k2 p1 p2 k3) is zero unless the source gave it. */
+typedef struct ingest_camera {
+	ingest_camera_model model;
+	ingest_camera_source source;
+	int width, height;          /* pixels the intrinsics refer to */
+	double fx, fy, cx, cy;      /* pinhole only */
+	double k1, k2, p1, p2, k3;  /* pinhole only */
+} ingest_camera;
+
+/* What the user states about the capture's cameras. */
+typedef struct ingest_camera_opts {
+	int panorama;     /* 1: every frame is an equirectangular panorama, whatever it says */
+	double fov_deg;   /* > 0: horizontal field of view of frames whose camera is otherwise
+			   * unknown (a pinhole without distortion); 0: such frames are rejected */
+} ingest_camera_opts;
+
+/* Decides a frame's camera from its metadata (m: width, height, gpano, focal), its kapture
+ * sensor (kc, NULL when none) and the user's statements (o, NULL: none), in this order:
+ *   panorama when the user says so, when GPano says equirectangular;
+ *   pinhole from the kapture sensor: SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV
+ *     and FULL_OPENCV with k4..k6 zero (other models: unknown), scaled to the file's size;
+ *   pinhole from EXIF FocalLength x FocalPlaneX/YResolution (in the unit of
+ *     FocalPlaneResolutionUnit, at PixelX/YDimension's size, scaled to the file's);
+ *   pinhole from FocalLengthIn35mmFilm: f = f35 / 36 mm x the longer side (OpenSfM's rule; on
+ *     kapture_berlin it lands within 1 % of the calibrated focal, a diagonal rule 5 % off);
+ *   panorama when the pixels are 2:1 (within 0.5 %) and none of the above gave a focal;
+ *   pinhole from the user's field of view;
+ *   otherwise unknown.
+ * A focal giving a horizontal field of view outside [1, 170] degrees is implausible and is
+ * passed over for the next source. Returns INGEST_OK with *cam filled, or INGEST_REJ_NO_CAMERA
+ * with cam->model INGEST_CAM_UNKNOWN and the reason (what was missing, and the options that
+ * would help) in why (NUL-terminated, cap bytes). Reentrant. */
+ingest_reason ingest_camera_resolve(const ingest_meta *m, const struct ingest_kapture_camera *kc,
+				    const ingest_camera_opts *o, ingest_camera *cam, char *why,
+				    size_t cap);
+
+/* The camera of the image as displayed after EXIF orientation o (1..8; anything else is taken
+ * as 1): width/height, K and the tangential terms follow the flips and the transpose, so a
+ * point projects to the displayed pixel its stored pixel is moved to. Panoramas are copied with
+ * width and height swapped for o >= 5 (a rotated panorama is not a panorama; the caller decides). */
+void ingest_camera_orient(const ingest_camera *in, int o, ingest_camera *out);
+
+/* Projects the camera-frame direction (x, y, 1) through the distortion and K of a pinhole:
+ * (u, v) in the convention above. The reference the tests and the resampler agree on. */
+void ingest_camera_project(const ingest_camera *cam, double x, double y, double *u, double *v);
+
+/* ---- Frames of a capture, checks and reasons -------------------------------------------- */
+
 
 /* One capture frame after ingest: the file it came from and what its metadata says. */
 typedef struct ingest_frame {
 	char *path;          /* owned */
 	ingest_meta meta;
 	int seq;             /* sequence index after gap cuts */
+	ingest_camera camera; /* set for every frame whose metadata was read (model UNKNOWN when
+			       * rejected for it: reason INGEST_REJ_NO_CAMERA) */
 	ingest_reason reason;
 	char why[SVT_ERR_MSG_MAX]; /* human detail when reason != INGEST_OK */
 } ingest_frame;
 
 typedef struct ingest_scan_opts {
 	ingest_meta_opts meta;
+	ingest_camera_opts camera; /* user statements on the cameras (default: none) */
 	ingest_limits limits;
 	double dup_dist_m;      /* 0.1 */
 	double dup_angle_deg;   /* 5 */

@@ -31,6 +31,7 @@ const char *ingest_reason_name(ingest_reason r)
 	case INGEST_REJ_DUPLICATE: return "duplicate";
 	case INGEST_REJ_BAD_METADATA: return "bad_metadata";
 	case INGEST_REJ_HOSTILE_PATH: return "hostile_path";
+	case INGEST_REJ_NO_CAMERA: return "no_camera";
 	case INGEST_REASON_COUNT: break;
 	}
 	return "unknown";
@@ -234,7 +235,8 @@ done:
 /* Reads one file and runs the checks that need only this frame. kr: the frame's kapture
  * record, whose GNSS fix (EPSG:4326 only: ingest does not project) replaces EXIF's. */
 static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_track *trk,
-		       const ingest_kapture_record *kr, int *suspect)
+		       const ingest_kapture_record *kr, const ingest_kapture_camera *kc,
+		       int *suspect)
 {
 	*suspect = 0;
 	svt_err e = {0};
@@ -259,6 +261,8 @@ static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_
 		goto done;
 	}
 	ingest_meta *m = &f->meta;
+	char why[SVT_ERR_MSG_MAX];
+	ingest_reason cam_r = ingest_camera_resolve(m, kc, &o->camera, &f->camera, why, sizeof(why));
 	if (kr && kr->has_gnss && kr->gnss_epsg == 4326 && fabs(kr->gnss_y) <= 90 &&
 	    fabs(kr->gnss_x) <= 180) {
 		m->lat = kr->gnss_y;
@@ -310,6 +314,9 @@ static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_
 		       m->lat, m->lon);
 		goto done;
 	}
+	/* Last of the checks, so that a frame with no position is reported for that first. */
+	if (cam_r != INGEST_OK)
+		reject(f, cam_r, "%s", why);
 done:
 	free(buf);
 }
@@ -542,7 +549,10 @@ int ingest_capture_scan(const char *path, const ingest_scan_opts *opts, ingest_c
 			reject(f, INGEST_REJ_HOSTILE_PATH,
 			       "kapture image path \"%s\" escapes the dataset root", kap->recs[i].image);
 		else
-			frame_read(f, opts, trk, kap ? &kap->recs[i] : NULL, &sus);
+			frame_read(f, opts, trk, kap ? &kap->recs[i] : NULL,
+				   kap && kap->recs[i].camera >= 0 ? &kap->cams[kap->recs[i].camera]
+								   : NULL,
+				   &sus);
 		suspect[i] = (uint8_t)sus;
 	}
 	if (opts->verify_decode && (rc = verify_decode(c, opts, suspect, err)))
@@ -669,6 +679,21 @@ int ingest_frame_to_json(const ingest_frame *f, char **json_out, svt_err *err)
 	}
 	if (m->has & INGEST_HAS_ORIENTATION)
 		bad |= jset(o, "orientation", json_integer(m->orientation));
+	if (f->camera.model != INGEST_CAM_UNKNOWN) {
+		const ingest_camera *cm = &f->camera;
+		json_t *co = json_object();
+		bad |= jset(o, "camera", co);
+		if (co) {
+			bad |= jset(co, "model", json_string(ingest_camera_model_name(cm->model)));
+			bad |= jset(co, "source", json_string(ingest_camera_source_name(cm->source)));
+			if (cm->model == INGEST_CAM_PINHOLE) {
+				json_t *k = json_pack("[f,f,f,f]", cm->fx, cm->fy, cm->cx, cm->cy);
+				json_t *d = json_pack("[f,f,f,f,f]", cm->k1, cm->k2, cm->p1, cm->p2, cm->k3);
+				bad |= jset(co, "fx_fy_cx_cy", k);
+				bad |= jset(co, "k1_k2_p1_p2_k3", d);
+			}
+		}
+	}
 	if (m->has & INGEST_HAS_GPANO) {
 		const ingest_gpano *g = &m->gpano;
 		json_t *gp = json_object();

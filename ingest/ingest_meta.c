@@ -369,6 +369,41 @@ static int exif_time(exif_ctx *c, const ingest_meta_opts *o, ingest_meta *m, svt
 	return SVT_OK;
 }
 
+/* One positive number from a RATIONAL/SHORT/LONG entry of the EXIF IFD; 0 when absent, of
+ * another type or not positive. Optics tags are advisory: a bad one leaves the camera unknown
+ * (the frame is then rejected for that reason), it does not make the metadata bad. */
+static double exif_number(exif_ctx *c, ExifTag t)
+{
+	ExifContent *ex = c->ed->ifd[EXIF_IFD_EXIF];
+	ExifEntry *e = ex ? exif_content_get_entry(ex, t) : NULL;
+	double v = 0;
+	if (!e || !e->data || e->components < 1)
+		return 0;
+	if (e->format == EXIF_FORMAT_RATIONAL && e->size >= 8) {
+		ExifRational r = exif_get_rational(e->data, c->order);
+		v = r.denominator ? (double)r.numerator / r.denominator : 0;
+	} else if (e->format == EXIF_FORMAT_SHORT && e->size >= 2) {
+		v = exif_get_short(e->data, c->order);
+	} else if (e->format == EXIF_FORMAT_LONG && e->size >= 4) {
+		v = exif_get_long(e->data, c->order);
+	}
+	return isfinite(v) && v > 0 ? v : 0;
+}
+
+static void exif_focal(exif_ctx *c, ingest_meta *m)
+{
+	ingest_focal *f = &m->focal;
+	f->focal_mm = exif_number(c, EXIF_TAG_FOCAL_LENGTH);
+	f->focal_35mm = exif_number(c, EXIF_TAG_FOCAL_LENGTH_IN_35MM_FILM);
+	f->plane_xres = exif_number(c, EXIF_TAG_FOCAL_PLANE_X_RESOLUTION);
+	f->plane_yres = exif_number(c, EXIF_TAG_FOCAL_PLANE_Y_RESOLUTION);
+	f->plane_unit = (int)exif_number(c, EXIF_TAG_FOCAL_PLANE_RESOLUTION_UNIT);
+	f->pixel_w = (int)exif_number(c, EXIF_TAG_PIXEL_X_DIMENSION);
+	f->pixel_h = (int)exif_number(c, EXIF_TAG_PIXEL_Y_DIMENSION);
+	if (f->focal_mm > 0 || f->focal_35mm > 0)
+		m->has |= INGEST_HAS_FOCAL;
+}
+
 static int read_exif(const uint8_t *tiff, size_t len, int is_png, const ingest_meta_opts *o,
 		     ingest_meta *m, svt_err *err)
 {
@@ -416,6 +451,7 @@ static int read_exif(const uint8_t *tiff, size_t len, int is_png, const ingest_m
 	}
 	if ((rc = exif_gps(&c, m, err)) || (rc = exif_time(&c, o, m, err)))
 		goto done;
+	exif_focal(&c, m);
 	/* libexif skips entries it finds corrupt and goes on; if that cost us the GPS block, say
 	 * so instead of reporting a silent "no GPS". */
 	if (c.corrupt[0] && !(m->has & INGEST_HAS_GPS) && !c.ed->ifd[EXIF_IFD_GPS]) {
