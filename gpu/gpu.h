@@ -275,4 +275,37 @@ int gpu_points_to_depth_ref(const gpu_point *pts, size_t n, const double w2c[16]
 			    const double K[4], int width, int height, double near_m,
 			    float *depth, uint8_t *rgb, svt_err *err);
 
+/* ---- Perspective (pinhole) frames --------------------------------------------------------- */
+
+/* A pinhole camera on an image of width x height pixels: K in that image's pixels with pixel
+ * (i, j) centred at (i + 0.5, j + 0.5), and OpenCV's distortion (k1 k2 p1 p2 k3) mapping the
+ * ideal normalised point (x, y) to the one the lens images:
+ *     r2 = x^2 + y^2,  x' = x (1 + k1 r2 + k2 r2^2 + k3 r2^3) + 2 p1 x y + p2 (r2 + 2 x^2),
+ *     y' = y (1 + k1 r2 + k2 r2^2 + k3 r2^3) + p1 (r2 + 2 y^2) + 2 p2 x y,
+ *     u = fx x' + cx,  v = fy y' + cy. */
+typedef struct gpu_pinhole_cam {
+	int width, height;
+	double fx, fy, cx, cy;
+	double k1, k2, p1, p2, k3;
+} gpu_pinhole_cam;
+
+/* The undistorted camera of a width x height view cut from src: src's ideal camera scaled to
+ * cover the view and centre-cropped, zoomed in further (at most 4x) until every view pixel's
+ * footprint maps inside the source, so no stored pixel is invented at the photo's border.
+ * out has zero distortion; its K is exact for the view's pixels. SVT_E_INPUT on bad sizes or a
+ * source with no focal. Reentrant. */
+int gpu_pinhole_fit(const gpu_pinhole_cam *src, int width, int height, gpu_pinhole_cam *out,
+		    svt_err *err);
+
+/* Resamples the photo src (taken with src_cam, at src's size) into dst for the undistorted
+ * camera view (dst->width x dst->height must equal view's, channels src's; dst->data owned by
+ * the caller): each view pixel's ray is distorted into the source and sampled bilinearly. With
+ * antialias, a view pixel whose footprint in the source exceeds 1.25 px along an axis is the
+ * mean of ceil(footprint / 1.25) samples along it (at most 16), spread evenly over its area
+ * (the same box prefilter as gpu_view). Samples outside the source clamp to its edge. The plain
+ * C11 reference (no CUDA counterpart yet): single-threaded, reentrant. */
+int gpu_pinhole_resample_ref(const gpu_image *src, const gpu_pinhole_cam *src_cam,
+			     const gpu_pinhole_cam *view, int antialias, gpu_image *dst,
+			     svt_err *err);
+
 #endif
