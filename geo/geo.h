@@ -185,4 +185,34 @@ int geo_track_smooth(const double *t, const double *lat, const double *lon, cons
 		     const uint8_t *flags, size_t n, double sigma_s, double *lat_out,
 		     double *lon_out, double *h_out, svt_err *err);
 
+/* ---- Which CRS fits a capture ----------------------------------------------------------- */
+
+/* The area where EPSG:epsg is valid, from PROJ's database (proj_get_area_of_use): a lon/lat
+ * box in degrees (west > east when it crosses the antimeridian) and its name (into name, cap
+ * bytes; may be NULL). SVT_E_PROJ for an unknown code, SVT_E_NOTFOUND when PROJ knows no area. */
+int geo_crs_area_of_use(int epsg, double *west, double *south, double *east, double *north,
+			char *name, size_t cap, svt_err *err);
+
+/* 1 when the target CRS of c is valid at lat, lon (degrees): inside its area of use, or when
+ * PROJ gives it none. A frame outside an explicitly chosen CRS is to be rejected with a reason
+ * (ingest's INGEST_REJ_OUTSIDE_CRS), not projected: distances there are wrong (EPSG:5186 in
+ * Sweden is 27 % long) or PROJ fails. Thread-safe on distinct objects. */
+int geo_crs_covers(const geo_crs *c, double lat, double lon);
+
+/* The WGS 84 / UTM zone holding lat, lon: 32600 + zone north of the equator, 32700 + zone
+ * south, with the Norway (32V) and Svalbard (31X-37X) exceptions. SVT_E_UNSUPPORTED outside
+ * UTM's latitudes [-80, 84]. Pure. */
+int geo_utm_epsg_for(double lat, double lon, int *epsg, svt_err *err);
+
+/* The default CRS of a capture whose (first, or central) frame is at lat, lon:
+ * GEO_EPSG_DEFAULT (EPSG:5186) when the point is inside its area of use, otherwise the
+ * point's UTM zone (geo_utm_epsg_for). The caller says which it chose in the log and the
+ * shard. */
+int geo_crs_default_for(double lat, double lon, int *epsg, svt_err *err);
+
+/* Checks a user's --crs: PROJ must know it and it must be a projected CRS (easting, northing
+ * in metres). A geographic CRS (EPSG:4326, 4737...) or a geocentric one is refused with a
+ * message that says why and what to use instead. Pure apart from PROJ's database. */
+int geo_crs_check_projected(int epsg, svt_err *err);
+
 #endif

@@ -17,6 +17,8 @@ struct geo_crs {
 	char *name;      /* the target CRS's name (malloc'd) */
 	char *op_name;   /* the operation PROJ chose (malloc'd), for reports */
 	int geog_from, geog_to; /* lon/lat (degrees) rather than projected metres */
+	int has_area;           /* the target's area of use, from PROJ's database */
+	double area_w, area_s, area_e, area_n;
 };
 
 static int is_geographic(PJ *crs)
@@ -78,6 +80,9 @@ int geo_crs_create_pair(int epsg_from, int epsg_to, geo_crs **out, svt_err *err)
 	}
 	c->name = dup_or_empty(proj_get_name(target));
 	c->geog_to = is_geographic(target);
+	c->has_area = proj_get_area_of_use(c->ctx, target, &c->area_w, &c->area_s, &c->area_e,
+					   &c->area_n, NULL) &&
+		      c->area_w > -1000;
 	source = proj_create(c->ctx, from);
 	if (!source) {
 		int e = proj_context_errno(c->ctx);
@@ -217,4 +222,136 @@ int geo_crs_proj_baseline(geo_crs *c, double *x, double *y, double *z, size_t st
 		return -1;
 	return (int)proj_trans_generic(c->op, PJ_FWD, x, stride, n, y, stride, n, z,
 				       z ? stride : 0, z ? n : 0, NULL, 0, 0);
+}
+
+/* ---- Which CRS fits a capture ----------------------------------------------------------- */
+
+static int in_box(double w, double s, double e, double n, double lat, double lon)
+{
+	if (!(lat >= s && lat <= n))
+		return 0;
+	if (w <= e)
+		return lon >= w && lon <= e;
+	return lon >= w || lon <= e; /* the box crosses the antimeridian */
+}
+
+int geo_crs_covers(const geo_crs *c, double lat, double lon)
+{
+	if (!c || !isfinite(lat) || !isfinite(lon))
+		return 0;
+	if (!c->has_area)
+		return 1;
+	return in_box(c->area_w, c->area_s, c->area_e, c->area_n, lat, lon);
+}
+
+/* A throwaway context for one database look-up (contexts are not shared between threads). */
+static PJ *crs_lookup(int epsg, PJ_CONTEXT **ctx, svt_err *err)
+{
+	char code[32];
+	*ctx = proj_context_create();
+	if (!*ctx) {
+		svt_err_set(err, SVT_E_PROJ, "proj_context_create failed");
+		return NULL;
+	}
+	proj_log_level(*ctx, PJ_LOG_NONE);
+	epsg_str(code, sizeof(code), epsg);
+	PJ *crs = epsg > 0 ? proj_create(*ctx, code) : NULL;
+	if (!crs) {
+		int e = proj_context_errno(*ctx);
+		svt_err_set(err, SVT_E_PROJ, "PROJ does not know EPSG:%d%s%s", epsg, e ? ": " : "",
+			    e ? proj_context_errno_string(*ctx, e) : "");
+	}
+	return crs;
+}
+
+int geo_crs_area_of_use(int epsg, double *west, double *south, double *east, double *north,
+			char *name, size_t cap, svt_err *err)
+{
+	PJ_CONTEXT *ctx = NULL;
+	PJ *crs = crs_lookup(epsg, &ctx, err);
+	int rc = SVT_OK;
+	const char *nm = NULL;
+	if (!crs) {
+		rc = SVT_E_PROJ;
+		goto done;
+	}
+	if (!proj_get_area_of_use(ctx, crs, west, south, east, north, &nm) || *west < -1000) {
+		rc = svt_err_set(err, SVT_E_NOTFOUND, "EPSG:%d has no area of use in PROJ's database",
+				 epsg);
+		goto done;
+	}
+	if (name && cap)
+		snprintf(name, cap, "%s", nm ? nm : "");
+done:
+	if (crs)
+		proj_destroy(crs);
+	if (ctx)
+		proj_context_destroy(ctx);
+	return rc;
+}
+
+int geo_utm_epsg_for(double lat, double lon, int *epsg, svt_err *err)
+{
+	if (!isfinite(lat) || !isfinite(lon) || lat < -80 || lat > 84)
+		return svt_err_set(err, SVT_E_UNSUPPORTED,
+				   "%.6f, %.6f is outside UTM's latitudes (80 S to 84 N): give --crs "
+				   "(a polar stereographic CRS such as EPSG:3413 or 3031)",
+				   lat, lon);
+	double l = fmod(lon + 180.0, 360.0);
+	if (l < 0)
+		l += 360.0;
+	int zone = (int)floor(l / 6.0) + 1;
+	if (zone > 60)
+		zone = 60;
+	if (lat >= 56 && lat < 64 && lon >= 3 && lon < 12)
+		zone = 32; /* south-west Norway: 32V is widened */
+	if (lat >= 72 && lon >= 0 && lon < 42) /* Svalbard: 31X 33X 35X 37X only */
+		zone = lon < 9 ? 31 : lon < 21 ? 33 : lon < 33 ? 35 : 37;
+	*epsg = (lat >= 0 ? 32600 : 32700) + zone;
+	return SVT_OK;
+}
+
+int geo_crs_default_for(double lat, double lon, int *epsg, svt_err *err)
+{
+	double w, s, e, n;
+	/* The area of use comes from PROJ's database, which ships with PROJ: if it cannot be
+	 * read the build cannot project at all, so that failure is passed up. */
+	int rc = geo_crs_area_of_use(GEO_EPSG_DEFAULT, &w, &s, &e, &n, NULL, 0, err);
+	if (rc)
+		return rc;
+	if (in_box(w, s, e, n, lat, lon)) {
+		*epsg = GEO_EPSG_DEFAULT;
+		return SVT_OK;
+	}
+	return geo_utm_epsg_for(lat, lon, epsg, err);
+}
+
+int geo_crs_check_projected(int epsg, svt_err *err)
+{
+	PJ_CONTEXT *ctx = NULL;
+	PJ *crs = crs_lookup(epsg, &ctx, err);
+	int rc = SVT_OK;
+	if (!crs) {
+		rc = SVT_E_PROJ;
+		goto done;
+	}
+	PJ_TYPE t = proj_get_type(crs);
+	if (is_geographic(crs)) {
+		rc = svt_err_set(err, SVT_E_INPUT,
+				 "EPSG:%d (%s) is a geographic CRS: its coordinates are degrees, and "
+				 "the twin and the shards need metres; give a projected CRS (EPSG:5186 "
+				 "in Korea, the capture's UTM zone EPSG:326xx/327xx elsewhere) or leave "
+				 "--crs out to have it chosen from the capture",
+				 epsg, proj_get_name(crs));
+	} else if (t != PJ_TYPE_PROJECTED_CRS) {
+		rc = svt_err_set(err, SVT_E_INPUT,
+				 "EPSG:%d (%s) is not a projected CRS (easting, northing in metres)",
+				 epsg, proj_get_name(crs));
+	}
+done:
+	if (crs)
+		proj_destroy(crs);
+	if (ctx)
+		proj_context_destroy(ctx);
+	return rc;
 }

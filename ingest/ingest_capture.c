@@ -32,6 +32,7 @@ const char *ingest_reason_name(ingest_reason r)
 	case INGEST_REJ_BAD_METADATA: return "bad_metadata";
 	case INGEST_REJ_HOSTILE_PATH: return "hostile_path";
 	case INGEST_REJ_NO_CAMERA: return "no_camera";
+	case INGEST_REJ_OUTSIDE_CRS: return "outside_crs";
 	case INGEST_REASON_COUNT: break;
 	}
 	return "unknown";
