@@ -71,6 +71,7 @@ const char *svt_status_name(int code)
 	case SVT_E_LIMIT: return "limit";
 	case SVT_E_NOTFOUND: return "notfound";
 	case SVT_E_NODEV: return "nodev";
+	case SVT_E_BUSY: return "busy";
 	default: return "unknown";
 	}
 }

@@ -28,6 +28,7 @@ typedef enum svt_status {
 	SVT_E_LIMIT = -9,       /* a configured limit refused the input (image too large...) */
 	SVT_E_NOTFOUND = -10,   /* a required file, tag or record is absent */
 	SVT_E_NODEV = -11,      /* no usable GPU (not an error for callers that can fall back) */
+	SVT_E_BUSY = -12,       /* another process holds what this one needs (an OUT's lock) */
 } svt_status;
 
 #define SVT_ERR_MSG_MAX 512

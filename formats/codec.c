@@ -18,6 +18,12 @@
 
 static void quiet_once(void)
 {
+	/* No HDF5 exit handler: after a flush fails (a full disk) HDF5 1.10 can never close that
+	 * file (H5C_set_slist_enabled: "slist already enabled?"), and its atexit handler then
+	 * crashes closing it again (SIGSEGV in H5F__close_cb). Every file is closed explicitly, so
+	 * the handler has nothing to do otherwise. Effective only before HDF5's first use, which
+	 * every formats/ entry point makes through here. */
+	H5dont_atexit();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 

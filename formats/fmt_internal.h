@@ -100,6 +100,16 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
  * happens and removes tmp on failure. Fails if any object of the file is still open. */
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
 
+/* The errno an HDF5 call that just failed in this thread met in the OS (the file driver's
+ * "errno = N" on the HDF5 error stack, e.g. ENOSPC), or 0: lets a message say "No space left
+ * on device" instead of "cannot write". */
+int fmt_h5_errno(void);
+
+/* Closes an HDF5 file being thrown away and removes tmp (its path), also when the disk is
+ * full: the file is truncated first so HDF5's closing flush cannot fail and leave the file
+ * registered for its exit handler (which then crashes). */
+void fmt_h5_discard(hid_t file, const char *tmp);
+
 /* The reader's file and its /index rows (owned by the reader). */
 hid_t fmt_reader_h5file(const fmt_reader *r);
 const fmt_index_row *fmt_reader_index_row(const fmt_reader *r, size_t i);

@@ -20,6 +20,9 @@ typedef struct fmt_shard_info {
 	const char *source;      /* capture path or name, free text */
 	double split_buffer_m;   /* geographic split buffer the clips were cut with (0: none);
 				  * `svtwin verify` checks that no two splits come closer */
+	const char *build_config; /* the build's configuration record (fmt_config_to_json), stored
+				  * as the root attribute "build_config"; NULL: none. Copied by
+				  * fmt_writer_create. */
 } fmt_shard_info;
 
 typedef enum fmt_codec {
@@ -163,5 +166,68 @@ int fmt_shard_inspect(const char *path, void *file, svt_err *err);
 /* Checks every shard of a dataset directory against the schema, the checksums, the counts and
  * the manifest; prints findings to f (a FILE *). Returns 0 when all is well. */
 int fmt_dataset_verify(const char *dir, void *file, svt_err *err);
+
+/* ---- One build per OUT ------------------------------------------------------------------- */
+
+typedef struct fmt_lock fmt_lock;
+
+/* Takes the exclusive lock of a build's output directory: flock(LOCK_EX | LOCK_NB) on
+ * DIR/.svtwin.lock (DIR must exist), then writes the holder's pid, host and start time into it.
+ * Another live holder makes this fail at once with SVT_E_BUSY and a message naming it (pid,
+ * host, start time) and how to proceed. The kernel drops a flock when its process dies, so a
+ * lock left by a killed build never blocks; its stale text is kept for fmt_lock_previous. The
+ * lock is held until fmt_lock_release (the descriptor is close-on-exec). The file itself is
+ * never removed: unlinking a flock file lets two processes lock two different inodes. */
+int fmt_lock_acquire(const char *dir, fmt_lock **out, svt_err *err);
+
+/* What the lock file said when it was taken over from a holder that did not release it (a
+ * killed or crashed build: "pid 123 on host, started ..."), or NULL after a clean release.
+ * Owned by l. */
+const char *fmt_lock_previous(const fmt_lock *l);
+
+/* Empties the lock file (a clean end) and releases the lock. NULL does nothing. */
+void fmt_lock_release(fmt_lock *l);
+
+/* ---- Build configuration record ---------------------------------------------------------- */
+
+/* What a dataset was made from: the options that shape its data (key -> value, set by the
+ * caller: size, codec, crs, clip_frames...) and the capture's identity (its files' names
+ * relative to the capture root, sizes and SHA-256 contents, reduced to a count, a byte total
+ * and one digest). Compared on a rerun so that a build never resumes into shards made
+ * differently. Not thread-safe; one owner. */
+typedef struct fmt_config fmt_config;
+
+int fmt_config_create(fmt_config **out, svt_err *err);
+void fmt_config_destroy(fmt_config *c); /* NULL does nothing */
+
+/* Sets an option (replacing one of the same key). Keys are the option names without "--". */
+int fmt_config_set_str(fmt_config *c, const char *key, const char *value, svt_err *err);
+int fmt_config_set_int(fmt_config *c, const char *key, int64_t value, svt_err *err);
+int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *err);
+
+/* Records the capture's identity from its n files (paths as the scan found them; root the
+ * capture folder or file they were found under, whose prefix is cut from the names so that a
+ * moved capture keeps its identity). Reads every file once (SHA-256, OpenSSL). The digest is
+ * SHA-256 over the sorted lines "name\tsize\tsha256\n". */
+int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *paths, size_t n,
+			   svt_err *err);
+
+/* The record as canonical JSON (sorted keys, compact): equal records give equal strings.
+ * *json is malloc'd; the caller frees it. */
+int fmt_config_to_json(const fmt_config *c, char **json, svt_err *err);
+/* Parses a record written by fmt_config_to_json. SVT_E_FORMAT when it is not one. */
+int fmt_config_from_json(const char *json, fmt_config **out, svt_err *err);
+
+/* Compares the record a dataset was built with (was) to this run's (now). Returns 0 when they
+ * match, 1 when they differ, with msg (cap bytes) saying what differs ("size: 256x256 before,
+ * 512x512 now; capture: 10 files (2.6 MB, sha256 1a2b3c4d...) before, 3 files ... now") and
+ * how to proceed (--fresh to rebuild OUT, or another OUT). Never fails. */
+int fmt_config_compare(const fmt_config *was, const fmt_config *now, char *msg, size_t cap);
+
+/* Writes the record to DIR/build-config.json atomically (svt_file_write_atomic). */
+int fmt_config_write(const fmt_config *c, const char *dir, svt_err *err);
+/* Reads DIR/build-config.json; SVT_E_NOTFOUND when the directory holds none (a first build, or
+ * one made before the record existed). */
+int fmt_config_read(const char *dir, fmt_config **out, svt_err *err);
 
 #endif

@@ -321,6 +321,9 @@ int fmt_root_attrs_write(hid_t f, const char *kind, const fmt_shard_info *info,
 	    (rc = fmt_attr_put_i32(f, "fletcher32", fletcher, err)) ||
 	    (rc = fmt_attr_put_f64v(f, "split_buffer_m", &info->split_buffer_m, 1, err)))
 		return rc;
+	if (info->build_config &&
+	    (rc = fmt_attr_put_str(f, "build_config", info->build_config, err)))
+		return rc;
 	return SVT_OK;
 }
 
@@ -371,6 +374,42 @@ done:
 	return rc;
 }
 
+/* H5Ewalk2 callback: the errno the file driver recorded ("errno = 28, error message = ..."). */
+static herr_t errno_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+	(void)n;
+	int *en = data;
+	const char *p = e && e->desc ? strstr(e->desc, "errno = ") : NULL;
+	if (p && !*en)
+		*en = atoi(p + 8);
+	return 0;
+}
+
+int fmt_h5_errno(void)
+{
+	int en = 0;
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, errno_walk, &en);
+	return en;
+}
+
+void fmt_h5_discard(hid_t file, const char *tmp)
+{
+	/* Free the file's blocks first: on a full disk HDF5's close still flushes its metadata
+	 * and would fail; with the space back it succeeds (after a failed chunk write). The data
+	 * is being thrown away, so a sparse, truncated file is of no concern. */
+	if (tmp && truncate(tmp, 0) != 0)
+		svt_log_debug("truncate %s: %s", tmp, strerror(errno));
+	/* After a failed flush HDF5 1.10 cannot close the file at all (its cache stays in flush
+	 * state): the id is then left open, never released again (H5Idec_ref would crash in
+	 * H5F__close_cb), and HDF5's exit handler is off (fmt_h5_quiet), so nothing touches it
+	 * later. The descriptor goes with the process; the file is unlinked below. */
+	if (file >= 0 && H5Iis_valid(file) > 0 && H5Fclose(file) < 0)
+		svt_log_debug("%s: HDF5 could not close it after the failure; left open",
+			      tmp ? tmp : "shard");
+	if (tmp)
+		unlink(tmp);
+}
+
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err)
 {
 	int rc = SVT_OK;
@@ -380,10 +419,20 @@ int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err)
 	else if (open_objs != 1)
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: %zd HDF5 objects still open at close (a leak)",
 				 tmp, open_objs - 1);
-	if (H5Fclose(file) < 0 && !rc)
-		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
-	if (rc)
-		goto fail;
+	if (rc) {
+		int en = fmt_h5_errno();
+		if (en)
+			svt_err_prefix(err, "%s", strerror(en));
+		fmt_h5_discard(file, tmp);
+		return rc;
+	}
+	if (H5Fclose(file) < 0) {
+		int en = fmt_h5_errno();
+		rc = svt_err_set(err, SVT_E_HDF5, "%s%sclose of %s failed", en ? strerror(en) : "",
+				 en ? ": " : "", tmp);
+		fmt_h5_discard(file, tmp);
+		return rc;
+	}
 	int fd = open(tmp, O_RDONLY);
 	if (fd < 0 || fsync(fd) != 0) {
 		rc = svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", tmp, strerror(errno));

@@ -14,6 +14,9 @@
 typedef struct vctx {
 	FILE *f;
 	size_t problems;
+	char *config;          /* the first build_config seen (malloc'd), NULL before */
+	char config_from[128]; /* where it was seen */
+	int config_seen;       /* a shard was checked: config NULL then means "none recorded" */
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -148,6 +151,35 @@ static void check_clip_attrs(vctx *v, const char *name, hid_t file, const char *
 
 /* Checks one shard (or the master file); returns the clip and frame counts it holds. With
  * read_frames, every frame chunk is decoded. */
+/* A dataset is all of one build configuration: every shard, the master and OUT's
+ * build-config.json carry the same record (or, for datasets older than the record, none). */
+static void check_config(vctx *v, const char *name, const char *cfg)
+{
+	if (!v->config_seen) {
+		v->config_seen = 1;
+		v->config = cfg ? strdup(cfg) : NULL;
+		snprintf(v->config_from, sizeof(v->config_from), "%s", name);
+		return;
+	}
+	if (!cfg && !v->config)
+		return;
+	if (cfg && v->config && !strcmp(cfg, v->config))
+		return;
+	fmt_config *a = NULL, *b = NULL;
+	char why[1024] = "";
+	if (cfg && v->config && !fmt_config_from_json(v->config, &a, NULL) &&
+	    !fmt_config_from_json(cfg, &b, NULL))
+		fmt_config_compare(a, b, why, sizeof(why));
+	fmt_config_destroy(a);
+	fmt_config_destroy(b);
+	char *dot = strstr(why, ". The output");
+	if (dot)
+		*dot = 0; /* the advice on rerunning a build does not apply to verify */
+	problem(v, "%s: built with another configuration than %s%s%s%s", name, v->config_from,
+		!cfg ? " (it records none)" : !v->config ? " (which records none)" : "",
+		why[0] ? ": " : "", why);
+}
+
 static void check_file(vctx *v, const char *path, const char *name, int read_frames,
 		       size_t *clips, uint64_t *frames)
 {
@@ -176,6 +208,16 @@ static void check_file(vctx *v, const char *path, const char *name, int read_fra
 	fmt_attr_get_str(file, "pose", s, sizeof(s), NULL);
 	if (strcmp(s, "world_to_camera"))
 		problem(v, "%s: pose is '%s', not world_to_camera", name, s);
+	if (H5Aexists(file, "build_config") > 0) {
+		char *cfg = malloc(1 << 16);
+		if (cfg && !fmt_attr_get_str(file, "build_config", cfg, 1 << 16, &e))
+			check_config(v, name, cfg);
+		else
+			problem(v, "%s: build_config attribute unreadable", name);
+		free(cfg);
+	} else {
+		check_config(v, name, NULL);
+	}
 	int64_t nc_attr = -1, nf_attr = -1;
 	fmt_attr_get_i64(file, "num_clips", &nc_attr, NULL);
 	fmt_attr_get_i64(file, "num_frames", &nf_attr, NULL);
@@ -264,7 +306,7 @@ static void check_file(vctx *v, const char *path, const char *name, int read_fra
 
 int fmt_dataset_verify(const char *dir, void *file, svt_err *err)
 {
-	vctx v = {file ? file : stdout, 0};
+	vctx v = {.f = file ? file : stdout};
 	char path[4096];
 	json_t *m = NULL;
 	char **disk = NULL;
@@ -386,6 +428,15 @@ int fmt_dataset_verify(const char *dir, void *file, svt_err *err)
 	}
 	free(disk);
 	json_decref(m);
+	fmt_config *rec = NULL;
+	if (!fmt_config_read(dir, &rec, NULL)) {
+		char *json = NULL;
+		if (!fmt_config_to_json(rec, &json, NULL))
+			check_config(&v, "build-config.json", json);
+		free(json);
+	}
+	fmt_config_destroy(rec);
+	free(v.config);
 	if (v.problems) {
 		fprintf(v.f, "%s: %zu problem%s\n", dir, v.problems, v.problems == 1 ? "" : "s");
 		return svt_err_set(err, SVT_E_FORMAT, "%s: %zu problem%s found", dir, v.problems,

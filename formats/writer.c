@@ -43,6 +43,7 @@ struct fmt_writer {
 	char dir[3800], prefix[64], created[32];
 	fmt_shard_info info;
 	char *source;
+	char *build_config;     /* copy of info->build_config (NULL: none) */
 	fmt_writer_opts o;
 
 	/* the shard being written */
@@ -145,8 +146,9 @@ static int jpeg_store(fmt_writer *w, slot *s, svt_err *err)
 	if (fs < 0 || ms < 0 || vt < 0 ||
 	    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &one, NULL) < 0 ||
 	    H5Dwrite(w->frames_ds, vt, ms, fs, H5P_DEFAULT, &v) < 0)
-		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot write JPEG frame %d of clip %s", w->tmp,
-				 s->t, w->row.clip_id);
+		rc = svt_err_set(err, SVT_E_HDF5, "%s%s%s: cannot write JPEG frame %d of clip %s",
+				 fmt_h5_errno() ? strerror(fmt_h5_errno()) : "",
+				 fmt_h5_errno() ? ": " : "", w->tmp, s->t, w->row.clip_id);
 	if (vt >= 0)
 		H5Tclose(vt);
 	if (ms >= 0)
@@ -167,8 +169,10 @@ static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
 	hsize_t off[4] = {(hsize_t)s->t, 0, 0, 0};
 	if (H5Dwrite_chunk(s->depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, s->out_n,
 			   s->out) < 0)
-		return svt_err_set(err, SVT_E_HDF5, "%s: cannot write %s %d of clip %s", w->tmp,
-				   s->depth ? "depth" : "frame", s->t, w->row.clip_id);
+		return svt_err_set(err, SVT_E_HDF5, "%s%s%s: cannot write %s %d of clip %s",
+				   fmt_h5_errno() ? strerror(fmt_h5_errno()) : "",
+				   fmt_h5_errno() ? ": " : "", w->tmp, s->depth ? "depth" : "frame",
+				   s->t, w->row.clip_id);
 	w->shard_bytes += s->out_n;
 	if (s->depth)
 		w->n_depth_written++;
@@ -260,10 +264,8 @@ static void shard_drop(fmt_writer *w)
 		H5Gclose(w->clip_g);
 	if (w->clips >= 0)
 		H5Gclose(w->clips);
-	if (w->file >= 0) {
-		H5Fclose(w->file);
-		unlink(w->tmp);
-	}
+	if (w->file >= 0)
+		fmt_h5_discard(w->file, w->tmp);
 	w->depth_ds = w->frames_ds = w->clip_g = w->clips = w->file = H5I_INVALID_HID;
 }
 
@@ -467,6 +469,8 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 	w->info = *info;
 	w->source = strdup(info->source ? info->source : "");
 	w->info.source = w->source;
+	w->build_config = info->build_config ? strdup(info->build_config) : NULL;
+	w->info.build_config = w->build_config;
 	fmt_utc_now(w->created, sizeof(w->created));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv_work, NULL);
@@ -1100,6 +1104,7 @@ void fmt_writer_abort(fmt_writer *w)
 	free(w->all);
 	free(w->shards);
 	free(w->source);
+	free(w->build_config);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_work);
 	pthread_cond_destroy(&w->cv_done);
