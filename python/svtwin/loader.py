@@ -13,12 +13,20 @@ Rules this module keeps, because breaking them is how HDF5 loaders go wrong:
 
 import json
 import os
+import sys
 
-import h5py
+try:
+    import h5py
+except ImportError as _e:  # say which interpreter has it instead of a bare ImportError
+    raise ImportError(
+        "svtwin.loader needs h5py, which %s (Python %d.%d) does not have: run with Debian's "
+        "/usr/bin/python3 (apt-get install python3-h5py) or `pip install h5py` into this "
+        "environment" % (sys.executable, sys.version_info[0], sys.version_info[1])) from _e
 import numpy as np
 
 SCHEMA_NAME = "svtwin.cosmos_shard"
 SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
 
 # codec attribute -> HDF5 filter id the frames need (None: nothing beyond HDF5 itself)
 CODEC_FILTERS = {"none": None, "gzip": 1, "lz4": 32004, "zstd": 32015, "blosc": 32001,
@@ -90,6 +98,12 @@ def shard_paths(path):
     """The shard files of a dataset directory (from manifest.json, in order), or [path]."""
     if os.path.isdir(path):
         man = os.path.join(path, "manifest.json")
+        if not os.path.exists(man):
+            shards = sorted(n for n in os.listdir(path) if n.endswith(".h5"))
+            raise FileNotFoundError(
+                "%s has no manifest.json: it is not an svtwin dataset directory%s"
+                % (path, " (it holds %d .h5 files but no manifest: its build did not finish; "
+                   "rerun `svtwin build` to complete it)" % len(shards) if shards else ""))
         with open(man) as f:
             m = json.load(f)
         if m.get("schema") != SCHEMA_NAME or not m.get("complete"):
@@ -117,6 +131,18 @@ class ClipDataset:
     """
 
     def __init__(self, path, window=None, stride=None, splits=None, cache_frames=4):
+        """Raises instead of returning an empty dataset: ValueError for an unknown split name,
+        a window < 1 or longer than every clip (of the chosen splits), and chosen splits that
+        hold no clip; FileNotFoundError for a directory without a manifest."""
+        if isinstance(splits, str):
+            splits = (splits,)
+        if splits is not None:
+            bad = [s for s in splits if s not in SPLITS]
+            if bad:
+                raise ValueError("unknown split %s: the splits are %s"
+                                 % (", ".join(repr(s) for s in bad), ", ".join(SPLITS)))
+        if window is not None and window < 1:
+            raise ValueError("window must be at least 1 frame, not %r" % (window,))
         self.paths = shard_paths(path)
         self.window = window
         self.stride = stride or window
@@ -124,6 +150,7 @@ class ClipDataset:
         self.samples = []   # (path index, clip id, t0, n)
         self.codec = None
         self.frame_shape = {}
+        per_split, longest = {}, 0
         for pi, p in enumerate(self.paths):
             with h5py.File(p, "r") as f:  # closed again before any fork
                 if _attr_str(f.attrs.get("schema", b"")) != SCHEMA_NAME:
@@ -137,15 +164,27 @@ class ClipDataset:
                 index = f["index"][()]
             for row in index:
                 cid = row["clip_id"].decode()
-                if splits is not None and row["split"].decode() not in splits:
+                split = row["split"].decode()
+                per_split[split] = per_split.get(split, 0) + 1
+                if splits is not None and split not in splits:
                     continue
                 T = int(row["num_frames"])
+                longest = max(longest, T)
                 self.frame_shape[cid] = (int(row["height"]), int(row["width"]), 3)
                 if window is None:
                     self.samples.append((pi, cid, 0, T))
                 else:
                     for t0 in range(0, T - window + 1, self.stride):
                         self.samples.append((pi, cid, t0, window))
+        if not self.samples:
+            held = ", ".join("%s %d" % kv for kv in sorted(per_split.items())) or "no clips"
+            if longest == 0:
+                raise ValueError("%s: no clip in split %s (the dataset holds %s)"
+                                 % (path, ", ".join(splits) if splits else "any", held))
+            raise ValueError("%s: window %d is longer than every clip%s (the longest has %d "
+                             "frames): use a window of at most %d"
+                             % (path, window, " of split " + ", ".join(splits) if splits
+                                else "", longest, longest))
         self._files = {}
         self._pid = None
 

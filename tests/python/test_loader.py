@@ -9,6 +9,7 @@ import multiprocessing as mp
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -208,6 +209,62 @@ class NoSamplesNeeded(unittest.TestCase):
         svtwin.check_filters("gzip")
         with self.assertRaises(ValueError):
             svtwin.check_filters("lzma")
+
+
+class NeverSilentlyEmpty(unittest.TestCase):
+    """The loader raises with the reason instead of returning an empty dataset."""
+
+    def test_unknown_split_name(self):
+        with self.assertRaises(ValueError) as cm:
+            svtwin.ClipDataset(OUT, splits=["trian"])
+        self.assertIn("'trian'", str(cm.exception))
+        self.assertIn("train, val, test", str(cm.exception))
+
+    def test_window_longer_than_every_clip(self):
+        longest = max(int(r["num_frames"]) for r in svtwin.read_index(
+            os.path.join(OUT, "master.h5")))
+        with self.assertRaises(ValueError) as cm:
+            svtwin.ClipDataset(OUT, window=longest + 1)
+        self.assertIn("longer than every clip", str(cm.exception))
+        self.assertIn("%d frames" % longest, str(cm.exception))
+        self.assertGreater(len(svtwin.ClipDataset(OUT, window=longest)), 0)
+        with self.assertRaises(ValueError):
+            svtwin.ClipDataset(OUT, window=0)
+
+    def test_split_without_clips(self):
+        index = svtwin.read_index(os.path.join(OUT, "master.h5"))
+        held = {r["split"].decode() for r in index}
+        empty = [s for s in loader.SPLITS if s not in held]
+        if not empty:
+            self.skipTest("the sample dataset has clips in every split")
+        with self.assertRaises(ValueError) as cm:
+            svtwin.ClipDataset(OUT, splits=[empty[0]])
+        self.assertIn("no clip in split %s" % empty[0], str(cm.exception))
+
+    def test_directory_without_manifest(self):
+        d = tempfile.mkdtemp(prefix="svt-py-nomani-")
+        try:
+            with self.assertRaises(FileNotFoundError) as cm:
+                svtwin.ClipDataset(d)
+            self.assertIn("no manifest.json", str(cm.exception))
+            shard = [n for n in os.listdir(OUT) if n.endswith(".h5") and n != "master.h5"][0]
+            shutil.copy(os.path.join(OUT, shard), d)
+            with self.assertRaises(FileNotFoundError) as cm:
+                svtwin.ClipDataset(d)
+            self.assertIn("did not finish", str(cm.exception))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_missing_h5py_names_the_interpreter(self):
+        code = ("import sys; sys.modules['h5py'] = None\n"
+                "try:\n    import svtwin\nexcept ImportError as e:\n    print(e)\n")
+        env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..",
+                                                       "python"))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env)
+        self.assertIn("needs h5py", r.stdout)
+        self.assertIn("/usr/bin/python3", r.stdout)
+        self.assertIn(sys.executable, r.stdout)
 
 
 if __name__ == "__main__":
