@@ -1,8 +1,10 @@
 /* svt.c: errors, logging, progress and small file helpers shared by every module. */
 #include "svt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,4 +301,73 @@ int svt_path_is_contained(const char *rel)
 		p = e + 1;
 	}
 	return 1;
+}
+
+/* ---- Strict option values --------------------------------------------------------------- */
+
+/* strto* skip leading blanks and stop at the first bad character; an option value is the
+ * number and nothing else, so both are refused here. */
+static int value_present(const char *opt, const char *s, const char *what, svt_err *err)
+{
+	if (!s || !*s)
+		return svt_err_set(err, SVT_E_INPUT, "%s: an empty value is not %s", opt, what);
+	if (isspace((unsigned char)s[0]))
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not %s", opt, s, what);
+	return SVT_OK;
+}
+
+int svt_parse_int(const char *opt, const char *s, long long min, long long max, long long *out,
+		  svt_err *err)
+{
+	int rc = value_present(opt, s, "an integer", err);
+	if (rc)
+		return rc;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || *end)
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not an integer", opt, s);
+	if (errno == ERANGE || v < min || v > max)
+		return svt_err_set(err, SVT_E_INPUT, "%s: %s is out of range [%lld, %lld]", opt, s,
+				   min, max);
+	*out = v;
+	return SVT_OK;
+}
+
+int svt_parse_u64(const char *opt, const char *s, uint64_t *out, svt_err *err)
+{
+	int rc = value_present(opt, s, "a non-negative integer", err);
+	if (rc)
+		return rc;
+	/* strtoull takes "-1" and wraps it to 2^64 - 1 */
+	if (s[0] == '-' || s[0] == '+')
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not a non-negative integer", opt, s);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *end)
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not a non-negative integer", opt, s);
+	if (errno == ERANGE)
+		return svt_err_set(err, SVT_E_INPUT, "%s: %s is out of range [0, %llu]", opt, s,
+				   (unsigned long long)UINT64_MAX);
+	*out = (uint64_t)v;
+	return SVT_OK;
+}
+
+int svt_parse_double(const char *opt, const char *s, double min, double max, double *out,
+		     svt_err *err)
+{
+	int rc = value_present(opt, s, "a number", err);
+	if (rc)
+		return rc;
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || !isfinite(v))
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not a number", opt, s);
+	if (errno == ERANGE || v < min || v > max)
+		return svt_err_set(err, SVT_E_INPUT, "%s: %s is out of range [%g, %g]", opt, s, min,
+				   max);
+	*out = v;
+	return SVT_OK;
 }

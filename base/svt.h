@@ -95,6 +95,17 @@ int svt_path_join(char *out, size_t cap, const char *dir, const char *name, svt_
  * component, no NUL. Used to refuse hostile paths in capture metadata (kapture, CSV). */
 int svt_path_is_contained(const char *rel);
 
+/* ---- Strict option values ---------------------------------------------------------------
+ * The whole of s must be the number (no sign for u64, no blanks, no trailing text, no
+ * overflow), or the call fails with SVT_E_INPUT and a message that names the option
+ * ("--seed: 'abc' is not an integer", "--clip-frames: 0 is out of range [1, 100000]").
+ * opt is the option as the user wrote it ("--seed"); out is untouched on failure. Pure. */
+int svt_parse_int(const char *opt, const char *s, long long min, long long max, long long *out,
+		  svt_err *err);
+int svt_parse_u64(const char *opt, const char *s, uint64_t *out, svt_err *err);
+int svt_parse_double(const char *opt, const char *s, double min, double max, double *out,
+		     svt_err *err);
+
 #define SVT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
