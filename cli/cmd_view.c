@@ -27,6 +27,8 @@ static void view_usage(FILE *f)
 		"  --fov F        horizontal field of view, degrees (0 < F < 180)\n"
 		"  --size WxH     output size in pixels\n"
 		"  --north        yaw is from true north (GPano PoseHeadingDegrees of PANO)\n"
+		"  --panorama     PANO is an equirectangular panorama whatever its metadata says\n"
+		"                 (a perspective photo is refused otherwise)\n"
 		"  --bicubic      Catmull-Rom interpolation (default bilinear)\n"
 		"  --no-aa        no antialiasing prefilter\n"
 		"  --cpu          use the C reference even when a GPU is present\n"
@@ -119,7 +121,7 @@ int cmd_view(int argc, char **argv)
 {
 	const char *pano = NULL, *out = NULL;
 	double yaw = 0, pitch = 0, roll = 0, fov = NAN;
-	int w = 0, h = 0, north = 0, bicubic = 0, aa = 1, cpu = 0, verbose = 0;
+	int w = 0, h = 0, north = 0, bicubic = 0, aa = 1, cpu = 0, verbose = 0, panorama = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int has = i + 1 < argc;
@@ -146,6 +148,8 @@ int cmd_view(int argc, char **argv)
 			out = argv[++i];
 		} else if (!strcmp(a, "--north")) {
 			north = 1;
+		} else if (!strcmp(a, "--panorama")) {
+			panorama = 1;
 		} else if (!strcmp(a, "--bicubic")) {
 			bicubic = 1;
 		} else if (!strcmp(a, "--no-aa")) {
@@ -189,13 +193,35 @@ int cmd_view(int argc, char **argv)
 	gpu_view_pinhole(&v, w, h, fov);
 	v.interp = bicubic ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
 	v.antialias = aa;
+	ingest_meta meta;
+	ingest_meta_opts mo;
+	ingest_meta_opts_default(&mo);
+	if ((rc = ingest_meta_read_file(pano, &mo, &meta, &err)))
+		goto done;
+	/* The same camera rule as the main job's (ingest_camera_resolve): a perspective photo
+	 * cut as if it were a panorama comes out bent and blurred, so it is refused. */
+	ingest_camera cam;
+	ingest_camera_opts co = {.panorama = panorama};
+	char why[SVT_ERR_MSG_MAX];
+	ingest_camera_resolve(&meta, NULL, &co, &cam, why, sizeof(why));
+	if (cam.model == INGEST_CAM_PINHOLE) {
+		rc = svt_err_set(&err, SVT_E_UNSUPPORTED,
+				 "%s is a perspective photo, not a 360 panorama (%dx%d, a pinhole "
+				 "camera from %s: fx %.1f px, %.0f degrees across): view cuts views "
+				 "out of equirectangular panoramas; pass --panorama if it is one",
+				 pano, cam.width, cam.height, ingest_camera_source_name(cam.source),
+				 cam.fx, 2.0 * atan(cam.width / (2.0 * cam.fx)) * 180.0 / M_PI);
+		goto done;
+	}
+	if (cam.model != INGEST_CAM_EQUIRECT) {
+		rc = svt_err_set(&err, SVT_E_UNSUPPORTED,
+				 "%s is not a panorama (%dx%d, not 2:1, no GPano projection): pass "
+				 "--panorama if it is one",
+				 pano, meta.width, meta.height);
+		goto done;
+	}
 	if (north) {
 		/* R = R_pano^T R_view, both camera-to-ENU (docs/conventions.md). */
-		ingest_meta meta;
-		ingest_meta_opts mo;
-		ingest_meta_opts_default(&mo);
-		if ((rc = ingest_meta_read_file(pano, &mo, &meta, &err)))
-			goto done;
 		double ph = meta.gpano.pose_heading, pp = meta.gpano.pose_pitch,
 		       pr = meta.gpano.pose_roll;
 		if (!(meta.has & INGEST_HAS_GPANO) || !isfinite(ph)) {
