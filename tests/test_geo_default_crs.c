@@ -1,6 +1,6 @@
 /* test_geo_default_crs.c: the default CRS follows the capture, an explicit CRS covers or
  * refuses frames, geographic CRSs are refused for --crs. Ground truth: EPSG's areas of use
- * (5186: South Korea 124-132 E), the UTM zone rule, the SOURCE.md coordinates of opensfm_lund
+ * (5186: South Korea onshore, 126-128 E), the UTM zone rule, the SOURCE.md coordinates of opensfm_lund
  * and the geodesic distances of Karney's algorithm. */
 #include <criterion/criterion.h>
 #include <math.h>
