@@ -392,7 +392,7 @@ Test(full_disk, no_crash_no_partial_shard_and_the_cause_said, .timeout = 120)
 				cr_assert(L < 4 || strcmp(de->d_name + L - 4, ".tmp"),
 					  "%s left behind", de->d_name);
 				if (L > 3 && !strcmp(de->d_name + L - 3, ".h5")) {
-					char path[256];
+					char path[512];
 					snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 					fmt_reader *r = NULL;
 					svt_err e = {0};
