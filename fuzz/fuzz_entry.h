@@ -78,8 +78,12 @@ static int fuzz_one(int target, const uint8_t *d, size_t n)
 		}
 		size_t bn;
 		uint8_t *b = fuzz_wrap_app1("Exif\0\0", 6, d, n, &bn);
-		if (b)
-			ingest_meta_read_mem(b, bn, NULL, &m, &e);
+		if (b && !ingest_meta_read_mem(b, bn, NULL, &m, &e)) {
+			/* the optics tags feed the camera model: divisions, scales, casts */
+			ingest_camera cam;
+			char why[SVT_ERR_MSG_MAX];
+			ingest_camera_resolve(&m, NULL, NULL, &cam, why, sizeof(why));
+		}
 		free(b);
 		break;
 	}

@@ -390,6 +390,14 @@ static double exif_number(exif_ctx *c, ExifTag t)
 	return isfinite(v) && v > 0 ? v : 0;
 }
 
+/* The same as a size or code: 0 unless it fits an int (a LONG can hold 4e9; casting that to
+ * int is undefined). */
+static int exif_int(exif_ctx *c, ExifTag t)
+{
+	double v = exif_number(c, t);
+	return v >= 1 && v <= 1e6 ? (int)v : 0;
+}
+
 static void exif_focal(exif_ctx *c, ingest_meta *m)
 {
 	ingest_focal *f = &m->focal;
@@ -397,9 +405,9 @@ static void exif_focal(exif_ctx *c, ingest_meta *m)
 	f->focal_35mm = exif_number(c, EXIF_TAG_FOCAL_LENGTH_IN_35MM_FILM);
 	f->plane_xres = exif_number(c, EXIF_TAG_FOCAL_PLANE_X_RESOLUTION);
 	f->plane_yres = exif_number(c, EXIF_TAG_FOCAL_PLANE_Y_RESOLUTION);
-	f->plane_unit = (int)exif_number(c, EXIF_TAG_FOCAL_PLANE_RESOLUTION_UNIT);
-	f->pixel_w = (int)exif_number(c, EXIF_TAG_PIXEL_X_DIMENSION);
-	f->pixel_h = (int)exif_number(c, EXIF_TAG_PIXEL_Y_DIMENSION);
+	f->plane_unit = exif_int(c, EXIF_TAG_FOCAL_PLANE_RESOLUTION_UNIT);
+	f->pixel_w = exif_int(c, EXIF_TAG_PIXEL_X_DIMENSION);
+	f->pixel_h = exif_int(c, EXIF_TAG_PIXEL_Y_DIMENSION);
 	if (f->focal_mm > 0 || f->focal_35mm > 0)
 		m->has |= INGEST_HAS_FOCAL;
 }

@@ -220,3 +220,38 @@ Test(camera, orientation_commutes_with_projection)
 		cr_assert_eq(d.width, o >= 5 ? 480 : 640);
 	}
 }
+
+/* The order of the rules on constructed metadata: a 2:1 photo with a usable focal is a
+ * pinhole; 2:1 with only a bare FocalLength (no way to get pixels) is a panorama; an
+ * implausible focal plane falls through to the 35 mm equivalent. */
+Test(camera, rule_order)
+{
+	ingest_meta m = {0};
+	ingest_camera c;
+	char why[SVT_ERR_MSG_MAX];
+	m.width = 2000, m.height = 1000;
+	m.focal.focal_35mm = 18;
+	cr_assert_eq(ingest_camera_resolve(&m, NULL, NULL, &c, why, sizeof(why)), INGEST_OK);
+	cr_assert_eq(c.model, INGEST_CAM_PINHOLE);
+	cr_assert_float_eq(c.fx, 1000.0, 1e-9); /* 18 / 36 x 2000 */
+	m.focal.focal_35mm = 0;
+	m.focal.focal_mm = 4.3;
+	cr_assert_eq(ingest_camera_resolve(&m, NULL, NULL, &c, why, sizeof(why)), INGEST_OK);
+	cr_assert_eq(c.model, INGEST_CAM_EQUIRECT);
+	cr_assert_eq(c.source, INGEST_CAMSRC_ASPECT);
+	/* focal plane in mm at PixelXDimension 4000: 4 mm x 250 px/mm x (2000 / 4000) = 500 px */
+	m.width = 2000, m.height = 1500;
+	m.focal.plane_xres = 250, m.focal.plane_unit = 4, m.focal.pixel_w = 4000;
+	m.focal.pixel_h = 3000;
+	m.focal.focal_mm = 4;
+	cr_assert_eq(ingest_camera_resolve(&m, NULL, NULL, &c, why, sizeof(why)), INGEST_OK);
+	cr_assert_eq(c.source, INGEST_CAMSRC_EXIF_PLANE);
+	cr_assert_float_eq(c.fx, 500.0, 1e-9);
+	cr_assert_float_eq(c.fy, 500.0, 1e-9);
+	/* a focal plane that makes a 0.01 degree lens is passed over for the 35 mm focal */
+	m.focal.plane_xres = 1e7;
+	m.focal.focal_35mm = 36;
+	cr_assert_eq(ingest_camera_resolve(&m, NULL, NULL, &c, why, sizeof(why)), INGEST_OK);
+	cr_assert_eq(c.source, INGEST_CAMSRC_EXIF_35MM);
+	cr_assert_float_eq(c.fx, 2000.0, 1e-9);
+}
