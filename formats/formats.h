@@ -87,6 +87,9 @@ typedef struct fmt_clip_desc {
 	int n_captions;
 	const char *source_frames; /* optional: newline-separated source file names */
 	int depth;               /* 1: a depth map follows for every frame (fmt_clip_depth) */
+	const char *camera_model; /* optional: the camera the frames were cut from, "equirect"
+				  * or "pinhole" (ingest_camera_model_name), clip attribute
+				  * camera_model */
 } fmt_clip_desc;
 
 typedef struct fmt_writer fmt_writer;

@@ -651,6 +651,8 @@ static int clip_write_meta(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 	    (rc = fmt_attr_put_str(g, "district", c->district ? c->district : "", err)) ||
 	    (rc = fmt_attr_put_i32(g, "has_depth", c->depth ? 1 : 0, err)))
 		goto done;
+	if (c->camera_model && (rc = fmt_attr_put_str(g, "camera_model", c->camera_model, err)))
+		goto done;
 done:
 	free(caps);
 	free(src);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <hdf5.h>
 
 #include "formats/formats.h"
 
@@ -230,7 +231,8 @@ static void put_clips(const char *dir, const char *cfg, int first, int n, int re
 		char id[16];
 		snprintf(id, sizeof(id), "clip%02d", c);
 		fmt_clip_desc d = {.id = id, .T = T_, .H = H_, .W = W_, .w2c = w2c, .K = K,
-				   .llh = llh, .time_us = tu, .fps = 1, .split = "train"};
+				   .llh = llh, .time_us = tu, .fps = 1, .split = "train",
+				   .camera_model = "pinhole"};
 		cr_assert_eq(fmt_clip_begin(w, &d, &e), 0, "%s", e.msg);
 		for (int t = 0; t < T_; t++) {
 			memset(rgb, c * 10 + t, sizeof(rgb));
@@ -261,6 +263,27 @@ Test(config, verify_refuses_a_mixed_dataset)
 	put_clips(dir, ja, 0, 2, 0);
 	cr_assert_eq(fmt_config_write(a, dir, NULL), 0);
 	cr_assert_eq(verify_to(dir, out, sizeof(out)), 0, "%s", out);
+	/* the record and the clip's camera model as a reader sees them */
+	char p[128], buf[4096];
+	snprintf(p, sizeof(p), "%s/g-00000.h5", dir);
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(p, &r, NULL), 0);
+	cr_assert_eq(fmt_reader_attr_str(r, "build_config", buf, sizeof(buf), NULL), 0);
+	cr_assert_str_eq(buf, ja);
+	fmt_reader_close(r);
+	hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+	hid_t g = H5Gopen2(f, "clips/clip00", H5P_DEFAULT);
+	hid_t at = H5Aopen(g, "camera_model", H5P_DEFAULT);
+	cr_assert(at >= 0, "no camera_model attribute");
+	hid_t ty = H5Aget_type(at);
+	char *cm = NULL;
+	cr_assert(H5Aread(at, ty, &cm) >= 0);
+	cr_assert_str_eq(cm, "pinhole");
+	H5free_memory(cm);
+	H5Tclose(ty);
+	H5Aclose(at);
+	H5Gclose(g);
+	H5Fclose(f);
 	/* a resumed run with another clip length appends a shard made differently */
 	put_clips(dir, jb, 2, 1, 1);
 	cr_assert_neq(verify_to(dir, out, sizeof(out)), 0, "verify accepted a mixed dataset:\n%s",
