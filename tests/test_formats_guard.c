@@ -362,12 +362,22 @@ fail:
 	exit(1); /* exit(), not _exit(): HDF5's atexit handler is what used to crash */
 }
 
-Test(full_disk, no_crash_no_partial_shard_and_the_cause_said, .timeout = 120)
+static char full_dir[64];
+
+/* Runs after the test whether it passed or not, so a failed assertion leaves no mount. */
+static void full_disk_unmount(void)
+{
+	if (full_dir[0] && umount(full_dir) == 0)
+		rmdir(full_dir);
+}
+
+Test(full_disk, no_crash_no_partial_shard_and_the_cause_said, .timeout = 120,
+     .fini = full_disk_unmount)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root to mount a small tmpfs (mount -t tmpfs -o size=2m): skipped");
-	char dir[64];
-	tmpdir(dir, sizeof(dir));
+	char *dir = full_dir;
+	tmpdir(full_dir, sizeof(full_dir));
 	if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0)
 		cr_skip_test("cannot mount a tmpfs on %s (%s): skipped", dir, strerror(errno));
 	/* Fill the disk at different moments: inside a chunk write, at a rotation, at the
@@ -427,7 +437,5 @@ Test(full_disk, no_crash_no_partial_shard_and_the_cause_said, .timeout = 120)
 			}
 			closedir(d);
 		}
-	umount(dir);
-	rmdir(dir);
 	cr_assert(failures > 10);
 }
