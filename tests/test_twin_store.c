@@ -6,13 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "geo/geo.h"
 #include "twin/twin.h"
 #include "twin/twin_internal.h"
 #include "twin/twin_las.h"
+#include <sqlite3.h>
 
 /* Sejong-daero, Gwanghwamun (37.5759, 126.9769) to City Hall (37.5666, 126.9784). */
 #define LAT_A 37.5759
@@ -645,6 +648,285 @@ Test(twin_store, smooth_map_matches_proj)
 	free(p);
 	free(q);
 	free(f);
+	twin_store_close(s);
+	rm_rf(g_dir);
+}
+
+/* Fused points come out as LAS 1.4 an independent reader (laspy, PyPI) opens: the count, the
+ * CRS in the header, every position against PROJ's projection of the input (ground truth),
+ * colours and weights. Skips, saying so, without a Python that has laspy. */
+Test(twin_store, las_export_read_by_laspy)
+{
+	const char *py = NULL;
+	if (system("python3 -c 'import laspy' 2>/dev/null") == 0)
+		py = "python3";
+	else if (system("/usr/bin/python3 -c 'import laspy' 2>/dev/null") == 0)
+		py = "/usr/bin/python3";
+	if (!py)
+		cr_skip_test("no Python with laspy (pip install laspy): LAS not checked by an "
+			     "independent reader");
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
+	twin_capture_in in = {.name = "a", .frames = f, .n = 3};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	/* 60 points 0.7 m apart across two tiles' worth of ground, each alone in its voxel (so
+	 * the fused point is the input point), given in the store's ENU frame. */
+	enum { NP = 60 };
+	gpu_point pts[NP];
+	double truth[NP][3];
+	for (int i = 0; i < NP; i++) {
+		pts[i].x = (float)(0.7 * i - 20.013);
+		pts[i].y = (float)(0.35 * i + 3.021);
+		pts[i].z = (float)(0.05 * (i % 7) + 1.503);
+		pts[i].r = (uint8_t)(4 * i);
+		pts[i].g = (uint8_t)(255 - i);
+		pts[i].b = 9;
+		pts[i].a = 255;
+		truth[i][0] = pts[i].x;
+		truth[i][1] = pts[i].y;
+		truth[i][2] = pts[i].z;
+	}
+	cr_assert_eq(twin_store_add_points(s, pts, NP, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_add_points(s, pts, NP, NULL, &e), 0, "%s", e.msg); /* weight 2 */
+	/* Ground truth: PROJ directly (geo), store ENU -> WGS84 -> EPSG:5186. */
+	double origin[3];
+	twin_store_origin(s, origin);
+	geo_enu *enu = NULL;
+	geo_crs *crs = NULL;
+	cr_assert_eq(geo_enu_create(origin[0], origin[1], origin[2], &enu, &e), 0);
+	cr_assert_eq(geo_crs_create(5186, &crs, &e), 0);
+	cr_assert_eq(geo_enu_inverse(enu, &truth[0][0], &truth[0][1], &truth[0][2],
+				     3 * sizeof(double), NP, &e), 0);
+	cr_assert_eq(geo_crs_forward(crs, &truth[0][0], &truth[0][1], &truth[0][2],
+				     3 * sizeof(double), NP, &e), 0);
+	char las[400], cmd[1400];
+	snprintf(las, sizeof(las), "%s/all.las", g_dir);
+	size_t nout = 0;
+	cr_assert_eq(twin_store_export_points(s, NULL, -1, las, &nout, &e), 0, "%s", e.msg);
+	cr_assert_eq(nout, NP);
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"import laspy, sys\n"
+		 "f = laspy.read(sys.argv[1])\n"
+		 "h = f.header\n"
+		 "w = [v.string for v in h.vlrs if v.record_id == 2112][0]\n"
+		 "e = 5186 if 'AUTHORITY[\\\"EPSG\\\",\\\"5186\\\"]]' in w else 0\n"
+		 "print(h.version, h.point_format.id, len(f.points), e if h.global_encoding.wkt else -2)\n"
+		 "for i in range(len(f.points)):\n"
+		 "  print('%%.5f %%.5f %%.5f %%d %%d %%d' %% (f.x[i], f.y[i], f.z[i], f.red[i], f.green[i], "
+		 "f.weight[i]))\" '%s'",
+		 py, las);
+	FILE *pp = popen(cmd, "r");
+	cr_assert(pp);
+	char line[512];
+	cr_assert(fgets(line, sizeof(line), pp), "laspy printed nothing");
+	cr_log_info("laspy: %s", line);
+	int epsg = -1, pf = -1, cnt = -1;
+	char ver[16];
+	cr_assert_eq(sscanf(line, "%15s %d %d %d", ver, &pf, &cnt, &epsg), 4, "%s", line);
+	cr_expect_str_eq(ver, "1.4");
+	cr_expect_eq(pf, 7);
+	cr_expect_eq(cnt, NP);
+	cr_expect_eq(epsg, 5186, "CRS from the WKT VLR: EPSG %d", epsg);
+	int seen = 0;
+	while (fgets(line, sizeof(line), pp)) {
+		double x, y, z;
+		int r, g, w;
+		cr_assert_eq(sscanf(line, "%lf %lf %lf %d %d %d", &x, &y, &z, &r, &g, &w), 6, "%s", line);
+		/* Which input point: the nearest in the plane (they are 0.78 m apart). */
+		int best = 0;
+		for (int i = 1; i < NP; i++)
+			if (hypot(truth[i][0] - x, truth[i][1] - y) <
+			    hypot(truth[best][0] - x, truth[best][1] - y))
+				best = i;
+		cr_expect_lt(hypot(truth[best][0] - x, truth[best][1] - y), 1e-4, "point %d: %.5f %.5f vs "
+			     "%.5f %.5f", best, x, y, truth[best][0], truth[best][1]);
+		cr_expect_lt(fabs(truth[best][2] - z), 1e-4);
+		cr_expect_eq(r, 257 * pts[best].r);
+		cr_expect_eq(g, 257 * pts[best].g);
+		cr_expect_eq(w, 2);
+		seen++;
+	}
+	cr_expect_eq(pclose(pp), 0);
+	cr_expect_eq(seen, NP);
+	geo_enu_destroy(enu);
+	geo_crs_destroy(crs);
+	free(f);
+	twin_store_close(s);
+	rm_rf(g_dir);
+}
+
+/* Runs cmd, returns its stdout (malloc'd, NUL-terminated) or NULL. */
+static char *run_capture(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	size_t r;
+	while (b && (r = fread(b + n, 1, cap - n - 1, p)) > 0) {
+		n += r;
+		if (n + 1 == cap) {
+			char *q = realloc(b, cap *= 2);
+			if (!q) {
+				free(b);
+				b = NULL;
+			}
+			b = q;
+		}
+	}
+	pclose(p);
+	if (b)
+		b[n] = 0;
+	return b;
+}
+
+/* 1 when ogrinfo's summary of layer name contains both a and b. */
+static int layer_has(const char *out, const char *name, const char *a, const char *b)
+{
+	char h[128];
+	snprintf(h, sizeof(h), "Layer name: %s\n", name);
+	const char *p = strstr(out, h);
+	if (!p)
+		return 0;
+	const char *end = strstr(p + strlen(h), "Layer name:");
+	size_t len = end ? (size_t)(end - p) : strlen(p);
+	char *blk = strndup(p, len);
+	int ok = blk && strstr(blk, a) && strstr(blk, b);
+	free(blk);
+	return ok;
+}
+
+/* GDAL (an independent GeoPackage reader) opens the store: every feature table with its CRS
+ * and count, the R*Tree indexes recognised. */
+Test(twin_store, ogrinfo_reads_the_geopackage)
+{
+	if (system("ogrinfo --version >/dev/null 2>&1") != 0)
+		cr_skip_test("ogrinfo (Debian gdal-bin) absent: GeoPackage not checked by GDAL");
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	size_t n = 40;
+	twin_frame *f = walk(n, LAT_A, LON_A, LAT_B, LON_B, NULL);
+	twin_capture_in in = {.name = "sejong", .frames = f, .n = n};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	const char *gu = real_gu();
+	if (gu)
+		cr_assert_eq(twin_store_add_layer(s, "gu", gu, NULL, &e), 0, "%s", e.msg);
+	size_t ntiles = twin_store_tile_count(s);
+	twin_store_close(s);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "ogrinfo -ro -al -so '%s/twin.gpkg' 2>&1", g_dir);
+	char *out = run_capture(cmd);
+	cr_assert(out);
+	char want[64];
+	snprintf(want, sizeof(want), "Feature Count: %zu\n", n);
+	cr_expect(layer_has(out, "frames", "Geometry: 3D Point\n", want), "no frames layer of %zu "
+		  "points in:\n%.2000s", n, out);
+	snprintf(want, sizeof(want), "Feature Count: %zu\n", ntiles);
+	cr_expect(layer_has(out, "tiles", "Geometry: Polygon\n", want), "no tiles layer of %zu",
+		  ntiles);
+	cr_expect(strstr(out, "Korea 2000 / Central Belt 2010") != NULL, "no EPSG:5186 CRS");
+	cr_expect(strstr(out, "Layer name: captures") != NULL);
+	cr_expect(strstr(out, "ERROR") == NULL && strstr(out, "Warning") == NULL, "%.2000s", out);
+	if (gu) {
+		cr_expect(layer_has(out, "layer_gu", "Geometry: Multi Polygon\n", "Feature Count: 25\n"),
+			  "no gu layer in:\n%.3000s", out);
+		cr_expect(strstr(out, "GEOGCRS[\"WGS 84\"") != NULL);
+	}
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "ogrinfo -ro -q '%s/twin.gpkg' -sql \"SELECT HasSpatialIndex('frames', 'geom') + "
+		 "HasSpatialIndex('tiles', 'geom') AS n\" 2>&1", g_dir);
+	out = run_capture(cmd);
+	cr_assert(out);
+	cr_expect(strstr(out, " (Integer) = 2") != NULL, "R*Tree indexes not recognised:\n%s", out);
+	free(out);
+	free(f);
+	rm_rf(g_dir);
+}
+
+/* A writer killed at any moment loses nothing it committed, and a reader working beside it
+ * never sees half a capture: every capture it sees has all its frames, in the frames table
+ * and in the R*Tree. */
+Test(twin_store, killed_writer_and_concurrent_reader)
+{
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	twin_store_close(s);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) { /* the writer: captures of 300 frames, until killed */
+		twin_store *w = NULL;
+		if (twin_store_open(g_dir, NULL, &w, NULL))
+			_exit(3);
+		twin_frame *g = walk(300, LAT_A, LON_A, LAT_B, LON_B, NULL);
+		for (int c = 0; c < 1000; c++) {
+			char name[32];
+			snprintf(name, sizeof(name), "cap%04d", c);
+			twin_capture_in in = {.name = name, .frames = g, .n = 300};
+			if (twin_store_add_capture(w, &in, NULL, NULL))
+				_exit(4);
+		}
+		_exit(0);
+	}
+	/* Read while it writes, in one read transaction (a snapshot): the frames table, its
+	 * R*Tree and the captures table always agree, on whole captures only. */
+	char db[400];
+	snprintf(db, sizeof(db), "%s/twin.gpkg", g_dir);
+	long long last = 0;
+	for (int k = 0; k < 12; k++) {
+		usleep(150000);
+		sqlite3 *r = NULL;
+		cr_assert_eq(sqlite3_open_v2(db, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		sqlite3_busy_timeout(r, 10000);
+		long long c[3] = {-1, -1, -1};
+		const char *q[3] = {"SELECT count(*) FROM frames", "SELECT count(*) FROM rtree_frames_geom",
+				    "SELECT coalesce(sum(frame_count), 0) FROM captures"};
+		cr_assert_eq(sqlite3_exec(r, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+		for (int j = 0; j < 3; j++) {
+			sqlite3_stmt *st = NULL;
+			cr_assert_eq(sqlite3_prepare_v2(r, q[j], -1, &st, NULL), SQLITE_OK, "%s",
+				     sqlite3_errmsg(r));
+			cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+			c[j] = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		sqlite3_exec(r, "COMMIT", NULL, NULL, NULL);
+		sqlite3_close(r);
+		cr_expect(c[0] == c[1] && c[1] == c[2], "frames %lld, R*Tree %lld, captures %lld", c[0],
+			  c[1], c[2]);
+		cr_expect_eq(c[0] % 300, 0, "reader sees %lld frames: half a capture", c[0]);
+		cr_expect_geq(c[0], last);
+		last = c[0];
+	}
+	kill(pid, SIGKILL);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	cr_expect(WIFSIGNALED(st), "writer finished before it was killed (status %d)", st);
+	/* After the kill: the store opens, holds whole captures, at least what was seen, and
+	 * takes the next capture. */
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	size_t nf = twin_store_frame_count(s);
+	cr_expect_eq(nf % 300, 0);
+	cr_expect_geq((long long)nf, last);
+	cr_expect_gt(nf, 0);
+	size_t *idx = NULL, m = 0;
+	cr_assert_eq(twin_store_query_near(s, LAT_B, LON_B, 1.0, &idx, NULL, &m, &e), 0);
+	cr_expect_eq(m, nf / 300);
+	free(idx);
+	twin_frame *g = walk(10, LAT_A, LON_A, LAT_B, LON_B, NULL);
+	twin_capture_in in = {.name = "after", .frames = g, .n = 10};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_frame_count(s), nf + 10);
+	cr_log_info("killed writer: %zu frames committed, reader saw up to %lld", nf, last);
+	free(g);
 	twin_store_close(s);
 	rm_rf(g_dir);
 }

@@ -280,6 +280,17 @@ const char *twin_store_path(const twin_store *s);
  * NULL), else 0. One indexed lookup. */
 int twin_store_capture_find(const twin_store *s, const char *name, size_t *first, size_t *n);
 
+/* One frame with everything the store knows of it, read by one indexed lookup (no cache):
+ * what a caller printing a few frames of a large store wants. Strings are truncated to fit. */
+typedef struct twin_frame_record {
+	twin_frame f;
+	int tx, ty;
+	char capture[256];
+	char path[1024];
+	char labels[2048]; /* JSON object {layer: feature name} */
+} twin_frame_record;
+int twin_store_frame_record(const twin_store *s, size_t i, twin_frame_record *out, svt_err *err);
+
 /* What the store holds. Pointers are owned by s and valid until the next mutating call.
  * twin_store_frames and the per-frame accessors (path, capture, tile, label) read every
  * frame into memory on first use (then answer from memory until the next mutation): use

@@ -35,6 +35,7 @@ enum {
 	ST_LABEL_INSERT,
 	ST_META_PUT,
 	ST_FRAME_TILE,
+	ST_FRAME_RECORD,
 };
 
 void twin_store_opts_default(twin_store_opts *o)
@@ -763,6 +764,50 @@ int twin_store_tile(const twin_store *s, size_t k, twin_tile_info *out)
 	out->gen = s->tiles[k].gen;
 	out->n_frames = s->tiles[k].n_frames;
 	out->n_points = s->tiles[k].n_points;
+	return SVT_OK;
+}
+
+int twin_store_frame_record(const twin_store *s, size_t i, twin_frame_record *out, svt_err *err)
+{
+	if (!s || !out)
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_frame_record: NULL argument");
+	if (i >= s->nf)
+		return svt_err_set(err, SVT_E_INPUT, "frame %zu of %zu", i, s->nf);
+	sqlite3_stmt *st = twin_stmt(
+		(twin_store *)s, ST_FRAME_RECORD,
+		"SELECT f.src, f.time_us, f.lat, f.lon, f.h, f.e, f.n, f.h_proj, f.enu_e, f.enu_n, "
+		"f.enu_u, f.heading, f.w2c, f.seq, f.flags, f.tx, f.ty, c.name, f.path, f.labels "
+		"FROM frames f JOIN captures c ON c.fid = f.capture WHERE f.fid = ?",
+		err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 12) != 16 * (int)sizeof(double)) {
+		sqlite3_reset(st);
+		return svt_err_set(err, SVT_E_FORMAT, "%s: frame %zu is missing", s->db_path, i);
+	}
+	memset(out, 0, sizeof(*out));
+	twin_frame *f = &out->f;
+	f->src = sqlite3_column_int(st, 0);
+	f->time_us = sqlite3_column_int64(st, 1);
+	for (int a = 0; a < 3; a++) {
+		f->llh[a] = sqlite3_column_double(st, 2 + a);
+		f->proj[a] = sqlite3_column_double(st, 5 + a);
+		f->enu[a] = sqlite3_column_double(st, 8 + a);
+	}
+	f->heading = sqlite3_column_type(st, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 11);
+	memcpy(f->w2c, sqlite3_column_blob(st, 12), sizeof(f->w2c));
+	f->seq = sqlite3_column_int(st, 13);
+	f->flags = (unsigned)sqlite3_column_int(st, 14);
+	out->tx = sqlite3_column_int(st, 15);
+	out->ty = sqlite3_column_int(st, 16);
+	const char *c = (const char *)sqlite3_column_text(st, 17);
+	const char *p = (const char *)sqlite3_column_text(st, 18);
+	const char *l = (const char *)sqlite3_column_text(st, 19);
+	snprintf(out->capture, sizeof(out->capture), "%s", c ? c : "");
+	snprintf(out->path, sizeof(out->path), "%s", p ? p : "");
+	snprintf(out->labels, sizeof(out->labels), "%s", l ? l : "{}");
+	sqlite3_reset(st);
 	return SVT_OK;
 }
 
