@@ -96,7 +96,8 @@ static const char *const STORE_SQL =
 	" feature INTEGER NOT NULL, PRIMARY KEY (layer, frame)) WITHOUT ROWID;"
 	"CREATE INDEX frame_labels_feature ON frame_labels(layer, feature, frame);"
 	"CREATE TABLE shards (fid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-	" gen INTEGER NOT NULL, missing INTEGER NOT NULL);"
+	" gen INTEGER NOT NULL, missing INTEGER NOT NULL, stale INTEGER NOT NULL);"
+	"CREATE INDEX shards_stale ON shards(stale);"
 	"CREATE TABLE shard_tiles (shard INTEGER NOT NULL REFERENCES shards(fid), "
 	" tx INTEGER NOT NULL, ty INTEGER NOT NULL, PRIMARY KEY (shard, tx, ty)) WITHOUT ROWID;"
 	"CREATE INDEX shard_tiles_tile ON shard_tiles(tx, ty);"
@@ -194,15 +195,20 @@ int twin_gpkg_drop_feature_table(sqlite3 *db, const char *table, svt_err *err)
 	return rc;
 }
 
-int twin_gpkg_touch(sqlite3 *db, const char *table, svt_err *err)
+int twin_gpkg_touch(sqlite3 *db, const char *table, const double box[4], svt_err *err)
 {
-	char *sql = sqlite3_mprintf(
-		"UPDATE gpkg_contents SET last_change = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now'), "
-		"min_x = (SELECT min(minx) FROM \"rtree_%w_geom\"), "
-		"max_x = (SELECT max(maxx) FROM \"rtree_%w_geom\"), "
-		"min_y = (SELECT min(miny) FROM \"rtree_%w_geom\"), "
-		"max_y = (SELECT max(maxy) FROM \"rtree_%w_geom\") WHERE table_name = %Q;",
-		table, table, table, table, table);
+	/* The extent grows with what was added: never a scan of the table. */
+	char *sql = box ? sqlite3_mprintf(
+			      "UPDATE gpkg_contents SET last_change = "
+			      "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now'), "
+			      "min_x = min(coalesce(min_x, %.17g), %.17g), "
+			      "min_y = min(coalesce(min_y, %.17g), %.17g), "
+			      "max_x = max(coalesce(max_x, %.17g), %.17g), "
+			      "max_y = max(coalesce(max_y, %.17g), %.17g) WHERE table_name = %Q;",
+			      box[0], box[0], box[1], box[1], box[2], box[2], box[3], box[3], table)
+			: sqlite3_mprintf("UPDATE gpkg_contents SET last_change = "
+					  "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now') WHERE table_name = %Q;",
+					  table);
 	if (!sql)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory");
 	int rc = twin_db_exec(db, sql, err);

@@ -77,8 +77,9 @@ int twin_gpkg_add_feature_table(sqlite3 *db, const char *table, const char *geom
 				int srs_id, int z, svt_err *err);
 /* Drops a feature table and everything that registers it. */
 int twin_gpkg_drop_feature_table(sqlite3 *db, const char *table, svt_err *err);
-/* Updates gpkg_contents' bbox and last_change of a table from its R*Tree. */
-int twin_gpkg_touch(sqlite3 *db, const char *table, svt_err *err);
+/* Updates gpkg_contents' last_change of a table and grows its extent to hold box (x0, y0,
+ * x1, y1; NULL: extent unchanged). */
+int twin_gpkg_touch(sqlite3 *db, const char *table, const double box[4], svt_err *err);
 /* GeoPackage geometry blobs (little-endian, ISO WKB): a point (x, y, z; no envelope) and an
  * axis-aligned rectangle polygon (with its xy envelope). buf: 61 / 141 bytes at least. */
 size_t twin_gpkg_point_blob(uint8_t *buf, int srs_id, double x, double y, double z);

@@ -679,7 +679,7 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			goto done;
 	}
 	s->gen = gen;
-	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "tiles", err)) ||
+	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "tiles", NULL, err)) ||
 	    (rc = twin_tx_commit(s, err))) {
 		s->gen = gen - 1;
 		goto done;

@@ -10,7 +10,8 @@
 enum { ST_NEAR = 16, ST_DISTRICT, ST_TRAJ, ST_BBOX };
 
 #define NEAR_SQL                                                                              \
-	"SELECT f.fid, f.lat, f.lon, f.heading FROM rtree_frames_geom r CROSS JOIN frames f "   \
+	"SELECT f.fid, f.lat, f.lon, f.heading, f.e, f.n FROM rtree_frames_geom r "              \
+	"CROSS JOIN frames f "                                                                   \
 	"WHERE r.minx <= ?2 AND r.maxx >= ?1 AND r.miny <= ?4 AND r.maxy >= ?3 AND f.fid = r.id"
 
 typedef struct hit {
@@ -319,8 +320,8 @@ long twin_store_nearest_pose(twin_store *s, double lat, double lon, double headi
 	/* The frames' extent: once the window holds it, every frame has been scored. */
 	double ext[4] = {-INFINITY, -INFINITY, INFINITY, INFINITY};
 	sqlite3_stmt *bx = twin_stmt(s, ST_BBOX,
-				     "SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "
-				     "rtree_frames_geom",
+				     "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+				     "table_name = 'frames' AND min_x IS NOT NULL",
 				     &tmp);
 	if (bx && sqlite3_step(bx) == SQLITE_ROW)
 		for (int a = 0; a < 4; a++)
@@ -331,7 +332,7 @@ long twin_store_nearest_pose(twin_store *s, double lat, double lon, double headi
 	/* Growing windows: a frame outside a window of half-side r is more than r away in
 	 * the projected plane, hence at least 0.99 r - 1 m geodesic (the scale margin of the
 	 * near query) and its score no less; once the best score is below that, it wins. */
-	for (double r = 32.0;; r *= 4.0) {
+	for (double r = 32.0;; r *= 2.0) {
 		double x0 = use_proj ? e - r : -INFINITY, x1 = use_proj ? e + r : INFINITY;
 		double y0 = use_proj ? n - r : -INFINITY, y1 = use_proj ? n + r : INFINITY;
 		sqlite3_stmt *st = window(s, x0, y0, x1, y1, &tmp);
@@ -340,6 +341,11 @@ long twin_store_nearest_pose(twin_store *s, double lat, double lon, double headi
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			double fh = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN
 									      : sqlite3_column_double(st, 3);
+			/* The planar distance bounds the geodesic one (as for the window): most
+			 * candidates are dropped before the geodesic. */
+			if (use_proj && hypot(sqlite3_column_double(st, 4) - e,
+					      sqlite3_column_double(st, 5) - n) * 0.99 - 1.0 > bs)
+				continue;
 			double d = pose_score(lat, lon, heading, deg_weight_m, sqlite3_column_double(st, 1),
 					      sqlite3_column_double(st, 2), fh);
 			long i = (long)sqlite3_column_int64(st, 0) - 1;

@@ -36,6 +36,7 @@ enum {
 	ST_META_PUT,
 	ST_FRAME_TILE,
 	ST_FRAME_RECORD,
+	ST_SHARDS_MARK,
 };
 
 void twin_store_opts_default(twin_store_opts *o)
@@ -144,8 +145,36 @@ static int meta_put_origin(twin_store *s, svt_err *err)
 	return SVT_OK;
 }
 
+static int tile_upsert_row(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
+			   long long n_points, const char *points_file, svt_err *err);
+
+/* A tile changed at generation gen: the shards cut from it before are stale from now on
+ * (marked here, so the stale query reads an index instead of joining tiles and shards). */
+static int shards_mark(twin_store *s, int tx, int ty, uint64_t gen, svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_SHARDS_MARK,
+				     "UPDATE shards SET stale = 1 WHERE stale = 0 AND gen < ?3 AND fid "
+				     "IN (SELECT shard FROM shard_tiles WHERE tx = ?1 AND ty = ?2)",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)gen);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return twin_db_err(s->db, "shards", err);
+	return SVT_OK;
+}
+
 int twin_tile_upsert(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
 		     long long n_points, const char *points_file, svt_err *err)
+{
+	int rc = tile_upsert_row(s, tx, ty, gen, dframes, n_points, points_file, err);
+	return rc ? rc : shards_mark(s, tx, ty, gen, err);
+}
+
+static int tile_upsert_row(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
+			   long long n_points, const char *points_file, svt_err *err)
 {
 	sqlite3_stmt *st = twin_stmt(s, ST_TILE_FIND, "SELECT fid FROM tiles WHERE tx = ? AND ty = ?",
 				     err);
@@ -1168,9 +1197,21 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
 	s->nf += in->n;
 	if (seq_max >= s->seq_next)
 		s->seq_next = seq_max + 1;
+	double fb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}, tb[4];
+	for (size_t i = 0; i < in->n; i++) {
+		fb[0] = fmin(fb[0], f[i].proj[0]);
+		fb[1] = fmin(fb[1], f[i].proj[1]);
+		fb[2] = fmax(fb[2], f[i].proj[0]);
+		fb[3] = fmax(fb[3], f[i].proj[1]);
+	}
+	tb[0] = floor(fb[0] / s->tile_m) * s->tile_m;
+	tb[1] = floor(fb[1] / s->tile_m) * s->tile_m;
+	tb[2] = (floor(fb[2] / s->tile_m) + 1) * s->tile_m;
+	tb[3] = (floor(fb[3] / s->tile_m) + 1) * s->tile_m;
 	if ((!had_origin && (rc = meta_put_origin(s, err))) || (rc = twin_meta_put_gen(s, err)) ||
-	    (!rc && (rc = twin_gpkg_touch(s->db, "frames", err))) ||
-	    (rc = twin_gpkg_touch(s->db, "tiles", err)) || (rc = twin_tx_commit(s, err))) {
+	    (rc = twin_gpkg_touch(s->db, "frames", in->n ? fb : NULL, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "tiles", in->n ? tb : NULL, err)) ||
+	    (rc = twin_tx_commit(s, err))) {
 		s->gen--;
 		s->nf = old_nf;
 		s->seq_next = old_seq;
@@ -1307,14 +1348,19 @@ int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 	s->gen++;
 	sql = sqlite3_mprintf("INSERT OR REPLACE INTO twin_layers(name, table_name, pos, features, "
 			      "source, gen) VALUES (%Q, %Q, %lld, %lld, %Q, %lld);"
-			      "UPDATE tiles SET gen = %lld WHERE n_frames > 0;",
+			      "UPDATE tiles SET gen = %lld WHERE n_frames > 0;"
+			      "UPDATE shards SET stale = 1 WHERE stale = 0 AND gen < %lld AND fid IN "
+			      "(SELECT st.shard FROM shard_tiles st JOIN tiles t ON t.tx = st.tx AND "
+			      "t.ty = st.ty WHERE t.n_frames > 0);",
 			      name, table, (long long)k, (long long)twin_layer_count(l), path,
-			      (long long)s->gen, (long long)s->gen);
+			      (long long)s->gen, (long long)s->gen, (long long)s->gen);
 	if (!sql) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
 		goto fail;
 	}
-	if ((rc = twin_db_exec(s->db, sql, err)) || (rc = twin_gpkg_touch(s->db, table, err)) ||
+	double lb[4];
+	twin_layer_bbox(l, lb);
+	if ((rc = twin_db_exec(s->db, sql, err)) || (rc = twin_gpkg_touch(s->db, table, lb, err)) ||
 	    (rc = relabel_all(s, k, err)) || (rc = twin_meta_put_gen(s, err)) ||
 	    (rc = twin_tx_commit(s, err)))
 		goto fail;
@@ -1443,9 +1489,9 @@ int twin_store_record_shard(twin_store *s, const char *name, const int *txy, siz
 	sqlite3_finalize(st);
 	st = NULL;
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO shards(name, gen, missing) VALUES (?, ?, ?) ON "
-			       "CONFLICT(name) DO UPDATE SET gen = excluded.gen, missing = "
-			       "excluded.missing",
+			       "INSERT INTO shards(name, gen, missing, stale) VALUES (?1, ?2, ?3, ?3) "
+			       "ON CONFLICT(name) DO UPDATE SET gen = excluded.gen, missing = "
+			       "excluded.missing, stale = excluded.stale",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -1498,16 +1544,11 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 	for (size_t k = 0; k < w->nstale; k++)
 		free(w->stale[k]);
 	w->nstale = 0;
-	/* Only tiles changed after the oldest shard was recorded can make a shard stale: the
-	 * tiles_gen index finds them, then each leads to the shards cut from it. */
+	/* Shards are marked stale when one of their tiles changes (twin_tile_upsert, layers)
+	 * or when recorded with a tile the store lacks (tiles are never removed). */
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(
-		    s->db,
-		    "SELECT fid, name FROM shards WHERE missing = 1 UNION "
-		    "SELECT sh.fid, sh.name FROM tiles t CROSS JOIN shard_tiles st CROSS JOIN shards sh "
-		    "WHERE t.gen > (SELECT min(gen) FROM shards) AND st.tx = t.tx AND st.ty = t.ty "
-		    "AND sh.fid = st.shard AND t.gen > sh.gen ORDER BY 1",
-		    -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT fid, name FROM shards WHERE stale = 1 ORDER BY fid", -1,
+			       &st, NULL) != SQLITE_OK)
 		return twin_db_err(s->db, "shards", err);
 	int rc = SVT_OK, r;
 	size_t cap = 0;
