@@ -930,3 +930,131 @@ Test(twin_store, killed_writer_and_concurrent_reader)
 	twin_store_close(s);
 	rm_rf(g_dir);
 }
+
+static void put_file(const char *dir, const char *rel, const void *data, size_t n)
+{
+	char p[600];
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	FILE *f = fopen(p, "wb");
+	cr_assert(f, "%s", p);
+	cr_assert_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+/* A store of the JSON layout (v1, written here byte for byte as the old code wrote it) is
+ * refused with the command that migrates it; the migration keeps every frame exactly, the
+ * labels, the fused points with their weights, the generation and which shards are stale. */
+Test(twin_store, migrates_a_json_store)
+{
+	mk_dir();
+	char sub[400];
+	const char *dirs[] = {"frames", "tiles", "layers"};
+	for (int k = 0; k < 3; k++) {
+		snprintf(sub, sizeof(sub), "%s/%s", g_dir, dirs[k]);
+		cr_assert_eq(mkdir(sub, 0755), 0);
+	}
+	const char *meta =
+		"{\"format\":\"svtwin-twin\",\"version\":1,\"crs_epsg\":5186,\"tile_m\":100.0,"
+		"\"voxel_m\":0.05,\"enu_origin_llh\":[37.5666,126.9784,40.0],\"gen\":3,\"frames\":3,"
+		"\"captures\":[{\"name\":\"old\",\"source\":\"/cap\",\"first\":0,\"count\":3,\"gen\":1,"
+		"\"file\":\"frames/0.jsonl\"}],\"layers\":[{\"name\":\"zone\",\"file\":"
+		"\"layers/zone.geojson\",\"features\":1}],\"tiles\":[[1980,5518,3,3,2]]}\n";
+	put_file(g_dir, "twin.json", meta, strlen(meta));
+	char fr[4096];
+	size_t len = 0;
+	for (int i = 0; i < 3; i++)
+		len += (size_t)snprintf(
+			fr + len, sizeof(fr) - len,
+			"{\"i\":%d,\"time_us\":%lld,\"llh\":[37.5666,%.7f,40.0],\"proj\":[%.4f,551896.1212,"
+			"40.0],\"enu\":[%d.25,0.5,0.0],\"heading\":%s,\"w2c\":[1,0,0,%d.5,0,1,0,2,0,0,1,3,0,0,"
+			"0,1],\"seq\":7,\"flags\":1,\"src\":%d,\"path\":\"p_%d.jpg\",\"tile\":[1980,5518],"
+			"\"labels\":{\"zone\":\"Hall\"}}\n",
+			i, 1700000000000000LL + i, 126.9784 + 1e-5 * i, 198091.7081 + i, i,
+			i == 1 ? "null" : "90.5", i, i, i);
+	put_file(g_dir, "frames/0.jsonl", fr, len);
+	const char *zone = "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+			   "\"properties\":{\"name\":\"Hall\"},\"geometry\":{\"type\":\"Polygon\","
+			   "\"coordinates\":[[[126.97,37.56],[126.99,37.56],[126.99,37.57],[126.97,"
+			   "37.57],[126.97,37.56]]]}}]}";
+	put_file(g_dir, "layers/zone.geojson", zone, strlen(zone));
+	const char *sh = "{\"shards\":[{\"name\":\"a.h5\",\"gen\":3,\"tiles\":[[1980,5518]]},"
+			 "{\"name\":\"b.h5\",\"gen\":2,\"tiles\":[[1980,5518]]}]}";
+	put_file(g_dir, "shards.json", sh, strlen(sh));
+	/* Two fused points, v1 .pts: header, then f32 xyz (about the offset), rgb, pad, weight. */
+	uint8_t pts[64 + 40] = {0};
+	memcpy(pts, "SVTPTS1", 8);
+	uint32_t u = 1, rec = 20, w[2] = {3, 5};
+	uint64_t cnt = 2;
+	double off[3] = {1.0, 2.0, 0.0}, vox = 0.05;
+	memcpy(pts + 8, &u, 4);
+	memcpy(pts + 12, &rec, 4);
+	memcpy(pts + 16, &cnt, 8);
+	memcpy(pts + 24, off, 24);
+	memcpy(pts + 48, &vox, 8);
+	float xyz[2][3] = {{0.0125f, 0.0375f, 0.0125f}, {0.5125f, 0.0125f, 0.0375f}};
+	for (int k = 0; k < 2; k++) {
+		memcpy(pts + 64 + 20 * k, xyz[k], 12);
+		pts[64 + 20 * k + 12] = (uint8_t)(100 + k);
+		memcpy(pts + 64 + 20 * k + 16, &w[k], 4);
+	}
+	put_file(g_dir, "tiles/1980_5518.pts", pts, sizeof(pts));
+
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_expect_eq(twin_store_open(g_dir, NULL, &s, &e), SVT_E_FORMAT);
+	cr_expect(strstr(e.msg, "svtwin twin migrate") != NULL, "%s", e.msg);
+	size_t n = 0;
+	cr_assert_eq(twin_store_migrate(g_dir, &n, &e), 0, "%s", e.msg);
+	cr_expect_eq(n, 3);
+	cr_expect_eq(twin_store_migrate(g_dir, NULL, NULL), SVT_E_INPUT); /* done already */
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_frame_count(s), 3);
+	cr_expect_eq(twin_store_generation(s), 3);
+	double org[3];
+	twin_store_origin(s, org);
+	cr_expect(org[0] == 37.5666 && org[1] == 126.9784 && org[2] == 40.0);
+	for (size_t i = 0; i < 3; i++) {
+		twin_frame_record r;
+		cr_assert_eq(twin_store_frame_record(s, i, &r, &e), 0, "%s", e.msg);
+		cr_expect_eq(r.f.time_us, 1700000000000000LL + (int64_t)i);
+		cr_expect_eq(r.f.llh[1], 126.9784 + 1e-5 * (double)i);
+		cr_expect_eq(r.f.proj[0], 198091.7081 + (double)i);
+		cr_expect_eq(r.f.enu[0], (double)i + 0.25);
+		cr_expect_eq(r.f.w2c[3], (double)i + 0.5);
+		cr_expect_eq(r.f.w2c[11], 3.0);
+		cr_expect_eq(r.f.seq, 7);
+		cr_expect_eq(r.f.flags, 1u);
+		cr_expect(i == 1 ? isnan(r.f.heading) : r.f.heading == 90.5);
+		char p[16];
+		snprintf(p, sizeof(p), "p_%zu.jpg", i);
+		cr_expect_str_eq(r.path, p);
+		cr_expect_str_eq(r.capture, "old");
+		cr_expect_eq(r.tx, 1980);
+		cr_expect_eq(r.ty, 5518);
+		cr_expect_str_eq(twin_store_frame_label(s, i, 0), "Hall");
+	}
+	const char **stale = NULL;
+	size_t nst = 0;
+	cr_assert_eq(twin_store_stale_shards(s, &stale, &nst, &e), 0);
+	cr_assert_eq(nst, 1);
+	cr_expect_str_eq(stale[0], "b.h5");
+	free(stale);
+	gpu_point *out = NULL;
+	size_t np = 0;
+	cr_assert_eq(twin_store_tile_points(s, 1980, 5518, &out, &np, &e), 0, "%s", e.msg);
+	cr_assert_eq(np, 2);
+	for (int k = 0; k < 2; k++) {
+		cr_expect(fabs(out[k].x - (off[0] + xyz[k][0])) < 1e-4 &&
+			  fabs(out[k].y - (off[1] + xyz[k][1])) < 1e-4 &&
+			  fabs(out[k].z - xyz[k][2]) < 1e-4, "point %d: %f %f %f", k, out[k].x, out[k].y,
+			  out[k].z);
+		cr_expect_eq(out[k].a, w[k]);
+		cr_expect_eq(out[k].r, 100 + k);
+	}
+	free(out);
+	twin_store_close(s);
+	snprintf(sub, sizeof(sub), "%s/twin.json.v1", g_dir);
+	struct stat st;
+	cr_expect_eq(stat(sub, &st), 0);
+	rm_rf(g_dir);
+}

@@ -274,6 +274,14 @@ void twin_store_set_gpu(twin_store *s, gpu_ctx *ctx);
 int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 			 const twin_layer_opts *o, svt_err *err);
 
+/* Migrates a store of the JSON layout (version 1: twin.json, frames/, tiles/, layers/,
+ * shards.json) in dir into the GeoPackage layout in place: frames, poses, labels, fused
+ * points, tile and shard generations kept (the same shards stale as before). Built aside and
+ * moved in last (a killed migration leaves the old store untouched); twin.json becomes
+ * twin.json.v1 and the old files stay. *n_frames (may be NULL) gets the frames migrated.
+ * `svtwin twin migrate DIR` calls it. */
+int twin_store_migrate(const char *dir, size_t *n_frames, svt_err *err);
+
 /* The GeoPackage file of the store (DIR/twin.gpkg), owned by s. */
 const char *twin_store_path(const twin_store *s);
 /* 1 when the store holds a capture called name (its store indices in *first, *n; may be

@@ -385,7 +385,7 @@ static int tile_write(twin_store *s, int tx, int ty, const char *file, const wpo
 		      size_t n, svt_err *err)
 {
 	twin_las_point *lp = malloc((n ? n : 1) * sizeof(*lp));
-	double *xyz = malloc((n ? n : 1) * 3 * sizeof(double));
+	double *xyz = calloc((n ? n : 1) * 3, sizeof(double));
 	uint8_t *b = NULL;
 	size_t nb = 0;
 	twin_map map = {0};
@@ -703,6 +703,38 @@ done:
 	free(start);
 	free(order);
 	free(gord);
+	free(v);
+	return rc;
+}
+
+/* A tile's fused points of a v1 store (twin_migrate.c): merged voxels in the store's ENU
+ * frame with their weights, written as the tile's LAS file (one transaction). */
+int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
+			    const uint8_t *rgb, const uint32_t *w, size_t n, svt_err *err)
+{
+	wpoint *v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(v[i].p, enu + 3 * i, sizeof(v[i].p));
+		for (int a = 0; a < 3; a++)
+			v[i].c[a] = rgb[3 * i + a];
+		v[i].w = w[i] ? w[i] : 1;
+		v[i].keyed = 0;
+	}
+	size_t m = voxel_merge(v, n, s->voxel_m); /* already one a voxel: keys and order */
+	char file[128];
+	snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)s->gen);
+	int rc = m == (size_t)-1 ? svt_err_set(err, SVT_E_NOMEM, "no memory") : SVT_OK;
+	if (!rc)
+		rc = twin_tx_begin(s, err);
+	if (!rc) {
+		if ((rc = tile_write(s, tx, ty, file, v, m, err)) ||
+		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, file, err)) ||
+		    (rc = twin_tx_commit(s, err)))
+			twin_tx_rollback(s);
+	}
+	twin_cache_drop(s);
 	free(v);
 	return rc;
 }

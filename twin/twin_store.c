@@ -1238,6 +1238,73 @@ done:
 	return rc;
 }
 
+/* A capture of a v1 store (twin_migrate.c): frames as they were stored (positions, poses,
+ * sequences unchanged), labelled with the store's layers; one transaction. */
+int twin_store_import_capture(twin_store *s, const char *name, const char *source,
+			      const twin_frame *f, size_t n, const char *const *paths, svt_err *err)
+{
+	if (!name || twin_store_capture_find(s, name, NULL, NULL))
+		return svt_err_set(err, SVT_E_FORMAT, "capture %s: no name or twice", name ? name : "");
+	int *tx = malloc((n ? n : 1) * sizeof(int)), *ty = malloc((n ? n : 1) * sizeof(int));
+	sqlite3_stmt *st = NULL;
+	int rc = tx && ty ? SVT_OK : svt_err_set(err, SVT_E_NOMEM, "no memory"), seq_max = -1;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (twin_tile_of(s, f[i].proj[0], f[i].proj[1], &tx[i], &ty[i]))
+			rc = svt_err_set(err, SVT_E_FORMAT, "capture %s frame %zu: bad position", name, i);
+		if (f[i].seq > seq_max)
+			seq_max = f[i].seq;
+	}
+	if (rc || (rc = twin_tx_begin(s, err)))
+		goto done;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO captures(name, source, first_frame, frame_count, gen, "
+			       "added_utc) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source ? source : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)s->nf);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)s->gen + 1);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto fail;
+	}
+	if ((rc = frames_insert(s, sqlite3_last_insert_rowid(s->db), f, n, tx, ty, paths, err)))
+		goto fail;
+	s->gen++;
+	s->nf += n;
+	int old_seq = s->seq_next;
+	if (seq_max >= s->seq_next)
+		s->seq_next = seq_max + 1;
+	double fb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+	for (size_t i = 0; i < n; i++) {
+		fb[0] = fmin(fb[0], f[i].proj[0]);
+		fb[1] = fmin(fb[1], f[i].proj[1]);
+		fb[2] = fmax(fb[2], f[i].proj[0]);
+		fb[3] = fmax(fb[3], f[i].proj[1]);
+	}
+	if ((rc = twin_meta_put_gen(s, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "frames", n ? fb : NULL, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "tiles", NULL, err)) || (rc = twin_tx_commit(s, err))) {
+		s->gen--;
+		s->nf -= n;
+		s->seq_next = old_seq;
+		goto fail;
+	}
+	twin_cache_drop(s);
+	goto done;
+fail:
+	twin_tx_rollback(s);
+done:
+	sqlite3_finalize(st);
+	free(tx);
+	free(ty);
+	return rc;
+}
+
 /* ---- Layers ------------------------------------------------------------------------------- */
 
 int twin_layer_write_table(sqlite3 *db, const twin_layer *l, const char *table, svt_err *err);
