@@ -282,32 +282,51 @@ Test(twin_layer, holes_multipolygon_and_roundtrip)
 	rmdir(dir);
 }
 
-/* A truncated copy of the real shapefile must fail, never read past the end. */
+/* A truncated copy of the real shapefile, beside its intact .shx and .dbf (so OGR reads the
+ * short .shp), must fail, never read past the end; without its .shx it fails too. */
 Test(twin_layer, truncated_shapefile)
 {
 	const char *src = real(GU_SHP);
-	uint8_t *d = NULL;
-	size_t n = 0;
+	char side[4096];
+	uint8_t *d = NULL, *shx = NULL, *dbf = NULL;
+	size_t n = 0, nshx = 0, ndbf = 0;
 	cr_assert_eq(svt_file_read(src, 1 << 24, &d, &n, NULL), 0);
+	snprintf(side, sizeof(side), "%.*sshx", (int)strlen(src) - 3, src);
+	cr_assert_eq(svt_file_read(side, 1 << 24, &shx, &nshx, NULL), 0);
+	snprintf(side, sizeof(side), "%.*sdbf", (int)strlen(src) - 3, src);
+	cr_assert_eq(svt_file_read(side, 1 << 24, &dbf, &ndbf, NULL), 0);
 	char dir[] = "/tmp/svt_twin_shpXXXXXX";
 	cr_assert(mkdtemp(dir));
-	char p[512];
+	char p[512], px[512], pd[512];
 	snprintf(p, sizeof(p), "%s/t.shp", dir);
+	snprintf(px, sizeof(px), "%s/t.shx", dir);
+	snprintf(pd, sizeof(pd), "%s/t.dbf", dir);
 	size_t cuts[] = {99, 100 + 50, n / 2, n - 1};
-	for (size_t k = 0; k < 4; k++) {
-		cr_assert_eq(svt_file_write_atomic(p, d, cuts[k], NULL), 0);
-		twin_layer_opts o;
-		twin_layer_opts_default(&o);
-		o.epsg = 5174;
-		twin_layer *l = NULL;
-		svt_err e = {0};
-		cr_expect_eq(twin_layer_load(p, &o, &l, &e), SVT_E_FORMAT, "cut %zu: %s", cuts[k],
-			     e.msg);
-		cr_expect_null(l);
+	for (int with_index = 1; with_index >= 0; with_index--) {
+		if (with_index) {
+			cr_assert_eq(svt_file_write_atomic(px, shx, nshx, NULL), 0);
+			cr_assert_eq(svt_file_write_atomic(pd, dbf, ndbf, NULL), 0);
+		} else {
+			unlink(px);
+		}
+		for (size_t k = 0; k < 4; k++) {
+			cr_assert_eq(svt_file_write_atomic(p, d, cuts[k], NULL), 0);
+			twin_layer_opts o;
+			twin_layer_opts_default(&o);
+			o.epsg = 5174;
+			twin_layer *l = NULL;
+			svt_err e = {0};
+			cr_expect_eq(twin_layer_load(p, &o, &l, &e), SVT_E_FORMAT, "cut %zu (shx %d): %s",
+				     cuts[k], with_index, e.msg);
+			cr_expect_null(l);
+		}
 	}
 	unlink(p);
+	unlink(pd);
 	rmdir(dir);
 	free(d);
+	free(shx);
+	free(dbf);
 }
 
 /* Seeded byte mutations of the real .shp and .dbf: every load returns a status (the sanitizer
