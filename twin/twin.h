@@ -162,7 +162,7 @@ void twin_layer_opts_default(twin_layer_opts *o);
  * transformed to WGS84 through OGR/PROJ (datum shifts included: EPSG:5174 uses "Korean 1985
  * to WGS 84"). opts may be NULL. A file OGR cannot read or that breaks mid-way is
  * SVT_E_FORMAT; a missing file SVT_E_NOTFOUND. Free with twin_layer_destroy (NULL
- * harmless). Not thread-safe against other GDAL users of the process' error handler. */
+ * harmless). Reentrant (GDAL's error handler is pushed per thread). */
 int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **out,
 		    svt_err *err);
 void twin_layer_destroy(twin_layer *l);

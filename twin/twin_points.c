@@ -630,12 +630,17 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 	 * and the tiles table names it; the files it replaces are removed after the commit
 	 * (a killed writer leaves an unnamed new file, never a half-merged named one). */
 	uint64_t gen = s->gen + 1;
+	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}; /* extent of the tiles */
 	if ((rc = twin_tx_begin(s, err)))
 		goto done;
 	began = 1;
 	for (size_t q = 0; q < ng; q++) {
 		size_t g = gord[q], a = start[g], b = start[g + 1];
 		int tx = (int)gk[g].k[0], ty = (int)gk[g].k[1];
+		tb[0] = fmin(tb[0], tx * s->tile_m);
+		tb[1] = fmin(tb[1], ty * s->tile_m);
+		tb[2] = fmax(tb[2], (tx + 1) * s->tile_m);
+		tb[3] = fmax(tb[3], (ty + 1) * s->tile_m);
 		char old[128], file[128];
 		size_t have = 0, m = 0;
 		if ((rc = tile_points_file(s, tx, ty, &have, old, sizeof(old), err)))
@@ -679,7 +684,7 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			goto done;
 	}
 	s->gen = gen;
-	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "tiles", NULL, err)) ||
+	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "tiles", tb, err)) ||
 	    (rc = twin_tx_commit(s, err))) {
 		s->gen = gen - 1;
 		goto done;

@@ -586,7 +586,7 @@ static int store_create(twin_store *s, const twin_store_opts *o, svt_err *err)
 	s->voxel_m = o->voxel_m;
 	s->have_origin = o->have_origin;
 	memcpy(s->origin, o->origin_llh, sizeof(s->origin));
-	if ((rc = twin_db_exec(s->db, "BEGIN", err)) ||
+	if ((rc = twin_db_exec(s->db, "PRAGMA journal_mode = WAL; BEGIN", err)) ||
 	    (rc = twin_gpkg_create_schema(s->db, s->epsg, err)))
 		goto done;
 	sqlite3_stmt *st = NULL;
@@ -690,13 +690,16 @@ int twin_store_open(const char *dir, const twin_store_opts *opts, twin_store **o
 		    (rc = store_create(s, &o, err)))
 			goto done;
 	}
-	if ((rc = db_open(s, s->db_path, SQLITE_OPEN_READWRITE, err)))
+	/* A store the process may not write (a read-only copy, another user's) opens read-only:
+	 * queries work, mutations fail with the database's message. */
+	svt_err first = {0};
+	if (db_open(s, s->db_path, SQLITE_OPEN_READWRITE, &first) &&
+	    (rc = db_open(s, s->db_path, SQLITE_OPEN_READONLY, err)))
 		goto done;
-	/* WAL: readers see the last commit while a writer works; FULL: a commit survives a
-	 * killed process and a power cut. */
+	/* WAL (set at creation): readers see the last commit while a writer works; FULL: a
+	 * commit survives a killed process and a power cut. */
 	if ((rc = meta_load(s, err)) ||
-	    (rc = twin_db_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-			       err)) ||
+	    (rc = twin_db_exec(s->db, "PRAGMA synchronous = FULL;", err)) ||
 	    (rc = geo_setup(s, err)) ||
 	    (rc = layers_load_names(s, err)))
 		goto done;
@@ -1038,7 +1041,7 @@ static int frames_insert(twin_store *s, sqlite3_int64 cap, const twin_frame *f, 
 						 f[i].proj[2]);
 		for (size_t k = 0; k < s->nlayers; k++)
 			lab[k] = twin_layer_locate(s->layers[k].l, f[i].llh[0], f[i].llh[1]);
-		char *lj = labels_json(s, lab);
+		char *lj = s->nlayers ? labels_json(s, lab) : NULL;
 		time_utc(f[i].time_us, tbuf, sizeof(tbuf));
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, fid);
@@ -1392,6 +1395,7 @@ int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 	}
 	s->layers[k].l = l;
 	char *sql = NULL;
+	uint64_t old_gen = s->gen;
 	if ((rc = twin_tx_begin(s, err)))
 		goto fail;
 	if ((rc = twin_gpkg_drop_feature_table(s->db, table, err)) ||
@@ -1438,8 +1442,7 @@ int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 fail:
 	sqlite3_free(sql);
 	twin_tx_rollback(s);
-	if (sql)
-		s->gen--;
+	s->gen = old_gen;
 	s->layers[k].l = old;
 	twin_layer_destroy(l);
 	if (added) {
