@@ -139,7 +139,7 @@ static int ids_query(twin_store *s, sqlite3_stmt *st, size_t **idx, size_t *n, s
 	size_t cap = 64;
 	*n = 0;
 	*idx = malloc(cap * sizeof(size_t));
-	int r;
+	int r = SQLITE_DONE;
 	while (*idx && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			size_t *q = realloc(*idx, 2 * cap * sizeof(size_t));
