@@ -232,6 +232,65 @@ static int wp_cmp(const void *a, const void *b)
 	return p->w < q->w ? -1 : (p->w > q->w);
 }
 
+/* Writes the voxels in[0..n) (keys unique) to out in voxel order (x, then y, then z): keys
+ * relative to their minimum packed into 64 bits (21 + 21 + 22: any tile of up to 100 km at
+ * 5 cm) and radix-sorted, a linear pass per byte; qsort when the keys do not fit. */
+static void voxel_order(const wpoint *in, size_t n, wpoint *out)
+{
+	if (n == 0)
+		return;
+	int64_t lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {INT64_MIN, INT64_MIN, INT64_MIN};
+	for (size_t i = 0; i < n; i++)
+		for (int a = 0; a < 3; a++) {
+			lo[a] = in[i].k[a] < lo[a] ? in[i].k[a] : lo[a];
+			hi[a] = in[i].k[a] > hi[a] ? in[i].k[a] : hi[a];
+		}
+	static const int bits[3] = {21, 21, 22};
+	int fits = 1;
+	for (int a = 0; a < 3 && n; a++)
+		fits &= (uint64_t)(hi[a] - lo[a]) < ((uint64_t)1 << bits[a]);
+	uint64_t *k = fits ? malloc(2 * (n ? n : 1) * sizeof(uint64_t)) : NULL;
+	size_t *ix = k ? malloc(2 * (n ? n : 1) * sizeof(size_t)) : NULL;
+	if (!ix) {
+		free(k);
+		memcpy(out, in, n * sizeof(*in));
+		qsort(out, n, sizeof(*out), wp_cmp);
+		return;
+	}
+	uint64_t *k2 = k + n;
+	size_t *ix2 = ix + n;
+	for (size_t i = 0; i < n; i++) {
+		k[i] = (uint64_t)(in[i].k[0] - lo[0]) << 43 | (uint64_t)(in[i].k[1] - lo[1]) << 22 |
+		       (uint64_t)(in[i].k[2] - lo[2]);
+		ix[i] = i;
+	}
+	for (int pass = 0; pass < 8; pass++) {
+		size_t cnt[257] = {0};
+		int sh = 8 * pass;
+		for (size_t i = 0; i < n; i++)
+			cnt[((k[i] >> sh) & 0xff) + 1]++;
+		if (cnt[((k[0] >> sh) & 0xff) + 1] == n)
+			continue; /* one value of this byte: nothing to move */
+		for (int b = 0; b < 256; b++)
+			cnt[b + 1] += cnt[b];
+		for (size_t i = 0; i < n; i++) {
+			size_t at = cnt[(k[i] >> sh) & 0xff]++;
+			k2[at] = k[i];
+			ix2[at] = ix[i];
+		}
+		uint64_t *tk = k;
+		k = k2;
+		k2 = tk;
+		size_t *ti = ix;
+		ix = ix2;
+		ix2 = ti;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = in[ix[i]];
+	free(k < k2 ? k : k2);
+	free(ix < ix2 ? ix : ix2);
+}
+
 /* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
  * count, or (size_t)-1 when out of memory. */
 static size_t voxel_merge(wpoint *v, size_t n, double voxel)
@@ -270,8 +329,8 @@ static size_t voxel_merge(wpoint *v, size_t n, double voxel)
 		o.w = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
 		out[g] = o;
 	}
-	qsort(out, ng, sizeof(*out), wp_cmp); /* voxels (keys unique): voxel order */
-	memcpy(v, out, ng * sizeof(*out));
+	voxel_order(out, ng, v);
+
 done:
 	free(gid);
 	free(start);
