@@ -203,9 +203,11 @@ Test(twin_store, build_query_reopen)
 		cr_log_info("SVT_REAL_DATA absent: layer part of the test skipped");
 	}
 
-	/* Reopen: everything comes back. */
+	/* Reopen: everything comes back. (add_layer was a mutating call: the frames pointer is
+	 * fetched again.) */
 	uint64_t gen = twin_store_generation(s);
 	twin_frame *copy = malloc(n * sizeof(*copy));
+	sf = twin_store_frames(s);
 	memcpy(copy, sf, n * sizeof(*copy));
 	twin_store_close(s);
 	s = NULL;
