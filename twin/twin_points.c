@@ -690,7 +690,9 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 	 * (a killed writer leaves an unnamed new file, never a half-merged named one). */
 	uint64_t gen = s->gen + 1;
 	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}; /* extent of the tiles */
-	if ((rc = twin_tx_begin(s, err)))
+	char pdir[4200];
+	snprintf(pdir, sizeof(pdir), "%s/%s", s->dir, TWIN_POINTS_DIR);
+	if ((rc = svt_mkdirs(pdir, err)) || (rc = twin_tx_begin(s, err)))
 		goto done;
 	began = 1;
 	for (size_t q = 0; q < ng; q++) {
