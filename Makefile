@@ -25,7 +25,7 @@ DISTRICTS ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_muni
 DONGS     ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_neighborhoods_geo_simple.json)
 FUZZ_SECONDS ?= 60
 
-PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc
+PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc sqlite3 gdal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -12,6 +12,7 @@ int cmd_view(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_twin(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Prints "svtwin <cmd>: <msg>" for a failed call and returns 1. */

@@ -10,6 +10,7 @@ int bench_decode(int argc, char **argv);
 int bench_geo(int argc, char **argv);
 int bench_kernels(int argc, char **argv);
 int bench_shard(int argc, char **argv);
+int bench_twin(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -19,13 +20,14 @@ static const struct {
 	{"geo", bench_geo},
 	{"kernels", bench_kernels},
 	{"shard", bench_shard},
+	{"twin", bench_twin},
 };
 
 int cmd_bench(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout,
-			"usage: svtwin bench decode|geo|kernels|shard|all [OPTIONS]\n");
+			"usage: svtwin bench decode|geo|kernels|shard|twin|all [OPTIONS]\n");
 		return argc < 2 ? 2 : 0;
 	}
 	int all = !strcmp(argv[1], "all"), rc = 0, found = 0;

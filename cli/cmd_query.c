@@ -20,11 +20,14 @@ static void usage(FILE *f)
 		"       svtwin query TWIN_DIR --nearest-pose LAT,LON[,HEADING] [--deg-weight M]\n"
 		"       svtwin query TWIN_DIR --tiles [--since GEN]\n"
 		"       svtwin query TWIN_DIR --stale-shards\n"
+		"       svtwin query TWIN_DIR --points OUT.las [--polygon FILE | --district NAME]\n"
 		"  --near LAT,LON     frames within --radius metres (default 50), nearest first\n"
 		"  --district NAME    frames labelled NAME (a name or any property: 중구, Jung-gu,\n"
 		"                     11140) in --layer (default: the first layer that has it)\n"
-		"  --polygon FILE     frames inside any polygon of a GeoJSON or Shapefile (its CRS\n"
-		"                     from the file, or --epsg N)\n"
+		"  --polygon FILE     frames inside any polygon of a vector file OGR reads (GeoJSON,\n"
+		"                     Shapefile, GeoPackage...; its CRS from the file, or --epsg N)\n"
+		"  --points OUT.las   the fused points (of --polygon or --district, else all) as one\n"
+		"                     LAS 1.4 file in the store's CRS\n"
 		"  --nearest-pose     the frame minimising distance + M x heading difference in\n"
 		"                     degrees (--deg-weight, default 0.5 m per degree)\n"
 		"  --tiles            one line per tile (changed after generation GEN with --since)\n"
@@ -47,22 +50,65 @@ static int print_json(json_t *j)
 
 static int print_frame(const twin_store *s, size_t i, double dist)
 {
-	const twin_frame *f = &twin_store_frames(s)[i];
-	int tx = 0, ty = 0;
-	twin_store_frame_tile(s, i, &tx, &ty);
-	json_t *labels = json_object();
-	for (size_t k = 0; labels && k < twin_store_layer_count(s); k++)
-		json_object_set_new(labels, twin_store_layer_name(s, k),
-				    json_string(twin_store_frame_label(s, i, k)));
+	twin_frame_record r;
+	svt_err err = {0};
+	if (twin_store_frame_record(s, i, &r, &err)) {
+		fprintf(stderr, "svtwin query: %s\n", err.msg);
+		return -1;
+	}
+	const twin_frame *f = &r.f;
+	json_error_t je;
+	json_t *labels = json_loads(r.labels, 0, &je);
 	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:[ii], s:o}",
-			      "i", (json_int_t)i, "capture", twin_store_frame_capture(s, i), "path",
-			      twin_store_frame_path(s, i), "time_us", (json_int_t)f->time_us, "lat",
-			      f->llh[0], "lon", f->llh[1], "h", f->llh[2], "e", f->proj[0], "n",
-			      f->proj[1], "heading", f->heading, "seq", f->seq, "tile", tx, ty,
-			      "labels", labels);
+			      "i", (json_int_t)i, "capture", r.capture, "path", r.path, "time_us",
+			      (json_int_t)f->time_us, "lat", f->llh[0], "lon", f->llh[1], "h",
+			      f->llh[2], "e", f->proj[0], "n", f->proj[1], "heading", f->heading,
+			      "seq", f->seq, "tile", r.tx, r.ty, "labels",
+			      labels ? labels : json_object());
 	if (j && isfinite(dist))
 		json_object_set_new(j, "dist_m", json_real(dist));
 	return print_json(j);
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t p = *(const size_t *)a, q = *(const size_t *)b;
+	return p < q ? -1 : (p > q);
+}
+
+/* --points OUT: the fused points inside the polygons of --polygon FILE or of --district NAME,
+ * or all of them, as one LAS 1.4 file. */
+static int export_points(twin_store *s, const char *out, const char *polygon, int epsg,
+			 const char *district, const char *layer, svt_err *err)
+{
+	twin_layer *own = NULL;
+	const twin_layer *l = NULL;
+	long feature = -1;
+	int rc = SVT_OK;
+	if (polygon) {
+		twin_layer_opts lo;
+		twin_layer_opts_default(&lo);
+		lo.epsg = epsg;
+		if ((rc = twin_layer_load(polygon, &lo, &own, err)))
+			return rc;
+		l = own;
+	} else if (district) {
+		for (size_t k = 0; k < twin_store_layer_count(s) && feature < 0; k++) {
+			if (layer && strcmp(layer, twin_store_layer_name(s, k)))
+				continue;
+			l = twin_store_layer(s, k);
+			feature = l ? twin_layer_find(l, district) : -1;
+		}
+		if (feature < 0)
+			return svt_err_set(err, SVT_E_NOTFOUND, "no feature called '%s' in %s", district,
+					   layer ? layer : "the store's layers");
+	}
+	size_t n = 0;
+	rc = twin_store_export_points(s, l, feature, out, &n, err);
+	if (!rc)
+		fprintf(stderr, "svtwin query: %zu point(s) -> %s\n", n, out);
+	twin_layer_destroy(own);
+	return rc;
 }
 
 static int parse_latlon(const char *v, double *lat, double *lon, double *third)
@@ -88,6 +134,7 @@ int cmd_query(int argc, char **argv)
 	int epsg = 0;
 	double lat = NAN, lon = NAN, radius = 50.0, heading = NAN, degw = 0.5;
 	int mode = 0; /* 1 near, 2 district, 3 pose, 4 tiles, 5 stale shards, 6 polygon */
+	const char *points = NULL;
 	long long since = -1;
 	long limit = -1;
 	for (int i = 1; i < argc; i++) {
@@ -159,6 +206,9 @@ int cmd_query(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--stale-shards")) {
 			m = 5;
+		} else if (!strcmp(a, "--points") && v) {
+			points = v;
+			i++;
 		} else if (!strcmp(a, "--limit") && v) {
 			char *end;
 			limit = strtol(v, &end, 10);
@@ -182,7 +232,7 @@ int cmd_query(int argc, char **argv)
 			mode = m;
 		}
 	}
-	if (!dir || !mode) {
+	if (!dir || (!mode && !points) || (points && mode && mode != 2 && mode != 6)) {
 		usage(stderr);
 		return 2;
 	}
@@ -197,7 +247,10 @@ int cmd_query(int argc, char **argv)
 	int rc = 0;
 	size_t *idx = NULL, n = 0, printed = 0;
 	double *dist = NULL;
-	if (mode == 1 || mode == 2) {
+	if (points) {
+		if (export_points(s, points, polygon, epsg, district, layer, &err))
+			rc = cli_fail("query", &err);
+	} else if (mode == 1 || mode == 2) {
 		int r = mode == 1 ? twin_store_query_near(s, lat, lon, radius, &idx, &dist, &n, &err)
 				  : twin_store_query_district(s, layer, district, &idx, &n, &err);
 		if (r) {
@@ -221,17 +274,41 @@ int cmd_query(int argc, char **argv)
 			rc = cli_fail("query", &err);
 			goto done;
 		}
-		/* A frame inside any feature, printed once, in store order. */
-		size_t nf = twin_store_frame_count(s);
-		const twin_frame *f = twin_store_frames(s);
-		for (size_t i = 0; i < nf && (limit < 0 || (long)printed < limit); i++) {
-			int in = 0;
-			for (size_t k = 0; k < twin_layer_count(l) && !in; k++)
-				in = twin_layer_contains(l, k, f[i].llh[0], f[i].llh[1]);
-			if (in) {
-				print_frame(s, i, NAN);
-				printed++;
+		/* A frame inside any feature (R*Tree candidates per feature), printed once, in
+		 * store order. */
+		size_t cap = 0;
+		for (size_t k = 0; k < twin_layer_count(l) && !rc; k++) {
+			size_t *fi = NULL, nk = 0;
+			if (twin_store_query_polygon(s, l, k, &fi, &nk, &err)) {
+				rc = cli_fail("query", &err);
+				break;
 			}
+			if (n + nk > cap) {
+				cap = 2 * (n + nk);
+				size_t *q = realloc(idx, cap * sizeof(size_t));
+				if (!q) {
+					free(fi);
+					fprintf(stderr, "svtwin query: no memory\n");
+					rc = 1;
+					break;
+				}
+				idx = q;
+			}
+			if (nk)
+				memcpy(idx + n, fi, nk * sizeof(size_t));
+			n += nk;
+			free(fi);
+		}
+		if (idx)
+			qsort(idx, n, sizeof(size_t), size_cmp);
+		for (size_t k = 0; !rc && k < n && (limit < 0 || (long)printed < limit); k++) {
+			if (k && idx[k] == idx[k - 1])
+				continue;
+			if (print_frame(s, idx[k], NAN)) {
+				rc = 1;
+				break;
+			}
+			printed++;
 		}
 		twin_layer_destroy(l);
 		fprintf(stderr, "svtwin query: %zu frame(s)%s\n", printed,
@@ -244,8 +321,12 @@ int cmd_query(int argc, char **argv)
 			rc = 1;
 			goto done;
 		}
-		const twin_frame *f = &twin_store_frames(s)[best];
-		print_frame(s, (size_t)best, geo_distance_m(lat, lon, f->llh[0], f->llh[1]));
+		twin_frame_record fr;
+		if (twin_store_frame_record(s, (size_t)best, &fr, &err)) {
+			rc = cli_fail("query", &err);
+			goto done;
+		}
+		print_frame(s, (size_t)best, geo_distance_m(lat, lon, fr.f.llh[0], fr.f.llh[1]));
 		fprintf(stderr, "svtwin query: score %.3f\n", score);
 	} else if (mode == 4) {
 		uint64_t gen = twin_store_generation(s);

@@ -16,6 +16,7 @@ static const struct {
 	{"inspect", cmd_inspect, "SHARD: print what a shard holds"},
 	{"verify", cmd_verify, "DIR: check shards, checksums, counts and the manifest"},
 	{"query", cmd_query, "TWIN --near LAT,LON --radius M | --district NAME: find frames"},
+	{"twin", cmd_twin, "migrate DIR: a JSON-layout twin store into the GeoPackage layout"},
 	{"bench", cmd_bench, "kernels|decode|geo|shard: benchmarks with ratios to peers"},
 };
 

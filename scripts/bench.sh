@@ -4,7 +4,7 @@
 set -u
 B=${SVT_BUILD:-build}
 rc=0
-for part in decode geo kernels shard; do
+for part in decode geo kernels shard twin; do
 	echo "== bench $part"
 	"$B/svtwin" bench "$part" || rc=1
 done

@@ -8,6 +8,7 @@ PKGS="build-essential pkg-config
 libturbojpeg0-dev libpng-dev zlib1g-dev
 libexif-dev libxml2-dev libjansson-dev
 libproj-dev proj-data
+libsqlite3-dev libgdal-dev gdal-bin
 libhdf5-dev hdf5-tools hdf5-filter-plugin hdf5-filter-plugin-blosc-serial
 liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev

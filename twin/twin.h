@@ -144,22 +144,25 @@ int twin_splits_check_llh(const double *lat, const double *lon, const int *split
 typedef struct twin_layer twin_layer;
 
 typedef struct twin_layer_opts {
-	int epsg;               /* source CRS; 0 = from the file: the .prj (an EPSG authority,
-				 * WGS84 geographic, or the Korean 1985 modified belts 5173-5177)
-				 * or GeoJSON's "crs" member, else 4326 for GeoJSON */
+	int epsg;               /* source CRS; 0 = the layer's own (a .prj, GeoPackage SRS,
+				 * GeoJSON "crs"; the Korean 1985 modified belts 5173-5177 are
+				 * recognised by their parameters), else 4326 */
 	const char *name_field; /* property that names a feature; NULL = the first present of
 				 * name, NAME, SIG_KOR_NM, EMD_KOR_NM, ADM_NM, adm_nm, ADMNM */
-	const char *encoding;   /* .dbf text encoding (iconv name); NULL = the .cpg file if any,
-				 * else UTF-8 when the bytes are valid UTF-8, else CP949 */
+	const char *encoding;   /* text encoding of a .dbf (OGR's ENCODING); NULL = OGR's
+				 * reading of the .cpg / LDID, and a string that is still not
+				 * valid UTF-8 is taken as CP949 */
+	const char *layer;      /* layer of a multi-layer source (GeoPackage, KML); NULL = first */
 } twin_layer_opts;
 
 void twin_layer_opts_default(twin_layer_opts *o);
-/* Loads a GeoJSON (FeatureCollection, Feature or bare geometry; .json/.geojson) or an ESRI
- * Shapefile (.shp beside its .dbf, and .prj when epsg is 0) of Polygon / MultiPolygon
- * features (PolygonZ/M: x, y only; null shapes skipped), transforming vertices to WGS84 with
- * geo (datum shifts included: EPSG:5174 uses "Korean 1985 to WGS 84"). opts may be NULL.
- * Every size and offset in the file is checked against its length (SVT_E_FORMAT). Free with
- * twin_layer_destroy (NULL harmless). */
+/* Loads a polygon layer from any vector source GDAL/OGR reads (GeoPackage, ESRI Shapefile,
+ * GeoJSON, FlatGeobuf, KML...): Polygon / MultiPolygon features (curves linearised; a
+ * feature without geometry is kept, empty, so feature i stays record i), vertices
+ * transformed to WGS84 through OGR/PROJ (datum shifts included: EPSG:5174 uses "Korean 1985
+ * to WGS 84"). opts may be NULL. A file OGR cannot read or that breaks mid-way is
+ * SVT_E_FORMAT; a missing file SVT_E_NOTFOUND. Free with twin_layer_destroy (NULL
+ * harmless). Reentrant (GDAL's error handler is pushed per thread). */
 int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **out,
 		    svt_err *err);
 void twin_layer_destroy(twin_layer *l);
@@ -190,13 +193,14 @@ long twin_clip_label(const twin_clip *c, const long *frame_labels);
 
 /* ---- The persistent store ---------------------------------------------------------------- */
 
-/* A twin store is a directory (layout in docs/twin.md): twin.json (metadata, the tile index,
- * the commit point written last), frames/<capture>.jsonl (the frames table, one JSON object a
- * line), tiles/<tx>_<ty>.json (a tile's frames) and tiles/<tx>_<ty>.pts (its fused points,
- * binary little-endian), layers/<name>.geojson (vector layers, WGS84) and shards.json (which
- * tiles each shard was cut from). Every file is written atomically (svt_file_write_atomic).
- * A store is used by one thread at a time (it owns PROJ contexts); it is loaded whole into
- * memory on open and each mutating call persists what it changed before returning.
+/* A twin store is a directory holding one SQLite file laid out as an OGC GeoPackage,
+ * DIR/twin.gpkg (tables in docs/twin.md: frames and tiles as feature tables with R*Tree
+ * indexes, captures, layers as feature tables, frame labels, shards and their tiles), and
+ * DIR/points/<tx>_<ty>.*.las (fused points per tile, LAS 1.4). Every mutating call is one
+ * transaction (WAL journal): a killed writer loses nothing committed and readers never see
+ * half a capture. Nothing is loaded whole on open; queries use the R*Tree indexes. A store is
+ * used by one thread at a time (it owns PROJ contexts and an SQLite connection); other
+ * processes may read it while one writes.
  *
  * Tiles: tile (tx, ty) covers tx * tile_m <= E < (tx + 1) * tile_m, and the same for N, in the
  * store's projected CRS. The store's generation counts mutations; each tile remembers the
@@ -215,10 +219,12 @@ typedef struct twin_store_opts {
 
 void twin_store_opts_default(twin_store_opts *o);
 
-/* Opens the store in dir, or creates it (and dir) when dir holds no twin.json (unless
- * opts->no_create); opts (NULL = defaults) apply only at creation: an existing store keeps its
- * own. Layers are reloaded and
- * every frame relabelled. Free with twin_store_close (NULL harmless), which writes nothing. */
+/* Opens the store in dir, or creates it (and dir) when dir holds no twin.gpkg (unless
+ * opts->no_create: SVT_E_NOTFOUND); opts (NULL = defaults) apply only at creation: an
+ * existing store keeps its own. Reads only the store's metadata (constant time in its size).
+ * A store of the earlier JSON layout (twin.json) is refused with SVT_E_FORMAT and a message
+ * naming the command that migrates it (twin_store_migrate). Free with twin_store_close (NULL
+ * harmless), which writes nothing. */
 int twin_store_open(const char *dir, const twin_store_opts *opts, twin_store **out,
 		    svt_err *err);
 void twin_store_close(twin_store *s);
@@ -240,7 +246,7 @@ typedef struct twin_capture_in {
 
 /* Adds a capture: appends its frames (store indices *first .. *first + n - 1; first may be
  * NULL), labels them with every layer, bumps the generation and marks the tiles its frames
- * fall in; writes the capture's frames file, those tiles' files and twin.json, nothing else. */
+ * fall in (no other tile changes); one transaction: on failure the store is as before. */
 int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *first,
 			   svt_err *err);
 
@@ -261,13 +267,42 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
  * weighs 255 against later merges (the kernel's cap). ctx must outlive its use by s. */
 void twin_store_set_gpu(twin_store *s, gpu_ctx *ctx);
 
-/* Adds (or replaces) a named vector layer: loads path with o (may be NULL), saves it as
- * layers/<name>.geojson, relabels every frame (rewriting the frames files) and, as labels go
- * into shards, marks every tile holding frames as changed. name: [A-Za-z0-9_-], <= 63. */
+/* Adds (or replaces) a named vector layer: loads path with o (may be NULL), stores it as the
+ * GeoPackage feature table layer_<name> (WGS84), relabels every frame and, as labels go into
+ * shards, marks every tile holding frames as changed; one transaction.
+ * name: [A-Za-z0-9_-], <= 63. */
 int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 			 const twin_layer_opts *o, svt_err *err);
 
-/* What the store holds. Pointers are owned by s and valid until the next mutating call. */
+/* Migrates a store of the JSON layout (version 1: twin.json, frames/, tiles/, layers/,
+ * shards.json) in dir into the GeoPackage layout in place: frames, poses, labels, fused
+ * points, tile and shard generations kept (the same shards stale as before). Built aside and
+ * moved in last (a killed migration leaves the old store untouched); twin.json becomes
+ * twin.json.v1 and the old files stay. *n_frames (may be NULL) gets the frames migrated.
+ * `svtwin twin migrate DIR` calls it. */
+int twin_store_migrate(const char *dir, size_t *n_frames, svt_err *err);
+
+/* The GeoPackage file of the store (DIR/twin.gpkg), owned by s. */
+const char *twin_store_path(const twin_store *s);
+/* 1 when the store holds a capture called name (its store indices in *first, *n; may be
+ * NULL), else 0. One indexed lookup. */
+int twin_store_capture_find(const twin_store *s, const char *name, size_t *first, size_t *n);
+
+/* One frame with everything the store knows of it, read by one indexed lookup (no cache):
+ * what a caller printing a few frames of a large store wants. Strings are truncated to fit. */
+typedef struct twin_frame_record {
+	twin_frame f;
+	int tx, ty;
+	char capture[256];
+	char path[1024];
+	char labels[2048]; /* JSON object {layer: feature name} */
+} twin_frame_record;
+int twin_store_frame_record(const twin_store *s, size_t i, twin_frame_record *out, svt_err *err);
+
+/* What the store holds. Pointers are owned by s and valid until the next mutating call.
+ * twin_store_frames and the per-frame accessors (path, capture, tile, label) read every
+ * frame into memory on first use (then answer from memory until the next mutation): use
+ * the queries for a large store. */
 int twin_store_epsg(const twin_store *s);
 double twin_store_tile_m(const twin_store *s);
 void twin_store_origin(const twin_store *s, double llh[3]);
@@ -301,6 +336,14 @@ int twin_store_tile(const twin_store *s, size_t k, twin_tile_info *out);
 int twin_store_tile_points(const twin_store *s, int tx, int ty, gpu_point **pts, size_t *n,
 			   svt_err *err);
 
+/* Writes the fused points inside feature `feature` of layer l (feature -1: any of its
+ * features; l NULL: every point of the store) as one LAS 1.4 file at path (atomic): point
+ * format 7 with RGB and the "weight" extra bytes, projected E, N and ellipsoidal h in the
+ * store's CRS (OGC WKT in the header). *n_out (may be NULL) gets the point count. Tiles are
+ * found through their R*Tree. */
+int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, const char *path,
+			     size_t *n_out, svt_err *err);
+
 /* Tiles changed after generation since: *txy (malloc'd, caller frees) holds tx, ty pairs. */
 int twin_store_dirty_tiles(const twin_store *s, uint64_t since, int **txy, size_t *n,
 			   svt_err *err);
@@ -309,7 +352,7 @@ int twin_store_dirty_tiles(const twin_store *s, uint64_t since, int **txy, size_
 int twin_store_clip_tiles(const twin_store *s, const twin_clip *c, int **txy, size_t *n,
 			  svt_err *err);
 /* Records that shard `name` was cut from tiles txy[0..n) at the current generation
- * (replacing an earlier record of that name); persisted in shards.json. */
+ * (replacing an earlier record of that name); persisted in the shards tables. */
 int twin_store_record_shard(twin_store *s, const char *name, const int *txy, size_t n,
 			    svt_err *err);
 /* Shards recorded earlier one of whose tiles changed after they were recorded, or which

@@ -1,24 +1,31 @@
-/* twin_layer.c: polygon layers (GeoJSON, ESRI Shapefile) in WGS84 and point-in-polygon.
+/* twin_layer.c: polygon layers in WGS84 and point-in-polygon.
  *
- * The shapefile reader is our own (no shapelib): the format is small, and reading it here lets
- * every length and offset be checked against the file before it is used (a .shp from a user
- * is untrusted input). Vertices of any CRS go through geo (PROJ) to WGS84 once at load, so
- * lookups are pure arithmetic and need no PROJ context (thread-safe).
+ * Layers are read through GDAL/OGR, so any vector format OGR reads works (GeoPackage,
+ * Shapefile, GeoJSON, FlatGeobuf, KML...); vertices of any CRS are transformed to WGS84
+ * lon/lat once at load through OGR/PROJ, so lookups are pure arithmetic and need no PROJ
+ * context (thread-safe). The store keeps its layers as GeoPackage feature tables
+ * (twin_layer_write_table / twin_layer_read_table).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <gdal.h>
 #include <iconv.h>
 #include <jansson.h>
 #include <math.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <cpl_error.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "geo/geo.h"
 #include "twin/twin.h"
+#include "twin/twin_internal.h"
 
-#define LAYER_MAX_FILE ((size_t)1 << 31) /* 2 GiB: far above any district layer */
 #define GRID_MAX 256
 
 typedef struct feature {
@@ -27,6 +34,8 @@ typedef struct feature {
 	json_t *sprops; /* the same, every value a string */
 	size_t ring0, nrings; /* into layer.ring_start */
 	double bbox[4];       /* lon_min, lat_min, lon_max, lat_max */
+	uint8_t *wkb;         /* the geometry in WGS84 as ISO WKB MultiPolygon (NULL: none) */
+	size_t nwkb;
 } feature;
 
 struct twin_layer {
@@ -57,6 +66,7 @@ void twin_layer_destroy(twin_layer *l)
 		free(l->f[i].name);
 		json_decref(l->f[i].props);
 		json_decref(l->f[i].sprops);
+		free(l->f[i].wkb);
 	}
 	free(l->f);
 	free(l->ring_start);
@@ -443,225 +453,6 @@ static int layer_finish(twin_layer *l, const char *name_field, svt_err *err)
 	return rc;
 }
 
-/* Transforms every vertex from epsg to WGS84 lon/lat in one batch. */
-static int layer_to_wgs84(twin_layer *l, int epsg, svt_err *err)
-{
-	if (epsg == 4326 || l->nv == 0)
-		return SVT_OK;
-	geo_crs *c = NULL;
-	int rc = geo_crs_create_pair(epsg, 4326, &c, err);
-	if (!rc)
-		rc = geo_crs_forward(c, l->xy, l->xy + 1, NULL, 2 * sizeof(double), l->nv, err);
-	geo_crs_destroy(c);
-	if (rc)
-		return svt_err_prefix(err, "layer EPSG:%d -> WGS84", epsg);
-	return SVT_OK;
-}
-
-/* ---- GeoJSON ----------------------------------------------------------------------------- */
-
-static int gj_ring(twin_layer *l, json_t *ring, svt_err *err)
-{
-	if (!json_is_array(ring))
-		return svt_err_set(err, SVT_E_FORMAT, "GeoJSON ring is not an array");
-	int rc = ring_begin(l, err);
-	for (size_t i = 0; !rc && i < json_array_size(ring); i++) {
-		json_t *p = json_array_get(ring, i);
-		if (!json_is_array(p) || json_array_size(p) < 2 || !json_is_number(json_array_get(p, 0)) ||
-		    !json_is_number(json_array_get(p, 1)))
-			return svt_err_set(err, SVT_E_FORMAT, "GeoJSON position %zu is not [x, y]", i);
-		rc = vertex_add(l, json_number_value(json_array_get(p, 0)),
-				json_number_value(json_array_get(p, 1)), err);
-	}
-	return rc;
-}
-
-static int gj_polygon(twin_layer *l, json_t *rings, svt_err *err)
-{
-	if (!json_is_array(rings))
-		return svt_err_set(err, SVT_E_FORMAT, "GeoJSON Polygon coordinates are not an array");
-	int rc = SVT_OK;
-	for (size_t r = 0; !rc && r < json_array_size(rings); r++)
-		rc = gj_ring(l, json_array_get(rings, r), err);
-	return rc;
-}
-
-/* Adds geometry g's rings to the current feature; other geometry types are refused. */
-static int gj_geometry(twin_layer *l, json_t *g, svt_err *err)
-{
-	const char *type = json_string_value(json_object_get(g, "type"));
-	json_t *coords = json_object_get(g, "coordinates");
-	if (!type)
-		return svt_err_set(err, SVT_E_FORMAT, "GeoJSON geometry without a type");
-	if (strcmp(type, "Polygon") == 0)
-		return gj_polygon(l, coords, err);
-	if (strcmp(type, "MultiPolygon") == 0) {
-		if (!json_is_array(coords))
-			return svt_err_set(err, SVT_E_FORMAT, "MultiPolygon coordinates not an array");
-		int rc = SVT_OK;
-		for (size_t p = 0; !rc && p < json_array_size(coords); p++)
-			rc = gj_polygon(l, json_array_get(coords, p), err);
-		return rc;
-	}
-	if (strcmp(type, "GeometryCollection") == 0) {
-		json_t *gs = json_object_get(g, "geometries");
-		int rc = SVT_OK;
-		for (size_t i = 0; !rc && i < json_array_size(gs); i++)
-			rc = gj_geometry(l, json_array_get(gs, i), err);
-		return rc;
-	}
-	return svt_err_set(err, SVT_E_UNSUPPORTED, "GeoJSON %s: only polygons make a layer", type);
-}
-
-static int gj_feature(twin_layer *l, json_t *feat, svt_err *err)
-{
-	json_t *props = json_object_get(feat, "properties");
-	int rc = feature_begin(l, json_is_object(props) ? json_deep_copy(props) : NULL, err);
-	json_t *g = json_object_get(feat, "geometry");
-	if (!rc && json_is_object(g))
-		rc = gj_geometry(l, g, err);
-	return rc;
-}
-
-/* The EPSG code of a legacy GeoJSON "crs" member ("EPSG:5174", "urn:ogc:def:crs:EPSG::5174",
- * CRS84 = 4326), 0 when absent. */
-static int gj_crs(json_t *root)
-{
-	const char *name =
-		json_string_value(json_object_get(json_object_get(json_object_get(root, "crs"),
-								   "properties"),
-						  "name"));
-	if (!name)
-		return 0;
-	if (strstr(name, "CRS84"))
-		return 4326;
-	const char *e = strstr(name, "EPSG");
-	if (!e)
-		return -1;
-	const char *d = e + 4;
-	while (*d == ':')
-		d++;
-	while (*d && !isdigit((unsigned char)*d))
-		d++; /* "EPSG::" then an optional version */
-	long v = strtol(d, NULL, 10);
-	return v > 0 && v < 1000000 ? (int)v : -1;
-}
-
-static int load_geojson(twin_layer *l, const char *path, int *epsg, svt_err *err)
-{
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return svt_err_set(err, SVT_E_FORMAT, "%s:%d: %s", path, je.line, je.text);
-	int rc = SVT_OK;
-	const char *type = json_string_value(json_object_get(root, "type"));
-	if (!type) {
-		rc = svt_err_set(err, SVT_E_FORMAT, "%s: not GeoJSON (no type)", path);
-		goto done;
-	}
-	if (*epsg == 0) {
-		int c = gj_crs(root);
-		if (c < 0) {
-			rc = svt_err_set(err, SVT_E_UNSUPPORTED, "%s: unknown crs member; give the EPSG code",
-					 path);
-			goto done;
-		}
-		*epsg = c ? c : 4326;
-	}
-	if (strcmp(type, "FeatureCollection") == 0) {
-		json_t *fs = json_object_get(root, "features");
-		if (!json_is_array(fs)) {
-			rc = svt_err_set(err, SVT_E_FORMAT, "%s: features is not an array", path);
-			goto done;
-		}
-		for (size_t i = 0; !rc && i < json_array_size(fs); i++)
-			if ((rc = gj_feature(l, json_array_get(fs, i), err)))
-				svt_err_prefix(err, "%s: feature %zu", path, i);
-	} else if (strcmp(type, "Feature") == 0) {
-		rc = gj_feature(l, root, err);
-	} else {
-		if (!(rc = feature_begin(l, NULL, err)))
-			rc = gj_geometry(l, root, err);
-	}
-done:
-	json_decref(root);
-	return rc;
-}
-
-/* ---- Shapefile --------------------------------------------------------------------------- */
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-static double le64d(const uint8_t *p)
-{
-	uint64_t u = 0;
-	for (int i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	double d;
-	memcpy(&d, &u, sizeof(d));
-	return d;
-}
-
-/* Reads the polygons of a .shp into l, one feature per record (null shapes become features
- * without rings, so record i stays feature i and matches .dbf row i). */
-static int shp_parse(twin_layer *l, const uint8_t *b, size_t size, const char *path, svt_err *err)
-{
-	if (size < 100 || be32(b) != 9994 || le32(b + 28) != 1000)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: not a shapefile (bad header)", path);
-	uint64_t flen = (uint64_t)be32(b + 24) * 2;
-	if (flen > size)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: header says %llu bytes, file has %zu",
-				   path, (unsigned long long)flen, size);
-	int rc;
-	size_t off = 100;
-	while (off + 8 <= flen) {
-		uint64_t clen = (uint64_t)be32(b + off + 4) * 2;
-		const uint8_t *r = b + off + 8;
-		if (clen < 4 || clen > flen - off - 8)
-			return svt_err_set(err, SVT_E_FORMAT, "%s: record at %zu overruns the file", path,
-					   off);
-		uint32_t type = le32(r);
-		if ((rc = feature_begin(l, NULL, err)))
-			return rc;
-		if (type == 5 || type == 15 || type == 25) {
-			if (clen < 44)
-				return svt_err_set(err, SVT_E_FORMAT, "%s: short polygon at %zu", path, off);
-			uint32_t nparts = le32(r + 36), npts = le32(r + 40);
-			/* 44 + 4 nparts + 16 npts must fit the record (Z/M data follow; ignored). */
-			if (nparts > clen / 4 || npts > clen / 16 ||
-			    44 + 4 * (uint64_t)nparts + 16 * (uint64_t)npts > clen)
-				return svt_err_set(err, SVT_E_FORMAT,
-						   "%s: polygon at %zu: %u parts, %u points overrun it",
-						   path, off, nparts, npts);
-			const uint8_t *parts = r + 44, *pts = parts + 4 * (size_t)nparts;
-			for (uint32_t p = 0; p < nparts; p++) {
-				uint32_t a = le32(parts + 4 * p);
-				uint32_t e = p + 1 < nparts ? le32(parts + 4 * (p + 1)) : npts;
-				if (a > e || e > npts)
-					return svt_err_set(err, SVT_E_FORMAT,
-							   "%s: polygon at %zu: bad part %u (%u..%u of %u)",
-							   path, off, p, a, e, npts);
-				if ((rc = ring_begin(l, err)))
-					return rc;
-				for (uint32_t v = a; v < e; v++)
-					if ((rc = vertex_add(l, le64d(pts + 16 * (size_t)v),
-							     le64d(pts + 16 * (size_t)v + 8), err)))
-						return svt_err_prefix(err, "%s: record at %zu", path, off);
-			}
-		} else if (type != 0) {
-			return svt_err_set(err, SVT_E_UNSUPPORTED,
-					   "%s: shape type %u (only polygons make a layer)", path, type);
-		}
-		off += 8 + clen;
-	}
-	return SVT_OK;
-}
 
 static int utf8_valid(const uint8_t *s, size_t n)
 {
@@ -681,14 +472,6 @@ static int utf8_valid(const uint8_t *s, size_t n)
 /* Converts n bytes of enc into a malloc'd UTF-8 string (NULL on failure). */
 static char *to_utf8(const uint8_t *s, size_t n, const char *enc)
 {
-	if (!enc || strcasecmp(enc, "UTF-8") == 0 || strcasecmp(enc, "UTF8") == 0) {
-		char *o = malloc(n + 1);
-		if (o) {
-			memcpy(o, s, n);
-			o[n] = 0;
-		}
-		return o;
-	}
 	iconv_t cd = iconv_open("UTF-8", enc);
 	if (cd == (iconv_t)-1)
 		return NULL;
@@ -704,211 +487,192 @@ static char *to_utf8(const uint8_t *s, size_t n, const char *enc)
 	return o;
 }
 
-/* Reads the .dbf's character and numeric fields into the features' properties. */
-static int dbf_parse(twin_layer *l, const uint8_t *b, size_t size, const char *path,
-		     const char *encoding, svt_err *err)
+/* ---- Reading through GDAL/OGR ------------------------------------------------------------- */
+
+static pthread_once_t g_ogr_once = PTHREAD_ONCE_INIT;
+static void ogr_init(void)
 {
-	if (size < 32)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: too short for a dBASE header", path);
-	uint32_t nrec = le32(b + 4);
-	size_t hlen = (size_t)b[8] | (size_t)b[9] << 8, rlen = (size_t)b[10] | (size_t)b[11] << 8;
-	if (hlen < 33 || hlen > size || rlen < 1 || (uint64_t)nrec * rlen > size - hlen)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: header (%u records of %zu bytes from %zu) "
-				   "does not fit %zu bytes", path, nrec, rlen, hlen, size);
-	typedef struct {
-		char name[12];
-		char type;
-		size_t off, len;
-	} field;
-	field fl[255];
-	size_t nfl = 0, roff = 1;
-	for (size_t o = 32; o + 32 <= hlen && b[o] != 0x0d && nfl < SVT_ARRAY_LEN(fl); o += 32) {
-		field *f = &fl[nfl++];
-		memcpy(f->name, b + o, 11);
-		f->name[11] = 0;
-		f->type = (char)b[o + 11];
-		f->len = b[o + 16];
-		f->off = roff;
-		roff += f->len;
+	GDALAllRegister();
+}
+
+/* The Korean 1985 (Bessel) modified belts EPSG:5173-5177 recognised by their parameters:
+ * KOSTAT and many Korean data sets write them with no authority, and without the code PROJ
+ * has no datum shift for them (~300 m off). 0 when srs is not one of them. */
+static int korean_belt(OGRSpatialReferenceH srs)
+{
+	if (!OSRIsProjected(srs))
+		return 0;
+	const char *method = OSRGetAttrValue(srs, "PROJECTION", 0);
+	OGRErr e1 = OGRERR_NONE, e2 = OGRERR_NONE;
+	double a = OSRGetSemiMajor(srs, &e1), inv_f = OSRGetInvFlattening(srs, &e2);
+	if (!method || strcasecmp(method, "Transverse_Mercator") != 0 || e1 || e2 ||
+	    fabs(a - 6377397.155) > 1e-3 || fabs(inv_f - 299.1528128) > 1e-6)
+		return 0;
+	double lon0 = OSRGetProjParm(srs, SRS_PP_CENTRAL_MERIDIAN, NAN, NULL);
+	double lat0 = OSRGetProjParm(srs, SRS_PP_LATITUDE_OF_ORIGIN, NAN, NULL);
+	double k0 = OSRGetProjParm(srs, SRS_PP_SCALE_FACTOR, NAN, NULL);
+	double fe = OSRGetProjParm(srs, SRS_PP_FALSE_EASTING, NAN, NULL);
+	double fn = OSRGetProjParm(srs, SRS_PP_FALSE_NORTHING, NAN, NULL);
+	if (fabs(fe - 200000.0) > 1e-6 || fabs(lat0 - 38.0) > 1e-9 || fabs(k0 - 1.0) > 1e-12)
+		return 0;
+	static const struct {
+		double lon0, fn;
+		int epsg;
+	} belts[] = {{125.0028902777778, 500000.0, 5173},
+		     {127.0028902777778, 500000.0, 5174},
+		     {127.0028902777778, 550000.0, 5175},
+		     {129.0028902777778, 500000.0, 5176},
+		     {131.0028902777778, 500000.0, 5177}};
+	for (size_t k = 0; k < SVT_ARRAY_LEN(belts); k++)
+		if (fabs(lon0 - belts[k].lon0) < 1e-9 && fabs(fn - belts[k].fn) < 1e-6)
+			return belts[k].epsg;
+	return 0;
+}
+
+/* Adds the rings of g (Polygon, MultiPolygon, GeometryCollection of those; curves are
+ * linearised) to the current feature. */
+static int add_geometry(twin_layer *l, OGRGeometryH g, svt_err *err)
+{
+	OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+	int rc = SVT_OK;
+	if (t == wkbPolygon) {
+		for (int r = 0; !rc && r < OGR_G_GetGeometryCount(g); r++) {
+			OGRGeometryH ring = OGR_G_GetGeometryRef(g, r);
+			if ((rc = ring_begin(l, err)))
+				break;
+			for (int v = 0; !rc && v < OGR_G_GetPointCount(ring); v++)
+				rc = vertex_add(l, OGR_G_GetX(ring, v), OGR_G_GetY(ring, v), err);
+		}
+		return rc;
 	}
-	if (roff > rlen)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: fields (%zu bytes) exceed the record (%zu)",
-				   path, roff, rlen);
-	/* Encoding: the caller's, else UTF-8 if every text field is valid UTF-8, else CP949 (the
-	 * encoding of Korean public data, where this project's layers come from). */
-	int all_utf8 = 1;
-	for (uint32_t r = 0; !encoding && all_utf8 && r < nrec; r++)
-		for (size_t k = 0; k < nfl; k++)
-			if (fl[k].type == 'C' &&
-			    !utf8_valid(b + hlen + (size_t)r * rlen + fl[k].off, fl[k].len))
-				all_utf8 = 0;
-	const char *enc = encoding ? encoding : (all_utf8 ? "UTF-8" : "CP949");
-	size_t nfeat = l->nf;
-	for (uint32_t r = 0; r < nrec && r < nfeat; r++) {
-		const uint8_t *rec = b + hlen + (size_t)r * rlen;
-		json_t *props = l->f[r].props;
-		for (size_t k = 0; k < nfl; k++) {
-			const uint8_t *v = rec + fl[k].off;
-			size_t a = 0, e = fl[k].len;
-			while (a < e && (v[a] == ' ' || v[a] == 0))
-				a++;
-			while (e > a && (v[e - 1] == ' ' || v[e - 1] == 0))
-				e--;
-			json_t *jv = NULL;
-			if (fl[k].type == 'C' || fl[k].type == 'D' || fl[k].type == 'L') {
-				char *s = to_utf8(v + a, e - a, enc);
-				if (!s)
-					return svt_err_set(err, SVT_E_FORMAT,
-							   "%s: record %u field %s is not %s text", path,
-							   r, fl[k].name, enc);
-				jv = json_string(s);
-				free(s);
-			} else if (fl[k].type == 'N' || fl[k].type == 'F') {
-				char buf[64];
-				size_t n = e - a < sizeof(buf) - 1 ? e - a : sizeof(buf) - 1;
-				memcpy(buf, v + a, n);
-				buf[n] = 0;
-				char *end;
-				if (n == 0)
-					continue;
-				if (!strpbrk(buf, ".eE")) {
-					long long iv = strtoll(buf, &end, 10);
-					jv = *end ? json_string(buf) : json_integer(iv);
-				} else {
-					double dv = strtod(buf, &end);
-					jv = *end ? json_string(buf) : json_real(dv);
-				}
-			} else {
-				continue;
-			}
-			if (!jv || json_object_set_new(props, fl[k].name, jv))
-				return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+	if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
+		for (int k = 0; !rc && k < OGR_G_GetGeometryCount(g); k++)
+			rc = add_geometry(l, OGR_G_GetGeometryRef(g, k), err);
+		return rc;
+	}
+	if (t == wkbCurvePolygon || t == wkbMultiSurface) {
+		OGRGeometryH lin = OGR_G_GetLinearGeometry(g, 0, NULL);
+		rc = lin ? add_geometry(l, lin, err) : svt_err_set(err, SVT_E_FORMAT, "bad curve");
+		OGR_G_DestroyGeometry(lin);
+		return rc;
+	}
+	return svt_err_set(err, SVT_E_UNSUPPORTED, "layer: a %s is not a polygon",
+			   OGRGeometryTypeToName(t));
+}
+
+/* A string field's value in UTF-8: as OGR gives it when valid UTF-8 (OGR recodes from the
+ * .cpg / LDID or the caller's ENCODING), else converted from CP949 (Korean public data
+ * without a .cpg). */
+static json_t *utf8_string(const char *v)
+{
+	size_t n = strlen(v);
+	if (utf8_valid((const uint8_t *)v, n))
+		return json_string(v);
+	char *u = to_utf8((const uint8_t *)v, n, "CP949");
+	json_t *j = u && utf8_valid((const uint8_t *)u, strlen(u)) ? json_string(u) : NULL;
+	free(u);
+	return j ? j : json_string("");
+}
+
+/* The properties of an OGR feature as a JSON object (integers, reals, strings). */
+static json_t *feature_props(OGRFeatureH f, OGRFeatureDefnH d)
+{
+	json_t *o = json_object();
+	for (int k = 0; o && k < OGR_FD_GetFieldCount(d); k++) {
+		if (!OGR_F_IsFieldSetAndNotNull(f, k))
+			continue;
+		OGRFieldDefnH fd = OGR_FD_GetFieldDefn(d, k);
+		json_t *v;
+		switch (OGR_Fld_GetType(fd)) {
+		case OFTInteger:
+		case OFTInteger64:
+			v = json_integer((json_int_t)OGR_F_GetFieldAsInteger64(f, k));
+			break;
+		case OFTReal:
+			v = json_real(OGR_F_GetFieldAsDouble(f, k));
+			break;
+		default:
+			v = utf8_string(OGR_F_GetFieldAsString(f, k));
+		}
+		if (!v || json_object_set_new(o, OGR_Fld_GetNameRef(fd), v)) {
+			json_decref(o);
+			return NULL;
 		}
 	}
-	if (nrec != nfeat)
-		svt_log_warn("%s: %u records for %zu shapes", path, nrec, nfeat);
+	return o;
+}
+
+/* Keeps feature i's geometry as WKB (for the store's feature table). */
+static int keep_wkb(twin_layer *l, size_t i, OGRGeometryH g, svt_err *err)
+{
+	OGRGeometryH mp = OGR_G_ForceToMultiPolygon(OGR_G_Clone(g));
+	if (!mp)
+		return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+	size_t n = (size_t)OGR_G_WkbSize(mp);
+	uint8_t *b = malloc(n ? n : 1);
+	int rc = SVT_OK;
+	if (!b)
+		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+	else if (OGR_G_ExportToIsoWkb(mp, wkbNDR, b) != OGRERR_NONE)
+		rc = svt_err_set(err, SVT_E_FORMAT, "layer: feature %zu has no WKB", i);
+	OGR_G_DestroyGeometry(mp);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	l->f[i].wkb = b;
+	l->f[i].nwkb = n;
 	return SVT_OK;
 }
 
-/* An EPSG code for a .prj's WKT: the outermost AUTHORITY["EPSG", n] (the last one in WKT1),
- * a WGS84 GEOGCS alone, or a Korean 1985 (Bessel) modified belt recognised by its
- * parameters, as KOSTAT and many Korean data sets write them with no authority. -1 when
- * unknown. */
-static int prj_epsg(const char *w)
+/* Reads every feature of layer lyr, transforming geometries with ct (NULL: already WGS84
+ * lon/lat). */
+static int read_ogr_layer(twin_layer *l, OGRLayerH lyr, OGRCoordinateTransformationH ct,
+			  const char *path, svt_err *err)
 {
-	const char *last = NULL, *p = w;
-	while ((p = strstr(p, "AUTHORITY[\"EPSG\"")) != NULL)
-		last = p++;
-	if (last) {
-		const char *d = last + strlen("AUTHORITY[\"EPSG\"");
-		while (*d && !isdigit((unsigned char)*d))
-			d++;
-		long v = strtol(d, NULL, 10);
-		if (v > 0)
-			return (int)v;
-	}
-	int projected = strstr(w, "PROJCS[") != NULL;
-	if (!projected && strstr(w, "GEOGCS[") && (strstr(w, "WGS_1984") || strstr(w, "WGS 84")))
-		return 4326;
-	if (projected && strstr(w, "Bessel") && strstr(w, "Transverse_Mercator")) {
-		const char *keys[] = {"Central_Meridian", "False_Northing", "False_Easting",
-				      "Latitude_Of_Origin", "Scale_Factor"};
-		double v[5];
-		for (int k = 0; k < 5; k++) {
-			const char *q = strcasestr(w, keys[k]);
-			if (!q || !(q = strchr(q, ',')))
-				return -1;
-			v[k] = strtod(q + 1, NULL);
+	OGRFeatureDefnH d = OGR_L_GetLayerDefn(lyr);
+	OGRFeatureH f;
+	int rc = SVT_OK;
+	OGR_L_ResetReading(lyr);
+	CPLErrorReset();
+	while (!rc && (f = OGR_L_GetNextFeature(lyr)) != NULL) {
+		json_t *props = feature_props(f, d);
+		if (!props) {
+			OGR_F_Destroy(f);
+			return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
 		}
-		if (fabs(v[2] - 200000.0) > 1e-6 || fabs(v[3] - 38.0) > 1e-9 || fabs(v[4] - 1.0) > 1e-12)
-			return -1;
-		static const struct {
-			double lon0, fn;
-			int epsg;
-		} belts[] = {{125.0028902777778, 500000.0, 5173},
-			     {127.0028902777778, 500000.0, 5174},
-			     {127.0028902777778, 550000.0, 5175},
-			     {129.0028902777778, 500000.0, 5176},
-			     {131.0028902777778, 500000.0, 5177}};
-		for (size_t k = 0; k < SVT_ARRAY_LEN(belts); k++)
-			if (fabs(v[0] - belts[k].lon0) < 1e-9 && fabs(v[1] - belts[k].fn) < 1e-6)
-				return belts[k].epsg;
-	}
-	return -1;
-}
-
-/* path with its extension replaced by ext (".dbf"); the case of the original extension's
- * first letter decides upper or lower case. */
-static int sibling(char *out, size_t cap, const char *path, const char *ext, svt_err *err)
-{
-	const char *dot = strrchr(path, '.');
-	size_t stem = dot ? (size_t)(dot - path) : strlen(path);
-	int upper = dot && isupper((unsigned char)dot[1]);
-	if (stem + strlen(ext) + 1 > cap)
-		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
-	memcpy(out, path, stem);
-	for (size_t i = 0; ext[i]; i++)
-		out[stem + i] = upper ? (char)toupper((unsigned char)ext[i]) : ext[i];
-	out[stem + strlen(ext)] = 0;
-	return SVT_OK;
-}
-
-static int load_shapefile(twin_layer *l, const char *path, int *epsg, const char *encoding,
-			  svt_err *err)
-{
-	char side[4096];
-	uint8_t *shp = NULL, *dbf = NULL, *prj = NULL, *cpg = NULL;
-	size_t nshp = 0, ndbf = 0, nprj = 0, ncpg = 0;
-	char *enc = NULL;
-	int rc;
-	if ((rc = svt_file_read(path, LAYER_MAX_FILE, &shp, &nshp, err)))
-		goto done;
-	if ((rc = shp_parse(l, shp, nshp, path, err)))
-		goto done;
-	if (*epsg == 0) {
-		if ((rc = sibling(side, sizeof(side), path, ".prj", err)))
-			goto done;
-		if ((rc = svt_file_read(side, 1 << 20, &prj, &nprj, err))) {
-			rc = svt_err_set(err, SVT_E_NOTFOUND, "%s: no .prj; give the EPSG code", path);
-			goto done;
+		if ((rc = feature_begin(l, props, err))) {
+			OGR_F_Destroy(f);
+			break;
 		}
-		char *w = malloc(nprj + 1);
-		if (!w) {
-			rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
-			goto done;
+		OGRGeometryH g = OGR_F_GetGeometryRef(f); /* NULL: kept as an empty feature */
+		if (g && !OGR_G_IsEmpty(g)) {
+			if (ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
+				rc = svt_err_set(err, SVT_E_PROJ, "%s: feature %zu: transformation to "
+						 "WGS84 failed", path, l->nf - 1);
+			if (!rc)
+				rc = add_geometry(l, g, err);
+			if (!rc)
+				rc = keep_wkb(l, l->nf - 1, g, err);
 		}
-		memcpy(w, prj, nprj);
-		w[nprj] = 0;
-		*epsg = prj_epsg(w);
-		free(w);
-		if (*epsg < 0) {
-			rc = svt_err_set(err, SVT_E_UNSUPPORTED,
-					 "%s: CRS of the .prj not recognised; give the EPSG code", path);
-			goto done;
-		}
+		OGR_F_Destroy(f);
 	}
-	if (!encoding && !sibling(side, sizeof(side), path, ".cpg", NULL) &&
-	    !svt_file_read(side, 256, &cpg, &ncpg, NULL)) {
-		size_t a = 0, e = ncpg;
-		while (a < e && isspace(cpg[a]))
-			a++;
-		while (e > a && isspace(cpg[e - 1]))
-			e--;
-		if (e > a && (enc = strndup((const char *)cpg + a, e - a)))
-			encoding = enc;
-	}
-	if ((rc = sibling(side, sizeof(side), path, ".dbf", err)))
-		goto done;
-	if ((rc = svt_file_read(side, LAYER_MAX_FILE, &dbf, &ndbf, err)))
-		goto done; /* no attributes, no names: refuse rather than label with "" */
-	rc = dbf_parse(l, dbf, ndbf, side, encoding, err);
-done:
-	free(shp);
-	free(dbf);
-	free(prj);
-	free(cpg);
-	free(enc);
+	/* A read error ends the loop like the last feature does; OGR says which it was. */
+	if (!rc && CPLGetLastErrorType() >= CE_Failure)
+		rc = svt_err_set(err, SVT_E_FORMAT, "%s: %s", path, CPLGetLastErrorMsg());
 	return rc;
+}
+
+static OGRSpatialReferenceH srs_epsg(int epsg)
+{
+	OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+	if (s && OSRImportFromEPSG(s, epsg) != OGRERR_NONE) {
+		OSRDestroySpatialReference(s);
+		return NULL;
+	}
+	if (s)
+		OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+	return s;
 }
 
 int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **out,
@@ -921,19 +685,67 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 	twin_layer_opts_default(&o);
 	if (opts)
 		o = *opts;
+	pthread_once(&g_ogr_once, ogr_init);
+	int rc = SVT_OK;
+	GDALDatasetH ds = NULL;
+	OGRSpatialReferenceH src = NULL, dst = NULL;
+	OGRCoordinateTransformationH ct = NULL;
 	twin_layer *l = calloc(1, sizeof(*l));
 	if (!l)
 		return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
-	int epsg = o.epsg, rc;
-	const char *dot = strrchr(path, '.');
-	if (dot && strcasecmp(dot, ".shp") == 0)
-		rc = load_shapefile(l, path, &epsg, o.encoding, err);
+	char enc[96];
+	const char *oo[2] = {NULL, NULL};
+	if (o.encoding) {
+		snprintf(enc, sizeof(enc), "ENCODING=%s", o.encoding);
+		oo[0] = enc;
+	}
+	CPLPushErrorHandler(CPLQuietErrorHandler);
+	CPLErrorReset();
+	ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, oo, NULL);
+	if (!ds) {
+		struct stat st;
+		rc = stat(path, &st) != 0
+			     ? svt_err_set(err, SVT_E_NOTFOUND, "%s: %s", path, strerror(errno))
+			     : svt_err_set(err, SVT_E_FORMAT, "%s: not a vector layer OGR reads (%s)",
+					   path, CPLGetLastErrorMsg());
+		goto done;
+	}
+	OGRLayerH lyr = o.layer ? GDALDatasetGetLayerByName(ds, o.layer) : GDALDatasetGetLayer(ds, 0);
+	if (!lyr) {
+		rc = svt_err_set(err, SVT_E_NOTFOUND, "%s: no layer %s", path, o.layer ? o.layer : "");
+		goto done;
+	}
+	/* The source CRS: the caller's code, else the layer's (a Korean belt by its
+	 * parameters), else WGS84 (GeoJSON's RFC 7946 default). */
+	int epsg = o.epsg;
+	OGRSpatialReferenceH lsrs = OGR_L_GetSpatialRef(lyr);
+	if (!epsg && lsrs)
+		epsg = korean_belt(lsrs);
+	if (epsg)
+		src = srs_epsg(epsg);
+	else if (lsrs && (src = OSRClone(lsrs)))
+		OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
 	else
-		rc = load_geojson(l, path, &epsg, err);
-	if (!rc)
-		rc = layer_to_wgs84(l, epsg, err);
-	if (!rc)
-		rc = layer_finish(l, o.name_field, err);
+		src = srs_epsg(4326);
+	dst = srs_epsg(4326);
+	if (!src || !dst) {
+		rc = svt_err_set(err, SVT_E_PROJ, "%s: unknown CRS (EPSG:%d)", path, epsg);
+		goto done;
+	}
+	if (!OSRIsSame(src, dst) && !(ct = OCTNewCoordinateTransformation(src, dst))) {
+		rc = svt_err_set(err, SVT_E_PROJ, "%s: no transformation to WGS84 (%s)", path,
+				 CPLGetLastErrorMsg());
+		goto done;
+	}
+	if ((rc = read_ogr_layer(l, lyr, ct, path, err)) ||
+	    (rc = layer_finish(l, o.name_field, err)))
+		goto done;
+done:
+	CPLPopErrorHandler();
+	OCTDestroyCoordinateTransformation(ct);
+	OSRDestroySpatialReference(src);
+	OSRDestroySpatialReference(dst);
+	GDALClose(ds);
 	if (rc) {
 		twin_layer_destroy(l);
 		return rc;
@@ -941,6 +753,192 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 	*out = l;
 	return SVT_OK;
 }
+
+/* ---- The store's feature tables ----------------------------------------------------------- */
+
+const uint8_t *twin_layer_wkb(const twin_layer *l, size_t i, size_t *n)
+{
+	*n = l && i < l->nf ? l->f[i].nwkb : 0;
+	return *n ? l->f[i].wkb : NULL;
+}
+
+void twin_layer_feature_bbox(const twin_layer *l, size_t i, double bbox[4])
+{
+	for (int k = 0; k < 4; k++)
+		bbox[k] = NAN;
+	if (l && i < l->nf && l->f[i].nrings)
+		memcpy(bbox, l->f[i].bbox, sizeof(l->f[i].bbox));
+}
+
+/* The property keys over all features, in first-seen order; *keys malloc'd (strings owned
+ * by l). */
+static size_t layer_keys(const twin_layer *l, const char ***keys)
+{
+	size_t n = 0, cap = 16;
+	*keys = malloc(cap * sizeof(char *));
+	for (size_t i = 0; *keys && i < l->nf; i++) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(l->f[i].sprops, k, v)
+		{
+			size_t j = 0;
+			while (j < n && strcmp((*keys)[j], k) != 0)
+				j++;
+			if (j < n || !strcmp(k, "fid") || !strcmp(k, "geom") || !strcmp(k, "twin_name"))
+				continue;
+			if (n == cap) {
+				const char **q = realloc(*keys, 2 * cap * sizeof(char *));
+				if (!q)
+					return n;
+				*keys = q;
+				cap *= 2;
+			}
+			(*keys)[n++] = k;
+		}
+	}
+	return n;
+}
+
+/* Writes l as feature table `table` (fid, geom MULTIPOLYGON WGS84, twin_name, then every
+ * property as TEXT): the caller registers it (twin_gpkg_add_feature_table). */
+int twin_layer_write_table(sqlite3 *db, const twin_layer *l, const char *table, svt_err *err)
+{
+	const char **keys = NULL;
+	size_t nk = layer_keys(l, &keys);
+	sqlite3_str *ddl = sqlite3_str_new(db), *ins = sqlite3_str_new(db);
+	sqlite3_stmt *st = NULL;
+	char *a = NULL, *b = NULL;
+	int rc = SVT_OK;
+	if (!keys) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+		goto done;
+	}
+	sqlite3_str_appendf(ddl, "CREATE TABLE \"%w\" (fid INTEGER PRIMARY KEY, geom MULTIPOLYGON, "
+			    "twin_name TEXT NOT NULL", table);
+	sqlite3_str_appendf(ins, "INSERT INTO \"%w\" VALUES (?, ?, ?", table);
+	for (size_t k = 0; k < nk; k++) {
+		sqlite3_str_appendf(ddl, ", \"%w\" TEXT", keys[k]);
+		sqlite3_str_appendall(ins, ", ?");
+	}
+	sqlite3_str_appendall(ddl, ")");
+	sqlite3_str_appendall(ins, ")");
+	a = sqlite3_str_finish(ddl);
+	b = sqlite3_str_finish(ins);
+	ddl = ins = NULL;
+	if (!a || !b) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+		goto done;
+	}
+	char *msg = NULL;
+	if (sqlite3_exec(db, a, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, b, -1, &st, NULL) != SQLITE_OK) {
+		rc = svt_err_set(err, SVT_E_IO, "layer table %s: %s", table, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		goto done;
+	}
+	for (size_t i = 0; i < l->nf; i++) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+		uint8_t *blob = NULL;
+		size_t nb = 0;
+		if (l->f[i].nwkb) {
+			if ((rc = twin_gpkg_wkb_blob(l->f[i].wkb, l->f[i].nwkb, 4326, l->f[i].bbox, &blob,
+						     &nb, err)))
+				goto done;
+			sqlite3_bind_blob(st, 2, blob, (int)nb, free);
+		}
+		sqlite3_bind_text(st, 3, l->f[i].name ? l->f[i].name : "", -1, SQLITE_STATIC);
+		for (size_t k = 0; k < nk; k++) {
+			const char *v = twin_layer_prop(l, i, keys[k]);
+			if (v)
+				sqlite3_bind_text(st, 4 + (int)k, v, -1, SQLITE_STATIC);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = svt_err_set(err, SVT_E_IO, "layer table %s: %s", table, sqlite3_errmsg(db));
+			goto done;
+		}
+	}
+done:
+	sqlite3_finalize(st);
+	sqlite3_free(a);
+	sqlite3_free(b);
+	if (ddl)
+		sqlite3_free(sqlite3_str_finish(ddl));
+	if (ins)
+		sqlite3_free(sqlite3_str_finish(ins));
+	free(keys);
+	return rc;
+}
+
+/* Reads back a feature table written by twin_layer_write_table: geometry blobs through OGR's
+ * WKB reader, names from twin_name, every other column a string property. */
+int twin_layer_read_table(sqlite3 *db, const char *table, twin_layer **out, svt_err *err)
+{
+	*out = NULL;
+	pthread_once(&g_ogr_once, ogr_init);
+	twin_layer *l = calloc(1, sizeof(*l));
+	sqlite3_stmt *st = NULL;
+	char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY fid", table);
+	int rc = SVT_OK, r;
+	if (!l || !sql) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+		goto done;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "layer table %s: %s", table, sqlite3_errmsg(db));
+		goto done;
+	}
+	int nc = sqlite3_column_count(st);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *props = json_object();
+		for (int c = 0; props && c < nc; c++) {
+			const char *k = sqlite3_column_name(st, c);
+			const char *v = (const char *)sqlite3_column_text(st, c);
+			if (v && strcmp(k, "fid") && strcmp(k, "geom"))
+				json_object_set_new(props, k, json_string(v));
+		}
+		if (!props || (rc = feature_begin(l, props, err))) {
+			rc = rc ? rc : svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
+			goto done;
+		}
+		const uint8_t *g = sqlite3_column_blob(st, 1);
+		int n = sqlite3_column_bytes(st, 1);
+		if (!g || n == 0)
+			continue;
+		/* GeoPackage header: 8 bytes, then the envelope its flags announce. */
+		static const int env_len[8] = {0, 32, 48, 48, 64, 0, 0, 0};
+		int hl = n >= 8 && g[0] == 'G' && g[1] == 'P' ? 8 + env_len[(g[3] >> 1) & 7] : -1;
+		OGRGeometryH geom = NULL;
+		if (hl < 0 || hl > n ||
+		    OGR_G_CreateFromWkb(g + hl, NULL, &geom, n - hl) != OGRERR_NONE) {
+			rc = svt_err_set(err, SVT_E_FORMAT, "layer table %s: feature %zu: bad geometry",
+					 table, l->nf);
+			goto done;
+		}
+		rc = add_geometry(l, geom, err);
+		if (!rc)
+			rc = keep_wkb(l, l->nf - 1, geom, err);
+		OGR_G_DestroyGeometry(geom);
+		if (rc)
+			goto done;
+	}
+	if (r != SQLITE_DONE) {
+		rc = svt_err_set(err, SVT_E_IO, "layer table %s: %s", table, sqlite3_errmsg(db));
+		goto done;
+	}
+	rc = layer_finish(l, "twin_name", err);
+done:
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	if (rc) {
+		twin_layer_destroy(l);
+		return rc;
+	}
+	*out = l;
+	return SVT_OK;
+}
+
 
 int twin_layer_save_geojson(const twin_layer *l, const char *path, svt_err *err)
 {

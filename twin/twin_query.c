@@ -1,9 +1,18 @@
-/* twin_query.c: frames near a point, in a district or polygon, nearest a pose. */
+/* twin_query.c: frames near a point, in a district or polygon, nearest a pose, along a
+ * trajectory. Spatial queries read candidates from the frames' R*Tree (projected CRS) and
+ * test them exactly (geodesic distance, point in polygon); nothing scans the frames table. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twin/twin_internal.h"
+
+enum { ST_NEAR = 16, ST_DISTRICT, ST_TRAJ, ST_BBOX };
+
+#define NEAR_SQL                                                                              \
+	"SELECT f.fid, f.lat, f.lon, f.heading, f.e, f.n FROM rtree_frames_geom r "              \
+	"CROSS JOIN frames f "                                                                   \
+	"WHERE r.minx <= ?2 AND r.maxx >= ?1 AND r.miny <= ?4 AND r.maxy >= ?3 AND f.fid = r.id"
 
 typedef struct hit {
 	double d;
@@ -16,6 +25,52 @@ static int hit_cmp(const void *a, const void *b)
 	if (p->d != q->d)
 		return p->d < q->d ? -1 : 1;
 	return p->i < q->i ? -1 : (p->i > q->i);
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t p = *(const size_t *)a, q = *(const size_t *)b;
+	return p < q ? -1 : (p > q);
+}
+
+/* Projected position of (lat, lon) in the store's CRS. */
+static int to_proj(twin_store *s, double lat, double lon, double *e, double *n, svt_err *err)
+{
+	double x = lon, y = lat, h = 0;
+	int rc = geo_crs_forward(s->crs, &x, &y, &h, sizeof(double), 1, err);
+	*e = x;
+	*n = y;
+	if (!rc && (!isfinite(x) || !isfinite(y)))
+		rc = svt_err_set(err, SVT_E_INPUT, "%g, %g is outside the store's CRS", lat, lon);
+	return rc;
+}
+
+/* Starts the R*Tree window query [x0, x1] x [y0, y1]; rows: fid, lat, lon, heading. */
+static sqlite3_stmt *window(twin_store *s, double x0, double y0, double x1, double y1,
+			    svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_NEAR, NEAR_SQL, err);
+	if (!st)
+		return NULL;
+	sqlite3_bind_double(st, 1, x0);
+	sqlite3_bind_double(st, 2, x1);
+	sqlite3_bind_double(st, 3, y0);
+	sqlite3_bind_double(st, 4, y1);
+	return st;
+}
+
+static int hits_push(hit **hs, size_t *m, size_t *cap, double d, size_t i, svt_err *err)
+{
+	if (*m == *cap) {
+		size_t nc = *cap ? 2 * *cap : 64;
+		hit *q = realloc(*hs, nc * sizeof(*q));
+		if (!q)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory");
+		*hs = q;
+		*cap = nc;
+	}
+	(*hs)[(*m)++] = (hit){d, i};
+	return SVT_OK;
 }
 
 int twin_store_query_near(twin_store *s, double lat, double lon, double radius_m, size_t **idx,
@@ -31,46 +86,30 @@ int twin_store_query_near(twin_store *s, double lat, double lon, double radius_m
 	    !isfinite(radius_m))
 		return svt_err_set(err, SVT_E_INPUT, "near %g, %g radius %g m: out of range", lat, lon,
 				   radius_m);
-	double e = lon, nn = lat, h = 0;
-	int rc = geo_crs_forward(s->crs, &e, &nn, &h, sizeof(double), 1, err);
+	double e, nn;
+	int rc = to_proj(s, lat, lon, &e, &nn, err);
 	if (rc)
 		return rc;
 	/* Projected distances differ from geodesic ones by the scale factor (within 0.1 % for
 	 * the Korean belts near their meridian); a 1 % + 1 m margin keeps every candidate. */
 	double reach = radius_m * 1.01 + 1.0;
-	int tx0, ty0, tx1, ty1;
-	if (twin_tile_of(s, e - reach, nn - reach, &tx0, &ty0) ||
-	    twin_tile_of(s, e + reach, nn + reach, &tx1, &ty1))
-		return svt_err_set(err, SVT_E_INPUT, "near point outside the store's CRS");
-	size_t cap = 64, m = 0;
-	hit *hs = malloc(cap * sizeof(*hs));
-	if (!hs)
-		return svt_err_set(err, SVT_E_NOMEM, "no memory");
-	/* Walk the stored tiles in the window (a window far larger than the store walks the
-	 * tile table instead of the empty grid). */
-	long long window = ((long long)tx1 - tx0 + 1) * ((long long)ty1 - ty0 + 1);
-	for (size_t t = 0; t < s->ntiles; t++) {
-		const tile *tl = &s->tiles[t];
-		if (tl->tx < tx0 || tl->tx > tx1 || tl->ty < ty0 || tl->ty > ty1)
-			continue;
-		for (size_t k = 0; k < tl->nf; k++) {
-			size_t i = s->by_tile[tl->f0 + k];
-			double d = geo_distance_m(lat, lon, s->f[i].llh[0], s->f[i].llh[1]);
-			if (!(d <= radius_m))
-				continue;
-			if (m == cap) {
-				hit *q = realloc(hs, 2 * cap * sizeof(*hs));
-				if (!q) {
-					free(hs);
-					return svt_err_set(err, SVT_E_NOMEM, "no memory");
-				}
-				hs = q;
-				cap *= 2;
-			}
-			hs[m++] = (hit){d, i};
-		}
+	sqlite3_stmt *st = window(s, e - reach, nn - reach, e + reach, nn + reach, err);
+	if (!st)
+		return SVT_E_IO;
+	hit *hs = NULL;
+	size_t m = 0, cap = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		double d = geo_distance_m(lat, lon, sqlite3_column_double(st, 1),
+					  sqlite3_column_double(st, 2));
+		if (d <= radius_m &&
+		    (rc = hits_push(&hs, &m, &cap, d, (size_t)sqlite3_column_int64(st, 0) - 1, err)))
+			goto done;
 	}
-	(void)window;
+	if (r != SQLITE_DONE) {
+		rc = twin_db_err(s->db, "near", err);
+		goto done;
+	}
 	qsort(hs, m, sizeof(*hs), hit_cmp);
 	*idx = malloc((m ? m : 1) * sizeof(size_t));
 	double *dd = dist_m ? malloc((m ? m : 1) * sizeof(double)) : NULL;
@@ -78,8 +117,8 @@ int twin_store_query_near(twin_store *s, double lat, double lon, double radius_m
 		free(*idx);
 		*idx = NULL;
 		free(dd);
-		free(hs);
-		return svt_err_set(err, SVT_E_NOMEM, "no memory");
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+		goto done;
 	}
 	for (size_t k = 0; k < m; k++) {
 		(*idx)[k] = hs[k].i;
@@ -89,8 +128,44 @@ int twin_store_query_near(twin_store *s, double lat, double lon, double radius_m
 	if (dist_m)
 		*dist_m = dd;
 	*n = m;
+done:
+	sqlite3_reset(st);
 	free(hs);
-	return SVT_OK;
+	return rc;
+}
+
+static int ids_query(twin_store *s, sqlite3_stmt *st, size_t **idx, size_t *n, svt_err *err)
+{
+	size_t cap = 64;
+	*n = 0;
+	*idx = malloc(cap * sizeof(size_t));
+	int r = SQLITE_DONE;
+	while (*idx && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t *q = realloc(*idx, 2 * cap * sizeof(size_t));
+			if (!q) {
+				free(*idx);
+				*idx = NULL;
+				break;
+			}
+			*idx = q;
+			cap *= 2;
+		}
+		(*idx)[(*n)++] = (size_t)sqlite3_column_int64(st, 0) - 1;
+	}
+	if (!*idx) {
+		*n = 0;
+		sqlite3_reset(st);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory");
+	}
+	int rc = r == SQLITE_DONE ? SVT_OK : twin_db_err(s->db, "query", err);
+	sqlite3_reset(st);
+	if (rc) {
+		free(*idx);
+		*idx = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 int twin_store_query_district(const twin_store *s, const char *layer_name, const char *name,
@@ -98,31 +173,72 @@ int twin_store_query_district(const twin_store *s, const char *layer_name, const
 {
 	if (!s || !name || !idx || !n)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_query_district: NULL argument");
+	twin_store *w = (twin_store *)s;
 	*idx = NULL;
 	*n = 0;
+	int layer_seen = 0;
 	for (size_t k = 0; k < s->nlayers; k++) {
 		if (layer_name && strcmp(layer_name, s->layers[k].name) != 0)
 			continue;
-		long f = twin_layer_find(s->layers[k].l, name);
+		layer_seen = 1;
+		const twin_layer *l = twin_layer_ref_get(w, k, err);
+		if (!l)
+			return err ? err->code : SVT_E_FORMAT;
+		long f = twin_layer_find(l, name);
 		if (f < 0)
 			continue;
-		*idx = malloc((s->nf ? s->nf : 1) * sizeof(size_t));
-		if (!*idx)
-			return svt_err_set(err, SVT_E_NOMEM, "no memory");
-		for (size_t i = 0; i < s->nf; i++)
-			if (s->layers[k].lab[i] == f)
-				(*idx)[(*n)++] = i;
-		return SVT_OK;
+		sqlite3_stmt *st = twin_stmt(w, ST_DISTRICT,
+					     "SELECT frame FROM frame_labels WHERE layer = ? AND "
+					     "feature = ? ORDER BY frame",
+					     err);
+		if (!st)
+			return SVT_E_IO;
+		sqlite3_bind_text(st, 1, s->layers[k].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, f);
+		return ids_query(w, st, idx, n, err);
 	}
-	if (layer_name) {
-		size_t k = 0;
-		while (k < s->nlayers && strcmp(layer_name, s->layers[k].name) != 0)
-			k++;
-		if (k == s->nlayers)
-			return svt_err_set(err, SVT_E_NOTFOUND, "the store has no layer '%s'", layer_name);
-	}
+	if (layer_name && !layer_seen)
+		return svt_err_set(err, SVT_E_NOTFOUND, "the store has no layer '%s'", layer_name);
 	return svt_err_set(err, SVT_E_NOTFOUND, "no feature called '%s' in %s", name,
 			   layer_name ? layer_name : "any layer of the store");
+}
+
+int twin_feature_box(twin_store *s, const twin_layer *l, size_t k, double box[4], svt_err *err)
+{
+	double bb[4];
+	twin_layer_feature_bbox(l, k, bb);
+	if (!isfinite(bb[0]))
+		return svt_err_set(err, SVT_E_NOTFOUND, "feature %zu has no geometry", k);
+	/* The feature's lon/lat box in the projected CRS: the box's edges sampled (a
+	 * meridian or parallel bends slightly in a transverse Mercator), plus a margin. */
+	enum { SIDE = 16 };
+	double xs[4 * SIDE], ys[4 * SIDE], hs[4 * SIDE];
+	for (int i = 0; i < SIDE; i++) {
+		double u = (double)i / SIDE;
+		double lon[4] = {bb[0] + u * (bb[2] - bb[0]), bb[2], bb[2] - u * (bb[2] - bb[0]), bb[0]};
+		double lat[4] = {bb[1], bb[1] + u * (bb[3] - bb[1]), bb[3], bb[3] - u * (bb[3] - bb[1])};
+		for (int e = 0; e < 4; e++) {
+			xs[e * SIDE + i] = lon[e];
+			ys[e * SIDE + i] = lat[e];
+			hs[e * SIDE + i] = 0;
+		}
+	}
+	int rc = geo_crs_forward(s->crs, xs, ys, hs, sizeof(double), 4 * SIDE, err);
+	if (rc)
+		return rc;
+	double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+	for (int i = 0; i < 4 * SIDE; i++) {
+		x0 = fmin(x0, xs[i]);
+		x1 = fmax(x1, xs[i]);
+		y0 = fmin(y0, ys[i]);
+		y1 = fmax(y1, ys[i]);
+	}
+	double margin = 1.0 + 0.002 * fmax(x1 - x0, y1 - y0);
+	box[0] = x0 - margin;
+	box[1] = y0 - margin;
+	box[2] = x1 + margin;
+	box[3] = y1 + margin;
+	return SVT_OK;
 }
 
 int twin_store_query_polygon(const twin_store *s, const twin_layer *l, size_t k, size_t **idx,
@@ -130,16 +246,64 @@ int twin_store_query_polygon(const twin_store *s, const twin_layer *l, size_t k,
 {
 	if (!s || !l || !idx || !n)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_query_polygon: NULL argument");
+	twin_store *w = (twin_store *)s;
 	*n = 0;
+	*idx = NULL;
 	if (k >= twin_layer_count(l))
 		return svt_err_set(err, SVT_E_INPUT, "feature %zu of %zu", k, twin_layer_count(l));
-	*idx = malloc((s->nf ? s->nf : 1) * sizeof(size_t));
-	if (!*idx)
-		return svt_err_set(err, SVT_E_NOMEM, "no memory");
-	for (size_t i = 0; i < s->nf; i++)
-		if (twin_layer_contains(l, k, s->f[i].llh[0], s->f[i].llh[1]))
-			(*idx)[(*n)++] = i;
+	double box[4];
+	int rc = twin_feature_box(w, l, k, box, err);
+	if (rc == SVT_E_NOTFOUND) { /* a feature without geometry holds nothing */
+		*idx = malloc(sizeof(size_t));
+		return *idx ? SVT_OK : svt_err_set(err, SVT_E_NOMEM, "no memory");
+	}
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = window(w, box[0], box[1], box[2], box[3], err);
+	if (!st)
+		return SVT_E_IO;
+	size_t cap = 64;
+	*idx = malloc(cap * sizeof(size_t));
+	int r = SQLITE_DONE;
+	while (*idx && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!twin_layer_contains(l, k, sqlite3_column_double(st, 1),
+					 sqlite3_column_double(st, 2)))
+			continue;
+		if (*n == cap) {
+			size_t *q = realloc(*idx, 2 * cap * sizeof(size_t));
+			if (!q) {
+				free(*idx);
+				*idx = NULL;
+				break;
+			}
+			*idx = q;
+			cap *= 2;
+		}
+		(*idx)[(*n)++] = (size_t)sqlite3_column_int64(st, 0) - 1;
+	}
+	sqlite3_reset(st);
+	if (!*idx || r != SQLITE_DONE) {
+		rc = !*idx ? svt_err_set(err, SVT_E_NOMEM, "no memory") : twin_db_err(s->db, "polygon", err);
+		free(*idx);
+		*idx = NULL;
+		*n = 0;
+		return rc;
+	}
+	qsort(*idx, *n, sizeof(size_t), size_cmp); /* store order */
 	return SVT_OK;
+}
+
+static double pose_score(double lat, double lon, double heading, double w, double flat,
+			 double flon, double fh)
+{
+	double d = geo_distance_m(lat, lon, flat, flon);
+	if (isfinite(heading) && isfinite(fh)) {
+		double dh = fabs(fmod(fh - heading, 360.0));
+		if (dh > 180.0)
+			dh = 360.0 - dh;
+		d += w * dh;
+	}
+	return d;
 }
 
 long twin_store_nearest_pose(twin_store *s, double lat, double lon, double heading,
@@ -149,45 +313,55 @@ long twin_store_nearest_pose(twin_store *s, double lat, double lon, double headi
 		return -1;
 	if (!isfinite(deg_weight_m) || deg_weight_m < 0)
 		deg_weight_m = 0;
-	/* Candidates by projected distance first: the exact geodesic score is computed for
-	 * frames whose projected distance alone could still win. */
-	double e = lon, n = lat, h = 0;
 	svt_err tmp = {0};
-	int use_proj = geo_crs_forward(s->crs, &e, &n, &h, sizeof(double), 1, &tmp) == 0;
+	double e, n;
 	long best = -1;
 	double bs = INFINITY;
-	for (size_t i = 0; i < s->nf; i++) {
-		const twin_frame *f = &s->f[i];
-		if (use_proj && hypot(f->proj[0] - e, f->proj[1] - n) * 0.99 - 1.0 > bs)
-			continue;
-		double d = geo_distance_m(lat, lon, f->llh[0], f->llh[1]);
-		if (isfinite(heading) && isfinite(f->heading)) {
-			double dh = fabs(fmod(f->heading - heading, 360.0));
-			if (dh > 180.0)
-				dh = 360.0 - dh;
-			d += deg_weight_m * dh;
+	/* The frames' extent: once the window holds it, every frame has been scored. */
+	double ext[4] = {-INFINITY, -INFINITY, INFINITY, INFINITY};
+	sqlite3_stmt *bx = twin_stmt(s, ST_BBOX,
+				     "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+				     "table_name = 'frames' AND min_x IS NOT NULL",
+				     &tmp);
+	if (bx && sqlite3_step(bx) == SQLITE_ROW)
+		for (int a = 0; a < 4; a++)
+			ext[a] = sqlite3_column_double(bx, a);
+	if (bx)
+		sqlite3_reset(bx);
+	int use_proj = to_proj(s, lat, lon, &e, &n, &tmp) == 0;
+	/* Growing windows: a frame outside a window of half-side r is more than r away in
+	 * the projected plane, hence at least 0.99 r - 1 m geodesic (the scale margin of the
+	 * near query) and its score no less; once the best score is below that, it wins. */
+	for (double r = 32.0;; r *= 2.0) {
+		double x0 = use_proj ? e - r : -INFINITY, x1 = use_proj ? e + r : INFINITY;
+		double y0 = use_proj ? n - r : -INFINITY, y1 = use_proj ? n + r : INFINITY;
+		sqlite3_stmt *st = window(s, x0, y0, x1, y1, &tmp);
+		if (!st)
+			return -1;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			double fh = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN
+									      : sqlite3_column_double(st, 3);
+			/* The planar distance bounds the geodesic one (as for the window): most
+			 * candidates are dropped before the geodesic. */
+			if (use_proj && hypot(sqlite3_column_double(st, 4) - e,
+					      sqlite3_column_double(st, 5) - n) * 0.99 - 1.0 > bs)
+				continue;
+			double d = pose_score(lat, lon, heading, deg_weight_m, sqlite3_column_double(st, 1),
+					      sqlite3_column_double(st, 2), fh);
+			long i = (long)sqlite3_column_int64(st, 0) - 1;
+			if (d < bs || (d == bs && i < best)) {
+				bs = d;
+				best = i;
+			}
 		}
-		if (d < bs) {
-			bs = d;
-			best = (long)i;
-		}
+		sqlite3_reset(st);
+		int covers = x0 <= ext[0] && y0 <= ext[1] && x1 >= ext[2] && y1 >= ext[3];
+		if (covers || bs <= 0.99 * r - 1.0)
+			break;
 	}
 	if (score)
 		*score = bs;
 	return best;
-}
-
-typedef struct tkey {
-	int64_t t;
-	size_t i;
-} tkey;
-
-static int tkey_cmp(const void *a, const void *b)
-{
-	const tkey *p = a, *q = b;
-	if (p->t != q->t)
-		return p->t < q->t ? -1 : 1;
-	return p->i < q->i ? -1 : (p->i > q->i);
 }
 
 int twin_store_trajectory(const twin_store *s, int seq, size_t **idx, size_t *n, svt_err *err)
@@ -196,22 +370,10 @@ int twin_store_trajectory(const twin_store *s, int seq, size_t **idx, size_t *n,
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_trajectory: NULL argument");
 	*n = 0;
 	*idx = NULL;
-	tkey *k = malloc((s->nf ? s->nf : 1) * sizeof(*k));
-	if (!k)
-		return svt_err_set(err, SVT_E_NOMEM, "no memory");
-	size_t m = 0;
-	for (size_t i = 0; i < s->nf; i++)
-		if (s->f[i].seq == seq)
-			k[m++] = (tkey){s->f[i].time_us, i};
-	qsort(k, m, sizeof(*k), tkey_cmp);
-	*idx = malloc((m ? m : 1) * sizeof(size_t));
-	if (!*idx) {
-		free(k);
-		return svt_err_set(err, SVT_E_NOMEM, "no memory");
-	}
-	for (size_t j = 0; j < m; j++)
-		(*idx)[j] = k[j].i;
-	*n = m;
-	free(k);
-	return SVT_OK;
+	sqlite3_stmt *st = twin_stmt((twin_store *)s, ST_TRAJ,
+				     "SELECT fid FROM frames WHERE seq = ? ORDER BY time_us, fid", err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, seq);
+	return ids_query((twin_store *)s, st, idx, n, err);
 }

@@ -1,11 +1,11 @@
-/* twin_store.c: the persistent twin: frames table, tile index, layers, shard dependencies.
+/* twin_store.c: the persistent twin, one SQLite file laid out as an OGC GeoPackage
+ * (DIR/twin.gpkg; tables in docs/twin.md), beside per-tile LAS point files (DIR/points/).
  *
- * The store is a directory of small files, each written atomically, with twin.json written
- * last as the commit point: a crash between files leaves the previous twin.json, which names
- * only what was complete (frames files beyond its captures and tile files of a newer
- * generation are then ignored or overwritten on the next add). Everything is loaded into
- * memory on open: a city's frames are a few hundred MB at most, and queries then need no I/O.
- * Fused points live in per-tile binary files and are read only when asked for or merged.
+ * Every mutation is one transaction (WAL journal, synchronous FULL): a killed writer loses
+ * nothing committed, and readers (other processes, QGIS) never see half a capture. Nothing is
+ * read whole on open: queries go through the R*Tree indexes, and the frames are read into
+ * memory only when a caller asks for all of them (twin_store_frames and the per-frame
+ * accessors), then dropped at the next mutation.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -13,15 +13,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "geo/geo.h"
 #include "twin/twin.h"
 #include "twin/twin_internal.h"
 
 #define STORE_FORMAT "svtwin-twin"
-#define STORE_VERSION 1
-#define STORE_MAX_JSON ((size_t)1 << 31)
+#define STORE_VERSION 2
+
+/* Statement ids of this file (twin_stmt). */
+enum {
+	ST_FRAME_INSERT = 0,
+	ST_FRAME_RTREE,
+	ST_TILE_FIND,
+	ST_TILE_UPDATE,
+	ST_TILE_INSERT,
+	ST_TILE_RTREE,
+	ST_LABEL_INSERT,
+	ST_META_PUT,
+	ST_FRAME_TILE,
+	ST_FRAME_RECORD,
+	ST_SHARDS_MARK,
+};
 
 void twin_store_opts_default(twin_store_opts *o)
 {
@@ -35,54 +51,6 @@ void twin_store_opts_default(twin_store_opts *o)
 
 /* ---- Small helpers ----------------------------------------------------------------------- */
 
-static int tile_cmp_key(int ax, int ay, int bx, int by)
-{
-	if (ax != bx)
-		return ax < bx ? -1 : 1;
-	return ay < by ? -1 : (ay > by);
-}
-
-/* Index of tile (tx, ty) or, when absent, -(insertion point) - 1. */
-long twin_tile_find(const twin_store *s, int tx, int ty)
-{
-	size_t lo = 0, hi = s->ntiles;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = tile_cmp_key(s->tiles[mid].tx, s->tiles[mid].ty, tx, ty);
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -(long)lo - 1;
-}
-
-/* Finds or inserts tile (tx, ty); returns its index or a negative status. */
-long twin_tile_get(twin_store *s, int tx, int ty, svt_err *err)
-{
-	long k = twin_tile_find(s, tx, ty);
-	if (k >= 0)
-		return k;
-	size_t at = (size_t)(-k - 1);
-	if (s->ntiles == s->captiles) {
-		size_t nc = s->captiles ? 2 * s->captiles : 64;
-		tile *t = realloc(s->tiles, nc * sizeof(*t));
-		if (!t)
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory for tiles");
-		s->tiles = t;
-		s->captiles = nc;
-	}
-	tile *t = s->tiles;
-	memmove(&t[at + 1], &t[at], (s->ntiles - at) * sizeof(*t));
-	memset(&t[at], 0, sizeof(*t));
-	t[at].tx = tx;
-	t[at].ty = ty;
-	s->ntiles++;
-	return (long)at;
-}
-
 int twin_tile_of(const twin_store *s, double e, double n, int *tx, int *ty)
 {
 	double fx = floor(e / s->tile_m), fy = floor(n / s->tile_m);
@@ -93,92 +61,6 @@ int twin_tile_of(const twin_store *s, double e, double n, int *tx, int *ty)
 	return 0;
 }
 
-typedef struct ft_key {
-	int tx, ty;
-	size_t i;
-} ft_key;
-
-static int ft_cmp(const void *a, const void *b)
-{
-	const ft_key *p = a, *q = b;
-	int c = tile_cmp_key(p->tx, p->ty, q->tx, q->ty);
-	return c ? c : (p->i < q->i ? -1 : (p->i > q->i));
-}
-
-/* Rebuilds by_tile and the tiles' frame ranges from the frames' tiles. */
-static int index_rebuild(twin_store *s, svt_err *err)
-{
-	ft_key *k = malloc((s->nf ? s->nf : 1) * sizeof(*k));
-	size_t *bt = malloc((s->nf ? s->nf : 1) * sizeof(*bt));
-	if (!k || !bt) {
-		free(k);
-		free(bt);
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory for the tile index");
-	}
-	for (size_t i = 0; i < s->nf; i++)
-		k[i] = (ft_key){s->ftx[i], s->fty[i], i};
-	qsort(k, s->nf, sizeof(*k), ft_cmp);
-	for (size_t t = 0; t < s->ntiles; t++)
-		s->tiles[t].f0 = s->tiles[t].nf = 0;
-	for (size_t i = 0; i < s->nf; i++) {
-		bt[i] = k[i].i;
-		long t = twin_tile_find(s, k[i].tx, k[i].ty);
-		if (t < 0) { /* every frame's tile is in the table (tile_get on add, load) */
-			int rc = svt_err_set(err, SVT_E_FORMAT, "store: frame %zu in unknown tile %d_%d",
-					     k[i].i, k[i].tx, k[i].ty);
-			free(k);
-			free(bt);
-			return rc;
-		}
-		if (s->tiles[t].nf == 0)
-			s->tiles[t].f0 = i;
-		s->tiles[t].nf++;
-	}
-	free(k);
-	free(s->by_tile);
-	s->by_tile = bt;
-	return SVT_OK;
-}
-
-static int join(char *out, size_t cap, const twin_store *s, const char *rel, svt_err *err)
-{
-	return svt_path_join(out, cap, s->dir, rel, err);
-}
-
-static int write_json(const twin_store *s, const char *rel, json_t *j, svt_err *err)
-{
-	char p[4096];
-	int rc = join(p, sizeof(p), s, rel, err);
-	if (rc)
-		return rc;
-	char *text = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
-	size_t len = text ? strlen(text) : 0;
-	char *nl = text ? realloc(text, len + 2) : NULL;
-	if (!nl) {
-		free(text);
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory for %s", rel);
-	}
-	text = nl;
-	text[len++] = '\n';
-	text[len] = 0;
-	rc = svt_file_write_atomic(p, text, len, err);
-	free(text);
-	return rc;
-}
-
-static json_t *read_json(const twin_store *s, const char *rel, svt_err *err)
-{
-	char p[4096];
-	if (join(p, sizeof(p), s, rel, err))
-		return NULL;
-	json_error_t je;
-	json_t *j = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
-	if (!j)
-		svt_err_set(err, errno == ENOENT ? SVT_E_NOTFOUND : SVT_E_FORMAT, "%s:%d: %s", p,
-			    je.line, je.text);
-	return j;
-}
-
 static int name_ok(const char *n, size_t max)
 {
 	size_t len = n ? strlen(n) : 0;
@@ -187,235 +69,401 @@ static int name_ok(const char *n, size_t max)
 	for (size_t i = 0; i < len; i++) {
 		char c = n[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
+		      c == '_' || c == '-'))
 			return 0;
 	}
-	return n[0] != '.';
+	return 1;
 }
 
-/* ---- Frames files ------------------------------------------------------------------------- */
-
-static json_t *jarr(const double *v, size_t n)
+sqlite3_stmt *twin_stmt(twin_store *s, int id, const char *sql, svt_err *err)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_real(v[i]))) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
-static json_t *frame_json(const twin_store *s, size_t i)
-{
-	const twin_frame *f = &s->f[i];
-	json_t *labels = json_object();
-	for (size_t k = 0; labels && k < s->nlayers; k++)
-		json_object_set_new(labels, s->layers[k].name,
-				    json_string(twin_store_frame_label(s, i, k)));
-	json_t *j = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:s, s:[ii], s:o}",
-			      "i", (json_int_t)i, "time_us", (json_int_t)f->time_us, "llh",
-			      jarr(f->llh, 3), "proj", jarr(f->proj, 3), "enu", jarr(f->enu, 3),
-			      "heading", isfinite(f->heading) ? json_real(f->heading) : json_null(),
-			      "w2c", jarr(f->w2c, 16), "seq", f->seq, "flags",
-			      (int)f->flags, "src", f->src, "path", s->path[i] ? s->path[i] : "",
-			      "tile", s->ftx[i], s->fty[i], "labels", labels);
-	return j;
-}
-
-/* Writes frames/<c>.jsonl: one line per frame of capture c. */
-static int frames_write(const twin_store *s, size_t c, svt_err *err)
-{
-	char rel[64];
-	snprintf(rel, sizeof(rel), "frames/%zu.jsonl", c);
-	char p[4096];
-	int rc = join(p, sizeof(p), s, rel, err);
-	if (rc)
-		return rc;
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	for (size_t i = s->caps[c].first; i < s->caps[c].first + s->caps[c].count; i++) {
-		json_t *j = frame_json(s, i);
-		char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-		json_decref(j);
-		size_t l = line ? strlen(line) : 0;
-		if (line && len + l + 2 > cap) {
-			while (len + l + 2 > cap)
-				cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				free(line);
-				line = NULL;
-			} else {
-				buf = nb;
-			}
-		}
-		if (!line) {
-			free(buf);
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory for frame %zu", i);
-		}
-		memcpy(buf + len, line, l);
-		buf[len + l] = '\n';
-		len += l + 1;
-		free(line);
+	if (!s->st[id] &&
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) !=
+		    SQLITE_OK) {
+		twin_db_err(s->db, "prepare", err);
+		s->st[id] = NULL;
+		return NULL;
 	}
-	rc = svt_file_write_atomic(p, buf, len, err);
-	free(buf);
-	return rc;
+	sqlite3_reset(s->st[id]);
+	sqlite3_clear_bindings(s->st[id]);
+	return s->st[id];
 }
 
-static int get_darr(json_t *a, double *v, size_t n)
+int twin_tx_begin(twin_store *s, svt_err *err)
 {
-	if (!json_is_array(a) || json_array_size(a) != n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		json_t *x = json_array_get(a, i);
-		if (!json_is_number(x))
-			return -1;
-		v[i] = json_number_value(x);
-	}
-	return 0;
+	return twin_db_exec(s->db, "BEGIN IMMEDIATE", err);
 }
 
-/* Reads frames/<c>.jsonl into frames [first, first + count). */
-static int frames_read(twin_store *s, size_t c, svt_err *err)
+int twin_tx_commit(twin_store *s, svt_err *err)
 {
-	char rel[64], p[4096];
-	snprintf(rel, sizeof(rel), "frames/%zu.jsonl", c);
-	int rc = join(p, sizeof(p), s, rel, err);
-	if (rc)
-		return rc;
-	uint8_t *d = NULL;
-	size_t n = 0;
-	if ((rc = svt_file_read(p, STORE_MAX_JSON, &d, &n, err)))
-		return rc;
-	size_t i = s->caps[c].first, end = i + s->caps[c].count, off = 0;
-	while (off < n && i < end) {
-		const uint8_t *nl = memchr(d + off, '\n', n - off);
-		size_t l = nl ? (size_t)(nl - (d + off)) : n - off;
-		json_error_t je;
-		json_t *j = json_loadb((const char *)d + off, l, 0, &je);
-		twin_frame *f = &s->f[i];
-		json_t *tile = j ? json_object_get(j, "tile") : NULL;
-		const char *path = j ? json_string_value(json_object_get(j, "path")) : NULL;
-		if (!j || get_darr(json_object_get(j, "llh"), f->llh, 3) ||
-		    get_darr(json_object_get(j, "proj"), f->proj, 3) ||
-		    get_darr(json_object_get(j, "enu"), f->enu, 3) ||
-		    get_darr(json_object_get(j, "w2c"), f->w2c, 16) ||
-		    !(json_is_number(json_object_get(j, "heading")) ||
-		      json_is_null(json_object_get(j, "heading"))) ||
-		    !json_is_array(tile) ||
-		    json_array_size(tile) != 2) {
-			json_decref(j);
-			free(d);
-			return svt_err_set(err, SVT_E_FORMAT, "%s: line %zu is not a frame", p,
-					   i - s->caps[c].first + 1);
-		}
-		f->time_us = (int64_t)json_integer_value(json_object_get(j, "time_us"));
-		json_t *hd = json_object_get(j, "heading");
-		f->heading = json_is_number(hd) ? json_number_value(hd) : NAN;
-		f->seq = (int)json_integer_value(json_object_get(j, "seq"));
-		f->flags = (unsigned)json_integer_value(json_object_get(j, "flags"));
-		f->src = (int)json_integer_value(json_object_get(j, "src"));
-		s->ftx[i] = (int)json_integer_value(json_array_get(tile, 0));
-		s->fty[i] = (int)json_integer_value(json_array_get(tile, 1));
-		s->cap_of[i] = (int)c;
-		s->path[i] = strdup(path ? path : "");
-		json_decref(j);
-		if (!s->path[i]) {
-			free(d);
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		}
-		i++;
-		off += l + 1;
-	}
-	free(d);
-	if (i != end)
-		return svt_err_set(err, SVT_E_FORMAT, "%s: %zu frames, twin.json says %zu", p,
-				   i - s->caps[c].first, s->caps[c].count);
+	return twin_db_exec(s->db, "COMMIT", err);
+}
+
+void twin_tx_rollback(twin_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int meta_put(twin_store *s, const char *key, int type, double d, long long i,
+		    svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(
+		s, ST_META_PUT, "INSERT OR REPLACE INTO twin_meta(key, value) VALUES (?, ?)", err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (type == 'd')
+		sqlite3_bind_double(st, 2, d);
+	else if (type == 'i')
+		sqlite3_bind_int64(st, 2, i);
+	else
+		sqlite3_bind_null(st, 2);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return twin_db_err(s->db, "twin_meta", err);
 	return SVT_OK;
 }
 
-/* ---- Tile files and twin.json -------------------------------------------------------------- */
-
-int twin_tile_write(const twin_store *s, size_t t, svt_err *err)
+int twin_meta_put_gen(twin_store *s, svt_err *err)
 {
-	const tile *tl = &s->tiles[t];
-	char rel[96];
-	snprintf(rel, sizeof(rel), "tiles/%d_%d.json", tl->tx, tl->ty);
-	json_t *fr = json_array();
-	for (size_t k = 0; fr && k < tl->nf; k++)
-		json_array_append_new(fr, json_integer((json_int_t)s->by_tile[tl->f0 + k]));
-	double e0 = tl->tx * s->tile_m, n0 = tl->ty * s->tile_m;
-	char pts[96];
-	snprintf(pts, sizeof(pts), "%d_%d.pts", tl->tx, tl->ty);
-	json_t *j = json_pack("{s:i, s:i, s:f, s:[ffff], s:I, s:o, s:I, s:s?}", "tx", tl->tx, "ty",
-			      tl->ty, "tile_m", s->tile_m, "bbox_proj", e0, n0, e0 + s->tile_m,
-			      n0 + s->tile_m, "gen", (json_int_t)tl->gen, "frames", fr, "points",
-			      (json_int_t)tl->n_points, "points_file",
-			      tl->n_points ? pts : NULL);
-	if (!j)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	int rc = write_json(s, rel, j, err);
-	json_decref(j);
+	int rc;
+	if ((rc = meta_put(s, "gen", 'i', 0, (long long)s->gen, err)) ||
+	    (rc = meta_put(s, "frames", 'i', 0, (long long)s->nf, err)) ||
+	    (rc = meta_put(s, "seq_next", 'i', 0, s->seq_next, err)))
+		return rc;
+	return SVT_OK;
+}
+
+static int meta_put_origin(twin_store *s, svt_err *err)
+{
+	const char *k[3] = {"origin_lat", "origin_lon", "origin_h"};
+	for (int a = 0; a < 3; a++) {
+		int rc = meta_put(s, k[a], s->have_origin ? 'd' : 0, s->origin[a], 0, err);
+		if (rc)
+			return rc;
+	}
+	return SVT_OK;
+}
+
+static int tile_upsert_row(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
+			   long long n_points, const char *points_file, svt_err *err);
+
+/* A tile changed at generation gen: the shards cut from it before are stale from now on
+ * (marked here, so the stale query reads an index instead of joining tiles and shards). */
+static int shards_mark(twin_store *s, int tx, int ty, uint64_t gen, svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_SHARDS_MARK,
+				     "UPDATE shards SET stale = 1 WHERE stale = 0 AND gen < ?3 AND fid "
+				     "IN (SELECT shard FROM shard_tiles WHERE tx = ?1 AND ty = ?2)",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)gen);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return twin_db_err(s->db, "shards", err);
+	return SVT_OK;
+}
+
+int twin_tile_upsert(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
+		     long long n_points, const char *points_file, svt_err *err)
+{
+	int rc = tile_upsert_row(s, tx, ty, gen, dframes, n_points, points_file, err);
+	return rc ? rc : shards_mark(s, tx, ty, gen, err);
+}
+
+static int tile_upsert_row(twin_store *s, int tx, int ty, uint64_t gen, size_t dframes,
+			   long long n_points, const char *points_file, svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_TILE_FIND, "SELECT fid FROM tiles WHERE tx = ? AND ty = ?",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		sqlite3_int64 fid = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		sqlite3_stmt *up = twin_stmt(
+			s, ST_TILE_UPDATE,
+			"UPDATE tiles SET gen = ?2, n_frames = n_frames + ?3, "
+			"n_points = CASE WHEN ?4 >= 0 THEN ?4 ELSE n_points END, "
+			"points_file = CASE WHEN ?4 >= 0 THEN ?5 ELSE points_file END WHERE fid = ?1",
+			err);
+		if (!up)
+			return SVT_E_IO;
+		sqlite3_bind_int64(up, 1, fid);
+		sqlite3_bind_int64(up, 2, (sqlite3_int64)gen);
+		sqlite3_bind_int64(up, 3, (sqlite3_int64)dframes);
+		sqlite3_bind_int64(up, 4, n_points);
+		sqlite3_bind_text(up, 5, points_file, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(up) != SQLITE_DONE)
+			return twin_db_err(s->db, "tiles", err);
+		return SVT_OK;
+	}
+	if (r != SQLITE_DONE)
+		return twin_db_err(s->db, "tiles", err);
+	sqlite3_stmt *in = twin_stmt(s, ST_TILE_INSERT,
+				     "INSERT INTO tiles(geom, tx, ty, gen, n_frames, n_points, "
+				     "points_file) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				     err);
+	if (!in)
+		return SVT_E_IO;
+	uint8_t blob[160];
+	double x0 = tx * s->tile_m, y0 = ty * s->tile_m, x1 = x0 + s->tile_m, y1 = y0 + s->tile_m;
+	size_t nb = twin_gpkg_rect_blob(blob, s->epsg, x0, y0, x1, y1);
+	sqlite3_bind_blob(in, 1, blob, (int)nb, SQLITE_TRANSIENT);
+	sqlite3_bind_int(in, 2, tx);
+	sqlite3_bind_int(in, 3, ty);
+	sqlite3_bind_int64(in, 4, (sqlite3_int64)gen);
+	sqlite3_bind_int64(in, 5, (sqlite3_int64)dframes);
+	sqlite3_bind_int64(in, 6, n_points > 0 ? n_points : 0);
+	sqlite3_bind_text(in, 7, n_points >= 0 ? points_file : NULL, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(in) != SQLITE_DONE)
+		return twin_db_err(s->db, "tiles", err);
+	sqlite3_int64 fid = sqlite3_last_insert_rowid(s->db);
+	sqlite3_stmt *rt = twin_stmt(s, ST_TILE_RTREE,
+				     "INSERT INTO rtree_tiles_geom VALUES (?, ?, ?, ?, ?)", err);
+	if (!rt)
+		return SVT_E_IO;
+	sqlite3_bind_int64(rt, 1, fid);
+	sqlite3_bind_double(rt, 2, x0);
+	sqlite3_bind_double(rt, 3, x1);
+	sqlite3_bind_double(rt, 4, y0);
+	sqlite3_bind_double(rt, 5, y1);
+	if (sqlite3_step(rt) != SQLITE_DONE)
+		return twin_db_err(s->db, "rtree_tiles_geom", err);
+	return SVT_OK;
+}
+
+/* ---- Caches --------------------------------------------------------------------------------- */
+
+static void frame_cache_free(frame_cache *c)
+{
+	for (size_t i = 0; c->path && i < c->n; i++)
+		free(c->path[i]);
+	free(c->path);
+	free(c->f);
+	free(c->cap_of);
+	free(c->tx);
+	free(c->ty);
+	for (size_t k = 0; k < c->nlab; k++)
+		free(c->lab[k]);
+	free(c->lab);
+	for (size_t k = 0; k < c->ncaps; k++)
+		free(c->cap_names[k]);
+	free(c->cap_names);
+	memset(c, 0, sizeof(*c));
+}
+
+void twin_cache_drop(twin_store *s)
+{
+	frame_cache_free(&s->fc);
+	free(s->tiles);
+	s->tiles = NULL;
+	s->ntiles = 0;
+	s->tiles_valid = 0;
+}
+
+int twin_cache_frames(twin_store *s, svt_err *err)
+{
+	if (s->fc.valid)
+		return SVT_OK;
+	frame_cache_free(&s->fc);
+	frame_cache *c = &s->fc;
+	size_t n = s->nf;
+	int rc = SVT_OK;
+	sqlite3_stmt *st = NULL;
+	c->f = calloc(n + 1, sizeof(*c->f));
+	c->path = calloc(n + 1, sizeof(*c->path));
+	c->cap_of = calloc(n + 1, sizeof(int));
+	c->tx = calloc(n + 1, sizeof(int));
+	c->ty = calloc(n + 1, sizeof(int));
+	c->lab = calloc(s->nlayers + 1, sizeof(long *));
+	if (!c->f || !c->path || !c->cap_of || !c->tx || !c->ty || !c->lab) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory for %zu frames", n);
+		goto done;
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT fid, capture, src, time_us, lat, lon, h, e, n, h_proj, enu_e, "
+			       "enu_n, enu_u, heading, w2c, seq, flags, tx, ty, path FROM frames "
+			       "ORDER BY fid",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "frames", err);
+		goto done;
+	}
+	size_t i = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (i >= n || sqlite3_column_int64(st, 0) != (sqlite3_int64)i + 1 ||
+		    sqlite3_column_bytes(st, 14) != 16 * (int)sizeof(double)) {
+			rc = svt_err_set(err, SVT_E_FORMAT, "%s: frame %zu is not where it should be",
+					 s->db_path, i);
+			goto done;
+		}
+		twin_frame *f = &c->f[i];
+		c->cap_of[i] = sqlite3_column_int(st, 1) - 1;
+		f->src = sqlite3_column_int(st, 2);
+		f->time_us = sqlite3_column_int64(st, 3);
+		for (int a = 0; a < 3; a++) {
+			f->llh[a] = sqlite3_column_double(st, 4 + a);
+			f->proj[a] = sqlite3_column_double(st, 7 + a);
+			f->enu[a] = sqlite3_column_double(st, 10 + a);
+		}
+		f->heading = sqlite3_column_type(st, 13) == SQLITE_NULL ? NAN
+									: sqlite3_column_double(st, 13);
+		memcpy(f->w2c, sqlite3_column_blob(st, 14), sizeof(f->w2c));
+		f->seq = sqlite3_column_int(st, 15);
+		f->flags = (unsigned)sqlite3_column_int(st, 16);
+		c->tx[i] = sqlite3_column_int(st, 17);
+		c->ty[i] = sqlite3_column_int(st, 18);
+		const char *p = (const char *)sqlite3_column_text(st, 19);
+		if (!(c->path[i] = strdup(p ? p : ""))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			goto done;
+		}
+		c->n = ++i;
+	}
+	if (r != SQLITE_DONE || i != n) {
+		rc = r != SQLITE_DONE ? twin_db_err(s->db, "frames", err)
+				      : svt_err_set(err, SVT_E_FORMAT, "%s: %zu frames, meta says %zu",
+						    s->db_path, i, n);
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Capture names. */
+	if (sqlite3_prepare_v2(s->db, "SELECT fid, name FROM captures ORDER BY fid", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto done;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char **cn = realloc(c->cap_names, (c->ncaps + 1) * sizeof(*cn));
+		const char *nm = (const char *)sqlite3_column_text(st, 1);
+		if (!cn || !(cn[c->ncaps] = strdup(nm ? nm : ""))) {
+			if (cn)
+				c->cap_names = cn;
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			goto done;
+		}
+		c->cap_names = cn;
+		c->ncaps++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Labels, per layer. */
+	if (sqlite3_prepare_v2(s->db, "SELECT frame, feature FROM frame_labels WHERE layer = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "frame_labels", err);
+		goto done;
+	}
+	for (size_t k = 0; k < s->nlayers; k++) {
+		if (!(c->lab[k] = malloc((n + 1) * sizeof(long)))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			goto done;
+		}
+		c->nlab = k + 1;
+		for (size_t j = 0; j < n; j++)
+			c->lab[k][j] = -1;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, s->layers[k].name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			sqlite3_int64 fr = sqlite3_column_int64(st, 0);
+			if (fr >= 1 && (size_t)fr <= n)
+				c->lab[k][fr - 1] = (long)sqlite3_column_int64(st, 1);
+		}
+	}
+	c->valid = 1;
+done:
+	sqlite3_finalize(st);
+	if (rc)
+		frame_cache_free(c);
 	return rc;
 }
 
-int twin_meta_write(const twin_store *s, svt_err *err)
+static int tiles_load(twin_store *s, svt_err *err)
 {
-	json_t *caps = json_array(), *layers = json_array(), *tiles = json_array();
-	for (size_t c = 0; caps && c < s->ncaps; c++) {
-		char file[64];
-		snprintf(file, sizeof(file), "frames/%zu.jsonl", c);
-		json_array_append_new(caps, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "name",
-						      s->caps[c].name, "source", s->caps[c].source,
-						      "first", (json_int_t)s->caps[c].first, "count",
-						      (json_int_t)s->caps[c].count, "gen",
-						      (json_int_t)s->caps[c].gen, "file", file));
+	if (s->tiles_valid)
+		return SVT_OK;
+	sqlite3_stmt *st = NULL;
+	int rc = SVT_OK, r;
+	free(s->tiles);
+	s->tiles = NULL;
+	s->ntiles = 0;
+	size_t cap = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT tx, ty, gen, n_frames, n_points FROM tiles ORDER BY tx, ty",
+			       -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "tiles", err);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (s->ntiles == cap) {
+			cap = cap ? 2 * cap : 256;
+			tile *t = realloc(s->tiles, cap * sizeof(*t));
+			if (!t) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+				goto done;
+			}
+			s->tiles = t;
+		}
+		tile *t = &s->tiles[s->ntiles++];
+		t->tx = sqlite3_column_int(st, 0);
+		t->ty = sqlite3_column_int(st, 1);
+		t->gen = (uint64_t)sqlite3_column_int64(st, 2);
+		t->n_frames = (size_t)sqlite3_column_int64(st, 3);
+		t->n_points = (size_t)sqlite3_column_int64(st, 4);
 	}
-	for (size_t k = 0; layers && k < s->nlayers; k++) {
-		char file[128];
-		snprintf(file, sizeof(file), "layers/%s.geojson", s->layers[k].name);
-		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "name", s->layers[k].name,
-							"file", file, "features",
-							(json_int_t)twin_layer_count(s->layers[k].l)));
-	}
-	for (size_t t = 0; tiles && t < s->ntiles; t++)
-		json_array_append_new(tiles, json_pack("[i, i, I, I, I]", s->tiles[t].tx, s->tiles[t].ty,
-						       (json_int_t)s->tiles[t].gen,
-						       (json_int_t)s->tiles[t].nf,
-						       (json_int_t)s->tiles[t].n_points));
-	json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:f, s:o, s:I, s:I, s:o, s:o, s:o}", "format",
-			      STORE_FORMAT, "version", STORE_VERSION, "crs_epsg", s->epsg, "tile_m",
-			      s->tile_m, "voxel_m", s->voxel_m, "enu_origin_llh",
-			      s->have_origin ? jarr(s->origin, 3) : json_null(), "gen",
-			      (json_int_t)s->gen, "frames", (json_int_t)s->nf, "captures", caps,
-			      "layers", layers, "tiles", tiles);
-	if (!j)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory for twin.json");
-	int rc = write_json(s, "twin.json", j, err);
-	json_decref(j);
+	if (r != SQLITE_DONE)
+		rc = twin_db_err(s->db, "tiles", err);
+	else
+		s->tiles_valid = 1;
+done:
+	sqlite3_finalize(st);
 	return rc;
 }
 
-static int shards_write(const twin_store *s, svt_err *err)
+/* ---- Layers (read back from their feature tables on first use) ---------------------------- */
+
+int twin_layer_read_table(sqlite3 *db, const char *table, twin_layer **out, svt_err *err);
+
+twin_layer *twin_layer_ref_get(twin_store *s, size_t k, svt_err *err)
 {
-	json_t *arr = json_array();
-	for (size_t k = 0; arr && k < s->nshards; k++) {
-		json_t *t = json_array();
-		for (size_t i = 0; t && i < s->shards[k].n; i++)
-			json_array_append_new(t, json_pack("[ii]", s->shards[k].txy[2 * i],
-							   s->shards[k].txy[2 * i + 1]));
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:o}", "name", s->shards[k].name,
-						     "gen", (json_int_t)s->shards[k].gen, "tiles", t));
+	if (k >= s->nlayers)
+		return NULL;
+	if (!s->layers[k].l) {
+		char table[96];
+		snprintf(table, sizeof(table), "layer_%s", s->layers[k].name);
+		if (twin_layer_read_table(s->db, table, &s->layers[k].l, err))
+			return NULL;
 	}
-	json_t *j = json_pack("{s:o}", "shards", arr);
-	if (!j)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory for shards.json");
-	int rc = write_json(s, "shards.json", j, err);
-	json_decref(j);
+	return s->layers[k].l;
+}
+
+static int layers_load_names(twin_store *s, svt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT name FROM twin_layers ORDER BY pos", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return twin_db_err(s->db, "twin_layers", err);
+	int rc = SVT_OK;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		layer_ref *lr = realloc(s->layers, (s->nlayers + 1) * sizeof(*lr));
+		const char *nm = (const char *)sqlite3_column_text(st, 0);
+		if (!lr) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			break;
+		}
+		s->layers = lr;
+		lr[s->nlayers].l = NULL;
+		if (!(lr[s->nlayers].name = strdup(nm ? nm : ""))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			break;
+		}
+		s->nlayers++;
+	}
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -425,70 +473,24 @@ void twin_store_close(twin_store *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nf; i++)
-		free(s->path[i]);
-	free(s->path);
-	free(s->f);
-	free(s->cap_of);
-	free(s->ftx);
-	free(s->fty);
-	for (size_t c = 0; c < s->ncaps; c++) {
-		free(s->caps[c].name);
-		free(s->caps[c].source);
-	}
-	free(s->caps);
+	twin_cache_drop(s);
+	for (size_t k = 0; k < s->nstale; k++)
+		free(s->stale[k]);
+	free(s->stale);
 	for (size_t k = 0; k < s->nlayers; k++) {
 		free(s->layers[k].name);
 		twin_layer_destroy(s->layers[k].l);
-		free(s->layers[k].lab);
 	}
 	free(s->layers);
-	free(s->tiles);
-	free(s->by_tile);
-	for (size_t k = 0; k < s->nshards; k++) {
-		free(s->shards[k].name);
-		free(s->shards[k].txy);
-	}
-	free(s->shards);
+	for (int k = 0; k < TWIN_ST_COUNT; k++)
+		sqlite3_finalize(s->st[k]);
+	sqlite3_close(s->db);
 	geo_crs_destroy(s->crs);
 	geo_enu_destroy(s->enu);
+	free(s->wkt);
+	free(s->db_path);
 	free(s->dir);
 	free(s);
-}
-
-/* Room for n frames in the per-frame arrays. */
-static int frames_reserve(twin_store *s, size_t n, svt_err *err)
-{
-	if (n <= s->capf)
-		return SVT_OK;
-	size_t nc = s->capf ? s->capf : 256;
-	while (nc < n)
-		nc *= 2;
-	twin_frame *f = realloc(s->f, nc * sizeof(*f));
-	if (f)
-		s->f = f;
-	char **p = realloc(s->path, nc * sizeof(*p));
-	if (p)
-		s->path = p;
-	int *c = realloc(s->cap_of, nc * sizeof(*c));
-	if (c)
-		s->cap_of = c;
-	int *x = realloc(s->ftx, nc * sizeof(*x));
-	if (x)
-		s->ftx = x;
-	int *y = realloc(s->fty, nc * sizeof(*y));
-	if (y)
-		s->fty = y;
-	for (size_t k = 0; k < s->nlayers; k++) {
-		long *l = realloc(s->layers[k].lab, nc * sizeof(long));
-		if (!l)
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory for %zu frames", nc);
-		s->layers[k].lab = l;
-	}
-	if (!f || !p || !c || !x || !y)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory for %zu frames", nc);
-	s->capf = nc;
-	return SVT_OK;
 }
 
 static int geo_setup(twin_store *s, svt_err *err)
@@ -501,160 +503,148 @@ static int geo_setup(twin_store *s, svt_err *err)
 	return rc;
 }
 
-static void label_frames(twin_store *s, size_t k, size_t from)
+static int db_open(twin_store *s, const char *path, int flags, svt_err *err)
 {
-	twin_frames_label(s->layers[k].l, s->f + from, s->nf - from, s->layers[k].lab + from);
-}
-
-static int layer_attach(twin_store *s, const char *name, twin_layer *l, svt_err *err)
-{
-	layer_ref *lr = realloc(s->layers, (s->nlayers + 1) * sizeof(*lr));
-	if (!lr)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	s->layers = lr;
-	layer_ref *r = &lr[s->nlayers];
-	memset(r, 0, sizeof(*r));
-	r->name = strdup(name);
-	r->lab = malloc((s->capf ? s->capf : 1) * sizeof(long));
-	if (!r->name || !r->lab) {
-		free(r->name);
-		free(r->lab);
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		int rc = svt_err_set(err, SVT_E_IO, "%s: %s", path,
+				     s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		sqlite3_close(s->db);
+		s->db = NULL;
+		return rc;
 	}
-	r->l = l;
-	s->nlayers++;
-	label_frames(s, s->nlayers - 1, 0);
+	sqlite3_busy_timeout(s->db, 30000);
+	sqlite3_extended_result_codes(s->db, 1);
 	return SVT_OK;
 }
 
-static int store_load(twin_store *s, json_t *meta, svt_err *err)
+/* Reads twin_meta into s; SVT_E_FORMAT when the file is not a store of this version. */
+static int meta_load(twin_store *s, svt_err *err)
 {
-	int rc = SVT_OK;
-	const char *fmt = json_string_value(json_object_get(meta, "format"));
-	if (!fmt || strcmp(fmt, STORE_FORMAT) != 0 ||
-	    json_integer_value(json_object_get(meta, "version")) != STORE_VERSION)
-		return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: not an %s v%d store", s->dir,
+	sqlite3_stmt *st = NULL;
+	int seen = 0, rc = SVT_OK;
+	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM twin_meta", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return svt_err_set(err, SVT_E_FORMAT, "%s is not an svtwin twin: %s", s->db_path,
+				   sqlite3_errmsg(s->db));
+	const char *fmt = "";
+	long long version = 0;
+	char fmtbuf[32] = "";
+	double org[3] = {NAN, NAN, NAN};
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (!k)
+			continue;
+		if (!strcmp(k, "format")) {
+			const char *v = (const char *)sqlite3_column_text(st, 1);
+			snprintf(fmtbuf, sizeof(fmtbuf), "%s", v ? v : "");
+			fmt = fmtbuf;
+		} else if (!strcmp(k, "version"))
+			version = sqlite3_column_int64(st, 1);
+		else if (!strcmp(k, "crs_epsg"))
+			s->epsg = sqlite3_column_int(st, 1), seen |= 1;
+		else if (!strcmp(k, "tile_m"))
+			s->tile_m = sqlite3_column_double(st, 1), seen |= 2;
+		else if (!strcmp(k, "voxel_m"))
+			s->voxel_m = sqlite3_column_double(st, 1), seen |= 4;
+		else if (!strcmp(k, "gen"))
+			s->gen = (uint64_t)sqlite3_column_int64(st, 1), seen |= 8;
+		else if (!strcmp(k, "frames"))
+			s->nf = (size_t)sqlite3_column_int64(st, 1), seen |= 16;
+		else if (!strcmp(k, "seq_next"))
+			s->seq_next = sqlite3_column_int(st, 1);
+		else if (!strcmp(k, "origin_lat") && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			org[0] = sqlite3_column_double(st, 1);
+		else if (!strcmp(k, "origin_lon") && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			org[1] = sqlite3_column_double(st, 1);
+		else if (!strcmp(k, "origin_h") && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			org[2] = sqlite3_column_double(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (strcmp(fmt, STORE_FORMAT) != 0 || version != STORE_VERSION || seen != 31 ||
+	    s->epsg <= 0 || !(s->tile_m > 0) || !(s->voxel_m > 0))
+		return svt_err_set(err, SVT_E_FORMAT, "%s: not an %s v%d store", s->db_path,
 				   STORE_FORMAT, STORE_VERSION);
-	s->epsg = (int)json_integer_value(json_object_get(meta, "crs_epsg"));
-	s->tile_m = json_number_value(json_object_get(meta, "tile_m"));
-	s->voxel_m = json_number_value(json_object_get(meta, "voxel_m"));
-	s->gen = (uint64_t)json_integer_value(json_object_get(meta, "gen"));
-	if (s->epsg <= 0 || !(s->tile_m > 0) || !(s->voxel_m > 0))
-		return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: bad crs, tile or voxel", s->dir);
-	json_t *o = json_object_get(meta, "enu_origin_llh");
-	if (json_is_array(o)) {
-		if (get_darr(o, s->origin, 3))
-			return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: bad enu_origin_llh", s->dir);
+	if (isfinite(org[0]) && isfinite(org[1]) && isfinite(org[2])) {
+		memcpy(s->origin, org, sizeof(org));
 		s->have_origin = 1;
 	}
-	if ((rc = geo_setup(s, err)))
+	return rc;
+}
+
+/* Creates a new store file: built under a temporary name and renamed, so a killed creation
+ * leaves no half store under the final name. */
+static int store_create(twin_store *s, const twin_store_opts *o, svt_err *err)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->db_path);
+	unlink(tmp);
+	int rc;
+	if ((rc = db_open(s, tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err)))
 		return rc;
-
-	json_t *caps = json_object_get(meta, "captures");
-	json_int_t jnf = json_integer_value(json_object_get(meta, "frames"));
-	if (jnf < 0 || jnf > ((json_int_t)1 << 32))
-		return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: %lld frames", s->dir,
-				   (long long)jnf);
-	size_t nf = (size_t)jnf;
-	if ((rc = frames_reserve(s, nf + 1, err)))
-		return rc;
-	s->caps = calloc(json_array_size(caps) + 1, sizeof(*s->caps));
-	if (!s->caps)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	size_t expect = 0;
-	for (size_t c = 0; c < json_array_size(caps); c++) {
-		json_t *jc = json_array_get(caps, c);
-		capture *cp = &s->caps[c];
-		const char *nm = json_string_value(json_object_get(jc, "name"));
-		const char *src = json_string_value(json_object_get(jc, "source"));
-		cp->first = (size_t)json_integer_value(json_object_get(jc, "first"));
-		cp->count = (size_t)json_integer_value(json_object_get(jc, "count"));
-		cp->gen = (uint64_t)json_integer_value(json_object_get(jc, "gen"));
-		if (!nm || cp->first != expect || cp->count > nf - expect)
-			return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: capture %zu is inconsistent",
-					   s->dir, c);
-		cp->name = strdup(nm);
-		cp->source = strdup(src ? src : "");
-		s->ncaps++;
-		if (!cp->name || !cp->source)
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		expect += cp->count;
-		memset(s->f + cp->first, 0, cp->count * sizeof(*s->f));
-		for (size_t i = cp->first; i < cp->first + cp->count; i++)
-			s->path[i] = NULL;
-		s->nf = cp->first + cp->count; /* so close() frees the paths read so far */
-		if ((rc = frames_read(s, c, err)))
-			return rc;
+	s->epsg = o->epsg;
+	s->tile_m = o->tile_m;
+	s->voxel_m = o->voxel_m;
+	s->have_origin = o->have_origin;
+	memcpy(s->origin, o->origin_llh, sizeof(s->origin));
+	if ((rc = twin_db_exec(s->db, "PRAGMA journal_mode = WAL; BEGIN", err)) ||
+	    (rc = twin_gpkg_create_schema(s->db, s->epsg, err)))
+		goto done;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO twin_meta(key, value) VALUES ('format', ?), "
+			       "('version', ?), ('crs_epsg', ?), ('tile_m', ?), ('voxel_m', ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "twin_meta", err);
+		goto done;
 	}
-	if (expect != nf)
-		return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: captures hold %zu frames, not %zu",
-				   s->dir, expect, nf);
-
-	json_t *tiles = json_object_get(meta, "tiles");
-	for (size_t t = 0; t < json_array_size(tiles); t++) {
-		json_t *jt = json_array_get(tiles, t);
-		long k = twin_tile_get(s, (int)json_integer_value(json_array_get(jt, 0)),
-				  (int)json_integer_value(json_array_get(jt, 1)), err);
-		if (k < 0)
-			return (int)k;
-		s->tiles[k].gen = (uint64_t)json_integer_value(json_array_get(jt, 2));
-		s->tiles[k].n_points = (size_t)json_integer_value(json_array_get(jt, 4));
+	sqlite3_bind_text(st, 1, STORE_FORMAT, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, STORE_VERSION);
+	sqlite3_bind_int(st, 3, s->epsg);
+	sqlite3_bind_double(st, 4, s->tile_m);
+	sqlite3_bind_double(st, 5, s->voxel_m);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		rc = twin_db_err(s->db, "twin_meta", err);
+		goto done;
 	}
-	if ((rc = index_rebuild(s, err)))
-		return rc;
-
-	json_t *layers = json_object_get(meta, "layers");
-	for (size_t k = 0; k < json_array_size(layers); k++) {
-		const char *nm = json_string_value(json_object_get(json_array_get(layers, k), "name"));
-		char rel[128], p[4096];
-		if (!name_ok(nm, 63))
-			return svt_err_set(err, SVT_E_FORMAT, "%s/twin.json: bad layer name", s->dir);
-		snprintf(rel, sizeof(rel), "layers/%s.geojson", nm);
-		twin_layer *l = NULL;
-		twin_layer_opts lo;
-		twin_layer_opts_default(&lo);
-		lo.epsg = 4326;
-		if ((rc = join(p, sizeof(p), s, rel, err)) || (rc = twin_layer_load(p, &lo, &l, err)))
-			return rc;
-		if ((rc = layer_attach(s, nm, l, err))) {
-			twin_layer_destroy(l);
-			return rc;
-		}
+	if ((rc = twin_meta_put_gen(s, err)) || (rc = meta_put_origin(s, err)) ||
+	    (rc = twin_db_exec(s->db, "COMMIT", err)))
+		goto done;
+done:
+	for (int k = 0; k < TWIN_ST_COUNT; k++) {
+		sqlite3_finalize(s->st[k]);
+		s->st[k] = NULL;
 	}
+	sqlite3_close(s->db);
+	s->db = NULL;
+	if (!rc && rename(tmp, s->db_path) != 0)
+		rc = svt_err_set(err, SVT_E_IO, "rename %s: %s", tmp, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
 
+/* A store of the earlier JSON layout (twin.json and frames files) is refused with the command
+ * that migrates it (twin_store_migrate). */
+static int legacy_check(const char *dir, svt_err *err)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/twin.json", dir);
+	struct stat st;
+	if (stat(p, &st) != 0)
+		return SVT_OK;
 	json_error_t je;
-	char sp[4096];
-	if ((rc = join(sp, sizeof(sp), s, "shards.json", err)))
-		return rc;
-	json_t *sh = json_load_file(sp, 0, &je);
-	json_t *arr = json_object_get(sh, "shards");
-	if (json_array_size(arr)) {
-		s->shards = calloc(json_array_size(arr), sizeof(*s->shards));
-		if (!s->shards) {
-			json_decref(sh);
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		}
-	}
-	for (size_t k = 0; k < json_array_size(arr); k++) {
-		json_t *js = json_array_get(arr, k), *jt = json_object_get(js, "tiles");
-		const char *nm = json_string_value(json_object_get(js, "name"));
-		shard_dep *d = &s->shards[s->nshards];
-		d->name = strdup(nm ? nm : "");
-		d->gen = (uint64_t)json_integer_value(json_object_get(js, "gen"));
-		d->n = json_array_size(jt);
-		d->txy = malloc((d->n ? d->n : 1) * 2 * sizeof(int));
-		s->nshards++;
-		if (!d->name || !d->txy) {
-			json_decref(sh);
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		}
-		for (size_t i = 0; i < d->n; i++) {
-			d->txy[2 * i] = (int)json_integer_value(json_array_get(json_array_get(jt, i), 0));
-			d->txy[2 * i + 1] = (int)json_integer_value(json_array_get(json_array_get(jt, i), 1));
-		}
-	}
-	json_decref(sh);
-	return SVT_OK;
+	json_t *j = json_load_file(p, 0, &je);
+	const char *fmt = json_string_value(json_object_get(j, "format"));
+	int legacy = fmt && strcmp(fmt, STORE_FORMAT) == 0;
+	json_decref(j);
+	if (legacy)
+		return svt_err_set(err, SVT_E_FORMAT,
+				   "%s is a twin store of the JSON layout (version 1); migrate it "
+				   "with: svtwin twin migrate %s",
+				   dir, dir);
+	return svt_err_set(err, SVT_E_FORMAT, "%s: twin.json is not an svtwin twin", dir);
 }
 
 int twin_store_open(const char *dir, const twin_store_opts *opts, twin_store **out,
@@ -663,60 +653,57 @@ int twin_store_open(const char *dir, const twin_store_opts *opts, twin_store **o
 	if (!dir || !out)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_open: NULL argument");
 	*out = NULL;
-	twin_store *s = calloc(1, sizeof(*s));
-	if (!s)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	int rc = SVT_OK;
-	json_t *meta = NULL;
-	if (!(s->dir = strdup(dir))) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		goto done;
-	}
-	char p[4096];
-	if ((rc = join(p, sizeof(p), s, "twin.json", err)))
-		goto done;
-	FILE *probe = fopen(p, "r");
-	if (probe) {
-		fclose(probe);
-		svt_err tmp = {0};
-		if (!(meta = read_json(s, "twin.json", &tmp))) {
-			rc = svt_err_set(err, tmp.code, "%s", tmp.msg);
-			goto done;
-		}
-		rc = store_load(s, meta, err);
-		goto done;
-	}
-	/* A new store. */
 	twin_store_opts o;
 	twin_store_opts_default(&o);
 	if (opts)
 		o = *opts;
-	if (o.no_create) {
-		rc = svt_err_set(err, SVT_E_NOTFOUND, "%s is not a twin store (no twin.json)", dir);
+	twin_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+	int rc = SVT_OK;
+	char p[4200];
+	struct stat st;
+	if (!(s->dir = strdup(dir)) ||
+	    snprintf(p, sizeof(p), "%s/%s", dir, TWIN_GPKG_NAME) >= (int)sizeof(p) ||
+	    !(s->db_path = strdup(p))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory or path too long");
 		goto done;
 	}
-	if (o.epsg <= 0 || !(o.tile_m > 0) || !isfinite(o.tile_m) || !(o.voxel_m > 0) ||
-	    !isfinite(o.voxel_m)) {
-		rc = svt_err_set(err, SVT_E_INPUT, "store options: EPSG %d, tile %g m, voxel %g m",
-				 o.epsg, o.tile_m, o.voxel_m);
-		goto done;
+	if (stat(s->db_path, &st) != 0) {
+		if ((rc = legacy_check(dir, err)))
+			goto done;
+		if (o.no_create) {
+			rc = svt_err_set(err, SVT_E_NOTFOUND, "%s is not a twin store (no %s)", dir,
+					 TWIN_GPKG_NAME);
+			goto done;
+		}
+		if (o.epsg <= 0 || !(o.tile_m > 0) || !isfinite(o.tile_m) || !(o.voxel_m > 0) ||
+		    !isfinite(o.voxel_m)) {
+			rc = svt_err_set(err, SVT_E_INPUT,
+					 "store options: EPSG %d, tile %g m, voxel %g m", o.epsg,
+					 o.tile_m, o.voxel_m);
+			goto done;
+		}
+		char pts[4200];
+		snprintf(pts, sizeof(pts), "%s/%s", dir, TWIN_POINTS_DIR);
+		if ((rc = svt_mkdirs(dir, err)) || (rc = svt_mkdirs(pts, err)) ||
+		    (rc = store_create(s, &o, err)))
+			goto done;
 	}
-	s->epsg = o.epsg;
-	s->tile_m = o.tile_m;
-	s->voxel_m = o.voxel_m;
-	s->have_origin = o.have_origin;
-	memcpy(s->origin, o.origin_llh, sizeof(s->origin));
-	char sub[4096];
-	if ((rc = svt_mkdirs(dir, err)) || (rc = join(sub, sizeof(sub), s, "frames", err)) ||
-	    (rc = svt_mkdirs(sub, err)) || (rc = join(sub, sizeof(sub), s, "tiles", err)) ||
-	    (rc = svt_mkdirs(sub, err)) || (rc = join(sub, sizeof(sub), s, "layers", err)) ||
-	    (rc = svt_mkdirs(sub, err)))
+	/* A store the process may not write (a read-only copy, another user's) opens read-only:
+	 * queries work, mutations fail with the database's message. */
+	svt_err first = {0};
+	if (db_open(s, s->db_path, SQLITE_OPEN_READWRITE, &first) &&
+	    (rc = db_open(s, s->db_path, SQLITE_OPEN_READONLY, err)))
 		goto done;
-	if ((rc = geo_setup(s, err)) || (rc = frames_reserve(s, 1, err)) ||
-	    (rc = shards_write(s, err)) || (rc = twin_meta_write(s, err)))
+	/* WAL (set at creation): readers see the last commit while a writer works; FULL: a
+	 * commit survives a killed process and a power cut. */
+	if ((rc = meta_load(s, err)) ||
+	    (rc = twin_db_exec(s->db, "PRAGMA synchronous = FULL;", err)) ||
+	    (rc = geo_setup(s, err)) ||
+	    (rc = layers_load_names(s, err)))
 		goto done;
 done:
-	json_decref(meta);
 	if (rc) {
 		twin_store_close(s);
 		return rc;
@@ -736,23 +723,44 @@ void twin_store_origin(const twin_store *s, double llh[3])
 }
 uint64_t twin_store_generation(const twin_store *s) { return s ? s->gen : 0; }
 size_t twin_store_frame_count(const twin_store *s) { return s ? s->nf : 0; }
-const twin_frame *twin_store_frames(const twin_store *s) { return s ? s->f : NULL; }
+const char *twin_store_path(const twin_store *s) { return s ? s->db_path : ""; }
+
+/* The accessors below read the frames into memory on first use: a store is used by one
+ * thread at a time, so the cache may be filled behind a const pointer. */
+static const frame_cache *fcache(const twin_store *s)
+{
+	svt_err tmp = {0};
+	if (!s || twin_cache_frames((twin_store *)s, &tmp))
+		return NULL;
+	return &s->fc;
+}
+
+const twin_frame *twin_store_frames(const twin_store *s)
+{
+	const frame_cache *c = fcache(s);
+	return c ? c->f : NULL;
+}
 const char *twin_store_frame_path(const twin_store *s, size_t i)
 {
-	return s && i < s->nf && s->path[i] ? s->path[i] : "";
+	const frame_cache *c = fcache(s);
+	return c && i < s->nf && c->path[i] ? c->path[i] : "";
 }
 const char *twin_store_frame_capture(const twin_store *s, size_t i)
 {
-	return s && i < s->nf ? s->caps[s->cap_of[i]].name : "";
+	const frame_cache *c = fcache(s);
+	if (!c || i >= s->nf || c->cap_of[i] < 0 || (size_t)c->cap_of[i] >= c->ncaps)
+		return "";
+	return c->cap_names[c->cap_of[i]];
 }
 void twin_store_frame_tile(const twin_store *s, size_t i, int *tx, int *ty)
 {
-	if (!s || i >= s->nf)
+	const frame_cache *c = fcache(s);
+	if (!c || i >= s->nf)
 		return;
 	if (tx)
-		*tx = s->ftx[i];
+		*tx = c->tx[i];
 	if (ty)
-		*ty = s->fty[i];
+		*ty = c->ty[i];
 }
 size_t twin_store_layer_count(const twin_store *s) { return s ? s->nlayers : 0; }
 const char *twin_store_layer_name(const twin_store *s, size_t k)
@@ -761,25 +769,99 @@ const char *twin_store_layer_name(const twin_store *s, size_t k)
 }
 const twin_layer *twin_store_layer(const twin_store *s, size_t k)
 {
-	return s && k < s->nlayers ? s->layers[k].l : NULL;
+	svt_err tmp = {0};
+	return s ? twin_layer_ref_get((twin_store *)s, k, &tmp) : NULL;
 }
 const char *twin_store_frame_label(const twin_store *s, size_t i, size_t k)
 {
-	if (!s || i >= s->nf || k >= s->nlayers || s->layers[k].lab[i] < 0)
+	const frame_cache *c = fcache(s);
+	if (!c || i >= s->nf || k >= s->nlayers || k >= c->nlab || c->lab[k][i] < 0)
 		return "";
-	return twin_layer_name(s->layers[k].l, (size_t)s->layers[k].lab[i]);
+	const twin_layer *l = twin_store_layer(s, k);
+	return l ? twin_layer_name(l, (size_t)c->lab[k][i]) : "";
 }
-size_t twin_store_tile_count(const twin_store *s) { return s ? s->ntiles : 0; }
+size_t twin_store_tile_count(const twin_store *s)
+{
+	svt_err tmp = {0};
+	if (!s || tiles_load((twin_store *)s, &tmp))
+		return 0;
+	return s->ntiles;
+}
 int twin_store_tile(const twin_store *s, size_t k, twin_tile_info *out)
 {
-	if (!s || !out || k >= s->ntiles)
+	if (!s || !out || k >= twin_store_tile_count(s))
 		return SVT_E_INPUT;
 	out->tx = s->tiles[k].tx;
 	out->ty = s->tiles[k].ty;
 	out->gen = s->tiles[k].gen;
-	out->n_frames = s->tiles[k].nf;
+	out->n_frames = s->tiles[k].n_frames;
 	out->n_points = s->tiles[k].n_points;
 	return SVT_OK;
+}
+
+int twin_store_frame_record(const twin_store *s, size_t i, twin_frame_record *out, svt_err *err)
+{
+	if (!s || !out)
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_frame_record: NULL argument");
+	if (i >= s->nf)
+		return svt_err_set(err, SVT_E_INPUT, "frame %zu of %zu", i, s->nf);
+	sqlite3_stmt *st = twin_stmt(
+		(twin_store *)s, ST_FRAME_RECORD,
+		"SELECT f.src, f.time_us, f.lat, f.lon, f.h, f.e, f.n, f.h_proj, f.enu_e, f.enu_n, "
+		"f.enu_u, f.heading, f.w2c, f.seq, f.flags, f.tx, f.ty, c.name, f.path, f.labels "
+		"FROM frames f JOIN captures c ON c.fid = f.capture WHERE f.fid = ?",
+		err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 12) != 16 * (int)sizeof(double)) {
+		sqlite3_reset(st);
+		return svt_err_set(err, SVT_E_FORMAT, "%s: frame %zu is missing", s->db_path, i);
+	}
+	memset(out, 0, sizeof(*out));
+	twin_frame *f = &out->f;
+	f->src = sqlite3_column_int(st, 0);
+	f->time_us = sqlite3_column_int64(st, 1);
+	for (int a = 0; a < 3; a++) {
+		f->llh[a] = sqlite3_column_double(st, 2 + a);
+		f->proj[a] = sqlite3_column_double(st, 5 + a);
+		f->enu[a] = sqlite3_column_double(st, 8 + a);
+	}
+	f->heading = sqlite3_column_type(st, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 11);
+	memcpy(f->w2c, sqlite3_column_blob(st, 12), sizeof(f->w2c));
+	f->seq = sqlite3_column_int(st, 13);
+	f->flags = (unsigned)sqlite3_column_int(st, 14);
+	out->tx = sqlite3_column_int(st, 15);
+	out->ty = sqlite3_column_int(st, 16);
+	const char *c = (const char *)sqlite3_column_text(st, 17);
+	const char *p = (const char *)sqlite3_column_text(st, 18);
+	const char *l = (const char *)sqlite3_column_text(st, 19);
+	snprintf(out->capture, sizeof(out->capture), "%s", c ? c : "");
+	snprintf(out->path, sizeof(out->path), "%s", p ? p : "");
+	snprintf(out->labels, sizeof(out->labels), "%s", l ? l : "{}");
+	sqlite3_reset(st);
+	return SVT_OK;
+}
+
+int twin_store_capture_find(const twin_store *s, const char *name, size_t *first, size_t *n)
+{
+	if (!s || !name)
+		return 0;
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT first_frame, frame_count FROM captures WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = 1;
+		if (first)
+			*first = (size_t)sqlite3_column_int64(st, 0);
+		if (n)
+			*n = (size_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return found;
 }
 
 /* ---- Adding a capture ----------------------------------------------------------------------- */
@@ -793,7 +875,6 @@ static void ecef_to_enu_R(double lat, double lon, double R[9])
 	memcpy(R, r, sizeof(r));
 }
 
-/* The rigid map from the ENU frame at origin a to the store's: x_s = M x_a + t. */
 int twin_enu_change(twin_store *s, const double a[3], double M[9], double t[3], svt_err *err)
 {
 	double Ra[9], Rs[9];
@@ -814,36 +895,217 @@ int twin_enu_change(twin_store *s, const double a[3], double M[9], double t[3], 
 	return rc;
 }
 
-/* Fills proj, enu, tile of frames [from, nf) from their llh. */
-static int frames_georef(twin_store *s, size_t from, svt_err *err)
+/* Fills proj and enu of f[0..n) from their llh, and their tiles. */
+static int frames_georef(twin_store *s, twin_frame *f, size_t n, int *tx, int *ty, svt_err *err)
 {
-	size_t n = s->nf - from;
 	double *xyz = malloc((n ? n : 1) * 3 * sizeof(double));
 	if (!xyz)
 		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	int rc;
-	for (int pass = 0; pass < 2; pass++) {
+	int rc = SVT_OK;
+	for (int pass = 0; pass < 2 && !rc; pass++) {
 		for (size_t i = 0; i < n; i++) {
-			xyz[3 * i] = s->f[from + i].llh[1];
-			xyz[3 * i + 1] = s->f[from + i].llh[0];
-			xyz[3 * i + 2] = s->f[from + i].llh[2];
+			xyz[3 * i] = f[i].llh[1];
+			xyz[3 * i + 1] = f[i].llh[0];
+			xyz[3 * i + 2] = f[i].llh[2];
 		}
 		rc = pass == 0 ? geo_crs_forward(s->crs, xyz, xyz + 1, xyz + 2, 3 * sizeof(double), n, err)
 			       : geo_enu_forward(s->enu, xyz, xyz + 1, xyz + 2, 3 * sizeof(double), n, err);
-		if (rc)
-			break;
-		for (size_t i = 0; i < n; i++)
-			memcpy(pass == 0 ? s->f[from + i].proj : s->f[from + i].enu, xyz + 3 * i,
-			       3 * sizeof(double));
+		for (size_t i = 0; !rc && i < n; i++)
+			memcpy(pass == 0 ? f[i].proj : f[i].enu, xyz + 3 * i, 3 * sizeof(double));
 	}
 	free(xyz);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (twin_tile_of(s, f[i].proj[0], f[i].proj[1], &tx[i], &ty[i]))
+			rc = svt_err_set(err, SVT_E_INPUT, "frame %zu has no usable projected position", i);
+	return rc;
+}
+
+/* Re-expresses the poses of f[0..n), given in the ENU frame at a, in the store's. */
+static int poses_rebase(twin_store *s, twin_frame *f, size_t n, const double a[3], svt_err *err)
+{
+	double M[9], t[3];
+	int rc = twin_enu_change(s, a, M, t, err);
 	if (rc)
 		return rc;
-	for (size_t i = from; i < s->nf; i++)
-		if (twin_tile_of(s, s->f[i].proj[0], s->f[i].proj[1], &s->ftx[i], &s->fty[i]))
-			return svt_err_set(err, SVT_E_INPUT, "frame %zu has no usable projected position",
-					   i - from);
+	for (size_t i = 0; i < n; i++) {
+		double *w = f[i].w2c, R2[9], t2[3];
+		/* x_cam = R x_a + tc, x_a = M^T (x_s - t): R' = R M^T, t' = tc - R' t. */
+		for (int r = 0; r < 3; r++)
+			for (int c = 0; c < 3; c++) {
+				double v = 0;
+				for (int k = 0; k < 3; k++)
+					v += w[4 * r + k] * M[3 * c + k];
+				R2[3 * r + c] = v;
+			}
+		for (int r = 0; r < 3; r++)
+			t2[r] = w[4 * r + 3] -
+				(R2[3 * r] * t[0] + R2[3 * r + 1] * t[1] + R2[3 * r + 2] * t[2]);
+		for (int r = 0; r < 3; r++) {
+			for (int c = 0; c < 3; c++)
+				w[4 * r + c] = R2[3 * r + c];
+			w[4 * r + 3] = t2[r];
+		}
+		w[12] = w[13] = w[14] = 0.0;
+		w[15] = 1.0;
+	}
 	return SVT_OK;
+}
+
+/* The frame's labels as a JSON object {layer: name} for the frames table (for people and
+ * QGIS; queries use frame_labels). *out malloc'd. */
+static char *labels_json(twin_store *s, const long *lab)
+{
+	json_t *o = json_object();
+	for (size_t k = 0; o && k < s->nlayers; k++) {
+		svt_err tmp = {0};
+		const twin_layer *l = twin_layer_ref_get(s, k, &tmp);
+		json_object_set_new(o, s->layers[k].name,
+				    json_string(l && lab[k] >= 0 ? twin_layer_name(l, (size_t)lab[k])
+								 : ""));
+	}
+	char *t = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	return t;
+}
+
+static void time_utc(int64_t us, char *buf, size_t cap)
+{
+	time_t t = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		buf[0] = 0;
+		return;
+	}
+	size_t l = strlen(buf);
+	snprintf(buf + l, cap - l, ".%06lldZ", (long long)(us - (int64_t)t * 1000000));
+}
+
+static int label_insert(twin_store *s, const char *layer, size_t frame, long feature,
+			svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_LABEL_INSERT,
+				     "INSERT OR REPLACE INTO frame_labels(layer, frame, feature) "
+				     "VALUES (?, ?, ?)",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_text(st, 1, layer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)frame + 1);
+	sqlite3_bind_int64(st, 3, feature);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return twin_db_err(s->db, "frame_labels", err);
+	return SVT_OK;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const int *p = a, *q = b;
+	if (p[0] != q[0])
+		return p[0] < q[0] ? -1 : 1;
+	return p[1] < q[1] ? -1 : (p[1] > q[1]);
+}
+
+/* Inserts frames f[0..n) of capture cap (fid) as store indices s->nf.. and their R*Tree
+ * rows and labels; then the tiles they fall in. Inside the caller's transaction. */
+static int frames_insert(twin_store *s, sqlite3_int64 cap, const twin_frame *f, size_t n,
+			 const int *tx, const int *ty, const char *const *paths, svt_err *err)
+{
+	int rc = SVT_OK;
+	long *lab = calloc(s->nlayers + 1, sizeof(long));
+	int *txy = malloc((n ? n : 1) * 2 * sizeof(int));
+	if (!lab || !txy) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+		goto done;
+	}
+	for (size_t k = 0; k < s->nlayers; k++)
+		if (!twin_layer_ref_get(s, k, err)) {
+			rc = err ? err->code : SVT_E_FORMAT;
+			goto done;
+		}
+	sqlite3_stmt *st = twin_stmt(
+		s, ST_FRAME_INSERT,
+		"INSERT INTO frames(fid, geom, capture, src, time_us, time_utc, lat, lon, h, e, n, "
+		"h_proj, enu_e, enu_n, enu_u, heading, w2c, seq, flags, tx, ty, path, labels) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+		"?18, ?19, ?20, ?21, ?22, ?23)",
+		err);
+	if (!st) {
+		rc = SVT_E_IO;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_int64 fid = (sqlite3_int64)(s->nf + i) + 1;
+		uint8_t blob[64];
+		char tbuf[48];
+		size_t nb = twin_gpkg_point_blob(blob, s->epsg, f[i].proj[0], f[i].proj[1],
+						 f[i].proj[2]);
+		for (size_t k = 0; k < s->nlayers; k++)
+			lab[k] = twin_layer_locate(s->layers[k].l, f[i].llh[0], f[i].llh[1]);
+		char *lj = s->nlayers ? labels_json(s, lab) : NULL;
+		time_utc(f[i].time_us, tbuf, sizeof(tbuf));
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, fid);
+		sqlite3_bind_blob(st, 2, blob, (int)nb, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, cap);
+		sqlite3_bind_int(st, 4, f[i].src);
+		sqlite3_bind_int64(st, 5, f[i].time_us);
+		sqlite3_bind_text(st, 6, tbuf, -1, SQLITE_TRANSIENT);
+		for (int a = 0; a < 3; a++) {
+			sqlite3_bind_double(st, 7 + a, f[i].llh[a]);
+			sqlite3_bind_double(st, 10 + a, f[i].proj[a]);
+			sqlite3_bind_double(st, 13 + a, f[i].enu[a]);
+		}
+		if (isfinite(f[i].heading))
+			sqlite3_bind_double(st, 16, f[i].heading);
+		else
+			sqlite3_bind_null(st, 16);
+		sqlite3_bind_blob(st, 17, f[i].w2c, (int)sizeof(f[i].w2c), SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 18, f[i].seq);
+		sqlite3_bind_int(st, 19, (int)f[i].flags);
+		sqlite3_bind_int(st, 20, tx[i]);
+		sqlite3_bind_int(st, 21, ty[i]);
+		sqlite3_bind_text(st, 22, paths && paths[i] ? paths[i] : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 23, lj ? lj : "{}", -1, SQLITE_TRANSIENT);
+		free(lj);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = twin_db_err(s->db, "frames", err);
+			goto done;
+		}
+		sqlite3_stmt *rt = twin_stmt(s, ST_FRAME_RTREE,
+					     "INSERT INTO rtree_frames_geom VALUES (?, ?, ?, ?, ?)", err);
+		if (!rt) {
+			rc = SVT_E_IO;
+			goto done;
+		}
+		sqlite3_bind_int64(rt, 1, fid);
+		sqlite3_bind_double(rt, 2, f[i].proj[0]);
+		sqlite3_bind_double(rt, 3, f[i].proj[0]);
+		sqlite3_bind_double(rt, 4, f[i].proj[1]);
+		sqlite3_bind_double(rt, 5, f[i].proj[1]);
+		if (sqlite3_step(rt) != SQLITE_DONE) {
+			rc = twin_db_err(s->db, "rtree_frames_geom", err);
+			goto done;
+		}
+		for (size_t k = 0; k < s->nlayers; k++)
+			if (lab[k] >= 0 && (rc = label_insert(s, s->layers[k].name, s->nf + i, lab[k], err)))
+				goto done;
+		txy[2 * i] = tx[i];
+		txy[2 * i + 1] = ty[i];
+	}
+	qsort(txy, n, 2 * sizeof(int), pair_cmp);
+	for (size_t a = 0; a < n;) {
+		size_t b = a;
+		while (b < n && !pair_cmp(&txy[2 * a], &txy[2 * b]))
+			b++;
+		if ((rc = twin_tile_upsert(s, txy[2 * a], txy[2 * a + 1], s->gen + 1, b - a, -1, NULL,
+					   err)))
+			goto done;
+		a = b;
+	}
+done:
+	free(lab);
+	free(txy);
+	return rc;
 }
 
 int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *first,
@@ -853,10 +1115,8 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_add_capture: NULL argument");
 	if (!in->name || !*in->name)
 		return svt_err_set(err, SVT_E_INPUT, "a capture needs a name");
-	for (size_t c = 0; c < s->ncaps; c++)
-		if (strcmp(s->caps[c].name, in->name) == 0)
-			return svt_err_set(err, SVT_E_INPUT, "capture %s is already in the store",
-					   in->name);
+	if (twin_store_capture_find(s, in->name, NULL, NULL))
+		return svt_err_set(err, SVT_E_INPUT, "capture %s is already in the store", in->name);
 	for (size_t i = 0; i < in->n; i++) {
 		const double *llh = in->frames[i].llh;
 		if (!isfinite(llh[0]) || !isfinite(llh[1]) || !isfinite(llh[2]) || fabs(llh[0]) > 90 ||
@@ -872,10 +1132,14 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
 					   "capture %s frame %zu: no heading to build its pose from",
 					   in->name, i);
 	}
-	size_t old_nf = s->nf, old_nt = s->ntiles;
-	uint64_t old_gen = s->gen;
-	tile *saved = NULL;
-	int rc = SVT_OK, committed = 0, cap_added = 0, had_origin = s->have_origin;
+	int rc = SVT_OK, had_origin = s->have_origin, began = 0;
+	twin_frame *f = malloc((in->n ? in->n : 1) * sizeof(*f));
+	int *tx = malloc((in->n ? in->n : 1) * sizeof(int)), *ty = malloc((in->n ? in->n : 1) * sizeof(int));
+	sqlite3_stmt *st = NULL;
+	if (!f || !tx || !ty) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+		goto done;
+	}
 	if (!s->have_origin && in->n) {
 		memcpy(s->origin, in->frames[0].llh, sizeof(s->origin));
 		s->have_origin = 1;
@@ -886,142 +1150,217 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
 		rc = svt_err_set(err, SVT_E_INPUT, "store has no ENU origin");
 		goto done;
 	}
-	saved = malloc((s->ntiles ? s->ntiles : 1) * sizeof(*saved));
-	capture *caps = realloc(s->caps, (s->ncaps + 1) * sizeof(*caps));
-	if (caps)
-		s->caps = caps;
-	if (!saved || !caps || (rc = frames_reserve(s, s->nf + in->n + 1, err))) {
-		rc = rc ? rc : svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		goto done;
-	}
-	if (s->ntiles)
-		memcpy(saved, s->tiles, s->ntiles * sizeof(*saved));
-	capture *cp = &s->caps[s->ncaps];
-	memset(cp, 0, sizeof(*cp));
-	cp->name = strdup(in->name);
-	cp->source = strdup(in->source ? in->source : "");
-	cp->first = s->nf;
-	cp->count = in->n;
-	cp->gen = s->gen + 1;
-	if (!cp->name || !cp->source) {
-		free(cp->name);
-		free(cp->source);
-		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		goto done;
-	}
-	s->ncaps++;
-	cap_added = 1;
-
-	int seq_off = 0;
-	for (size_t i = 0; i < s->nf; i++)
-		if (s->f[i].seq + 1 > seq_off)
-			seq_off = s->f[i].seq + 1;
-	int seq_min = 0;
+	int seq_min = 0, seq_max = -1;
 	for (size_t i = 0; i < in->n; i++)
 		if (in->frames[i].seq < seq_min)
 			seq_min = in->frames[i].seq;
 	for (size_t i = 0; i < in->n; i++) {
-		size_t k = s->nf + i;
-		s->f[k] = in->frames[i];
-		s->f[k].seq = in->frames[i].seq - seq_min + seq_off;
-		s->cap_of[k] = (int)(s->ncaps - 1);
-		s->path[k] = strdup(in->paths && in->paths[i] ? in->paths[i] : "");
-		if (!s->path[k]) {
-			s->nf = k; /* frees the paths made so far on rollback */
-			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-			goto done;
-		}
+		f[i] = in->frames[i];
+		f[i].seq = in->frames[i].seq - seq_min + s->seq_next;
+		if (f[i].seq > seq_max)
+			seq_max = f[i].seq;
 	}
-	s->nf += in->n;
-	if ((rc = frames_georef(s, old_nf, err)))
+	if ((rc = frames_georef(s, f, in->n, tx, ty, err)))
 		goto done;
-	/* Poses into the store's ENU frame. */
 	if (in->enu_origin_llh) {
-		double M[9], t[3];
-		if ((rc = twin_enu_change(s, in->enu_origin_llh, M, t, err)))
+		if ((rc = poses_rebase(s, f, in->n, in->enu_origin_llh, err)))
 			goto done;
-		for (size_t i = old_nf; i < s->nf; i++) {
-			double *w = s->f[i].w2c, R2[9], t2[3];
-			/* x_cam = R x_a + tc, x_a = M^T (x_s - t): R' = R M^T, t' = tc - R' t. */
-			for (int r = 0; r < 3; r++)
-				for (int c = 0; c < 3; c++) {
-					double v = 0;
-					for (int k = 0; k < 3; k++)
-						v += w[4 * r + k] * M[3 * c + k];
-					R2[3 * r + c] = v;
-				}
-			for (int r = 0; r < 3; r++)
-				t2[r] = w[4 * r + 3] - (R2[3 * r] * t[0] + R2[3 * r + 1] * t[1] +
-							R2[3 * r + 2] * t[2]);
-			for (int r = 0; r < 3; r++) {
-				for (int c = 0; c < 3; c++)
-					w[4 * r + c] = R2[3 * r + c];
-				w[4 * r + 3] = t2[r];
-			}
-			w[12] = w[13] = w[14] = 0.0;
-			w[15] = 1.0;
-		}
 	} else {
-		for (size_t i = old_nf; i < s->nf; i++) {
-			twin_frame *f = &s->f[i];
-			if ((rc = geo_pose_from_gps(s->enu, f->llh[0], f->llh[1], f->llh[2], f->heading,
-						    0.0, 0.0, f->w2c, err)))
+		for (size_t i = 0; i < in->n; i++)
+			if ((rc = geo_pose_from_gps(s->enu, f[i].llh[0], f[i].llh[1], f[i].llh[2],
+						    f[i].heading, 0.0, 0.0, f[i].w2c, err)))
 				goto done;
-		}
 	}
-	for (size_t k = 0; k < s->nlayers; k++)
-		label_frames(s, k, old_nf);
-
+	if ((rc = twin_tx_begin(s, err)))
+		goto done;
+	began = 1;
+	sqlite3_int64 cap_fid = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO captures(name, source, first_frame, frame_count, gen, "
+			       "added_utc) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto done;
+	}
+	sqlite3_bind_text(st, 1, in->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->source ? in->source : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)s->nf);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)in->n);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)s->gen + 1);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto done;
+	}
+	cap_fid = sqlite3_last_insert_rowid(s->db);
+	if ((rc = frames_insert(s, cap_fid, f, in->n, tx, ty, in->paths, err)))
+		goto done;
+	size_t old_nf = s->nf;
+	int old_seq = s->seq_next;
 	s->gen++;
-	for (size_t i = old_nf; i < s->nf; i++) {
-		long t = twin_tile_get(s, s->ftx[i], s->fty[i], err);
-		if (t < 0) {
-			rc = (int)t;
-			goto done;
-		}
-		s->tiles[t].gen = s->gen;
+	s->nf += in->n;
+	if (seq_max >= s->seq_next)
+		s->seq_next = seq_max + 1;
+	double fb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}, tb[4];
+	for (size_t i = 0; i < in->n; i++) {
+		fb[0] = fmin(fb[0], f[i].proj[0]);
+		fb[1] = fmin(fb[1], f[i].proj[1]);
+		fb[2] = fmax(fb[2], f[i].proj[0]);
+		fb[3] = fmax(fb[3], f[i].proj[1]);
 	}
-	if ((rc = index_rebuild(s, err)) || (rc = frames_write(s, s->ncaps - 1, err)))
+	tb[0] = floor(fb[0] / s->tile_m) * s->tile_m;
+	tb[1] = floor(fb[1] / s->tile_m) * s->tile_m;
+	tb[2] = (floor(fb[2] / s->tile_m) + 1) * s->tile_m;
+	tb[3] = (floor(fb[3] / s->tile_m) + 1) * s->tile_m;
+	if ((!had_origin && (rc = meta_put_origin(s, err))) || (rc = twin_meta_put_gen(s, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "frames", in->n ? fb : NULL, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "tiles", in->n ? tb : NULL, err)) ||
+	    (rc = twin_tx_commit(s, err))) {
+		s->gen--;
+		s->nf = old_nf;
+		s->seq_next = old_seq;
 		goto done;
-	for (size_t t = 0; t < s->ntiles; t++)
-		if (s->tiles[t].gen == s->gen && (rc = twin_tile_write(s, t, err)))
-			goto done;
-	if ((rc = twin_meta_write(s, err)))
-		goto done;
-	committed = 1;
+	}
+	began = 0;
+	twin_cache_drop(s);
 	if (first)
 		*first = old_nf;
 done:
-	if (rc && !committed) {
-		/* Back to the state before the call (files already written are ignored: twin.json
-		 * does not name them, and the next add overwrites them). */
-		for (size_t i = old_nf; i < s->nf; i++)
-			free(s->path[i]);
-		s->nf = old_nf;
-		if (cap_added) {
-			s->ncaps--;
-			free(s->caps[s->ncaps].name);
-			free(s->caps[s->ncaps].source);
-		}
-		if (saved) {
-			if (old_nt)
-				memcpy(s->tiles, saved, old_nt * sizeof(*saved));
-			s->ntiles = old_nt;
-		}
-		s->gen = old_gen;
+	sqlite3_finalize(st);
+	if (rc) {
+		if (began)
+			twin_tx_rollback(s);
 		if (!had_origin) {
 			s->have_origin = 0;
 			geo_enu_destroy(s->enu);
 			s->enu = NULL;
 		}
-		svt_err tmp = {0};
-		index_rebuild(s, &tmp);
 	}
-	free(saved);
+	free(f);
+	free(tx);
+	free(ty);
+	return rc;
+}
+
+/* A capture of a v1 store (twin_migrate.c): frames as they were stored (positions, poses,
+ * sequences unchanged), labelled with the store's layers; one transaction. */
+int twin_store_import_capture(twin_store *s, const char *name, const char *source,
+			      const twin_frame *f, size_t n, const char *const *paths, svt_err *err)
+{
+	if (!name || twin_store_capture_find(s, name, NULL, NULL))
+		return svt_err_set(err, SVT_E_FORMAT, "capture %s: no name or twice", name ? name : "");
+	int *tx = malloc((n ? n : 1) * sizeof(int)), *ty = malloc((n ? n : 1) * sizeof(int));
+	sqlite3_stmt *st = NULL;
+	int rc = tx && ty ? SVT_OK : svt_err_set(err, SVT_E_NOMEM, "no memory"), seq_max = -1;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (twin_tile_of(s, f[i].proj[0], f[i].proj[1], &tx[i], &ty[i]))
+			rc = svt_err_set(err, SVT_E_FORMAT, "capture %s frame %zu: bad position", name, i);
+		if (f[i].seq > seq_max)
+			seq_max = f[i].seq;
+	}
+	if (rc || (rc = twin_tx_begin(s, err)))
+		goto done;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO captures(name, source, first_frame, frame_count, gen, "
+			       "added_utc) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source ? source : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)s->nf);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)s->gen + 1);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = twin_db_err(s->db, "captures", err);
+		goto fail;
+	}
+	if ((rc = frames_insert(s, sqlite3_last_insert_rowid(s->db), f, n, tx, ty, paths, err)))
+		goto fail;
+	s->gen++;
+	s->nf += n;
+	int old_seq = s->seq_next;
+	if (seq_max >= s->seq_next)
+		s->seq_next = seq_max + 1;
+	double fb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+	for (size_t i = 0; i < n; i++) {
+		fb[0] = fmin(fb[0], f[i].proj[0]);
+		fb[1] = fmin(fb[1], f[i].proj[1]);
+		fb[2] = fmax(fb[2], f[i].proj[0]);
+		fb[3] = fmax(fb[3], f[i].proj[1]);
+	}
+	if ((rc = twin_meta_put_gen(s, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "frames", n ? fb : NULL, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "tiles", NULL, err)) || (rc = twin_tx_commit(s, err))) {
+		s->gen--;
+		s->nf -= n;
+		s->seq_next = old_seq;
+		goto fail;
+	}
+	twin_cache_drop(s);
+	goto done;
+fail:
+	twin_tx_rollback(s);
+done:
+	sqlite3_finalize(st);
+	free(tx);
+	free(ty);
 	return rc;
 }
 
 /* ---- Layers ------------------------------------------------------------------------------- */
+
+int twin_layer_write_table(sqlite3 *db, const twin_layer *l, const char *table, svt_err *err);
+
+/* Relabels every frame with layer k (frame_labels rows and the frames' labels column). */
+static int relabel_all(twin_store *s, size_t k, svt_err *err)
+{
+	sqlite3_stmt *sel = NULL, *up = NULL;
+	int rc = SVT_OK;
+	long *lab = calloc(s->nlayers + 1, sizeof(long));
+	char *del = sqlite3_mprintf("DELETE FROM frame_labels WHERE layer = %Q", s->layers[k].name);
+	if (!lab || !del) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+		goto done;
+	}
+	for (size_t j = 0; j < s->nlayers; j++)
+		if (!twin_layer_ref_get(s, j, err)) {
+			rc = err ? err->code : SVT_E_FORMAT;
+			goto done;
+		}
+	if ((rc = twin_db_exec(s->db, del, err)))
+		goto done;
+	if (sqlite3_prepare_v2(s->db, "SELECT fid, lat, lon FROM frames ORDER BY fid", -1, &sel,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "UPDATE frames SET labels = ? WHERE fid = ?", -1, &up, NULL) !=
+		    SQLITE_OK) {
+		rc = twin_db_err(s->db, "frames", err);
+		goto done;
+	}
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		sqlite3_int64 fid = sqlite3_column_int64(sel, 0);
+		double lat = sqlite3_column_double(sel, 1), lon = sqlite3_column_double(sel, 2);
+		for (size_t j = 0; j < s->nlayers; j++)
+			lab[j] = twin_layer_locate(s->layers[j].l, lat, lon);
+		if (lab[k] >= 0 && (rc = label_insert(s, s->layers[k].name, (size_t)fid - 1, lab[k], err)))
+			goto done;
+		char *lj = labels_json(s, lab);
+		sqlite3_reset(up);
+		sqlite3_bind_text(up, 1, lj ? lj : "{}", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 2, fid);
+		free(lj);
+		if (sqlite3_step(up) != SQLITE_DONE) {
+			rc = twin_db_err(s->db, "frames", err);
+			goto done;
+		}
+	}
+done:
+	sqlite3_free(del);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(up);
+	free(lab);
+	return rc;
+}
 
 int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 			 const twin_layer_opts *o, svt_err *err)
@@ -1035,62 +1374,128 @@ int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 	int rc = twin_layer_load(path, o, &l, err);
 	if (rc)
 		return rc;
-	char rel[128], p[4096];
-	snprintf(rel, sizeof(rel), "layers/%s.geojson", name);
-	if ((rc = join(p, sizeof(p), s, rel, err)) || (rc = twin_layer_save_geojson(l, p, err))) {
-		twin_layer_destroy(l);
-		return rc;
-	}
-	/* Replace a layer of the same name in place, else append. */
+	char table[96];
+	snprintf(table, sizeof(table), "layer_%s", name);
 	size_t k = 0;
 	while (k < s->nlayers && strcmp(s->layers[k].name, name) != 0)
 		k++;
-	if (k < s->nlayers) {
-		twin_layer_destroy(s->layers[k].l);
-		s->layers[k].l = l;
-		label_frames(s, k, 0);
-	} else if ((rc = layer_attach(s, name, l, err))) {
-		twin_layer_destroy(l);
-		return rc;
-	}
-	/* Labels go into shards: every tile with frames changes. */
-	s->gen++;
-	for (size_t t = 0; t < s->ntiles; t++)
-		if (s->tiles[t].nf) {
-			s->tiles[t].gen = s->gen;
-			if ((rc = twin_tile_write(s, t, err)))
-				return rc;
+	int added = 0;
+	twin_layer *old = k < s->nlayers ? s->layers[k].l : NULL;
+	if (k == s->nlayers) {
+		layer_ref *lr = realloc(s->layers, (s->nlayers + 1) * sizeof(*lr));
+		if (!lr || !(lr[k].name = strdup(name))) {
+			if (lr)
+				s->layers = lr;
+			twin_layer_destroy(l);
+			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
 		}
-	for (size_t c = 0; c < s->ncaps; c++)
-		if ((rc = frames_write(s, c, err)))
-			return rc;
-	return twin_meta_write(s, err);
+		s->layers = lr;
+		s->nlayers++;
+		added = 1;
+	}
+	s->layers[k].l = l;
+	char *sql = NULL;
+	uint64_t old_gen = s->gen;
+	if ((rc = twin_tx_begin(s, err)))
+		goto fail;
+	if ((rc = twin_gpkg_drop_feature_table(s->db, table, err)) ||
+	    (rc = twin_layer_write_table(s->db, l, table, err)) ||
+	    (rc = twin_gpkg_add_feature_table(s->db, table, "MULTIPOLYGON", 4326, 0, err)))
+		goto fail;
+	/* The R*Tree of the layer's features. */
+	for (size_t i = 0; i < twin_layer_count(l); i++) {
+		double bb[4];
+		twin_layer_feature_bbox(l, i, bb);
+		if (!isfinite(bb[0]))
+			continue;
+		char *q = sqlite3_mprintf("INSERT INTO \"rtree_%w_geom\" VALUES (%lld, %.17g, %.17g, "
+					  "%.17g, %.17g)",
+					  table, (long long)i + 1, bb[0], bb[2], bb[1], bb[3]);
+		rc = q ? twin_db_exec(s->db, q, err) : svt_err_set(err, SVT_E_NOMEM, "no memory");
+		sqlite3_free(q);
+		if (rc)
+			goto fail;
+	}
+	s->gen++;
+	sql = sqlite3_mprintf("INSERT OR REPLACE INTO twin_layers(name, table_name, pos, features, "
+			      "source, gen) VALUES (%Q, %Q, %lld, %lld, %Q, %lld);"
+			      "UPDATE tiles SET gen = %lld WHERE n_frames > 0;"
+			      "UPDATE shards SET stale = 1 WHERE stale = 0 AND gen < %lld AND fid IN "
+			      "(SELECT st.shard FROM shard_tiles st JOIN tiles t ON t.tx = st.tx AND "
+			      "t.ty = st.ty WHERE t.n_frames > 0);",
+			      name, table, (long long)k, (long long)twin_layer_count(l), path,
+			      (long long)s->gen, (long long)s->gen, (long long)s->gen);
+	if (!sql) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+		goto fail;
+	}
+	double lb[4];
+	twin_layer_bbox(l, lb);
+	if ((rc = twin_db_exec(s->db, sql, err)) || (rc = twin_gpkg_touch(s->db, table, lb, err)) ||
+	    (rc = relabel_all(s, k, err)) || (rc = twin_meta_put_gen(s, err)) ||
+	    (rc = twin_tx_commit(s, err)))
+		goto fail;
+	sqlite3_free(sql);
+	twin_layer_destroy(old);
+	twin_cache_drop(s);
+	return SVT_OK;
+fail:
+	sqlite3_free(sql);
+	twin_tx_rollback(s);
+	s->gen = old_gen;
+	s->layers[k].l = old;
+	twin_layer_destroy(l);
+	if (added) {
+		s->nlayers--;
+		free(s->layers[k].name);
+	}
+	return rc;
 }
 
 /* ---- Dependencies: dirty tiles and stale shards -------------------------------------------- */
+
+static int pairs_query(twin_store *s, const char *sql, sqlite3_int64 arg, int **txy, size_t *n,
+		       svt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	*txy = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "tiles", err);
+	sqlite3_bind_int64(st, 1, arg);
+	size_t cap = 16;
+	int rc = SVT_OK;
+	*txy = malloc(cap * 2 * sizeof(int));
+	while (*txy && sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			int *q = realloc(*txy, 2 * cap * 2 * sizeof(int));
+			if (!q)
+				break;
+			*txy = q;
+			cap *= 2;
+		}
+		(*txy)[2 * *n] = sqlite3_column_int(st, 0);
+		(*txy)[2 * *n + 1] = sqlite3_column_int(st, 1);
+		(*n)++;
+	}
+	if (!*txy || *n == cap)
+		rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+	sqlite3_finalize(st);
+	if (rc) {
+		free(*txy);
+		*txy = NULL;
+		*n = 0;
+	}
+	return rc;
+}
 
 int twin_store_dirty_tiles(const twin_store *s, uint64_t since, int **txy, size_t *n,
 			   svt_err *err)
 {
 	if (!s || !txy || !n)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_dirty_tiles: NULL argument");
-	*txy = malloc((s->ntiles ? s->ntiles : 1) * 2 * sizeof(int));
-	*n = 0;
-	if (!*txy)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	for (size_t t = 0; t < s->ntiles; t++)
-		if (s->tiles[t].gen > since) {
-			(*txy)[2 * *n] = s->tiles[t].tx;
-			(*txy)[2 * *n + 1] = s->tiles[t].ty;
-			(*n)++;
-		}
-	return SVT_OK;
-}
-
-static int pair_cmp(const void *a, const void *b)
-{
-	const int *p = a, *q = b;
-	return tile_cmp_key(p[0], p[1], q[0], q[1]);
+	return pairs_query((twin_store *)s, "SELECT tx, ty FROM tiles WHERE gen > ? ORDER BY tx, ty",
+			   (sqlite3_int64)since, txy, n, err);
 }
 
 int twin_store_clip_tiles(const twin_store *s, const twin_clip *c, int **txy, size_t *n,
@@ -1098,18 +1503,25 @@ int twin_store_clip_tiles(const twin_store *s, const twin_clip *c, int **txy, si
 {
 	if (!s || !c || !txy || !n || (c->n > 0 && !c->idx))
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_clip_tiles: NULL argument");
+	twin_store *w = (twin_store *)s;
 	*n = 0;
 	*txy = malloc((c->n > 0 ? (size_t)c->n : 1) * 2 * sizeof(int));
 	if (!*txy)
 		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
 	for (int k = 0; k < c->n; k++) {
-		if (c->idx[k] >= s->nf) {
+		sqlite3_stmt *st = c->idx[k] < s->nf
+					   ? twin_stmt(w, ST_FRAME_TILE,
+						       "SELECT tx, ty FROM frames WHERE fid = ?", err)
+					   : NULL;
+		if (st)
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)c->idx[k] + 1);
+		if (!st || sqlite3_step(st) != SQLITE_ROW) {
 			free(*txy);
 			*txy = NULL;
 			return svt_err_set(err, SVT_E_INPUT, "clip frame %zu of %zu", c->idx[k], s->nf);
 		}
-		(*txy)[2 * k] = s->ftx[c->idx[k]];
-		(*txy)[2 * k + 1] = s->fty[c->idx[k]];
+		(*txy)[2 * k] = sqlite3_column_int(st, 0);
+		(*txy)[2 * k + 1] = sqlite3_column_int(st, 1);
 	}
 	qsort(*txy, (size_t)(c->n > 0 ? c->n : 0), 2 * sizeof(int), pair_cmp);
 	size_t m = 0;
@@ -1128,52 +1540,115 @@ int twin_store_record_shard(twin_store *s, const char *name, const int *txy, siz
 {
 	if (!s || !name || !*name || (n && !txy))
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_record_shard: bad argument");
-	size_t k = 0;
-	while (k < s->nshards && strcmp(s->shards[k].name, name) != 0)
-		k++;
-	int *copy = malloc((n ? n : 1) * 2 * sizeof(int));
-	if (!copy)
-		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	if (n)
-		memcpy(copy, txy, n * 2 * sizeof(int));
-	if (k == s->nshards) {
-		shard_dep *d = realloc(s->shards, (s->nshards + 1) * sizeof(*d));
-		char *nm = strdup(name);
-		if (d)
-			s->shards = d;
-		if (!d || !nm) {
-			free(nm);
-			free(copy);
-			return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-		}
-		memset(&s->shards[k], 0, sizeof(s->shards[k]));
-		s->shards[k].name = nm;
-		s->nshards++;
+	int rc = twin_tx_begin(s, err);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	/* A tile the store does not have makes the shard stale for good (tiles are never
+	 * removed), so it is noted once here instead of being looked for on every query. */
+	int missing = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM tiles WHERE tx = ? AND ty = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto dberr;
+	for (size_t i = 0; i < n && !missing; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, txy[2 * i]);
+		sqlite3_bind_int(st, 2, txy[2 * i + 1]);
+		missing = sqlite3_step(st) != SQLITE_ROW;
 	}
-	free(s->shards[k].txy);
-	s->shards[k].txy = copy;
-	s->shards[k].n = n;
-	s->shards[k].gen = s->gen;
-	return shards_write(s, err);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO shards(name, gen, missing, stale) VALUES (?1, ?2, ?3, ?3) "
+			       "ON CONFLICT(name) DO UPDATE SET gen = excluded.gen, missing = "
+			       "excluded.missing, stale = excluded.stale",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)s->gen);
+	sqlite3_bind_int(st, 3, missing);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+	char *sql = sqlite3_mprintf("DELETE FROM shard_tiles WHERE shard = (SELECT fid FROM shards "
+				    "WHERE name = %Q)",
+				    name);
+	rc = sql ? twin_db_exec(s->db, sql, err) : svt_err_set(err, SVT_E_NOMEM, "no memory");
+	sqlite3_free(sql);
+	if (rc)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR IGNORE INTO shard_tiles(shard, tx, ty) VALUES ((SELECT fid "
+			       "FROM shards WHERE name = ?), ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, txy[2 * i]);
+		sqlite3_bind_int(st, 3, txy[2 * i + 1]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto dberr;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = twin_tx_commit(s, err)))
+		goto fail;
+	return SVT_OK;
+dberr:
+	rc = twin_db_err(s->db, "shards", err);
+fail:
+	sqlite3_finalize(st);
+	twin_tx_rollback(s);
+	return rc;
 }
 
 int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n, svt_err *err)
 {
 	if (!s || !names || !n)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_stale_shards: NULL argument");
+	twin_store *w = (twin_store *)s;
 	*n = 0;
-	*names = malloc((s->nshards ? s->nshards : 1) * sizeof(char *));
+	*names = NULL;
+	for (size_t k = 0; k < w->nstale; k++)
+		free(w->stale[k]);
+	w->nstale = 0;
+	/* Shards are marked stale when one of their tiles changes (twin_tile_upsert, layers)
+	 * or when recorded with a tile the store lacks (tiles are never removed). */
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT fid, name FROM shards WHERE stale = 1 ORDER BY fid", -1,
+			       &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "shards", err);
+	int rc = SVT_OK, r;
+	size_t cap = 0;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (w->nstale == cap) {
+			cap = cap ? 2 * cap : 16;
+			char **q = realloc(w->stale, cap * sizeof(*q));
+			if (!q) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+				break;
+			}
+			w->stale = q;
+		}
+		const char *nm = (const char *)sqlite3_column_text(st, 1);
+		if (!(w->stale[w->nstale] = strdup(nm ? nm : ""))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+			break;
+		}
+		w->nstale++;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = twin_db_err(s->db, "shards", err);
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	*names = malloc((w->nstale ? w->nstale : 1) * sizeof(char *));
 	if (!*names)
 		return svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-	for (size_t k = 0; k < s->nshards; k++) {
-		const shard_dep *d = &s->shards[k];
-		int stale = 0;
-		for (size_t i = 0; i < d->n && !stale; i++) {
-			long t = twin_tile_find(s, d->txy[2 * i], d->txy[2 * i + 1]);
-			stale = t < 0 || s->tiles[t].gen > d->gen;
-		}
-		if (stale)
-			(*names)[(*n)++] = d->name;
-	}
+	for (size_t k = 0; k < w->nstale; k++)
+		(*names)[k] = w->stale[k];
+	*n = w->nstale;
 	return SVT_OK;
 }

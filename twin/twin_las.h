@@ -1,0 +1,29 @@
+/* twin_las.h: LAS 1.4 point files of the twin (twin_las.c). Internal to twin/ and its tests. */
+#ifndef SVT_TWIN_LAS_H
+#define SVT_TWIN_LAS_H
+
+#include "base/svt.h"
+
+/* One point: position in the file's CRS (metres), 8-bit colour, weight (input points) and
+ * the voxel of the store's grid it was merged in (extra bytes vox_i, vox_j, vox_k: a merged
+ * point keeps its voxel exactly, whatever the rounding of its position). */
+typedef struct twin_las_point {
+	double xyz[3];
+	uint8_t rgb[3];
+	uint32_t weight;
+	int32_t vox[3];
+	int has_vox; /* decode: 1 when the file has the vox fields */
+} twin_las_point;
+
+/* Encodes pts as a LAS 1.4 file (point format 7 + extra bytes "weight", "vox_i/j/k", RGB scaled to 16
+ * bit, coordinates quantised to scale metres about offset, the CRS as OGC WKT in its VLR);
+ * *out malloc'd. SVT_E_INPUT when a point is beyond the int32 range of the quantisation. */
+int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const double offset[3],
+		    double scale, uint8_t **out, size_t *nout, svt_err *err);
+/* Decodes a LAS 1.4 file of point format 7 (every size checked against the buffer:
+ * SVT_E_FORMAT); weight 1 when the records have no extra bytes. *pts malloc'd; *wkt (may be
+ * NULL) gets the WKT VLR, malloc'd, or NULL. */
+int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t *n,
+		    char **wkt, svt_err *err);
+
+#endif
