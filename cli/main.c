@@ -16,6 +16,7 @@ static const struct {
 	{"inspect", cmd_inspect, "SHARD: print what a shard holds"},
 	{"verify", cmd_verify, "DIR: check shards, checksums, counts and the manifest"},
 	{"query", cmd_query, "TWIN --near LAT,LON --radius M | --district NAME: find frames"},
+	{"export", cmd_export, "cosmos DATASET -o DIR --layout L: Cosmos post-training folders"},
 	{"bench", cmd_bench, "kernels|decode|geo|shard: benchmarks with ratios to peers"},
 };
 

@@ -164,4 +164,13 @@ int fmt_shard_inspect(const char *path, void *file, svt_err *err);
  * the manifest; prints findings to f (a FILE *). Returns 0 when all is well. */
 int fmt_dataset_verify(const char *dir, void *file, svt_err *err);
 
+/* ---- Clip extras (formats/clip_extra.c) ------------------------------------------------- */
+
+/* Reads clip i's caption windows into *caps (n entries; one malloc'd block holding the strings
+ * too: free(*caps)). A clip without captions gives n = 0 and *caps = NULL. */
+int fmt_reader_captions(fmt_reader *r, size_t i, fmt_caption **caps, int *n, svt_err *err);
+/* Reads depth maps [t0, t0+n) of clip i as stored: IEEE half bits (n x H x W, little-endian
+ * numpy float16 once written out), caller-allocated. SVT_E_NOTFOUND without depth. */
+int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err);
+
 #endif
