@@ -81,7 +81,8 @@ def depth_control(depth):
 
 
 def check_root(dataset, root, layout):
-    rows = [json.loads(l) for l in open(os.path.join(root, "manifest.jsonl"))]
+    with open(os.path.join(root, "manifest.jsonl")) as f:
+        rows = [json.loads(l) for l in f]
     assert rows, f"{root}: empty manifest"
     splits = {r["split"] for r in rows}
     assert len(splits) == 1, f"{root}: splits mixed: {splits}"
