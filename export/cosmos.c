@@ -428,10 +428,37 @@ static int mkdir_in(const char *root, const char *name, svt_err *err)
 	return svt_mkdirs(p, err);
 }
 
+/* GEN3C: the clip's folder is written as <id>.tmp and renamed whole. */
+static int clip_write_gen3c(clip_job *j, svt_err *err)
+{
+	char p[4400], q[4400];
+	pathf(q, sizeof(q), "%s/%s.tmp", j->root, j->cd.id);
+	rm_flat_dir(q);
+	int rc = svt_mkdirs(q, err);
+	if (rc)
+		return rc;
+	pathf(p, sizeof(p), "%s/cameras.txt", q);
+	if ((rc = write_cameras(j, p, err)) || (rc = gen3c_npz(j, q, err)))
+		goto cleanup;
+	pathf(p, sizeof(p), "%s/rgb.mp4", q);
+	if ((rc = encode_rgb(j, p, err)))
+		goto cleanup;
+	pathf(p, sizeof(p), "%s/%s", j->root, j->cd.id);
+	rm_flat_dir(p); /* --force: the earlier complete folder */
+	if (rename(q, p))
+		rc = svt_err_set(err, SVT_E_IO, "rename %s: %s", p, strerror(errno));
+	else
+		rc = svt_dir_sync_of(p, err);
+cleanup:
+	if (rc)
+		rm_flat_dir(q);
+	return rc;
+}
+
 static int clip_write(clip_job *j, svt_err *err)
 {
 	const char *root = j->root, *id = j->cd.id;
-	char p[4200], q[4200];
+	char p[4200];
 	char *cap = NULL, *text = NULL;
 	int rc = clip_caption(j, &cap, err);
 	if (rc)
@@ -473,29 +500,9 @@ static int clip_write(clip_job *j, svt_err *err)
 		rc = encode_rgb(j, p, err);
 		break;
 	}
-	case EXPORT_GEN3C: {
-		/* The clip's folder is written as <id>.tmp and renamed whole. */
-		pathf(q, sizeof(q), "%s/%s.tmp", root, id);
-		rm_flat_dir(q);
-		if ((rc = svt_mkdirs(q, err)))
-			break;
-		pathf(p, sizeof(p), "%s/cameras.txt", q);
-		if ((rc = write_cameras(j, p, err)) || (rc = gen3c_npz(j, q, err)))
-			goto gen3c_done;
-		pathf(p, sizeof(p), "%s/rgb.mp4", q);
-		if ((rc = encode_rgb(j, p, err)))
-			goto gen3c_done;
-		pathf(p, sizeof(p), "%s/%s", root, id);
-		rm_flat_dir(p); /* --force: the earlier complete folder */
-		if (rename(q, p))
-			rc = svt_err_set(err, SVT_E_IO, "rename %s: %s", p, strerror(errno));
-		else
-			rc = svt_dir_sync_of(p, err);
-gen3c_done:
-		if (rc)
-			rm_flat_dir(q);
+	case EXPORT_GEN3C:
+		rc = clip_write_gen3c(j, err);
 		break;
-	}
 	}
 	free(cap);
 	free(text);
