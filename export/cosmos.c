@@ -679,6 +679,10 @@ int export_cosmos_run(const char *dataset, const char *out_dir, const export_opt
 					export_layout_name(o->layout), e.msg);
 			continue;
 		}
+		if (log && o->layout == EXPORT_PREDICT && j.cd.fps < EXPORT_TRANSFER_MIN_FPS)
+			fprintf(log, "note %s: %.3g fps%s: predict2.5's loader takes the container's "
+				"rate, but its checkpoints are Fps-16 and post-training wants 10-60 fps\n",
+				j.cd.id, j.cd.fps, j.cd.fps_nominal ? " (nominal)" : "");
 		root_state *rs = root_for(roots, &nroots, out_dir, j.cd.split, o);
 		if (!rs) {
 			rc = svt_err_set(err, SVT_E_FORMAT, "clip %s: split '%s'", j.cd.id, j.cd.split);
