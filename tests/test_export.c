@@ -203,7 +203,7 @@ static void write_dataset(const char *dir, double fps)
 	cr_assert_eq(fmt_writer_close(w, &e), 0, "%s", e.msg);
 }
 
-Test(export_cosmos, transfer_16fps_read_back_independently, .timeout = 120)
+Test(export_cosmos, transfer_16fps_read_back_independently)
 {
 	if (!export_video_available())
 		cr_skip_test("svtwin was built without FFmpeg's libraries: export cannot encode");
@@ -243,7 +243,7 @@ Test(export_cosmos, transfer_16fps_read_back_independently, .timeout = 120)
 	cr_expect_eq(system(cmd), 0);
 }
 
-Test(export_cosmos, transfer_below_10fps_refused, .timeout = 60)
+Test(export_cosmos, transfer_below_10fps_refused)
 {
 	if (!export_video_available())
 		cr_skip_test("svtwin was built without FFmpeg's libraries: export cannot encode");
