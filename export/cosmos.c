@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,24 +162,61 @@ typedef struct clip_job {
 	uint16_t *h16;  /* BATCH depth maps as half bits */
 } clip_job;
 
+/* A batch of frames handed to the encoder in a second thread, so that the calling thread
+ * (which owns every HDF5 call) reads and decodes the next batch meanwhile. */
+typedef struct encode_batch {
+	export_video *v;
+	const uint8_t *rgb;
+	size_t frame_bytes;
+	int n, rc;
+	svt_err err;
+} encode_batch;
+
+static void *encode_batch_run(void *arg)
+{
+	encode_batch *b = arg;
+	b->rc = SVT_OK;
+	for (int k = 0; !b->rc && k < b->n; k++)
+		b->rc = export_video_frame(b->v, b->rgb + (size_t)k * b->frame_bytes, &b->err);
+	return NULL;
+}
+
 static int encode_rgb(clip_job *j, const char *final, svt_err *err)
 {
 	char tmp[4200];
 	pathf(tmp, sizeof(tmp), "%s.tmp", final);
 	export_video *v = NULL;
-	int rc = export_video_open(tmp, j->cd.W, j->cd.H, j->cd.fps, j->o, &v, err);
 	size_t fb = (size_t)j->cd.W * j->cd.H * 3;
-	for (int t0 = 0; !rc && t0 < j->cd.T; t0 += BATCH) {
-		int n = j->cd.T - t0 < BATCH ? j->cd.T - t0 : BATCH;
-		rc = fmt_reader_frames(j->r, j->i, t0, n, j->rgb, err);
-		for (int k = 0; !rc && k < n; k++)
-			rc = export_video_frame(v, j->rgb + k * fb, err);
+	uint8_t *buf[2] = {j->rgb, malloc(BATCH * fb)};
+	int rc = buf[1] ? SVT_OK : svt_err_set(err, SVT_E_NOMEM, "frames of %s", j->cd.id);
+	int T = j->cd.T;
+	if (!rc)
+		rc = export_video_open(tmp, j->cd.W, j->cd.H, j->cd.fps, j->o, &v, err);
+	if (!rc)
+		rc = fmt_reader_frames(j->r, j->i, 0, T < BATCH ? T : BATCH, buf[0], err);
+	for (int t0 = 0, cur = 0; !rc && t0 < T; t0 += BATCH, cur ^= 1) {
+		encode_batch b = {v, buf[cur], fb, T - t0 < BATCH ? T - t0 : BATCH, 0, {0}};
+		pthread_t th;
+		int threaded = pthread_create(&th, NULL, encode_batch_run, &b) == 0;
+		if (!threaded)
+			encode_batch_run(&b); /* no thread to be had: one after the other */
+		int t1 = t0 + BATCH;
+		if (t1 < T)
+			rc = fmt_reader_frames(j->r, j->i, t1, T - t1 < BATCH ? T - t1 : BATCH,
+					       buf[cur ^ 1], err);
+		if (threaded)
+			pthread_join(th, NULL);
+		if (b.rc && !rc) {
+			*err = b.err;
+			rc = b.rc;
+		}
 	}
 	if (!rc) {
 		rc = export_video_close(v, err);
 		v = NULL;
 	}
 	export_video_abort(v);
+	free(buf[1]);
 	if (!rc) {
 		j->rep->frames += (size_t)j->cd.T;
 		rc = commit_file(tmp, final, err);
