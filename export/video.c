@@ -54,6 +54,7 @@ void export_video_abort(export_video *v)
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
+#include <pthread.h>
 
 struct export_video {
 	AVFormatContext *fmt;
@@ -73,23 +74,33 @@ int export_video_available(void)
 	return 1;
 }
 
-static int nvenc_opens(void)
+static int nvenc_ok;
+static pthread_once_t nvenc_once = PTHREAD_ONCE_INIT;
+
+static void nvenc_probe(void)
 {
 	/* FFmpeg lists h264_nvenc whenever it was built with it; it only opens with a driver
-	 * (libnvidia-encode.so.1) and a GPU, so "auto" tries a tiny session. */
+	 * (libcuda, libnvidia-encode) and an NVENC engine (not every GPU has one: H100 and H200
+	 * do not), so "auto" tries a tiny session once, quietly. */
 	const AVCodec *c = avcodec_find_encoder_by_name("h264_nvenc");
-	if (!c)
-		return 0;
-	AVCodecContext *e = avcodec_alloc_context3(c);
+	AVCodecContext *e = c ? avcodec_alloc_context3(c) : NULL;
 	if (!e)
-		return 0;
+		return;
 	e->width = 256;
 	e->height = 144;
 	e->pix_fmt = AV_PIX_FMT_YUV420P;
 	e->time_base = (AVRational){1, 16};
-	int ok = avcodec_open2(e, c, NULL) == 0;
+	int level = av_log_get_level();
+	av_log_set_level(AV_LOG_QUIET);
+	nvenc_ok = avcodec_open2(e, c, NULL) == 0;
+	av_log_set_level(level);
 	avcodec_free_context(&e);
-	return ok;
+}
+
+static int nvenc_opens(void)
+{
+	pthread_once(&nvenc_once, nvenc_probe);
+	return nvenc_ok;
 }
 
 const char *export_video_encoder(const export_opts *o)
@@ -202,7 +213,12 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 	if (o && o->preset)
 		av_dict_set(&opt, "preset", o->preset, 0);
 	if ((r = avcodec_open2(v->enc, codec, &opt)) < 0) {
-		rc = av_fail(err, r, path, name);
+		/* An encoder that does not open (nvenc without a GPU or driver) fails every clip
+		 * alike: unsupported here, not an I/O error of this file. */
+		char msg[AV_ERROR_MAX_STRING_SIZE] = "";
+		av_strerror(r, msg, sizeof(msg));
+		rc = svt_err_set(err, SVT_E_UNSUPPORTED, "encoder %s does not open here: %s%s", name,
+				 msg, strcmp(name, "libx264") ? " (--encoder libx264 or auto)" : "");
 		goto cleanup;
 	}
 	if ((r = avcodec_parameters_from_context(v->st->codecpar, v->enc)) < 0) {

@@ -280,3 +280,26 @@ Test(export_cosmos, without_ffmpeg_says_what_to_install)
 		     SVT_E_UNSUPPORTED);
 	cr_expect(strstr(e.msg, "libavcodec-dev") != NULL, "%s", e.msg);
 }
+
+Test(export_cosmos, unknown_encoder_stops_the_run)
+{
+	if (!export_video_available())
+		cr_skip_test("svtwin was built without FFmpeg's libraries: export cannot encode");
+	char ds[] = "/tmp/svt-exp-XXXXXX", out[64], cmd[400];
+	cr_assert(mkdtemp(ds));
+	write_dataset(ds, 16.0);
+	snprintf(out, sizeof(out), "%s/cosmos", ds);
+	export_opts o;
+	export_opts_default(&o);
+	o.layout = EXPORT_TRANSFER;
+	o.encoder = "h264_no_such_encoder";
+	export_report rep;
+	svt_err e = {0};
+	cr_expect_eq(export_cosmos_run(ds, out, &o, &rep, NULL, &e), SVT_E_UNSUPPORTED);
+	cr_expect(strstr(e.msg, "h264_no_such_encoder") != NULL, "%s", e.msg);
+	snprintf(cmd, sizeof(cmd), "ls %s/val/videos/*.mp4* %s/val/depth/*.mp4* 2>/dev/null | "
+		 "grep -q .", out, out);
+	cr_expect_neq(system(cmd), 0, "an mp4 (or its .tmp) was left behind");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", ds);
+	cr_expect_eq(system(cmd), 0);
+}
