@@ -34,7 +34,16 @@ CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread $(SAN)
 LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
 
-MODULES := base ingest geo twin gpu formats
+# FFmpeg's libraries are optional (export/, docs/export.md): without them `svtwin export` says
+# what to install. FFMPEG=0 builds without them even when present.
+FFMPEG_PKGS := libavformat libavcodec libswscale libavutil
+FFMPEG ?= $(shell pkg-config --exists $(FFMPEG_PKGS) 2>/dev/null && echo 1 || echo 0)
+ifeq ($(FFMPEG),1)
+CPPFLAGS += -DSVT_HAVE_FFMPEG=1 $(shell pkg-config --cflags $(FFMPEG_PKGS))
+LDLIBS   += $(shell pkg-config --libs $(FFMPEG_PKGS))
+endif
+
+MODULES := base ingest geo twin gpu formats export
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CU_SRC  := $(wildcard gpu/*.cu)
 CLI_SRC := $(wildcard cli/*.c)

@@ -17,6 +17,7 @@ static const struct {
 	{"verify", cmd_verify, "DIR: check shards, checksums, counts and the manifest"},
 	{"query", cmd_query, "TWIN --near LAT,LON --radius M | --district NAME: find frames"},
 	{"twin", cmd_twin, "migrate DIR: a JSON-layout twin store into the GeoPackage layout"},
+	{"export", cmd_export, "cosmos DATASET -o DIR --layout L: Cosmos post-training folders"},
 	{"bench", cmd_bench, "kernels|decode|geo|shard: benchmarks with ratios to peers"},
 };
 

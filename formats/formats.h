@@ -232,5 +232,13 @@ int fmt_config_write(const fmt_config *c, const char *dir, svt_err *err);
 /* Reads DIR/build-config.json; SVT_E_NOTFOUND when the directory holds none (a first build, or
  * one made before the record existed). */
 int fmt_config_read(const char *dir, fmt_config **out, svt_err *err);
+/* ---- Clip extras (formats/clip_extra.c) ------------------------------------------------- */
+
+/* Reads clip i's caption windows into *caps (n entries; one malloc'd block holding the strings
+ * too: free(*caps)). A clip without captions gives n = 0 and *caps = NULL. */
+int fmt_reader_captions(fmt_reader *r, size_t i, fmt_caption **caps, int *n, svt_err *err);
+/* Reads depth maps [t0, t0+n) of clip i as stored: IEEE half bits (n x H x W, little-endian
+ * numpy float16 once written out), caller-allocated. SVT_E_NOTFOUND without depth. */
+int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err);
 
 #endif

@@ -12,9 +12,10 @@ libsqlite3-dev libgdal-dev gdal-bin
 libhdf5-dev hdf5-tools hdf5-filter-plugin hdf5-filter-plugin-blosc-serial
 liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
-python3 python3-numpy python3-h5py python3-pil"
+python3 python3-numpy python3-h5py python3-pil
+libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-av"
 
-BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj"
+BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj ffmpeg"
 
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS $BENCH_PKGS"; fi
 
