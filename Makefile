@@ -31,7 +31,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread $(SAN)
+# -ffp-contract=off: parity between the C paths and the kernels needs uncontracted a*b+c on
+# every compiler (clang contracts by default); gpu/gpu_math.h refuses -ffast-math.
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -ffp-contract=off -pthread $(SAN)
 LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
 
 MODULES := base ingest geo twin gpu formats
@@ -46,7 +48,7 @@ ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # Hopper machine code plus PTX so newer cards JIT it.
 NVFLAGS ?= -O3 -std=c++17 -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 \
-	-Xcompiler -Wall,-Wextra,-Werror,-fPIC -I.
+	-Xcompiler -Wall,-Wextra,-Werror,-fPIC,-ffp-contract=off -I.
 CPPFLAGS += -DSVT_HAVE_CUDA=1
 LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 LDLIBS  += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++

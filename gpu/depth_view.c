@@ -28,10 +28,9 @@ static int depth_view_check(const gpu_depth *src, const gpu_view *v, const float
 				   src->stride);
 	if (!(src->scale > 0) || !(src->max_m >= src->min_m))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: bad scale or range");
-	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16) ||
-	    !(v->fx > 0) || !(v->fy > 0))
-		return svt_err_set(err, SVT_E_INPUT, "depth view: bad view %dx%d", v->width,
-				   v->height);
+	int rc = gpu_view_params_check(v, err);
+	if (rc)
+		return rc;
 	if (dst_stride < (size_t)v->width * sizeof(float))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: output stride %zu too small",
 				   dst_stride);

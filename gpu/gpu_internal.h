@@ -15,6 +15,11 @@ struct gpu_ctx {
 	struct gpu_cuda *cu;
 };
 
+/* How far from orthonormal a view rotation may be: max |(R R^T - I)_ij|. */
+#define GPU_VIEW_ORTHO_TOL 1e-6
+/* Checks a view's size, intrinsics (finite, fx, fy > 0) and rotation (finite, orthonormal);
+ * SVT_E_INPUT with a message when wrong. Shared by every view-shaped kernel. */
+int gpu_view_params_check(const gpu_view *v, svt_err *err);
 /* Checks src, v, dst for gpu_view_from_equirect; SVT_E_INPUT with a message when wrong. */
 int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst,
 		   svt_err *err);
