@@ -29,6 +29,10 @@ void gpu_view_to_gm(const gpu_view *v, int W, int H, gm_view *g);
 int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 		     svt_err *err);
 
+/* After a CUDA call returned rc: 1 when it failed without losing the context (not sticky),
+ * so the caller runs the C path for this call; logs why and clears err. 0 otherwise. */
+int gpu_ctx_fallback(gpu_ctx *ctx, int rc, const char *what, svt_err *err);
+
 /* Runs fn(arg, k) for every k in [0, n), on up to n threads (the caller's thread runs k = 0);
  * a part whose thread cannot start runs on the caller's thread, so all parts always run. */
 void gpu_parallel(int n, void (*fn)(void *arg, int k), void *arg);
