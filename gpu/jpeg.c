@@ -27,12 +27,14 @@ struct gpu_jpeg {
 	} host[JPEG_MAX_BATCH]; /* C path: the output of slot k */
 };
 
+#ifdef SVT_HAVE_CUDA
 static const char *backend_name(gpu_jpeg_backend b)
 {
 	return b == GPU_JPEG_NV_HARDWARE ? "nvjpeg-hardware"
 	       : b == GPU_JPEG_NV_HYBRID ? "nvjpeg-hybrid"
 					 : "libjpeg-turbo";
 }
+#endif
 
 /* After a fatal error libjpeg-turbo 2.1's handle can refuse the next, valid image ("Bogus
  * Huffman table definition"): a failed frame gets a fresh handle so it never harms the next. */
