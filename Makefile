@@ -40,6 +40,8 @@ MODULES := base ingest geo twin gpu formats
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CU_SRC  := $(wildcard gpu/*.cu)
 CLI_SRC := $(wildcard cli/*.c)
+# The benchmark parts (`svtwin bench`), linked into the program.
+BENCH_SRC := $(wildcard bench/*.c)
 GEN_SRC := $(wildcard samples/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 
@@ -87,7 +89,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PROG): $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(PROG): $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(GEN): $(GEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
@@ -95,6 +97,8 @@ $(GEN): $(GEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+# The parity tests share their case table with `svtwin bench kernels` (bench/cases.h).
+$(BUILD)/tests/test_gpu_ref: $(BUILD)/bench/cases.o
 
 # The bundled capture: generated, never committed. A stamp keeps it from being redone.
 samples: $(BUILD)/samples/capture/.done

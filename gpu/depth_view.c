@@ -10,7 +10,7 @@
 #include "gpu/gpu_cuda.h"
 #endif
 
-static int depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
+int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
 			    size_t dst_stride, svt_err *err)
 {
 	if (!src || !v || !dst || !src->data)
@@ -52,7 +52,7 @@ static void dsrc_of(const gpu_depth *d, gm_dsrc *s)
 int gpu_view_depth_from_equirect_ref(const gpu_depth *src, const gpu_view *v, float *dst,
 				     size_t dst_stride, svt_err *err)
 {
-	int rc = depth_view_check(src, v, dst, dst_stride, err);
+	int rc = gpu_depth_view_check(src, v, dst, dst_stride, err);
 	if (rc)
 		return rc;
 	gm_view g;
@@ -72,7 +72,7 @@ int gpu_view_depth_from_equirect(gpu_ctx *ctx, const gpu_depth *src, const gpu_v
 {
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu) {
-		int rc = depth_view_check(src, v, dst, dst_stride, err);
+		int rc = gpu_depth_view_check(src, v, dst, dst_stride, err);
 		if (rc)
 			return rc;
 		gm_view g;

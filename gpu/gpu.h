@@ -339,4 +339,19 @@ int gpu_jpeg_frame_download(gpu_jpeg *j, const gpu_jpeg_frame *f, gpu_image *dst
 int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
 			 const gpu_view *v, int n, gpu_image *dst, svt_err *err);
 
+
+/* ---- Plain references ------------------------------------------------------------------------ */
+
+/* The views again as the conventions above state them, written to be checked by eye: one
+ * loop over output pixels, every position in double precision with libm's atan2 (no float
+ * map, no fixed-point weights, no SIMD, no threads). They are the yardstick the fast C path
+ * (gpu_*_ref: float map shared with the kernels, SSE2/AVX2, threads) and the CUDA path are
+ * measured against with declared tolerances (bench/cases.c, tests/test_gpu_ref.c); slow by
+ * design. Same arguments, checks and output layout as gpu_view_from_equirect and
+ * gpu_view_depth_from_equirect. */
+int gpu_view_from_equirect_plain(const gpu_image *src, const gpu_view *v, gpu_image *dst,
+				 svt_err *err);
+int gpu_view_depth_from_equirect_plain(const gpu_depth *src, const gpu_view *v, float *dst,
+				       size_t dst_stride, svt_err *err);
+
 #endif

@@ -20,20 +20,22 @@ D=${DEVICE_BUILD:-build-device}
 LIMIT_MB=64
 cd "$ROOT" || exit 1
 
-GPU_TESTS="test_gpu test_gpu_parity test_gpu_kernels test_gpu_depth test_gpu_jpeg"
+GPU_TESTS="test_gpu test_gpu_parity test_gpu_ref test_gpu_kernels test_gpu_depth test_gpu_jpeg"
 OTHER_TESTS="test_e2e"
 
 prepare() {
 	set -e
 	command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] ||
 		{ echo "device-check: no nvcc here: the device build needs CUDA"; exit 1; }
-	# Build-only folder: the objects go to $D/obj, what travels to $D/{bin,lib,share}.
-	make SVT_DEPS_OK=1 BUILD="$D/obj" CUDA=1 -j2 "$D/obj/svtwin" "$D/obj/svtwin-samples" \
-		$(for t in $GPU_TESTS $OTHER_TESTS; do echo "$D/obj/tests/$t"; done)
+	# The objects go to $O (kept for the next prepare, never carried); what travels to $D.
+	local O="$D-obj"
+	make SVT_DEPS_OK=1 BUILD="$O" CUDA=1 -j2 "$O/svtwin" "$O/svtwin-samples" \
+		$(for t in $GPU_TESTS $OTHER_TESTS; do echo "$O/tests/$t"; done)
+	rm -rf "$D" && mkdir -p "$D"
 	rm -rf "$D/bin" "$D/lib" "$D/share"
 	mkdir -p "$D/bin/tests" "$D/lib" "$D/share/proj"
-	cp "$D/obj/svtwin" "$D/obj/svtwin-samples" "$D/bin/"
-	for t in $GPU_TESTS $OTHER_TESTS; do cp "$D/obj/tests/$t" "$D/bin/tests/"; done
+	cp "$O/svtwin" "$O/svtwin-samples" "$D/bin/"
+	for t in $GPU_TESTS $OTHER_TESTS; do cp "$O/tests/$t" "$D/bin/tests/"; done
 	strip --strip-debug "$D"/bin/svtwin* "$D"/bin/tests/*
 	# Shared libraries, glibc's own excepted (the machine has its own; copying it breaks).
 	for b in "$D"/bin/svtwin* "$D"/bin/tests/*; do ldd "$b"; done |
@@ -47,14 +49,14 @@ prepare() {
 	nvj=$(ls /usr/local/cuda/lib64/libnvjpeg.so.13 2>/dev/null ||
 		python3 -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13/lib/libnvjpeg.so.13"))' 2>/dev/null || true)
 	if [ -z "$nvj" ] || [ ! -f "$nvj" ]; then
-		mkdir -p "$D/obj/wheel"
+		mkdir -p "$O/wheel"
 		python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-			--platform manylinux2014_x86_64 -d "$D/obj/wheel" 'nvidia-nvjpeg>=13,<14' ||
+			--platform manylinux2014_x86_64 -d "$O/wheel" 'nvidia-nvjpeg>=13,<14' ||
 			echo "device-check: could not fetch nvidia-nvjpeg; the device will use libjpeg-turbo"
-		w=$(ls "$D"/obj/wheel/nvidia_nvjpeg-*.whl 2>/dev/null | head -1)
+		w=$(ls "$O"/wheel/nvidia_nvjpeg-*.whl 2>/dev/null | head -1)
 		if [ -n "$w" ]; then
-			(cd "$D/obj/wheel" && python3 -m zipfile -e "$(basename "$w")" .)
-			nvj="$D/obj/wheel/nvidia/cu13/lib/libnvjpeg.so.13"
+			(cd "$O/wheel" && python3 -m zipfile -e "$(basename "$w")" .)
+			nvj="$O/wheel/nvidia/cu13/lib/libnvjpeg.so.13"
 		fi
 	fi
 	if [ -n "$nvj" ] && [ -f "$nvj" ]; then
@@ -67,14 +69,16 @@ prepare() {
 		fi
 	fi
 	git rev-parse --short HEAD > "$D/COMMIT" 2>/dev/null || true
-	size=$(du -sm --exclude=obj "$D" | cut -f1)
-	echo "device-check: $D (without obj/) is ${size} MiB"
 	ls -la "$D/bin" "$D/lib" | sed 's/^/  /'
+	echo "device-check: unpacked $(du -sm "$D" | cut -f1) MiB; packing (xz)"
+	# Packed: ICU's data alone is 30 MiB unpacked; run unpacks it into a temporary folder.
+	tar -cJf "$D/payload.tar.xz" -C "$D" bin lib share COMMIT
+	rm -rf "$D/bin" "$D/lib" "$D/share"
+	size=$(du -sm "$D" | cut -f1)
+	echo "device-check: $D is ${size} MiB"
 	if [ "$size" -ge "$LIMIT_MB" ]; then
 		echo "device-check: $D is over ${LIMIT_MB} MiB: it cannot travel"; exit 1
 	fi
-	# obj/ must not travel: the device tool carries the whole folder.
-	rm -rf "$D/obj"
 	echo "device-check: ready; run it with the device tool: carry=[$D], command" \
 		"'scripts/device-check.sh run'"
 }
@@ -85,11 +89,15 @@ run() {
 	local sum="$out/summary.txt" rc=0
 	: > "$sum"
 	say() { echo "$*" | tee -a "$sum"; }
-	[ -x "$D/bin/svtwin" ] || { say "device-check: $D/bin/svtwin missing: run 'prepare' first"; exit 1; }
-	export LD_LIBRARY_PATH="$ROOT/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-	export PROJ_DATA="$ROOT/$D/share/proj" PROJ_LIB="$ROOT/$D/share/proj"
-	[ -f "$D/lib/libnvjpeg.so.13" ] && export SVT_NVJPEG="$ROOT/$D/lib/libnvjpeg.so.13"
-	export SVT_BUILD="$ROOT/$D/bin"
+	[ -f "$D/payload.tar.xz" ] || { say "device-check: $D/payload.tar.xz missing: run 'prepare' first (here), then carry $D"; exit 1; }
+	local un=${TMPDIR:-/tmp}/svt-device-payload
+	rm -rf "$un" && mkdir -p "$un" && tar -xJf "$D/payload.tar.xz" -C "$un" ||
+		{ say "device-check: cannot unpack $D/payload.tar.xz"; exit 1; }
+	D=$un
+	export LD_LIBRARY_PATH="$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export PROJ_DATA="$D/share/proj" PROJ_LIB="$D/share/proj"
+	[ -f "$D/lib/libnvjpeg.so.13" ] && export SVT_NVJPEG="$D/lib/libnvjpeg.so.13"
+	export SVT_BUILD="$D/bin" SVT_REAL_DATA="${SVT_REAL_DATA:-$ROOT/../shared/data/real}"
 	say "device-check run: commit $(cat "$D/COMMIT" 2>/dev/null || echo '?'), $(date -u +%FT%TZ)"
 	say "host: $(uname -srm), $(nproc) cores"
 	if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "gpu/gpu.h"
 #include "ingest/ingest.h"
 
-int bench_kernels(int argc, char **argv);
 
 typedef struct bk_opts {
 	const char *pano;
