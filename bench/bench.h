@@ -10,6 +10,10 @@ int bench_decode(int argc, char **argv);
 int bench_geo(int argc, char **argv);
 /* Every gpu/ kernel on each path, nvJPEG decode, whole-clip device time (bench_kernels.c). */
 int bench_kernels(int argc, char **argv);
+/* The whole-clip, shared-case and batched-decode figures of `bench kernels` (bench_clip.c), on
+ * the C context cpu and the CUDA context cuda (NULL: those lines say they were skipped). */
+typedef struct gpu_ctx gpu_ctx;
+int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds);
 /* Shard writing against h5py (bench_shard.c). */
 int bench_shard(int argc, char **argv);
 
