@@ -79,8 +79,9 @@ int gpu_view_depth_from_equirect(gpu_ctx *ctx, const gpu_depth *src, const gpu_v
 		gm_dsrc s;
 		gpu_view_to_gm(v, src->width, src->height, &g);
 		dsrc_of(src, &s);
-		return gpu_cuda_view_depth(ctx->cu, &g, &s, v->width, v->height, dst, dst_stride,
-					   err);
+		rc = gpu_cuda_view_depth(ctx->cu, &g, &s, v->width, v->height, dst, dst_stride, err);
+		if (!gpu_ctx_fallback(ctx, rc, "depth view", err))
+			return rc;
 	}
 #endif
 	(void)ctx;

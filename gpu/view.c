@@ -647,8 +647,11 @@ int gpu_cubemap_from_equirect(gpu_ctx *ctx, const gpu_image *src, int size, gpu_
 	if (rc)
 		return rc;
 #ifdef SVT_HAVE_CUDA
-	if (ctx && ctx->cu)
-		return gpu_cuda_views_from_equirect(ctx->cu, src, views, GPU_CUBE_FACES, faces, err);
+	if (ctx && ctx->cu) {
+		rc = gpu_cuda_views_from_equirect(ctx->cu, src, views, GPU_CUBE_FACES, faces, err);
+		if (!gpu_ctx_fallback(ctx, rc, "cubemap", err))
+			return rc;
+	}
 #endif
 	for (int f = 0; !rc && f < GPU_CUBE_FACES; f++)
 		rc = gpu_view_ref_run(src, &views[f], &faces[f], ctx ? ctx->cpu_threads : 1, err);
