@@ -240,8 +240,8 @@ static int cpu_frame(gpu_nvjpeg *nv, int k, const uint8_t *data, size_t len,
 		return 0;
 	}
 	size_t bytes = (size_t)w * 3 * (size_t)h;
-	/* The pinned slot may still be the source of the previous batch's upload. */
-	CUDA_CK(cudaStreamSynchronize(nv->c->up));
+	/* Slot k is used once per batch and every batch ends synchronised, so the pinned slot is
+	 * free, and this frame's decode overlaps the previous frame's upload. */
 	if ((rc = gpu_cuda_buf_reserve(&nv->pin[k], bytes, 1, err)) ||
 	    (rc = gpu_cuda_buf_reserve(&nv->dev[k], bytes, 0, err)))
 		goto done;

@@ -154,8 +154,9 @@ run() {
 		timeout 600 "$D/bin/svtwin" build "$work/capture" -o "$work/out_$mode" $flag >> "$out/builds.log" 2>&1 ||
 			{ say "build $mode: FAILED"; rc=1; }
 		t1=$(date +%s.%N)
-		say "build $mode: $(echo "$t1 - $t0" | bc 2>/dev/null || awk "BEGIN{print $t1-$t0}") s," \
-			"$(ls "$work/out_$mode"/*.h5 2>/dev/null | wc -l) shards"
+		note=; [ $mode = gpu ] && [ $gpu = 0 ] && note=" (no GPU: AUTO ran on the CPU too)"
+		say "build $mode: $(awk "BEGIN{print $t1-$t0}") s," \
+			"$(ls "$work/out_$mode"/*.h5 2>/dev/null | wc -l) shards$note"
 	done
 	say "device-check: done, rc $rc (files in $out)"
 	return $rc
