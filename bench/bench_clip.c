@@ -70,6 +70,80 @@ static void bench_cases(gpu_ctx *cpu, gpu_ctx *cuda)
 	}
 }
 
+static const float BC_MEAN[4] = {0.485f, 0.456f, 0.406f, 0.5f};
+static const float BC_STD[4] = {0.229f, 0.224f, 0.225f, 0.25f};
+
+/* Prints one path's time and distance for a dtype output. */
+static void dtype_line(const char *path, double s, bc_diff d)
+{
+	printf("  %-12s %8.3f ms  max |d| %.3g, %zu of %zu over%s\n", path, s * 1e3, d.max_abs,
+	       d.over, d.total, d.over ? "  OUT OF TOLERANCE" : "");
+}
+
+static void bench_cases_more(gpu_ctx *cpu, gpu_ctx *cuda)
+{
+	gpu_ctx *ctx[2] = {cpu, cuda};
+	svt_err err = {0};
+	for (int n = 0; n < bc_n_tensor_cases; n++) {
+		const bc_tensor_case *c = &bc_tensor_cases[n];
+		bc_view_case vc = {c->name, c->W, c->H, c->ch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		gpu_image src = bc_view_source(&vc);
+		size_t elems = (size_t)c->ch * c->out_w * c->out_h;
+		void *ref = malloc(elems * 4), *got = malloc(elems * 4);
+		const float *m = c->normalise ? BC_MEAN : NULL, *sd = c->normalise ? BC_STD : NULL;
+		double t0 = svt_now();
+		if (src.data && ref && got &&
+		    !gpu_tensor_from_image_plain(&src, c->out_w, c->out_h, m, sd, c->dtype, ref, &err)) {
+			printf("tensor %-38s plain %8.1f ms\n", c->name, (svt_now() - t0) * 1e3);
+			for (int p = 0; p < 2; p++) {
+				if (!ctx[p]) {
+					printf("  %-12s skipped (no CUDA device)\n", "cuda");
+					continue;
+				}
+				t0 = svt_now();
+				if (gpu_tensor_from_image(ctx[p], &src, c->out_w, c->out_h, m, sd, c->dtype,
+							  got, &err))
+					continue;
+				dtype_line(gpu_ctx_backend(ctx[p]), svt_now() - t0,
+					   bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs));
+			}
+		}
+		bc_free(src.data);
+		free(ref);
+		free(got);
+	}
+	for (int n = 0; n < bc_n_plucker_cases; n++) {
+		const bc_plucker_case *c = &bc_plucker_cases[n];
+		size_t elems = (size_t)c->n * 6 * (c->img_w / c->patch) * (c->img_h / c->patch);
+		double *w2c = malloc(sizeof(double) * 16 * c->n), *K = malloc(sizeof(double) * 4 * c->n);
+		void *ref = malloc(elems * 4), *got = malloc(elems * 4);
+		if (w2c && K && ref && got) {
+			bc_plucker_setup(c, w2c, K);
+			double t0 = svt_now();
+			if (!gpu_plucker_rays_plain(w2c, K, c->n, c->img_w, c->img_h, c->patch, c->dtype,
+						    ref, &err)) {
+				printf("plucker %-37s plain %8.1f ms\n", c->name, (svt_now() - t0) * 1e3);
+				for (int p = 0; p < 2; p++) {
+					if (!ctx[p]) {
+						printf("  %-12s skipped (no CUDA device)\n", "cuda");
+						continue;
+					}
+					t0 = svt_now();
+					if (gpu_plucker_rays(ctx[p], w2c, K, c->n, c->img_w, c->img_h, c->patch,
+							     c->dtype, got, &err))
+						continue;
+					dtype_line(gpu_ctx_backend(ctx[p]), svt_now() - t0,
+						   bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs));
+				}
+			}
+		}
+		free(w2c);
+		free(K);
+		free(ref);
+		free(got);
+	}
+}
+
 /* A distinct synthetic panorama per frame (the scene shifted and re-noised), so no frame is a
  * cache hit of the previous one. */
 static void clip_frame(gpu_image *p, int f)
@@ -115,6 +189,7 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 	tjhandle tj = NULL;
 
 	bench_cases(cpu, cuda);
+	bench_cases_more(cpu, cuda);
 
 	printf("-- clip: %d distinct %dx%d panoramas (%.0f MB), %d views %dx%d each\n", CLIP_N,
 	       CLIP_W, CLIP_H, CLIP_N * (double)CLIP_W * CLIP_H * 3 / 1e6, CLIP_VIEWS, VIEW_W, VIEW_H);

@@ -9,7 +9,14 @@
  *     box filter); measured under 0.5 % on these cases, declared 1 %;
  *   depth: float map and float division: 2e-6 relative; nearest-sample ties: 0.5 %, and 2 %
  *     looking straight up, where the columns converge on the pole and a float ulp of the
- *     direction moves the nearest column (measured 0.8 %: one output row's worth). */
+ *     direction moves the nearest column (measured 0.8 %: one output row's worth);
+ *   tensor: f32: the fast paths place samples in float (1e-4 px at 1280 px), which on an edge
+ *     of 255 per px is 0.03 of a level: 2e-4 after normalisation by std 0.225 (measured
+ *     5.4e-5); f16 / bf16: one unit in the last place of the dtype, 2^-9 / 2^-6 relative (a
+ *     unit of the binade above when the two round to either side of a power of two);
+ *   Plucker: the fast paths compute in double too (CUDA may fuse into FMA): 1 ulp of the dtype;
+ *   depth -> points: double on every path (CUDA's sin/cos are 1 ulp off glibc's): 1e-5 m plus
+ *     1e-6 relative, exact count, order and colour. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,98 @@ static unsigned bc_lcg(unsigned *s)
 {
 	*s = *s * 1664525u + 1013904223u;
 	return *s >> 8;
+}
+
+const bc_tensor_case bc_tensor_cases[] = {
+	{"1280x704 f32 CHW, same size", 1280, 704, 3, 1280, 704, GPU_DTYPE_F32, 1, 0, 2e-4},
+	{"1280x704 -> 224x224 f32 (prefilter)", 1280, 704, 3, 224, 224, GPU_DTYPE_F32, 1, 0, 2e-4},
+	{"1024x512 -> 1536x768 f16 (upsample)", 1024, 512, 3, 1536, 768, GPU_DTYPE_F16, 1, 1.0 / 512,
+	 2e-4},
+	{"2048x1024 RGBA -> 256x128 bf16", 2048, 1024, 4, 256, 128, GPU_DTYPE_BF16, 0, 1.0 / 64, 1e-3},
+};
+const int bc_n_tensor_cases = (int)(sizeof(bc_tensor_cases) / sizeof(bc_tensor_cases[0]));
+
+const bc_plucker_case bc_plucker_cases[] = {
+	{"4 cameras 1280x704 f32 per pixel", 4, 1280, 704, 1, GPU_DTYPE_F32, 2.0 / (1 << 23), 1e-7},
+	{"16 cameras 1280x704 f16 patch 16", 16, 1280, 704, 16, GPU_DTYPE_F16, 1.0 / 1024, 1e-4},
+	{"8 cameras 640x352 bf16 patch 8", 8, 640, 352, 8, GPU_DTYPE_BF16, 1.0 / 128, 1e-3},
+};
+const int bc_n_plucker_cases = (int)(sizeof(bc_plucker_cases) / sizeof(bc_plucker_cases[0]));
+
+const bc_points_case bc_points_cases[] = {
+	{"equirect uint16 2048x1024 step 4, colour", 2048, 1024, 0, 4, GPU_DEPTH_EQUIRECT, 1, 1e-6,
+	 1e-5},
+	{"equirect float 1000x500 step 1 with holes", 1000, 500, 1, 1, GPU_DEPTH_EQUIRECT, 0, 1e-6,
+	 1e-5},
+	{"pinhole uint16 640x352 step 2, colour", 640, 352, 0, 2, GPU_DEPTH_PINHOLE, 1, 1e-6, 1e-5},
+};
+const int bc_n_points_cases = (int)(sizeof(bc_points_cases) / sizeof(bc_points_cases[0]));
+
+void bc_plucker_setup(const bc_plucker_case *c, double *w2c, double *K)
+{
+	for (int b = 0; b < c->n; b++) {
+		/* camera b at angle a on a 3 m circle, 1.6 m up, yawed outwards: R = Ry(a) Rx(0.1) */
+		double a = 2 * M_PI * b / c->n, p = 0.1;
+		double R[9] = {cos(a), 0, -sin(a), sin(a) * sin(p), cos(p), cos(a) * sin(p),
+			       sin(a) * cos(p), -sin(p), cos(a) * cos(p)};
+		double C[3] = {3 * sin(a), -1.6, 3 * cos(a)};
+		double *M = w2c + 16 * (size_t)b;
+		memset(M, 0, 16 * sizeof(double));
+		for (int i = 0; i < 3; i++) {
+			for (int j = 0; j < 3; j++)
+				M[4 * i + j] = R[3 * i + j];
+			M[4 * i + 3] = -(R[3 * i] * C[0] + R[3 * i + 1] * C[1] + R[3 * i + 2] * C[2]);
+		}
+		M[15] = 1;
+		double *k = K + 4 * (size_t)b;
+		k[0] = k[1] = 0.5 * c->img_w / tan(0.5 * (60 + 5 * b) * M_PI / 180);
+		k[2] = 0.5 * c->img_w + b;
+		k[3] = 0.5 * c->img_h - b;
+	}
+}
+
+gpu_depth bc_points_source(const bc_points_case *c, double w2c[16])
+{
+	bc_depth_case dc = {c->name, c->W, c->H, c->is_float, 0, 0, 0, 0, 0, 0, 0};
+	gpu_depth d = bc_depth_source(&dc);
+	d.model = c->model;
+	d.step = c->step;
+	if (c->model == GPU_DEPTH_PINHOLE) {
+		d.fx = d.fy = 0.5 * c->W;
+		d.cx = 0.5 * c->W;
+		d.cy = 0.5 * c->H;
+	}
+	/* a pose turned 30 degrees about the vertical and moved: every term of R^T (x - t) counts */
+	double a = 30 * M_PI / 180;
+	double M[16] = {cos(a), 0, sin(a), 1.5, 0, 1, 0, -0.25, -sin(a), 0, cos(a), 4, 0, 0, 0, 1};
+	memcpy(w2c, M, sizeof(M));
+	return d;
+}
+
+static double bc_elem(gpu_dtype t, const void *p, size_t k)
+{
+	if (t == GPU_DTYPE_F32)
+		return ((const float *)p)[k];
+	if (t == GPU_DTYPE_F16)
+		return gpu_f16_to_f32(((const uint16_t *)p)[k]);
+	return gpu_bf16_to_f32(((const uint16_t *)p)[k]);
+}
+
+bc_diff bc_dtype_compare(gpu_dtype t, const void *got, const void *ref, size_t n, double rel,
+			 double abs_tol)
+{
+	bc_diff d = {0, 0, n};
+	for (size_t k = 0; k < n; k++) {
+		double a = bc_elem(t, got, k), b = bc_elem(t, ref, k);
+		if (isnan(a) || isnan(b)) {
+			d.over += isnan(a) != isnan(b);
+			continue;
+		}
+		double e = fabs(a - b);
+		d.max_abs = e > d.max_abs ? e : d.max_abs;
+		d.over += e > abs_tol + rel * fabs(b);
+	}
+	return d;
 }
 
 /* Smooth shading, hard-edged blocks and noise: a panorama's mix, with a padded stride. */

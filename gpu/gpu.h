@@ -347,11 +347,21 @@ int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
  * map, no fixed-point weights, no SIMD, no threads). They are the yardstick the fast C path
  * (gpu_*_ref: float map shared with the kernels, SSE2/AVX2, threads) and the CUDA path are
  * measured against with declared tolerances (bench/cases.c, tests/test_gpu_ref.c); slow by
- * design. Same arguments, checks and output layout as gpu_view_from_equirect and
- * gpu_view_depth_from_equirect. */
+ * design. Same arguments, checks and output layout as the dispatching entry of the same name
+ * without _plain. */
 int gpu_view_from_equirect_plain(const gpu_image *src, const gpu_view *v, gpu_image *dst,
 				 svt_err *err);
 int gpu_view_depth_from_equirect_plain(const gpu_depth *src, const gpu_view *v, float *dst,
 				       size_t dst_stride, svt_err *err);
+/* The same for the tensor (bilinear resize with its box prefilter, normalisation, CHW layout:
+ * every value in double, rounded once to the dtype), the Plucker rays (C = -R^T t, d = R^T
+ * K^-1 (u, v, 1) normalised, m = C x d) and depth -> points (x_world = R^T (x_cam - t), the
+ * panorama direction from gpu_equirect_unproject). */
+int gpu_tensor_from_image_plain(const gpu_image *src, int out_w, int out_h, const float *mean,
+				const float *std, gpu_dtype dtype, void *dst, svt_err *err);
+int gpu_plucker_rays_plain(const double *w2c, const double *K, int n, int img_w, int img_h,
+			   int patch, gpu_dtype dtype, void *dst, svt_err *err);
+int gpu_depth_to_points_plain(const gpu_depth *d, const gpu_image *color, const double w2c[16],
+			      gpu_point *out, size_t cap, size_t *n_out, svt_err *err);
 
 #endif

@@ -165,3 +165,152 @@ int gpu_view_depth_from_equirect_plain(const gpu_depth *src, const gpu_view *v, 
 	}
 	return 0;
 }
+
+/* Stores v as element k of a dtype array, rounded once from double to float, then to the
+ * dtype by the exported conversions (round to nearest even). */
+static void plain_store(void *dst, size_t k, gpu_dtype t, double v)
+{
+	float f = (float)v;
+	if (t == GPU_DTYPE_F32)
+		((float *)dst)[k] = f;
+	else if (t == GPU_DTYPE_F16)
+		((uint16_t *)dst)[k] = gpu_f32_to_f16(f);
+	else
+		((uint16_t *)dst)[k] = gpu_f32_to_bf16(f);
+}
+
+int gpu_tensor_from_image_plain(const gpu_image *src, int out_w, int out_h, const float *mean,
+				const float *std, gpu_dtype dtype, void *dst, svt_err *err)
+{
+	float a[4], b[4];
+	int rc = gpu_tensor_params(src, out_w, out_h, mean, std, dtype, dst, a, b, err);
+	if (rc)
+		return rc;
+	int W = src->width, H = src->height, ch = src->channels;
+	double sx = (double)W / out_w, sy = (double)H / out_h;
+	int nx = plain_count(sx), ny = plain_count(sy); /* sub-samples when shrinking > 1.25x */
+	for (int c = 0; c < ch; c++)
+		for (int y = 0; y < out_h; y++)
+			for (int x = 0; x < out_w; x++) {
+				double sum = 0;
+				for (int bb = 0; bb < ny; bb++)
+					for (int aa = 0; aa < nx; aa++) {
+						/* half-pixel centres, clamped to the edge pixels' centres */
+						double fx = (x + (aa + 0.5) / nx) * sx - 0.5;
+						double fy = (y + (bb + 0.5) / ny) * sy - 0.5;
+						fx = fmin(fmax(fx, 0), W - 1);
+						fy = fmin(fmax(fy, 0), H - 1);
+						int x0 = (int)floor(fx), y0 = (int)floor(fy);
+						int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
+						double wx = fx - x0, wy = fy - y0;
+#define PX(X, Y) ((double)src->data[(size_t)(Y) * src->stride + (size_t)(X) * ch + c])
+						sum += (1 - wx) * (1 - wy) * PX(x0, y0) + wx * (1 - wy) * PX(x1, y0) +
+						       (1 - wx) * wy * PX(x0, y1) + wx * wy * PX(x1, y1);
+#undef PX
+					}
+				double v = sum / (nx * ny);
+				double m = mean ? mean[c] : 0, s = std ? std[c] : 1;
+				plain_store(dst, ((size_t)c * out_h + y) * out_w + x, dtype,
+					    (v / 255.0 - m) / s);
+			}
+	return 0;
+}
+
+int gpu_plucker_rays_plain(const double *w2c, const double *K, int n, int img_w, int img_h,
+			   int patch, gpu_dtype dtype, void *dst, svt_err *err)
+{
+	double RC[12];
+	/* the argument checks only (camera 0's parameters are not used here) */
+	if (n < 1)
+		return svt_err_set(err, SVT_E_INPUT, "plucker: n %d < 1", n);
+	for (int b = 0; b < n; b++) {
+		int rc = gpu_plucker_check(w2c + 16 * (size_t)b, K + 4 * (size_t)b, 1, img_w, img_h,
+					   patch, dtype, dst, RC, err);
+		if (rc)
+			return rc;
+	}
+	int ow = img_w / patch, oh = img_h / patch;
+	for (int b = 0; b < n; b++) {
+		const double *M = w2c + 16 * (size_t)b, *k = K + 4 * (size_t)b;
+		/* w2c = [R t]: the centre is C = -R^T t, a camera ray r becomes R^T r in the world */
+		double C[3];
+		for (int i = 0; i < 3; i++)
+			C[i] = -(M[i] * M[3] + M[4 + i] * M[7] + M[8 + i] * M[11]);
+		for (int j = 0; j < oh; j++)
+			for (int i = 0; i < ow; i++) {
+				double u = (i + 0.5) * patch, v = (j + 0.5) * patch;
+				double r[3] = {(u - k[2]) / k[0], (v - k[3]) / k[1], 1};
+				double d[3];
+				for (int q = 0; q < 3; q++)
+					d[q] = M[q] * r[0] + M[4 + q] * r[1] + M[8 + q] * r[2];
+				double len = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+				for (int q = 0; q < 3; q++)
+					d[q] /= len;
+				double m[3] = {C[1] * d[2] - C[2] * d[1], C[2] * d[0] - C[0] * d[2],
+					       C[0] * d[1] - C[1] * d[0]};
+				double six[6] = {m[0], m[1], m[2], d[0], d[1], d[2]};
+				for (int q = 0; q < 6; q++)
+					plain_store(dst, (((size_t)b * 6 + q) * oh + j) * ow + i, dtype, six[q]);
+			}
+	}
+	return 0;
+}
+
+int gpu_depth_to_points_plain(const gpu_depth *d, const gpu_image *color, const double w2c[16],
+			      gpu_point *out, size_t cap, size_t *n_out, svt_err *err)
+{
+	int rc = gpu_depth_check(d, color, w2c, out, n_out, err);
+	if (rc)
+		return rc;
+	size_t n = 0;
+	for (int y = 0; y < d->height; y += d->step)
+		for (int x = 0; x < d->width; x += d->step) {
+			const uint8_t *row = (const uint8_t *)d->data + (size_t)y * d->stride;
+			double v;
+			if (d->is_float) {
+				float f;
+				memcpy(&f, row + 4 * (size_t)x, 4);
+				v = f;
+			} else {
+				uint16_t q;
+				memcpy(&q, row + 2 * (size_t)x, 2);
+				v = q;
+			}
+			double m = v * d->scale;
+			if (!(m > 0) || m < d->min_m || m > d->max_m)
+				continue;
+			double pc[3];
+			if (d->model == GPU_DEPTH_PINHOLE) { /* z-depth along the optical axis */
+				pc[0] = (x + 0.5 - d->cx) / d->fx * m;
+				pc[1] = (y + 0.5 - d->cy) / d->fy * m;
+				pc[2] = m;
+			} else { /* range along the panorama ray */
+				double dir[3];
+				gpu_equirect_unproject(x, y, d->width, d->height, dir);
+				for (int k = 0; k < 3; k++)
+					pc[k] = dir[k] * m;
+			}
+			/* x_world = R^T (x_cam - t) */
+			double q[3] = {pc[0] - w2c[3], pc[1] - w2c[7], pc[2] - w2c[11]};
+			gpu_point p;
+			p.x = (float)(w2c[0] * q[0] + w2c[4] * q[1] + w2c[8] * q[2]);
+			p.y = (float)(w2c[1] * q[0] + w2c[5] * q[1] + w2c[9] * q[2]);
+			p.z = (float)(w2c[2] * q[0] + w2c[6] * q[1] + w2c[10] * q[2]);
+			p.r = p.g = p.b = 255;
+			p.a = 255;
+			if (color) {
+				int cx = (int)floor((x + 0.5) * color->width / d->width);
+				int cy = (int)floor((y + 0.5) * color->height / d->height);
+				const uint8_t *c = color->data + (size_t)cy * color->stride +
+						   (size_t)cx * color->channels;
+				p.r = c[0];
+				p.g = color->channels >= 3 ? c[1] : c[0];
+				p.b = color->channels >= 3 ? c[2] : c[0];
+			}
+			if (n == cap)
+				return svt_err_set(err, SVT_E_LIMIT, "depth: more than %zu points", cap);
+			out[n++] = p;
+		}
+	*n_out = n;
+	return 0;
+}

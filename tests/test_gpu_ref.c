@@ -175,3 +175,149 @@ Test(gpu_ref, plain_reads_a_pixel_centre_exactly)
 	for (int k = 0; k < 3; k++)
 		cr_expect_eq(o[k], px[(10 * 64 + 40) * 3 + k], "channel %d", k);
 }
+
+/* ---- tensors, Plucker rays, depth -> points ---------------------------------------------- */
+
+static const float MEAN[4] = {0.485f, 0.456f, 0.406f, 0.5f}, STD[4] = {0.229f, 0.224f, 0.225f, 0.25f};
+
+/* A guarded dtype buffer of n elements. */
+static uint8_t *guarded_buf(size_t bytes)
+{
+	uint8_t *p = malloc(bytes + TAIL);
+	cr_assert(p);
+	memset(p, GUARD, bytes + TAIL);
+	return p;
+}
+
+static void tail_intact(const uint8_t *p, size_t bytes, const char *what)
+{
+	for (size_t b = bytes; b < bytes + TAIL; b++)
+		cr_assert_eq(p[b], GUARD, "%s: tail guard byte %zu", what, b - bytes);
+}
+
+static void tensor_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_tensor_cases; n++) {
+		const bc_tensor_case *c = &bc_tensor_cases[n];
+		bc_view_case vc = {c->name, c->W, c->H, c->ch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		gpu_image src = bc_view_source(&vc);
+		cr_assert(src.data);
+		size_t elems = (size_t)c->ch * c->out_w * c->out_h, bytes = elems * gpu_dtype_size(c->dtype);
+		uint8_t *ref = guarded_buf(bytes), *got = guarded_buf(bytes);
+		svt_err err = {0};
+		const float *m = c->normalise ? MEAN : NULL, *s = c->normalise ? STD : NULL;
+		cr_assert_eq(gpu_tensor_from_image_plain(&src, c->out_w, c->out_h, m, s, c->dtype, ref,
+							 &err), 0, "%s", err.msg);
+		cr_assert_eq(ctx ? gpu_tensor_from_image(ctx, &src, c->out_w, c->out_h, m, s, c->dtype,
+							 got, &err)
+				 : gpu_tensor_from_image_ref(&src, c->out_w, c->out_h, m, s, c->dtype, got,
+							     &err),
+			     0, "%s", err.msg);
+		bc_diff d = bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs);
+		cr_log_info("%s, tensor %s: max |d| %.3g, %zu of %zu over", path, c->name, d.max_abs,
+			    d.over, d.total);
+		cr_expect_eq(d.over, 0, "%s, tensor %s: %zu of %zu beyond %.3g + %.3g |ref| (max %.3g)",
+			     path, c->name, d.over, d.total, c->abs, c->rel, d.max_abs);
+		tail_intact(got, bytes, c->name);
+		free(ref);
+		free(got);
+		bc_free(src.data);
+	}
+}
+
+static void plucker_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_plucker_cases; n++) {
+		const bc_plucker_case *c = &bc_plucker_cases[n];
+		double *w2c = malloc(sizeof(double) * 16 * c->n), *K = malloc(sizeof(double) * 4 * c->n);
+		cr_assert(w2c && K);
+		bc_plucker_setup(c, w2c, K);
+		size_t elems = (size_t)c->n * 6 * (c->img_w / c->patch) * (c->img_h / c->patch);
+		size_t bytes = elems * gpu_dtype_size(c->dtype);
+		uint8_t *ref = guarded_buf(bytes), *got = guarded_buf(bytes);
+		svt_err err = {0};
+		cr_assert_eq(gpu_plucker_rays_plain(w2c, K, c->n, c->img_w, c->img_h, c->patch, c->dtype,
+						    ref, &err), 0, "%s", err.msg);
+		cr_assert_eq(ctx ? gpu_plucker_rays(ctx, w2c, K, c->n, c->img_w, c->img_h, c->patch,
+						    c->dtype, got, &err)
+				 : gpu_plucker_rays_ref(w2c, K, c->n, c->img_w, c->img_h, c->patch,
+							c->dtype, got, &err),
+			     0, "%s", err.msg);
+		bc_diff d = bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs);
+		cr_log_info("%s, plucker %s: max |d| %.3g, %zu of %zu over", path, c->name, d.max_abs,
+			    d.over, d.total);
+		cr_expect_eq(d.over, 0, "%s, plucker %s: %zu of %zu beyond tolerance (max %.3g)", path,
+			     c->name, d.over, d.total, d.max_abs);
+		tail_intact(got, bytes, c->name);
+		free(ref);
+		free(got);
+		free(w2c);
+		free(K);
+	}
+}
+
+static void points_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_points_cases; n++) {
+		const bc_points_case *c = &bc_points_cases[n];
+		double w2c[16];
+		gpu_depth d = bc_points_source(c, w2c);
+		cr_assert(d.data);
+		bc_view_case vc = {c->name, 640, 320, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		gpu_image col = bc_view_source(&vc);
+		size_t cap = (size_t)d.width * d.height, nr = 0, ng = 0;
+		gpu_point *ref = malloc(cap * sizeof(gpu_point)), *got = malloc(cap * sizeof(gpu_point));
+		cr_assert(ref && got && col.data);
+		svt_err err = {0};
+		const gpu_image *cp = c->color ? &col : NULL;
+		cr_assert_eq(gpu_depth_to_points_plain(&d, cp, w2c, ref, cap, &nr, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(ctx ? gpu_depth_to_points(ctx, &d, cp, w2c, got, cap, &ng, &err)
+				 : gpu_depth_to_points_ref(&d, cp, w2c, got, cap, &ng, &err),
+			     0, "%s", err.msg);
+		cr_assert_eq(ng, nr, "%s, points %s: %zu points, plain %zu", path, c->name, ng, nr);
+		cr_assert_gt(nr, cap / 100, "%s: too few points for a test", c->name);
+		size_t over = 0, colour = 0;
+		double worst = 0;
+		for (size_t k = 0; k < nr; k++) {
+			const float *a = &got[k].x, *b = &ref[k].x;
+			for (int q = 0; q < 3; q++) {
+				double e = fabs((double)a[q] - b[q]);
+				worst = e > worst ? e : worst;
+				over += !(e <= c->abs + c->rel * fabs(b[q]));
+			}
+			colour += got[k].r != ref[k].r || got[k].g != ref[k].g || got[k].b != ref[k].b ||
+				  got[k].a != ref[k].a;
+		}
+		cr_log_info("%s, points %s: %zu points, max |d| %.3g m", path, c->name, nr, worst);
+		cr_expect_eq(over, 0, "%s, points %s: %zu coordinates beyond tolerance (max %.3g m)",
+			     path, c->name, over, worst);
+		cr_expect_eq(colour, 0, "%s, points %s: %zu colours differ", path, c->name, colour);
+		/* the cap is honoured: one point short is SVT_E_LIMIT on every path */
+		size_t n2 = 0;
+		cr_expect_eq(ctx ? gpu_depth_to_points(ctx, &d, cp, w2c, got, nr - 1, &n2, &err)
+				 : gpu_depth_to_points_ref(&d, cp, w2c, got, nr - 1, &n2, &err),
+			     SVT_E_LIMIT);
+		cr_expect_eq(gpu_depth_to_points_plain(&d, cp, w2c, ref, nr - 1, &n2, &err), SVT_E_LIMIT);
+		free(ref);
+		free(got);
+		bc_free(col.data);
+		bc_free((void *)d.data);
+	}
+}
+
+Test(gpu_ref, fast_c_tensor_plucker_points_against_plain)
+{
+	tensor_cases(NULL, "fast C");
+	plucker_cases(NULL, "fast C");
+	points_cases(NULL, "fast C");
+}
+
+Test(gpu_ref, cuda_tensor_plucker_points_against_plain)
+{
+	gpu_ctx *c = cuda_or_skip();
+	tensor_cases(c, "CUDA");
+	plucker_cases(c, "CUDA");
+	points_cases(c, "CUDA");
+	gpu_ctx_destroy(c);
+}
