@@ -197,29 +197,33 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 	for (int k = 0; k < CLIP_VIEWS; k++) {
 		out[k] = (gpu_image){malloc((size_t)VIEW_W * VIEW_H * 3), VIEW_W, VIEW_H, 3,
 				     (size_t)VIEW_W * 3};
-		if (!out[k].data)
-			goto nomem;
+		if (!out[k].data) {
+			rc = svt_err_set(&err, SVT_E_NOMEM, "no memory for the clip");
+			goto done;
+		}
 	}
 	for (int f = 0; f < CLIP_N; f++) {
 		frames[f] = (gpu_image){malloc((size_t)CLIP_W * CLIP_H * 3), CLIP_W, CLIP_H, 3,
 					(size_t)CLIP_W * 3};
-		if (!frames[f].data)
-			goto nomem;
+		if (!frames[f].data) {
+			rc = svt_err_set(&err, SVT_E_NOMEM, "no memory for the clip");
+			goto done;
+		}
 		clip_frame(&frames[f], f);
 	}
 	/* Views from host panoramas: C on one frame (scaled), CUDA over the whole clip. */
 	{
 		double t0 = svt_now();
-		if (gpu_views_from_image(cpu, &frames[0], 0, v, CLIP_VIEWS, out, &err))
-			goto fail;
+		if ((rc = gpu_views_from_image(cpu, &frames[0], 0, v, CLIP_VIEWS, out, &err)))
+			goto done;
 		line("clip views (C, 1 frame)", gpu_ctx_backend(cpu), svt_now() - t0,
 		     CLIP_VIEWS * (double)VIEW_W * VIEW_H / 1e6, "MP/s");
 	}
 	if (cuda) {
 		double t0 = svt_now(), dev_ms = 0;
 		for (int f = 0; f < CLIP_N; f++) {
-			if (gpu_views_from_image(cuda, &frames[f], 0, v, CLIP_VIEWS, out, &err))
-				goto fail;
+			if ((rc = gpu_views_from_image(cuda, &frames[f], 0, v, CLIP_VIEWS, out, &err)))
+				goto done;
 			dev_ms += gpu_ctx_last_device_ms(cuda);
 		}
 		double wall = svt_now() - t0;
@@ -239,13 +243,17 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 	}
 
 	/* Decode: the clip as JPEG (quality 90, 4:2:0, as cameras write), in batches of CLIP_N. */
-	if (!(tj = tjInitCompress()))
-		goto fail;
+	if (!(tj = tjInitCompress())) {
+		rc = svt_err_set(&err, SVT_E_NOMEM, "libjpeg-turbo: %s", tjGetErrorStr2(NULL));
+		goto done;
+	}
 	double jbytes = 0;
 	for (int f = 0; f < CLIP_N; f++) {
 		if (tjCompress2(tj, frames[f].data, CLIP_W, 0, CLIP_H, TJPF_RGB, &jpg[f], &jl[f],
-				TJSAMP_420, 90, 0) < 0)
-			goto fail;
+				TJSAMP_420, 90, 0) < 0) {
+			rc = svt_err_set(&err, SVT_E_FORMAT, "libjpeg-turbo: %s", tjGetErrorStr2(tj));
+			goto done;
+		}
 		jbytes += jl[f];
 	}
 	const uint8_t *data[CLIP_N];
@@ -262,13 +270,13 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 			       "decode batch");
 			continue;
 		}
-		if (gpu_jpeg_create(dctx[p], CLIP_N, &jd, &err))
-			goto fail;
+		if ((rc = gpu_jpeg_create(dctx[p], CLIP_N, &jd, &err)))
+			goto done;
 		double best = 1e30;
 		for (int r = 0; r < 3; r++) {
 			double t0 = svt_now();
-			if (gpu_jpeg_decode_batch(jd, data, len, CLIP_N, fr, &err))
-				goto fail;
+			if ((rc = gpu_jpeg_decode_batch(jd, data, len, CLIP_N, fr, &err)))
+				goto done;
 			double t = svt_now() - t0;
 			best = t < best ? t : best;
 		}
@@ -281,24 +289,21 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 		if (p == 1 && !bad) {
 			/* decode + views with the panoramas never leaving the device */
 			double t0 = svt_now();
-			if (gpu_jpeg_decode_batch(jd, data, len, CLIP_N, fr, &err))
-				goto fail;
-			for (int f = 0; f < CLIP_N; f++)
-				if (gpu_views_from_image(cuda, &fr[f].img, fr[f].on_device, v, CLIP_VIEWS,
-							 out, &err))
-					goto fail;
+			if ((rc = gpu_jpeg_decode_batch(jd, data, len, CLIP_N, fr, &err)))
+				goto done;
+			for (int f = 0; f < CLIP_N && !rc; f++)
+				rc = gpu_views_from_image(cuda, &fr[f].img, fr[f].on_device, v, CLIP_VIEWS,
+							  out, &err);
+			if (rc)
+				goto done;
 			line("decode + views (on device)", "cuda", svt_now() - t0, CLIP_N, "pano/s");
 		}
 		gpu_jpeg_destroy(jd);
 		jd = NULL;
 	}
-	goto done;
-nomem:
-	svt_err_set(&err, SVT_E_NOMEM, "no memory for the clip");
-fail:
-	printf("clip: failed: %s\n", err.msg);
-	rc = 1;
 done:
+	if (rc)
+		printf("clip: failed: %s\n", err.msg);
 	gpu_jpeg_destroy(jd);
 	if (tj)
 		tjDestroy(tj);
@@ -309,5 +314,5 @@ done:
 	}
 	for (int k = 0; k < CLIP_VIEWS; k++)
 		free(out[k].data);
-	return rc;
+	return rc ? 1 : 0;
 }

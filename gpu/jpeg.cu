@@ -73,6 +73,33 @@ struct gpu_nvjpeg {
 	int *bk;
 };
 
+/* Resolves every entry nvJPEG must have from lib; why names the first one missing. */
+static int nvj_syms(nvj_api *a, void *lib, const char *name, char *why, size_t cap)
+{
+#define NVJ_SYM(f)                                                                         \
+	do {                                                                                \
+		*(void **)&a->f = dlsym(lib, "nvjpeg" #f);                                  \
+		if (!a->f) {                                                                \
+			snprintf(why, cap, "%s lacks nvjpeg" #f, name);                     \
+			return 0;                                                           \
+		}                                                                           \
+	} while (0)
+	NVJ_SYM(CreateEx);
+	NVJ_SYM(Destroy);
+	NVJ_SYM(JpegStateCreate);
+	NVJ_SYM(JpegStateDestroy);
+	NVJ_SYM(GetImageInfo);
+	NVJ_SYM(Decode);
+	NVJ_SYM(DecodeBatchedInitialize);
+	NVJ_SYM(DecodeBatched);
+	NVJ_SYM(JpegStreamCreate);
+	NVJ_SYM(JpegStreamDestroy);
+	NVJ_SYM(JpegStreamParse);
+	NVJ_SYM(DecodeBatchedSupported);
+#undef NVJ_SYM
+	return 1;
+}
+
 /* Opens the first library that loads and has every symbol; why gets the reasons otherwise. */
 static int nvj_load(nvj_api *a, char *why, size_t cap)
 {
@@ -83,38 +110,15 @@ static int nvj_load(nvj_api *a, char *why, size_t cap)
 	snprintf(why, cap, "libnvjpeg.so.13 not found (set SVT_NVJPEG to its path, or "
 		 "LD_LIBRARY_PATH; PyPI nvidia-nvjpeg ships it in nvidia/cu13/lib)");
 	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
-		if (!cand[i])
-			continue;
-		void *lib = dlopen(cand[i], RTLD_NOW | RTLD_LOCAL);
+		void *lib = cand[i] ? dlopen(cand[i], RTLD_NOW | RTLD_LOCAL) : NULL;
 		if (!lib)
 			continue;
-		a->lib = lib;
-#define NVJ_SYM(f)                                                                         \
-	do {                                                                                \
-		*(void **)&a->f = dlsym(lib, "nvjpeg" #f);                                  \
-		if (!a->f) {                                                                \
-			snprintf(why, cap, "%s lacks nvjpeg" #f, cand[i]);                  \
-			goto next;                                                          \
-		}                                                                           \
-	} while (0)
-		NVJ_SYM(CreateEx);
-		NVJ_SYM(Destroy);
-		NVJ_SYM(JpegStateCreate);
-		NVJ_SYM(JpegStateDestroy);
-		NVJ_SYM(GetImageInfo);
-		NVJ_SYM(Decode);
-		NVJ_SYM(DecodeBatchedInitialize);
-		NVJ_SYM(DecodeBatched);
-		NVJ_SYM(JpegStreamCreate);
-		NVJ_SYM(JpegStreamDestroy);
-		NVJ_SYM(JpegStreamParse);
-		NVJ_SYM(DecodeBatchedSupported);
-#undef NVJ_SYM
-		snprintf(a->path, sizeof(a->path), "%s", cand[i]);
-		return 1;
-	next:
+		if (nvj_syms(a, lib, cand[i], why, cap)) {
+			a->lib = lib;
+			snprintf(a->path, sizeof(a->path), "%s", cand[i]);
+			return 1;
+		}
 		dlclose(lib);
-		a->lib = NULL;
 	}
 	return 0;
 }
