@@ -31,7 +31,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread $(SAN)
+# -ffp-contract=off: parity between the C paths and the kernels needs uncontracted a*b+c on
+# every compiler (clang contracts by default); gpu/gpu_math.h refuses -ffast-math.
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -ffp-contract=off -pthread $(SAN)
 LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
 
 # FFmpeg's libraries are optional (export/, docs/export.md): without them `svtwin export` says
@@ -47,6 +49,8 @@ MODULES := base ingest geo twin gpu formats export
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CU_SRC  := $(wildcard gpu/*.cu)
 CLI_SRC := $(wildcard cli/*.c)
+# The benchmark parts (`svtwin bench`), linked into the program.
+BENCH_SRC := $(wildcard bench/*.c)
 GEN_SRC := $(wildcard samples/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 
@@ -55,7 +59,7 @@ ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # Hopper machine code plus PTX so newer cards JIT it.
 NVFLAGS ?= -O3 -std=c++17 -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 \
-	-Xcompiler -Wall,-Wextra,-Werror,-fPIC -I.
+	-Xcompiler -Wall,-Wextra,-Werror,-fPIC,-ffp-contract=off -I.
 CPPFLAGS += -DSVT_HAVE_CUDA=1
 LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 LDLIBS  += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
@@ -94,7 +98,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PROG): $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(PROG): $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(GEN): $(GEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
@@ -102,6 +106,8 @@ $(GEN): $(GEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+# The parity tests share their case table with `svtwin bench kernels` (bench/cases.h).
+$(BUILD)/tests/test_gpu_ref: $(BUILD)/bench/cases.o
 
 # The bundled capture: generated, never committed. A stamp keeps it from being redone.
 samples: $(BUILD)/samples/capture/.done

@@ -1,16 +1,11 @@
 /* cmd_bench.c: `svtwin bench PART`: each part measures svtwin and its peer (tjbench, pyproj,
  * cv2.remap, h5py) in the same run and prints the ratio; absolute figures alone mean little on
- * shared machines. The parts live in cli/bench_<part>.c. */
+ * shared machines. The parts live in bench/bench_<part>.c (bench/bench.h). */
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "cli/cli.h"
-
-int bench_decode(int argc, char **argv);
-int bench_geo(int argc, char **argv);
-int bench_kernels(int argc, char **argv);
-int bench_shard(int argc, char **argv);
-int bench_twin(int argc, char **argv);
 
 static const struct {
 	const char *name;

@@ -158,8 +158,58 @@ int gpu_view_from_equirect(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v
 	if (rc)
 		return rc;
 #ifdef SVT_HAVE_CUDA
-	if (ctx && ctx->cu)
-		return gpu_cuda_view_from_equirect(ctx->cu, src, v, dst, err);
+	if (ctx && ctx->cu) {
+		rc = gpu_cuda_view_from_equirect(ctx->cu, src, v, dst, err);
+		if (!gpu_ctx_fallback(ctx, rc, "view", err))
+			return rc;
+	}
 #endif
 	return gpu_view_ref_run(src, v, dst, ctx ? ctx->cpu_threads : 1, err);
+}
+
+int gpu_ctx_fallback(gpu_ctx *ctx, int rc, const char *what, svt_err *err)
+{
+#ifdef SVT_HAVE_CUDA
+	if (rc != SVT_E_CUDA || !ctx || !ctx->cu || !gpu_cuda_healthy(ctx->cu))
+		return 0;
+	svt_log_warn("gpu: %s on CUDA failed (%s); this call runs on the C path", what,
+		     err ? err->msg : "no message");
+	svt_err_clear(err);
+	return 1;
+#else
+	(void)ctx;
+	(void)rc;
+	(void)what;
+	(void)err;
+	return 0;
+#endif
+}
+
+int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
+			 const gpu_view *v, int n, gpu_image *dst, svt_err *err)
+{
+	int rc = 0;
+	if (!src || !v || !dst || n < 1)
+		return svt_err_set(err, SVT_E_INPUT, "views: NULL argument or n %d < 1", n);
+	if (src_on_device && !gpu_ctx_is_cuda(ctx))
+		return svt_err_set(err, SVT_E_INPUT,
+				   "views: a device panorama needs a CUDA context (this one is %s)",
+				   gpu_ctx_backend(ctx));
+	if (src_on_device && src->stride != (size_t)src->width * (size_t)src->channels)
+		return svt_err_set(err, SVT_E_INPUT, "views: a device panorama must be packed");
+	for (int k = 0; k < n; k++)
+		if ((rc = gpu_view_check(src, &v[k], &dst[k], err)))
+			return (void)svt_err_prefix(err, "view %d", k), rc;
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu) {
+		rc = src_on_device ? gpu_cuda_views_from_device(ctx->cu, src, src->data, v, n, dst, err)
+				   : gpu_cuda_views_from_equirect(ctx->cu, src, v, n, dst, err);
+		/* A device source cannot be read on the C path: its failure stands. */
+		if (src_on_device || !gpu_ctx_fallback(ctx, rc, "views", err))
+			return rc;
+	}
+#endif
+	for (int k = 0; k < n && !rc; k++)
+		rc = gpu_view_ref_run(src, &v[k], &dst[k], ctx ? ctx->cpu_threads : 1, err);
+	return rc;
 }

@@ -44,6 +44,10 @@ extern "C" int gpu_cuda_create(gpu_cuda **out, char *name, size_t name_cap, svt_
 		CUDA_CK(cudaDeviceGetAttribute(&bits, cudaDevAttrGlobalMemoryBusWidth, c->device));
 		c->mem_bw_gbs = 2.0 * khz * 1e3 * (bits / 8.0) / 1e9;
 	}
+	/* A device older than the kernels' image (and too old for the PTX) cannot launch any of
+	 * them: refuse it here, so AUTO uses the C path instead of failing at the first launch. */
+	if ((rc = gpu_cuda_kernel_probe(err)))
+		goto done;
 	snprintf(name, name_cap, "cuda:%s", c->prop.name);
 	*out = c;
 	return 0;
@@ -181,4 +185,30 @@ extern "C" void gpu_cuda_device_info(const gpu_cuda *c, gpu_device_info *info)
 	info->sm_count = c->prop.multiProcessorCount;
 	info->mem_bytes = c->prop.totalGlobalMem;
 	info->mem_bw_gbs = c->mem_bw_gbs;
+}
+
+extern "C" int gpu_cuda_download_image(gpu_cuda *c, const gpu_image *dev, gpu_image *host,
+				       svt_err *err)
+{
+	int rc = 0;
+	size_t row = (size_t)dev->width * (size_t)dev->channels;
+	CUDA_CK(cudaMemcpy2DAsync(host->data, host->stride, dev->data, dev->stride, row,
+				  (size_t)dev->height, cudaMemcpyDeviceToHost, c->up));
+	CUDA_CK(cudaStreamSynchronize(c->up));
+done:
+	return rc;
+}
+
+extern "C" int gpu_cuda_healthy(gpu_cuda *c)
+{
+	/* A sticky error (an illegal address, a lost device) is returned by every later call,
+	 * so a synchronisation that succeeds after clearing the last error means the context is
+	 * intact and the failed call may be retried elsewhere. */
+	(void)cudaGetLastError();
+	if (cudaStreamSynchronize(c->up) != cudaSuccess || cudaStreamSynchronize(c->down) != cudaSuccess ||
+	    cudaDeviceSynchronize() != cudaSuccess) {
+		(void)cudaGetLastError();
+		return 0;
+	}
+	return 1;
 }

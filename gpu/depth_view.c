@@ -10,7 +10,7 @@
 #include "gpu/gpu_cuda.h"
 #endif
 
-static int depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
+int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
 			    size_t dst_stride, svt_err *err)
 {
 	if (!src || !v || !dst || !src->data)
@@ -28,10 +28,9 @@ static int depth_view_check(const gpu_depth *src, const gpu_view *v, const float
 				   src->stride);
 	if (!(src->scale > 0) || !(src->max_m >= src->min_m))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: bad scale or range");
-	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16) ||
-	    !(v->fx > 0) || !(v->fy > 0))
-		return svt_err_set(err, SVT_E_INPUT, "depth view: bad view %dx%d", v->width,
-				   v->height);
+	int rc = gpu_view_params_check(v, err);
+	if (rc)
+		return rc;
 	if (dst_stride < (size_t)v->width * sizeof(float))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: output stride %zu too small",
 				   dst_stride);
@@ -53,7 +52,7 @@ static void dsrc_of(const gpu_depth *d, gm_dsrc *s)
 int gpu_view_depth_from_equirect_ref(const gpu_depth *src, const gpu_view *v, float *dst,
 				     size_t dst_stride, svt_err *err)
 {
-	int rc = depth_view_check(src, v, dst, dst_stride, err);
+	int rc = gpu_depth_view_check(src, v, dst, dst_stride, err);
 	if (rc)
 		return rc;
 	gm_view g;
@@ -73,15 +72,16 @@ int gpu_view_depth_from_equirect(gpu_ctx *ctx, const gpu_depth *src, const gpu_v
 {
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu) {
-		int rc = depth_view_check(src, v, dst, dst_stride, err);
+		int rc = gpu_depth_view_check(src, v, dst, dst_stride, err);
 		if (rc)
 			return rc;
 		gm_view g;
 		gm_dsrc s;
 		gpu_view_to_gm(v, src->width, src->height, &g);
 		dsrc_of(src, &s);
-		return gpu_cuda_view_depth(ctx->cu, &g, &s, v->width, v->height, dst, dst_stride,
-					   err);
+		rc = gpu_cuda_view_depth(ctx->cu, &g, &s, v->width, v->height, dst, dst_stride, err);
+		if (!gpu_ctx_fallback(ctx, rc, "depth view", err))
+			return rc;
 	}
 #endif
 	(void)ctx;

@@ -308,4 +308,92 @@ int gpu_pinhole_resample_ref(const gpu_image *src, const gpu_pinhole_cam *src_ca
 			     const gpu_pinhole_cam *view, int antialias, gpu_image *dst,
 			     svt_err *err);
 
+/* ---- JPEG decode on the device ----------------------------------------------------------- */
+
+/* Which decoder produced a frame. */
+typedef enum gpu_jpeg_backend {
+	GPU_JPEG_TURBO = 0,       /* libjpeg-turbo on the CPU */
+	GPU_JPEG_NV_HARDWARE = 1, /* nvJPEG's hardware engine (A100/A30, Hopper, Ada, Blackwell) */
+	GPU_JPEG_NV_HYBRID = 2,   /* nvJPEG's GPU-assisted Huffman + CUDA IDCT backend */
+} gpu_jpeg_backend;
+
+typedef struct gpu_jpeg gpu_jpeg;
+
+/* One decoded panorama: interleaved RGB (3 channels, stride = 3 x width). img.data is device
+ * memory when on_device (a CUDA context: pass it to gpu_views_from_image with src_on_device =
+ * 1), host memory otherwise; either way the decoder owns it and it stays valid until the next
+ * gpu_jpeg_decode_batch or gpu_jpeg_destroy. rc is 0 or the frame's own failure (SVT_E_FORMAT
+ * for a corrupt JPEG, ...), msg its reason: one bad frame never fails the batch. */
+typedef struct gpu_jpeg_frame {
+	gpu_image img;
+	int on_device;
+	gpu_jpeg_backend backend;
+	int rc;
+	char msg[160];
+} gpu_jpeg_frame;
+
+/* Creates a decoder for batches of up to max_batch JPEGs (1 to 256) on ctx (which must outlive
+ * it; the decoder uses ctx's stream, so one thread at a time for both). On a CUDA context it
+ * loads nvJPEG at run time (dlopen of $SVT_NVJPEG, else libnvjpeg.so.13, libnvjpeg.so, then
+ * /usr/local/cuda/lib64/libnvjpeg.so.13): the hardware backend when the device has one, else
+ * the GPU hybrid backend; when neither loads, or SVT_NVJPEG=off, libjpeg-turbo decodes and the
+ * frames are uploaded, so output stays on the device. On a CPU context libjpeg-turbo decodes
+ * into host memory. gpu_jpeg_describe says which and why. Device and host output buffers grow
+ * to the largest frame seen and are kept (nothing allocated per frame once stable).
+ * gpu_jpeg_destroy(NULL) does nothing. */
+int gpu_jpeg_create(gpu_ctx *ctx, int max_batch, gpu_jpeg **out, svt_err *err);
+void gpu_jpeg_destroy(gpu_jpeg *j);
+/* The decoder used for frames it supports ("nvjpeg-hardware", "nvjpeg-hybrid" or
+ * "libjpeg-turbo"), plus the reason when nvJPEG is not used; owned by j. */
+const char *gpu_jpeg_describe(const gpu_jpeg *j);
+gpu_jpeg_backend gpu_jpeg_backend_of(const gpu_jpeg *j);
+
+/* Decodes n (<= max_batch) JPEGs data[k] of len[k] bytes into out[k]. On the hardware backend
+ * the images nvjpegDecodeBatchedSupported accepts (baseline, single scan, not 4:1:0/4:1:1) go
+ * in one batched call; the others, and every image when a batched call fails, are decoded
+ * alone (hybrid, or libjpeg-turbo + upload). Returns 0 when the batch ran (check each
+ * out[k].rc), SVT_E_CUDA when the device failed (nothing valid), SVT_E_INPUT on bad
+ * arguments. Returns after the frames are complete on ctx's stream. */
+int gpu_jpeg_decode_batch(gpu_jpeg *j, const uint8_t *const *data, const size_t *len, int n,
+			  gpu_jpeg_frame *out, svt_err *err);
+
+/* Copies a decoded frame to host memory dst (caller-allocated, same size, stride >= 3 x
+ * width), from the device or the host. For tests and callers that need the pixels on the CPU. */
+int gpu_jpeg_frame_download(gpu_jpeg *j, const gpu_jpeg_frame *f, gpu_image *dst, svt_err *err);
+
+/* n views of one panorama src in one call (dst[k] caller-allocated host images as for
+ * gpu_view_from_equirect, same output bytes). src_on_device = 1: src->data is device memory of
+ * ctx's device (a gpu_jpeg frame), packed rows, read in place with no upload; only valid on a
+ * CUDA context (SVT_E_INPUT otherwise). src_on_device = 0: a host image, uploaded once for all
+ * n views. On the C path the views run one after another on ctx's threads. When the device
+ * fails in a way that is not sticky (no kernel image for this GPU, out of memory), a host
+ * source falls back to the C path for this call, logging why. */
+int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
+			 const gpu_view *v, int n, gpu_image *dst, svt_err *err);
+
+
+/* ---- Plain references ------------------------------------------------------------------------ */
+
+/* The views again as the conventions above state them, written to be checked by eye: one
+ * loop over output pixels, every position in double precision with libm's atan2 (no float
+ * map, no fixed-point weights, no SIMD, no threads). They are the yardstick the fast C path
+ * (gpu_*_ref: float map shared with the kernels, SSE2/AVX2, threads) and the CUDA path are
+ * measured against with declared tolerances (bench/cases.c, tests/test_gpu_ref.c); slow by
+ * design. Same arguments, checks and output layout as the dispatching entry of the same name
+ * without _plain. */
+int gpu_view_from_equirect_plain(const gpu_image *src, const gpu_view *v, gpu_image *dst,
+				 svt_err *err);
+int gpu_view_depth_from_equirect_plain(const gpu_depth *src, const gpu_view *v, float *dst,
+				       size_t dst_stride, svt_err *err);
+/* The same for the tensor (bilinear resize with its box prefilter, normalisation, CHW layout:
+ * every value in double, rounded once to the dtype), the Plucker rays (C = -R^T t, d = R^T
+ * K^-1 (u, v, 1) normalised, m = C x d) and depth -> points (x_world = R^T (x_cam - t), the
+ * panorama direction from gpu_equirect_unproject). */
+int gpu_tensor_from_image_plain(const gpu_image *src, int out_w, int out_h, const float *mean,
+				const float *std, gpu_dtype dtype, void *dst, svt_err *err);
+int gpu_plucker_rays_plain(const double *w2c, const double *K, int n, int img_w, int img_h,
+			   int patch, gpu_dtype dtype, void *dst, svt_err *err);
+int gpu_depth_to_points_plain(const gpu_depth *d, const gpu_image *color, const double w2c[16],
+			      gpu_point *out, size_t cap, size_t *n_out, svt_err *err);
+
 #endif

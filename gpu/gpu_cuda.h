@@ -55,6 +55,40 @@ int gpu_cuda_points_to_depth(gpu_cuda *c, const gpu_point *pts, size_t n, const 
 			     const double K[4], int width, int height, double near_m,
 			     float *depth, uint8_t *rgb, svt_err *err);
 
+
+/* n views of a panorama already in device memory (d_src: packed rows of src's size; src->data
+ * is ignored), downloaded into the host images dst. No upload. */
+int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, const void *d_src,
+			       const gpu_view *v, int n, gpu_image *dst, svt_err *err);
+/* Copies a packed device image (dev->data device memory) into the host image host. */
+int gpu_cuda_download_image(gpu_cuda *c, const gpu_image *dev, gpu_image *host, svt_err *err);
+/* 1 when the context can still run work after a failed call (the error was not sticky: an
+ * allocation failure, a bad launch configuration), 0 when the context is lost. */
+int gpu_cuda_healthy(gpu_cuda *c);
+
+/* ---- nvJPEG (jpeg.cu) ---- */
+typedef struct gpu_nvjpeg gpu_nvjpeg;
+/* The CPU decoder jpeg.c lends the device side for what nvJPEG cannot decode: header gives the
+ * RGB size, decode writes RGB rows stride bytes apart into dst (pinned memory). */
+typedef struct gpu_jpeg_cpu {
+	int (*header)(void *arg, const uint8_t *data, size_t len, int *w, int *h, svt_err *err);
+	int (*decode)(void *arg, const uint8_t *data, size_t len, uint8_t *dst, size_t stride,
+		      int w, int h, svt_err *err);
+	void *arg;
+} gpu_jpeg_cpu;
+/* Device slots for max_batch frames and, when use_nvjpeg and the library loads and accepts
+ * the device, an nvJPEG handle: *backend says which (GPU_JPEG_TURBO: none; why says why,
+ * else which library file). Fails only when CUDA itself fails. */
+int gpu_nvjpeg_create(gpu_cuda *c, int max_batch, int use_nvjpeg, gpu_nvjpeg **out,
+		      gpu_jpeg_backend *backend, char *why, size_t why_cap, svt_err *err);
+void gpu_nvjpeg_destroy(gpu_nvjpeg *nv);
+/* gpu_jpeg_decode_batch on the device (frames already cleared; those with rc set skipped). */
+int gpu_nvjpeg_decode(gpu_nvjpeg *nv, const uint8_t *const *data, const size_t *len, int n,
+		      gpu_jpeg_frame *out, const gpu_jpeg_cpu *cpu, svt_err *err);
+/* cudaFuncGetAttributes on a kernel: 0 when this device can run the kernels of this binary,
+ * SVT_E_NODEV with the reason (no sm_90 image and no PTX the driver can JIT). */
+int gpu_cuda_kernel_probe(svt_err *err);
+
 #ifdef __cplusplus
 }
 #endif

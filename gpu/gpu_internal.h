@@ -15,14 +15,26 @@ struct gpu_ctx {
 	struct gpu_cuda *cu;
 };
 
+/* How far from orthonormal a view rotation may be: max |(R R^T - I)_ij|. */
+#define GPU_VIEW_ORTHO_TOL 1e-6
+/* Checks a view's size, intrinsics (finite, fx, fy > 0) and rotation (finite, orthonormal);
+ * SVT_E_INPUT with a message when wrong. Shared by every view-shaped kernel. */
+int gpu_view_params_check(const gpu_view *v, svt_err *err);
 /* Checks src, v, dst for gpu_view_from_equirect; SVT_E_INPUT with a message when wrong. */
 int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst,
 		   svt_err *err);
+/* Checks the arguments of gpu_view_depth_from_equirect (every path). */
+int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
+			 size_t dst_stride, svt_err *err);
 /* The float parameters both paths use for view v of a W x H panorama. */
 void gpu_view_to_gm(const gpu_view *v, int W, int H, gm_view *g);
 /* The C reference on `threads` threads (rows split in bands; output independent of it). */
 int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 		     svt_err *err);
+
+/* After a CUDA call returned rc: 1 when it failed without losing the context (not sticky),
+ * so the caller runs the C path for this call; logs why and clears err. 0 otherwise. */
+int gpu_ctx_fallback(gpu_ctx *ctx, int rc, const char *what, svt_err *err);
 
 /* Runs fn(arg, k) for every k in [0, n), on up to n threads (the caller's thread runs k = 0);
  * a part whose thread cannot start runs on the caller's thread, so all parts always run. */

@@ -15,7 +15,7 @@
 #endif
 
 /* Float multiply/add/subtract that the device compiler may not contract into an FMA (nvcc
- * fuses a*b+c by default; the host build never does: -std=c11 turns contraction off and
+ * fuses a*b+c by default; the host build never does: the Makefile passes -ffp-contract=off and
  * baseline x86-64 has no FMA). Used wherever a rounding difference could move a tap or a
  * fixed-point weight, so the kernels compute the same map bit for bit as the references. */
 #if defined(__CUDA_ARCH__)
@@ -30,6 +30,13 @@
 #define GM_MUL(a, b) ((a) * (b))
 #define GM_ADD(a, b) ((a) + (b))
 #define GM_SUB(a, b) ((a) - (b))
+#endif
+
+/* Parity between the C paths and the kernels is exact only under IEEE semantics: fast-math
+ * (gcc/clang -ffast-math, nvcc --use_fast_math) reorders, flushes denormals and approximates
+ * division, so it is refused at compile time rather than found as a failed parity test. */
+#if defined(__FAST_MATH__) || defined(__USE_FAST_MATH__)
+#error "svtwin's gpu/ must not be built with fast-math (-ffast-math / --use_fast_math)"
 #endif
 
 #include <math.h>

@@ -85,7 +85,11 @@ int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu) {
 		int rc = gpu_depth_check(d, color, w2c, out, n_out, err);
-		return rc ? rc : gpu_cuda_depth_to_points(ctx->cu, d, color, w2c, out, cap, n_out, err);
+		if (rc)
+			return rc;
+		rc = gpu_cuda_depth_to_points(ctx->cu, d, color, w2c, out, cap, n_out, err);
+		if (!gpu_ctx_fallback(ctx, rc, "depth->points", err))
+			return rc;
 	}
 #endif
 	(void)ctx;
@@ -236,12 +240,15 @@ int gpu_voxel_downsample_counts(gpu_ctx *ctx, const gpu_point *in, size_t n, dou
 		void *vox = NULL;
 		size_t m = 0, dropped = 0;
 		rc = gpu_cuda_voxel_accumulate(ctx->cu, in, n, 1.0 / voxel_m, &vox, &m, &dropped, err);
-		if (!rc)
-			rc = gpu_voxel_finish(vox, m, voxel_m, out, counts, cap, n_out, err);
-		if (n_dropped)
-			*n_dropped = dropped;
+		if (!gpu_ctx_fallback(ctx, rc, "voxel", err)) {
+			if (!rc)
+				rc = gpu_voxel_finish(vox, m, voxel_m, out, counts, cap, n_out, err);
+			if (n_dropped)
+				*n_dropped = dropped;
+			free(vox);
+			return rc;
+		}
 		free(vox);
-		return rc;
 	}
 #endif
 	(void)ctx;
@@ -313,7 +320,11 @@ int gpu_bev_raster(gpu_ctx *ctx, const gpu_point *pts, size_t n, const gpu_bev *
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu && n > 0) {
 		int rc = gpu_bev_check(pts, n, b, err);
-		return rc ? rc : gpu_cuda_bev(ctx->cu, pts, n, b, occ, height, rgb, err);
+		if (rc)
+			return rc;
+		rc = gpu_cuda_bev(ctx->cu, pts, n, b, occ, height, rgb, err);
+		if (!gpu_ctx_fallback(ctx, rc, "bev", err))
+			return rc;
 	}
 #endif
 	(void)ctx;
@@ -385,9 +396,12 @@ int gpu_points_to_depth(gpu_ctx *ctx, const gpu_point *pts, size_t n, const doub
 		int rc = gpu_zbuf_check(pts, n, w2c, K, width, height, depth, err);
 		if (!rc && !(near_m >= 0))
 			rc = svt_err_set(err, SVT_E_INPUT, "zbuffer: near plane %g must be >= 0", near_m);
-		return rc ? rc
-			  : gpu_cuda_points_to_depth(ctx->cu, pts, n, w2c, K, width, height, near_m,
-						     depth, rgb, err);
+		if (rc)
+			return rc;
+		rc = gpu_cuda_points_to_depth(ctx->cu, pts, n, w2c, K, width, height, near_m, depth,
+					      rgb, err);
+		if (!gpu_ctx_fallback(ctx, rc, "points->depth", err))
+			return rc;
 	}
 #endif
 	(void)ctx;

@@ -55,6 +55,7 @@ extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const g
 					size_t *n_out, svt_err *err)
 {
 	int rc = 0;
+	float count_ms = 0;
 	gm_depth_params P;
 	size_t drow = (size_t)d->width * (d->is_float ? 4 : 2), dbytes = drow * d->height;
 	size_t crow = color ? (size_t)color->width * color->channels : 0;
@@ -89,12 +90,16 @@ extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const g
 	P.stride = drow;
 	P.color = color ? dc : NULL;
 	P.cstride = crow;
+	GPU_CUDA_TIME_START(c);
 	depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, NULL, (unsigned *)c->d_aux[0].p,
 							     NULL, 1);
 	CUDA_CK(cudaGetLastError());
+	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(cnt, c->d_aux[0].p, rows * sizeof(unsigned), cudaMemcpyDeviceToHost,
 				c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
+	count_ms = c->last_ms; /* the count pass; the write pass is added below */
 	for (size_t j = 0; j < rows; j++) {
 		off[j] = total;
 		total += cnt[j];
@@ -113,13 +118,17 @@ extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const g
 		d_off = (unsigned long long *)(((uintptr_t)d_off + 7) & ~(uintptr_t)7);
 		if ((rc = gpu_cuda_upload_bytes(c, d_off, off, rows * sizeof(unsigned long long), err)))
 			goto done;
+		GPU_CUDA_TIME_START(c);
 		depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, d_off, NULL,
 								     (gpu_point *)c->d_out.p, 0);
 	}
 	CUDA_CK(cudaGetLastError());
+	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(c->h_out.p, c->d_out.p, total * sizeof(gpu_point),
 				cudaMemcpyDeviceToHost, c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
+	c->last_ms += count_ms;
 	memcpy(out, c->h_out.p, total * sizeof(gpu_point));
 	*n_out = (size_t)total;
 done:
@@ -199,13 +208,16 @@ extern "C" int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_
 	C = (gm_vox *)c->d_out.p;
 	d_cnt = (unsigned long long *)c->d_aux[1].p;
 	CUDA_CK(cudaMemsetAsync(d_cnt, 0, 2 * sizeof(unsigned long long), c->up));
+	GPU_CUDA_TIME_START(c);
 	vox_init_kernel<<<(unsigned)((tab + 255) / 256), 256, 0, c->up>>>(T, tab);
 	vox_add_kernel<<<(unsigned)((n + 255) / 256), 256, 0, c->up>>>(
 		(const gpu_point *)c->d_in.p, n, inv_v, T, tab - 1, d_cnt + 1);
 	vox_compact_kernel<<<(unsigned)((tab + 255) / 256), 256, 0, c->up>>>(T, tab, C, d_cnt);
 	CUDA_CK(cudaGetLastError());
+	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(counters, d_cnt, sizeof(counters), cudaMemcpyDeviceToHost, c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
 	*vox = malloc(counters[0] * sizeof(gm_vox) + 1);
 	if (!*vox) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "voxel: no memory for %llu voxels", counters[0]);
@@ -283,6 +295,7 @@ extern "C" int gpu_cuda_bev(gpu_cuda *c, const gpu_point *pts, size_t n, const g
 	cnt = (unsigned *)(best + cells);
 	o = (unsigned char *)c->d_out.p;
 	CUDA_CK(cudaMemsetAsync(c->d_aux[0].p, 0, cells * 12, c->up));
+	GPU_CUDA_TIME_START(c);
 	bev_add_kernel<<<(unsigned)((n + 255) / 256), 256, 0, c->up>>>(
 		(const gpu_point *)c->d_in.p, n, a, cnt, best);
 	/* Outputs packed as height (float, aligned first), occ, rgb. */
@@ -290,8 +303,10 @@ extern "C" int gpu_cuda_bev(gpu_cuda *c, const gpu_point *pts, size_t n, const g
 		(const gpu_point *)c->d_in.p, cnt, best, cells, o + cells * 4, (float *)o,
 		o + cells * 5);
 	CUDA_CK(cudaGetLastError());
+	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(c->h_out.p, o, obytes, cudaMemcpyDeviceToHost, c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
 	if (height)
 		memcpy(height, c->h_out.p, cells * 4);
 	if (occ)
@@ -360,14 +375,17 @@ extern "C" int gpu_cuda_points_to_depth(gpu_cuda *c, const gpu_point *pts, size_
 		goto done;
 	o = (unsigned char *)c->d_out.p;
 	CUDA_CK(cudaMemsetAsync(c->d_aux[0].p, 0xff, px * 8, c->up));
+	GPU_CUDA_TIME_START(c);
 	zbuf_add_kernel<<<(unsigned)((n + 255) / 256), 256, 0, c->up>>>(
 		(const gpu_point *)c->d_in.p, n, a, (unsigned long long *)c->d_aux[0].p);
 	zbuf_finish_kernel<<<(unsigned)((px + 255) / 256), 256, 0, c->up>>>(
 		(const gpu_point *)c->d_in.p, (const unsigned long long *)c->d_aux[0].p, px,
 		(float *)o, o + px * 4);
 	CUDA_CK(cudaGetLastError());
+	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(c->h_out.p, o, obytes, cudaMemcpyDeviceToHost, c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
+	gpu_cuda_time_read(c);
 	memcpy(depth, c->h_out.p, px * 4);
 	if (rgb)
 		memcpy(rgb, (unsigned char *)c->h_out.p + px * 4, px * 3);

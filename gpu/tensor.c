@@ -179,8 +179,9 @@ int gpu_tensor_from_image(gpu_ctx *ctx, const gpu_image *src, int out_w, int out
 		int rc = gpu_tensor_params(src, out_w, out_h, mean, std, dtype, dst, a, b, err);
 		if (rc)
 			return rc;
-		return gpu_cuda_tensor_from_image(ctx->cu, src, out_w, out_h, a, b, (int)dtype, dst,
-						  err);
+		rc = gpu_cuda_tensor_from_image(ctx->cu, src, out_w, out_h, a, b, (int)dtype, dst, err);
+		if (!gpu_ctx_fallback(ctx, rc, "tensor", err))
+			return rc;
 	}
 #endif
 	(void)ctx;
@@ -277,7 +278,8 @@ int gpu_plucker_rays(gpu_ctx *ctx, const double *w2c, const double *K, int n, in
 			rc = gpu_cuda_plucker(ctx->cu, RC, K, n, img_w / patch, img_h / patch, patch,
 					      (int)dtype, dst, err);
 		free(RC);
-		return rc;
+		if (!gpu_ctx_fallback(ctx, rc, "plucker", err))
+			return rc;
 	}
 #endif
 	(void)ctx;

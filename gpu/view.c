@@ -69,6 +69,34 @@ void gpu_equirect_unproject(double col, double row, int W, int H, double d[3])
 	d[2] = cos(lat) * cos(lon);
 }
 
+int gpu_view_params_check(const gpu_view *v, svt_err *err)
+{
+	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16))
+		return svt_err_set(err, SVT_E_INPUT, "view: bad view size %dx%d", v->width,
+				   v->height);
+	if (!(v->fx > 0) || !(v->fy > 0) || !isfinite(v->fx) || !isfinite(v->fy) ||
+	    !isfinite(v->cx) || !isfinite(v->cy))
+		return svt_err_set(err, SVT_E_INPUT, "view: bad intrinsics fx %g fy %g cx %g cy %g",
+				   v->fx, v->fy, v->cx, v->cy);
+	for (int k = 0; k < 9; k++)
+		if (!isfinite(v->R[k]))
+			return svt_err_set(err, SVT_E_INPUT, "view: rotation not finite");
+	/* The map assumes a rotation: a matrix that scales directions (entries of 3e38 overflow
+	 * the float map to Inf/NaN and then the tap indices) would read outside the panorama.
+	 * R R^T = I within 1e-6 (a rotation stored in float is orthonormal to ~1e-7). */
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			double d = 0;
+			for (int k = 0; k < 3; k++)
+				d += v->R[3 * i + k] * v->R[3 * j + k];
+			if (!(fabs(d - (i == j ? 1.0 : 0.0)) <= GPU_VIEW_ORTHO_TOL))
+				return svt_err_set(err, SVT_E_INPUT,
+						   "view: rotation not orthonormal (row %d . row %d "
+						   "= %g)", i, j, d);
+		}
+	return 0;
+}
+
 int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst, svt_err *err)
 {
 	if (!src || !v || !dst || !src->data || !dst->data)
@@ -80,15 +108,9 @@ int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst
 	if (src->width > (1 << 20) || src->height > (1 << 20))
 		return svt_err_set(err, SVT_E_LIMIT, "view: panorama %dx%d too large", src->width,
 				   src->height);
-	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16))
-		return svt_err_set(err, SVT_E_INPUT, "view: bad view size %dx%d", v->width,
-				   v->height);
-	if (!(v->fx > 0) || !(v->fy > 0) || !isfinite(v->cx) || !isfinite(v->cy))
-		return svt_err_set(err, SVT_E_INPUT, "view: bad intrinsics fx %g fy %g", v->fx,
-				   v->fy);
-	for (int k = 0; k < 9; k++)
-		if (!isfinite(v->R[k]))
-			return svt_err_set(err, SVT_E_INPUT, "view: rotation not finite");
+	int rc = gpu_view_params_check(v, err);
+	if (rc)
+		return rc;
 	if (v->interp != GPU_INTERP_BILINEAR && v->interp != GPU_INTERP_BICUBIC)
 		return svt_err_set(err, SVT_E_INPUT, "view: unknown interpolation %d", v->interp);
 	if (dst->width != v->width || dst->height != v->height ||
@@ -625,8 +647,11 @@ int gpu_cubemap_from_equirect(gpu_ctx *ctx, const gpu_image *src, int size, gpu_
 	if (rc)
 		return rc;
 #ifdef SVT_HAVE_CUDA
-	if (ctx && ctx->cu)
-		return gpu_cuda_views_from_equirect(ctx->cu, src, views, GPU_CUBE_FACES, faces, err);
+	if (ctx && ctx->cu) {
+		rc = gpu_cuda_views_from_equirect(ctx->cu, src, views, GPU_CUBE_FACES, faces, err);
+		if (!gpu_ctx_fallback(ctx, rc, "cubemap", err))
+			return rc;
+	}
 #endif
 	for (int f = 0; !rc && f < GPU_CUBE_FACES; f++)
 		rc = gpu_view_ref_run(src, &views[f], &faces[f], ctx ? ctx->cpu_threads : 1, err);

@@ -30,6 +30,13 @@ __global__ void view_kernel(gm_view g, gm_src s, int w, int h, int j0, int j1, i
 extern "C" int gpu_cuda_views_from_equirect(gpu_cuda *c, const gpu_image *src, const gpu_view *v,
 					    int n, gpu_image *dst, svt_err *err)
 {
+	int rc = gpu_cuda_upload_image(c, src, err);
+	return rc ? rc : gpu_cuda_views_from_device(c, src, c->d_in.p, v, n, dst, err);
+}
+
+extern "C" int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, const void *d_src,
+					  const gpu_view *v, int n, gpu_image *dst, svt_err *err)
+{
 	int rc = 0;
 	int ch = src->channels;
 	size_t total = 0, off = 0;
@@ -38,10 +45,9 @@ extern "C" int gpu_cuda_views_from_equirect(gpu_cuda *c, const gpu_image *src, c
 	for (int k = 0; k < n; k++)
 		total += (size_t)v[k].width * ch * (size_t)v[k].height;
 	if ((rc = gpu_cuda_buf_reserve(&c->h_out, total, 1, err)) ||
-	    (rc = gpu_cuda_buf_reserve(&c->d_out, total, 0, err)) ||
-	    (rc = gpu_cuda_upload_image(c, src, err)))
+	    (rc = gpu_cuda_buf_reserve(&c->d_out, total, 0, err)))
 		goto done;
-	s.data = (const unsigned char *)c->d_in.p;
+	s.data = (const unsigned char *)d_src;
 	s.stride = (size_t)src->width * (size_t)ch;
 	s.W = src->width;
 	s.H = src->height;
@@ -99,4 +105,21 @@ extern "C" int gpu_cuda_view_from_equirect(gpu_cuda *c, const gpu_image *src, co
 					   gpu_image *dst, svt_err *err)
 {
 	return gpu_cuda_views_from_equirect(c, src, v, 1, dst, err);
+}
+
+extern "C" int gpu_cuda_kernel_probe(svt_err *err)
+{
+	cudaFuncAttributes a;
+	cudaError_t e = cudaFuncGetAttributes(&a, view_kernel);
+	if (e == cudaSuccess)
+		return 0;
+	(void)cudaGetLastError();
+	int dev = 0, major = 0, minor = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	(void)cudaGetLastError();
+	return svt_err_set(err, SVT_E_NODEV,
+			   "gpu: this binary has no kernel for compute capability %d.%d (built for "
+			   "sm_90 + compute_90 PTX): %s", major, minor, cudaGetErrorString(e));
 }

@@ -446,3 +446,53 @@ Test(gpu_view, bad_arguments)
 	free(src.data);
 	free(dst.data);
 }
+
+/* A matrix that is not a rotation must be refused before any sampling: entries of 3e38
+ * overflowed the float map and once sent the C path's taps outside the panorama. Checked on
+ * every view entry (colour, cubemap through its faces, depth) and on both dispatch modes. */
+Test(gpu_view, rotation_must_be_orthonormal)
+{
+	svt_err err = {0};
+	gpu_image src = image_new(64, 32, 3), dst = image_new(16, 16, 3);
+	gpu_ctx *ctx = NULL;
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_AUTO, &ctx, &err), 0, "%s", err.msg);
+	uint16_t dsrc[64 * 32];
+	for (int k = 0; k < 64 * 32; k++)
+		dsrc[k] = 5000;
+	gpu_depth d = {.data = dsrc, .width = 64, .height = 32, .stride = 64 * 2, .scale = 0.001,
+		       .min_m = 0.1, .max_m = 100, .model = GPU_DEPTH_EQUIRECT, .step = 1};
+	float depth[16 * 16];
+	static const double bad[][9] = {
+		{3e38, 3e38, 3e38, 3e38, 3e38, 3e38, 3e38, 3e38, 3e38},
+		{2, 0, 0, 0, 2, 0, 0, 0, 2},       /* scales */
+		{1, 0, 0, 0, 1, 0, 0, 0, 0},       /* singular */
+		{1, 0.01, 0, 0, 1, 0, 0, 0, 1},    /* shear, 1e-2 off */
+		{1, 0, 0, 0, 1, 0, 0, 0, 1 + 1e-5}, /* just outside the 1e-6 tolerance */
+	};
+	for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		gpu_view v;
+		gpu_view_pinhole(&v, 16, 16, 90);
+		memcpy(v.R, bad[b], sizeof(v.R));
+		err.msg[0] = 0;
+		cr_expect_eq(gpu_view_from_equirect_ref(&src, &v, &dst, &err), SVT_E_INPUT, "case %zu",
+			     b);
+		cr_expect(strstr(err.msg, "orthonormal") != NULL, "case %zu: %s", b, err.msg);
+		cr_expect_eq(gpu_view_from_equirect(ctx, &src, &v, &dst, &err), SVT_E_INPUT);
+		cr_expect_eq(gpu_view_depth_from_equirect(ctx, &d, &v, depth, 16 * sizeof(float), &err),
+			     SVT_E_INPUT, "depth, case %zu", b);
+		cr_expect_eq(gpu_view_depth_from_equirect_ref(&d, &v, depth, 16 * sizeof(float), &err),
+			     SVT_E_INPUT, "depth ref, case %zu", b);
+	}
+	/* Real rotations pass, including a reflection-free one stored in float precision. */
+	gpu_view v;
+	gpu_view_pinhole(&v, 16, 16, 90);
+	gpu_view_rotation(37, -12, 5, v.R);
+	for (int k = 0; k < 9; k++)
+		v.R[k] = (float)v.R[k];
+	cr_expect_eq(gpu_view_from_equirect(ctx, &src, &v, &dst, &err), 0, "%s", err.msg);
+	cr_expect_eq(gpu_view_depth_from_equirect(ctx, &d, &v, depth, 16 * sizeof(float), &err), 0,
+		     "%s", err.msg);
+	gpu_ctx_destroy(ctx);
+	free(src.data);
+	free(dst.data);
+}

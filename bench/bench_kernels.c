@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "gpu/gpu.h"
 #include "ingest/ingest.h"
 
-int bench_kernels(int argc, char **argv);
 
 typedef struct bk_opts {
 	const char *pano;
@@ -542,6 +542,8 @@ int bench_kernels(int argc, char **argv)
 		free(b.rgb);
 		free(b.ht);
 	}
+	if (bench_clip(ctx[0], nctx == 3 ? ctx[2] : NULL, o.seconds))
+		goto done;
 	if (nctx < 3)
 		printf("cuda: no figures (no CUDA device usable in this run)\n");
 	rc = 0;

@@ -21,6 +21,7 @@
 #include "base/svt.h"
 #include "geo/geo.h"
 #include "twin/twin.h"
+#include "bench/bench.h"
 
 int bench_twin(int argc, char **argv);
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "base/svt.h"
 #include "geo/geo.h"
 
-int bench_geo(int argc, char **argv);
 
 static uint64_t splitmix(uint64_t *s)
 {

@@ -12,10 +12,10 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "base/svt.h"
 #include "ingest/ingest.h"
 
-int bench_decode(int argc, char **argv);
 
 static int cmp_d(const void *a, const void *b)
 {

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "base/svt.h"
 #include "formats/formats.h"
 
-int bench_shard(int argc, char **argv);
 
 static uint32_t xs(uint32_t *s)
 {

@@ -1,0 +1,23 @@
+/* bench.h: the benchmark parts behind `svtwin bench PART` (cli/cmd_bench.c dispatches). Each
+ * measures svtwin and its peer in the same run and prints figures and ratios; argv[0] is the
+ * part's name. Return 0, 1 when a measurement failed, 2 on bad usage. */
+#ifndef SVT_BENCH_H
+#define SVT_BENCH_H
+
+/* JPEG decode against tjbench (bench_decode.c). */
+int bench_decode(int argc, char **argv);
+/* Geodesy and projections against pyproj (bench_geo.c). */
+int bench_geo(int argc, char **argv);
+/* Every gpu/ kernel on each path, nvJPEG decode, whole-clip device time (bench_kernels.c). */
+int bench_kernels(int argc, char **argv);
+/* The whole-clip, shared-case and batched-decode figures of `bench kernels` (bench_clip.c), on
+ * the C context cpu and the CUDA context cuda (NULL: those lines say they were skipped). */
+typedef struct gpu_ctx gpu_ctx;
+int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds);
+/* Shard writing against h5py (bench_shard.c). */
+int bench_shard(int argc, char **argv);
+/* The twin store at a million frames: insert, open, RSS, query latency; point fusion
+ * (bench_twin.c). */
+int bench_twin(int argc, char **argv);
+
+#endif

@@ -1,0 +1,323 @@
+/* test_gpu_ref.c: the fast C path and the CUDA path of the views, each against the plain
+ * double-precision reference, on the cases and tolerances of bench/cases.c (the table
+ * `svtwin bench kernels` times). Outputs sit between guard bytes (row padding and a tail) that
+ * no path may touch; the depth cases carry NaN, Inf, 0 and negative samples that every path
+ * must turn into 0 (no NaN or Inf out). The CUDA tests skip, saying so, without a device. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/cases.h"
+#include "gpu/gpu.h"
+
+#define GUARD 0xA5
+#define TAIL 64
+
+static gpu_image guarded(int w, int h, int ch, size_t *total)
+{
+	size_t stride = (size_t)w * ch + 13;
+	*total = stride * h + TAIL;
+	gpu_image g = {malloc(*total), w, h, ch, stride};
+	cr_assert(g.data);
+	memset(g.data, GUARD, *total);
+	return g;
+}
+
+static void guards_intact(const uint8_t *p, size_t row_bytes, size_t stride, int rows,
+			  size_t total, const char *what)
+{
+	for (int j = 0; j < rows; j++)
+		for (size_t b = row_bytes; b < stride; b++)
+			cr_assert_eq(p[(size_t)j * stride + b], GUARD, "%s: row %d guard byte %zu", what,
+				     j, b);
+	for (size_t b = stride * rows; b < total; b++)
+		cr_assert_eq(p[b], GUARD, "%s: tail guard byte %zu", what, b);
+}
+
+/* ctx NULL: the fast C path (gpu_view_from_equirect_ref); else gpu_view_from_equirect on ctx. */
+static void view_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_view_cases; n++) {
+		const bc_view_case *c = &bc_view_cases[n];
+		gpu_image src = bc_view_source(c);
+		cr_assert(src.data);
+		gpu_view v;
+		bc_view_setup(c, &v);
+		size_t tr, tg;
+		gpu_image ref = guarded(c->w, c->h, c->ch, &tr), got = guarded(c->w, c->h, c->ch, &tg);
+		svt_err err = {0};
+		cr_assert_eq(gpu_view_from_equirect_plain(&src, &v, &ref, &err), 0, "%s", err.msg);
+		for (int rep = 0; rep < 2; rep++) /* twice: buffers reused, same bytes */
+			cr_assert_eq(ctx ? gpu_view_from_equirect(ctx, &src, &v, &got, &err)
+					 : gpu_view_from_equirect_ref(&src, &v, &got, &err),
+				     0, "%s", err.msg);
+		bc_diff d = bc_view_compare(c, &got, &ref);
+		cr_log_info("%s, %s: max |d| %.0f LSB, %zu of %zu over %d LSB", path, c->name,
+			    d.max_abs, d.over, d.total, c->max_lsb);
+		cr_expect(d.over <= c->frac_over * d.total,
+			  "%s, %s: %zu of %zu samples beyond %d LSB of the plain reference (max %.0f; "
+			  "allowed %.2f %%)",
+			  path, c->name, d.over, d.total, c->max_lsb, d.max_abs, 100 * c->frac_over);
+		guards_intact(got.data, (size_t)c->w * c->ch, got.stride, c->h, tg, c->name);
+		guards_intact(ref.data, (size_t)c->w * c->ch, ref.stride, c->h, tr, "plain");
+		free(ref.data);
+		free(got.data);
+		bc_free(src.data);
+	}
+}
+
+static void depth_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_depth_cases; n++) {
+		const bc_depth_case *c = &bc_depth_cases[n];
+		gpu_depth src = bc_depth_source(c);
+		cr_assert(src.data);
+		gpu_view v;
+		bc_depth_setup(c, &v);
+		size_t row = (size_t)c->w * sizeof(float), stride = row + 12;
+		size_t total = stride * c->h + TAIL;
+		uint8_t *ref = malloc(total), *got = malloc(total);
+		cr_assert(ref && got);
+		memset(ref, GUARD, total);
+		memset(got, GUARD, total);
+		svt_err err = {0};
+		cr_assert_eq(gpu_view_depth_from_equirect_plain(&src, &v, (float *)ref, stride, &err), 0,
+			     "%s", err.msg);
+		cr_assert_eq(ctx ? gpu_view_depth_from_equirect(ctx, &src, &v, (float *)got, stride, &err)
+				 : gpu_view_depth_from_equirect_ref(&src, &v, (float *)got, stride, &err),
+			     0, "%s", err.msg);
+		guards_intact(got, row, stride, c->h, total, c->name);
+		/* pack the rows to compare */
+		float *pr = malloc(row * c->h), *pg = malloc(row * c->h);
+		cr_assert(pr && pg);
+		for (int j = 0; j < c->h; j++) {
+			memcpy((uint8_t *)pr + j * row, ref + j * stride, row);
+			memcpy((uint8_t *)pg + j * row, got + j * stride, row);
+		}
+		size_t zm = 0;
+		bc_diff d = bc_depth_compare(c, pg, pr, &zm);
+		cr_log_info("%s, depth %s: max rel %.2g, %zu of %zu over, %zu valid/invalid swaps", path,
+			    c->name, d.max_abs, d.over, d.total, zm);
+		cr_expect(isfinite(d.max_abs), "%s, %s: a NaN or Inf came out", path, c->name);
+		cr_expect(d.over <= c->frac_over * d.total,
+			  "%s, depth %s: %zu of %zu beyond %.1g relative (%zu valid/invalid swaps)",
+			  path, c->name, d.over, d.total, c->rel, zm);
+		free(pr);
+		free(pg);
+		free(ref);
+		free(got);
+		bc_free((void *)src.data);
+	}
+}
+
+static gpu_ctx *cuda_or_skip(void)
+{
+	if (!gpu_device_available())
+		cr_skip_test("no CUDA device: this build has no CUDA or no usable GPU/driver; the CUDA "
+			     "path was not compared with the plain reference");
+	gpu_ctx *c = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_REQUIRE, &c, &err), 0, "%s", err.msg);
+	return c;
+}
+
+Test(gpu_ref, fast_c_view_against_plain) { view_cases(NULL, "fast C"); }
+
+/* The threaded C path gives the same bytes as the single-threaded one (gpu.h), and so the
+ * same distance to the plain reference. */
+Test(gpu_ref, threaded_c_view_against_plain)
+{
+	gpu_ctx *c = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &c, &err), 0);
+	gpu_ctx_set_cpu_threads(c, 3);
+	view_cases(c, "C, 3 threads");
+	gpu_ctx_destroy(c);
+}
+
+Test(gpu_ref, fast_c_depth_view_against_plain) { depth_cases(NULL, "fast C"); }
+
+Test(gpu_ref, cuda_view_against_plain)
+{
+	gpu_ctx *c = cuda_or_skip();
+	view_cases(c, "CUDA");
+	gpu_ctx_destroy(c);
+}
+
+Test(gpu_ref, cuda_depth_view_against_plain)
+{
+	gpu_ctx *c = cuda_or_skip();
+	depth_cases(c, "CUDA");
+	gpu_ctx_destroy(c);
+}
+
+/* The plain reference itself against ground truth that needs no interpolation: a view looking
+ * straight at a known pixel centre reads that pixel's value exactly. */
+Test(gpu_ref, plain_reads_a_pixel_centre_exactly)
+{
+	uint8_t px[64 * 32 * 3];
+	for (size_t k = 0; k < sizeof(px); k++)
+		px[k] = (uint8_t)(k * 7);
+	gpu_image src = {px, 64, 32, 3, 64 * 3};
+	uint8_t o[3];
+	gpu_image dst = {o, 1, 1, 3, 3};
+	svt_err err = {0};
+	/* panorama pixel (col 40, row 10): its direction, then a 1x1 view along it */
+	double d[3];
+	gpu_equirect_unproject(40, 10, 64, 32, d);
+	double yaw = atan2(d[0], d[2]) * 180 / M_PI, pitch = asin(-d[1]) * 180 / M_PI;
+	gpu_view v;
+	gpu_view_pinhole(&v, 1, 1, 0.01);
+	v.antialias = 0;
+	gpu_view_rotation(yaw, pitch, 0, v.R);
+	cr_assert_eq(gpu_view_from_equirect_plain(&src, &v, &dst, &err), 0, "%s", err.msg);
+	for (int k = 0; k < 3; k++)
+		cr_expect_eq(o[k], px[(10 * 64 + 40) * 3 + k], "channel %d", k);
+}
+
+/* ---- tensors, Plucker rays, depth -> points ---------------------------------------------- */
+
+static const float MEAN[4] = {0.485f, 0.456f, 0.406f, 0.5f}, STD[4] = {0.229f, 0.224f, 0.225f, 0.25f};
+
+/* A guarded dtype buffer of n elements. */
+static uint8_t *guarded_buf(size_t bytes)
+{
+	uint8_t *p = malloc(bytes + TAIL);
+	cr_assert(p);
+	memset(p, GUARD, bytes + TAIL);
+	return p;
+}
+
+static void tail_intact(const uint8_t *p, size_t bytes, const char *what)
+{
+	for (size_t b = bytes; b < bytes + TAIL; b++)
+		cr_assert_eq(p[b], GUARD, "%s: tail guard byte %zu", what, b - bytes);
+}
+
+static void tensor_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_tensor_cases; n++) {
+		const bc_tensor_case *c = &bc_tensor_cases[n];
+		bc_view_case vc = {c->name, c->W, c->H, c->ch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		gpu_image src = bc_view_source(&vc);
+		cr_assert(src.data);
+		size_t elems = (size_t)c->ch * c->out_w * c->out_h, bytes = elems * gpu_dtype_size(c->dtype);
+		uint8_t *ref = guarded_buf(bytes), *got = guarded_buf(bytes);
+		svt_err err = {0};
+		const float *m = c->normalise ? MEAN : NULL, *s = c->normalise ? STD : NULL;
+		cr_assert_eq(gpu_tensor_from_image_plain(&src, c->out_w, c->out_h, m, s, c->dtype, ref,
+							 &err), 0, "%s", err.msg);
+		cr_assert_eq(ctx ? gpu_tensor_from_image(ctx, &src, c->out_w, c->out_h, m, s, c->dtype,
+							 got, &err)
+				 : gpu_tensor_from_image_ref(&src, c->out_w, c->out_h, m, s, c->dtype, got,
+							     &err),
+			     0, "%s", err.msg);
+		bc_diff d = bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs);
+		cr_log_info("%s, tensor %s: max |d| %.3g, %zu of %zu over", path, c->name, d.max_abs,
+			    d.over, d.total);
+		cr_expect_eq(d.over, 0, "%s, tensor %s: %zu of %zu beyond %.3g + %.3g |ref| (max %.3g)",
+			     path, c->name, d.over, d.total, c->abs, c->rel, d.max_abs);
+		tail_intact(got, bytes, c->name);
+		free(ref);
+		free(got);
+		bc_free(src.data);
+	}
+}
+
+static void plucker_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_plucker_cases; n++) {
+		const bc_plucker_case *c = &bc_plucker_cases[n];
+		double *w2c = malloc(sizeof(double) * 16 * c->n), *K = malloc(sizeof(double) * 4 * c->n);
+		cr_assert(w2c && K);
+		bc_plucker_setup(c, w2c, K);
+		size_t elems = (size_t)c->n * 6 * (c->img_w / c->patch) * (c->img_h / c->patch);
+		size_t bytes = elems * gpu_dtype_size(c->dtype);
+		uint8_t *ref = guarded_buf(bytes), *got = guarded_buf(bytes);
+		svt_err err = {0};
+		cr_assert_eq(gpu_plucker_rays_plain(w2c, K, c->n, c->img_w, c->img_h, c->patch, c->dtype,
+						    ref, &err), 0, "%s", err.msg);
+		cr_assert_eq(ctx ? gpu_plucker_rays(ctx, w2c, K, c->n, c->img_w, c->img_h, c->patch,
+						    c->dtype, got, &err)
+				 : gpu_plucker_rays_ref(w2c, K, c->n, c->img_w, c->img_h, c->patch,
+							c->dtype, got, &err),
+			     0, "%s", err.msg);
+		bc_diff d = bc_dtype_compare(c->dtype, got, ref, elems, c->rel, c->abs);
+		cr_log_info("%s, plucker %s: max |d| %.3g, %zu of %zu over", path, c->name, d.max_abs,
+			    d.over, d.total);
+		cr_expect_eq(d.over, 0, "%s, plucker %s: %zu of %zu beyond tolerance (max %.3g)", path,
+			     c->name, d.over, d.total, d.max_abs);
+		tail_intact(got, bytes, c->name);
+		free(ref);
+		free(got);
+		free(w2c);
+		free(K);
+	}
+}
+
+static void points_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_points_cases; n++) {
+		const bc_points_case *c = &bc_points_cases[n];
+		double w2c[16];
+		gpu_depth d = bc_points_source(c, w2c);
+		cr_assert(d.data);
+		bc_view_case vc = {c->name, 640, 320, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		gpu_image col = bc_view_source(&vc);
+		size_t cap = (size_t)d.width * d.height, nr = 0, ng = 0;
+		gpu_point *ref = malloc(cap * sizeof(gpu_point)), *got = malloc(cap * sizeof(gpu_point));
+		cr_assert(ref && got && col.data);
+		svt_err err = {0};
+		const gpu_image *cp = c->color ? &col : NULL;
+		cr_assert_eq(gpu_depth_to_points_plain(&d, cp, w2c, ref, cap, &nr, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(ctx ? gpu_depth_to_points(ctx, &d, cp, w2c, got, cap, &ng, &err)
+				 : gpu_depth_to_points_ref(&d, cp, w2c, got, cap, &ng, &err),
+			     0, "%s", err.msg);
+		cr_assert_eq(ng, nr, "%s, points %s: %zu points, plain %zu", path, c->name, ng, nr);
+		cr_assert_gt(nr, cap / 100, "%s: too few points for a test", c->name);
+		size_t over = 0, colour = 0;
+		double worst = 0;
+		for (size_t k = 0; k < nr; k++) {
+			const float *a = &got[k].x, *b = &ref[k].x;
+			for (int q = 0; q < 3; q++) {
+				double e = fabs((double)a[q] - b[q]);
+				worst = e > worst ? e : worst;
+				over += !(e <= c->abs + c->rel * fabs(b[q]));
+			}
+			colour += got[k].r != ref[k].r || got[k].g != ref[k].g || got[k].b != ref[k].b ||
+				  got[k].a != ref[k].a;
+		}
+		cr_log_info("%s, points %s: %zu points, max |d| %.3g m", path, c->name, nr, worst);
+		cr_expect_eq(over, 0, "%s, points %s: %zu coordinates beyond tolerance (max %.3g m)",
+			     path, c->name, over, worst);
+		cr_expect_eq(colour, 0, "%s, points %s: %zu colours differ", path, c->name, colour);
+		/* the cap is honoured: one point short is SVT_E_LIMIT on every path */
+		size_t n2 = 0;
+		cr_expect_eq(ctx ? gpu_depth_to_points(ctx, &d, cp, w2c, got, nr - 1, &n2, &err)
+				 : gpu_depth_to_points_ref(&d, cp, w2c, got, nr - 1, &n2, &err),
+			     SVT_E_LIMIT);
+		cr_expect_eq(gpu_depth_to_points_plain(&d, cp, w2c, ref, nr - 1, &n2, &err), SVT_E_LIMIT);
+		free(ref);
+		free(got);
+		bc_free(col.data);
+		bc_free((void *)d.data);
+	}
+}
+
+Test(gpu_ref, fast_c_tensor_plucker_points_against_plain)
+{
+	tensor_cases(NULL, "fast C");
+	plucker_cases(NULL, "fast C");
+	points_cases(NULL, "fast C");
+}
+
+Test(gpu_ref, cuda_tensor_plucker_points_against_plain)
+{
+	gpu_ctx *c = cuda_or_skip();
+	tensor_cases(c, "CUDA");
+	plucker_cases(c, "CUDA");
+	points_cases(c, "CUDA");
+	gpu_ctx_destroy(c);
+}
