@@ -34,7 +34,7 @@ CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread $(SAN)
 LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
 
-MODULES := base ingest geo twin gpu formats
+MODULES := base ingest geo twin gpu formats dataset
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CU_SRC  := $(wildcard gpu/*.cu)
 CLI_SRC := $(wildcard cli/*.c)
