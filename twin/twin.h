@@ -75,10 +75,10 @@ void twin_frames_distance(const twin_frame *frames, size_t n, double *dist_m);
 
 /* ---- Splits by geography ----------------------------------------------------------------- */
 
-enum { TWIN_SPLIT_TRAIN = 0, TWIN_SPLIT_VAL = 1, TWIN_SPLIT_TEST = 2, TWIN_SPLIT_COUNT = 3 };
-/* twin_clip_split's answer for a clip that belongs to no split (it must be dropped). Not a
- * negative value, so that it is never read as an svt_status. */
-enum { TWIN_SPLIT_DROP = TWIN_SPLIT_COUNT };
+/* TWIN_SPLIT_DROP: twin_clip_split's answer for a clip that belongs to no split (it must be
+ * dropped). Not a negative value, so that it is never read as an svt_status. */
+enum { TWIN_SPLIT_TRAIN = 0, TWIN_SPLIT_VAL = 1, TWIN_SPLIT_TEST = 2, TWIN_SPLIT_COUNT = 3,
+       TWIN_SPLIT_DROP = TWIN_SPLIT_COUNT };
 
 /* The plane of the projected CRS is cut into tiles of tile_m and blocks of block_tiles x
  * block_tiles tiles. Each block gets a split from a hash of (seed, block column, block row)
