@@ -22,8 +22,7 @@ int ds_scan(dataset_job *j, svt_err *err)
 	so.track_path = j->o.track;
 	so.track_offset_s = j->o.track_offset_s;
 	so.reject_warnings = !j->o.keep_corrupt;
-	if (j->o.threads > 0)
-		so.threads = j->o.threads;
+	so.threads = j->threads;
 	int rc = ingest_capture_scan(j->o.capture, &so, &j->cap, err);
 	if (rc)
 		return svt_err_prefix(err, "scanning %s", j->o.capture);

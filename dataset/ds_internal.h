@@ -49,9 +49,9 @@ struct dataset_job {
 	double *w2c, *K, *llh, *proj, *heading, *dist;
 	int64_t *time_us;
 	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
+	struct ds_workers *workers; /* the run's pool (ds_views.c) */
+	int threads;         /* its size: opts.threads or the cores */
 	/* depth -> points fused into the twin's tiles, once per frame */
-	ingest_decoder *depth_dec;
-	ingest_image depth_img;
 	gpu_point *pts;
 	size_t npts, cappts;
 	unsigned char *points_done;
@@ -75,6 +75,11 @@ int ds_twin_record_tiles(dataset_job *j, svt_err *err);
 int ds_points_flush(dataset_job *j, svt_err *err);
 int ds_clip_remember(dataset_job *j, const char *id, const size_t *kidx, int T, int seq,
 		     svt_err *err);
+
+/* ds_views.c: the run's workers (n threads; destroy(NULL) is harmless). */
+typedef struct ds_workers ds_workers;
+int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err);
+void ds_workers_destroy(ds_workers *p);
 
 /* ds_views.c: decode a clip's panoramas and cut its views (and depth views) into the job's
  * clip buffers. *rejected is set when a frame failed and was rejected (the caller

@@ -57,6 +57,8 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 	if (!j)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a job");
 	j->o = *o;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	j->threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
 	j->store_first = SIZE_MAX;
 	snprintf(j->st.backend, sizeof(j->st.backend), "-");
 	j->st.width = o->width;
@@ -117,6 +119,7 @@ static int job_writer(dataset_job *j, svt_err *err)
 	fmt_writer_opts wo;
 	fmt_writer_opts_default(&wo);
 	wo.resume = !o->fresh;
+	wo.threads = j->threads;
 	const char **stale = NULL;
 	size_t nstale = 0;
 	int rc;
@@ -184,13 +187,17 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
 		goto report;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	gpu_ctx_set_cpu_threads(j->gpu, o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1));
+	/* Frames run side by side on the workers, so each kernel call runs on one thread. */
+	gpu_ctx_set_cpu_threads(j->gpu, 1);
 	snprintf(j->st.backend, sizeof(j->st.backend), "%s", gpu_ctx_backend(j->gpu));
-	svt_log_info("views on %s", gpu_ctx_backend(j->gpu));
+	svt_log_info("views on %s, %d workers", gpu_ctx_backend(j->gpu), j->threads);
+	if ((rc = ds_workers_create(j, j->threads, &j->workers, err)))
+		goto report;
 	if ((rc = job_writer(j, err)))
 		goto report;
 	rc = ds_clips_run(j, err);
+	ds_workers_destroy(j->workers);
+	j->workers = NULL;
 	if (!rc)
 		rc = ds_twin_record_tiles(j, err);
 	if (rc)
@@ -230,6 +237,7 @@ void dataset_job_destroy(dataset_job *j)
 {
 	if (!j)
 		return;
+	ds_workers_destroy(j->workers);
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
 	for (size_t i = 0; i < j->nrecs; i++)
@@ -249,8 +257,6 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->points_done);
 	free(j->pts);
 	free(j->vdepth);
-	ingest_image_free(&j->depth_img);
-	ingest_decoder_destroy(j->depth_dec);
 	free(j->views);
 	free(j->w2c);
 	free(j->K);

@@ -1,13 +1,62 @@
-/* ds_views.c: a clip's panoramas decoded on worker threads (ingest_pool) and cut into
- * perspective views (gpu_view_from_equirect), with depth views and depth points when the
- * frames have depth maps. */
+/* ds_views.c: a clip's frames cut on the job's workers. One pool of opts.threads workers lives
+ * for the whole run; each worker takes the next frame of the clip and does all of its work:
+ * decode the panorama (its own TurboJPEG handle), cut the colour view, decode the depth map,
+ * cut the depth view and back-project the depth points (gpu/, one frame per worker, so the
+ * kernels run single-threaded inside). Frames are independent, so the clip's frames run side
+ * by side; the results go into per-position slots and the main thread reads them in clip order,
+ * so that rejects, points and shards do not depend on the number of threads or their timing.
+ * Memory: one decoded panorama and depth map per worker, one clip of views.
+ *
+ * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
+ */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dataset/ds_internal.h"
+
+/* One clip position's work and result. */
+typedef struct ds_slot {
+	size_t k;            /* kept frame */
+	const char *path;
+	int points;          /* back-project its depth for the twin */
+	float *vdepth;       /* its depth view (NULL: none) */
+	uint8_t *view;       /* its colour view */
+	/* results */
+	int failed;          /* the frame is bad: why says how */
+	int warning;         /* decoded with warnings (kept with keep_corrupt) */
+	char why[SVT_ERR_MSG_MAX + 32];
+	int rc;              /* a job error (with err) */
+	svt_err err;
+	gpu_point *pts;      /* its depth points (owned, reused) */
+	size_t npts, cappts;
+	int depth_used;      /* its depth map gave points */
+	gpu_view v;
+	double Rv[9];
+} ds_slot;
+
+/* A worker's own decoders and images, reused frame after frame. */
+typedef struct ds_worker {
+	struct ds_workers *pool;
+	pthread_t th;
+	int started;
+	ingest_decoder *dec, *ddec;
+	ingest_image img, dimg;
+} ds_worker;
+
+struct ds_workers {
+	dataset_job *j;
+	pthread_mutex_t mu, gpu_mu;
+	pthread_cond_t work, done;
+	ds_slot *slots;
+	int nslots, next, finished, stop;
+	int serial_gpu;      /* CUDA: one gpu call at a time */
+	int n;
+	ds_worker *w;
+};
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
 static void view_rotation(const dataset_job *j, size_t k, double R_c2w[9])
@@ -16,48 +65,224 @@ static void view_rotation(const dataset_job *j, size_t k, double R_c2w[9])
 	geo_rot_from_hpr(h, 0.0, 0.0, R_c2w);
 }
 
-/* Frame k's depth map (if it has one, see ingest_depth_path): back-projected with its panorama's
- * colours into the job's ENU frame and queued for the twin's tiles (when points is set), and
- * cut into the view v as z-depth for the shard (into view_depth when not NULL; zeros when the
- * map is unusable). A bad depth map is reported and skipped: the frame itself stays good. */
-static int frame_depth(dataset_job *j, size_t k, const ingest_image *pano, const gpu_view *v,
-		       int points, float *view_depth, svt_err *err)
+static void gpu_lock(ds_workers *p)
 {
+	if (p->serial_gpu)
+		pthread_mutex_lock(&p->gpu_mu);
+}
+
+static void gpu_unlock(ds_workers *p)
+{
+	if (p->serial_gpu)
+		pthread_mutex_unlock(&p->gpu_mu);
+}
+
+/* Frame s->k's depth map (if it has one, see ingest_depth_path): cut into the view as z-depth
+ * for the shard (s->vdepth; zeros when the map is unusable) and back-projected with its
+ * panorama's colours into the job's ENU frame (s->pts, when s->points). A bad depth map is
+ * reported and skipped: the frame itself stays good. */
+static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_err *err)
+{
+	dataset_job *j = w->pool->j;
 	char dpath[4096];
-	const char *path = j->cap->frames[j->cap_idx[k]].path;
+	const gpu_view *v = &s->v;
 	size_t vpx = (size_t)v->width * (size_t)v->height;
-	if (points)
-		j->points_done[k] = 1;
-	if (view_depth)
-		memset(view_depth, 0, vpx * sizeof(float));
-	if (!ingest_depth_path(path, dpath, sizeof(dpath)))
+	if (s->vdepth)
+		memset(s->vdepth, 0, vpx * sizeof(float));
+	if (!ingest_depth_path(s->path, dpath, sizeof(dpath)))
 		return SVT_OK;
 	svt_err derr = {0};
 	int warn = 0, rc;
 	ingest_decode_opts dopts;
 	ingest_decode_opts_default(&dopts);
 	dopts.want_channels = 0; /* keep 16 bits */
-	if (!j->depth_dec && (rc = ingest_decoder_create(&j->depth_dec, err)))
+	if (!w->ddec && (rc = ingest_decoder_create(&w->ddec, err)))
 		return rc;
-	if (ingest_decode_file(j->depth_dec, dpath, &dopts, &j->depth_img, &warn, &derr) ||
-	    j->depth_img.bit_depth != 16 || j->depth_img.channels != 1) {
+	if (ingest_decode_file(w->ddec, dpath, &dopts, &w->dimg, &warn, &derr) ||
+	    w->dimg.bit_depth != 16 || w->dimg.channels != 1) {
 		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
 			     derr.msg[0] ? derr.msg : "wrong pixel format");
 		return SVT_OK;
 	}
-	const ingest_image *di = &j->depth_img;
+	const ingest_image *di = &w->dimg;
 	gpu_depth d = {.data = di->data, .width = di->width, .height = di->height,
 		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
 		       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
-	if (view_depth && (rc = gpu_view_depth_from_equirect(j->gpu, &d, v, view_depth,
-							      (size_t)v->width * sizeof(float), err)))
-		return svt_err_prefix(err, "depth view of %s", dpath);
-	if (!points)
+	if (s->vdepth) {
+		gpu_lock(w->pool);
+		rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth,
+						  (size_t)v->width * sizeof(float), err);
+		gpu_unlock(w->pool);
+		if (rc)
+			return svt_err_prefix(err, "depth view of %s", dpath);
+	}
+	if (!s->points)
 		return SVT_OK;
 	size_t cap = (size_t)((di->width + 3) / 4) * (size_t)((di->height + 3) / 4);
-	if (j->npts + cap > j->cappts) {
+	if (cap > s->cappts) {
+		gpu_point *p = realloc(s->pts, cap * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", cap);
+		s->pts = p;
+		s->cappts = cap;
+	}
+	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
+	gpu_lock(w->pool);
+	rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[s->k].w2c, s->pts, cap, &s->npts, err);
+	gpu_unlock(w->pool);
+	if (rc)
+		return svt_err_prefix(err, "points of %s", dpath);
+	s->depth_used = 1;
+	return SVT_OK;
+}
+
+/* All the work of one frame, on a worker. */
+static void frame_run(ds_worker *w, ds_slot *s)
+{
+	dataset_job *j = w->pool->j;
+	const dataset_opts *o = &j->o;
+	s->failed = s->warning = s->rc = s->depth_used = 0;
+	s->npts = 0;
+	s->why[0] = '\0';
+	svt_err_clear(&s->err);
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 3;
+	svt_err ferr = {0};
+	int warning = 0;
+	int rc = w->dec ? SVT_OK : ingest_decoder_create(&w->dec, &s->err);
+	if (rc) {
+		s->rc = rc;
+		return;
+	}
+	if (ingest_decode_file(w->dec, s->path, &dopts, &w->img, &warning, &ferr) ||
+	    (warning && !o->keep_corrupt)) {
+		snprintf(s->why, sizeof(s->why), "%s%s", warning ? "decoded with warnings: " : "",
+			 ferr.msg);
+		s->failed = 1;
+		return;
+	}
+	s->warning = warning;
+	double R[9];
+	view_rotation(j, s->k, s->Rv);
+	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
+	gpu_view_pinhole(&s->v, o->width, o->height, o->hfov_deg);
+	memcpy(s->v.R, R, sizeof(R));
+	s->v.interp = GPU_INTERP_BILINEAR;
+	s->v.antialias = 1;
+	const ingest_image *img = &w->img;
+	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
+	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
+	gpu_lock(w->pool);
+	rc = gpu_view_from_equirect(j->gpu, &src, &s->v, &dst, &s->err);
+	gpu_unlock(w->pool);
+	if (!rc && (s->points || s->vdepth))
+		rc = frame_depth(w, s, img, &s->err);
+	if (rc) {
+		svt_err_prefix(&s->err, "view of %s", s->path);
+		s->rc = rc;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	ds_worker *w = arg;
+	ds_workers *p = w->pool;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->next >= p->nslots)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		ds_slot *s = &p->slots[p->next++];
+		pthread_mutex_unlock(&p->mu);
+		frame_run(w, s);
+		pthread_mutex_lock(&p->mu);
+		if (++p->finished == p->nslots)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err)
+{
+	*out = NULL;
+	ds_workers *p = calloc(1, sizeof(*p));
+	size_t T = (size_t)j->o.clip_frames;
+	if (!p || !(p->w = calloc((size_t)n, sizeof(ds_worker))) ||
+	    !(p->slots = calloc(T, sizeof(ds_slot)))) {
+		if (p)
+			free(p->w);
+		free(p);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d workers", n);
+	}
+	p->j = j;
+	p->serial_gpu = strcmp(gpu_ctx_backend(j->gpu), "cpu") != 0;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->gpu_mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	*out = p;
+	for (int i = 0; i < n; i++) {
+		p->w[i].pool = p;
+		if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0)
+			return svt_err_set(err, SVT_E_NOMEM, "cannot start worker %d of %d", i + 1, n);
+		p->w[i].started = 1;
+		p->n = i + 1;
+	}
+	return SVT_OK;
+}
+
+void ds_workers_destroy(ds_workers *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].started)
+			pthread_join(p->w[i].th, NULL);
+	for (int i = 0; i < p->n; i++) {
+		ingest_decoder_destroy(p->w[i].dec);
+		ingest_decoder_destroy(p->w[i].ddec);
+		ingest_image_free(&p->w[i].img);
+		ingest_image_free(&p->w[i].dimg);
+	}
+	for (int t = 0; t < p->j->o.clip_frames; t++)
+		free(p->slots[t].pts);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->gpu_mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p->slots);
+	free(p->w);
+	free(p);
+}
+
+/* Runs the first T slots on the workers and waits for all of them. */
+static void workers_run(ds_workers *p, int T)
+{
+	pthread_mutex_lock(&p->mu);
+	p->nslots = T;
+	p->next = 0;
+	p->finished = 0;
+	pthread_cond_broadcast(&p->work);
+	while (p->finished < T)
+		pthread_cond_wait(&p->done, &p->mu);
+	p->nslots = 0;
+	p->next = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Appends n points to the job's queue for the twin. */
+static int points_queue(dataset_job *j, const gpu_point *pts, size_t n, svt_err *err)
+{
+	if (j->npts + n > j->cappts) {
 		size_t nc = j->cappts ? j->cappts : 1 << 16;
-		while (nc < j->npts + cap)
+		while (nc < j->npts + n)
 			nc *= 2;
 		gpu_point *p = realloc(j->pts, nc * sizeof(*p));
 		if (!p)
@@ -65,107 +290,83 @@ static int frame_depth(dataset_job *j, size_t k, const ingest_image *pano, const
 		j->pts = p;
 		j->cappts = nc;
 	}
-	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
-	size_t n = 0;
-	if ((rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[k].w2c, j->pts + j->npts, cap, &n,
-				      err)))
-		return svt_err_prefix(err, "points of %s", dpath);
+	memcpy(j->pts + j->npts, pts, n * sizeof(*pts));
 	j->npts += n;
-	j->st.depth_frames++;
 	return SVT_OK;
 }
 
-/* Decodes the clip's panoramas on the pool and cuts one view each into j->views. When a frame
- * fails it is rejected (ds_reject_late), *rejected is set and the caller reassembles the clip;
- * returns 0 or a negative status on a job error. */
+/* Cuts the clip's views (and depth views, and depth points) into the job's clip buffers on the
+ * workers. Every frame that fails is rejected (ds_reject_late, in clip order), *rejected is
+ * set and the caller reassembles the clip; returns 0 or a negative status on a job error. */
 int ds_clip_views(dataset_job *j, const size_t *kidx, int T, int *rejected, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
+	ds_workers *p = j->workers;
 	*rejected = 0;
-	const char **paths = calloc((size_t)T, sizeof(char *));
-	if (!paths)
-		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %d frames", T);
-	for (int t = 0; t < T; t++)
-		paths[t] = j->cap->frames[j->cap_idx[kidx[t]]].path;
-
 	/* The shard holds depth for a clip only when every one of its frames has a depth map. */
 	char dpath[4096];
 	j->clip_depth = 1;
 	for (int t = 0; t < T && j->clip_depth; t++)
-		j->clip_depth = ingest_depth_path(paths[t], dpath, sizeof(dpath));
+		j->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
+						  sizeof(dpath));
 	if (j->clip_depth && !j->vdepth) {
 		j->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
-		if (!j->vdepth) {
-			free(paths);
+		if (!j->vdepth)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
-		}
 	}
-
-	ingest_decode_opts dopts;
-	ingest_decode_opts_default(&dopts);
-	dopts.want_channels = 3;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 2);
-	ingest_pool *pool = NULL;
-	int rc = ingest_pool_create(paths, (size_t)T, threads, 2 * threads + 2, &dopts, &pool, err);
-	if (rc)
-		goto done;
-
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
-	for (int got = 0; got < T; got++) {
-		size_t t;
-		ingest_image *img = NULL;
-		int warning = 0;
-		svt_err ferr = {0};
-		rc = ingest_pool_next(pool, &t, &img, &warning, &ferr, err);
-		if (rc)
-			goto done;
-		size_t k = kidx[t];
-		if (!img || (warning && !o->keep_corrupt)) {
-			char why[SVT_ERR_MSG_MAX + 32];
-			snprintf(why, sizeof(why), "%s%s", warning ? "decoded with warnings: " : "",
-				 ferr.msg);
-			if (img)
-				ingest_pool_release(pool, img);
-			svt_log_warn("%s: %s", paths[t], why);
-			ds_reject_late(j, k, INGEST_REJ_UNDECODABLE, why);
-			*rejected = 1;
-			goto done;
-		}
-		if (warning)
-			j->st.decode_warnings++;
-		double Rv[9], R[9];
-		view_rotation(j, k, Rv);
-		geo_rot_relative(j->pano_R + 9 * k, Rv, R);
-		gpu_view v;
-		gpu_view_pinhole(&v, o->width, o->height, o->hfov_deg);
-		memcpy(v.R, R, sizeof(R));
-		v.interp = GPU_INTERP_BILINEAR;
-		v.antialias = 1;
-		gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
-		gpu_image dst = {j->views + t * view_bytes, o->width, o->height, 3, (size_t)o->width * 3};
-		rc = gpu_view_from_equirect(j->gpu, &src, &v, &dst, err);
+	size_t depth_px = (size_t)o->width * o->height;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &p->slots[t];
+		s->k = kidx[t];
+		s->path = j->cap->frames[j->cap_idx[s->k]].path;
 		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
 		 * would count its points twice and mark its tiles changed). */
-		int points = j->store && j->capture_new && !j->points_done[k];
-		float *vd = j->clip_depth ? j->vdepth + t * (size_t)o->width * o->height : NULL;
-		if (!rc && (points || vd))
-			rc = frame_depth(j, k, img, &v, points, vd, err);
-		ingest_pool_release(pool, img);
-		if (rc) {
-			svt_err_prefix(err, "view of %s", paths[t]);
-			goto done;
+		s->points = j->store && j->capture_new && !j->points_done[s->k];
+		s->vdepth = j->clip_depth ? j->vdepth + t * depth_px : NULL;
+		s->view = j->views + t * view_bytes;
+	}
+	workers_run(p, T);
+
+	/* In clip order, whatever order the workers finished in. */
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &p->slots[t];
+		if (s->rc) {
+			if (err)
+				*err = s->err;
+			return s->rc;
 		}
-		geo_pose_w2c(j->tf[k].enu, Rv, j->w2c + 16 * t);
-		j->K[4 * t + 0] = v.fx;
-		j->K[4 * t + 1] = v.fy;
-		j->K[4 * t + 2] = v.cx;
-		j->K[4 * t + 3] = v.cy;
-		j->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[k].heading : j->travel[k];
+	}
+	int rc = SVT_OK;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &p->slots[t];
+		if (s->failed) {
+			svt_log_warn("%s: %s", s->path, s->why);
+			ds_reject_late(j, s->k, INGEST_REJ_UNDECODABLE, s->why);
+			*rejected = 1;
+		} else if (s->points) {
+			/* Fused once: a frame cut again after a reject in its clip adds nothing. */
+			j->points_done[s->k] = 1;
+			if (s->depth_used) {
+				j->st.depth_frames++;
+				if ((rc = points_queue(j, s->pts, s->npts, err)))
+					return rc;
+			}
+		}
+	}
+	if (*rejected)
+		return SVT_OK;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &p->slots[t];
+		if (s->warning)
+			j->st.decode_warnings++;
+		geo_pose_w2c(j->tf[s->k].enu, s->Rv, j->w2c + 16 * t);
+		j->K[4 * t + 0] = s->v.fx;
+		j->K[4 * t + 1] = s->v.fy;
+		j->K[4 * t + 2] = s->v.cx;
+		j->K[4 * t + 3] = s->v.cy;
+		j->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[s->k].heading : j->travel[s->k];
 		ds_report_progress(j, 1);
 	}
-done:
-	ingest_pool_destroy(pool);
-	free(paths);
-	return rc;
+	return SVT_OK;
 }
