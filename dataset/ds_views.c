@@ -45,6 +45,7 @@ typedef struct ds_worker {
 	int started;
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
+	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
 } ds_worker;
 
 struct ds_workers {
@@ -109,10 +110,19 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
 		       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
 	if (s->vdepth) {
-		gpu_lock(w->pool);
-		rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth,
-						  (size_t)v->width * sizeof(float), err);
-		gpu_unlock(w->pool);
+		size_t ds = (size_t)v->width * sizeof(float);
+		if (w->pool->serial_gpu) {
+			gpu_lock(w->pool);
+			rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth, ds, err);
+			gpu_unlock(w->pool);
+		} else {
+			/* The view's rays once, read at the depth map's size: the same bits as the
+			 * per-pixel reference (tests/test_gpu_view_map.c), without two scalar atan2
+			 * per pixel. */
+			rc = gpu_view_map_build(v, &w->map, err);
+			if (!rc)
+				rc = gpu_view_depth_from_map(&w->map, &d, s->vdepth, ds, err);
+		}
 		if (rc)
 			return svt_err_prefix(err, "depth view of %s", dpath);
 	}
@@ -250,6 +260,7 @@ void ds_workers_destroy(ds_workers *p)
 		ingest_decoder_destroy(p->w[i].ddec);
 		ingest_image_free(&p->w[i].img);
 		ingest_image_free(&p->w[i].dimg);
+		gpu_view_map_free(&p->w[i].map);
 	}
 	for (int t = 0; t < p->j->o.clip_frames; t++)
 		free(p->slots[t].pts);
