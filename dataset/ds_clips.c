@@ -24,8 +24,8 @@ static void clip_id(const dataset_job *j, const size_t *kidx, int seq, char id[6
 }
 
 /* Writes one assembled clip: views (and depth views), poses and metadata. */
-static int clip_write(dataset_job *j, const size_t *kidx, int T, int seq, const char *split,
-		      svt_err *err)
+static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
+		      const char *split, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	char id[64];
@@ -47,7 +47,7 @@ static int clip_write(dataset_job *j, const size_t *kidx, int T, int seq, const 
 	const char *dong = clip_label(j->dongs, j->dong, kidx, T);
 	/* One caption window over the clip, from what the metadata says. */
 	const ingest_meta *m0 = &j->cap->frames[j->cap_idx[kidx[0]]].meta;
-	twin_caption_in ci = {.heading = j->heading, .n = T, .time_us = j->time_us[0],
+	twin_caption_in ci = {.heading = B->heading, .n = T, .time_us = j->time_us[0],
 			      .tz_offset_min = m0->tz_offset_min, .dist_m = j->dist[T - 1],
 			      .span_s = span_s, .district = district, .dong = dong};
 	char caption[320];
@@ -56,19 +56,19 @@ static int clip_write(dataset_job *j, const size_t *kidx, int T, int seq, const 
 
 	fmt_clip_desc d = {
 		.id = id, .T = T, .H = o->height, .W = o->width,
-		.w2c = j->w2c, .K = j->K, .llh = j->llh, .proj = j->proj,
-		.heading = j->heading, .dist_m = j->dist, .time_us = j->time_us,
+		.w2c = B->w2c, .K = B->K, .llh = j->llh, .proj = j->proj,
+		.heading = B->heading, .dist_m = j->dist, .time_us = j->time_us,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
-		.depth = j->clip_depth,
+		.depth = B->clip_depth,
 	};
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;
 	for (int t = 0; !rc && t < T; t++) {
-		rc = fmt_clip_frame(j->writer, t, j->views + t * view_bytes, err);
-		if (!rc && j->clip_depth)
-			rc = fmt_clip_depth(j->writer, t, j->vdepth + t * depth_px, err);
+		rc = fmt_clip_frame(j->writer, t, B->views + t * view_bytes, err);
+		if (!rc && B->clip_depth)
+			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
 	}
 	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
@@ -97,97 +97,152 @@ static int clip_in_part(const dataset_job *j, const char *id, size_t ordinal,
 	return j->o.clip_filter(j->o.clip_filter_user, &ci) != 0;
 }
 
-/* Clips are assembled from the frames still alive from `start` on; only the first is used, so
- * that a frame failing to decode is dropped and the clip reassembled without it. */
-int ds_clips_run(dataset_job *j, svt_err *err)
-{
-	const dataset_opts *o = &j->o;
-	twin_clip_opts co;
-	twin_clip_opts_default(&co);
-	co.frames = o->clip_frames;
-	co.stride = o->clip_stride > 0 ? o->clip_stride : o->clip_frames;
-	co.spacing_m = o->spacing_m;
-	co.spacing_s = o->spacing_s;
+/* A clip that needs cutting: where it is and what it is. */
+typedef struct pending {
+	size_t *kidx;        /* clip_frames */
+	int n, seq, split;
+	char id[64];
+	size_t start;        /* where it was assembled from (to reassemble after a reject) */
+} pending;
 
-	size_t T = (size_t)co.frames;
-	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
-	twin_frame *sub = calloc(j->n, sizeof(*sub));
-	size_t *map = calloc(j->n, sizeof(*map));
-	size_t *kidx = calloc(T, sizeof(*kidx));
-	j->views = malloc(T * view_bytes);
-	j->w2c = calloc(16 * T, sizeof(double));
-	j->K = calloc(4 * T, sizeof(double));
-	j->llh = calloc(3 * T, sizeof(double));
-	j->proj = calloc(3 * T, sizeof(double));
-	j->heading = calloc(T, sizeof(double));
-	j->dist = calloc(T, sizeof(double));
-	j->time_us = calloc(T, sizeof(int64_t));
-	j->clip_tf = calloc(T, sizeof(twin_frame));
-	twin_clip_list cl = {0};
+typedef struct clip_loop {
+	twin_clip_opts co;
+	twin_frame *sub;
+	size_t *map;
+	twin_clip_list cl;
+	size_t start, ordinal;
+} clip_loop;
+
+/* Assembles clips from L->start on until one needs cutting (into *P; *found = 1) or none is
+ * left (*found = 0). Clips of another part, committed by an earlier run or dropped by the
+ * split are accounted for on the way and passed. Clips are assembled from the frames still
+ * alive from `start` on and only the first is used, so that a frame failing to decode is
+ * dropped and its clip reassembled without it. */
+static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_err *err)
+{
 	int rc = SVT_OK;
-	if (!sub || !map || !kidx || !j->views || !j->w2c || !j->K || !j->llh || !j->proj ||
-	    !j->heading || !j->dist || !j->time_us || !j->clip_tf) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
-		goto done;
-	}
-	size_t start = 0, ordinal = 0;
+	*found = 0;
 	for (;;) {
 		size_t m = 0;
-		for (size_t k = start; k < j->n; k++)
+		for (size_t k = L->start; k < j->n; k++)
 			if (j->alive[k]) {
-				sub[m] = j->tf[k];
-				map[m++] = k;
+				L->sub[m] = j->tf[k];
+				L->map[m++] = k;
 			}
-		twin_clip_list_free(&cl);
-		if (m == 0 || (rc = twin_clips_assemble(sub, m, &co, &cl, err)))
-			break;
-		if (cl.n == 0)
-			break;
-		const twin_clip *c = &cl.clips[0];
+		twin_clip_list_free(&L->cl);
+		if (m == 0 || (rc = twin_clips_assemble(L->sub, m, &L->co, &L->cl, err)) ||
+		    L->cl.n == 0)
+			return rc;
+		const twin_clip *c = &L->cl.clips[0];
 		for (int t = 0; t < c->n; t++)
-			kidx[t] = map[c->idx[t]];
+			P->kidx[t] = L->map[c->idx[t]];
+		P->n = c->n;
+		P->seq = c->seq;
+		P->start = L->start;
 		if (j->prog_total == 0)
-			j->prog_total = cl.n * T; /* an estimate: refined as clips go */
-		char id[64];
-		clip_id(j, kidx, c->seq, id);
-		int split = twin_clip_split(&j->split, sub, c);
-		if (!clip_in_part(j, id, ordinal, kidx, c)) {
+			j->prog_total = L->cl.n * (size_t)L->co.frames; /* refined as clips go */
+		clip_id(j, P->kidx, c->seq, P->id);
+		P->split = twin_clip_split(&j->split, L->sub, c);
+		size_t stride = (size_t)L->co.stride;
+		size_t after = stride < (size_t)c->n ? P->kidx[stride] : P->kidx[c->n - 1] + 1;
+		if (!clip_in_part(j, P->id, L->ordinal, P->kidx, c)) {
 			/* Another part's clip: its frames are neither decoded nor recorded here. */
 			j->st.clips_skipped_part++;
 			ds_report_progress(j, (size_t)c->n);
-		} else if (split >= 0 && fmt_writer_has_clip(j->writer, id)) {
-			/* Committed by an earlier, interrupted run of this job. */
-			if ((rc = ds_clip_remember(j, id, kidx, c->n, c->seq, err)))
-				break;
-			j->st.clips_resumed++;
-			ds_report_progress(j, (size_t)c->n);
-		} else if (split == TWIN_SPLIT_DROP) {
+		} else if (P->split == TWIN_SPLIT_DROP) {
 			/* Within the buffer of another split's block: no place may be in two. */
 			j->st.clips_dropped++;
+		} else if (fmt_writer_has_clip(j->writer, P->id)) {
+			/* Committed by an earlier, interrupted run of this job. */
+			if ((rc = ds_clip_remember(j, P->id, P->kidx, c->n, c->seq, err)))
+				return rc;
+			j->st.clips_resumed++;
+			ds_report_progress(j, (size_t)c->n);
 		} else {
-			int rejected = 0;
-			rc = ds_clip_views(j, kidx, c->n, &rejected, err);
-			/* The points queued before a failure are fused all the same: their frames
-			 * are marked done and would not be visited again. */
-			int prc = rc ? SVT_OK : ds_points_flush(j, err);
-			if (prc)
-				rc = prc;
-			if (rc)
-				break;
-			if (rejected)
-				continue; /* a frame was dropped: reassemble from the same start */
-			if ((rc = clip_write(j, kidx, c->n, c->seq, twin_split_name(split), err)) ||
-			    (rc = ds_clip_remember(j, id, kidx, c->n, c->seq, err)))
-				break;
-			j->st.split_counts[split]++;
+			*found = 1;
+			return SVT_OK; /* L->start moves past it once it is cut */
 		}
-		ordinal++;
-		start = (size_t)co.stride < (size_t)c->n ? kidx[co.stride] : kidx[c->n - 1] + 1;
+		L->ordinal++;
+		L->start = after;
+	}
+}
+
+/* The start after clip P (the next clip's first frame, stride frames on). */
+static size_t start_after(const clip_loop *L, const pending *P)
+{
+	size_t stride = (size_t)L->co.stride;
+	return stride < (size_t)P->n ? P->kidx[stride] : P->kidx[P->n - 1] + 1;
+}
+
+/* The clip loop, two clips in flight: clip P is cut on the workers into buffer b; once it is
+ * done, the next clip Q is found and handed to the workers (buffer 1 - b) before P's points are
+ * fused and P is written, so decoding runs on across clip boundaries. Q is assembled only
+ * after P's rejects are known, so the clips are those of a loop with one clip at a time. */
+int ds_clips_run(dataset_job *j, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	clip_loop L = {0};
+	twin_clip_opts_default(&L.co);
+	L.co.frames = o->clip_frames;
+	L.co.stride = o->clip_stride > 0 ? o->clip_stride : o->clip_frames;
+	L.co.spacing_m = o->spacing_m;
+	L.co.spacing_s = o->spacing_s;
+
+	size_t T = (size_t)L.co.frames;
+	pending PQ[2] = {0};
+	L.sub = calloc(j->n, sizeof(*L.sub));
+	L.map = calloc(j->n, sizeof(*L.map));
+	PQ[0].kidx = calloc(T, sizeof(size_t));
+	PQ[1].kidx = calloc(T, sizeof(size_t));
+	j->llh = calloc(3 * T, sizeof(double));
+	j->proj = calloc(3 * T, sizeof(double));
+	j->dist = calloc(T, sizeof(double));
+	j->time_us = calloc(T, sizeof(int64_t));
+	j->clip_tf = calloc(T, sizeof(twin_frame));
+	int rc = SVT_OK, found = 0, b = 0;
+	if (!L.sub || !L.map || !PQ[0].kidx || !PQ[1].kidx || !j->llh || !j->proj || !j->dist ||
+	    !j->time_us || !j->clip_tf) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
+		goto done;
+	}
+	if ((rc = next_clip(j, &L, &PQ[b], &found, err)) || !found ||
+	    (rc = ds_views_submit(j, b, PQ[b].kidx, PQ[b].n, err)))
+		goto done;
+	while (found) {
+		pending *P = &PQ[b], *Q = &PQ[1 - b];
+		int rejected = 0;
+		if ((rc = ds_views_wait(j, b, P->n, &rejected, err)))
+			break;
+		if (rejected) {
+			/* The points of its good frames are fused all the same (they are marked
+			 * done); the clip is reassembled from the same start without the frame. */
+			L.start = P->start;
+			if ((rc = ds_points_flush(j, err)) || (rc = next_clip(j, &L, P, &found, err)))
+				break;
+			if (found && (rc = ds_views_submit(j, b, P->kidx, P->n, err)))
+				break;
+			continue;
+		}
+		L.ordinal++;
+		L.start = start_after(&L, P);
+		int qfound = 0;
+		if ((rc = next_clip(j, &L, Q, &qfound, err)) ||
+		    (qfound && (rc = ds_views_submit(j, 1 - b, Q->kidx, Q->n, err))))
+			break;
+		if ((rc = ds_points_flush(j, err)) ||
+		    (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq, twin_split_name(P->split),
+				     err)) ||
+		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+			break;
+		j->st.split_counts[P->split]++;
+		found = qfound;
+		b = 1 - b;
 	}
 done:
-	twin_clip_list_free(&cl);
-	free(sub);
-	free(map);
-	free(kidx);
+	twin_clip_list_free(&L.cl);
+	free(L.sub);
+	free(L.map);
+	free(PQ[0].kidx);
+	free(PQ[1].kidx);
 	return rc;
 }

@@ -21,6 +21,15 @@ typedef struct ds_clip_rec {
 	size_t *kidx;
 } ds_clip_rec;
 
+/* One clip's views and what the workers found for it. */
+typedef struct ds_buf {
+	uint8_t *views;      /* T x H x W x 3 */
+	float *vdepth;       /* T x H x W metres (allocated with the first clip with depth) */
+	double *w2c, *K, *heading;
+	int clip_depth;      /* every frame of the clip has a depth map */
+	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
+} ds_buf;
+
 struct dataset_job {
 	dataset_opts o;
 	const dataset_callbacks *cb;
@@ -44,9 +53,11 @@ struct dataset_job {
 	const twin_layer *districts, *dongs;
 	twin_split_opts split;
 	char name[64];       /* capture name, the prefix of clip ids */
-	/* per-clip buffers, sized for the largest clip */
-	uint8_t *views;
-	double *w2c, *K, *llh, *proj, *heading, *dist;
+	/* Two clips in flight: the workers cut one while the main thread fuses and writes the
+	 * other (ds_buf, sized for clip_frames). */
+	ds_buf buf[2];
+	/* the clip being written */
+	double *llh, *proj, *dist;
 	int64_t *time_us;
 	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
 	struct ds_workers *workers; /* the run's pool (ds_views.c) */
@@ -55,8 +66,6 @@ struct dataset_job {
 	gpu_point *pts;
 	size_t npts, cappts;
 	unsigned char *points_done;
-	int clip_depth;      /* the clip being cut has a depth map for every frame */
-	float *vdepth;       /* its depth views, clip_frames x H x W metres */
 	ds_clip_rec *recs;
 	size_t nrecs, caprecs;
 	size_t prog_done, prog_total;
@@ -81,10 +90,12 @@ typedef struct ds_workers ds_workers;
 int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err);
 void ds_workers_destroy(ds_workers *p);
 
-/* ds_views.c: decode a clip's panoramas and cut its views (and depth views) into the job's
- * clip buffers. *rejected is set when a frame failed and was rejected (the caller
- * reassembles the clip without it); the return value is 0 or a job error. */
-int ds_clip_views(dataset_job *j, const size_t *kidx, int T, int *rejected, svt_err *err);
+/* ds_views.c: hands clip kidx[0..T) to the workers, cut into buffer b (returns at once). */
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err);
+/* Waits for buffer b's clip. Every frame that failed is rejected (ds_reject_late, in clip
+ * order), its good frames' depth points are queued for the twin, and *rejected is set: the
+ * caller reassembles the clip. Returns 0 or a negative status on a job error. */
+int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err);
 
 /* ds_clips.c: the clip loop and the clip writer. */
 int ds_clips_run(dataset_job *j, svt_err *err);

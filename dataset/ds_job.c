@@ -256,13 +256,15 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->alive);
 	free(j->points_done);
 	free(j->pts);
-	free(j->vdepth);
-	free(j->views);
-	free(j->w2c);
-	free(j->K);
+	for (int b = 0; b < 2; b++) {
+		free(j->buf[b].views);
+		free(j->buf[b].vdepth);
+		free(j->buf[b].w2c);
+		free(j->buf[b].K);
+		free(j->buf[b].heading);
+	}
 	free(j->llh);
 	free(j->proj);
-	free(j->heading);
 	free(j->dist);
 	free(j->time_us);
 	free(j->clip_tf);

@@ -5,7 +5,9 @@
  * kernels run single-threaded inside). Frames are independent, so the clip's frames run side
  * by side; the results go into per-position slots and the main thread reads them in clip order,
  * so that rejects, points and shards do not depend on the number of threads or their timing.
- * Memory: one decoded panorama and depth map per worker, one clip of views.
+ * Two clips are in flight: while the main thread fuses one clip's points and writes it, the
+ * workers already cut the next one, across clip boundaries, from one queue.
+ * Memory: one decoded panorama and depth map per worker, two clips of views.
  *
  * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
  */
@@ -20,6 +22,7 @@
 
 /* One clip position's work and result. */
 typedef struct ds_slot {
+	int b;               /* its buffer */
 	size_t k;            /* kept frame */
 	const char *path;
 	int points;          /* back-project its depth for the twin */
@@ -52,8 +55,10 @@ struct ds_workers {
 	dataset_job *j;
 	pthread_mutex_t mu, gpu_mu;
 	pthread_cond_t work, done;
-	ds_slot *slots;
-	int nslots, next, finished, stop;
+	ds_slot **queue;     /* ring of 2 T slots waiting for a worker */
+	int qcap, qhead, qlen;
+	int submitted[2], finished[2];
+	int stop;
 	int serial_gpu;      /* CUDA: one gpu call at a time */
 	int n;
 	ds_worker *w;
@@ -200,16 +205,18 @@ static void *worker_main(void *arg)
 	ds_workers *p = w->pool;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->next >= p->nslots)
+		while (!p->stop && p->qlen == 0)
 			pthread_cond_wait(&p->work, &p->mu);
 		if (p->stop)
 			break;
-		ds_slot *s = &p->slots[p->next++];
+		ds_slot *s = p->queue[p->qhead];
+		p->qhead = (p->qhead + 1) % p->qcap;
+		p->qlen--;
 		pthread_mutex_unlock(&p->mu);
 		frame_run(w, s);
 		pthread_mutex_lock(&p->mu);
-		if (++p->finished == p->nslots)
-			pthread_cond_signal(&p->done);
+		if (++p->finished[s->b] == p->submitted[s->b])
+			pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -221,12 +228,13 @@ int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err)
 	ds_workers *p = calloc(1, sizeof(*p));
 	size_t T = (size_t)j->o.clip_frames;
 	if (!p || !(p->w = calloc((size_t)n, sizeof(ds_worker))) ||
-	    !(p->slots = calloc(T, sizeof(ds_slot)))) {
+	    !(p->queue = calloc(2 * T, sizeof(ds_slot *)))) {
 		if (p)
 			free(p->w);
 		free(p);
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d workers", n);
 	}
+	p->qcap = (int)(2 * T);
 	p->j = j;
 	p->serial_gpu = strcmp(gpu_ctx_backend(j->gpu), "cpu") != 0;
 	pthread_mutex_init(&p->mu, NULL);
@@ -262,30 +270,20 @@ void ds_workers_destroy(ds_workers *p)
 		ingest_image_free(&p->w[i].dimg);
 		gpu_view_map_free(&p->w[i].map);
 	}
-	for (int t = 0; t < p->j->o.clip_frames; t++)
-		free(p->slots[t].pts);
+	for (int b = 0; b < 2; b++) {
+		ds_slot *sl = p->j->buf[b].slots;
+		for (int t = 0; sl && t < p->j->o.clip_frames; t++)
+			free(sl[t].pts);
+		free(sl);
+		p->j->buf[b].slots = NULL;
+	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->gpu_mu);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
-	free(p->slots);
+	free(p->queue);
 	free(p->w);
 	free(p);
-}
-
-/* Runs the first T slots on the workers and waits for all of them. */
-static void workers_run(ds_workers *p, int T)
-{
-	pthread_mutex_lock(&p->mu);
-	p->nslots = T;
-	p->next = 0;
-	p->finished = 0;
-	pthread_cond_broadcast(&p->work);
-	while (p->finished < T)
-		pthread_cond_wait(&p->done, &p->mu);
-	p->nslots = 0;
-	p->next = 0;
-	pthread_mutex_unlock(&p->mu);
 }
 
 /* Appends n points to the job's queue for the twin. */
@@ -306,42 +304,81 @@ static int points_queue(dataset_job *j, const gpu_point *pts, size_t n, svt_err 
 	return SVT_OK;
 }
 
-/* Cuts the clip's views (and depth views, and depth points) into the job's clip buffers on the
- * workers. Every frame that fails is rejected (ds_reject_late, in clip order), *rejected is
- * set and the caller reassembles the clip; returns 0 or a negative status on a job error. */
-int ds_clip_views(dataset_job *j, const size_t *kidx, int T, int *rejected, svt_err *err)
+/* Buffer b's memory, allocated with its first clip. */
+static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	size_t T = (size_t)o->clip_frames;
+	if (B->views)
+		return SVT_OK;
+	B->views = malloc(T * (size_t)o->width * (size_t)o->height * 3);
+	B->w2c = calloc(16 * T, sizeof(double));
+	B->K = calloc(4 * T, sizeof(double));
+	B->heading = calloc(T, sizeof(double));
+	B->slots = calloc(T, sizeof(ds_slot));
+	if (!B->views || !B->w2c || !B->K || !B->heading || !B->slots)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
+	return SVT_OK;
+}
+
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	ds_workers *p = j->workers;
-	*rejected = 0;
+	ds_buf *B = &j->buf[b];
+	int rc = buf_alloc(j, B, err);
+	if (rc)
+		return rc;
 	/* The shard holds depth for a clip only when every one of its frames has a depth map. */
 	char dpath[4096];
-	j->clip_depth = 1;
-	for (int t = 0; t < T && j->clip_depth; t++)
-		j->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
+	B->clip_depth = 1;
+	for (int t = 0; t < T && B->clip_depth; t++)
+		B->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
 						  sizeof(dpath));
-	if (j->clip_depth && !j->vdepth) {
-		j->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
-		if (!j->vdepth)
+	if (B->clip_depth && !B->vdepth) {
+		B->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
+		if (!B->vdepth)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
 	}
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;
+	pthread_mutex_lock(&p->mu);
+	p->submitted[b] = T;
+	p->finished[b] = 0;
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = &p->slots[t];
+		ds_slot *s = &B->slots[t];
+		s->b = b;
 		s->k = kidx[t];
 		s->path = j->cap->frames[j->cap_idx[s->k]].path;
 		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
-		 * would count its points twice and mark its tiles changed). */
+		 * would count its points twice and mark its tiles changed); a frame shared with
+		 * the clip before (stride < frames) was fused there. */
 		s->points = j->store && j->capture_new && !j->points_done[s->k];
-		s->vdepth = j->clip_depth ? j->vdepth + t * depth_px : NULL;
-		s->view = j->views + t * view_bytes;
+		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
+		s->view = B->views + t * view_bytes;
+		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
+		p->qlen++;
 	}
-	workers_run(p, T);
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	return SVT_OK;
+}
+
+int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	ds_workers *p = j->workers;
+	ds_buf *B = &j->buf[b];
+	*rejected = 0;
+	pthread_mutex_lock(&p->mu);
+	while (p->finished[b] < p->submitted[b])
+		pthread_cond_wait(&p->done, &p->mu);
+	p->submitted[b] = p->finished[b] = 0;
+	pthread_mutex_unlock(&p->mu);
 
 	/* In clip order, whatever order the workers finished in. */
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = &p->slots[t];
+		ds_slot *s = &B->slots[t];
 		if (s->rc) {
 			if (err)
 				*err = s->err;
@@ -350,7 +387,7 @@ int ds_clip_views(dataset_job *j, const size_t *kidx, int T, int *rejected, svt_
 	}
 	int rc = SVT_OK;
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = &p->slots[t];
+		ds_slot *s = &B->slots[t];
 		if (s->failed) {
 			svt_log_warn("%s: %s", s->path, s->why);
 			ds_reject_late(j, s->k, INGEST_REJ_UNDECODABLE, s->why);
@@ -368,15 +405,15 @@ int ds_clip_views(dataset_job *j, const size_t *kidx, int T, int *rejected, svt_
 	if (*rejected)
 		return SVT_OK;
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = &p->slots[t];
+		ds_slot *s = &B->slots[t];
 		if (s->warning)
 			j->st.decode_warnings++;
-		geo_pose_w2c(j->tf[s->k].enu, s->Rv, j->w2c + 16 * t);
-		j->K[4 * t + 0] = s->v.fx;
-		j->K[4 * t + 1] = s->v.fy;
-		j->K[4 * t + 2] = s->v.cx;
-		j->K[4 * t + 3] = s->v.cy;
-		j->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[s->k].heading : j->travel[s->k];
+		geo_pose_w2c(j->tf[s->k].enu, s->Rv, B->w2c + 16 * t);
+		B->K[4 * t + 0] = s->v.fx;
+		B->K[4 * t + 1] = s->v.fy;
+		B->K[4 * t + 2] = s->v.cx;
+		B->K[4 * t + 3] = s->v.cy;
+		B->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[s->k].heading : j->travel[s->k];
 		ds_report_progress(j, 1);
 	}
 	return SVT_OK;
