@@ -117,6 +117,9 @@ typedef struct dataset_stats {
 	int width, height;
 	char backend[32];        /* "cpu" or "cuda" ("-" before the run) */
 	double seconds;          /* wall time of dataset_job_run */
+	/* Where the main thread's time went (the workers cut views meanwhile): waiting for the
+	 * workers, fusing depth points into the twin, handing clips to the writer. */
+	double seconds_wait_views, seconds_fuse, seconds_write;
 	int committed;           /* the shards and manifest of this run are committed */
 } dataset_stats;
 

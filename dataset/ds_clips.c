@@ -211,7 +211,10 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 	while (found) {
 		pending *P = &PQ[b], *Q = &PQ[1 - b];
 		int rejected = 0;
-		if ((rc = ds_views_wait(j, b, P->n, &rejected, err)))
+		double t0 = svt_now();
+		rc = ds_views_wait(j, b, P->n, &rejected, err);
+		j->st.seconds_wait_views += svt_now() - t0;
+		if (rc)
 			break;
 		if (rejected) {
 			/* The points of its good frames are fused all the same (they are marked
@@ -229,16 +232,27 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		if ((rc = next_clip(j, &L, Q, &qfound, err)) ||
 		    (qfound && (rc = ds_views_submit(j, 1 - b, Q->kidx, Q->n, err))))
 			break;
-		if ((rc = ds_points_flush(j, err)) ||
-		    (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq, twin_split_name(P->split),
-				     err)) ||
+		double t1 = svt_now();
+		rc = ds_points_flush(j, err);
+		double t2 = svt_now();
+		j->st.seconds_fuse += t2 - t1;
+		if (rc || (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
+					   twin_split_name(P->split), err)) ||
 		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
 			break;
+		j->st.seconds_write += svt_now() - t2;
 		j->st.split_counts[P->split]++;
 		found = qfound;
 		b = 1 - b;
 	}
-done:
+done:;
+	/* The last clip's points (or, after a failure, the fusion still running) are joined. */
+	svt_err jerr = {0};
+	int jrc = rc ? ds_points_join(j, &jerr) : ds_points_flush(j, err);
+	if (!rc && !jrc)
+		jrc = ds_points_join(j, err);
+	if (!rc)
+		rc = jrc;
 	twin_clip_list_free(&L.cl);
 	free(L.sub);
 	free(L.map);

@@ -6,6 +6,8 @@
 #ifndef SVT_DS_INTERNAL_H
 #define SVT_DS_INTERNAL_H
 
+#include <pthread.h>
+
 #include "dataset/dataset.h"
 #include "formats/formats.h"
 #include "geo/geo.h"
@@ -65,6 +67,12 @@ struct dataset_job {
 	/* depth -> points fused into the twin's tiles, once per frame */
 	gpu_point *pts;
 	size_t npts, cappts;
+	/* the points being fused on the fusion thread (ds_twin.c) */
+	gpu_point *fuse_pts;
+	size_t fuse_n, fuse_cap;
+	int fusing, fuse_rc;
+	pthread_t fuse_th;
+	svt_err fuse_err;
 	unsigned char *points_done;
 	ds_clip_rec *recs;
 	size_t nrecs, caprecs;
@@ -81,7 +89,10 @@ int ds_georeference(dataset_job *j, svt_err *err);
  * the depth points of a clip fused into the store. */
 int ds_twin_open(dataset_job *j, svt_err *err);
 int ds_twin_record_tiles(dataset_job *j, svt_err *err);
+/* Hands the queued points to the fusion thread (after joining the one before); ds_points_join
+ * waits for it and returns its status. */
 int ds_points_flush(dataset_job *j, svt_err *err);
+int ds_points_join(dataset_job *j, svt_err *err);
 int ds_clip_remember(dataset_job *j, const char *id, const size_t *kidx, int T, int seq,
 		     svt_err *err);
 

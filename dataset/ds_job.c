@@ -256,6 +256,7 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->alive);
 	free(j->points_done);
 	free(j->pts);
+	free(j->fuse_pts);
 	for (int b = 0; b < 2; b++) {
 		free(j->buf[b].views);
 		free(j->buf[b].vdepth);

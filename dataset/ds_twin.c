@@ -1,6 +1,7 @@
 /* ds_twin.c: the job's use of the twin store (twin/): the capture added once with its depth
  * points, district and dong labels, and each clip's tiles recorded so that a later change to
  * those tiles marks exactly the clips (and shards) that depend on them. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,14 +140,60 @@ int ds_twin_record_tiles(dataset_job *j, svt_err *err)
 	return rc;
 }
 
-/* Fuses the queued points into the twin's tiles (one call per clip: each call rewrites the
- * tiles it touches). */
+/* The fusion of one clip's points, on its own thread while the main thread writes the clip
+ * (the store is only ever touched by one thread at a time: the next fusion starts after this
+ * one is joined). */
+static void *fuse_main(void *arg)
+{
+	dataset_job *j = arg;
+	svt_err_clear(&j->fuse_err);
+	j->fuse_rc = twin_store_add_points(j->store, j->fuse_pts, j->fuse_n, j->info.enu_origin_llh,
+					   &j->fuse_err);
+	return NULL;
+}
+
+int ds_points_join(dataset_job *j, svt_err *err)
+{
+	if (!j->fusing)
+		return SVT_OK;
+	pthread_join(j->fuse_th, NULL);
+	j->fusing = 0;
+	j->st.points_total += j->fuse_n;
+	j->fuse_n = 0;
+	if (!j->fuse_rc)
+		return SVT_OK;
+	if (err)
+		*err = j->fuse_err;
+	return svt_err_prefix(err, "fusing points into the twin");
+}
+
 int ds_points_flush(dataset_job *j, svt_err *err)
 {
-	if (!j->npts || !j->store)
-		return SVT_OK;
-	int rc = twin_store_add_points(j->store, j->pts, j->npts, j->info.enu_origin_llh, err);
-	j->st.points_total += j->npts;
+	int rc = ds_points_join(j, err);
+	if (rc || !j->npts || !j->store)
+		return rc;
+	/* The queue changes hands: the fusion reads fuse_pts while the workers' next points
+	 * are queued into pts. */
+	gpu_point *p = j->fuse_pts;
+	size_t cap = j->fuse_cap;
+	j->fuse_pts = j->pts;
+	j->fuse_cap = j->cappts;
+	j->fuse_n = j->npts;
+	j->pts = p;
+	j->cappts = cap;
 	j->npts = 0;
-	return rc ? svt_err_prefix(err, "fusing points into the twin") : SVT_OK;
+	if (pthread_create(&j->fuse_th, NULL, fuse_main, j) != 0) {
+		/* No thread: fuse here. */
+		fuse_main(j);
+		j->st.points_total += j->fuse_n;
+		j->fuse_n = 0;
+		if (j->fuse_rc) {
+			if (err)
+				*err = j->fuse_err;
+			return svt_err_prefix(err, "fusing points into the twin");
+		}
+		return SVT_OK;
+	}
+	j->fusing = 1;
+	return SVT_OK;
 }
