@@ -93,10 +93,13 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 	char dpath[4096];
 	const gpu_view *v = &s->v;
 	size_t vpx = (size_t)v->width * (size_t)v->height;
-	if (s->vdepth)
-		memset(s->vdepth, 0, vpx * sizeof(float));
-	if (!ingest_depth_path(s->path, dpath, sizeof(dpath)))
+	/* A frame without a usable depth map gets zeros; otherwise the depth view writes every
+	 * pixel. */
+	if (!ingest_depth_path(s->path, dpath, sizeof(dpath))) {
+		if (s->vdepth)
+			memset(s->vdepth, 0, vpx * sizeof(float));
 		return SVT_OK;
+	}
 	svt_err derr = {0};
 	int warn = 0, rc;
 	ingest_decode_opts dopts;
@@ -108,6 +111,8 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 	    w->dimg.bit_depth != 16 || w->dimg.channels != 1) {
 		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
 			     derr.msg[0] ? derr.msg : "wrong pixel format");
+		if (s->vdepth)
+			memset(s->vdepth, 0, vpx * sizeof(float));
 		return SVT_OK;
 	}
 	const ingest_image *di = &w->dimg;

@@ -152,16 +152,38 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 	gpu_view_to_gm(&v0, src->width, src->height, &g);
 	const float scale = (float)src->scale, min_m = (float)src->min_m, max_m = (float)src->max_m;
 	const uint8_t *base = src->data;
+	int *tap = malloc(2 * (size_t)m->width * sizeof(int));
+	if (!tap)
+		return svt_err_set(err, SVT_E_NOMEM, "depth view: no memory for a row");
 	for (int j = 0; j < m->height; j++) {
 		float *row = (float *)((uint8_t *)dst + (size_t)j * dst_stride);
 		size_t o = (size_t)j * (size_t)m->width;
 		const float *lon = m->lon + o, *lat = m->lat + o, *norm = m->norm + o;
-		for (int i = 0; i < m->width; i++) {
+		/* The nearest source sample of each pixel: floor(col + 0.5), floor(row + 0.5). */
+		int i = 0;
+#ifdef __SSE2__
+		const __m128 kc = _mm_set1_ps(g.kc), oc = _mm_set1_ps(g.oc), kr = _mm_set1_ps(g.kr);
+		const __m128 orow = _mm_set1_ps(g.orow), half = _mm_set1_ps(0.5f);
+		for (; i + 4 <= m->width; i += 4) {
+			__m128 c = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(lon + i), kc), oc), half);
+			__m128 r = _mm_add_ps(_mm_sub_ps(orow, _mm_mul_ps(_mm_loadu_ps(lat + i), kr)), half);
+			/* floor: truncate, then one less where truncation went up (negative values) */
+			__m128i ci = _mm_cvttps_epi32(c), ri = _mm_cvttps_epi32(r);
+			ci = _mm_add_epi32(ci, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ci), c)));
+			ri = _mm_add_epi32(ri, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ri), r)));
+			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i), _mm_unpacklo_epi32(ci, ri));
+			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i + 4), _mm_unpackhi_epi32(ci, ri));
+		}
+#endif
+		for (; i < m->width; i++) {
 			float c = GM_ADD(GM_MUL(lon[i], g.kc), g.oc);
 			float r = GM_SUB(g.orow, GM_MUL(lat[i], g.kr));
+			tap[2 * i] = (int)floorf(c + 0.5f);
+			tap[2 * i + 1] = (int)floorf(r + 0.5f);
+		}
+		for (i = 0; i < m->width; i++) {
 			int x, y;
-			gm_wrap_tap((int)floorf(c + 0.5f), (int)floorf(r + 0.5f), src->width,
-				    src->height, &x, &y);
+			gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
 			const uint8_t *p = base + (size_t)y * src->stride;
 			float range;
 			if (src->is_float) {
@@ -182,5 +204,6 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 					 : range / norm[i];
 		}
 	}
+	free(tap);
 	return SVT_OK;
 }
