@@ -851,9 +851,12 @@ static int slot_get(fmt_writer *w, slot **out, svt_err *err)
 		return rc;
 	}
 	*out = NULL;
+	/* Under the lock: the workers write the other slots' states meanwhile. */
+	pthread_mutex_lock(&w->mu);
 	for (int i = 0; i < w->nslots && !*out; i++)
 		if (w->slots[i].state == S_FREE)
 			*out = &w->slots[i];
+	pthread_mutex_unlock(&w->mu);
 	return SVT_OK;
 }
 
