@@ -45,7 +45,7 @@ CPPFLAGS += -DSVT_HAVE_FFMPEG=1 $(shell pkg-config --cflags $(FFMPEG_PKGS))
 LDLIBS   += $(shell pkg-config --libs $(FFMPEG_PKGS))
 endif
 
-MODULES := base ingest geo twin gpu formats export
+MODULES := base ingest geo twin gpu formats export dataset
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CU_SRC  := $(wildcard gpu/*.cu)
 CLI_SRC := $(wildcard cli/*.c)

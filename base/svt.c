@@ -26,6 +26,17 @@ int svt_err_set(svt_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The code svt_err_prefix hands back: the callee's when it set one; a callee that failed
+ * without setting its code (a bug) must not turn into success, so that becomes SVT_E_INPUT,
+ * recorded in err too so that code and message agree. */
+static int prefix_code(svt_err *err)
+{
+	if (err->code < 0)
+		return err->code;
+	err->code = SVT_E_INPUT;
+	return SVT_E_INPUT;
+}
+
 int svt_err_prefix(svt_err *err, const char *fmt, ...)
 {
 	if (!err)
@@ -36,7 +47,7 @@ int svt_err_prefix(svt_err *err, const char *fmt, ...)
 	int n = vsnprintf(pre, sizeof(pre) - 2, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return err->code;
+		return prefix_code(err);
 	size_t pl = strlen(pre), ml = strnlen(err->msg, sizeof(err->msg) - 1);
 	if (pl + 2 >= sizeof(err->msg))
 		pl = sizeof(err->msg) - 3;
@@ -47,7 +58,7 @@ int svt_err_prefix(svt_err *err, const char *fmt, ...)
 	memcpy(err->msg, pre, pl);
 	err->msg[pl] = ':';
 	err->msg[pl + 1] = ' ';
-	return err->code;
+	return prefix_code(err);
 }
 
 void svt_err_clear(svt_err *err)

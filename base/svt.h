@@ -46,7 +46,9 @@ int svt_err_set(svt_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to an already set message (for a caller adding where it failed);
- * returns err->code (or SVT_E_INPUT if err is NULL). */
+ * returns the callee's err->code. Never success: when err->code is not negative (a callee
+ * that failed without saying how) it becomes SVT_E_INPUT, and so is the return when err is
+ * NULL (the callee's code is then unknown; callers that hold it return their rc instead). */
 int svt_err_prefix(svt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Clears err. */

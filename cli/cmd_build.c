@@ -1,11 +1,13 @@
-/* cmd_build.c: `svtwin build CAPTURE -o OUT [options]`, the main job (cli/pipeline.c). */
+/* cmd_build.c: `svtwin build CAPTURE -o OUT [options]`: parses options into the main job
+ * (dataset/dataset.h), runs it and prints its progress and summary. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/pipeline.h"
+#include "dataset/dataset.h"
+#include "ingest/ingest.h"
 
 static void usage(FILE *f)
 {
@@ -24,7 +26,9 @@ static void usage(FILE *f)
 		"                     installed, else gzip), or jpeg[:quality]: each frame as JPEG\n"
 		"                     bytes (lossy)\n"
 		"  --cpu              use the C reference even when a GPU is present\n"
-		"  --threads N        decode threads (default: all cores)\n"
+		"  --threads N        worker threads (default: all cores)\n"
+		"  --part I/N         build part I of N (0-based): the clips of every Nth capture\n"
+		"                     sequence, so that N processes share one build\n"
 		"  --track FILE       geotag from a GPX/NMEA/CSV track; --track-offset S shifts image\n"
 		"                     times by S seconds before matching\n"
 		"  --keep-corrupt     keep frames that decode with warnings (default: reject)\n"
@@ -55,12 +59,64 @@ static int parse_size(const char *s, int *w, int *h)
 	return 0;
 }
 
+static void on_progress(void *user, const char *stage, size_t done, size_t total)
+{
+	svt_progress *p = user;
+	if (!p->label)
+		svt_progress_begin(p, stage, total);
+	p->total = total;
+	svt_progress_step(p, done - p->done);
+}
+
+static void print_summary(const dataset_opts *o, const dataset_stats *s, const char *shards_note)
+{
+	char reasons[1024] = "";
+	size_t len = 0;
+	for (int r = 1; r < INGEST_REASON_COUNT; r++) {
+		if (!s->rejected_by_reason[r])
+			continue;
+		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s %zu",
+					len ? ", " : "", ingest_reason_name((ingest_reason)r),
+					s->rejected_by_reason[r]);
+		if (len >= sizeof(reasons))
+			break;
+	}
+	size_t rejected = s->frames_rejected;
+	fprintf(stderr,
+		"svtwin build: %zu frames scanned, %zu kept, %zu rejected%s%s%s\n"
+		"svtwin build: %zu clips written (train %zu, val %zu, test %zu; %zu dropped in "
+		"split buffers; %zu kept from an earlier run), %zu views %dx%d (%s)%s, %s in %s, "
+		"%.1f s\n",
+		s->frames_scanned, s->frames_kept, rejected, rejected ? " (" : "", reasons,
+		rejected ? ")" : "", s->clips_written, s->split_counts[0], s->split_counts[1],
+		s->split_counts[2], s->clips_dropped, s->clips_resumed, s->frames_written, s->width,
+		s->height, s->backend, s->decode_warnings ? ", some decoded with warnings" : "",
+		shards_note, o->out, s->seconds);
+	if (svt_log_level() >= 2)
+		fprintf(stderr, "svtwin build: main thread: %.2f s waiting for views, %.2f s fusing "
+				"depth points, %.2f s handing clips to the writer\n",
+			s->seconds_wait_views, s->seconds_fuse, s->seconds_write);
+	if (s->clips_skipped_part)
+		fprintf(stderr, "svtwin build: part %d/%d: %zu clips left to the other parts\n",
+			o->part_index, o->part_count, s->clips_skipped_part);
+	if (!s->clips_written && !s->clips_resumed && !s->clips_skipped_part &&
+	    s->frames_scanned > rejected)
+		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
+				"smaller --clip-frames)\n", o->clip_frames);
+	if (s->depth_frames)
+		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
+				"tiles\n", s->points_total, s->depth_frames);
+	if (rejected)
+		fprintf(stderr, "svtwin build: reasons per frame in %s/rejects.jsonl\n", o->out);
+}
+
 int cmd_build(int argc, char **argv)
 {
-	pipeline_opts o;
-	pipeline_opts_default(&o);
+	dataset_opts o;
+	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
-	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S };
+	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
+	       O_PART };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -84,6 +140,7 @@ int cmd_build(int argc, char **argv)
 		{"dongs", required_argument, 0, O_DONGS},
 		{"spacing-m", required_argument, 0, O_SPACING_M},
 		{"spacing-s", required_argument, 0, O_SPACING_S},
+		{"part", required_argument, 0, O_PART},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -106,9 +163,9 @@ int cmd_build(int argc, char **argv)
 		case O_FOV: o.hfov_deg = atof(optarg); break;
 		case O_VIEW:
 			if (!strcmp(optarg, "travel"))
-				o.view_dir = PIPELINE_VIEW_TRAVEL;
+				o.view_dir = DATASET_VIEW_TRAVEL;
 			else if (!strcmp(optarg, "pano"))
-				o.view_dir = PIPELINE_VIEW_PANO;
+				o.view_dir = DATASET_VIEW_PANO;
 			else {
 				fprintf(stderr, "svtwin build: --view is travel or pano\n");
 				return 2;
@@ -129,6 +186,14 @@ int cmd_build(int argc, char **argv)
 		case O_DONGS: o.dongs = optarg; break;
 		case O_SPACING_M: o.spacing_m = atof(optarg); break;
 		case O_SPACING_S: o.spacing_s = atof(optarg); break;
+		case O_PART:
+			if (sscanf(optarg, "%d/%d", &o.part_index, &o.part_count) != 2 ||
+			    o.part_count < 1 || o.part_index < 0 || o.part_index >= o.part_count) {
+				fprintf(stderr, "svtwin build: bad --part '%s' (want I/N, 0 <= I < N)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -151,7 +216,18 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
 	svt_err err = {0};
-	if (pipeline_run(&o, &err))
+	dataset_job *job = NULL;
+	if (dataset_job_create(&o, &job, &err))
 		return cli_fail("build", &err);
-	return 0;
+	svt_progress prog = {0};
+	dataset_callbacks cb = {.progress = on_progress, .user = &prog};
+	int rc = dataset_job_run(job, &cb, &err);
+	if (prog.label)
+		svt_progress_end(&prog);
+	dataset_stats st;
+	dataset_job_stats(job, &st);
+	dataset_job_destroy(job);
+	if (st.frames_scanned && svt_log_level() >= 1)
+		print_summary(&o, &st, rc ? "no shard committed" : "shards");
+	return rc ? cli_fail("build", &err) : 0;
 }

@@ -232,10 +232,7 @@ int cmd_view(int argc, char **argv)
 		double Rp[9], Rv[9];
 		geo_rot_from_hpr(ph, isfinite(pp) ? pp : 0, isfinite(pr) ? pr : 0, Rp);
 		geo_rot_from_hpr(yaw, pitch, roll, Rv);
-		for (int i = 0; i < 3; i++)
-			for (int k = 0; k < 3; k++)
-				v.R[3 * i + k] = Rp[i] * Rv[k] + Rp[3 + i] * Rv[3 + k] +
-						 Rp[6 + i] * Rv[6 + k];
+		geo_rot_relative(Rp, Rv, v.R);
 	} else {
 		gpu_view_rotation(yaw, pitch, roll, v.R);
 	}

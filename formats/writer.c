@@ -24,6 +24,7 @@ typedef struct slot {
 	int state;
 	int t;
 	int depth;         /* 0: a frame chunk, 1: a depth chunk */
+	int f32;           /* depth given as float: converted to float16 on the worker */
 	size_t n;          /* input bytes */
 	uint64_t seq;
 	uint8_t *in;       /* the frame, copied from the caller */
@@ -105,6 +106,23 @@ static void *worker_main(void *arg)
 		int level = w->o.level, fl = w->o.fletcher32, W = w->W, H = w->H;
 		pthread_mutex_unlock(&w->mu);
 		svt_err e = {0};
+		if (s->f32) {
+			/* float -> float16 here, in parallel, rather than on the caller's thread.
+			 * In place: half i goes to bytes [2i, 2i+2), after float i (at 4i) is read. */
+			size_t np = s->n / 4;
+			const uint8_t *fb = s->in;
+			for (size_t i = 0; i < np; i++) {
+				float d;
+				memcpy(&d, fb + 4 * i, 4);
+				/* Only finite positive depths a half can hold are valid; the rest
+				 * become 0. Little-endian in the file, whatever this machine is. */
+				uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
+				s->in[2 * i] = (uint8_t)v;
+				s->in[2 * i + 1] = (uint8_t)(v >> 8);
+			}
+			s->n = 2 * np;
+			s->f32 = 0;
+		}
 		/* Depth is float16: 2-byte elements for shuffle and blosc. */
 		int rc = c == FMT_CODEC_JPEG && !s->depth
 				 ? fmt_jpeg_encode(s->in, W, H, level, &s->out, &s->out_cap, &s->out_n,
@@ -761,16 +779,18 @@ int fmt_clip_begin(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 		goto done;
 
 	size_t fb = (size_t)c->H * (size_t)c->W * 3;
-	if (fb > w->in_cap) {
+	/* A slot holds a frame, or a depth map as float until a worker halves it. */
+	size_t need = c->depth && (size_t)c->H * (size_t)c->W * 4 > fb ? (size_t)c->H * (size_t)c->W * 4 : fb;
+	if (need > w->in_cap) {
 		for (int i = 0; i < w->nslots; i++) {
-			uint8_t *p = realloc(w->slots[i].in, fb);
+			uint8_t *p = realloc(w->slots[i].in, need);
 			if (!p) {
-				rc = svt_err_set(err, SVT_E_NOMEM, "frame buffers of %zu bytes", fb);
+				rc = svt_err_set(err, SVT_E_NOMEM, "frame buffers of %zu bytes", need);
 				goto done;
 			}
 			w->slots[i].in = p;
 		}
-		w->in_cap = fb;
+		w->in_cap = need;
 	}
 	free(w->submitted);
 	if (!(w->submitted = calloc(2 * (size_t)c->T, 1))) {
@@ -837,9 +857,12 @@ static int slot_get(fmt_writer *w, slot **out, svt_err *err)
 		return rc;
 	}
 	*out = NULL;
+	/* Under the lock: the workers write the other slots' states meanwhile. */
+	pthread_mutex_lock(&w->mu);
 	for (int i = 0; i < w->nslots && !*out; i++)
 		if (w->slots[i].state == S_FREE)
 			*out = &w->slots[i];
+	pthread_mutex_unlock(&w->mu);
 	return SVT_OK;
 }
 
@@ -870,6 +893,7 @@ int fmt_clip_frame(fmt_writer *w, int t, const uint8_t *rgb, svt_err *err)
 	memcpy(s->in, rgb, w->frame_bytes);
 	s->t = t;
 	s->depth = 0;
+	s->f32 = 0;
 	s->n = w->frame_bytes;
 	w->submitted[t] = 1;
 	slot_queue(w, s);
@@ -892,19 +916,11 @@ int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err)
 	if (rc)
 		return rc;
 	size_t np = (size_t)w->H * (size_t)w->W;
-	uint16_t *h = (uint16_t *)(void *)s->in;
-	for (size_t i = 0; i < np; i++) {
-		float d = depth[i];
-		/* Only finite positive depths a half can hold are valid; the rest become 0. */
-		uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
-		/* Little-endian in the file, whatever this machine is. */
-		uint8_t *b = (uint8_t *)&h[i];
-		b[0] = (uint8_t)v;
-		b[1] = (uint8_t)(v >> 8);
-	}
+	memcpy(s->in, depth, np * sizeof(float)); /* halved on a worker (worker_main) */
 	s->t = t;
 	s->depth = 1;
-	s->n = 2 * np;
+	s->f32 = 1;
+	s->n = 4 * np;
 	w->submitted[w->T + t] = 1;
 	slot_queue(w, s);
 	return SVT_OK;

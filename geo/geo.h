@@ -117,6 +117,11 @@ void geo_quat_slerp(const double qa[4], const double qb[4], double u, double q[4
 void geo_pose_from_kapture(const double q_w2d[4], const double t_w2d[3], double w2c[16]);
 void geo_pose_to_kapture(const double w2c[16], double q_w2d[4], double t_w2d[3]);
 
+/* The rotation of a view camera in a panorama's camera frame: R = R_pano^T R_view, both
+ * camera-to-ENU (docs/conventions.md); what gpu_view.R takes to cut that view from that
+ * panorama. R may not alias the inputs. Pure. */
+void geo_rot_relative(const double R_pano[9], const double R_view[9], double R[9]);
+
 /* Angle in degrees between two rotations. */
 double geo_rot_angle_deg(const double Ra[9], const double Rb[9]);
 

@@ -256,3 +256,14 @@ int geo_pose_from_gps(geo_enu *e, double lat, double lon, double h, double headi
 	geo_pose_w2c(C, R, w2c);
 	return SVT_OK;
 }
+
+void geo_rot_relative(const double R_pano[9], const double R_view[9], double R[9])
+{
+	for (int r = 0; r < 3; r++)
+		for (int c = 0; c < 3; c++) {
+			double s = 0;
+			for (int i = 0; i < 3; i++)
+				s += R_pano[3 * i + r] * R_view[3 * i + c];
+			R[3 * r + c] = s;
+		}
+}

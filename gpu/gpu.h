@@ -395,5 +395,30 @@ int gpu_plucker_rays_plain(const double *w2c, const double *K, int n, int img_w,
 			   int patch, gpu_dtype dtype, void *dst, svt_err *err);
 int gpu_depth_to_points_plain(const gpu_depth *d, const gpu_image *color, const double w2c[16],
 			      gpu_point *out, size_t cap, size_t *n_out, svt_err *err);
+/* ---- View maps (gpu/view_map.c) ----------------------------------------------------------- */
+
+/* A view's ray map: for every output pixel centre (i + 0.5, j + 0.5), the longitude
+ * (atan2(dx, dz)) and latitude (atan2(-dy, hypot(dx, dz))) of its ray in the panorama's frame,
+ * in radians, exactly as the per-pixel map (gm_view_map) computes them, and the ray's length
+ * for a unit z (sqrt(1 + x^2 + y^2): range -> z-depth). It depends on the view only, not on
+ * the source size, so one map serves every panorama cut with that view whatever its size
+ * (colour, depth). Buffers owned by the map; reused by later builds when large enough. */
+typedef struct gpu_view_map {
+	int width, height;
+	float *lon, *lat, *norm; /* width * height each, row-major */
+	size_t cap;              /* pixels allocated */
+} gpu_view_map;
+
+/* Builds (or rebuilds) m for view v on the C path (SSE2 four lanes where the CPU has it, the
+ * same IEEE single operations in the same order as the scalar map, so bit-identical). Free
+ * with gpu_view_map_free. Thread-safe on distinct maps. */
+int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err);
+/* Frees the map's buffers and zeroes it; NULL is harmless. */
+void gpu_view_map_free(gpu_view_map *m);
+/* The depth view of src through the map: the same output as gpu_view_depth_from_equirect_ref
+ * for the view the map was built from, bit for bit (nearest sample, range -> z, 0 where the
+ * source is invalid), without evaluating the map per pixel. C path; thread-safe. */
+int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
+			    size_t dst_stride, svt_err *err);
 
 #endif

@@ -420,4 +420,12 @@ void ingest_kapture_destroy(ingest_kapture *k);
  * EPSG:4326 (else EXIF). */
 int ingest_kapture_detect(const char *dir);
 
+/* ---- Depth maps beside the frames ------------------------------------------------------- */
+
+/* The depth map of frame DIR/STEM.EXT, by convention DIR/.depth/STEM.png or DIR/depth/STEM.png
+ * (the first that is readable): a 16-bit gray PNG in millimetres (for a panorama, range along
+ * the ray; 0 = no depth). Writes the path into out (cap bytes) and returns 1 when one exists,
+ * else 0 (out then holds the last candidate tried, or "" when none fit). Thread-safe. */
+int ingest_depth_path(const char *frame_path, char *out, size_t cap);
+
 #endif

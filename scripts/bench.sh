@@ -57,4 +57,9 @@ print(f"export  {T} frames {W}x{H} libx264 crf 18 medium, {os.cpu_count()} cores
 PY
 	rm -rf "$X"
 fi
+# The main job against the Python a researcher would write (bench/peer_build.py), same run.
+echo "== bench build"
+"${PYTHON:-/usr/bin/python3}" bench/build_bench.py "$B/svtwin" "$B/samples/capture" \
+	"${TMPDIR:-/tmp}/svt-bench-build-$$" || rc=1
+rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
 exit $rc

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataset/dataset.h"
 #include "formats/formats.h"
 #include "geo/geo.h"
 #include "gpu/gpu.h"
@@ -40,7 +41,6 @@ static int build_once(void)
 	if (done)
 		return ok;
 	done = 1;
-	const char *b = getenv("SVT_BUILD");
 	snprintf(out_dir, sizeof(out_dir), "/tmp/svt-e2e-%d", (int)getppid());
 	char lock[600], cmd[2048], path[1024];
 	snprintf(lock, sizeof(lock), "%s.lock", out_dir);
@@ -49,12 +49,24 @@ static int build_once(void)
 		return 0;
 	snprintf(path, sizeof(path), "%s/manifest.json", out_dir);
 	if (access(path, F_OK) != 0) {
-		snprintf(cmd, sizeof(cmd),
-			 "rm -rf %s && %s/svtwin -q build %s -o %s --size %dx%d --fov %g "
-			 "--clip-frames %d",
-			 out_dir, b ? b : "build", samples_dir(), out_dir, VIEW_W, VIEW_H, VIEW_FOV,
-			 CLIP_FRAMES);
+		/* The job in process, through the library (dataset/dataset.h). */
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", out_dir);
 		ok = system(cmd) == 0;
+		dataset_opts o;
+		dataset_opts_default(&o);
+		o.capture = samples_dir();
+		o.out = out_dir;
+		o.width = VIEW_W;
+		o.height = VIEW_H;
+		o.hfov_deg = VIEW_FOV;
+		o.clip_frames = CLIP_FRAMES;
+		dataset_job *j = NULL;
+		svt_err err = {0};
+		svt_log_set_level(0);
+		ok = ok && dataset_job_create(&o, &j, &err) == 0 && dataset_job_run(j, NULL, &err) == 0;
+		if (!ok)
+			fprintf(stderr, "test_e2e: the build failed: %s\n", err.msg);
+		dataset_job_destroy(j);
 	} else {
 		ok = 1;
 	}
@@ -231,13 +243,7 @@ Test(e2e, pixels_match_ground_truth_view)
 		double Rp[9], Rv[9], C[3], R[9];
 		jarr(json_object_get(good[g], "R_c2w"), Rp, 9);
 		geo_pose_center(cd.w2c + 16 * t, C, Rv);
-		for (int i = 0; i < 3; i++)
-			for (int k = 0; k < 3; k++) {
-				double s = 0;
-				for (int m = 0; m < 3; m++)
-					s += Rp[3 * m + i] * Rv[3 * m + k];
-				R[3 * i + k] = s;
-			}
+		geo_rot_relative(Rp, Rv, R);
 		gpu_view v;
 		gpu_view_pinhole(&v, VIEW_W, VIEW_H, VIEW_FOV);
 		memcpy(v.R, R, sizeof(R));

@@ -75,7 +75,10 @@ void twin_frames_distance(const twin_frame *frames, size_t n, double *dist_m);
 
 /* ---- Splits by geography ----------------------------------------------------------------- */
 
-enum { TWIN_SPLIT_TRAIN = 0, TWIN_SPLIT_VAL = 1, TWIN_SPLIT_TEST = 2, TWIN_SPLIT_COUNT = 3 };
+/* TWIN_SPLIT_DROP: twin_clip_split's answer for a clip that belongs to no split (it must be
+ * dropped). Not a negative value, so that it is never read as an svt_status. */
+enum { TWIN_SPLIT_TRAIN = 0, TWIN_SPLIT_VAL = 1, TWIN_SPLIT_TEST = 2, TWIN_SPLIT_COUNT = 3,
+       TWIN_SPLIT_DROP = TWIN_SPLIT_COUNT };
 
 /* The plane of the projected CRS is cut into tiles of tile_m and blocks of block_tiles x
  * block_tiles tiles. Each block gets a split from a hash of (seed, block column, block row)
@@ -103,8 +106,10 @@ int twin_split_opts_check(const twin_split_opts *o, svt_err *err);
  * (else -1). Pure, thread-safe. */
 int twin_split_of_point(const twin_split_opts *o, double e, double n);
 /* The split a clip gets from its frames' projected positions (frames[idx].proj): the split of
- * the first frame's block, or -1 when some frame lies closer than buffer_m / 2 to a block of
- * another split (the clip must be dropped). Pure, thread-safe. */
+ * the first frame's block, or TWIN_SPLIT_DROP when some frame lies closer than buffer_m / 2 to
+ * a block of another split or has no finite position (the clip must be dropped). Also
+ * TWIN_SPLIT_DROP when o fails twin_split_opts_check or an argument is NULL. Pure,
+ * thread-safe. */
 int twin_clip_split(const twin_split_opts *o, const twin_frame *frames, const twin_clip *clip);
 /* Assigns every clip of l its split (clip.split = twin_split_name) and removes (frees) the
  * clips that must be dropped, keeping the order of the rest. *n_dropped (may be NULL) gets
@@ -380,5 +385,30 @@ int twin_store_query_polygon(const twin_store *s, const twin_layer *l, size_t k,
  * NULL) gets the winning score. */
 long twin_store_nearest_pose(twin_store *s, double lat, double lon, double heading,
 			     double deg_weight_m, double *score);
+
+/* ---- Captions ----------------------------------------------------------------------------- */
+
+/* What a clip's caption is made of: only what the metadata says. */
+typedef struct twin_caption_in {
+	const double *heading;   /* n view headings, degrees from true north */
+	int n;
+	int64_t time_us;         /* the first frame's time (UTC) */
+	int tz_offset_min;       /* its local time zone */
+	double dist_m;           /* distance covered */
+	double span_s;           /* time taken */
+	const char *district;    /* "" or NULL when unknown */
+	const char *dong;        /* "" or NULL when unknown */
+} twin_caption_in;
+
+/* The compass point ("north", "northeast", ... "northwest") of a heading in degrees. */
+const char *twin_caption_cardinal(double heading_deg);
+/* "in the morning" (05-12), "in the afternoon" (12-17), "in the evening" (17-20), "at night"
+ * for a UTC time and a time zone offset. */
+const char *twin_caption_time_of_day(int64_t time_us, int tz_offset_min);
+/* One caption for a clip: "A street-level drive heading <the circular mean of the headings as
+ * a compass point> through <dong>, <district>, Seoul <time of day>, seen from a
+ * forward-facing camera, <dist> m in <span> s." into out (cap bytes, always terminated,
+ * truncated when short). Returns the length it needed (as snprintf). Pure, thread-safe. */
+int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap);
 
 #endif

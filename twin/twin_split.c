@@ -126,16 +126,16 @@ static int point_clear(const twin_split_opts *o, double e, double n, int s, doub
 int twin_clip_split(const twin_split_opts *o, const twin_frame *frames, const twin_clip *clip)
 {
 	if (twin_split_opts_check(o, NULL) || !frames || !clip || clip->n < 1 || !clip->idx)
-		return -1;
+		return TWIN_SPLIT_DROP;
 	const twin_frame *f0 = &frames[clip->idx[0]];
 	int s = twin_split_of_point(o, f0->proj[0], f0->proj[1]);
 	if (s < 0)
-		return -1;
+		return TWIN_SPLIT_DROP;
 	for (int t = 0; t < clip->n; t++) {
 		const twin_frame *f = &frames[clip->idx[t]];
 		if (!isfinite(f->proj[0]) || !isfinite(f->proj[1]) ||
 		    !point_clear(o, f->proj[0], f->proj[1], s, 0.5 * o->buffer_m))
-			return -1;
+			return TWIN_SPLIT_DROP;
 	}
 	return s;
 }
@@ -159,7 +159,7 @@ int twin_splits_assign(const twin_split_opts *o, const twin_frame *frames, size_
 	for (size_t c = 0; c < l->n; c++) {
 		twin_clip *cl = &l->clips[c];
 		int s = twin_clip_split(o, frames, cl);
-		if (s < 0) {
+		if (s == TWIN_SPLIT_DROP) {
 			free(cl->idx);
 			dropped++;
 			continue;

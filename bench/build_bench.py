@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""build_bench.py: `make bench` part `build` (scripts/bench.sh): `svtwin build` against the
+Python peer (bench/peer_build.py) and libjpeg-turbo's decode, all measured in this run on the
+same capture, and the ratios against the targets of issue 10. Wall-clock seconds, best of
+BENCH_REPEAT runs (default 1). Never a test: it prints, it does not assert.
+
+usage: build_bench.py SVTWIN CAPTURE WORKDIR
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+
+PLUGINS = "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
+
+
+def timed(cmd, env=None):
+    best = None
+    for _ in range(int(os.environ.get("BENCH_REPEAT", "1"))):
+        t0 = time.time()
+        r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        dt = time.time() - t0
+        if r.returncode != 0:
+            sys.stderr.write(r.stdout.decode(errors="replace"))
+            raise SystemExit("failed: %s" % " ".join(cmd))
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def main():
+    svtwin, capture, work = sys.argv[1:4]
+    cores = os.cpu_count() or 1
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    # The same capture without its depth maps: every panorama, no .depth/.
+    nodepth = os.path.join(work, "capture")
+    os.makedirs(nodepth)
+    jpgs = sorted(glob.glob(os.path.join(capture, "*.jpg")))
+    for p in jpgs:
+        os.symlink(os.path.abspath(p), os.path.join(nodepth, os.path.basename(p)))
+    for extra in ("track.gpx",):
+        if os.path.exists(os.path.join(capture, extra)):
+            os.symlink(os.path.abspath(os.path.join(capture, extra)), os.path.join(nodepth, extra))
+
+    def svt(cap, threads, tag):
+        out = os.path.join(work, "svt-" + tag)
+        shutil.rmtree(out, ignore_errors=True)
+        return timed([svtwin, "-q", "build", cap, "-o", out, "--fresh", "--cpu", "--codec",
+                      "lz4", "--threads", str(threads)])
+
+    def peer(cap, procs, depth, tag):
+        out = os.path.join(work, "peer-" + tag)
+        shutil.rmtree(out, ignore_errors=True)
+        env = dict(os.environ, HDF5_PLUGIN_PATH=PLUGINS)
+        cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "peer_build.py"), cap,
+               out, "--procs", str(procs)] + ([] if depth else ["--no-depth"])
+        return timed(cmd, env)
+
+    # libjpeg-turbo decode-only (OpenCV's imdecode links Debian's libjpeg62-turbo), one core,
+    # the files already in memory.
+    cv2.setNumThreads(1)
+    blobs = [open(p, "rb").read() for p in jpgs]
+    t0 = time.time()
+    ok = 0
+    for b in blobs:
+        import numpy as np
+        ok += cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) is not None
+    t_dec = time.time() - t0
+
+    t_all = svt(capture, cores, "depth")
+    t_nod = svt(nodepth, cores, "nodepth")
+    t_1 = svt(capture, 1, "t1")
+    t_2 = t_all if cores == 2 else svt(capture, 2, "t2")
+    p1 = peer(capture, 1, True, "1")
+    pn = peer(capture, cores, True, "n")
+    p1n = peer(nodepth, 1, False, "1-nodepth")
+    pnn = peer(nodepth, cores, False, "n-nodepth")
+
+    n = len(jpgs)
+    print("capture %s: %d panoramas, %d cores; wall seconds, best of %s" %
+          (capture, n, cores, os.environ.get("BENCH_REPEAT", "1")))
+    print("  svtwin build, %d threads, depth     %7.2f s" % (cores, t_all))
+    print("  svtwin build, %d threads, no depth  %7.2f s" % (cores, t_nod))
+    print("  svtwin build, 1 thread, depth       %7.2f s" % t_1)
+    print("  peer, 1 process, depth              %7.2f s" % p1)
+    print("  peer, %d processes, depth           %7.2f s" % (cores, pn))
+    print("  peer, 1 process, no depth           %7.2f s" % p1n)
+    print("  peer, %d processes, no depth        %7.2f s" % (cores, pnn))
+    print("  libjpeg-turbo decode only, 1 core   %7.2f s (%d decoded)" % (t_dec, ok))
+
+    def line(name, value, target, better_high=True):
+        met = value >= target if better_high else value <= target
+        print("  %-52s %6.2fx  (target %s %.2f: %s)" %
+              (name, value, ">=" if better_high else "<=", target, "met" if met else "MISSED"))
+
+    print("ratios:")
+    line("svtwin all cores vs peer 1 process, depth", p1 / t_all, 5.0)
+    line("svtwin all cores vs peer 1 process, no depth", p1n / t_nod, 5.0)
+    line("svtwin all cores vs peer %d processes, depth" % cores, pn / t_all, 2.0)
+    line("svtwin all cores vs peer %d processes, no depth" % cores, pnn / t_nod, 2.0)
+    line("svtwin per core vs decode-only per core", (n / (t_all * cores)) / (n / t_dec), 0.5)
+    line("depth on vs off (svtwin)", t_all / t_nod, 1.3, better_high=False)
+    line("parallel efficiency at 2 threads", t_1 / (2 * t_2), 0.9)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

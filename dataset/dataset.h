@@ -1,0 +1,147 @@
+/* dataset.h: the main job as a library: a capture -> ingest -> geo -> twin clips -> views ->
+ * Cosmos-style HDF5 shards (docs/architecture.md). `svtwin build` parses options into a
+ * dataset_opts and prints what the callbacks and dataset_job_stats report; tests, cluster
+ * drivers and bindings call the same four functions:
+ *
+ *   dataset_job *j;  dataset_job_create(&opts, &j, &err);
+ *   dataset_job_run(j, &callbacks, &err);     per-frame results and progress on the way
+ *   dataset_job_stats(j, &stats);             counts for the summary
+ *   dataset_job_destroy(j);
+ *
+ * The job only orchestrates: every rule (headings, clips, splits, labels, captions, poses,
+ * shard layout) lives in the module that owns it (ingest/ geo/ twin/ gpu/ formats/).
+ *
+ * Per-frame failures (a file that does not decode, a frame without a position) are never
+ * fatal: the frame is reported with its reason (callback, OUT/rejects.jsonl, the stats) and the
+ * job goes on. A killed job leaves no half-written file under a final name; rerunning the same
+ * options resumes (keeps the clips committed) unless opts.fresh is set.
+ *
+ * A part of the work: several processes can share one build. Each is given the same capture
+ * and options, its own OUT (and twin), and part_index / part_count: the clips of capture
+ * sequence s go to part s % part_count (ingest cuts sequences at gaps and every 1000 frames).
+ * Sequences, not clips, are dealt out because a frame that fails late reassembles the clips of
+ * its own sequence only: each part then cuts exactly the clips a whole build cuts in its
+ * sequences, with the same ids, so the parts' shards together hold the whole build's clips.
+ * A clip predicate can narrow the work further (tiles, a region); it should decide by place
+ * or sequence, for the same reason.
+ */
+#ifndef SVT_DATASET_H
+#define SVT_DATASET_H
+
+#include "base/svt.h"
+
+typedef enum dataset_view_dir {
+	DATASET_VIEW_TRAVEL = 0, /* the view looks along the direction of travel, level */
+	DATASET_VIEW_PANO = 1,   /* the view looks at the panorama's centre (its heading) */
+} dataset_view_dir;
+
+/* What a clip predicate sees about a clip before it is cut (see dataset_opts.clip_filter). */
+typedef struct dataset_clip_info {
+	const char *id;          /* the clip id, stable across runs and parts */
+	size_t ordinal;          /* clips of this capture in order, 0-based */
+	int seq;                 /* the capture sequence it is cut from */
+	int frames;              /* frames in the clip */
+	double proj_first[3];    /* projected position (E, N, h) of its first frame */
+	double proj_last[3];     /* and of its last */
+} dataset_clip_info;
+
+typedef struct dataset_opts {
+	const char *capture;     /* directory or file */
+	const char *out;         /* output directory */
+	int epsg;                /* projected CRS, 5186 */
+	int clip_frames;         /* 57 */
+	int clip_stride;         /* 0 = clip_frames (no overlap) */
+	int width, height;       /* view size, 1280x704 */
+	double hfov_deg;         /* 90 */
+	dataset_view_dir view_dir;
+	const char *codec;       /* NULL = the writer's default; else "lz4", "zstd:3", "jpeg:90"... */
+	int cpu_only;            /* force the C reference */
+	int threads;             /* worker threads (decode, views, compression); 0 = cores */
+	const char *track;       /* optional GPS track */
+	double track_offset_s;
+	uint64_t seed;           /* seed of the geographic split, 1 */
+	int keep_corrupt;        /* keep frames whose JPEG decoded with warnings */
+	double shard_mb;         /* rotate shards at this size (MB, 0 = the writer's 500) */
+	int fresh;               /* 0: resume, keeping the clips already committed in OUT;
+				  * 1: rewrite every shard */
+	const char *twin;        /* twin store directory (NULL = OUT/twin) */
+	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
+	const char *dongs;       /* optional GeoJSON/Shapefile of dongs (neighbourhoods) */
+	double spacing_m;        /* > 0: clips resampled to this spacing along the track */
+	double spacing_s;        /* > 0: clips resampled to this spacing in time */
+	double split_buffer_m;   /* geographic split buffer (twin_split_opts), 50 */
+	/* A part of the work (see the file comment): sequence s goes to part s % part_count. */
+	int part_index;          /* 0 */
+	int part_count;          /* 0 or 1: the whole build */
+	/* Optional: a clip is cut only when this returns nonzero (after the part rule). Called on
+	 * the thread that runs the job. */
+	int (*clip_filter)(void *user, const dataset_clip_info *clip);
+	void *clip_filter_user;
+} dataset_opts;
+
+/* Defaults as listed above. Always set opts through this first, so that fields added later
+ * get their defaults. */
+void dataset_opts_default(dataset_opts *o);
+
+/* The outcome of one capture frame. */
+typedef struct dataset_frame_result {
+	size_t index;            /* the frame in the capture's scan order */
+	const char *path;        /* its file */
+	int reason;              /* ingest_reason: 0 (INGEST_OK) when kept */
+	const char *reason_name; /* ingest_reason_name(reason) */
+	const char *why;         /* the detail of a reject ("" when kept) */
+	const char *clip;        /* written: the clip id it went into (NULL otherwise) */
+} dataset_frame_result;
+
+/* Callbacks, all optional, called on the thread that runs the job; the pointers they get are
+ * valid during the call only. */
+typedef struct dataset_callbacks {
+	/* Every rejected frame (once, at the scan or when it fails later) and every frame written
+	 * into a clip (once per clip that holds it). */
+	void (*frame)(void *user, const dataset_frame_result *r);
+	/* Progress of a stage ("views"): done units of about total (total is an estimate that
+	 * is refined as clips go). */
+	void (*progress)(void *user, const char *stage, size_t done, size_t total);
+	void *user;
+} dataset_callbacks;
+
+/* Counts of a run, for the summary. */
+typedef struct dataset_stats {
+	size_t frames_scanned, frames_kept, frames_rejected;
+	size_t rejected_by_reason[32]; /* indexed by ingest_reason (INGEST_REASON_COUNT <= 32) */
+	size_t clips_written, clips_resumed, clips_dropped, clips_skipped_part;
+	size_t split_counts[3];  /* train, val, test (written this run) */
+	size_t frames_written;   /* views written */
+	size_t decode_warnings;  /* frames kept although their JPEG decoded with warnings */
+	size_t points_total, depth_frames; /* depth points fused into the twin */
+	int width, height;
+	char backend[32];        /* "cpu" or "cuda" ("-" before the run) */
+	double seconds;          /* wall time of dataset_job_run */
+	/* Where the main thread's time went (the workers cut views meanwhile): waiting for the
+	 * workers, fusing depth points into the twin, handing clips to the writer. */
+	double seconds_wait_views, seconds_fuse, seconds_write;
+	int committed;           /* the shards and manifest of this run are committed */
+} dataset_stats;
+
+typedef struct dataset_job dataset_job;
+
+/* Checks opts and creates a job (nothing is read or written yet). opts and the strings it
+ * points to must outlive the job. Free with dataset_job_destroy. Returns 0 or SVT_E_INPUT
+ * (a bad option, with its name in err) or SVT_E_NOMEM. */
+int dataset_job_create(const dataset_opts *opts, dataset_job **out, svt_err *err);
+
+/* Runs the job once: scan, georeference, twin, clips, views, shards, manifest. Per-frame
+ * failures go to cb->frame, OUT/rejects.jsonl and the stats, never to the return value.
+ * Returns 0 or a negative svt_status for a failure of the job itself (no usable frame, an
+ * output that cannot be written...), with err filled. cb may be NULL. A job runs once: a
+ * second call returns SVT_E_INPUT. Not thread-safe on one job; separate jobs may run in
+ * parallel in one process when their OUT and twin differ. */
+int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err);
+
+/* The counts of the run so far (all zero before it). */
+void dataset_job_stats(const dataset_job *j, dataset_stats *s);
+
+/* Frees the job; NULL is harmless. */
+void dataset_job_destroy(dataset_job *j);
+
+#endif

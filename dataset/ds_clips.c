@@ -1,0 +1,262 @@
+/* ds_clips.c: the clip loop: clips assembled from the frames still alive (twin), split by
+ * geography, skipped when committed by an earlier run or given to another part, cut (views)
+ * and written (formats). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset/ds_internal.h"
+
+/* The name of the feature of layer l that labels the clip (twin_clip_label), or "". */
+static const char *clip_label(const twin_layer *l, const long *frame_lab, const size_t *kidx,
+			      int T)
+{
+	if (!l || T <= 0)
+		return "";
+	twin_clip c = {.first = kidx[0], .n = T, .idx = (size_t *)kidx};
+	long f = twin_clip_label(&c, frame_lab);
+	return f >= 0 ? twin_layer_name(l, (size_t)f) : "";
+}
+
+static void clip_id(const dataset_job *j, const size_t *kidx, int seq, char id[64])
+{
+	snprintf(id, 64, "%.40s-s%03d-f%05d", j->name, seq % 1000, j->tf[kidx[0]].src % 100000);
+}
+
+/* Writes one assembled clip: views (and depth views), poses and metadata. */
+static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
+		      const char *split, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	char id[64];
+	clip_id(j, kidx, seq, id);
+
+	for (int t = 0; t < T; t++) {
+		const twin_frame *f = &j->tf[kidx[t]];
+		memcpy(j->llh + 3 * t, f->llh, 3 * sizeof(double));
+		memcpy(j->proj + 3 * t, f->proj, 3 * sizeof(double));
+		j->time_us[t] = f->time_us;
+		j->clip_tf[t] = *f; /* one sequence: distances run from the clip's first frame */
+	}
+	twin_frames_distance(j->clip_tf, (size_t)T, j->dist);
+	double span_s = (double)(j->time_us[T - 1] - j->time_us[0]) / 1e6;
+	double fps = (T > 1 && span_s > 0) ? (T - 1) / span_s : 10.0;
+
+	/* District and dong: the label of the clip's frames (twin_clip_label's rule). */
+	const char *district = clip_label(j->districts, j->district, kidx, T);
+	const char *dong = clip_label(j->dongs, j->dong, kidx, T);
+	/* One caption window over the clip, from what the metadata says. */
+	const ingest_meta *m0 = &j->cap->frames[j->cap_idx[kidx[0]]].meta;
+	twin_caption_in ci = {.heading = B->heading, .n = T, .time_us = j->time_us[0],
+			      .tz_offset_min = m0->tz_offset_min, .dist_m = j->dist[T - 1],
+			      .span_s = span_s, .district = district, .dong = dong};
+	char caption[320];
+	twin_clip_caption(&ci, caption, sizeof(caption));
+	fmt_caption cap = {0, T - 1, caption};
+
+	fmt_clip_desc d = {
+		.id = id, .T = T, .H = o->height, .W = o->width,
+		.w2c = B->w2c, .K = B->K, .llh = j->llh, .proj = j->proj,
+		.heading = B->heading, .dist_m = j->dist, .time_us = j->time_us,
+		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
+		.split = split, .district = district, .captions = &cap, .n_captions = 1,
+		.depth = B->clip_depth,
+	};
+	int rc = fmt_clip_begin(j->writer, &d, err);
+	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
+	size_t depth_px = (size_t)o->width * o->height;
+	for (int t = 0; !rc && t < T; t++) {
+		rc = fmt_clip_frame(j->writer, t, B->views + t * view_bytes, err);
+		if (!rc && B->clip_depth)
+			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
+	}
+	if (!rc)
+		rc = fmt_clip_end(j->writer, err);
+	if (rc)
+		return svt_err_prefix(err, "writing clip %s", id);
+	j->st.clips_written++;
+	j->st.frames_written += (size_t)T;
+	for (int t = 0; t < T; t++)
+		ds_report_frame(j, j->cap_idx[kidx[t]], id);
+	return SVT_OK;
+}
+
+/* The part rule (dataset.h): a clip belongs to part (its sequence) % part_count, so that the
+ * clips of one part never depend on what another part decodes (a late reject reassembles the
+ * clips of its own sequence only); then the predicate, if any. */
+static int clip_in_part(const dataset_job *j, const char *id, size_t ordinal,
+			const size_t *kidx, const twin_clip *c)
+{
+	if (j->o.part_count > 1 && c->seq % j->o.part_count != j->o.part_index)
+		return 0;
+	if (!j->o.clip_filter)
+		return 1;
+	dataset_clip_info ci = {.id = id, .ordinal = ordinal, .frames = c->n, .seq = c->seq};
+	memcpy(ci.proj_first, j->tf[kidx[0]].proj, sizeof(ci.proj_first));
+	memcpy(ci.proj_last, j->tf[kidx[c->n - 1]].proj, sizeof(ci.proj_last));
+	return j->o.clip_filter(j->o.clip_filter_user, &ci) != 0;
+}
+
+/* A clip that needs cutting: where it is and what it is. */
+typedef struct pending {
+	size_t *kidx;        /* clip_frames */
+	int n, seq, split;
+	char id[64];
+	size_t start;        /* where it was assembled from (to reassemble after a reject) */
+} pending;
+
+typedef struct clip_loop {
+	twin_clip_opts co;
+	twin_frame *sub;
+	size_t *map;
+	twin_clip_list cl;
+	size_t start, ordinal;
+} clip_loop;
+
+/* Assembles clips from L->start on until one needs cutting (into *P; *found = 1) or none is
+ * left (*found = 0). Clips of another part, committed by an earlier run or dropped by the
+ * split are accounted for on the way and passed. Clips are assembled from the frames still
+ * alive from `start` on and only the first is used, so that a frame failing to decode is
+ * dropped and its clip reassembled without it. */
+static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_err *err)
+{
+	int rc = SVT_OK;
+	*found = 0;
+	for (;;) {
+		size_t m = 0;
+		for (size_t k = L->start; k < j->n; k++)
+			if (j->alive[k]) {
+				L->sub[m] = j->tf[k];
+				L->map[m++] = k;
+			}
+		twin_clip_list_free(&L->cl);
+		if (m == 0 || (rc = twin_clips_assemble(L->sub, m, &L->co, &L->cl, err)) ||
+		    L->cl.n == 0)
+			return rc;
+		const twin_clip *c = &L->cl.clips[0];
+		for (int t = 0; t < c->n; t++)
+			P->kidx[t] = L->map[c->idx[t]];
+		P->n = c->n;
+		P->seq = c->seq;
+		P->start = L->start;
+		if (j->prog_total == 0)
+			j->prog_total = L->cl.n * (size_t)L->co.frames; /* refined as clips go */
+		clip_id(j, P->kidx, c->seq, P->id);
+		P->split = twin_clip_split(&j->split, L->sub, c);
+		size_t stride = (size_t)L->co.stride;
+		size_t after = stride < (size_t)c->n ? P->kidx[stride] : P->kidx[c->n - 1] + 1;
+		if (!clip_in_part(j, P->id, L->ordinal, P->kidx, c)) {
+			/* Another part's clip: its frames are neither decoded nor recorded here. */
+			j->st.clips_skipped_part++;
+			ds_report_progress(j, (size_t)c->n);
+		} else if (P->split == TWIN_SPLIT_DROP) {
+			/* Within the buffer of another split's block: no place may be in two. */
+			j->st.clips_dropped++;
+		} else if (fmt_writer_has_clip(j->writer, P->id)) {
+			/* Committed by an earlier, interrupted run of this job. */
+			if ((rc = ds_clip_remember(j, P->id, P->kidx, c->n, c->seq, err)))
+				return rc;
+			j->st.clips_resumed++;
+			ds_report_progress(j, (size_t)c->n);
+		} else {
+			*found = 1;
+			return SVT_OK; /* L->start moves past it once it is cut */
+		}
+		L->ordinal++;
+		L->start = after;
+	}
+}
+
+/* The start after clip P (the next clip's first frame, stride frames on). */
+static size_t start_after(const clip_loop *L, const pending *P)
+{
+	size_t stride = (size_t)L->co.stride;
+	return stride < (size_t)P->n ? P->kidx[stride] : P->kidx[P->n - 1] + 1;
+}
+
+/* The clip loop, two clips in flight: clip P is cut on the workers into buffer b; once it is
+ * done, the next clip Q is found and handed to the workers (buffer 1 - b) before P's points are
+ * fused and P is written, so decoding runs on across clip boundaries. Q is assembled only
+ * after P's rejects are known, so the clips are those of a loop with one clip at a time. */
+int ds_clips_run(dataset_job *j, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	clip_loop L = {0};
+	twin_clip_opts_default(&L.co);
+	L.co.frames = o->clip_frames;
+	L.co.stride = o->clip_stride > 0 ? o->clip_stride : o->clip_frames;
+	L.co.spacing_m = o->spacing_m;
+	L.co.spacing_s = o->spacing_s;
+
+	size_t T = (size_t)L.co.frames;
+	pending PQ[2] = {0};
+	L.sub = calloc(j->n, sizeof(*L.sub));
+	L.map = calloc(j->n, sizeof(*L.map));
+	PQ[0].kidx = calloc(T, sizeof(size_t));
+	PQ[1].kidx = calloc(T, sizeof(size_t));
+	j->llh = calloc(3 * T, sizeof(double));
+	j->proj = calloc(3 * T, sizeof(double));
+	j->dist = calloc(T, sizeof(double));
+	j->time_us = calloc(T, sizeof(int64_t));
+	j->clip_tf = calloc(T, sizeof(twin_frame));
+	int rc = SVT_OK, found = 0, b = 0;
+	if (!L.sub || !L.map || !PQ[0].kidx || !PQ[1].kidx || !j->llh || !j->proj || !j->dist ||
+	    !j->time_us || !j->clip_tf) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
+		goto done;
+	}
+	if ((rc = next_clip(j, &L, &PQ[b], &found, err)) || !found ||
+	    (rc = ds_views_submit(j, b, PQ[b].kidx, PQ[b].n, err)))
+		goto done;
+	while (found) {
+		pending *P = &PQ[b], *Q = &PQ[1 - b];
+		int rejected = 0;
+		double t0 = svt_now();
+		rc = ds_views_wait(j, b, P->n, &rejected, err);
+		j->st.seconds_wait_views += svt_now() - t0;
+		if (rc)
+			break;
+		if (rejected) {
+			/* The points of its good frames are fused all the same (they are marked
+			 * done); the clip is reassembled from the same start without the frame. */
+			L.start = P->start;
+			if ((rc = ds_points_flush(j, err)) || (rc = next_clip(j, &L, P, &found, err)))
+				break;
+			if (found && (rc = ds_views_submit(j, b, P->kidx, P->n, err)))
+				break;
+			continue;
+		}
+		L.ordinal++;
+		L.start = start_after(&L, P);
+		int qfound = 0;
+		if ((rc = next_clip(j, &L, Q, &qfound, err)) ||
+		    (qfound && (rc = ds_views_submit(j, 1 - b, Q->kidx, Q->n, err))))
+			break;
+		double t1 = svt_now();
+		rc = ds_points_flush(j, err);
+		double t2 = svt_now();
+		j->st.seconds_fuse += t2 - t1;
+		if (rc || (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
+					   twin_split_name(P->split), err)) ||
+		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+			break;
+		j->st.seconds_write += svt_now() - t2;
+		j->st.split_counts[P->split]++;
+		found = qfound;
+		b = 1 - b;
+	}
+done:;
+	/* The last clip's points (or, after a failure, the fusion still running) are joined. */
+	svt_err jerr = {0};
+	int jrc = rc ? ds_points_join(j, &jerr) : ds_points_flush(j, err);
+	if (!rc && !jrc)
+		jrc = ds_points_join(j, err);
+	if (!rc)
+		rc = jrc;
+	twin_clip_list_free(&L.cl);
+	free(L.sub);
+	free(L.map);
+	free(PQ[0].kidx);
+	free(PQ[1].kidx);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/* ds_internal.h: the job's state, shared by the files of dataset/ (not installed).
+ *
+ * Index spaces: capture frame i (ingest's scan order); kept frame k (the frames that passed
+ * the scan, cap_idx[k] = i); clip position t (0..T-1, kidx[t] = k); store frame store_first+k.
+ */
+#ifndef SVT_DS_INTERNAL_H
+#define SVT_DS_INTERNAL_H
+
+#include <pthread.h>
+
+#include "dataset/dataset.h"
+#include "formats/formats.h"
+#include "geo/geo.h"
+#include "gpu/gpu.h"
+#include "ingest/ingest.h"
+#include "twin/twin.h"
+
+/* A clip of this run (written or resumed): its tiles are recorded in the twin at the end,
+ * once all points are fused, so that a later change marks exactly its shards. */
+typedef struct ds_clip_rec {
+	char id[64];
+	int n, seq;
+	size_t *kidx;
+} ds_clip_rec;
+
+/* One clip's views and what the workers found for it. */
+typedef struct ds_buf {
+	uint8_t *views;      /* T x H x W x 3 */
+	float *vdepth;       /* T x H x W metres (allocated with the first clip with depth) */
+	double *w2c, *K, *heading;
+	int clip_depth;      /* every frame of the clip has a depth map */
+	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
+} ds_buf;
+
+struct dataset_job {
+	dataset_opts o;
+	const dataset_callbacks *cb;
+	int ran;
+	ingest_capture *cap;
+	size_t n;            /* kept frames */
+	size_t *cap_idx;     /* kept frame -> capture frame */
+	twin_frame *tf;      /* kept frames, georeferenced */
+	double *travel;      /* direction of travel per kept frame, degrees */
+	double *pano_R;      /* panorama camera-to-ENU rotation per kept frame, 9 each */
+	unsigned char *alive;
+	geo_crs *crs;
+	geo_enu *enu;
+	gpu_ctx *gpu;
+	fmt_writer *writer;
+	fmt_shard_info info;
+	twin_store *store;   /* the persistent twin the shards are cut from */
+	size_t store_first;  /* store index of kept frame 0 (SIZE_MAX: not in the store) */
+	int capture_new;     /* the capture entered the store in this run: its depth is fused */
+	long *district, *dong; /* per kept frame: feature of the layer, or -1 */
+	const twin_layer *districts, *dongs;
+	twin_split_opts split;
+	char name[64];       /* capture name, the prefix of clip ids */
+	/* Two clips in flight: the workers cut one while the main thread fuses and writes the
+	 * other (ds_buf, sized for clip_frames). */
+	ds_buf buf[2];
+	/* the clip being written */
+	double *llh, *proj, *dist;
+	int64_t *time_us;
+	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
+	struct ds_workers *workers; /* the run's pool (ds_views.c) */
+	int threads;         /* its size: opts.threads or the cores */
+	/* depth -> points fused into the twin's tiles, once per frame */
+	gpu_point *pts;
+	size_t npts, cappts;
+	/* the points being fused on the fusion thread (ds_twin.c) */
+	gpu_point *fuse_pts;
+	size_t fuse_n, fuse_cap;
+	int fusing, fuse_rc;
+	pthread_t fuse_th;
+	svt_err fuse_err;
+	unsigned char *points_done;
+	ds_clip_rec *recs;
+	size_t nrecs, caprecs;
+	size_t prog_done, prog_total;
+	double t0;
+	dataset_stats st;
+};
+
+/* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
+int ds_scan(dataset_job *j, svt_err *err);
+int ds_georeference(dataset_job *j, svt_err *err);
+
+/* ds_twin.c: the capture into the twin store and labels; the clips' tiles recorded at the end;
+ * the depth points of a clip fused into the store. */
+int ds_twin_open(dataset_job *j, svt_err *err);
+int ds_twin_record_tiles(dataset_job *j, svt_err *err);
+/* Hands the queued points to the fusion thread (after joining the one before); ds_points_join
+ * waits for it and returns its status. */
+int ds_points_flush(dataset_job *j, svt_err *err);
+int ds_points_join(dataset_job *j, svt_err *err);
+int ds_clip_remember(dataset_job *j, const char *id, const size_t *kidx, int T, int seq,
+		     svt_err *err);
+
+/* ds_views.c: the run's workers (n threads; destroy(NULL) is harmless). */
+typedef struct ds_workers ds_workers;
+int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err);
+void ds_workers_destroy(ds_workers *p);
+
+/* ds_views.c: hands clip kidx[0..T) to the workers, cut into buffer b (returns at once). */
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err);
+/* Waits for buffer b's clip. Every frame that failed is rejected (ds_reject_late, in clip
+ * order), its good frames' depth points are queued for the twin, and *rejected is set: the
+ * caller reassembles the clip. Returns 0 or a negative status on a job error. */
+int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err);
+
+/* ds_clips.c: the clip loop and the clip writer. */
+int ds_clips_run(dataset_job *j, svt_err *err);
+
+/* ds_job.c: per-frame results and progress through the callbacks. */
+void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);
+void ds_report_progress(dataset_job *j, size_t step);
+/* Rejects kept frame k after the scan, with its reason, and reports it. */
+void ds_reject_late(dataset_job *j, size_t k, int reason, const char *why);
+
+#endif

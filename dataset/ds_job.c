@@ -1,0 +1,273 @@
+/* ds_job.c: the job's life: options, create, run (the stages in order), stats, destroy, and
+ * what it reports through the callbacks. Stages, each a module call:
+ *   ingest_capture_scan      frames + metadata + checks (rejects with reasons)   ds_georef.c
+ *   geo_crs / geo_enu        WGS84 -> projected CRS and the ENU frame, headings   ds_georef.c
+ *   twin_store               the capture in the twin, labels, depth points        ds_twin.c
+ *   twin_clips_assemble      clips, split by geography, parts                     ds_clips.c
+ *   ingest_pool + gpu_view   decode and views (CUDA or the C reference)           ds_views.c
+ *   fmt_writer               shards as .tmp, renamed when complete, manifest last ds_clips.c
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset/ds_internal.h"
+
+void dataset_opts_default(dataset_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->epsg = GEO_EPSG_DEFAULT;
+	o->clip_frames = 57;
+	o->width = 1280;
+	o->height = 704;
+	o->hfov_deg = 90.0;
+	o->view_dir = DATASET_VIEW_TRAVEL;
+	o->seed = 1;
+	o->split_buffer_m = 50.0;
+}
+
+int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
+{
+	if (!out)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_job_create: NULL out");
+	*out = NULL;
+	if (!o || !o->capture || !*o->capture || !o->out || !*o->out)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: a capture and an output directory "
+				   "are required");
+	if (o->clip_frames < 1 || o->clip_frames > 4096)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: clip_frames %d out of [1, 4096]",
+				   o->clip_frames);
+	if (o->clip_stride < 0 || o->epsg <= 0 || !(o->hfov_deg > 0 && o->hfov_deg < 180) ||
+	    o->width < 16 || o->height < 16 || o->width > 16384 || o->height > 16384)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: stride, crs, fov or view size out of "
+				   "range");
+	if (o->spacing_m > 0 && o->spacing_s > 0)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: spacing_m and spacing_s exclude "
+				   "each other");
+	if (o->part_count < 0 || o->part_index < 0 ||
+	    (o->part_count > 1 && o->part_index >= o->part_count) ||
+	    (o->part_count <= 1 && o->part_index > 0))
+		return svt_err_set(err, SVT_E_INPUT, "dataset: part %d of %d", o->part_index,
+				   o->part_count);
+	if (o->threads < 0)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: threads %d", o->threads);
+	dataset_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a job");
+	j->o = *o;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	j->threads = o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1);
+	j->store_first = SIZE_MAX;
+	snprintf(j->st.backend, sizeof(j->st.backend), "-");
+	j->st.width = o->width;
+	j->st.height = o->height;
+	/* The capture's name prefixes its clip ids and shard names: the last path component,
+	 * reduced to [A-Za-z0-9_-]. */
+	const char *base = strrchr(o->capture, '/');
+	base = base && base[1] ? base + 1 : o->capture;
+	size_t bl = strcspn(base, "/");
+	snprintf(j->name, sizeof(j->name), "%.*s", (int)(bl < 48 ? bl : 48), base);
+	for (char *p = j->name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_'))
+			*p = '_';
+	*out = j;
+	return SVT_OK;
+}
+
+void ds_report_frame(dataset_job *j, size_t i, const char *clip)
+{
+	if (!j->cb || !j->cb->frame)
+		return;
+	const ingest_frame *f = &j->cap->frames[i];
+	dataset_frame_result r = {.index = i, .path = f->path, .reason = (int)f->reason,
+				  .reason_name = ingest_reason_name(f->reason),
+				  .why = f->reason == INGEST_OK ? "" : f->why, .clip = clip};
+	j->cb->frame(j->cb->user, &r);
+}
+
+void ds_report_progress(dataset_job *j, size_t step)
+{
+	j->prog_done += step;
+	if (j->prog_done > j->prog_total)
+		j->prog_total = j->prog_done;
+	if (j->cb && j->cb->progress)
+		j->cb->progress(j->cb->user, "views", j->prog_done, j->prog_total);
+}
+
+void ds_reject_late(dataset_job *j, size_t k, int reason, const char *why)
+{
+	size_t i = j->cap_idx[k];
+	ingest_frame *f = &j->cap->frames[i];
+	f->reason = (ingest_reason)reason;
+	size_t n = strnlen(why, sizeof(f->why) - 1);
+	memcpy(f->why, why, n); /* truncating a long decoder message is fine */
+	f->why[n] = '\0';
+	j->cap->n_kept--;
+	j->cap->n_rejected[reason]++;
+	j->alive[k] = 0;
+	ds_report_frame(j, i, NULL);
+}
+
+/* The writer, resuming unless fresh: the clips of this capture whose twin tiles changed since
+ * they were cut stop the resume (they and what follows are rewritten). */
+static int job_writer(dataset_job *j, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	fmt_writer_opts wo;
+	fmt_writer_opts_default(&wo);
+	wo.resume = !o->fresh;
+	wo.threads = j->threads;
+	const char **stale = NULL;
+	size_t nstale = 0;
+	int rc;
+	/* A twin that cannot say which clips are stale fails the job: resuming without knowing
+	 * would keep clips cut from tiles that have changed. */
+	if (j->store && (rc = twin_store_stale_shards(j->store, &stale, &nstale, err)))
+		return svt_err_prefix(err, "stale shards of the twin");
+	size_t m = 0, pl = strlen(j->name);
+	for (size_t i = 0; i < nstale; i++)
+		if (!strncmp(stale[i], j->name, pl) && stale[i][pl] == '-')
+			stale[m++] = stale[i];
+	wo.resume_stop = stale;
+	wo.n_resume_stop = m;
+	if (m)
+		svt_log_info("%zu clips of %s depend on twin tiles changed since they were cut", m,
+			     j->name);
+	if (o->shard_mb > 0)
+		wo.target_bytes = (uint64_t)(o->shard_mb * 1e6);
+	rc = SVT_OK;
+	if (o->codec)
+		rc = fmt_codec_parse(o->codec, &wo.codec, &wo.level, err);
+	if (!rc)
+		rc = fmt_writer_create(o->out, j->name, &j->info, &wo, &j->writer, err);
+	free(stale);
+	if (rc)
+		return rc;
+	size_t rs, rcl;
+	fmt_writer_resumed(j->writer, &rs, &rcl);
+	if (rcl)
+		svt_log_info("resuming: %zu clips in %zu shards of an earlier run are kept", rcl, rs);
+	return SVT_OK;
+}
+
+static void job_count(dataset_job *j)
+{
+	const ingest_capture *c = j->cap;
+	if (!c)
+		return;
+	j->st.frames_scanned = c->n;
+	j->st.frames_rejected = 0;
+	for (int r = 1; r < INGEST_REASON_COUNT && r < 32; r++) {
+		j->st.rejected_by_reason[r] = c->n_rejected[r];
+		j->st.frames_rejected += c->n_rejected[r];
+	}
+	j->st.frames_kept = c->n - j->st.frames_rejected;
+}
+
+int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
+{
+	if (!j)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_job_run: NULL job");
+	if (j->ran)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_job_run: a job runs once");
+	j->ran = 1;
+	j->cb = cb;
+	j->t0 = svt_now();
+	const dataset_opts *o = &j->o;
+	int rc;
+	if ((rc = svt_mkdirs(o->out, err)) || (rc = ds_scan(j, err)))
+		goto done;
+	for (size_t i = 0; i < j->cap->n; i++)
+		if (j->cap->frames[i].reason != INGEST_OK)
+			ds_report_frame(j, i, NULL);
+	if ((rc = ds_georeference(j, err)) || (rc = ds_twin_open(j, err)))
+		goto report;
+	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
+		goto report;
+	/* Frames run side by side on the workers, so each kernel call runs on one thread. */
+	gpu_ctx_set_cpu_threads(j->gpu, 1);
+	snprintf(j->st.backend, sizeof(j->st.backend), "%s", gpu_ctx_backend(j->gpu));
+	svt_log_info("views on %s, %d workers", gpu_ctx_backend(j->gpu), j->threads);
+	if ((rc = ds_workers_create(j, j->threads, &j->workers, err)))
+		goto report;
+	if ((rc = job_writer(j, err)))
+		goto report;
+	rc = ds_clips_run(j, err);
+	ds_workers_destroy(j->workers);
+	j->workers = NULL;
+	if (!rc)
+		rc = ds_twin_record_tiles(j, err);
+	if (rc)
+		fmt_writer_abort(j->writer);
+	else
+		rc = fmt_writer_close(j->writer, err);
+	j->writer = NULL;
+	j->st.committed = rc == SVT_OK;
+report:;
+	/* The rejects are written whatever happened after the scan: they say what was wrong. */
+	char rej[4096];
+	svt_err e2 = {0};
+	if (!svt_path_join(rej, sizeof(rej), o->out, "rejects.jsonl", &e2) &&
+	    ingest_capture_write_rejects(j->cap, rej, &e2))
+		svt_log_warn("%s", e2.msg);
+done:
+	/* The store is saved by the calls that change it; closing frees it (and its memory). */
+	twin_store_close(j->store);
+	j->store = NULL;
+	job_count(j);
+	j->st.seconds = svt_now() - j->t0;
+	return rc;
+}
+
+void dataset_job_stats(const dataset_job *j, dataset_stats *s)
+{
+	if (!s)
+		return;
+	if (!j) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	*s = j->st;
+}
+
+void dataset_job_destroy(dataset_job *j)
+{
+	if (!j)
+		return;
+	ds_workers_destroy(j->workers);
+	fmt_writer_abort(j->writer);
+	twin_store_close(j->store);
+	for (size_t i = 0; i < j->nrecs; i++)
+		free(j->recs[i].kidx);
+	free(j->recs);
+	free(j->district);
+	free(j->dong);
+	gpu_ctx_destroy(j->gpu);
+	geo_crs_destroy(j->crs);
+	geo_enu_destroy(j->enu);
+	ingest_capture_destroy(j->cap);
+	free(j->cap_idx);
+	free(j->tf);
+	free(j->travel);
+	free(j->pano_R);
+	free(j->alive);
+	free(j->points_done);
+	free(j->pts);
+	free(j->fuse_pts);
+	for (int b = 0; b < 2; b++) {
+		free(j->buf[b].views);
+		free(j->buf[b].vdepth);
+		free(j->buf[b].w2c);
+		free(j->buf[b].K);
+		free(j->buf[b].heading);
+	}
+	free(j->llh);
+	free(j->proj);
+	free(j->dist);
+	free(j->time_us);
+	free(j->clip_tf);
+	free(j);
+}

@@ -1,0 +1,425 @@
+/* ds_views.c: a clip's frames cut on the job's workers. One pool of opts.threads workers lives
+ * for the whole run; each worker takes the next frame of the clip and does all of its work:
+ * decode the panorama (its own TurboJPEG handle), cut the colour view, decode the depth map,
+ * cut the depth view and back-project the depth points (gpu/, one frame per worker, so the
+ * kernels run single-threaded inside). Frames are independent, so the clip's frames run side
+ * by side; the results go into per-position slots and the main thread reads them in clip order,
+ * so that rejects, points and shards do not depend on the number of threads or their timing.
+ * Two clips are in flight: while the main thread fuses one clip's points and writes it, the
+ * workers already cut the next one, across clip boundaries, from one queue.
+ * Memory: one decoded panorama and depth map per worker, two clips of views.
+ *
+ * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset/ds_internal.h"
+
+/* One clip position's work and result. */
+typedef struct ds_slot {
+	int b;               /* its buffer */
+	size_t k;            /* kept frame */
+	const char *path;
+	int points;          /* back-project its depth for the twin */
+	float *vdepth;       /* its depth view (NULL: none) */
+	uint8_t *view;       /* its colour view */
+	/* results */
+	int failed;          /* the frame is bad: why says how */
+	int warning;         /* decoded with warnings (kept with keep_corrupt) */
+	char why[SVT_ERR_MSG_MAX + 32];
+	int rc;              /* a job error (with err) */
+	svt_err err;
+	gpu_point *pts;      /* its depth points (owned, reused) */
+	size_t npts, cappts;
+	int depth_used;      /* its depth map gave points */
+	gpu_view v;
+	double Rv[9];
+} ds_slot;
+
+/* A worker's own decoders and images, reused frame after frame. */
+typedef struct ds_worker {
+	struct ds_workers *pool;
+	pthread_t th;
+	int started;
+	ingest_decoder *dec, *ddec;
+	ingest_image img, dimg;
+	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
+} ds_worker;
+
+struct ds_workers {
+	dataset_job *j;
+	pthread_mutex_t mu, gpu_mu;
+	pthread_cond_t work, done;
+	ds_slot **queue;     /* ring of 2 T slots waiting for a worker */
+	int qcap, qhead, qlen;
+	int submitted[2], finished[2];
+	int stop;
+	int serial_gpu;      /* CUDA: one gpu call at a time */
+	int n;
+	ds_worker *w;
+};
+
+/* The view camera's rotation (camera -> ENU) for kept frame k. */
+static void view_rotation(const dataset_job *j, size_t k, double R_c2w[9])
+{
+	double h = j->o.view_dir == DATASET_VIEW_PANO ? j->tf[k].heading : j->travel[k];
+	geo_rot_from_hpr(h, 0.0, 0.0, R_c2w);
+}
+
+static void gpu_lock(ds_workers *p)
+{
+	if (p->serial_gpu)
+		pthread_mutex_lock(&p->gpu_mu);
+}
+
+static void gpu_unlock(ds_workers *p)
+{
+	if (p->serial_gpu)
+		pthread_mutex_unlock(&p->gpu_mu);
+}
+
+/* Frame s->k's depth map (if it has one, see ingest_depth_path): cut into the view as z-depth
+ * for the shard (s->vdepth; zeros when the map is unusable) and back-projected with its
+ * panorama's colours into the job's ENU frame (s->pts, when s->points). A bad depth map is
+ * reported and skipped: the frame itself stays good. */
+static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_err *err)
+{
+	dataset_job *j = w->pool->j;
+	char dpath[4096];
+	const gpu_view *v = &s->v;
+	size_t vpx = (size_t)v->width * (size_t)v->height;
+	/* A frame without a usable depth map gets zeros; otherwise the depth view writes every
+	 * pixel. */
+	if (!ingest_depth_path(s->path, dpath, sizeof(dpath))) {
+		if (s->vdepth)
+			memset(s->vdepth, 0, vpx * sizeof(float));
+		return SVT_OK;
+	}
+	svt_err derr = {0};
+	int warn = 0, rc;
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 0; /* keep 16 bits */
+	if (!w->ddec && (rc = ingest_decoder_create(&w->ddec, err)))
+		return rc;
+	if (ingest_decode_file(w->ddec, dpath, &dopts, &w->dimg, &warn, &derr) ||
+	    w->dimg.bit_depth != 16 || w->dimg.channels != 1) {
+		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
+			     derr.msg[0] ? derr.msg : "wrong pixel format");
+		if (s->vdepth)
+			memset(s->vdepth, 0, vpx * sizeof(float));
+		return SVT_OK;
+	}
+	const ingest_image *di = &w->dimg;
+	gpu_depth d = {.data = di->data, .width = di->width, .height = di->height,
+		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
+		       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
+	if (s->vdepth) {
+		size_t ds = (size_t)v->width * sizeof(float);
+		if (w->pool->serial_gpu) {
+			gpu_lock(w->pool);
+			rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth, ds, err);
+			gpu_unlock(w->pool);
+		} else {
+			/* The view's rays once, read at the depth map's size: the same bits as the
+			 * per-pixel reference (tests/test_gpu_view_map.c), without two scalar atan2
+			 * per pixel. */
+			rc = gpu_view_map_build(v, &w->map, err);
+			if (!rc)
+				rc = gpu_view_depth_from_map(&w->map, &d, s->vdepth, ds, err);
+		}
+		if (rc)
+			return svt_err_prefix(err, "depth view of %s", dpath);
+	}
+	if (!s->points)
+		return SVT_OK;
+	size_t cap = (size_t)((di->width + 3) / 4) * (size_t)((di->height + 3) / 4);
+	if (cap > s->cappts) {
+		gpu_point *p = realloc(s->pts, cap * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", cap);
+		s->pts = p;
+		s->cappts = cap;
+	}
+	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
+	gpu_lock(w->pool);
+	rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[s->k].w2c, s->pts, cap, &s->npts, err);
+	gpu_unlock(w->pool);
+	if (rc)
+		return svt_err_prefix(err, "points of %s", dpath);
+	s->depth_used = 1;
+	return SVT_OK;
+}
+
+/* All the work of one frame, on a worker. */
+static void frame_run(ds_worker *w, ds_slot *s)
+{
+	dataset_job *j = w->pool->j;
+	const dataset_opts *o = &j->o;
+	s->failed = s->warning = s->rc = s->depth_used = 0;
+	s->npts = 0;
+	s->why[0] = '\0';
+	svt_err_clear(&s->err);
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 3;
+	svt_err ferr = {0};
+	int warning = 0;
+	int rc = w->dec ? SVT_OK : ingest_decoder_create(&w->dec, &s->err);
+	if (rc) {
+		s->rc = rc;
+		return;
+	}
+	if (ingest_decode_file(w->dec, s->path, &dopts, &w->img, &warning, &ferr) ||
+	    (warning && !o->keep_corrupt)) {
+		snprintf(s->why, sizeof(s->why), "%s%s", warning ? "decoded with warnings: " : "",
+			 ferr.msg);
+		s->failed = 1;
+		return;
+	}
+	s->warning = warning;
+	double R[9];
+	view_rotation(j, s->k, s->Rv);
+	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
+	gpu_view_pinhole(&s->v, o->width, o->height, o->hfov_deg);
+	memcpy(s->v.R, R, sizeof(R));
+	s->v.interp = GPU_INTERP_BILINEAR;
+	s->v.antialias = 1;
+	const ingest_image *img = &w->img;
+	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
+	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
+	gpu_lock(w->pool);
+	rc = gpu_view_from_equirect(j->gpu, &src, &s->v, &dst, &s->err);
+	gpu_unlock(w->pool);
+	if (!rc && (s->points || s->vdepth))
+		rc = frame_depth(w, s, img, &s->err);
+	if (rc) {
+		svt_err_prefix(&s->err, "view of %s", s->path);
+		s->rc = rc;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	ds_worker *w = arg;
+	ds_workers *p = w->pool;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->qlen == 0)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		ds_slot *s = p->queue[p->qhead];
+		p->qhead = (p->qhead + 1) % p->qcap;
+		p->qlen--;
+		pthread_mutex_unlock(&p->mu);
+		frame_run(w, s);
+		pthread_mutex_lock(&p->mu);
+		if (++p->finished[s->b] == p->submitted[s->b])
+			pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err)
+{
+	*out = NULL;
+	ds_workers *p = calloc(1, sizeof(*p));
+	size_t T = (size_t)j->o.clip_frames;
+	if (!p || !(p->w = calloc((size_t)n, sizeof(ds_worker))) ||
+	    !(p->queue = calloc(2 * T, sizeof(ds_slot *)))) {
+		if (p)
+			free(p->w);
+		free(p);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d workers", n);
+	}
+	p->qcap = (int)(2 * T);
+	p->j = j;
+	p->serial_gpu = strcmp(gpu_ctx_backend(j->gpu), "cpu") != 0;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->gpu_mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	*out = p;
+	for (int i = 0; i < n; i++) {
+		p->w[i].pool = p;
+		if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0)
+			return svt_err_set(err, SVT_E_NOMEM, "cannot start worker %d of %d", i + 1, n);
+		p->w[i].started = 1;
+		p->n = i + 1;
+	}
+	return SVT_OK;
+}
+
+void ds_workers_destroy(ds_workers *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].started)
+			pthread_join(p->w[i].th, NULL);
+	for (int i = 0; i < p->n; i++) {
+		ingest_decoder_destroy(p->w[i].dec);
+		ingest_decoder_destroy(p->w[i].ddec);
+		ingest_image_free(&p->w[i].img);
+		ingest_image_free(&p->w[i].dimg);
+		gpu_view_map_free(&p->w[i].map);
+	}
+	for (int b = 0; b < 2; b++) {
+		ds_slot *sl = p->j->buf[b].slots;
+		for (int t = 0; sl && t < p->j->o.clip_frames; t++)
+			free(sl[t].pts);
+		free(sl);
+		p->j->buf[b].slots = NULL;
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->gpu_mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p->queue);
+	free(p->w);
+	free(p);
+}
+
+/* Appends n points to the job's queue for the twin. */
+static int points_queue(dataset_job *j, const gpu_point *pts, size_t n, svt_err *err)
+{
+	if (j->npts + n > j->cappts) {
+		size_t nc = j->cappts ? j->cappts : 1 << 16;
+		while (nc < j->npts + n)
+			nc *= 2;
+		gpu_point *p = realloc(j->pts, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
+		j->pts = p;
+		j->cappts = nc;
+	}
+	memcpy(j->pts + j->npts, pts, n * sizeof(*pts));
+	j->npts += n;
+	return SVT_OK;
+}
+
+/* Buffer b's memory, allocated with its first clip. */
+static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	size_t T = (size_t)o->clip_frames;
+	if (B->views)
+		return SVT_OK;
+	B->views = malloc(T * (size_t)o->width * (size_t)o->height * 3);
+	B->w2c = calloc(16 * T, sizeof(double));
+	B->K = calloc(4 * T, sizeof(double));
+	B->heading = calloc(T, sizeof(double));
+	B->slots = calloc(T, sizeof(ds_slot));
+	if (!B->views || !B->w2c || !B->K || !B->heading || !B->slots)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
+	return SVT_OK;
+}
+
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	ds_workers *p = j->workers;
+	ds_buf *B = &j->buf[b];
+	int rc = buf_alloc(j, B, err);
+	if (rc)
+		return rc;
+	/* The shard holds depth for a clip only when every one of its frames has a depth map. */
+	char dpath[4096];
+	B->clip_depth = 1;
+	for (int t = 0; t < T && B->clip_depth; t++)
+		B->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
+						  sizeof(dpath));
+	if (B->clip_depth && !B->vdepth) {
+		B->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
+		if (!B->vdepth)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
+	}
+	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
+	size_t depth_px = (size_t)o->width * o->height;
+	pthread_mutex_lock(&p->mu);
+	p->submitted[b] = T;
+	p->finished[b] = 0;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &B->slots[t];
+		s->b = b;
+		s->k = kidx[t];
+		s->path = j->cap->frames[j->cap_idx[s->k]].path;
+		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
+		 * would count its points twice and mark its tiles changed); a frame shared with
+		 * the clip before (stride < frames) was fused there. */
+		s->points = j->store && j->capture_new && !j->points_done[s->k];
+		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
+		s->view = B->views + t * view_bytes;
+		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
+		p->qlen++;
+	}
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	return SVT_OK;
+}
+
+int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	ds_workers *p = j->workers;
+	ds_buf *B = &j->buf[b];
+	*rejected = 0;
+	pthread_mutex_lock(&p->mu);
+	while (p->finished[b] < p->submitted[b])
+		pthread_cond_wait(&p->done, &p->mu);
+	p->submitted[b] = p->finished[b] = 0;
+	pthread_mutex_unlock(&p->mu);
+
+	/* In clip order, whatever order the workers finished in. */
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &B->slots[t];
+		if (s->rc) {
+			if (err)
+				*err = s->err;
+			return s->rc;
+		}
+	}
+	int rc = SVT_OK;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &B->slots[t];
+		if (s->failed) {
+			svt_log_warn("%s: %s", s->path, s->why);
+			ds_reject_late(j, s->k, INGEST_REJ_UNDECODABLE, s->why);
+			*rejected = 1;
+		} else if (s->points) {
+			/* Fused once: a frame cut again after a reject in its clip adds nothing. */
+			j->points_done[s->k] = 1;
+			if (s->depth_used) {
+				j->st.depth_frames++;
+				if ((rc = points_queue(j, s->pts, s->npts, err)))
+					return rc;
+			}
+		}
+	}
+	if (*rejected)
+		return SVT_OK;
+	for (int t = 0; t < T; t++) {
+		ds_slot *s = &B->slots[t];
+		if (s->warning)
+			j->st.decode_warnings++;
+		geo_pose_w2c(j->tf[s->k].enu, s->Rv, B->w2c + 16 * t);
+		B->K[4 * t + 0] = s->v.fx;
+		B->K[4 * t + 1] = s->v.fy;
+		B->K[4 * t + 2] = s->v.cx;
+		B->K[4 * t + 3] = s->v.cy;
+		B->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[s->k].heading : j->travel[s->k];
+		ds_report_progress(j, 1);
+	}
+	return SVT_OK;
+}

@@ -1,0 +1,271 @@
+/* view_map.c: a view's ray map built once per view (gpu.h, "View maps") and the depth view
+ * read through it. The depth view otherwise evaluates two scalar atan2 per output pixel for
+ * a map the colour view of the same frame has just computed: the projection is the same, only
+ * the source size (the kc/oc/kr/orow scaling) differs, and that scaling is applied here at
+ * lookup time with the same float operations as gm_view_map, so the result is bit-identical.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu_internal.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+static inline __m128 sel(__m128 m, __m128 a, __m128 b)
+{
+	return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+
+/* gm_atan2f four lanes at a time: the same operations in the same order (no FMA on baseline
+ * x86-64), hence the same bits. */
+static inline __m128 atan2_ps(__m128 y, __m128 x)
+{
+	const __m128 sign = _mm_set1_ps(-0.0f), zero = _mm_setzero_ps();
+	__m128 ax = _mm_andnot_ps(sign, x), ay = _mm_andnot_ps(sign, y);
+	__m128 mx = _mm_max_ps(ax, ay), mn = _mm_min_ps(ax, ay);
+	__m128 a = sel(_mm_cmpgt_ps(mx, zero), _mm_div_ps(mn, mx), zero);
+	__m128 s = _mm_mul_ps(a, a);
+	__m128 p = _mm_set1_ps(0.006811808794736862f);
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.03360426053404808f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.07962370663881302f));
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.1323334276676178f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.19807815551757812f));
+	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.3331736922264099f));
+	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.9999961256980896f));
+	__m128 r = _mm_mul_ps(p, a);
+	r = sel(_mm_cmpgt_ps(ay, ax), _mm_sub_ps(_mm_set1_ps(GM_HALF_PI_F), r), r);
+	r = sel(_mm_cmplt_ps(x, zero), _mm_sub_ps(_mm_set1_ps(GM_PI_F), r), r);
+	return sel(_mm_cmplt_ps(y, zero), _mm_xor_ps(r, sign), r);
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VIEW_MAP_AVX2 1
+/* The same eight lanes at a time on CPUs with AVX2 (checked at run time); no FMA, so the
+ * bits are those of the SSE2 and scalar code. */
+__attribute__((target("avx2"))) static inline __m256 sel8(__m256 m, __m256 a, __m256 b)
+{
+	return _mm256_blendv_ps(b, a, m);
+}
+
+__attribute__((target("avx2"))) static inline __m256 atan2_8(__m256 y, __m256 x)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+	__m256 ax = _mm256_andnot_ps(sign, x), ay = _mm256_andnot_ps(sign, y);
+	__m256 mx = _mm256_max_ps(ax, ay), mn = _mm256_min_ps(ax, ay);
+	__m256 a = sel8(_mm256_cmp_ps(mx, zero, _CMP_GT_OQ), _mm256_div_ps(mn, mx), zero);
+	__m256 s = _mm256_mul_ps(a, a);
+	__m256 p = _mm256_set1_ps(0.006811808794736862f);
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.03360426053404808f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.07962370663881302f));
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.1323334276676178f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.19807815551757812f));
+	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.3331736922264099f));
+	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.9999961256980896f));
+	__m256 r = _mm256_mul_ps(p, a);
+	r = sel8(_mm256_cmp_ps(ay, ax, _CMP_GT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_HALF_PI_F), r), r);
+	r = sel8(_mm256_cmp_ps(x, zero, _CMP_LT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_PI_F), r), r);
+	return sel8(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), _mm256_xor_ps(r, sign), r);
+}
+
+/* Pixels [0, n8) of a row (n8 a multiple of 8); bx..bz and y2 as in map_row. */
+__attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float bx, float by,
+							 float bz, float y2, int n8, float *lon,
+							 float *lat, float *norm)
+{
+	const __m256 vbx = _mm256_set1_ps(bx), vby = _mm256_set1_ps(by), vbz = _mm256_set1_ps(bz);
+	const __m256 r0 = _mm256_set1_ps(g->R[0]), r3 = _mm256_set1_ps(g->R[3]);
+	const __m256 r6 = _mm256_set1_ps(g->R[6]), cx = _mm256_set1_ps(g->cx);
+	const __m256 ifx = _mm256_set1_ps(g->ifx), vy2 = _mm256_set1_ps(y2);
+	const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+	const __m256 eight = _mm256_set1_ps(8.0f);
+	__m256 u = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
+	for (int i = 0; i < n8; i += 8, u = _mm256_add_ps(u, eight)) {
+		__m256 x = _mm256_mul_ps(_mm256_sub_ps(u, cx), ifx);
+		__m256 dx = _mm256_add_ps(_mm256_mul_ps(r0, x), vbx);
+		__m256 dy = _mm256_add_ps(_mm256_mul_ps(r3, x), vby);
+		__m256 dz = _mm256_add_ps(_mm256_mul_ps(r6, x), vbz);
+		__m256 h = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dz, dz)));
+		_mm256_storeu_ps(lon + i, atan2_8(dx, dz));
+		_mm256_storeu_ps(lat + i, atan2_8(_mm256_xor_ps(dy, sign), h));
+		_mm256_storeu_ps(norm + i, _mm256_sqrt_ps(_mm256_add_ps(
+						   _mm256_add_ps(_mm256_mul_ps(x, x), vy2), one)));
+	}
+}
+#endif
+
+/* One row j of the map: lon, lat and norm of pixels [0, n). */
+static void map_row(const gm_view *g, int j, int n, float *lon, float *lat, float *norm)
+{
+	float v = (float)j + 0.5f, bx, by, bz;
+	gm_view_rowbase(g, v, &bx, &by, &bz);
+	float y = GM_MUL(v - g->cy, g->ify);
+	float y2 = GM_MUL(y, y);
+	int i = 0;
+#ifdef VIEW_MAP_AVX2
+	if (__builtin_cpu_supports("avx2")) {
+		i = n & ~7;
+		map_row_avx2(g, bx, by, bz, y2, i, lon, lat, norm);
+	}
+#endif
+#ifdef __SSE2__
+	const __m128 vbx = _mm_set1_ps(bx), vby = _mm_set1_ps(by), vbz = _mm_set1_ps(bz);
+	const __m128 r0 = _mm_set1_ps(g->R[0]), r3 = _mm_set1_ps(g->R[3]);
+	const __m128 r6 = _mm_set1_ps(g->R[6]), cx = _mm_set1_ps(g->cx);
+	const __m128 ifx = _mm_set1_ps(g->ifx), vy2 = _mm_set1_ps(y2), one = _mm_set1_ps(1.0f);
+	const __m128 sign = _mm_set1_ps(-0.0f), four = _mm_set1_ps(4.0f);
+	__m128 u = _mm_add_ps(_mm_setr_ps(0.5f, 1.5f, 2.5f, 3.5f), _mm_set1_ps((float)i));
+	for (; i + 4 <= n; i += 4, u = _mm_add_ps(u, four)) {
+		__m128 x = _mm_mul_ps(_mm_sub_ps(u, cx), ifx);
+		__m128 dx = _mm_add_ps(_mm_mul_ps(r0, x), vbx);
+		__m128 dy = _mm_add_ps(_mm_mul_ps(r3, x), vby);
+		__m128 dz = _mm_add_ps(_mm_mul_ps(r6, x), vbz);
+		__m128 h = _mm_sqrt_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_mul_ps(dz, dz)));
+		_mm_storeu_ps(lon + i, atan2_ps(dx, dz));
+		_mm_storeu_ps(lat + i, atan2_ps(_mm_xor_ps(dy, sign), h));
+		/* (x^2 + y^2) + 1, the order of gm_depth_view_pixel */
+		_mm_storeu_ps(norm + i, _mm_sqrt_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(x, x), vy2), one)));
+	}
+#endif
+	for (; i < n; i++) {
+		float u = (float)i + 0.5f;
+		float x = (u - g->cx) * g->ifx;
+		float dx = GM_ADD(GM_MUL(g->R[0], x), bx);
+		float dy = GM_ADD(GM_MUL(g->R[3], x), by);
+		float dz = GM_ADD(GM_MUL(g->R[6], x), bz);
+		float h = sqrtf(GM_ADD(GM_MUL(dx, dx), GM_MUL(dz, dz)));
+		lon[i] = gm_atan2f(dx, dz);
+		lat[i] = gm_atan2f(-dy, h);
+		norm[i] = sqrtf(GM_ADD(GM_ADD(GM_MUL(x, x), y2), 1.0f));
+	}
+}
+
+int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err)
+{
+	if (!v || !m)
+		return svt_err_set(err, SVT_E_INPUT, "view map: NULL argument");
+	if (v->width < 1 || v->height < 1 || v->width > (1 << 16) || v->height > (1 << 16) ||
+	    !(v->fx > 0) || !(v->fy > 0))
+		return svt_err_set(err, SVT_E_INPUT, "view map: bad view %dx%d", v->width,
+				   v->height);
+	size_t px = (size_t)v->width * (size_t)v->height;
+	if (px > m->cap) {
+		gpu_view_map_free(m);
+		m->lon = malloc(px * sizeof(float));
+		m->lat = malloc(px * sizeof(float));
+		m->norm = malloc(px * sizeof(float));
+		if (!m->lon || !m->lat || !m->norm) {
+			gpu_view_map_free(m);
+			return svt_err_set(err, SVT_E_NOMEM, "view map: no memory for %zu pixels", px);
+		}
+		m->cap = px;
+	}
+	m->width = v->width;
+	m->height = v->height;
+	/* The source size only scales the map (kc, oc, kr, orow): any size gives the same rays. */
+	gm_view g;
+	gpu_view_to_gm(v, 2, 1, &g);
+	for (int j = 0; j < v->height; j++) {
+		size_t o = (size_t)j * (size_t)v->width;
+		map_row(&g, j, v->width, m->lon + o, m->lat + o, m->norm + o);
+	}
+	return SVT_OK;
+}
+
+void gpu_view_map_free(gpu_view_map *m)
+{
+	if (!m)
+		return;
+	free(m->lon);
+	free(m->lat);
+	free(m->norm);
+	memset(m, 0, sizeof(*m));
+}
+
+int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
+			    size_t dst_stride, svt_err *err)
+{
+	if (!m || !m->lon || !src || !src->data || !dst)
+		return svt_err_set(err, SVT_E_INPUT, "depth view: NULL argument");
+	if (src->model != GPU_DEPTH_EQUIRECT)
+		return svt_err_set(err, SVT_E_UNSUPPORTED, "depth view: the source must be an "
+				   "equirectangular depth map");
+	if (src->width < 2 || src->height < 1 || src->width % 2 || src->width > (1 << 16) ||
+	    src->height > (1 << 16))
+		return svt_err_set(err, SVT_E_INPUT, "depth view: bad source size %dx%d",
+				   src->width, src->height);
+	size_t bpp = src->is_float ? 4 : 2;
+	if (src->stride < (size_t)src->width * bpp)
+		return svt_err_set(err, SVT_E_INPUT, "depth view: source stride %zu too small",
+				   src->stride);
+	if (!(src->scale > 0) || !(src->max_m >= src->min_m))
+		return svt_err_set(err, SVT_E_INPUT, "depth view: bad scale or range");
+	if (dst_stride < (size_t)m->width * sizeof(float))
+		return svt_err_set(err, SVT_E_INPUT, "depth view: output stride %zu too small",
+				   dst_stride);
+	/* The same scaling constants as gpu_view_to_gm at the source's size. */
+	gm_view g;
+	gpu_view v0;
+	gpu_view_pinhole(&v0, 2, 2, 90.0);
+	gpu_view_to_gm(&v0, src->width, src->height, &g);
+	const float scale = (float)src->scale, min_m = (float)src->min_m, max_m = (float)src->max_m;
+	const uint8_t *base = src->data;
+	int *tap = malloc(2 * (size_t)m->width * sizeof(int));
+	if (!tap)
+		return svt_err_set(err, SVT_E_NOMEM, "depth view: no memory for a row");
+	for (int j = 0; j < m->height; j++) {
+		float *row = (float *)((uint8_t *)dst + (size_t)j * dst_stride);
+		size_t o = (size_t)j * (size_t)m->width;
+		const float *lon = m->lon + o, *lat = m->lat + o, *norm = m->norm + o;
+		/* The nearest source sample of each pixel: floor(col + 0.5), floor(row + 0.5). */
+		int i = 0;
+#ifdef __SSE2__
+		const __m128 kc = _mm_set1_ps(g.kc), oc = _mm_set1_ps(g.oc), kr = _mm_set1_ps(g.kr);
+		const __m128 orow = _mm_set1_ps(g.orow), half = _mm_set1_ps(0.5f);
+		for (; i + 4 <= m->width; i += 4) {
+			__m128 c = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(lon + i), kc), oc), half);
+			__m128 r = _mm_add_ps(_mm_sub_ps(orow, _mm_mul_ps(_mm_loadu_ps(lat + i), kr)), half);
+			/* floor: truncate, then one less where truncation went up (negative values) */
+			__m128i ci = _mm_cvttps_epi32(c), ri = _mm_cvttps_epi32(r);
+			ci = _mm_add_epi32(ci, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ci), c)));
+			ri = _mm_add_epi32(ri, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ri), r)));
+			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i), _mm_unpacklo_epi32(ci, ri));
+			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i + 4), _mm_unpackhi_epi32(ci, ri));
+		}
+#endif
+		for (; i < m->width; i++) {
+			float c = GM_ADD(GM_MUL(lon[i], g.kc), g.oc);
+			float r = GM_SUB(g.orow, GM_MUL(lat[i], g.kr));
+			tap[2 * i] = (int)floorf(c + 0.5f);
+			tap[2 * i + 1] = (int)floorf(r + 0.5f);
+		}
+		for (i = 0; i < m->width; i++) {
+			int x, y;
+			gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
+			const uint8_t *p = base + (size_t)y * src->stride;
+			float range;
+			if (src->is_float) {
+				float f;
+				memcpy(&f, p + 4 * (size_t)x, 4);
+				range = GM_MUL(f, scale);
+			} else {
+				unsigned short q;
+				memcpy(&q, p + 2 * (size_t)x, 2);
+				if (q == 0) {
+					row[i] = 0.0f;
+					continue;
+				}
+				range = GM_MUL((float)q, scale);
+			}
+			row[i] = (!(range >= min_m && range <= max_m) || !(range > 0.0f))
+					 ? 0.0f
+					 : range / norm[i];
+		}
+	}
+	free(tap);
+	return SVT_OK;
+}

@@ -1,0 +1,350 @@
+/* test_dataset.c: the main job through its library API (dataset/dataset.h): per-frame results
+ * through the callback against the generator's ground truth, a frame that fails only at the
+ * full decode rejected late (reported once, the clip reassembled without it), parts of a build
+ * that together cut exactly the whole build's clips, shards that do not depend on the thread
+ * count, and options refused with SVT_E_INPUT. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset/dataset.h"
+#include "formats/formats.h"
+#include "ingest/ingest.h"
+
+static char dir[128];
+
+static const char *samples(void)
+{
+	const char *s = getenv("SVT_SAMPLES");
+	if (!s || !*s)
+		cr_skip_test("SVT_SAMPLES is not set: run through `make test`");
+	return s;
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/svt-dataset-%d", (int)getpid());
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s", dir, dir);
+	cr_assert_eq(system(cmd), 0);
+	svt_log_set_level(0);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(dataset, .init = setup, .fini = teardown);
+
+/* Copies samples pano_A..pano_B (and their depth maps) into dst. */
+static void copy_frames(const char *dst, int a, int b)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/.depth && for i in $(seq %d %d); do n=$(printf %%04d $i); "
+		 "cp %s/pano_$n.jpg %s/ && cp %s/.depth/pano_$n.png %s/.depth/; done",
+		 dst, a, b, samples(), dst, samples(), dst);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void small_opts(dataset_opts *o, const char *cap, const char *out)
+{
+	dataset_opts_default(o);
+	o->capture = cap;
+	o->out = out;
+	o->clip_frames = 9;
+	o->width = 64;
+	o->height = 32;
+	o->codec = "gzip";
+}
+
+typedef struct seen {
+	size_t rejected[INGEST_REASON_COUNT], written, calls_for_bad;
+	char bad[64];
+	size_t progress_calls, last_done;
+	int progress_backwards;
+} seen;
+
+static void on_frame(void *user, const dataset_frame_result *r)
+{
+	seen *s = user;
+	cr_assert(r->path && r->reason_name && r->why);
+	if (r->reason == INGEST_OK) {
+		cr_assert(r->clip && *r->clip, "a kept frame reported without its clip");
+		s->written++;
+	} else {
+		cr_assert(r->reason > 0 && r->reason < INGEST_REASON_COUNT);
+		cr_assert(r->clip == NULL);
+		s->rejected[r->reason]++;
+	}
+	if (s->bad[0] && strstr(r->path, s->bad))
+		s->calls_for_bad++;
+}
+
+static void on_progress(void *user, const char *stage, size_t done, size_t total)
+{
+	seen *s = user;
+	cr_assert_str_eq(stage, "views");
+	cr_assert_leq(done, total);
+	s->progress_backwards |= done < s->last_done;
+	s->last_done = done;
+	s->progress_calls++;
+}
+
+static int run(const dataset_opts *o, seen *s, dataset_stats *st, svt_err *err)
+{
+	dataset_job *j = NULL;
+	dataset_callbacks cb = {.frame = on_frame, .progress = on_progress, .user = s};
+	int rc = dataset_job_create(o, &j, err);
+	if (!rc)
+		rc = dataset_job_run(j, s ? &cb : NULL, err);
+	if (st)
+		dataset_job_stats(j, st);
+	dataset_job_destroy(j);
+	return rc;
+}
+
+/* Every bad sample file is reported once with the generator's expected reason, every written
+ * view once per clip, and the stats agree. */
+Test(dataset, frame_results_match_ground_truth, .timeout = 300)
+{
+	char path[600], out[300];
+	snprintf(path, sizeof(path), "%s/ground_truth.json", samples());
+	json_error_t je;
+	json_t *gt = json_load_file(path, 0, &je);
+	cr_assert(gt, "%s: %s", path, je.text);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	dataset_opts o;
+	small_opts(&o, samples(), out);
+	seen s = {0};
+	dataset_stats st;
+	svt_err err = {0};
+	cr_assert_eq(run(&o, &s, &st, &err), 0, "%s", err.msg);
+	size_t want[INGEST_REASON_COUNT] = {0}, nbad = 0, i;
+	json_t *f;
+	json_array_foreach(json_object_get(gt, "frames"), i, f)
+	{
+		const char *e = json_string_value(json_object_get(f, "expect"));
+		for (int r = 1; r < INGEST_REASON_COUNT; r++)
+			if (!strcmp(e, ingest_reason_name((ingest_reason)r))) {
+				want[r]++;
+				nbad++;
+			}
+	}
+	json_decref(gt);
+	cr_assert_gt(nbad, 0);
+	for (int r = 1; r < INGEST_REASON_COUNT; r++) {
+		cr_expect_eq(s.rejected[r], want[r], "%s: %zu reported, %zu expected",
+			     ingest_reason_name((ingest_reason)r), s.rejected[r], want[r]);
+		cr_expect_eq(st.rejected_by_reason[r], want[r]);
+	}
+	cr_expect_eq(st.frames_rejected, nbad);
+	cr_expect_eq(st.frames_kept + st.frames_rejected, st.frames_scanned);
+	cr_expect_eq(s.written, st.frames_written);
+	cr_expect_eq(st.frames_written, st.clips_written * 9);
+	cr_expect_gt(st.clips_written, 5);
+	cr_expect(st.committed);
+	cr_expect_gt(s.progress_calls, 0);
+	cr_expect(!s.progress_backwards, "progress went backwards");
+}
+
+/* A JPEG whose entropy data is damaged but whose header and end marker are sound passes the
+ * scan and fails at the full decode: it is rejected late, reported once, no clip holds it, and
+ * the clips are reassembled from the frames left. */
+Test(dataset, late_reject_is_reported_and_the_clip_reassembled, .timeout = 300)
+{
+	char cap[300], out[300], victim[400];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	copy_frames(cap, 0, 27);
+	snprintf(victim, sizeof(victim), "%s/pano_0004.jpg", cap);
+	FILE *fp = fopen(victim, "r+b");
+	cr_assert(fp);
+	struct stat sb;
+	cr_assert_eq(stat(victim, &sb), 0);
+	/* Garbage over the middle of the scan: markers (0xFF xx) in entropy data. */
+	fseek(fp, sb.st_size / 2, SEEK_SET);
+	for (int k = 0; k < 4096; k++)
+		fputc(k % 2 ? 0xD5 : 0xFF, fp);
+	fclose(fp);
+
+	dataset_opts o;
+	small_opts(&o, cap, out);
+	seen s = {0};
+	snprintf(s.bad, sizeof(s.bad), "pano_0004.jpg");
+	dataset_stats st;
+	svt_err err = {0};
+	cr_assert_eq(run(&o, &s, &st, &err), 0, "%s", err.msg);
+	cr_expect_eq(s.calls_for_bad, 1, "the damaged frame was reported %zu times", s.calls_for_bad);
+	cr_expect_eq(st.rejected_by_reason[INGEST_REJ_UNDECODABLE], 1);
+	cr_expect_eq(s.rejected[INGEST_REJ_UNDECODABLE], 1);
+	/* 27 good frames left: three clips of 9. */
+	cr_expect_eq(st.clips_written, 3, "%zu clips", st.clips_written);
+	char rej[400];
+	snprintf(rej, sizeof(rej), "%s/rejects.jsonl", out);
+	json_error_t je;
+	json_t *line = json_load_file(rej, JSON_DISABLE_EOF_CHECK, &je);
+	cr_assert(line, "rejects.jsonl: %s", je.text);
+	cr_expect(strstr(json_string_value(json_object_get(line, "path")), "pano_0004.jpg"));
+	cr_expect_str_eq(json_string_value(json_object_get(line, "reason")), "undecodable");
+	json_decref(line);
+}
+
+/* Every clip id of a dataset, sorted, newline-joined into ids; a digest of frames, depth and
+ * poses into *sum. */
+static size_t dataset_ids(const char *out, char *ids, size_t cap, uint64_t *sum)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/master.h5", out);
+	fmt_reader *r = NULL;
+	svt_err err = {0};
+	cr_assert_eq(fmt_reader_open(path, &r, &err), 0, "%s: %s", path, err.msg);
+	size_t n = fmt_reader_clip_count(r);
+	char (*v)[64] = calloc(n ? n : 1, 64);
+	*sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(v[i], 64, "%s", fmt_reader_clip_id(r, i));
+		fmt_clip_data cd;
+		cr_assert_eq(fmt_reader_clip(r, i, &cd, &err), 0, "%s", err.msg);
+		size_t px = (size_t)cd.T * cd.H * cd.W;
+		uint8_t *rgb = malloc(3 * px);
+		float *d = malloc(px * sizeof(float));
+		cr_assert_eq(fmt_reader_frames(r, i, 0, cd.T, rgb, &err), 0, "%s", err.msg);
+		for (size_t k = 0; k < 3 * px; k++)
+			*sum = *sum * 1099511628211ull + rgb[k];
+		if (cd.has_depth) {
+			cr_assert_eq(fmt_reader_depth(r, i, 0, cd.T, d, &err), 0, "%s", err.msg);
+			for (size_t k = 0; k < px; k++)
+				*sum = *sum * 1099511628211ull + (uint64_t)(int64_t)(d[k] * 1e4);
+		}
+		for (int k = 0; k < 16 * cd.T; k++)
+			*sum = *sum * 31 + (uint64_t)(int64_t)(cd.w2c[k] * 1e9);
+		free(rgb);
+		free(d);
+		fmt_clip_data_free(&cd);
+	}
+	fmt_reader_close(r);
+	qsort(v, n, 64, (int (*)(const void *, const void *))strcmp);
+	ids[0] = 0;
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(ids + len, len < cap ? cap - len : 0, "%s\n", v[i]);
+	free(v);
+	return n;
+}
+
+/* Two parts of a build over a capture of two sequences: each writes only its sequence's clips,
+ * and together they hold exactly the clips of the whole build. */
+Test(dataset, parts_together_cut_the_whole_build, .timeout = 300)
+{
+	char cap[300], out[3][300];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	/* Frames 0-35 and 60-95: 24 frames (192 m) apart, more than ingest's 100 m gap. */
+	copy_frames(cap, 0, 35);
+	copy_frames(cap, 60, 95);
+	static char ids[3][8192], both[16384];
+	uint64_t sum[3];
+	size_t n[3];
+	for (int p = 0; p < 3; p++) {
+		snprintf(out[p], sizeof(out[p]), "%s/out%d", dir, p);
+		dataset_opts o;
+		small_opts(&o, cap, out[p]);
+		if (p > 0) {
+			o.part_index = p - 1;
+			o.part_count = 2;
+		}
+		dataset_stats st;
+		svt_err err = {0};
+		cr_assert_eq(run(&o, NULL, &st, &err), 0, "%s", err.msg);
+		if (p > 0)
+			cr_expect_gt(st.clips_skipped_part, 0, "part %d skipped nothing", p - 1);
+		n[p] = dataset_ids(out[p], ids[p], sizeof(ids[p]), &sum[p]);
+	}
+	cr_assert_eq(n[0], 8, "the whole build cut %zu clips", n[0]);
+	cr_expect_gt(n[1], 0);
+	cr_expect_gt(n[2], 0);
+	cr_expect_eq(n[1] + n[2], n[0]);
+	/* The union, sorted: ids of part 0 and part 1 merged. */
+	snprintf(both, sizeof(both), "%s%s", ids[1], ids[2]);
+	char *lines[64];
+	size_t nl = 0;
+	for (char *t = strtok(both, "\n"); t && nl < 64; t = strtok(NULL, "\n"))
+		lines[nl++] = t;
+	for (size_t a = 0; a < nl; a++)
+		for (size_t b = a + 1; b < nl; b++)
+			if (strcmp(lines[b], lines[a]) < 0) {
+				char *x = lines[a];
+				lines[a] = lines[b];
+				lines[b] = x;
+			}
+	char merged[8192] = "";
+	size_t len = 0;
+	for (size_t a = 0; a < nl; a++)
+		len += (size_t)snprintf(merged + len, sizeof(merged) - len, "%s\n", lines[a]);
+	cr_expect_str_eq(merged, ids[0]);
+}
+
+/* The shards do not depend on the number of threads: one and two give the same clips, frames,
+ * depth and poses. */
+Test(dataset, shards_do_not_depend_on_threads, .timeout = 300)
+{
+	char cap[300], out[2][300];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	copy_frames(cap, 0, 26);
+	static char ids[2][8192];
+	uint64_t sum[2];
+	size_t n[2];
+	for (int t = 0; t < 2; t++) {
+		snprintf(out[t], sizeof(out[t]), "%s/out%d", dir, t);
+		dataset_opts o;
+		small_opts(&o, cap, out[t]);
+		o.width = 160;
+		o.height = 96;
+		o.codec = "lz4";
+		o.threads = t + 1;
+		svt_err err = {0};
+		cr_assert_eq(run(&o, NULL, NULL, &err), 0, "%s", err.msg);
+		n[t] = dataset_ids(out[t], ids[t], sizeof(ids[t]), &sum[t]);
+	}
+	cr_assert_eq(n[0], 3);
+	cr_expect_eq(n[0], n[1]);
+	cr_expect_str_eq(ids[0], ids[1]);
+	cr_expect_eq(sum[0], sum[1], "--threads 1 and 2 wrote different shards");
+}
+
+Test(dataset, bad_options_are_refused)
+{
+	dataset_opts o;
+	dataset_job *j = (dataset_job *)&o;
+	svt_err err = {0};
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.part_count = 2;
+	o.part_index = 2;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	cr_expect_null(j);
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.clip_frames = 0;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	small_opts(&o, NULL, "/tmp/x");
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.spacing_m = 5;
+	o.spacing_s = 1;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	/* A job runs once; a capture that does not exist fails the run, not the create. */
+	small_opts(&o, "/nonexistent/capture", dir);
+	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
+	cr_expect_lt(dataset_job_run(j, NULL, &err), 0);
+	cr_expect(strstr(err.msg, "/nonexistent/capture"), "%s", err.msg);
+	cr_expect_eq(dataset_job_run(j, NULL, &err), SVT_E_INPUT);
+	dataset_job_destroy(j);
+	dataset_job_destroy(NULL);
+}

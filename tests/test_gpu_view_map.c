@@ -1,0 +1,124 @@
+/* test_gpu_view_map.c: the depth view read through a view's ray map (gpu/view_map.c) is the
+ * depth view of the per-pixel reference (gpu_view_depth_from_equirect_ref), bit for bit:
+ * seeded random views (any heading, pitch and roll, several fields of view and sizes, odd
+ * widths that leave SSE2 and scalar tails after the AVX2 lanes), uint16 and float sources with padded rows, invalid samples
+ * (0, out of range, NaN), and one map serving two source sizes. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* A depth panorama W x H: smooth ranges with holes (0), too near / too far and (float) NaN. */
+static void *depth_pano(int W, int H, int is_float, size_t *stride)
+{
+	size_t bpp = is_float ? 4 : 2;
+	*stride = (size_t)W * bpp + 24; /* padded rows */
+	uint8_t *d = calloc((size_t)H, *stride);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			double r = 5.0 + 20.0 * (0.5 + 0.5 * sin(x * 0.05) * cos(y * 0.07));
+			double u = urand();
+			if (u < 0.03)
+				r = 0.0;
+			else if (u < 0.05)
+				r = 0.1; /* below min_m */
+			else if (u < 0.06)
+				r = 70.0; /* above max_m */
+			uint8_t *p = d + (size_t)y * *stride + (size_t)x * bpp;
+			if (is_float) {
+				float f = (u > 0.06 && u < 0.065) ? NAN : (float)r;
+				memcpy(p, &f, 4);
+			} else {
+				unsigned short q = (unsigned short)(r * 1000.0 > 65535 ? 65535 : r * 1000.0);
+				memcpy(p, &q, 2);
+			}
+		}
+	return d;
+}
+
+static void compare(const gpu_view *v, const gpu_view_map *m, const gpu_depth *d)
+{
+	size_t n = (size_t)v->width * v->height;
+	float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+	svt_err err = {0};
+	cr_assert_eq(gpu_view_depth_from_equirect_ref(d, v, a, (size_t)v->width * 4, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(gpu_view_depth_from_map(m, d, b, (size_t)v->width * 4, &err), 0, "%s",
+		     err.msg);
+	size_t bad = 0, nonzero = 0;
+	for (size_t i = 0; i < n; i++) {
+		bad += memcmp(&a[i], &b[i], 4) != 0;
+		nonzero += a[i] != 0.0f;
+	}
+	cr_expect_eq(bad, 0, "%zu of %zu pixels differ (%dx%d)", bad, n, v->width, v->height);
+	cr_expect_gt(nonzero, n / 2, "the case is mostly empty");
+	free(a);
+	free(b);
+}
+
+Test(view_map, depth_view_equals_the_reference)
+{
+	const int sizes[][2] = {{64, 32}, {161, 90}, {320, 176}, {13, 5}};
+	const double fovs[] = {60, 90, 120};
+	gpu_view_map m = {0};
+	svt_err err = {0};
+	for (int c = 0; c < 24; c++) {
+		gpu_view v;
+		const int *sz = sizes[c % 4];
+		gpu_view_pinhole(&v, sz[0], sz[1], fovs[c % 3]);
+		gpu_view_rotation(360.0 * urand(), 60.0 * (urand() - 0.5), 20.0 * (urand() - 0.5), v.R);
+		cr_assert_eq(gpu_view_map_build(&v, &m, &err), 0, "%s", err.msg);
+		/* One map, two sources of different sizes and types. */
+		for (int s = 0; s < 2; s++) {
+			int W = s ? 1024 : 400, H = W / 2, is_float = (c + s) % 2;
+			size_t stride;
+			void *pano = depth_pano(W, H, is_float, &stride);
+			gpu_depth d = {.data = pano, .width = W, .height = H, .stride = stride,
+				       .is_float = is_float, .scale = is_float ? 1.0 : 0.001,
+				       .min_m = 0.3, .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT,
+				       .step = 1};
+			compare(&v, &m, &d);
+			free(pano);
+		}
+	}
+	gpu_view_map_free(&m);
+	gpu_view_map_free(&m);
+	gpu_view_map_free(NULL);
+}
+
+Test(view_map, bad_arguments)
+{
+	gpu_view v;
+	gpu_view_pinhole(&v, 0, 10, 90);
+	gpu_view_map m = {0};
+	svt_err err = {0};
+	cr_expect_eq(gpu_view_map_build(&v, &m, &err), SVT_E_INPUT);
+	cr_expect_eq(gpu_view_map_build(NULL, &m, &err), SVT_E_INPUT);
+	gpu_view_pinhole(&v, 8, 4, 90);
+	cr_assert_eq(gpu_view_map_build(&v, &m, &err), 0);
+	uint16_t px[8] = {0};
+	float out[32];
+	gpu_depth d = {.data = px, .width = 3, .height = 1, .stride = 6, .scale = 0.001,
+		       .min_m = 0.3, .max_m = 60, .model = GPU_DEPTH_EQUIRECT};
+	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 32, &err), SVT_E_INPUT, "odd width");
+	d.width = 4;
+	d.stride = 8;
+	d.model = GPU_DEPTH_PINHOLE;
+	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 32, &err), SVT_E_UNSUPPORTED);
+	d.model = GPU_DEPTH_EQUIRECT;
+	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 8, &err), SVT_E_INPUT, "short stride");
+	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 32, &err), 0, "%s", err.msg);
+	gpu_view_map_free(&m);
+}

@@ -1,0 +1,58 @@
+/* twin_caption.c: a clip's caption from its metadata (where, which way, when, how far): the
+ * text the shards carry for text-conditioned training (docs/schema.md). */
+#include <math.h>
+#include <stdio.h>
+
+#include "twin/twin.h"
+
+const char *twin_caption_cardinal(double h)
+{
+	static const char *names[] = {"north", "northeast", "east", "southeast",
+				      "south", "southwest", "west", "northwest"};
+	if (!isfinite(h))
+		return "north";
+	double a = fmod(h + 22.5, 360.0);
+	if (a < 0)
+		a += 360.0;
+	return names[(int)floor(a / 45.0) % 8];
+}
+
+const char *twin_caption_time_of_day(int64_t time_us, int tz_min)
+{
+	int64_t s = time_us / 1000000 + (int64_t)tz_min * 60;
+	int hour = (int)(((s % 86400) + 86400) % 86400 / 3600);
+	if (hour < 5)
+		return "at night";
+	if (hour < 12)
+		return "in the morning";
+	if (hour < 17)
+		return "in the afternoon";
+	if (hour < 20)
+		return "in the evening";
+	return "at night";
+}
+
+int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap)
+{
+	/* The circular mean: headings either side of north average to north, not south. */
+	double se = 0, sn = 0;
+	for (int t = 0; t < in->n; t++) {
+		se += sin(in->heading[t] * M_PI / 180.0);
+		sn += cos(in->heading[t] * M_PI / 180.0);
+	}
+	const char *district = in->district ? in->district : "";
+	const char *dong = in->dong ? in->dong : "";
+	char place[200];
+	if (*district && *dong)
+		snprintf(place, sizeof(place), "through %s, %s, Seoul", dong, district);
+	else if (*district || *dong)
+		snprintf(place, sizeof(place), "through %s, Seoul", *district ? district : dong);
+	else
+		snprintf(place, sizeof(place), "through Seoul");
+	return snprintf(out, cap,
+			"A street-level drive heading %s %s %s, seen from a forward-facing camera, "
+			"%.0f m in %.0f s.",
+			twin_caption_cardinal(atan2(se, sn) * 180.0 / M_PI), place,
+			twin_caption_time_of_day(in->time_us, in->tz_offset_min), in->dist_m,
+			in->span_s);
+}
