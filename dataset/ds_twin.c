@@ -41,13 +41,11 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 			return svt_err_prefix(err, "%s layer %s", lname[L], lpath[L]);
 	}
 
-	size_t nf = twin_store_frame_count(j->store);
-	for (size_t i = 0; i < nf; i++)
-		if (!strcmp(twin_store_frame_capture(j->store, i), j->name)) {
-			svt_log_info("capture %s is already in the twin %s", j->name, dir);
-			j->store_first = i; /* frames were added in the same order */
-			break;
-		}
+	size_t first = 0;
+	if (twin_store_capture_find(j->store, j->name, &first, NULL)) {
+		svt_log_info("capture %s is already in the twin %s", j->name, dir);
+		j->store_first = first; /* frames were added in the same order */
+	}
 	if (j->store_first == SIZE_MAX) {
 		const char **paths = calloc(j->n, sizeof(char *));
 		if (!paths)
