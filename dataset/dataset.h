@@ -33,7 +33,19 @@
 typedef enum dataset_view_dir {
 	DATASET_VIEW_TRAVEL = 0, /* the view looks along the direction of travel, level */
 	DATASET_VIEW_PANO = 1,   /* the view looks at the panorama's centre (its heading) */
+	DATASET_VIEW_RANDOM = 2, /* along travel turned by a yaw drawn per clip within
+				  * +-view_random_deg (seeded by opts.seed and the clip) */
 } dataset_view_dir;
+
+/* How a clip reaches video rate (dataset/ds_densify.c, docs/shard-format.md "Densified
+ * clips"). */
+typedef enum dataset_densify {
+	DATASET_DENSIFY_NONE = 0,   /* keyframes only (the capture's own rate) */
+	DATASET_DENSIFY_WARP = 1,   /* in-between frames synthesized from the two bracketing
+				     * keyframes' views and depth (gpu_densify_frame) */
+	DATASET_DENSIFY_FREEZE = 2, /* Intermittent Freeze-Frame: keyframes repeated 4 times on
+				     * latent boundaries, slots left for a learned interpolator */
+} dataset_densify;
 
 /* What a clip predicate sees about a clip before it is cut (see dataset_opts.clip_filter). */
 typedef struct dataset_clip_info {
@@ -77,6 +89,16 @@ typedef struct dataset_opts {
 	 * the thread that runs the job. */
 	int (*clip_filter)(void *user, const dataset_clip_info *clip);
 	void *clip_filter_user;
+	/* Video rate (ds_densify.c). With densify set, clip_frames keyframes per clip follow
+	 * from out_frames and the capture's median keyframe interval (the option is ignored),
+	 * and consecutive clips share their boundary keyframe unless clip_stride is set. */
+	dataset_densify densify;  /* NONE */
+	double fps;              /* frames per second of a densified clip, 16 */
+	int out_frames;          /* frames per densified clip, 1 + latent_stride k: 121 */
+	int latent_stride;       /* 4 (1+4k: predict2) or 8 (1+8k: Tokenize1), 4 */
+	double frames_per_m;     /* > 0: frames spaced this many per metre along the track
+				  * instead of 1/fps apart in time (fps is then their mean rate) */
+	double view_random_deg;  /* DATASET_VIEW_RANDOM: the +-range of the yaw, 90 */
 } dataset_opts;
 
 /* Defaults as listed above. Always set opts through this first, so that fields added later

@@ -117,4 +117,12 @@ const fmt_index_row *fmt_reader_index_row(const fmt_reader *r, size_t i);
 /* Camera centre of a world-to-camera 4x4 (row-major): C = -R^T t. */
 void fmt_w2c_center(const double *w2c, double C[3]);
 
+/* clip_synth.c: the densified-clip datasets and attributes of c into clip group g (writer). */
+int fmt_clip_synth_write(hid_t g, const fmt_clip_desc *c, int fletcher, svt_err *err);
+/* The validity mask (T x H x W), at fmt_clip_end: the frames are made before it is known. */
+int fmt_clip_valid_write(hid_t g, const uint8_t *valid, int T, int H, int W, int fletcher,
+			 svt_err *err);
+/* Checks them (clip_check). */
+int fmt_clip_synth_check(const fmt_clip_desc *c, svt_err *err);
+
 #endif

@@ -90,7 +90,28 @@ typedef struct fmt_clip_desc {
 	const char *camera_model; /* optional: the camera the frames were cut from, "equirect"
 				  * or "pinhole" (ingest_camera_model_name), clip attribute
 				  * camera_model */
+	/* Video-rate clips (dataset/ds_densify.c, docs/shard-format.md "Densified clips"):
+	 * all NULL / 0 for a clip of keyframes only. */
+	const char *densify;     /* "warp" or "freeze": clip attribute densify */
+	const uint8_t *frame_kind; /* T: FMT_FRAME_KEY, _WARP, _REPEAT, _SLOT, _MODEL */
+	const int32_t *frame_src;  /* T x 2: the bracketing keyframes (0-based, in key order) */
+	const float *frame_blend;  /* T: weight of frame_src[1] (0 at a keyframe) */
+	const uint8_t *valid;      /* T x H x W: 1 = a pixel seen by a source (NULL: all);
+				    * read at fmt_clip_end: filled while the frames are given */
+	int num_keyframes;       /* clip attribute num_keyframes */
+	int latent_stride;       /* clip attribute latent_stride (4 or 8) */
+	const int64_t *key_time_us; /* num_keyframes: the keyframes' capture times */
+	const char *camera_action; /* clip attribute camera_action (NULL: none) */
 } fmt_clip_desc;
+
+/* What a frame of a densified clip is (dataset frame_kind). */
+enum {
+	FMT_FRAME_KEY = 0,    /* a keyframe's own view */
+	FMT_FRAME_WARP = 1,   /* synthesized from its two source keyframes (forward splat) */
+	FMT_FRAME_REPEAT = 2, /* freeze layout: a keyframe repeated to fill its latent */
+	FMT_FRAME_SLOT = 3,   /* freeze layout: left for the interpolator (black, invalid) */
+	FMT_FRAME_MODEL = 4,  /* a frame the interpolator made (svtwin densify import) */
+};
 
 typedef struct fmt_writer fmt_writer;
 
