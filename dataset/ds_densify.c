@@ -227,12 +227,13 @@ static int layout(const dataset_opts *o, const double *pk, int T, dframe *f, int
 		n = n >= 1 + L ? 1 + (n - 1) / L * L : (n >= 1 ? 1 : 0);
 		return n;
 	}
-	/* freeze: slot latents per interval chosen so the interval keeps about its true number
-	 * of frames once the repeats are dropped (1 keyframe + 4 g slots per interval). */
+	/* freeze: the layout is a video at the output rate in which each keyframe holds for one
+	 * latent: an interval of about fps * dt frames is g slot latents and the next key's
+	 * latent, g = round(fps dt / 4) - 1 (3 at 16 fps, 1 s apart). */
 	int g[4096], K = 0, total = 1;
 	for (int k = 0; k + 1 < T && total + 4 <= cap; k++) {
 		double frames = (pk[k + 1] - pk[k]) / step; /* frames the interval spans */
-		long gk = lround((frames - 1.0) / 4.0);
+		long gk = lround(frames / 4.0) - 1;
 		gk = gk < 0 ? 0 : gk;
 		if (total + 4 * (gk + 1) > cap)
 			gk = (cap - total) / 4 - 1;
