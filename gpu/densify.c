@@ -81,18 +81,20 @@ static void splat_ref(const dz_params *p, const float *depth, uint64_t *zb)
 		zb[i] = DZ_EMPTY;
 	for (int y = 0; y < H; y++)
 		for (int x = 0; x < W; x++) {
-			int ix, iy;
-			uint64_t key;
-			if (!dz_project(p, x, y, depth[(size_t)y * W + x], &ix, &iy, &key))
+			int ix, iy, ex, ey;
+			uint64_t key, knear;
+			if (!dz_project(p, x, y, depth[(size_t)y * W + x], &ix, &iy, &ex, &ey, &key,
+					&knear))
 				continue;
 			for (int dy = 0; dy < 2; dy++)
 				for (int dx = 0; dx < 2; dx++) {
 					int tx = ix + dx, ty = iy + dy;
 					if (tx < 0 || ty < 0 || tx >= W || ty >= H)
 						continue;
+					uint64_t k = tx == ex && ty == ey ? key : knear;
 					uint64_t *z = &zb[(size_t)ty * W + tx];
-					if (key < *z)
-						*z = key;
+					if (k < *z)
+						*z = k;
 				}
 		}
 }

@@ -21,15 +21,16 @@ __global__ void densify_splat(dz_params p, const float *depth, unsigned long lon
 	int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
 	if (x >= p.W || y >= p.H)
 		return;
-	int ix, iy;
-	uint64_t key;
-	if (!dz_project(&p, x, y, depth[(size_t)y * p.W + x], &ix, &iy, &key))
+	int ix, iy, ex, ey;
+	uint64_t key, knear;
+	if (!dz_project(&p, x, y, depth[(size_t)y * p.W + x], &ix, &iy, &ex, &ey, &key, &knear))
 		return;
 	for (int dy = 0; dy < 2; dy++)
 		for (int dx = 0; dx < 2; dx++) {
 			int tx = ix + dx, ty = iy + dy;
 			if (tx >= 0 && ty >= 0 && tx < p.W && ty < p.H)
-				atomicMin(&zb[(size_t)ty * p.W + tx], (unsigned long long)key);
+				atomicMin(&zb[(size_t)ty * p.W + tx],
+					  (unsigned long long)(tx == ex && ty == ey ? key : knear));
 		}
 }
 

@@ -32,11 +32,18 @@ GM_FN float dz_bitsf(uint32_t u)
 	return f;
 }
 
+/* A neighbour splat counts this much farther than the pixel the point falls in, so that on
+ * one surface every target pixel takes the point that falls in it and the footprint only
+ * fills cracks (a plain 2 x 2 minimum would shift the image by half a pixel). */
+#define DZ_NEAR_PENALTY 1.01f
+
 /* Source pixel (x, y) with depth z: the target pixel its footprint starts at (ix, iy: the
- * 2 x 2 block ix..ix+1, iy..iy+1) and the z-buffer key (depth bits << 32 | pixel index);
- * 0 when it lands behind the target camera. */
-GM_FN int dz_project(const dz_params *p, int x, int y, float z, int *ix, int *iy,
-		     uint64_t *key)
+ * 2 x 2 block ix..ix+1, iy..iy+1), the pixel it falls in (ex, ey) and the z-buffer keys
+ * (depth bits << 32 | pixel index) there (*key) and in the rest of the block (*knear);
+ * 0 when it lands behind the target camera. Far points are at FLT_MAX (infinity for the
+ * neighbours). */
+GM_FN int dz_project(const dz_params *p, int x, int y, float z, int *ix, int *iy, int *ex,
+		     int *ey, uint64_t *key, uint64_t *knear)
 {
 	double rx = ((double)x + 0.5 - p->sK[2]) / p->sK[0];
 	double ry = ((double)y + 0.5 - p->sK[3]) / p->sK[1];
@@ -63,8 +70,13 @@ GM_FN int dz_project(const dz_params *p, int x, int y, float z, int *ix, int *iy
 	 * crack where the view is magnified by less than 2. */
 	*ix = (int)floor(u - 0.5);
 	*iy = (int)floor(v - 0.5);
-	float zt = far ? INFINITY : (float)Z;
-	*key = ((uint64_t)dz_fbits(zt) << 32) | (uint32_t)(y * p->W + x);
+	*ex = (int)floor(u);
+	*ey = (int)floor(v);
+	float zt = far ? 3.402823466e38f : (float)Z;
+	float zn = far ? INFINITY : GM_MUL(zt, DZ_NEAR_PENALTY);
+	uint32_t idx = (uint32_t)(y * p->W + x);
+	*key = ((uint64_t)dz_fbits(zt) << 32) | idx;
+	*knear = ((uint64_t)dz_fbits(zn) << 32) | idx;
 	return 1;
 }
 
@@ -82,7 +94,7 @@ GM_FN void dz_resolve(const dz_params *p, uint64_t ka, uint64_t kb, const uint8_
 	const uint8_t *cb = kb == DZ_EMPTY ? NULL : rb + 3 * (size_t)(uint32_t)kb;
 	if (ca && cb) {
 		float za = dz_bitsf((uint32_t)(ka >> 32)), zb = dz_bitsf((uint32_t)(kb >> 32));
-		int fa = za == INFINITY, fb = zb == INFINITY, same;
+		int fa = za >= 3.402823466e38f, fb = zb >= 3.402823466e38f, same;
 		if (fa || fb) {
 			same = fa && fb;
 		} else {

@@ -436,8 +436,9 @@ typedef struct gpu_densify_src {
 
 /* Renders the frame seen from target pose w2c / K (W x H, the sources' size) between source
  * a (weight 1 - u) and b (weight u), u in [0, 1]: every source pixel is unprojected with its
- * depth and forward-splatted (2 x 2 footprint) into the target with a z-buffer (far pixels at
- * infinity, by rotation only); where both sources land on the same surface (depths within
+ * depth and forward-splatted into the target with a z-buffer (far pixels at infinity, by
+ * rotation only): into the pixel it falls in, and into the 3 others of its 2 x 2 block as
+ * 1 % farther (crack filling that never displaces a point of the same surface); where both sources land on the same surface (depths within
  * 5 % + 5 cm, or both far) the colours are blended by u, else the nearer surface wins; a hole
  * in one source is filled from the other; what neither covers is black with valid = 0
  * (valid[p] = 1 elsewhere). Deterministic: z-buffer ties go to the lower source pixel index.
