@@ -166,4 +166,14 @@ void dataset_job_stats(const dataset_job *j, dataset_stats *s);
 /* Frees the job; NULL is harmless. */
 void dataset_job_destroy(dataset_job *j);
 
+/* Puts captions written by a vision-language model into dataset dir (built by a job), in
+ * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,
+ * "long": TEXT, "short": TEXT} (frames inclusive; long <= 280 words, short <= 30). Each
+ * window's camera action from the clip's poses (straight, left turn, right turn, stop) is
+ * prepended to both as a sentence; the windows replace the clip's captions (long in
+ * caption, short in caption_short). Everything is checked before any shard changes; each
+ * shard and manifest.json are replaced atomically. *n_windows: the windows stored. */
+int dataset_captions_import(const char *dir, const char *jsonl, size_t *n_windows,
+			    svt_err *err);
+
 #endif

@@ -1,6 +1,7 @@
 /* clip_synth.c: what a densified clip adds to its group (docs/shard-format.md "Densified
  * clips"): per frame its kind, source keyframes, blend weight and validity mask; the
  * keyframes' times; the layout and the camera action as attributes. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "formats/fmt_internal.h"
@@ -84,4 +85,147 @@ int fmt_clip_synth_write(hid_t g, const fmt_clip_desc *c, int fletcher, svt_err 
 			     fletcher, err)))
 		return rc;
 	return rc;
+}
+
+/* ---- verify -------------------------------------------------------------------------------- */
+
+static const char *const ACTION_SENTENCES[] = {
+	"The camera moves straight ahead.", "The camera turns left.", "The camera turns right.",
+	"The camera is stopped."};
+
+static int words_after_sentence(const char *s, int *has_sentence)
+{
+	*has_sentence = 0;
+	for (size_t i = 0; i < sizeof(ACTION_SENTENCES) / sizeof(*ACTION_SENTENCES); i++) {
+		size_t n = strlen(ACTION_SENTENCES[i]);
+		if (!strncmp(s, ACTION_SENTENCES[i], n)) {
+			*has_sentence = 1;
+			s += n;
+			break;
+		}
+	}
+	int w = 0, in = 0;
+	for (; *s; s++) {
+		int sp = *s == ' ' || *s == '\n' || *s == '\t';
+		w += !sp && !in;
+		in = !sp;
+	}
+	return w;
+}
+
+typedef struct vcap {
+	int32_t s, e;
+	char *lng, *shrt;
+} vcap;
+
+/* Imported captions (a caption_short field): each window's long caption within 280 words and
+ * its short one within 30, after the action sentence both must start with. */
+static int captions_verify(hid_t g, char *msg, size_t cap)
+{
+	if (H5Lexists(g, "captions", H5P_DEFAULT) <= 0)
+		return 0;
+	hid_t ds = H5Dopen2(g, "captions", H5P_DEFAULT), ft = ds >= 0 ? H5Dget_type(ds) : -1;
+	int bad = 0;
+	if (ft < 0 || H5Tget_class(ft) != H5T_COMPOUND || H5Tget_member_index(ft, "caption_short") < 0)
+		goto cleanup;
+	hid_t vs = H5Tcopy(H5T_C_S1), mt = H5Tcreate(H5T_COMPOUND, sizeof(vcap));
+	H5Tset_size(vs, H5T_VARIABLE);
+	H5Tset_cset(vs, H5T_CSET_UTF8);
+	H5Tinsert(mt, "start_frame", HOFFSET(vcap, s), H5T_NATIVE_INT32);
+	H5Tinsert(mt, "end_frame", HOFFSET(vcap, e), H5T_NATIVE_INT32);
+	H5Tinsert(mt, "caption", HOFFSET(vcap, lng), vs);
+	H5Tinsert(mt, "caption_short", HOFFSET(vcap, shrt), vs);
+	hid_t sp = H5Dget_space(ds);
+	hssize_t n = H5Sget_simple_extent_npoints(sp);
+	vcap *c = n > 0 ? calloc((size_t)n, sizeof(*c)) : NULL;
+	if (n > 0 && (!c || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) < 0)) {
+		snprintf(msg, cap, "captions unreadable");
+		bad = 1;
+	}
+	for (hssize_t i = 0; !bad && c && i < n; i++) {
+		int hl, hs;
+		int wl = words_after_sentence(c[i].lng ? c[i].lng : "", &hl);
+		int ws = words_after_sentence(c[i].shrt ? c[i].shrt : "", &hs);
+		if (!hl || !hs || wl < 1 || ws < 1 || wl > 280 || ws > 30) {
+			snprintf(msg, cap, "caption window %lld: %s (long %d words, short %d)",
+				 (long long)i, !hl || !hs ? "no camera-action sentence first"
+							  : "empty or over 280 / 30 words", wl, ws);
+			bad = 1;
+		}
+	}
+	if (c && n > 0)
+		H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, c);
+	free(c);
+	H5Sclose(sp);
+	H5Tclose(mt);
+	H5Tclose(vs);
+cleanup:
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (ds >= 0)
+		H5Dclose(ds);
+	return bad;
+}
+
+static hssize_t ds_points(hid_t g, const char *name, int *rank, hsize_t d[3])
+{
+	if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+		return -1;
+	hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+	*rank = H5Sget_simple_extent_ndims(sp);
+	if (*rank >= 1 && *rank <= 3)
+		H5Sget_simple_extent_dims(sp, d, NULL);
+	hssize_t n = H5Sget_simple_extent_npoints(sp);
+	H5Sclose(sp);
+	H5Dclose(ds);
+	return n;
+}
+
+int fmt_clip_synth_verify(hid_t g, int T, int H, int W, char *msg, size_t cap)
+{
+	if (captions_verify(g, msg, cap))
+		return 1;
+	if (H5Aexists(g, "densify") <= 0)
+		return 0;
+	int64_t K = 0;
+	int rank = 0;
+	hsize_t d[3] = {0};
+	if (fmt_attr_get_i64(g, "num_keyframes", &K, NULL) || K < 1) {
+		snprintf(msg, cap, "densified clip without num_keyframes");
+		return 1;
+	}
+	if (ds_points(g, "frame_kind", &rank, d) != T || ds_points(g, "frame_blend", &rank, d) != T ||
+	    ds_points(g, "frame_src", &rank, d) != 2 * (hssize_t)T ||
+	    ds_points(g, "key_timestamps", &rank, d) != K) {
+		snprintf(msg, cap, "frame_kind, frame_blend, frame_src or key_timestamps does not "
+			 "match %d frames and %lld keyframes", T, (long long)K);
+		return 1;
+	}
+	hssize_t nv = ds_points(g, "valid", &rank, d);
+	if (nv >= 0 && (rank != 3 || d[0] != (hsize_t)T || d[1] != (hsize_t)H ||
+			d[2] != (hsize_t)W)) {
+		snprintf(msg, cap, "valid is not %d x %d x %d", T, H, W);
+		return 1;
+	}
+	uint8_t *kind = malloc((size_t)T);
+	int32_t *src = malloc(2 * (size_t)T * sizeof(int32_t));
+	int bad = !kind || !src;
+	hid_t a = H5Dopen2(g, "frame_kind", H5P_DEFAULT), b = H5Dopen2(g, "frame_src", H5P_DEFAULT);
+	if (!bad && (H5Dread(a, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, kind) < 0 ||
+		     H5Dread(b, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, src) < 0))
+		bad = 1;
+	for (int t = 0; !bad && t < T; t++)
+		if (kind[t] > FMT_FRAME_MODEL || src[2 * t] < 0 || src[2 * t + 1] < src[2 * t] ||
+		    src[2 * t + 1] >= K) {
+			snprintf(msg, cap, "frame %d: kind %d, sources %d %d of %lld keyframes", t,
+				 kind[t], src[2 * t], src[2 * t + 1], (long long)K);
+			bad = 1;
+		}
+	if (bad && !msg[0])
+		snprintf(msg, cap, "frame_kind or frame_src unreadable");
+	H5Dclose(a);
+	H5Dclose(b);
+	free(kind);
+	free(src);
+	return bad;
 }

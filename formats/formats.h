@@ -262,4 +262,22 @@ int fmt_reader_captions(fmt_reader *r, size_t i, fmt_caption **caps, int *n, svt
  * numpy float16 once written out), caller-allocated. SVT_E_NOTFOUND without depth. */
 int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err);
 
+/* ---- Changing a committed dataset (formats/shard_edit.c) -------------------------------- */
+
+/* The caption windows of one clip: caps[k] (its caption is the long one) with shorts[k] (the
+ * short caption, may be NULL). */
+typedef struct fmt_clip_captions {
+	const char *clip_id;
+	const fmt_caption *caps;
+	const char *const *shorts;
+	int n;
+} fmt_clip_captions;
+
+/* Replaces the captions of the listed clips of dataset dir (its master.h5 says where each
+ * clip is): every clip and window is checked first (SVT_E_NOTFOUND, SVT_E_INPUT: nothing is
+ * changed), then each shard concerned is rewritten once, atomically, and manifest.json with
+ * it. The captions dataset gains a caption_short field. */
+int fmt_dataset_set_captions(const char *dir, const fmt_clip_captions *sets, size_t n,
+			     svt_err *err);
+
 #endif

@@ -242,5 +242,44 @@ class Actions(unittest.TestCase):
         self.assertEqual(seen, {"straight", "left turn", "right turn"})
 
 
+class CaptionsImport(unittest.TestCase):
+    def test_import_in_place(self):
+        out = os.path.join(TMP, "caps")
+        clips = build(CORN, out, "--densify", "freeze", "--size", "128x80")
+        with open(os.path.join(CORN, "ground_truth.json")) as f:
+            left = json.load(f)["turns"][0]
+        # The clip holding the left turn: its windows before, across and after the turn.
+        cid = next(c for c, v in clips.items() if v["attrs"]["camera_action"] == "left turn")
+        T = len(clips[cid]["timestamps"])
+        path = os.path.join(TMP, "vlm.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"clip_id": cid, "start": 0, "end": T - 1,
+                                "long": "A wide road between tall buildings.",
+                                "short": "A wide road."}) + "\n")
+            f.write(json.dumps({"clip_id": cid, "start": 0, "end": 8,
+                                "long": "The first half second.", "short": "Start."}) + "\n")
+        before = {f: os.path.getsize(f) for f in glob.glob(os.path.join(out, "*.h5"))}
+        bad = os.path.join(TMP, "bad.jsonl")
+        with open(bad, "w") as f:
+            f.write(json.dumps({"clip_id": "no-such-clip", "start": 0, "end": 1,
+                                "long": "x", "short": "y"}) + "\n")
+        r = subprocess.run([os.path.join(BUILD, "svtwin"), "captions", "import", out, bad],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no-such-clip", r.stderr)
+        self.assertEqual(before, {f: os.path.getsize(f) for f in before})
+        _run(os.path.join(BUILD, "svtwin"), "captions", "import", out, path)
+        _run(os.path.join(BUILD, "svtwin"), "verify", out)
+        with h5py.File(glob.glob(os.path.join(out, "*-00000.h5"))[0]) as h:
+            caps = h["clips"][cid]["captions"][:]
+        self.assertEqual(len(caps), 2)
+        self.assertEqual(caps[0]["caption"],
+                         b"The camera turns left. A wide road between tall buildings.")
+        self.assertEqual(caps[0]["caption_short"], b"The camera turns left. A wide road.")
+        # The first half second is before the turn: straight.
+        self.assertEqual(caps[1]["caption_short"], b"The camera moves straight ahead. Start.")
+        self.assertFalse(glob.glob(os.path.join(out, "*.tmp")))
+
+
 if __name__ == "__main__":
     unittest.main()
