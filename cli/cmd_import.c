@@ -29,3 +29,27 @@ int cmd_captions(int argc, char **argv)
 	fprintf(stderr, "svtwin captions import: %zu windows stored in %s\n", n, argv[2]);
 	return 0;
 }
+
+int cmd_densify(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: svtwin densify import DIR VIDEO...\n"
+		       "  VIDEO: CLIP_ID.mp4 (any container FFmpeg reads), the clip's frames as a\n"
+		       "  learned interpolator filled them, for a clip built with --densify freeze.\n"
+		       "  Slot frames become the clip's frames, keyframes keep their views, repeats\n"
+		       "  are dropped; shards, manifest and master are replaced atomically.\n");
+		return 0;
+	}
+	if (argc < 4 || strcmp(argv[1], "import")) {
+		fprintf(stderr, "usage: svtwin densify import DIR VIDEO...\n");
+		return 2;
+	}
+	svt_err err = {0};
+	size_t frames = 0;
+	if (dataset_densify_import(argv[2], (const char *const *)argv + 3, (size_t)(argc - 3),
+				   &frames, &err))
+		return cli_fail("densify import", &err);
+	fprintf(stderr, "svtwin densify import: %d clips, %zu frames stored in %s\n", argc - 3,
+		frames, argv[2]);
+	return 0;
+}

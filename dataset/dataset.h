@@ -176,4 +176,13 @@ void dataset_job_destroy(dataset_job *j);
 int dataset_captions_import(const char *dir, const char *jsonl, size_t *n_windows,
 			    svt_err *err);
 
+/* The way back from DATASET_DENSIFY_FREEZE: each video (named CLIP_ID.mp4 or any container
+ * FFmpeg reads; exactly the clip's frames, scaled to its size if need be) is what a learned
+ * interpolator made of freeze clip CLIP_ID of dataset dir; its slot frames become the clip's
+ * frames and the repeats are dropped (fmt_dataset_import_frames), one clip after another, each
+ * shard, manifest.json and master.h5 replaced atomically. *frames: the imported clips' frames.
+ * SVT_E_UNSUPPORTED in a build without FFmpeg's libraries. */
+int dataset_densify_import(const char *dir, const char *const *videos, size_t n,
+			   size_t *frames, svt_err *err);
+
 #endif

@@ -280,4 +280,13 @@ typedef struct fmt_clip_captions {
 int fmt_dataset_set_captions(const char *dir, const fmt_clip_captions *sets, size_t n,
 			     svt_err *err);
 
+/* The way back from the freeze layout: rgb (T x H x W x 3) is the video a learned
+ * interpolator made for freeze clip clip_id of dataset dir (same T, H, W). Its slot frames
+ * become the clip's frames (frame_kind FMT_FRAME_MODEL, valid), the keyframes keep their own
+ * views, the repeats are dropped from every per-frame dataset; captions windows, num_frames,
+ * fps (the true mean rate) and densify ("imported") follow; the shard, manifest.json and
+ * master.h5 are rewritten, each atomically. *T_new: the clip's frames now. */
+int fmt_dataset_import_frames(const char *dir, const char *clip_id, const uint8_t *rgb, int T,
+			      int H, int W, int *T_new, svt_err *err);
+
 #endif
