@@ -64,7 +64,7 @@ def build(cap, out, *opts):
     _run(os.path.join(BUILD, "svtwin"), "build", cap, "-o", out, "--cpu", "--threads", "2",
          *opts)
     clips = {}
-    for f in sorted(glob.glob(os.path.join(out, "*.h5"))):
+    for f in sorted(glob.glob(os.path.join(out, "*-[0-9]*.h5"))):  # shards, not master.h5
         with h5py.File(f) as h:
             for cid, g in h["clips"].items():
                 clips[cid] = {k: g[k][:] for k in g.keys()}
