@@ -61,6 +61,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 		.depth = B->clip_depth,
+		.camera_action = ds_camera_action(B->w2c, 0, T - 1),
 	};
 	if (o->densify != DATASET_DENSIFY_NONE) {
 		int rc = ds_densify_write(j, B, &d, err);

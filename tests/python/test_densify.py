@@ -334,5 +334,22 @@ class DensifyImport(unittest.TestCase):
                          - (T - len(keep)))
 
 
+class Loader(unittest.TestCase):
+    def test_loader_returns_kinds_and_mask(self):
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "python"))
+        from svtwin import loader
+        out = os.path.join(TMP, "warp")
+        if not os.path.exists(out):
+            build(CAP, out, "--densify", "warp", "--size", "256x144", "--frames", "33")
+        ds = loader.ClipDataset(out, window=17)
+        s = ds[0]
+        self.assertEqual(s["frame_kind"].shape, (17,))
+        self.assertEqual(s["valid"].shape, s["frames"].shape[:3])
+        self.assertEqual(int(s["frame_kind"][0]), 0)
+        ds.close()
+
+
 if __name__ == "__main__":
     unittest.main()
