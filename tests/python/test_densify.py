@@ -351,5 +351,54 @@ class Loader(unittest.TestCase):
         ds.close()
 
 
+class Options(unittest.TestCase):
+    def test_frames_per_metre(self):
+        clips = build(CAP, os.path.join(TMP, "fpm"), "--densify", "warp", "--size", "64x48",
+                      "--frames", "33", "--frames-per-m", "2")
+        for cid, c in clips.items():
+            d = np.diff(c["dist_m"])
+            self.assertTrue(np.allclose(d, 0.5, atol=0.01), f"{cid}: {d}")
+            # 8 m/s: 2 frames per metre is 16 fps, the true mean rate recorded.
+            self.assertAlmostEqual(c["attrs"]["fps"], 16.0, delta=0.1)
+
+    def test_one_plus_8k(self):
+        clips = build(CAP, os.path.join(TMP, "l8"), "--densify", "freeze", "--size", "64x48",
+                      "--frames", "33", "--latent-stride", "8")
+        self.assertTrue(clips)
+        for cid, c in clips.items():
+            self.assertEqual((len(c["frame_kind"]) - 1) % 8, 0, cid)
+            self.assertEqual(c["attrs"]["latent_stride"], 8)
+
+    def test_view_random_yaw(self):
+        def yaws(out, seed):
+            clips = build(CAP, out, "--view", "random:90", "--seed", seed, "--size", "64x48",
+                          "--clip-frames", "2", "--stride", "1")
+            rows = truth_rows(CAP)
+            off = {}
+            for cid, c in clips.items():
+                d = [(yaw_deg(c["w2c"][t]) - float(rows[int(ts)]["travel_deg"]) + 180) % 360
+                     - 180 for t, ts in enumerate(c["timestamps"])]
+                self.assertLess(np.ptp(d), 0.5, cid)  # one yaw per clip
+                self.assertLessEqual(abs(d[0]), 90.0 + 0.5)
+                off[cid] = d[0]
+            return off
+        a = yaws(os.path.join(TMP, "ra"), "1")
+        b = yaws(os.path.join(TMP, "rb"), "1")
+        c = yaws(os.path.join(TMP, "rc"), "2")
+        self.assertEqual(a.keys(), b.keys())
+        for k in a:
+            self.assertAlmostEqual(a[k], b[k], places=6)  # seeded: the same clip, the same yaw
+        self.assertGreater(np.ptp(list(a.values())), 10.0)  # drawn, not constant
+        self.assertTrue(any(abs(a[k] - c[k]) > 1.0 for k in a))  # another seed, other yaws
+
+    def test_bad_options_refused(self):
+        for opts in (["--densify", "warp", "--frames", "120"],
+                     ["--densify", "warp", "--latent-stride", "3"],
+                     ["--densify", "blend"], ["--view", "random:0"]):
+            r = subprocess.run([os.path.join(BUILD, "svtwin"), "build", CAP, "-o",
+                                os.path.join(TMP, "bad"), *opts], capture_output=True)
+            self.assertNotEqual(r.returncode, 0, opts)
+
+
 if __name__ == "__main__":
     unittest.main()
