@@ -268,7 +268,7 @@ typedef struct dclip {
 	int64_t *time_us;
 	uint8_t *kind, *valid, *rgb;
 	int32_t *src;
-	float *blend, *zero_depth;
+	float *blend, *zero_depth, *twin_depth;
 } dclip;
 
 static void dclip_free(dclip *c)
@@ -290,6 +290,7 @@ static void dclip_free(dclip *c)
 	free(c->src);
 	free(c->blend);
 	free(c->zero_depth);
+	free(c->twin_depth);
 }
 
 /* The pose and position of frame fr (time t seconds from keyframe 0). */
@@ -362,12 +363,33 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, sv
 	}
 	int N = T >= 2 ? layout(o, c.pk, T, c.f, cap) : 0;
 	int warp = o->densify == DATASET_DENSIFY_WARP;
-	if (N < 1 + o->latent_stride || (warp && !B->clip_depth)) {
+	const float *kdepth = B->clip_depth ? B->vdepth : NULL;
+	if (warp && !kdepth && N >= 1 + o->latent_stride) {
+		/* No depth map on every keyframe: depth from the twin's points, if it has some. */
+		svt_err terr = {0};
+		c.twin_depth = malloc((size_t)T * px * sizeof(float));
+		if (!c.twin_depth) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for twin depth");
+			goto cleanup;
+		}
+		int trc = ds_densify_twin_depth(j, B->w2c, B->K, d->proj, T, d->W, d->H,
+						c.twin_depth, &terr);
+		if (trc == SVT_E_NOMEM) {
+			rc = svt_err_set(err, trc, "%s", terr.msg);
+			goto cleanup;
+		}
+		if (trc)
+			svt_log_warn("clip %s: no depth from the twin: %s", d->id, terr.msg);
+		else
+			kdepth = c.twin_depth;
+	}
+	if (N < 1 + o->latent_stride || (warp && !kdepth)) {
 		/* Too short a clip for one latent step, or no depth to warp with: the keyframes
 		 * alone, as without densify. */
 		svt_log_warn("clip %s: %s: written as %d keyframes", d->id,
 			     N < 1 + o->latent_stride ? "too short to densify"
-						      : "no depth map on every keyframe, nothing to warp",
+						      : "no depth map on every keyframe and none from the "
+							"twin, nothing to warp",
 			     T);
 		fmt_clip_desc k = *d;
 		k.camera_action = ds_camera_action(B->w2c, 0, T - 1);
@@ -456,8 +478,8 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, sv
 		if (fr->kind == FMT_FRAME_SLOT) {
 			memset(c.rgb, 0, vb);
 		} else if (fr->kind == FMT_FRAME_WARP) {
-			gpu_densify_src sa = {B->views + fr->a * vb, B->vdepth + fr->a * px, {0}, {0}};
-			gpu_densify_src sb = {B->views + fr->b * vb, B->vdepth + fr->b * px, {0}, {0}};
+			gpu_densify_src sa = {B->views + fr->a * vb, kdepth + fr->a * px, {0}, {0}};
+			gpu_densify_src sb = {B->views + fr->b * vb, kdepth + fr->b * px, {0}, {0}};
 			memcpy(sa.w2c, B->w2c + 16 * fr->a, sizeof(sa.w2c));
 			memcpy(sb.w2c, B->w2c + 16 * fr->b, sizeof(sb.w2c));
 			memcpy(sa.K, B->K + 4 * fr->a, sizeof(sa.K));

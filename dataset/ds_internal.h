@@ -120,6 +120,10 @@ int ds_densify_check(const dataset_opts *o, svt_err *err);
 int ds_densify_plan(dataset_job *j, svt_err *err);
 double ds_view_yaw(const dataset_job *j, size_t k0);
 int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, svt_err *err);
+/* ds_densify_twin.c: z-depth of T keyframe views (w2c, K; proj: their positions) from the
+ * twin's fused points, NaN where no point explains a pixel; SVT_E_NOTFOUND without points. */
+int ds_densify_twin_depth(dataset_job *j, const double *w2c, const double *K,
+			  const double *proj, int T, int W, int H, float *depth, svt_err *err);
 /* The camera action of frames [t0, t1] of poses w2c (4x4 each; ds_densify.c documents the
  * thresholds): "straight", "left turn", "right turn" or "stop". */
 const char *ds_camera_action(const double *w2c, int t0, int t1);

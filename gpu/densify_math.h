@@ -47,6 +47,8 @@ GM_FN int dz_project(const dz_params *p, int x, int y, float z, int *ix, int *iy
 {
 	double rx = ((double)x + 0.5 - p->sK[2]) / p->sK[0];
 	double ry = ((double)y + 0.5 - p->sK[3]) / p->sK[1];
+	if (z != z)
+		return 0; /* NaN: no depth known, not splatted */
 	int far = !(z > 0.0f) || !(z < 1e30f);
 	const double *M = p->M;
 	double X, Y, Z;

@@ -425,7 +425,7 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 /* ---- Densify: an in-between frame from two bracketing views (gpu/densify.c, densify.cu) -- */
 
 /* One source of a synthesized frame: a pinhole view (W x H x 3, rows packed) with its z-depth
- * in metres (W x H; 0, negative or non-finite = far: the sky, or no depth), its OpenCV
+ * in metres (W x H; 0, negative or infinite = far: the sky; NaN = unknown, not splatted), its OpenCV
  * world-to-camera pose and intrinsics (fx, fy, cx, cy; pixel centres at +0.5). */
 typedef struct gpu_densify_src {
 	const uint8_t *rgb;

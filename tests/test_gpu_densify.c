@@ -140,6 +140,19 @@ Test(densify, far_pixels_move_by_rotation_only)
 	free(s);
 }
 
+Test(densify, unknown_depth_is_not_splatted)
+{
+	scene *s = scene_make();
+	svt_err err = {0};
+	for (int i = 0; i < W * H; i++)
+		s->da[i] = s->db[i] = NAN; /* depth unknown (twin points explained nothing) */
+	cr_assert_eq(gpu_densify_frame_ref(&s->a, &s->b, 0.5, s->w2c_t, Kc, W, H, s->out,
+					   s->valid, &err), 0, "%s", err.msg);
+	for (int i = 0; i < W * H; i++)
+		cr_assert_eq(s->valid[i], 0, "pixel %d valid from NaN depth", i);
+	free(s);
+}
+
 Test(densify, bad_arguments_refused)
 {
 	scene *s = scene_make();
