@@ -12,9 +12,9 @@
  * 1/fps) or, with frames_per_m, distance along the track (step 1/frames_per_m). The time of
  * a p between keyframes a and a+1 is linear in p. Poses at time t: the camera centre by a
  * cubic Hermite curve through the keyframe centres with Catmull-Rom tangents (exact for a
- * steady drive along a straight line, and within millimetres on arcs sampled every few
- * metres); heading along travel (the curve's direction, plus the clip's yaw offset) or, for
- * pano views and a vehicle standing still, the slerp of the two keyframe rotations.
+ * steady drive along a straight line; a sharp corner between two keyframes is rounded, not
+ * recovered); heading along travel (the curve's direction, plus the clip's yaw offset) or,
+ * for pano views and a vehicle standing still, the slerp of the two keyframe rotations.
  */
 #include <math.h>
 #include <stdio.h>
