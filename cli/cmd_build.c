@@ -42,7 +42,19 @@ static void usage(FILE *f)
 		"                     `svtwin query --district`\n"
 		"  --dongs PATH       the same for dongs (neighbourhoods)\n"
 		"  --spacing-m M      resample clips to one frame every M metres along the track\n"
-		"  --spacing-s S      resample clips to one frame every S seconds\n");
+		"  --spacing-s S      resample clips to one frame every S seconds\n"
+		"  --view random:N    along travel turned by a yaw drawn per clip in +-N degrees\n"
+		"                     (seeded by --seed and the clip)\n"
+		"  --densify MODE     video-rate clips: warp (in-between frames synthesized from the\n"
+		"                     two bracketing keyframes and their depth), freeze (keyframes\n"
+		"                     repeated 4x on latent boundaries, slots for an interpolator;\n"
+		"                     `svtwin densify import` stores its frames) or none (default)\n"
+		"  --fps F            frame rate of densified clips (default 16)\n"
+		"  --frames N         frames per densified clip, 1+4k (default 121; keyframes per\n"
+		"                     clip follow from it)\n"
+		"  --latent-stride S  4 (1+4k, default) or 8 (1+8k lengths)\n"
+		"  --frames-per-m R   space densified frames R per metre along the track instead\n"
+		"                     of 1/F seconds apart in time\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -116,7 +128,7 @@ int cmd_build(int argc, char **argv)
 	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
-	       O_PART };
+	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -141,6 +153,11 @@ int cmd_build(int argc, char **argv)
 		{"spacing-m", required_argument, 0, O_SPACING_M},
 		{"spacing-s", required_argument, 0, O_SPACING_S},
 		{"part", required_argument, 0, O_PART},
+		{"densify", required_argument, 0, O_DENSIFY},
+		{"fps", required_argument, 0, O_FPS},
+		{"frames", required_argument, 0, O_FRAMES},
+		{"latent-stride", required_argument, 0, O_LSTRIDE},
+		{"frames-per-m", required_argument, 0, O_FPM},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -166,8 +183,13 @@ int cmd_build(int argc, char **argv)
 				o.view_dir = DATASET_VIEW_TRAVEL;
 			else if (!strcmp(optarg, "pano"))
 				o.view_dir = DATASET_VIEW_PANO;
-			else {
-				fprintf(stderr, "svtwin build: --view is travel or pano\n");
+			else if (!strncmp(optarg, "random", 6) &&
+				 (!optarg[6] || (optarg[6] == ':' && atof(optarg + 7) > 0))) {
+				o.view_dir = DATASET_VIEW_RANDOM;
+				if (optarg[6])
+					o.view_random_deg = atof(optarg + 7);
+			} else {
+				fprintf(stderr, "svtwin build: --view is travel, pano or random[:DEG]\n");
 				return 2;
 			}
 			break;
@@ -194,6 +216,22 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_DENSIFY:
+			if (!strcmp(optarg, "warp"))
+				o.densify = DATASET_DENSIFY_WARP;
+			else if (!strcmp(optarg, "freeze"))
+				o.densify = DATASET_DENSIFY_FREEZE;
+			else if (!strcmp(optarg, "none"))
+				o.densify = DATASET_DENSIFY_NONE;
+			else {
+				fprintf(stderr, "svtwin build: --densify is warp, freeze or none\n");
+				return 2;
+			}
+			break;
+		case O_FPS: o.fps = atof(optarg); break;
+		case O_FRAMES: o.out_frames = atoi(optarg); break;
+		case O_LSTRIDE: o.latent_stride = atoi(optarg); break;
+		case O_FPM: o.frames_per_m = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -212,7 +250,7 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "svtwin build: --spacing-m and --spacing-s exclude each other\n");
 		return 2;
 	}
-	if ((o.clip_frames - 1) % 8 != 0)
+	if (o.densify == DATASET_DENSIFY_NONE && (o.clip_frames - 1) % 8 != 0)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
 	svt_err err = {0};

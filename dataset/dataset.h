@@ -33,7 +33,19 @@
 typedef enum dataset_view_dir {
 	DATASET_VIEW_TRAVEL = 0, /* the view looks along the direction of travel, level */
 	DATASET_VIEW_PANO = 1,   /* the view looks at the panorama's centre (its heading) */
+	DATASET_VIEW_RANDOM = 2, /* along travel turned by a yaw drawn per clip within
+				  * +-view_random_deg (seeded by opts.seed and the clip) */
 } dataset_view_dir;
+
+/* How a clip reaches video rate (dataset/ds_densify.c, docs/shard-format.md "Densified
+ * clips"). */
+typedef enum dataset_densify {
+	DATASET_DENSIFY_NONE = 0,   /* keyframes only (the capture's own rate) */
+	DATASET_DENSIFY_WARP = 1,   /* in-between frames synthesized from the two bracketing
+				     * keyframes' views and depth (gpu_densify_frame) */
+	DATASET_DENSIFY_FREEZE = 2, /* Intermittent Freeze-Frame: keyframes repeated 4 times on
+				     * latent boundaries, slots left for a learned interpolator */
+} dataset_densify;
 
 /* What a clip predicate sees about a clip before it is cut (see dataset_opts.clip_filter). */
 typedef struct dataset_clip_info {
@@ -77,6 +89,16 @@ typedef struct dataset_opts {
 	 * the thread that runs the job. */
 	int (*clip_filter)(void *user, const dataset_clip_info *clip);
 	void *clip_filter_user;
+	/* Video rate (ds_densify.c). With densify set, clip_frames keyframes per clip follow
+	 * from out_frames and the capture's median keyframe interval (the option is ignored),
+	 * and consecutive clips share their boundary keyframe unless clip_stride is set. */
+	dataset_densify densify;  /* NONE */
+	double fps;              /* frames per second of a densified clip, 16 */
+	int out_frames;          /* frames per densified clip, 1 + latent_stride k: 121 */
+	int latent_stride;       /* 4 (1+4k: predict2) or 8 (1+8k: Tokenize1), 4 */
+	double frames_per_m;     /* > 0: frames spaced this many per metre along the track
+				  * instead of 1/fps apart in time (fps is then their mean rate) */
+	double view_random_deg;  /* DATASET_VIEW_RANDOM: the +-range of the yaw, 90 */
 } dataset_opts;
 
 /* Defaults as listed above. Always set opts through this first, so that fields added later
@@ -143,5 +165,24 @@ void dataset_job_stats(const dataset_job *j, dataset_stats *s);
 
 /* Frees the job; NULL is harmless. */
 void dataset_job_destroy(dataset_job *j);
+
+/* Puts captions written by a vision-language model into dataset dir (built by a job), in
+ * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,
+ * "long": TEXT, "short": TEXT} (frames inclusive; long <= 280 words, short <= 30). Each
+ * window's camera action from the clip's poses (straight, left turn, right turn, stop) is
+ * prepended to both as a sentence; the windows replace the clip's captions (long in
+ * caption, short in caption_short). Everything is checked before any shard changes; each
+ * shard and manifest.json are replaced atomically. *n_windows: the windows stored. */
+int dataset_captions_import(const char *dir, const char *jsonl, size_t *n_windows,
+			    svt_err *err);
+
+/* The way back from DATASET_DENSIFY_FREEZE: each video (named CLIP_ID.mp4 or any container
+ * FFmpeg reads; exactly the clip's frames, scaled to its size if need be) is what a learned
+ * interpolator made of freeze clip CLIP_ID of dataset dir; its slot frames become the clip's
+ * frames and the repeats are dropped (fmt_dataset_import_frames), one clip after another, each
+ * shard, manifest.json and master.h5 replaced atomically. *frames: the imported clips' frames.
+ * SVT_E_UNSUPPORTED in a build without FFmpeg's libraries. */
+int dataset_densify_import(const char *dir, const char *const *videos, size_t n,
+			   size_t *frames, svt_err *err);
 
 #endif

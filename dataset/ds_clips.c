@@ -61,7 +61,16 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 		.depth = B->clip_depth,
+		.camera_action = ds_camera_action(B->w2c, 0, T - 1),
 	};
+	if (o->densify != DATASET_DENSIFY_NONE) {
+		int rc = ds_densify_write(j, B, &d, err);
+		if (rc)
+			return svt_err_prefix(err, "writing clip %s", id);
+		for (int t = 0; t < T; t++)
+			ds_report_frame(j, j->cap_idx[kidx[t]], id);
+		return SVT_OK;
+	}
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;

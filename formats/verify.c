@@ -146,6 +146,9 @@ static void check_clip_attrs(vctx *v, const char *name, hid_t file, const char *
 		H5Sclose(sp);
 		H5Dclose(ds);
 	}
+	char msg[256] = "";
+	if (fmt_clip_synth_verify(g, T, H, W, msg, sizeof(msg)))
+		problem(v, "%s: clip %s: %s", name, id, msg);
 	H5Gclose(g);
 }
 

@@ -421,4 +421,34 @@ void gpu_view_map_free(gpu_view_map *m);
 int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
 			    size_t dst_stride, svt_err *err);
 
+
+/* ---- Densify: an in-between frame from two bracketing views (gpu/densify.c, densify.cu) -- */
+
+/* One source of a synthesized frame: a pinhole view (W x H x 3, rows packed) with its z-depth
+ * in metres (W x H; 0, negative or infinite = far: the sky; NaN = unknown, not splatted), its OpenCV
+ * world-to-camera pose and intrinsics (fx, fy, cx, cy; pixel centres at +0.5). */
+typedef struct gpu_densify_src {
+	const uint8_t *rgb;
+	const float *depth;
+	double w2c[16];
+	double K[4];
+} gpu_densify_src;
+
+/* Renders the frame seen from target pose w2c / K (W x H, the sources' size) between source
+ * a (weight 1 - u) and b (weight u), u in [0, 1]: every source pixel is unprojected with its
+ * depth and forward-splatted into the target with a z-buffer (far pixels at infinity, by
+ * rotation only): into the pixel it falls in, and into the 3 others of its 2 x 2 block as
+ * 1 % farther (crack filling that never displaces a point of the same surface); where both sources land on the same surface (depths within
+ * 5 % + 5 cm, or both far) the colours are blended by u, else the nearer surface wins; a hole
+ * in one source is filled from the other; what neither covers is black with valid = 0
+ * (valid[p] = 1 elsewhere). Deterministic: z-buffer ties go to the lower source pixel index.
+ * The CUDA path (ctx on a GPU) gives the same bytes as the reference. */
+int gpu_densify_frame(gpu_ctx *ctx, const gpu_densify_src *a, const gpu_densify_src *b,
+		      double u, const double w2c[16], const double K[4], int W, int H,
+		      uint8_t *rgb, uint8_t *valid, svt_err *err);
+/* The C reference (plain loops, single thread). */
+int gpu_densify_frame_ref(const gpu_densify_src *a, const gpu_densify_src *b, double u,
+			  const double w2c[16], const double K[4], int W, int H, uint8_t *rgb,
+			  uint8_t *valid, svt_err *err);
+
 #endif

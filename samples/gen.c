@@ -41,7 +41,12 @@ typedef struct opts {
 	uint64_t seed;
 	double spacing;
 	const char *out;
+	int corners;               /* --route corners */
+	double truth_fps;          /* --truth-fps F: .truth/trajectory.csv every 1/F s */
+	int truth_views;           /* --truth-views: and the true panorama at each of those */
 } opts;
+
+#define ROUTE_MAX 16               /* vertices of a route */
 
 /* One output file. */
 typedef struct shot {
@@ -81,6 +86,10 @@ static void usage(FILE *f)
 		"  --spacing M   metres between frames (default 8; shrunk to fit the route)\n"
 		"  --no-bad      leave out the deliberately bad files\n"
 		"  --threads T   rendering threads (default: online CPUs, at most 8)\n"
+		"  --route R     sejong (default) or corners: south, a left turn, east, a right\n"
+		"                turn, south again (turns listed in ground_truth.json)\n"
+		"  --truth-fps F the true trajectory every 1/F s in .truth/trajectory.csv\n"
+		"  --truth-views and the true panorama there, level along travel (.truth/*.ppm)\n"
 		"  -q            no summary line\n");
 }
 
@@ -111,6 +120,18 @@ static int parse_args(int argc, char **argv, opts *o)
 			o->bad = 0;
 		} else if (!strcmp(a, "-q")) {
 			o->quiet = 1;
+		} else if (!strcmp(a, "--truth-views")) {
+			o->truth_views = 1;
+		} else if ((!strcmp(a, "--route") || !strcmp(a, "--truth-fps")) && val) {
+			i++;
+			if (!strcmp(a, "--route") && (!strcmp(val, "corners") || !strcmp(val, "sejong"))) {
+				o->corners = !strcmp(val, "corners");
+			} else if (!strcmp(a, "--truth-fps") && atof(val) > 0 && atof(val) <= 120) {
+				o->truth_fps = atof(val);
+			} else {
+				fprintf(stderr, GEN_NAME ": bad %s '%s'\n", a, val);
+				return -1;
+			}
 		} else if (strcmp(a, "--out") && strcmp(a, "--seed") && strcmp(a, "--frames") &&
 			   strcmp(a, "--width") && strcmp(a, "--threads") && strcmp(a, "--spacing")) {
 			fprintf(stderr, GEN_NAME ": unknown option %s\n", a);
@@ -169,8 +190,8 @@ static int parse_args(int argc, char **argv, opts *o)
 /* ---- the drive ----------------------------------------------------------------------------- */
 
 typedef struct route {
-	double v[SVT_ARRAY_LEN(ROUTE)][2]; /* ENU east, north of the route's vertices */
-	double cum[SVT_ARRAY_LEN(ROUTE)];  /* arc length at each vertex */
+	double v[ROUTE_MAX][2];            /* ENU east, north of the route's vertices */
+	double cum[ROUTE_MAX];             /* arc length at each vertex */
 	int n;
 	double origin[3];                  /* lat, lon, h of the first frame */
 } route;
@@ -191,11 +212,15 @@ static void route_at(const route *r, double a, double *e, double *n, double *tra
 
 /* Camera height wander (road grade, suspension) in metres: smooth in arc plus a little noise
  * keyed by the shot, so the same key always gives the same value. */
-static double height_wander(const opts *o, double arc, uint64_t key)
+static double wander_smooth(const opts *o, double arc)
 {
 	double phase = smp_uniform(o->seed, ST_PHASE, 0, 0, 2 * M_PI);
-	return 0.12 * sin(2 * M_PI * arc / 260.0 + phase) +
-	       smp_uniform(o->seed, ST_HEIGHT, key, -0.02, 0.02);
+	return 0.12 * sin(2 * M_PI * arc / 260.0 + phase);
+}
+
+static double height_wander(const opts *o, double arc, uint64_t key)
+{
+	return wander_smooth(o, arc) + smp_uniform(o->seed, ST_HEIGHT, key, -0.02, 0.02);
 }
 
 /* Fills a shot's pose: arc along the route, pose noise keyed by `key`. */
@@ -229,6 +254,139 @@ static void shot_pose(const opts *o, const route *r, shot *s, double arc, uint64
 	s->keep_frac = 1.0;
 	s->expect = "ok";
 	s->note = NULL;
+}
+
+/* ---- the corners route and the truth at any time (issue 14) ------------------------------ */
+
+/* --route corners, in the ENU frame of the first frame: 150 m south, a left turn of 90
+ * degrees on a 20 m radius (now east), 150 m east, a right turn on 20 m (south again), 150 m
+ * south; each arc is two chords of 45 degrees (the scene takes at most 9 vertices). */
+#define CORNER_LEG_M 150.0
+#define CORNER_R_M 20.0
+
+static void route_corners(route *r)
+{
+	int n = 0;
+	double e = 0, nn = 0;
+	r->v[n][0] = e, r->v[n][1] = nn, n++;
+	nn -= CORNER_LEG_M;
+	r->v[n][0] = e, r->v[n][1] = nn, n++;
+	/* left turn: heading 180 -> 90, centre to the east */
+	double ce = e + CORNER_R_M, cn = nn;
+	for (int k = 1; k <= 2; k++) {
+		double a = M_PI - k * (M_PI / 4.0); /* angle of the point seen from the centre */
+		r->v[n][0] = ce + CORNER_R_M * cos(a), r->v[n][1] = cn - CORNER_R_M * sin(a), n++;
+	}
+	e = r->v[n - 1][0], nn = r->v[n - 1][1];
+	e += CORNER_LEG_M;
+	r->v[n][0] = e, r->v[n][1] = nn, n++;
+	/* right turn: heading 90 -> 180, centre to the south */
+	ce = e, cn = nn - CORNER_R_M;
+	for (int k = 1; k <= 2; k++) {
+		double a = M_PI / 2 - k * (M_PI / 4.0);
+		r->v[n][0] = ce + CORNER_R_M * cos(a), r->v[n][1] = cn + CORNER_R_M * sin(a), n++;
+	}
+	e = r->v[n - 1][0], nn = r->v[n - 1][1];
+	nn -= CORNER_LEG_M;
+	r->v[n][0] = e, r->v[n][1] = nn, n++;
+	r->n = n;
+	r->cum[0] = 0;
+	for (int k = 1; k < n; k++)
+		r->cum[k] = r->cum[k - 1] + hypot(r->v[k][0] - r->v[k - 1][0], r->v[k][1] - r->v[k - 1][1]);
+}
+
+/* The turns of the corners route: when (seconds from the first frame) each starts and ends. */
+static void route_turns_json(json_t *root, const route *r, double spacing)
+{
+	(void)r;
+	double arc_len = 4 * CORNER_R_M * sin(M_PI / 8); /* two 45-degree chords */
+	double s1 = CORNER_LEG_M, s2 = 2 * CORNER_LEG_M + arc_len;
+	json_t *a = json_array();
+	const char *names[2] = {"left turn", "right turn"};
+	double starts[2] = {s1, s2};
+	for (int k = 0; k < 2; k++) {
+		json_t *t = json_object();
+		json_object_set_new(t, "action", json_string(names[k]));
+		json_object_set_new(t, "start_s", json_real(starts[k] / spacing));
+		json_object_set_new(t, "end_s", json_real((starts[k] + arc_len) / spacing));
+		json_object_set_new(t, "degrees", json_real(90.0));
+		json_array_append_new(a, t);
+	}
+	json_object_set_new(root, "turns", a);
+	json_object_set_new(root, "route_kind", json_string("corners"));
+}
+
+/* The drive at time t seconds after the first frame: arc t * spacing along the route (the
+ * car drives at constant speed), height = the smooth wander plus the per-frame jitter
+ * interpolated linearly between the two frames around t. */
+static void truth_at(const opts *o, const route *r, double u0, double spacing, double t,
+		     double enu[3], double *travel)
+{
+	double arc = t * spacing;
+	int i = (int)floor(t);
+	i = i < 0 ? 0 : i > o->frames - 2 ? o->frames - 2 : i;
+	double w = t - i;
+	double j0 = height_wander(o, i * spacing, (uint64_t)i) - wander_smooth(o, i * spacing);
+	double j1 = height_wander(o, (i + 1) * spacing, (uint64_t)(i + 1)) -
+		    wander_smooth(o, (i + 1) * spacing);
+	route_at(r, arc, &enu[0], &enu[1], travel);
+	enu[2] = wander_smooth(o, arc) + (1 - w) * j0 + w * j1 - u0;
+}
+
+/* .truth/trajectory.csv (t_us, lat, lon, h, e, n, u, travel_deg) every 1/truth_fps s from
+ * the first good frame to the last, and with truth_views the panorama there (PPM, level,
+ * its centre along travel: the true view along travel is its centre crop). */
+static int write_truth(const opts *o, const route *r, double u0, double spacing,
+		       const smp_scene *scene, svt_err *err)
+{
+	char dir[4096], path[4200];
+	int rc = SVT_OK, W = o->width, H = W / 2;
+	uint8_t *rgb = NULL;
+	FILE *f = NULL;
+	if ((rc = svt_path_join(dir, sizeof(dir), o->out, ".truth", err)) ||
+	    (rc = svt_mkdirs(dir, err)))
+		return rc;
+	snprintf(path, sizeof(path), "%s/trajectory.csv", dir);
+	if (!(f = fopen(path, "w")))
+		return svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
+	if (o->truth_views && !(rgb = malloc((size_t)W * H * 3))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "out of memory for a truth panorama");
+		goto cleanup;
+	}
+	const int64_t t0 = smp_days_from_civil(2025, 10, 14) * 86400LL * 1000000LL +
+			   (10LL * 3600 - TZ_MIN * 60LL) * 1000000LL;
+	fprintf(f, "index,t_us,lat,lon,h,e,n,u,travel_deg\n");
+	int n = (int)floor((o->frames - 1) * o->truth_fps + 1e-9) + 1;
+	for (int k = 0; k < n; k++) {
+		double t = k / o->truth_fps, enu[3], llh[3], travel, R[9];
+		truth_at(o, r, u0, spacing, t, enu, &travel);
+		smp_enu_to_llh(r->origin, enu, llh);
+		fprintf(f, "%d,%lld,%.12f,%.12f,%.6f,%.6f,%.6f,%.6f,%.9f\n", k,
+			(long long)(t0 + llround(t * 1e6)), llh[0], llh[1], llh[2], enu[0], enu[1],
+			enu[2], fmod(travel + 360.0, 360.0));
+		if (!rgb)
+			continue;
+		smp_rot_c2w(travel, 0.0, 0.0, R);
+		if ((rc = smp_render(scene, enu, R, rgb, W, H, NULL, 0, 0, err)))
+			goto cleanup;
+		snprintf(path, sizeof(path), "%s/view_%05d.ppm", dir, k);
+		FILE *p = fopen(path, "wb");
+		if (!p) {
+			rc = svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		fprintf(p, "P6\n%d %d\n255\n", W, H);
+		size_t wr = fwrite(rgb, 1, (size_t)W * H * 3, p);
+		if ((fclose(p) != 0) | (wr != (size_t)W * H * 3)) {
+			rc = svt_err_set(err, SVT_E_IO, "%s: write failed", path);
+			goto cleanup;
+		}
+	}
+cleanup:
+	if (f && fclose(f) && !rc)
+		rc = svt_err_set(err, SVT_E_IO, "trajectory.csv: write failed");
+	free(rgb);
+	return rc;
 }
 
 /* ---- rendering, on worker threads ---------------------------------------------------------- */
@@ -332,6 +490,8 @@ static int write_ground_truth(const opts *o, const route *r, const shot *shots, 
 	json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
 	json_object_set_new(root, "route", json_string("Sejong-daero, Seoul: Gwanghwamun Square to "
 						       "Seoul City Hall, southbound"));
+	if (o->corners)
+		route_turns_json(root, r, spacing);
 	json_object_set_new(orig, "lat", json_real(r->origin[0]));
 	json_object_set_new(orig, "lon", json_real(r->origin[1]));
 	json_object_set_new(orig, "h", json_real(r->origin[2]));
@@ -481,7 +641,7 @@ int main(int argc, char **argv)
 	r.origin[0] = ROUTE[0][0];
 	r.origin[1] = ROUTE[0][1];
 	r.origin[2] = BASE_H_M + u0;
-	for (int k = 0; k < r.n; k++) {
+	for (int k = 0; k < r.n && !o.corners; k++) {
 		double llh[3] = {ROUTE[k][0], ROUTE[k][1], r.origin[2]}, enu[3];
 		smp_llh_to_enu(r.origin, llh, enu);
 		r.v[k][0] = enu[0];
@@ -489,6 +649,8 @@ int main(int argc, char **argv)
 		r.cum[k] = k ? r.cum[k - 1] + hypot(r.v[k][0] - r.v[k - 1][0], r.v[k][1] - r.v[k - 1][1])
 			     : 0.0;
 	}
+	if (o.corners)
+		route_corners(&r);
 	double length = r.cum[r.n - 1];
 	double spacing = fmin(o.spacing, length / (o.frames - 1));
 
@@ -562,6 +724,8 @@ int main(int argc, char **argv)
 		goto done;
 	if ((rc = write_ground_truth(&o, &r, shots, n, spacing, scene, &err)) ||
 	    (rc = write_gpx(&o, shots, n, &err)))
+		goto done;
+	if (o.truth_fps > 0 && (rc = write_truth(&o, &r, u0, spacing, scene, &err)))
 		goto done;
 	if (!o.quiet) {
 		int nb, np;

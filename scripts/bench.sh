@@ -62,4 +62,11 @@ echo "== bench build"
 "${PYTHON:-/usr/bin/python3}" bench/build_bench.py "$B/svtwin" "$B/samples/capture" \
 	"${TMPDIR:-/tmp}/svt-bench-build-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
+
+# densify: synthesized frames per core on the C path, the cost of a 16 fps clip against its
+# keyframe views alone, PSNR against the generator's true view and the nearest-keyframe
+# baseline (bench/densify_bench.py).
+echo "== bench densify"
+"${PYTHON:-/usr/bin/python3}" bench/densify_bench.py "$B" "${TMPDIR:-/tmp}/svt-bench-densify-$$" || rc=1
+rm -rf "${TMPDIR:-/tmp}/svt-bench-densify-$$"
 exit $rc

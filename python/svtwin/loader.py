@@ -222,6 +222,11 @@ class ClipDataset:
         }
         if "depth" in g:  # float16 metres [n,H,W], 0 = invalid
             out["depth"] = g["depth"][s]
+        if "frame_kind" in g:  # densified clips (docs/shard-format.md "Densified clips")
+            out["frame_kind"] = g["frame_kind"][s]  # 0 key, 1 warp, 2 repeat, 3 slot, 4 model
+            out["frame_src"] = g["frame_src"][s]
+            if "valid" in g:
+                out["valid"] = g["valid"][s]  # uint8 [n,H,W], 1 = seen by a source
         return out
 
     def read_frame(self, i, t):
