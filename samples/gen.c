@@ -346,15 +346,19 @@ static const char CONVENTION[] =
 	"along each pixel's ray in millimetres, 0 = sky or beyond 65.535 m.";
 
 static int write_ground_truth(const opts *o, const route *r, const shot *shots, int n,
-			      double spacing, const smp_scene *scene, svt_err *err)
+			      double spacing, const smp_scene *scene, const smp_run_look *look,
+			      svt_err *err)
 {
 	json_t *root = json_object(), *frames = json_array(), *orig = json_object();
 	char path[4096], iso[40];
 	int rc = SVT_OK;
 	json_object_set_new(root, "generator", json_string(GEN_NAME " " SVT_VERSION));
 	json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
-	if (o->run)
+	if (o->run) {
 		json_object_set_new(root, "run", json_integer(o->run));
+		json_object_set_new(root, "light_gain", jarray_d(look->gain, 3));
+		json_object_set_new(root, "transients", json_integer(look->n));
+	}
 	json_object_set_new(root, "route", json_string("Sejong-daero, Seoul: Gwanghwamun Square to "
 						       "Seoul City Hall, southbound"));
 	json_object_set_new(orig, "lat", json_real(r->origin[0]));
@@ -596,8 +600,8 @@ int main(int argc, char **argv)
 	double (*path)[2] = r.v;
 	if ((rc = smp_scene_build((const double(*)[2])path, r.n, o.seed, ground_u, &scene, &err)))
 		goto done;
+	smp_run_look look = {0};
 	if (o.run) {
-		smp_run_look look;
 		if ((rc = smp_run_make((const double(*)[2])path, r.n, o.seed, o.run, ground_u,
 				       &tboxes, &ntboxes, &look, &err)))
 			goto done;
@@ -609,7 +613,7 @@ int main(int argc, char **argv)
 	}
 	if ((rc = render_all(&o, scene, shots, n, &err)))
 		goto done;
-	if ((rc = write_ground_truth(&o, &r, shots, n, spacing, scene, &err)) ||
+	if ((rc = write_ground_truth(&o, &r, shots, n, spacing, scene, &look, &err)) ||
 	    (rc = write_gpx(&o, shots, n, &err)))
 		goto done;
 	if (!o.quiet) {
