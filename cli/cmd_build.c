@@ -42,7 +42,15 @@ static void usage(FILE *f)
 		"                     `svtwin query --district`\n"
 		"  --dongs PATH       the same for dongs (neighbourhoods)\n"
 		"  --spacing-m M      resample clips to one frame every M metres along the track\n"
-		"  --spacing-s S      resample clips to one frame every S seconds\n");
+		"  --spacing-s S      resample clips to one frame every S seconds\n"
+		"  --refs K           street-view references per clip from other capture runs in\n"
+		"                     the twin (default 5; 0: none), with warped views\n"
+		"  --ref-min-gap S    references at least S seconds from the clip (default 0:\n"
+		"                     any other run)\n"
+		"  --ref-min-cover F  keep a reference covering >= F of its target view (0.3)\n"
+		"  --no-warps         references without the warped views\n"
+		"  --holdout NAMES    comma-separated districts (--districts layer) that go to test\n"
+		"                     whole; no reference of another split is drawn from them\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -103,6 +111,14 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 	    s->frames_scanned > rejected)
 		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
 				"smaller --clip-frames)\n", o->clip_frames);
+	if (s->refs_written || s->refs_dropped_cover || s->refs_no_depth)
+		fprintf(stderr, "svtwin build: %zu references (%zu dropped by coverage, %zu without "
+				"depth), %zu warped frames, %zu frames without a warp, %.2f s\n",
+			s->refs_written, s->refs_dropped_cover, s->refs_no_depth, s->warps_written,
+			s->warps_missing, s->seconds_refs);
+	if (s->clips_holdout)
+		fprintf(stderr, "svtwin build: %zu clips sent to test by --holdout\n",
+			s->clips_holdout);
 	if (s->depth_frames)
 		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
 				"tiles\n", s->points_total, s->depth_frames);
@@ -116,7 +132,7 @@ int cmd_build(int argc, char **argv)
 	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
-	       O_PART };
+	       O_PART, O_REFS, O_REF_GAP, O_REF_COVER, O_NO_WARPS, O_HOLDOUT };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -141,6 +157,11 @@ int cmd_build(int argc, char **argv)
 		{"spacing-m", required_argument, 0, O_SPACING_M},
 		{"spacing-s", required_argument, 0, O_SPACING_S},
 		{"part", required_argument, 0, O_PART},
+		{"refs", required_argument, 0, O_REFS},
+		{"ref-min-gap", required_argument, 0, O_REF_GAP},
+		{"ref-min-cover", required_argument, 0, O_REF_COVER},
+		{"no-warps", no_argument, 0, O_NO_WARPS},
+		{"holdout", required_argument, 0, O_HOLDOUT},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -194,6 +215,11 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_REFS: o.refs = atoi(optarg); break;
+		case O_REF_GAP: o.ref_min_gap_s = atof(optarg); break;
+		case O_REF_COVER: o.ref_min_cover = atof(optarg); break;
+		case O_NO_WARPS: o.ref_warps = 0; break;
+		case O_HOLDOUT: o.holdout = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

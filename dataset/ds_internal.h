@@ -79,6 +79,7 @@ struct dataset_job {
 	size_t prog_done, prog_total;
 	double t0;
 	dataset_stats st;
+	struct ds_refs *refs; /* the references' state (ds_refs.c), made with the first clip */
 };
 
 /* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
@@ -110,6 +111,15 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err);
 
 /* ds_clips.c: the clip loop and the clip writer. */
 int ds_clips_run(dataset_job *j, svt_err *err);
+
+/* ds_refs.c: the clip's street-view references and warped views, retrieved from the twin and
+ * written into the clip being written (between its frames and fmt_clip_end); nothing when
+ * opts.refs is 0 or the twin holds no other capture near it. split: the clip's. */
+int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
+		  svt_err *err);
+void ds_refs_destroy(struct ds_refs *r);
+/* 1 when the clip lies in a held-out district (opts.holdout): it goes to test whole. */
+int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

@@ -117,4 +117,8 @@ const fmt_index_row *fmt_reader_index_row(const fmt_reader *r, size_t i);
 /* Camera centre of a world-to-camera 4x4 (row-major): C = -R^T t. */
 void fmt_w2c_center(const double *w2c, double C[3]);
 
+/* writer.c: the group of the clip being written (H5I_INVALID_HID outside a clip), for the
+ * writers of a clip's optional parts (refs.c). */
+hid_t fmt_writer_clip_group(const fmt_writer *w);
+
 #endif

@@ -241,4 +241,34 @@ int fmt_reader_captions(fmt_reader *r, size_t i, fmt_caption **caps, int *n, svt
  * numpy float16 once written out), caller-allocated. SVT_E_NOTFOUND without depth. */
 int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err);
 
+/* ---- References and warped views of a clip (formats/refs.c; docs/shard-format.md) -------- */
+
+enum { FMT_REF_TRAJECTORY = 0, FMT_REF_LOOKAHEAD = 1 };
+enum { FMT_DEPTH_NONE = 0, FMT_DEPTH_CAPTURE = 1, FMT_DEPTH_TWIN = 2 };
+
+/* A clip's retrieved street-view references (R of them, h x w each, the clip's size) and,
+ * optionally, its warped views. Arrays are caller-owned and copied. */
+typedef struct fmt_clip_refs {
+	int R, H, W, T;
+	const uint8_t *rgb;        /* R x H x W x 3 */
+	const float *depth;        /* R x H x W z-depth, metres (0: none) */
+	const double *w2c;         /* R x 4 x 4, the clip's world frame */
+	const double *K;           /* R x 4 */
+	const int64_t *time_us;    /* R */
+	const char *const *run;    /* R capture (run) names */
+	const char *const *source; /* R source panorama paths */
+	const int32_t *target;     /* R: the clip frame each pairs with (-1: the lookahead) */
+	const int32_t *kind;       /* R: FMT_REF_* */
+	const int32_t *depth_src;  /* R: FMT_DEPTH_* */
+	const double *coverage;    /* R: fraction of its target view it covers */
+	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
+	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
+	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */
+} fmt_clip_refs;
+
+/* Writes r into the clip being written (between fmt_clip_begin and fmt_clip_end): group
+ * refs/ and datasets warp, warp_mask, warp_ref, and the clip attributes num_refs (trajectory
+ * references) and has_lookahead. Pixel arrays are chunked per image, deflate level 1. */
+int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err);
+
 #endif

@@ -1128,3 +1128,8 @@ void fmt_writer_abort(fmt_writer *w)
 	pthread_cond_destroy(&w->cv_done);
 	free(w);
 }
+
+hid_t fmt_writer_clip_group(const fmt_writer *w)
+{
+	return w && w->in_clip ? w->clip_g : H5I_INVALID_HID;
+}
