@@ -430,9 +430,11 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			}
 		}
 	}
-	if (R == 0) {
+	if (R == 0) { /* an empty refs group: every clip of a build with refs has one */
+		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = T};
+		rc = fmt_clip_refs_write(j->writer, &d0, err);
 		j->st.seconds_refs += svt_now() - t0;
-		return SVT_OK;
+		return rc;
 	}
 	/* Warps: each frame gets its nearest trajectory reference. */
 	int warped = 0;
