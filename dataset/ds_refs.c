@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dataset/ds_internal.h"
 
@@ -32,6 +33,8 @@ typedef struct ds_refs {
 	int32_t *target, *kind, *dsrc;
 	char (*run)[64];
 	char (*src)[1024];
+	char (*rsplit)[16];
+	char (*rdist)[256];
 	uint8_t *warp, *warp_mask; /* clip_frames views */
 	int32_t *warp_ref;
 	twin_view_hit *hits;
@@ -51,7 +54,7 @@ void ds_refs_destroy(ds_refs *r)
 	ingest_image_free(&r->dimg);
 	geo_enu_destroy(r->store_enu);
 	free(r->rgb), free(r->depth), free(r->w2c), free(r->K), free(r->cover), free(r->C);
-	free(r->time_us), free(r->target), free(r->kind), free(r->dsrc), free(r->run);
+	free(r->time_us), free(r->target), free(r->kind), free(r->dsrc), free(r->run), free(r->rsplit), free(r->rdist);
 	free(r->src), free(r->warp), free(r->warp_mask), free(r->warp_ref), free(r->hits), free(r->order);
 	free(r->lat), free(r->lon), free(r->hd);
 	free(r);
@@ -99,6 +102,8 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 	r->dsrc = calloc((size_t)cap, sizeof(int32_t));
 	r->run = calloc((size_t)cap, sizeof(*r->run));
 	r->src = calloc((size_t)cap, sizeof(*r->src));
+	r->rsplit = calloc((size_t)cap, sizeof(*r->rsplit));
+	r->rdist = calloc((size_t)cap, sizeof(*r->rdist));
 	r->hits = calloc(along, sizeof(*r->hits));
 	r->order = calloc(along * (sizeof(size_t) + 1), 1); /* order, then a taken flag each */
 	r->lat = calloc(T, sizeof(double));
@@ -110,7 +115,7 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 		r->warp_ref = calloc(T, sizeof(int32_t));
 	}
 	if (!r->rgb || !r->depth || !r->w2c || !r->K || !r->cover || !r->C || !r->time_us ||
-	    !r->target || !r->kind || !r->dsrc || !r->run || !r->src || !r->hits || !r->order ||
+	    !r->target || !r->kind || !r->dsrc || !r->run || !r->src || !r->rsplit || !r->rdist || !r->hits || !r->order ||
 	    !r->lat ||
 	    !r->lon || !r->hd || (o->ref_warps && (!r->warp || !r->warp_mask || !r->warp_ref)))
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d references", cap);
@@ -292,6 +297,11 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 	r->dsrc[i] = dsrc;
 	snprintf(r->run[i], sizeof(r->run[i]), "%.63s", fr->capture);
 	snprintf(r->src[i], sizeof(r->src[i]), "%.1023s", fr->path);
+	record_district(fr, r->rdist[i], sizeof(r->rdist[i]));
+	snprintf(r->rsplit[i], sizeof(r->rsplit[i]), "%s",
+		 in_list(o->holdout, r->rdist[i])
+			 ? "test"
+			 : twin_split_name(twin_split_of_point(&j->split, fr->f.proj[0], fr->f.proj[1])));
 	*usable = 1;
 cleanup:
 	free(fr);
@@ -431,7 +441,8 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 		}
 	}
 	if (R == 0) { /* an empty refs group: every clip of a build with refs has one */
-		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = T};
+		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = T,
+				    .holdout = o->holdout};
 		rc = fmt_clip_refs_write(j->writer, &d0, err);
 		j->st.seconds_refs += svt_now() - t0;
 		return rc;
@@ -469,13 +480,14 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			warped++;
 		}
 	}
-	const char *runs[65], *srcs[65];
+	const char *runs[65], *srcs[65], *spl[65], *dis[65];
 	for (int i = 0; i < R; i++)
-		runs[i] = r->run[i], srcs[i] = r->src[i];
+		runs[i] = r->run[i], srcs[i] = r->src[i], spl[i] = r->rsplit[i], dis[i] = r->rdist[i];
 	fmt_clip_refs d = {.R = R, .H = o->height, .W = o->width, .T = T, .rgb = r->rgb,
 			   .depth = r->depth, .w2c = r->w2c, .K = r->K, .time_us = r->time_us,
 			   .run = runs, .source = srcs, .target = r->target, .kind = r->kind,
-			   .depth_src = r->dsrc, .coverage = r->cover,
+			   .depth_src = r->dsrc, .coverage = r->cover, .split = spl,
+			   .district = dis, .holdout = o->holdout,
 			   .warp = o->ref_warps ? r->warp : NULL, .warp_mask = r->warp_mask,
 			   .warp_ref = r->warp_ref};
 	if ((rc = fmt_clip_refs_write(j->writer, &d, err)))

@@ -261,6 +261,9 @@ typedef struct fmt_clip_refs {
 	const int32_t *kind;       /* R: FMT_REF_* */
 	const int32_t *depth_src;  /* R: FMT_DEPTH_* */
 	const double *coverage;    /* R: fraction of its target view it covers */
+	const char *const *split;  /* R: the split of the place each comes from (verify) */
+	const char *const *district; /* R: its district label ("" when none) */
+	const char *holdout;       /* the build's held-out districts (clip attribute), or NULL */
 	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
 	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
 	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */

@@ -87,6 +87,9 @@ int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err)
 	    (rc = fmt_ds_put(rg, "coverage", H5T_NATIVE_DOUBLE, 1, d1, r->coverage, 0, err)) ||
 	    (rc = strings_put(rg, "run", r->run, r->R, err)) ||
 	    (rc = strings_put(rg, "source_frame", r->source, r->R, err)) ||
+	    (r->split && (rc = strings_put(rg, "split", r->split, r->R, err))) ||
+	    (r->district && (rc = strings_put(rg, "district", r->district, r->R, err))) ||
+	    (r->holdout && (rc = fmt_attr_put_str(g, "holdout_districts", r->holdout, err))) ||
 	    (rc = fmt_attr_put_i32(rg, "num_refs", ntraj, err)))
 		goto done;
 	if (r->warp) {

@@ -340,7 +340,51 @@ Test(refs, holdout_district_goes_to_test_whole, .timeout = 120)
 	}
 	cr_assert_eq(test, 1);
 	cr_assert_eq(train, 1);
+	char north_id[128];
+	snprintf(north_id, sizeof(north_id), "%s", fmt_reader_clip_id(r, 0));
 	fmt_reader_close(r);
 	json_decref(g0);
+	/* verify checks both rules: the dataset passes; with the held-out clip relabelled train
+	 * it names the clip in the held-out district and its references from the test split. */
+	char out[4200];
+	snprintf(out, sizeof(out), "%s/o1", g_tmp);
+	FILE *vf = tmpfile();
+	svt_err err = {0};
+	cr_assert_eq(fmt_dataset_verify(out, vf, &err), 0, "%s", err.msg);
+	char shard[4300];
+	snprintf(shard, sizeof(shard), "%s/run1-00000.h5", out);
+	hid_t fh = H5Fopen(shard, H5F_ACC_RDWR, H5P_DEFAULT);
+	cr_assert_geq(fh, 0);
+	char gp[200];
+	snprintf(gp, sizeof(gp), "clips/%s", north_id);
+	hid_t g = H5Gopen2(fh, gp, H5P_DEFAULT);
+	H5Adelete(g, "split");
+	cr_assert_eq(fmt_attr_put_str(g, "split", "train", &err), 0);
+	H5Gclose(g);
+	H5Fclose(fh);
+	/* The manifest follows the edit, so that only the rules can fail. */
+	char mp[4300], hex[65];
+	uint64_t bytes;
+	snprintf(mp, sizeof(mp), "%s/manifest.json", out);
+	json_error_t je;
+	json_t *m = json_load_file(mp, 0, &je);
+	cr_assert(m);
+	cr_assert_eq(fmt_file_sha256(shard, hex, &bytes, &err), 0, "%s", err.msg);
+	json_t *s0 = json_array_get(json_object_get(m, "shards"), 0);
+	json_object_set_new(s0, "sha256", json_string(hex));
+	json_object_set_new(s0, "bytes", json_integer((json_int_t)bytes));
+	cr_assert_eq(json_dump_file(m, mp, JSON_INDENT(1)), 0);
+	json_decref(m);
+	rewind(vf);
+	cr_assert_neq(fmt_dataset_verify(out, vf, &err), 0);
+	fflush(vf);
+	long len = ftell(vf);
+	char *txt = calloc(1, (size_t)len + 1);
+	rewind(vf);
+	cr_assert_eq(fread(txt, 1, (size_t)len, vf), (size_t)len);
+	cr_assert(strstr(txt, "lies in held-out district North-gu but is train"), "%s", txt);
+	cr_assert(strstr(txt, "from the test split"), "%s", txt);
+	free(txt);
+	fclose(vf);
 	cleanup();
 }
