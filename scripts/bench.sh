@@ -62,4 +62,8 @@ echo "== bench build"
 "${PYTHON:-/usr/bin/python3}" bench/build_bench.py "$B/svtwin" "$B/samples/capture" \
 	"${TMPDIR:-/tmp}/svt-bench-build-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
+# References and warped views on three capture runs (bench/refs_bench.py): their rate per core
+# and the build's CPU time with them against without.
+echo "== bench refs"
+"${PYTHON:-/usr/bin/python3}" bench/refs_bench.py "$B/svtwin" "$B/samples/runs" || rc=1
 exit $rc
