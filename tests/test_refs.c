@@ -388,3 +388,56 @@ Test(refs, holdout_district_goes_to_test_whole, .timeout = 120)
 	fclose(vf);
 	cleanup();
 }
+
+/* A capture without depth maps gives references whose depth comes from the twin's fused
+ * points (another run's), and they still warp. */
+Test(refs, depth_from_the_twin_without_depth_maps, .timeout = 120)
+{
+	need_runs();
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/nodepth' && cp '%s/run0/'*.jpg '%s/nodepth/'", g_tmp,
+		 runs_dir(), g_tmp);
+	cr_assert_eq(system(cmd), 0);
+	/* The capture without depth, then run 2 (its depth fused into the twin), then run 1. */
+	dataset_opts o;
+	dataset_opts_default(&o);
+	char cap[4200], out[4200], tw[4200];
+	snprintf(cap, sizeof(cap), "%s/nodepth", g_tmp);
+	snprintf(out, sizeof(out), "%s/ond", g_tmp);
+	snprintf(tw, sizeof(tw), "%s/twin", g_tmp);
+	o.capture = cap, o.out = out, o.twin = tw, o.clip_frames = CF, o.width = VW;
+	o.height = VH, o.threads = 2, o.cpu_only = 1;
+	dataset_job *j = NULL;
+	svt_err err = {0};
+	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
+	cr_assert_eq(dataset_job_run(j, NULL, &err), 0, "%s", err.msg);
+	dataset_job_destroy(j);
+	build("run2", "o2", "twin", 0, NULL, NULL, NULL);
+	dataset_stats st;
+	build("run1", "o1", "twin", 0, NULL, NULL, &st);
+	cr_assert_gt(st.refs_written, 0);
+	fmt_reader *r = open_shard("o1", "run1");
+	int from_twin = 0, from_capture = 0;
+	for (size_t c = 0; c < fmt_reader_clip_count(r); c++) {
+		const char *id = fmt_reader_clip_id(r, c);
+		int R = read_nrefs(r, id);
+		int32_t ds[8];
+		char runs[8][64];
+		read_ds(r, id, "refs/depth_source", H5T_NATIVE_INT32, ds);
+		read_runs(r, id, R, runs);
+		for (int i = 0; i < R; i++) {
+			if (!strcmp(runs[i], "nodepth")) {
+				cr_assert_eq(ds[i], FMT_DEPTH_TWIN, "reference %d of %s", i, id);
+				from_twin++;
+			} else {
+				cr_assert_eq(ds[i], FMT_DEPTH_CAPTURE, "reference %d of %s", i, id);
+				from_capture++;
+			}
+		}
+	}
+	cr_assert_gt(from_twin, 0, "some references come from the capture without depth");
+	cr_log_info("%d references with the twin's depth, %d with their own", from_twin,
+		    from_capture);
+	fmt_reader_close(r);
+	cleanup();
+}
