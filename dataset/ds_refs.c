@@ -22,6 +22,7 @@
 typedef struct ds_refs {
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
+	gpu_view_map map;          /* the view's rays, for its depth view on the C path */
 	geo_enu *store_enu;        /* the store's ENU frame */
 	double M[9], t[3];         /* job ENU = M store ENU + t */
 	int have_frame;
@@ -52,6 +53,7 @@ void ds_refs_destroy(ds_refs *r)
 	ingest_decoder_destroy(r->ddec);
 	ingest_image_free(&r->img);
 	ingest_image_free(&r->dimg);
+	gpu_view_map_free(&r->map);
 	geo_enu_destroy(r->store_enu);
 	free(r->rgb), free(r->depth), free(r->w2c), free(r->K), free(r->cover), free(r->C);
 	free(r->time_us), free(r->target), free(r->kind), free(r->dsrc), free(r->run), free(r->rsplit), free(r->rdist);
@@ -237,8 +239,17 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 				       .height = r->dimg.height, .stride = r->dimg.stride,
 				       .is_float = 0, .scale = 0.001, .min_m = 0.3, .max_m = 65.535,
 				       .model = GPU_DEPTH_EQUIRECT, .step = 4};
-			if ((rc = gpu_view_depth_from_equirect(j->gpu, &d, &v, dep,
-							       (size_t)o->width * sizeof(float), err)))
+			size_t ds = (size_t)o->width * sizeof(float);
+			/* On the C path through the view's ray map, as the views' depth (ds_views.c):
+			 * the same bits as the per-pixel reference, without two atan2 a pixel. */
+			if (!strcmp(gpu_ctx_backend(j->gpu), "cpu")) {
+				rc = gpu_view_map_build(&v, &r->map, err);
+				if (!rc)
+					rc = gpu_view_depth_from_map(&r->map, &d, dep, ds, err);
+			} else {
+				rc = gpu_view_depth_from_equirect(j->gpu, &d, &v, dep, ds, err);
+			}
+			if (rc)
 				goto cleanup;
 			dsrc = FMT_DEPTH_CAPTURE;
 		}

@@ -120,5 +120,7 @@ void fmt_w2c_center(const double *w2c, double C[3]);
 /* writer.c: the group of the clip being written (H5I_INVALID_HID outside a clip), for the
  * writers of a clip's optional parts (refs.c). */
 hid_t fmt_writer_clip_group(const fmt_writer *w);
+/* The writer's frame codec, its level and whether it adds Fletcher32. */
+void fmt_writer_codec(const fmt_writer *w, fmt_codec *c, int *level, int *fletcher);
 
 #endif

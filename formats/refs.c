@@ -5,9 +5,10 @@
 
 #include "formats/fmt_internal.h"
 
-/* An image stack (n images of dims[1..]) chunked one image a chunk, deflate level 1. */
-static int stack_put(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-		     const void *data, svt_err *err)
+/* An image stack (n images of dims[1..]) chunked one image a chunk, compressed with the
+ * shard's frame codec (gzip level 1 when the frames are JPEG: these are not frames). */
+static int stack_put(fmt_writer *w, hid_t loc, const char *name, hid_t type, int rank,
+		     const hsize_t *dims, const void *data, svt_err *err)
 {
 	int rc = SVT_OK;
 	hsize_t chunk[4];
@@ -15,9 +16,21 @@ static int stack_put(hid_t loc, const char *name, hid_t type, int rank, const hs
 		chunk[i] = i == 0 ? 1 : dims[i];
 	hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	hid_t ds = H5I_INVALID_HID;
+	size_t elem = H5Tget_size(type), chunk_bytes = elem;
+	for (int i = 1; i < rank; i++)
+		chunk_bytes *= (size_t)dims[i];
+	fmt_codec codec;
+	int level, fletcher;
+	fmt_writer_codec(w, &codec, &level, &fletcher);
+	if (codec == FMT_CODEC_JPEG)
+		codec = FMT_CODEC_GZIP, level = 1;
 	if (dims[0] > 0) {
 		H5Pset_chunk(dcpl, rank, chunk);
-		H5Pset_deflate(dcpl, 1);
+		if ((rc = fmt_dcpl_set_codec(dcpl, codec, level, chunk_bytes, elem, fletcher, err))) {
+			H5Pclose(dcpl);
+			H5Sclose(sp);
+			return rc;
+		}
 	}
 	ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	if (ds < 0 || (dims[0] > 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
@@ -76,8 +89,8 @@ int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err)
 	hsize_t R = (hsize_t)r->R, H = (hsize_t)r->H, W = (hsize_t)r->W, T = (hsize_t)r->T;
 	hsize_t d_rgb[4] = {R, H, W, 3}, d_dep[3] = {R, H, W}, d44[3] = {R, 4, 4}, d4[2] = {R, 4};
 	hsize_t d1[1] = {R};
-	if ((rc = stack_put(rg, "rgb", H5T_NATIVE_UINT8, 4, d_rgb, r->rgb, err)) ||
-	    (rc = stack_put(rg, "depth", H5T_NATIVE_FLOAT, 3, d_dep, r->depth, err)) ||
+	if ((rc = stack_put(w, rg, "rgb", H5T_NATIVE_UINT8, 4, d_rgb, r->rgb, err)) ||
+	    (rc = stack_put(w, rg, "depth", H5T_NATIVE_FLOAT, 3, d_dep, r->depth, err)) ||
 	    (rc = fmt_ds_put(rg, "w2c", H5T_NATIVE_DOUBLE, 3, d44, r->w2c, 0, err)) ||
 	    (rc = fmt_ds_put(rg, "K", H5T_NATIVE_DOUBLE, 2, d4, r->K, 0, err)) ||
 	    (rc = fmt_ds_put(rg, "timestamps", H5T_NATIVE_INT64, 1, d1, r->time_us, 0, err)) ||
@@ -94,8 +107,8 @@ int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err)
 		goto done;
 	if (r->warp) {
 		hsize_t w_rgb[4] = {T, H, W, 3}, w_m[3] = {T, H, W}, w1[1] = {T};
-		if ((rc = stack_put(g, "warp", H5T_NATIVE_UINT8, 4, w_rgb, r->warp, err)) ||
-		    (rc = stack_put(g, "warp_mask", H5T_NATIVE_UINT8, 3, w_m, r->warp_mask, err)) ||
+		if ((rc = stack_put(w, g, "warp", H5T_NATIVE_UINT8, 4, w_rgb, r->warp, err)) ||
+		    (rc = stack_put(w, g, "warp_mask", H5T_NATIVE_UINT8, 3, w_m, r->warp_mask, err)) ||
 		    (rc = fmt_ds_put(g, "warp_ref", H5T_NATIVE_INT32, 1, w1, r->warp_ref, 0, err)))
 			goto done;
 	}
