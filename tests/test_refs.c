@@ -278,6 +278,26 @@ Test(refs, from_another_run_and_static_pixels_match, .timeout = 120)
 	fmt_reader_close(r);
 	json_decref(g1);
 
+	/* The coverage filter at work in the job: asking for 0.95 of each target view (the
+	 * kept ones cover about 0.45: sky has no depth) drops every candidate, counted. */
+	{
+		char cap[4200], o_[4200], tw[4200];
+		snprintf(cap, sizeof(cap), "%s/run1", runs_dir());
+		snprintf(o_, sizeof(o_), "%s/o1cov", g_tmp);
+		snprintf(tw, sizeof(tw), "%s/twin", g_tmp);
+		dataset_opts o;
+		dataset_opts_default(&o);
+		o.capture = cap, o.out = o_, o.twin = tw, o.clip_frames = CF, o.width = VW;
+		o.height = VH, o.threads = 2, o.cpu_only = 1, o.ref_min_cover = 0.95;
+		dataset_job *j = NULL;
+		svt_err err = {0};
+		cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
+		cr_assert_eq(dataset_job_run(j, NULL, &err), 0, "%s", err.msg);
+		dataset_job_stats(j, &st);
+		dataset_job_destroy(j);
+		cr_assert_gt(st.refs_dropped_cover, 0);
+		cr_assert_eq(st.warps_written, 0, "only the lookahead (never warped) may be left");
+	}
 	/* A gap wider than the nine days between the runs leaves no reference. */
 	build("run1", "o1gap", "twin", 10.0 * 86400, NULL, NULL, &st);
 	cr_assert_eq(st.refs_written, 0);
