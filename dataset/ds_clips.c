@@ -145,7 +145,10 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 			j->prog_total = L->cl.n * (size_t)L->co.frames; /* refined as clips go */
 		clip_id(j, P->kidx, c->seq, P->id);
 		P->split = twin_clip_split(&j->split, L->sub, c);
-		if (ds_refs_holdout_clip(j, P->kidx, P->n)) { /* a held-out district: test whole */
+		int held;
+		if ((rc = ds_refs_holdout_clip(j, P->kidx, P->n, &held, err)))
+			return rc;
+		if (held) { /* a held-out district: test whole */
 			j->st.clips_holdout += P->split != TWIN_SPLIT_TEST;
 			P->split = TWIN_SPLIT_TEST;
 		}

@@ -118,8 +118,9 @@ int ds_clips_run(dataset_job *j, svt_err *err);
 int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
 		  svt_err *err);
 void ds_refs_destroy(struct ds_refs *r);
-/* 1 when the clip lies in a held-out district (opts.holdout): it goes to test whole. */
-int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T);
+/* *held = 1 when the clip lies in the holdout (opts.holdout: district names, or a polygon
+ * file): it goes to test whole. Fails when the polygon file does not load. */
+int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, svt_err *err);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "dataset/ds_internal.h"
 
@@ -42,6 +43,10 @@ typedef struct ds_refs {
 	size_t *order;             /* the order candidates are tried in */
 	double *lat, *lon, *hd;
 	int split;                 /* the clip being done */
+	int clip_held;             /* it lies in the holdout */
+	int32_t *rheld;            /* per reference: from the holdout */
+	twin_layer *holdout_layer; /* opts.holdout as a polygon file, or NULL (names) */
+	int holdout_checked;
 	dataset_job *j;
 } ds_refs;
 
@@ -55,6 +60,8 @@ void ds_refs_destroy(ds_refs *r)
 	ingest_image_free(&r->dimg);
 	gpu_view_map_free(&r->map);
 	geo_enu_destroy(r->store_enu);
+	twin_layer_destroy(r->holdout_layer);
+	free(r->rheld);
 	free(r->rgb), free(r->depth), free(r->w2c), free(r->K), free(r->cover), free(r->C);
 	free(r->time_us), free(r->target), free(r->kind), free(r->dsrc), free(r->run), free(r->rsplit), free(r->rdist);
 	free(r->src), free(r->warp), free(r->warp_mask), free(r->warp_ref), free(r->hits), free(r->order);
@@ -106,6 +113,7 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 	r->src = calloc((size_t)cap, sizeof(*r->src));
 	r->rsplit = calloc((size_t)cap, sizeof(*r->rsplit));
 	r->rdist = calloc((size_t)cap, sizeof(*r->rdist));
+	r->rheld = calloc((size_t)cap, sizeof(*r->rheld));
 	r->hits = calloc(along, sizeof(*r->hits));
 	r->order = calloc(along * (sizeof(size_t) + 1), 1); /* order, then a taken flag each */
 	r->lat = calloc(T, sizeof(double));
@@ -117,7 +125,7 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 		r->warp_ref = calloc(T, sizeof(int32_t));
 	}
 	if (!r->rgb || !r->depth || !r->w2c || !r->K || !r->cover || !r->C || !r->time_us ||
-	    !r->target || !r->kind || !r->dsrc || !r->run || !r->src || !r->rsplit || !r->rdist || !r->hits || !r->order ||
+	    !r->target || !r->kind || !r->dsrc || !r->run || !r->src || !r->rsplit || !r->rdist || !r->rheld || !r->hits || !r->order ||
 	    !r->lat ||
 	    !r->lon || !r->hd || (o->ref_warps && (!r->warp || !r->warp_mask || !r->warp_ref)))
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d references", cap);
@@ -151,16 +159,57 @@ static int in_list(const char *list, const char *name)
 	return 0;
 }
 
-int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T)
+/* The job's reference state, made on first use (its buffers come with the first clip). */
+static int refs_state(dataset_job *j, svt_err *err)
 {
-	if (!j->o.holdout || !j->districts || !j->district)
+	if (j->refs)
+		return SVT_OK;
+	if (!(j->refs = calloc(1, sizeof(ds_refs))))
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for references");
+	j->refs->j = j;
+	return SVT_OK;
+}
+
+/* opts.holdout is a polygon file when it names one (any vector source OGR reads); else a
+ * list of district names. Loaded once. */
+static int holdout_load(dataset_job *j, ds_refs *r, svt_err *err)
+{
+	if (r->holdout_checked || !j->o.holdout)
+		return SVT_OK;
+	r->holdout_checked = 1;
+	if (access(j->o.holdout, R_OK) != 0)
+		return SVT_OK;
+	int rc = twin_layer_load(j->o.holdout, NULL, &r->holdout_layer, err);
+	return rc ? svt_err_prefix(err, "holdout polygons %s", j->o.holdout) : SVT_OK;
+}
+
+/* 1 when (lat, lon) with district label `district` lies in the holdout. */
+static int held_at(const dataset_job *j, const ds_refs *r, double lat, double lon,
+		   const char *district)
+{
+	if (!j->o.holdout)
 		return 0;
-	for (int t = 0; t < T; t++) {
-		long f = j->district[kidx[t]];
-		if (f >= 0 && in_list(j->o.holdout, twin_layer_name(j->districts, (size_t)f)))
-			return 1;
+	if (r->holdout_layer)
+		return twin_layer_locate(r->holdout_layer, lat, lon) >= 0;
+	return in_list(j->o.holdout, district);
+}
+
+int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, svt_err *err)
+{
+	*held = 0;
+	if (!j->o.holdout)
+		return SVT_OK;
+	int rc = refs_state(j, err);
+	if (!rc)
+		rc = holdout_load(j, j->refs, err);
+	if (rc)
+		return rc;
+	for (int t = 0; t < T && !*held; t++) {
+		long f = j->district ? j->district[kidx[t]] : -1;
+		const char *d = f >= 0 && j->districts ? twin_layer_name(j->districts, (size_t)f) : "";
+		*held = held_at(j, j->refs, j->tf[kidx[t]].llh[0], j->tf[kidx[t]].llh[1], d);
 	}
-	return 0;
+	return SVT_OK;
 }
 
 /* The split rule of references: a reference lies in the clip's split (the split of its
@@ -173,7 +222,7 @@ static int ref_accept(void *user, size_t frame, const twin_frame_record *fr)
 	(void)frame;
 	char dist[256];
 	record_district(fr, dist, sizeof(dist));
-	int held = in_list(j->o.holdout, dist);
+	int held = held_at(j, r, fr->f.llh[0], fr->f.llh[1], dist);
 	if (held)
 		return r->split == TWIN_SPLIT_TEST;
 	return twin_split_of_point(&j->split, fr->f.proj[0], fr->f.proj[1]) == r->split;
@@ -309,8 +358,9 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 	snprintf(r->run[i], sizeof(r->run[i]), "%.63s", fr->capture);
 	snprintf(r->src[i], sizeof(r->src[i]), "%.1023s", fr->path);
 	record_district(fr, r->rdist[i], sizeof(r->rdist[i]));
+	r->rheld[i] = held_at(j, r, fr->f.llh[0], fr->f.llh[1], r->rdist[i]);
 	snprintf(r->rsplit[i], sizeof(r->rsplit[i]), "%s",
-		 in_list(o->holdout, r->rdist[i])
+		 r->rheld[i]
 			 ? "test"
 			 : twin_split_name(twin_split_of_point(&j->split, fr->f.proj[0], fr->f.proj[1])));
 	*usable = 1;
@@ -342,15 +392,15 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 		return SVT_OK;
 	double t0 = svt_now();
 	int rc = SVT_OK;
-	if (!j->refs) {
-		if (!(j->refs = calloc(1, sizeof(ds_refs))))
-			return svt_err_set(err, SVT_E_NOMEM, "no memory for references");
-		j->refs->j = j;
-		if ((rc = refs_alloc(j, j->refs, err)) || (rc = frames_map(j, j->refs, err)))
-			return rc;
-	}
+	if ((rc = refs_state(j, err)) || (rc = holdout_load(j, j->refs, err)))
+		return rc;
+	if (!j->refs->cap &&
+	    ((rc = refs_alloc(j, j->refs, err)) || (rc = frames_map(j, j->refs, err))))
+		return rc;
 	ds_refs *r = j->refs;
 	r->split = split;
+	if ((rc = ds_refs_holdout_clip(j, kidx, T, &r->clip_held, err)))
+		return rc;
 	size_t px = (size_t)o->width * o->height;
 	/* Candidates along the trajectory: the best view of every frame (no panorama twice);
 	 * tried spread evenly along the clip first, then the rest in clip order, so that the
@@ -453,7 +503,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	}
 	if (R == 0) { /* an empty refs group: every clip of a build with refs has one */
 		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = T,
-				    .holdout = o->holdout};
+				    .holdout = o->holdout, .clip_in_holdout = r->clip_held};
 		rc = fmt_clip_refs_write(j->writer, &d0, err);
 		j->st.seconds_refs += svt_now() - t0;
 		return rc;
@@ -498,7 +548,8 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			   .depth = r->depth, .w2c = r->w2c, .K = r->K, .time_us = r->time_us,
 			   .run = runs, .source = srcs, .target = r->target, .kind = r->kind,
 			   .depth_src = r->dsrc, .coverage = r->cover, .split = spl,
-			   .district = dis, .holdout = o->holdout,
+			   .district = dis, .holdout = o->holdout, .in_holdout = r->rheld,
+			   .clip_in_holdout = r->clip_held,
 			   .warp = o->ref_warps ? r->warp : NULL, .warp_mask = r->warp_mask,
 			   .warp_ref = r->warp_ref};
 	if ((rc = fmt_clip_refs_write(j->writer, &d, err)))

@@ -264,6 +264,8 @@ typedef struct fmt_clip_refs {
 	const char *const *split;  /* R: the split of the place each comes from (verify) */
 	const char *const *district; /* R: its district label ("" when none) */
 	const char *holdout;       /* the build's held-out districts (clip attribute), or NULL */
+	const int32_t *in_holdout; /* R: 1 when it comes from the holdout (may be NULL) */
+	int clip_in_holdout;       /* the clip lies in the holdout */
 	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
 	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
 	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */

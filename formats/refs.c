@@ -103,6 +103,9 @@ int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err)
 	    (r->split && (rc = strings_put(rg, "split", r->split, r->R, err))) ||
 	    (r->district && (rc = strings_put(rg, "district", r->district, r->R, err))) ||
 	    (r->holdout && (rc = fmt_attr_put_str(g, "holdout_districts", r->holdout, err))) ||
+	    (r->holdout && (rc = fmt_attr_put_i32(g, "in_holdout", r->clip_in_holdout, err))) ||
+	    (r->holdout && r->in_holdout &&
+	     (rc = fmt_ds_put(rg, "in_holdout", H5T_NATIVE_INT32, 1, d1, r->in_holdout, 0, err))) ||
 	    (rc = fmt_attr_put_i32(rg, "num_refs", ntraj, err)))
 		goto done;
 	if (r->warp) {

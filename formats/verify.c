@@ -360,9 +360,17 @@ static void check_refs(vctx *v, fmt_reader *r, const char *name)
 		fmt_attr_get_str(g, "district", dist, sizeof(dist), NULL);
 		if (H5Aexists(g, "holdout_districts") > 0)
 			fmt_attr_get_str(g, "holdout_districts", hold, sizeof(hold), NULL);
-		if (*hold && name_in(hold, dist) && strcmp(split, "test"))
+		int32_t in_hold = 0;
+		if (H5Aexists(g, "in_holdout") > 0) {
+			hid_t a = H5Aopen(g, "in_holdout", H5P_DEFAULT);
+			if (a >= 0 && H5Aread(a, H5T_NATIVE_INT32, &in_hold) < 0)
+				in_hold = 0;
+			if (a >= 0)
+				H5Aclose(a);
+		}
+		if (((*hold && name_in(hold, dist)) || in_hold) && strcmp(split, "test"))
 			problem(v, "%s: clip %s lies in held-out district %s but is %s", name, id,
-				dist, split);
+				*dist ? dist : "(polygon)", split);
 		if (H5Lexists(g, "refs", H5P_DEFAULT) > 0 &&
 		    H5Lexists(g, "refs/split", H5P_DEFAULT) > 0) {
 			hid_t ds = H5Dopen2(g, "refs/split", H5P_DEFAULT);
@@ -376,6 +384,20 @@ static void check_refs(vctx *v, fmt_reader *r, const char *name)
 			char(*rd)[256] = calloc(n > 0 ? (size_t)n : 1, 256);
 			if (rs && rd && !read_strings(g, "refs/split", rs, n)) {
 				int have_d = !read_strings(g, "refs/district", rd, n);
+				int32_t *rh = calloc(n > 0 ? (size_t)n : 1, sizeof(int32_t));
+				hid_t hd = H5Lexists(g, "refs/in_holdout", H5P_DEFAULT) > 0
+						   ? H5Dopen2(g, "refs/in_holdout", H5P_DEFAULT)
+						   : H5I_INVALID_HID;
+				if (rh && hd >= 0 && n > 0 &&
+				    H5Dread(hd, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, rh) < 0)
+					memset(rh, 0, (size_t)n * sizeof(int32_t));
+				if (hd >= 0)
+					H5Dclose(hd);
+				for (int i = 0; rh && i < n; i++)
+					if (rh[i] && strcmp(split, "test"))
+						problem(v, "%s: clip %s (%s) has reference %d from the holdout",
+							name, id, split, i);
+				free(rh);
 				for (int i = 0; i < n; i++) {
 					if (strcmp(rs[i], split))
 						problem(v, "%s: clip %s (%s) has reference %d from the %s "

@@ -406,6 +406,40 @@ Test(refs, holdout_district_goes_to_test_whole, .timeout = 120)
 	cr_assert(strstr(txt, "from the test split"), "%s", txt);
 	free(txt);
 	fclose(vf);
+	/* The holdout as a polygon file instead of names: the same clip goes to test, no train
+	 * reference comes from inside it, and verify finds the dataset sound. */
+	char poly[4200];
+	snprintf(poly, sizeof(poly), "%s/north.geojson", g_tmp);
+	f = fopen(poly, "w");
+	cr_assert(f);
+	fprintf(f, "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+		   "\"properties\":{},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+		   "[[[126.97,%.6f],[126.99,%.6f],[126.99,37.60],[126.97,37.60],[126.97,%.6f]]]}}]}\n",
+		BORDER_LAT, BORDER_LAT, BORDER_LAT);
+	fclose(f);
+	build("run1", "o1poly", "twin", 0, NULL, poly, &st);
+	cr_assert_eq(st.clips_holdout, 1, "the northern clip goes to test");
+	g0 = gt_of("run0");
+	r = open_shard("o1poly", "run1");
+	for (size_t c = 0; c < fmt_reader_clip_count(r); c++) {
+		const char *id = fmt_reader_clip_id(r, c);
+		fmt_clip_data cd;
+		cr_assert_eq(fmt_reader_clip(r, c, &cd, &err), 0, "%s", err.msg);
+		int R = read_nrefs(r, id);
+		int64_t rt[8];
+		read_ds(r, id, "refs/timestamps", H5T_NATIVE_INT64, rt);
+		for (int i = 0; i < R && strcmp(cd.split, "test"); i++) {
+			double lat = json_real_value(json_object_get(gt_frame_at(g0, rt[i]), "lat"));
+			cr_assert_lt(lat, BORDER_LAT, "a %s clip's reference from the holdout", cd.split);
+		}
+		fmt_clip_data_free(&cd);
+	}
+	fmt_reader_close(r);
+	json_decref(g0);
+	snprintf(out, sizeof(out), "%s/o1poly", g_tmp);
+	vf = tmpfile();
+	cr_assert_eq(fmt_dataset_verify(out, vf, &err), 0, "%s", err.msg);
+	fclose(vf);
 	cleanup();
 }
 
