@@ -49,8 +49,9 @@ static void usage(FILE *f)
 		"                     any other run)\n"
 		"  --ref-min-cover F  keep a reference covering >= F of its target view (0.3)\n"
 		"  --no-warps         references without the warped views\n"
-		"  --holdout NAMES    comma-separated districts (--districts layer) that go to test\n"
-		"                     whole; no reference of another split is drawn from them\n");
+		"  --holdout NAMES|FILE  districts (comma-separated, of --districts) or a polygon\n"
+		"                     file that go to test whole; no reference of another split is\n"
+		"                     drawn from them\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)

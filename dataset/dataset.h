@@ -87,8 +87,9 @@ typedef struct dataset_opts {
 	double ref_radius_m;     /* candidates within this of a frame, 30 */
 	double ref_lookahead_m;  /* the lookahead reference this far past the clip's end, 30 */
 	int ref_warps;           /* 1: warped views (warp, warp_mask) */
-	const char *holdout;     /* comma-separated district names (the districts layer) that go
-				  * to test whole; NULL: none */
+	const char *holdout;     /* what goes to test whole: a polygon file (any vector source
+				  * OGR reads) or comma-separated district names of the districts
+				  * layer; NULL: none */
 } dataset_opts;
 
 /* Defaults as listed above. Always set opts through this first, so that fields added later
