@@ -61,6 +61,8 @@ static int warp_prepare(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_
 				  B[4 * r + 3];
 	}
 	memcpy(P->sK, src->K, sizeof(P->sK));
+	P->sifx = 1.0 / src->K[0];
+	P->sify = 1.0 / src->K[1];
 	P->dK[0] = dst->K[0] / step;
 	P->dK[1] = dst->K[1] / step;
 	P->dK[2] = dst->K[2] / step;

@@ -12,6 +12,7 @@
 typedef struct gm_warp {
 	double T[12];
 	double sK[4], dK[4];
+	double sifx, sify;   /* 1 / source fx, fy: a multiply per pixel instead of a divide */
 	int sw, sh;        /* source samples across, down */
 	int dw, dh;        /* target size */
 	int step;
@@ -29,16 +30,17 @@ GM_FN int gm_warp_pixel(const gm_warp *P, int a, int b, float z, int *di, int *d
 		return 0;
 	double zz = (double)z;
 	double u = GM_DADD((double)(a * P->step), 0.5), v = GM_DADD((double)(b * P->step), 0.5);
-	double x = GM_DMUL((u - P->sK[2]) / P->sK[0], zz);
-	double y = GM_DMUL((v - P->sK[3]) / P->sK[1], zz);
+	double x = GM_DMUL(GM_DMUL(u - P->sK[2], P->sifx), zz);
+	double y = GM_DMUL(GM_DMUL(v - P->sK[3], P->sify), zz);
 	const double *T = P->T;
 	double X = GM_DADD(GM_DADD(GM_DADD(GM_DMUL(T[0], x), GM_DMUL(T[1], y)), GM_DMUL(T[2], zz)), T[3]);
 	double Y = GM_DADD(GM_DADD(GM_DADD(GM_DMUL(T[4], x), GM_DMUL(T[5], y)), GM_DMUL(T[6], zz)), T[7]);
 	double Z = GM_DADD(GM_DADD(GM_DADD(GM_DMUL(T[8], x), GM_DMUL(T[9], y)), GM_DMUL(T[10], zz)), T[11]);
 	if (!(Z > P->near_m))
 		return 0;
-	double pu = floor(GM_DMUL(P->dK[0], X) / Z + P->dK[2]);
-	double pv = floor(GM_DMUL(P->dK[1], Y) / Z + P->dK[3]);
+	double iz = 1.0 / Z;
+	double pu = floor(GM_DADD(GM_DMUL(GM_DMUL(P->dK[0], X), iz), P->dK[2]));
+	double pv = floor(GM_DADD(GM_DMUL(GM_DMUL(P->dK[1], Y), iz), P->dK[3]));
 	if (!(pu >= 0 && pu < P->dw && pv >= 0 && pv < P->dh))
 		return 0;
 	*di = (int)pu;
