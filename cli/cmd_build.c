@@ -54,7 +54,16 @@ static void usage(FILE *f)
 		"                     clip follow from it)\n"
 		"  --latent-stride S  4 (1+4k, default) or 8 (1+8k lengths)\n"
 		"  --frames-per-m R   space densified frames R per metre along the track instead\n"
-		"                     of 1/F seconds apart in time\n");
+		"                     of 1/F seconds apart in time\n"
+		"  --refs K           street-view references per clip from other capture runs in\n"
+		"                     the twin (default 5; 0: none), with warped views\n"
+		"  --ref-min-gap S    references at least S seconds from the clip (default 0:\n"
+		"                     any other run)\n"
+		"  --ref-min-cover F  keep a reference covering >= F of its target view (0.3)\n"
+		"  --no-warps         references without the warped views\n"
+		"  --holdout NAMES|FILE  districts (comma-separated, of --districts) or a polygon\n"
+		"                     file that go to test whole; no reference of another split is\n"
+		"                     drawn from them\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -115,6 +124,14 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 	    s->frames_scanned > rejected)
 		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
 				"smaller --clip-frames)\n", o->clip_frames);
+	if (s->refs_written || s->refs_dropped_cover || s->refs_no_depth)
+		fprintf(stderr, "svtwin build: %zu references (%zu dropped by coverage, %zu without "
+				"depth), %zu warped frames, %zu frames without a warp, %.2f s\n",
+			s->refs_written, s->refs_dropped_cover, s->refs_no_depth, s->warps_written,
+			s->warps_missing, s->seconds_refs);
+	if (s->clips_holdout)
+		fprintf(stderr, "svtwin build: %zu clips sent to test by --holdout\n",
+			s->clips_holdout);
 	if (s->depth_frames)
 		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
 				"tiles\n", s->points_total, s->depth_frames);
@@ -128,7 +145,8 @@ int cmd_build(int argc, char **argv)
 	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
-	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM };
+	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM, O_REFS, O_REF_GAP,
+	       O_REF_COVER, O_NO_WARPS, O_HOLDOUT };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -158,6 +176,11 @@ int cmd_build(int argc, char **argv)
 		{"frames", required_argument, 0, O_FRAMES},
 		{"latent-stride", required_argument, 0, O_LSTRIDE},
 		{"frames-per-m", required_argument, 0, O_FPM},
+		{"refs", required_argument, 0, O_REFS},
+		{"ref-min-gap", required_argument, 0, O_REF_GAP},
+		{"ref-min-cover", required_argument, 0, O_REF_COVER},
+		{"no-warps", no_argument, 0, O_NO_WARPS},
+		{"holdout", required_argument, 0, O_HOLDOUT},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -232,6 +255,11 @@ int cmd_build(int argc, char **argv)
 		case O_FRAMES: o.out_frames = atoi(optarg); break;
 		case O_LSTRIDE: o.latent_stride = atoi(optarg); break;
 		case O_FPM: o.frames_per_m = atof(optarg); break;
+		case O_REFS: o.refs = atoi(optarg); break;
+		case O_REF_GAP: o.ref_min_gap_s = atof(optarg); break;
+		case O_REF_COVER: o.ref_min_cover = atof(optarg); break;
+		case O_NO_WARPS: o.ref_warps = 0; break;
+		case O_HOLDOUT: o.holdout = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -99,6 +99,19 @@ typedef struct dataset_opts {
 	double frames_per_m;     /* > 0: frames spaced this many per metre along the track
 				  * instead of 1/fps apart in time (fps is then their mean rate) */
 	double view_random_deg;  /* DATASET_VIEW_RANDOM: the +-range of the yaw, 90 */
+	/* Street-view references per clip (dataset/ds_refs.c, docs/shard-format.md): up to refs
+	 * views of other capture runs in the twin along the clip's trajectory, each kept when it
+	 * covers at least ref_min_cover of its target view; plus a lookahead reference and the
+	 * nearest reference warped into every frame. 0 turns them off. */
+	int refs;                /* 5 */
+	double ref_min_gap_s;    /* 0: any other capture run; > 0: also this far apart in time */
+	double ref_min_cover;    /* 0.3 */
+	double ref_radius_m;     /* candidates within this of a frame, 30 */
+	double ref_lookahead_m;  /* the lookahead reference this far past the clip's end, 30 */
+	int ref_warps;           /* 1: warped views (warp, warp_mask) */
+	const char *holdout;     /* what goes to test whole: a polygon file (any vector source
+				  * OGR reads) or comma-separated district names of the districts
+				  * layer; NULL: none */
 } dataset_opts;
 
 /* Defaults as listed above. Always set opts through this first, so that fields added later
@@ -143,6 +156,11 @@ typedef struct dataset_stats {
 	 * workers, fusing depth points into the twin, handing clips to the writer. */
 	double seconds_wait_views, seconds_fuse, seconds_write;
 	int committed;           /* the shards and manifest of this run are committed */
+	/* References (ds_refs.c): kept, candidates dropped by the coverage filter or for want
+	 * of depth, warped frames, frames without a warp, and the time they took. */
+	size_t refs_written, refs_dropped_cover, refs_no_depth, warps_written, warps_missing;
+	size_t clips_holdout;    /* clips sent to test by the holdout */
+	double seconds_refs;
 } dataset_stats;
 
 typedef struct dataset_job dataset_job;

@@ -80,6 +80,8 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
 	}
 	if (!rc)
+		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), err);
+	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)
 		return svt_err_prefix(err, "writing clip %s", id);
@@ -152,6 +154,13 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 			j->prog_total = L->cl.n * (size_t)L->co.frames; /* refined as clips go */
 		clip_id(j, P->kidx, c->seq, P->id);
 		P->split = twin_clip_split(&j->split, L->sub, c);
+		int held;
+		if ((rc = ds_refs_holdout_clip(j, P->kidx, P->n, &held, err)))
+			return rc;
+		if (held) { /* a held-out district: test whole */
+			j->st.clips_holdout += P->split != TWIN_SPLIT_TEST;
+			P->split = TWIN_SPLIT_TEST;
+		}
 		size_t stride = (size_t)L->co.stride;
 		size_t after = stride < (size_t)c->n ? P->kidx[stride] : P->kidx[c->n - 1] + 1;
 		if (!clip_in_part(j, P->id, L->ordinal, P->kidx, c)) {

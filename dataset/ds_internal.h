@@ -80,6 +80,7 @@ struct dataset_job {
 	size_t prog_done, prog_total;
 	double t0;
 	dataset_stats st;
+	struct ds_refs *refs; /* the references' state (ds_refs.c), made with the first clip */
 };
 
 /* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
@@ -129,6 +130,15 @@ int ds_densify_twin_depth(dataset_job *j, const double *w2c, const double *K,
 const char *ds_camera_action(const double *w2c, int t0, int t1);
 /* The sentence prepended to a caption window for an action. */
 const char *ds_action_sentence(const char *action);
+/* ds_refs.c: the clip's street-view references and warped views, retrieved from the twin and
+ * written into the clip being written (between its frames and fmt_clip_end); nothing when
+ * opts.refs is 0 or the twin holds no other capture near it. split: the clip's. */
+int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
+		  svt_err *err);
+void ds_refs_destroy(struct ds_refs *r);
+/* *held = 1 when the clip lies in the holdout (opts.holdout: district names, or a polygon
+ * file): it goes to test whole. Fails when the polygon file does not load. */
+int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, svt_err *err);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

@@ -30,6 +30,11 @@ void dataset_opts_default(dataset_opts *o)
 	o->out_frames = 121;
 	o->latent_stride = 4;
 	o->view_random_deg = 90.0;
+	o->refs = 5;
+	o->ref_min_cover = 0.3;
+	o->ref_radius_m = 30.0;
+	o->ref_lookahead_m = 30.0;
+	o->ref_warps = 1;
 }
 
 int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
@@ -60,6 +65,12 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 				   o->part_count);
 	if (o->threads < 0)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: threads %d", o->threads);
+	if (o->refs < 0 || o->refs > 64 || !(o->ref_min_gap_s >= 0) || !(o->ref_min_cover >= 0) ||
+	    !(o->ref_min_cover <= 1) || !(o->ref_radius_m > 0) || !(o->ref_lookahead_m >= 0))
+		return svt_err_set(err, SVT_E_INPUT, "dataset: refs %d, ref_min_gap %g, "
+				   "ref_min_cover %g, ref_radius %g or ref_lookahead %g out of range",
+				   o->refs, o->ref_min_gap_s, o->ref_min_cover, o->ref_radius_m,
+				   o->ref_lookahead_m);
 	dataset_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a job");
@@ -246,6 +257,7 @@ void dataset_job_destroy(dataset_job *j)
 	if (!j)
 		return;
 	ds_workers_destroy(j->workers);
+	ds_refs_destroy(j->refs);
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
 	for (size_t i = 0; i < j->nrecs; i++)

@@ -136,5 +136,10 @@ int fmt_clip_synth_check(const fmt_clip_desc *c, svt_err *err);
 int fmt_shard_edit(const char *dir, const char *name,
 		   int (*edit)(void *user, hid_t file, int64_t *frame_delta, svt_err *err),
 		   void *user, svt_err *err);
+/* writer.c: the group of the clip being written (H5I_INVALID_HID outside a clip), for the
+ * writers of a clip's optional parts (refs.c). */
+hid_t fmt_writer_clip_group(const fmt_writer *w);
+/* The writer's frame codec, its level and whether it adds Fletcher32. */
+void fmt_writer_codec(const fmt_writer *w, fmt_codec *c, int *level, int *fletcher);
 
 #endif

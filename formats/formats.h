@@ -288,5 +288,39 @@ int fmt_dataset_set_captions(const char *dir, const fmt_clip_captions *sets, siz
  * master.h5 are rewritten, each atomically. *T_new: the clip's frames now. */
 int fmt_dataset_import_frames(const char *dir, const char *clip_id, const uint8_t *rgb, int T,
 			      int H, int W, int *T_new, svt_err *err);
+/* ---- References and warped views of a clip (formats/refs.c; docs/shard-format.md) -------- */
+
+enum { FMT_REF_TRAJECTORY = 0, FMT_REF_LOOKAHEAD = 1 };
+enum { FMT_DEPTH_NONE = 0, FMT_DEPTH_CAPTURE = 1, FMT_DEPTH_TWIN = 2 };
+
+/* A clip's retrieved street-view references (R of them, h x w each, the clip's size) and,
+ * optionally, its warped views. Arrays are caller-owned and copied. */
+typedef struct fmt_clip_refs {
+	int R, H, W, T;
+	const uint8_t *rgb;        /* R x H x W x 3 */
+	const float *depth;        /* R x H x W z-depth, metres (0: none) */
+	const double *w2c;         /* R x 4 x 4, the clip's world frame */
+	const double *K;           /* R x 4 */
+	const int64_t *time_us;    /* R */
+	const char *const *run;    /* R capture (run) names */
+	const char *const *source; /* R source panorama paths */
+	const int32_t *target;     /* R: the clip frame each pairs with (-1: the lookahead) */
+	const int32_t *kind;       /* R: FMT_REF_* */
+	const int32_t *depth_src;  /* R: FMT_DEPTH_* */
+	const double *coverage;    /* R: fraction of its target view it covers */
+	const char *const *split;  /* R: the split of the place each comes from (verify) */
+	const char *const *district; /* R: its district label ("" when none) */
+	const char *holdout;       /* the build's held-out districts (clip attribute), or NULL */
+	const int32_t *in_holdout; /* R: 1 when it comes from the holdout (may be NULL) */
+	int clip_in_holdout;       /* the clip lies in the holdout */
+	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
+	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
+	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */
+} fmt_clip_refs;
+
+/* Writes r into the clip being written (between fmt_clip_begin and fmt_clip_end): group
+ * refs/ and datasets warp, warp_mask, warp_ref, and the clip attributes num_refs (trajectory
+ * references) and has_lookahead. Pixel arrays are chunked per image, deflate level 1. */
+int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err);
 
 #endif

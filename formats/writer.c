@@ -1136,3 +1136,15 @@ void fmt_writer_abort(fmt_writer *w)
 	pthread_cond_destroy(&w->cv_done);
 	free(w);
 }
+
+hid_t fmt_writer_clip_group(const fmt_writer *w)
+{
+	return w && w->in_clip ? w->clip_g : H5I_INVALID_HID;
+}
+
+void fmt_writer_codec(const fmt_writer *w, fmt_codec *c, int *level, int *fletcher)
+{
+	*c = w->o.codec;
+	*level = w->o.level;
+	*fletcher = w->o.fletcher32;
+}

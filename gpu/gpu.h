@@ -450,5 +450,42 @@ int gpu_densify_frame(gpu_ctx *ctx, const gpu_densify_src *a, const gpu_densify_
 int gpu_densify_frame_ref(const gpu_densify_src *a, const gpu_densify_src *b, double u,
 			  const double w2c[16], const double K[4], int W, int H, uint8_t *rgb,
 			  uint8_t *valid, svt_err *err);
+/* ---- Forward warp (gpu/warp.c, gpu/warp.cu) ------------------------------------------------ */
+
+/* A pinhole camera with its pose, as a shard stores a view: pixel (i, j) covers
+ * [i, i + 1) x [j, j + 1) (centre i + 0.5 at u = fx x / z + cx), w2c OpenCV world -> camera,
+ * row-major 4x4. */
+typedef struct gpu_warp_cam {
+	int width, height;
+	double K[4];   /* fx, fy, cx, cy */
+	double w2c[16];
+} gpu_warp_cam;
+
+/* Forward-splats a source view into a target camera with the source's z-depth and a
+ * z-buffer: every source pixel with a finite depth > 0 is lifted at its centre to the world,
+ * projected into dst and kept where it is nearer than near_m (> near_m in dst) and nearest of
+ * all that land on that target pixel (ties: the lower source index). out_rgb (dst packed
+ * W x H x 3, may be NULL when rgb is NULL) gets the winning source colour, 0 where nothing
+ * lands; out_mask (W x H, required) 1 where something lands, else 0; out_depth (W x H, may be
+ * NULL) its z in dst, 0 elsewhere; *n_valid (may be NULL) the number of valid target pixels.
+ * rgb is src->width x src->height x 3 with rgb_stride bytes a row, depth floats with
+ * depth_stride bytes a row. The integer z-buffer keys make the CUDA path's result equal to
+ * the reference's byte for byte (up to an FMA ulp, see gpu_math.h). */
+int gpu_warp_splat(gpu_ctx *ctx, const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
+		   const float *depth, size_t depth_stride, const gpu_warp_cam *dst, double near_m,
+		   uint8_t *out_rgb, uint8_t *out_mask, float *out_depth, size_t *n_valid,
+		   svt_err *err);
+/* The C reference of gpu_warp_splat (plain loops, one thread). */
+int gpu_warp_splat_ref(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
+		       const float *depth, size_t depth_stride, const gpu_warp_cam *dst,
+		       double near_m, uint8_t *out_rgb, uint8_t *out_mask, float *out_depth,
+		       size_t *n_valid, svt_err *err);
+/* The fraction of dst's pixels a source view covers when reprojected with its depth (the
+ * reference filter of docs/shard-format.md): gpu_warp_splat at 1/step of both resolutions
+ * (every step-th source pixel, the target's intrinsics scaled by 1/step), valid pixels over
+ * all. step >= 1; 4 costs 1/16 of the full splat. */
+int gpu_warp_coverage(gpu_ctx *ctx, const gpu_warp_cam *src, const float *depth,
+		      size_t depth_stride, const gpu_warp_cam *dst, int step, double *cover,
+		      svt_err *err);
 
 #endif

@@ -21,6 +21,7 @@
 
 #define GEN_NAME "svtwin-samples"
 #define DEPTH_DIR ".depth" /* hidden: capture scanners skip it, so depth maps are no frames */
+#define MASK_DIR ".mask"   /* static-scene masks of a capture run, hidden for the same reason */
 #define CAM_HEIGHT_M 2.5   /* roof-mounted rig above the road at the first frame */
 #define BASE_H_M 40.0      /* ellipsoidal height of the street, near enough for Sejong-daero */
 #define TZ_MIN 540         /* Asia/Seoul, +09:00 */
@@ -38,6 +39,7 @@ enum { ST_MOUNT = 1, ST_HEAD, ST_PITCH, ST_ROLL, ST_HEIGHT, ST_PHASE };
 
 typedef struct opts {
 	int frames, width, bad, threads, quiet;
+	int run;                   /* capture run (transient.c); 0 = the default capture */
 	uint64_t seed;
 	double spacing;
 	const char *out;
@@ -50,7 +52,7 @@ typedef struct opts {
 
 /* One output file. */
 typedef struct shot {
-	char file[64], depth[80];
+	char file[64], depth[80], mask[80];
 	const char *expect;        /* "ok" or an ingest reason name */
 	const char *note;          /* what is wrong with a bad file */
 	int64_t time_us;
@@ -85,6 +87,8 @@ static void usage(FILE *f)
 		"                depth maps W/2 x W/4)\n"
 		"  --spacing M   metres between frames (default 8; shrunk to fit the route)\n"
 		"  --no-bad      leave out the deliberately bad files\n"
+		"  --run R       capture run R >= 1 of the same street: another day and light,\n"
+		"                its own parked cars and pedestrians, static masks (default 0)\n"
 		"  --threads T   rendering threads (default: online CPUs, at most 8)\n"
 		"  --route R     sejong (default) or corners: south, a left turn, east, a right\n"
 		"                turn, south again (turns listed in ground_truth.json)\n"
@@ -133,7 +137,8 @@ static int parse_args(int argc, char **argv, opts *o)
 				return -1;
 			}
 		} else if (strcmp(a, "--out") && strcmp(a, "--seed") && strcmp(a, "--frames") &&
-			   strcmp(a, "--width") && strcmp(a, "--threads") && strcmp(a, "--spacing")) {
+			   strcmp(a, "--width") && strcmp(a, "--threads") && strcmp(a, "--spacing") &&
+			   strcmp(a, "--run")) {
 			fprintf(stderr, GEN_NAME ": unknown option %s\n", a);
 			usage(stderr);
 			return -1;
@@ -163,6 +168,12 @@ static int parse_args(int argc, char **argv, opts *o)
 				return -1;
 			}
 			o->width = (int)v, i++;
+		} else if (!strcmp(a, "--run")) {
+			if (parse_int(val, 0, 99, &v)) {
+				fprintf(stderr, GEN_NAME ": --run wants 0..99, not '%s'\n", val);
+				return -1;
+			}
+			o->run = (int)v, i++;
 		} else if (!strcmp(a, "--threads")) {
 			if (parse_int(val, 1, 64, &v)) {
 				fprintf(stderr, GEN_NAME ": --threads wants 1..64, not '%s'\n", val);
@@ -232,12 +243,14 @@ static void shot_pose(const opts *o, const route *r, shot *s, double arc, uint64
 	s->arc = arc;
 	s->enu[0] = e;
 	s->enu[1] = n;
+	key += (uint64_t)o->run * 10000000u; /* each run its own noise; run 0 as before */
 	s->enu[2] = height_wander(o, arc, key) - u0;
 	/* A camera mount offset fixed for the capture plus a per-frame wobble: heading within
 	 * +-4 degrees of the direction of travel, pitch and roll within +-1.5 degrees. */
-	double mh = smp_uniform(o->seed, ST_MOUNT, 0, -3.0, 3.0);
-	double mp = smp_uniform(o->seed, ST_MOUNT, 1, -1.0, 1.0);
-	double mr = smp_uniform(o->seed, ST_MOUNT, 2, -1.0, 1.0);
+	uint64_t mk = 3 * (uint64_t)o->run;
+	double mh = smp_uniform(o->seed, ST_MOUNT, mk + 0, -3.0, 3.0);
+	double mp = smp_uniform(o->seed, ST_MOUNT, mk + 1, -1.0, 1.0);
+	double mr = smp_uniform(o->seed, ST_MOUNT, mk + 2, -1.0, 1.0);
 	double h = travel + mh + smp_uniform(o->seed, ST_HEAD, key, -1.0, 1.0);
 	h = fmod(h, 360.0);
 	if (h < 0)
@@ -419,6 +432,16 @@ static void *worker(void *arg)
 		if ((rc = svt_path_join(path, sizeof(path), j->o->out, s->depth, &err)) ||
 		    (rc = smp_png16_write(path, depth, DW, DH, &err)))
 			goto done;
+		if (s->mask[0]) { /* the static mask at the depth maps' size (reusing depth's memory) */
+			uint8_t *m = (uint8_t *)depth;
+			if ((rc = smp_render_static_mask(j->scene, s->enu, s->R, m, DW, DH))) {
+				svt_err_set(&err, rc, "out of memory for a mask");
+				goto done;
+			}
+			if ((rc = svt_path_join(path, sizeof(path), j->o->out, s->mask, &err)) ||
+			    (rc = smp_png8_write(path, m, DW, DH, &err)))
+				goto done;
+		}
 	}
 done:
 	if (rc) {
@@ -481,13 +504,19 @@ static const char CONVENTION[] =
 	"along each pixel's ray in millimetres, 0 = sky or beyond 65.535 m.";
 
 static int write_ground_truth(const opts *o, const route *r, const shot *shots, int n,
-			      double spacing, const smp_scene *scene, svt_err *err)
+			      double spacing, const smp_scene *scene, const smp_run_look *look,
+			      svt_err *err)
 {
 	json_t *root = json_object(), *frames = json_array(), *orig = json_object();
 	char path[4096], iso[40];
 	int rc = SVT_OK;
 	json_object_set_new(root, "generator", json_string(GEN_NAME " " SVT_VERSION));
 	json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+	if (o->run) {
+		json_object_set_new(root, "run", json_integer(o->run));
+		json_object_set_new(root, "light_gain", jarray_d(look->gain, 3));
+		json_object_set_new(root, "transients", json_integer(look->n));
+	}
 	json_object_set_new(root, "route", json_string("Sejong-daero, Seoul: Gwanghwamun Square to "
 						       "Seoul City Hall, southbound"));
 	if (o->corners)
@@ -515,6 +544,8 @@ static int write_ground_truth(const opts *o, const route *r, const shot *shots, 
 		json_t *f = json_object();
 		json_object_set_new(f, "file", json_string(s->file));
 		json_object_set_new(f, "depth", json_string(s->depth));
+		if (s->mask[0])
+			json_object_set_new(f, "static_mask", json_string(s->mask));
 		smp_time_iso(s->time_us, iso, sizeof(iso));
 		json_object_set_new(f, "time_utc", json_string(iso));
 		json_object_set_new(f, "time_us", json_integer((json_int_t)s->time_us));
@@ -632,6 +663,8 @@ int main(int argc, char **argv)
 	svt_err err = {0};
 	smp_scene *scene = NULL;
 	shot *shots = NULL;
+	smp_tbox *tboxes = NULL;
+	int ntboxes = 0;
 	int rc = SVT_OK;
 	char dpath[4096];
 
@@ -665,17 +698,25 @@ int main(int argc, char **argv)
 		rc = svt_err_set(&err, SVT_E_NOMEM, "out of memory");
 		goto done;
 	}
-	const int64_t t0 = smp_days_from_civil(2025, 10, 14) * 86400LL * 1000000LL +
-			   (10LL * 3600 - TZ_MIN * 60LL) * 1000000LL; /* 10:00:00 +09:00 */
+	/* Run R drives R * 9 days later, at another hour (7:00 + 4 R mod 12 h), 0.37 R of a
+	 * spacing further along so its frames fall between run 0's. */
+	int64_t t_day = (int64_t)o.run * 9, t_hour = o.run ? 7 + (4 * o.run) % 12 : 10;
+	const int64_t t0 = (smp_days_from_civil(2025, 10, 14) + t_day) * 86400LL * 1000000LL +
+			   (t_hour * 3600 - TZ_MIN * 60LL) * 1000000LL; /* 10:00:00 +09:00 */
+	double arc0 = o.run ? fmod(0.37 * o.run, 1.0) * spacing : 0.0;
+	if (arc0 + (o.frames - 1) * spacing > length)
+		arc0 = 0.0;
 	int k_trunc = o.frames / 6, k_dup = o.frames / 3, k_nogps = o.frames / 2,
 	    k_null = o.frames * 5 / 6;
 	int at = 0;
 	for (int i = 0; i < o.frames; i++) {
 		shot *s = &shots[at++];
 		s->time_us = t0 + (int64_t)i * 1000000;
-		shot_pose(&o, &r, s, i * spacing, (uint64_t)i, u0);
+		shot_pose(&o, &r, s, arc0 + i * spacing, (uint64_t)i, u0);
 		snprintf(s->file, sizeof(s->file), "pano_%04d.jpg", i);
 		snprintf(s->depth, sizeof(s->depth), DEPTH_DIR "/pano_%04d.png", i);
+		if (o.run)
+			snprintf(s->mask, sizeof(s->mask), MASK_DIR "/pano_%04d.png", i);
 		if (!bad || (i != k_trunc && i != k_dup && i != k_nogps && i != k_null))
 			continue;
 		/* The bad file after frame i. Those not a copy of frame i are taken where the car
@@ -689,7 +730,7 @@ int main(int argc, char **argv)
 			b->expect = "duplicate";
 			b->note = "same position, heading and pixels as the previous frame";
 		} else {
-			shot_pose(&o, &r, b, (i + 0.5) * spacing, 1000000u + (uint64_t)i, u0);
+			shot_pose(&o, &r, b, arc0 + (i + 0.5) * spacing, 1000000u + (uint64_t)i, u0);
 			if (i == k_trunc) {
 				b->expect = "undecodable";
 				b->note = "JPEG cut to 55% of its bytes: headers intact, scan data cut";
@@ -707,6 +748,7 @@ int main(int argc, char **argv)
 		}
 		snprintf(b->file, sizeof(b->file), "pano_%04db.jpg", i);
 		snprintf(b->depth, sizeof(b->depth), DEPTH_DIR "/pano_%04db.png", i);
+		b->mask[0] = '\0';
 	}
 
 	if ((rc = svt_mkdirs(o.out, &err)) ||
@@ -720,9 +762,20 @@ int main(int argc, char **argv)
 	double (*path)[2] = r.v;
 	if ((rc = smp_scene_build((const double(*)[2])path, r.n, o.seed, ground_u, &scene, &err)))
 		goto done;
+	smp_run_look look = {0};
+	if (o.run) {
+		if ((rc = smp_run_make((const double(*)[2])path, r.n, o.seed, o.run, ground_u,
+				       &tboxes, &ntboxes, &look, &err)))
+			goto done;
+		smp_scene_set_run(scene, &look);
+		if ((rc = svt_path_join(dpath, sizeof(dpath), o.out, MASK_DIR, &err)) ||
+		    (rc = svt_mkdirs(dpath, &err)))
+			goto done;
+		match_files(dpath, "pano_*.png", 1);
+	}
 	if ((rc = render_all(&o, scene, shots, n, &err)))
 		goto done;
-	if ((rc = write_ground_truth(&o, &r, shots, n, spacing, scene, &err)) ||
+	if ((rc = write_ground_truth(&o, &r, shots, n, spacing, scene, &look, &err)) ||
 	    (rc = write_gpx(&o, shots, n, &err)))
 		goto done;
 	if (o.truth_fps > 0 && (rc = write_truth(&o, &r, u0, spacing, scene, &err)))
@@ -739,6 +792,7 @@ int main(int argc, char **argv)
 	}
 done:
 	smp_scene_destroy(scene);
+	free(tboxes);
 	free(shots);
 	if (rc) {
 		fprintf(stderr, GEN_NAME ": error: %s\n", err.msg[0] ? err.msg : svt_status_name(rc));

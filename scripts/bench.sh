@@ -69,4 +69,8 @@ rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
 echo "== bench densify"
 "${PYTHON:-/usr/bin/python3}" bench/densify_bench.py "$B" "${TMPDIR:-/tmp}/svt-bench-densify-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-densify-$$"
+# References and warped views on three capture runs (bench/refs_bench.py): their rate per core
+# and the build's CPU time with them against without.
+echo "== bench refs"
+"${PYTHON:-/usr/bin/python3}" bench/refs_bench.py "$B/svtwin" "$B/samples/runs" || rc=1
 exit $rc
