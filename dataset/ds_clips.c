@@ -60,7 +60,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.heading = B->heading, .dist_m = j->dist, .time_us = j->time_us,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
-		.depth = B->clip_depth,
+		.depth = B->clip_depth, .camera_model = B->camera_model,
 	};
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;

@@ -29,6 +29,7 @@ typedef struct ds_buf {
 	float *vdepth;       /* T x H x W metres (allocated with the first clip with depth) */
 	double *w2c, *K, *heading;
 	int clip_depth;      /* every frame of the clip has a depth map */
+	const char *camera_model; /* the frames' camera ("equirect", "pinhole" or "mixed") */
 	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
 } ds_buf;
 
@@ -78,8 +79,19 @@ struct dataset_job {
 	size_t nrecs, caprecs;
 	size_t prog_done, prog_total;
 	double t0;
+	/* ds_guard.c: one writer per OUT and twin; the build's configuration record */
+	fmt_lock *lock, *twin_lock;
+	char *config_json;
+	char twin_name[128]; /* the capture in the twin: name@digest of its content */
 	dataset_stats st;
 };
+
+/* ds_guard.c: OUT (and the twin's folder) created, proved writable and locked, before the
+ * scan; the configuration compared with an earlier build's (a differing rerun refused) and
+ * recorded, after the georeference; the locks released at the end. */
+int ds_guard_out(dataset_job *j, svt_err *err);
+int ds_guard_config(dataset_job *j, svt_err *err);
+void ds_guard_release(dataset_job *j);
 
 /* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
 int ds_scan(dataset_job *j, svt_err *err);

@@ -24,7 +24,7 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 		return rc;
 	twin_store_opts so;
 	twin_store_opts_default(&so);
-	so.epsg = o->epsg;
+	so.epsg = j->st.epsg;
 	so.have_origin = 1;
 	memcpy(so.origin_llh, j->info.enu_origin_llh, sizeof(so.origin_llh));
 	if ((rc = twin_store_open(dir, &so, &j->store, err)))
@@ -42,8 +42,10 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	}
 
 	size_t first = 0;
-	if (twin_store_capture_find(j->store, j->name, &first, NULL)) {
-		svt_log_info("capture %s is already in the twin %s", j->name, dir);
+	/* By content (name@digest, ds_guard_config): another capture that happens to share the
+	 * folder's name is another capture. */
+	if (twin_store_capture_find(j->store, j->twin_name, &first, NULL)) {
+		svt_log_info("capture %s is already in the twin %s", j->twin_name, dir);
 		j->store_first = first; /* frames were added in the same order */
 	}
 	if (j->store_first == SIZE_MAX) {
@@ -52,13 +54,13 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", j->n);
 		for (size_t k = 0; k < j->n; k++)
 			paths[k] = j->cap->frames[j->cap_idx[k]].path;
-		twin_capture_in in = {.name = j->name, .source = o->capture, .frames = j->tf,
+		twin_capture_in in = {.name = j->twin_name, .source = o->capture, .frames = j->tf,
 				      .n = j->n, .enu_origin_llh = j->info.enu_origin_llh,
 				      .paths = paths};
 		rc = twin_store_add_capture(j->store, &in, &j->store_first, err);
 		free(paths);
 		if (rc)
-			return svt_err_prefix(err, "adding %s to the twin %s", j->name, dir);
+			return svt_err_prefix(err, "adding %s to the twin %s", j->twin_name, dir);
 		j->capture_new = 1;
 	}
 

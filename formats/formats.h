@@ -215,6 +215,10 @@ int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *e
 int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *paths, size_t n,
 			   svt_err *err);
 
+/* The capture's digest (64 hex digits) as recorded by fmt_config_set_capture, or NULL before
+ * it. Owned by c. */
+const char *fmt_config_capture_digest(const fmt_config *c);
+
 /* The record as canonical JSON (sorted keys, compact): equal records give equal strings.
  * *json is malloc'd; the caller frees it. */
 int fmt_config_to_json(const fmt_config *c, char **json, svt_err *err);

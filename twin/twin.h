@@ -398,16 +398,22 @@ typedef struct twin_caption_in {
 	double span_s;           /* time taken */
 	const char *district;    /* "" or NULL when unknown */
 	const char *dong;        /* "" or NULL when unknown */
+	const char *region;      /* optional wider place ("Seoul") a layer names; NULL: none */
 } twin_caption_in;
+
+/* Clips slower than this (metres per second) are captioned a walk, faster ones a drive. */
+#define TWIN_CAPTION_WALK_MAX_MPS 2.5
 
 /* The compass point ("north", "northeast", ... "northwest") of a heading in degrees. */
 const char *twin_caption_cardinal(double heading_deg);
 /* "in the morning" (05-12), "in the afternoon" (12-17), "in the evening" (17-20), "at night"
  * for a UTC time and a time zone offset. */
 const char *twin_caption_time_of_day(int64_t time_us, int tz_offset_min);
-/* One caption for a clip: "A street-level drive heading <the circular mean of the headings as
- * a compass point> through <dong>, <district>, Seoul <time of day>, seen from a
- * forward-facing camera, <dist> m in <span> s." into out (cap bytes, always terminated,
+/* One caption for a clip: "A street-level <walk|drive> heading <the circular mean of the
+ * headings as a compass point> through <dong>, <district>[, <region>] <time of day>, seen from
+ * a forward-facing camera, <dist> m in <span> s." into out. The place is only what the layers
+ * name (no place without them, never a city assumed); walk or drive follows the speed
+ * (TWIN_CAPTION_WALK_MAX_MPS; "sequence" when the time span is unknown). Written into out (cap bytes, always terminated,
  * truncated when short). Returns the length it needed (as snprintf). Pure, thread-safe. */
 int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap);
 
