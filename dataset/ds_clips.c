@@ -103,7 +103,26 @@ typedef struct pending {
 	int n, seq, split;
 	char id[64];
 	size_t start;        /* where it was assembled from (to reassemble after a reject) */
+	int points_only;     /* committed by an earlier run whose depth fusion it outlived:
+			      * cut again for its points only, not written */
 } pending;
+
+/* True when a clip committed by an earlier run still has frames whose depth the twin does not
+ * hold (the run was killed between writing the clip and fusing its points). */
+static int clip_needs_points(const dataset_job *j, const pending *P)
+{
+	char dpath[4096];
+	if (!j->store)
+		return 0;
+	for (int t = 0; t < P->n; t++) {
+		size_t k = P->kidx[t];
+		const ingest_frame *f = &j->cap->frames[j->cap_idx[k]];
+		if (!j->points_done[k] && f->camera.model != INGEST_CAM_PINHOLE &&
+		    ingest_depth_path(f->path, dpath, sizeof(dpath)))
+			return 1;
+	}
+	return 0;
+}
 
 typedef struct clip_loop {
 	twin_clip_opts co;
@@ -158,7 +177,13 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 				return rc;
 			j->st.clips_resumed++;
 			ds_report_progress(j, (size_t)c->n);
+			if (clip_needs_points(j, P)) {
+				P->points_only = 1;
+				*found = 1;
+				return SVT_OK;
+			}
 		} else {
+			P->points_only = 0;
 			*found = 1;
 			return SVT_OK; /* L->start moves past it once it is cut */
 		}
@@ -236,12 +261,16 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		rc = ds_points_flush(j, err);
 		double t2 = svt_now();
 		j->st.seconds_fuse += t2 - t1;
-		if (rc || (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
-					   twin_split_name(P->split), err)) ||
-		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+		if (rc)
 			break;
-		j->st.seconds_write += svt_now() - t2;
-		j->st.split_counts[P->split]++;
+		if (!P->points_only) {
+			if ((rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
+					     twin_split_name(P->split), err)) ||
+			    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+				break;
+			j->st.seconds_write += svt_now() - t2;
+			j->st.split_counts[P->split]++;
+		}
 		found = qfound;
 		b = 1 - b;
 	}

@@ -68,13 +68,16 @@ struct dataset_job {
 	/* depth -> points fused into the twin's tiles, once per frame */
 	gpu_point *pts;
 	size_t npts, cappts;
+	size_t *pfr, npfr, cappfr; /* the store frames those points came from */
+	size_t *fuse_fr, fuse_nfr, fuse_capfr;
 	/* the points being fused on the fusion thread (ds_twin.c) */
 	gpu_point *fuse_pts;
 	size_t fuse_n, fuse_cap;
 	int fusing, fuse_rc;
 	pthread_t fuse_th;
 	svt_err fuse_err;
-	unsigned char *points_done;
+	unsigned char *points_done; /* per kept frame: its depth is fused (this run or, as the
+				     * twin records, an earlier one) */
 	ds_clip_rec *recs;
 	size_t nrecs, caprecs;
 	size_t prog_done, prog_total;

@@ -307,6 +307,8 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->points_done);
 	free(j->pts);
 	free(j->fuse_pts);
+	free(j->pfr);
+	free(j->fuse_fr);
 	for (int b = 0; b < 2; b++) {
 		free(j->buf[b].views);
 		free(j->buf[b].vdepth);

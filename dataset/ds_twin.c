@@ -63,6 +63,10 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 			return svt_err_prefix(err, "adding %s to the twin %s", j->twin_name, dir);
 		j->capture_new = 1;
 	}
+	/* Which frames' depth the twin already holds: a rerun after an interrupted build fuses
+	 * exactly the others (twin_store_add_points_of records them with the points). */
+	if ((rc = twin_store_frames_fused(j->store, j->store_first, j->n, j->points_done, err)))
+		return svt_err_prefix(err, "twin store %s", dir);
 
 	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
 		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
@@ -147,8 +151,9 @@ static void *fuse_main(void *arg)
 {
 	dataset_job *j = arg;
 	svt_err_clear(&j->fuse_err);
-	j->fuse_rc = twin_store_add_points(j->store, j->fuse_pts, j->fuse_n, j->info.enu_origin_llh,
-					   &j->fuse_err);
+	j->fuse_rc = twin_store_add_points_of(j->store, j->fuse_pts, j->fuse_n,
+					      j->info.enu_origin_llh, j->fuse_fr, j->fuse_nfr,
+					      &j->fuse_err);
 	return NULL;
 }
 
@@ -159,7 +164,7 @@ int ds_points_join(dataset_job *j, svt_err *err)
 	pthread_join(j->fuse_th, NULL);
 	j->fusing = 0;
 	j->st.points_total += j->fuse_n;
-	j->fuse_n = 0;
+	j->fuse_n = j->fuse_nfr = 0;
 	if (!j->fuse_rc)
 		return SVT_OK;
 	if (err)
@@ -170,7 +175,7 @@ int ds_points_join(dataset_job *j, svt_err *err)
 int ds_points_flush(dataset_job *j, svt_err *err)
 {
 	int rc = ds_points_join(j, err);
-	if (rc || !j->npts || !j->store)
+	if (rc || (!j->npts && !j->npfr) || !j->store)
 		return rc;
 	/* The queue changes hands: the fusion reads fuse_pts while the workers' next points
 	 * are queued into pts. */
@@ -182,11 +187,18 @@ int ds_points_flush(dataset_job *j, svt_err *err)
 	j->pts = p;
 	j->cappts = cap;
 	j->npts = 0;
+	size_t *fr = j->fuse_fr, frcap = j->fuse_capfr;
+	j->fuse_fr = j->pfr;
+	j->fuse_capfr = j->cappfr;
+	j->fuse_nfr = j->npfr;
+	j->pfr = fr;
+	j->cappfr = frcap;
+	j->npfr = 0;
 	if (pthread_create(&j->fuse_th, NULL, fuse_main, j) != 0) {
 		/* No thread: fuse here. */
 		fuse_main(j);
 		j->st.points_total += j->fuse_n;
-		j->fuse_n = 0;
+		j->fuse_n = j->fuse_nfr = 0;
 		if (j->fuse_rc) {
 			if (err)
 				*err = j->fuse_err;

@@ -354,6 +354,21 @@ static int points_queue(dataset_job *j, const gpu_point *pts, size_t n, svt_err 
 	return SVT_OK;
 }
 
+/* Appends store frame f to the frames whose points are queued. */
+static int frame_queue(dataset_job *j, size_t f, svt_err *err)
+{
+	if (j->npfr == j->cappfr) {
+		size_t nc = j->cappfr ? 2 * j->cappfr : 256;
+		size_t *p = realloc(j->pfr, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu frames", nc);
+		j->pfr = p;
+		j->cappfr = nc;
+	}
+	j->pfr[j->npfr++] = f;
+	return SVT_OK;
+}
+
 /* Buffer b's memory, allocated with its first clip. */
 static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
 {
@@ -410,10 +425,11 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 		s->b = b;
 		s->k = kidx[t];
 		s->path = j->cap->frames[j->cap_idx[s->k]].path;
-		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
-		 * would count its points twice and mark its tiles changed); a frame shared with
-		 * the clip before (stride < frames) was fused there. */
-		s->points = j->store && j->capture_new && !j->points_done[s->k] &&
+		/* Depth is fused once per frame, whichever run does it (the twin records the
+		 * fused frames with the points): not again on a rebuild (that would count its
+		 * points twice and mark its tiles changed); a frame shared with the clip before
+		 * (stride < frames) was fused there. */
+		s->points = j->store && !j->points_done[s->k] &&
 			    j->cap->frames[j->cap_idx[s->k]].camera.model != INGEST_CAM_PINHOLE;
 		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
 		s->view = B->views + t * view_bytes;
@@ -456,6 +472,8 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 		} else if (s->points) {
 			/* Fused once: a frame cut again after a reject in its clip adds nothing. */
 			j->points_done[s->k] = 1;
+			if ((rc = frame_queue(j, j->store_first + s->k, err)))
+				return rc;
 			if (s->depth_used) {
 				j->st.depth_frames++;
 				if ((rc = points_queue(j, s->pts, s->npts, err)))

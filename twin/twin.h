@@ -265,6 +265,18 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err);
 
+/* twin_store_add_points that also records, in the same transaction, the store frames whose
+ * depth the points came from (frames[0..nframes), store indices): a build killed between
+ * two fusions finds exactly which frames are fused (twin_store_frames_fused) and fuses the
+ * others on its rerun, never one twice. */
+int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
+			     const double origin_llh[3], const size_t *frames, size_t nframes,
+			     svt_err *err);
+/* out[i] = 1 when store frame first + i has had its depth fused with a record
+ * (twin_store_add_points_of), else 0. */
+int twin_store_frames_fused(twin_store *s, size_t first, size_t n, unsigned char *out,
+			    svt_err *err);
+
 /* Lends the store a gpu context (not owned; NULL to stop): twin_store_add_points then first
  * reduces each tile's incoming points with gpu_voxel_downsample (CUDA when ctx has a device,
  * its C reference otherwise) on the same voxel grid, and merges the result weighted by each
