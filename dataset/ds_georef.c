@@ -36,25 +36,55 @@ int ds_scan(dataset_job *j, svt_err *err)
 }
 
 /* Positions in the projected CRS and the ENU frame, in batches; headings and panorama poses. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The capture's centre: the median latitude and longitude of its usable frames, so that a few
+ * far-off frames (a wrong fix, a photo from elsewhere) do not move it. 0 when none is usable. */
+static int capture_centre(const ingest_capture *c, double *lat, double *lon)
+{
+	double *v = malloc(2 * (c->n ? c->n : 1) * sizeof(double));
+	size_t m = 0;
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->frames[i].reason == INGEST_OK) {
+			v[m] = c->frames[i].meta.lat;
+			v[c->n + m] = c->frames[i].meta.lon;
+			m++;
+		}
+	if (m) {
+		qsort(v, m, sizeof(double), cmp_double);
+		qsort(v + c->n, m, sizeof(double), cmp_double);
+		*lat = v[m / 2];
+		*lon = v[c->n + m / 2];
+	}
+	free(v);
+	return m ? 1 : 0;
+}
+
 /* The CRS: the user's, or the capture's default (EPSG:5186 inside its area, else the UTM zone
- * of the first usable frame), said in the log. Frames the CRS does not cover are rejected
+ * of the capture's centre), said in the log. Frames the CRS does not cover are rejected
  * (outside_crs) so that one far-off frame never fails the job. */
 static int georef_crs(dataset_job *j, svt_err *err)
 {
-	const ingest_frame *first = NULL;
-	for (size_t i = 0; i < j->cap->n && !first; i++)
-		if (j->cap->frames[i].reason == INGEST_OK)
-			first = &j->cap->frames[i];
-	if (!first)
+	double clat = 0, clon = 0;
+	int have = capture_centre(j->cap, &clat, &clon);
+	if (have < 0)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu positions", j->cap->n);
+	if (!have)
 		return SVT_OK; /* no usable frame: ds_georeference says so */
 	int epsg = j->o.epsg, rc;
 	if (epsg <= 0) {
-		if ((rc = geo_crs_default_for(first->meta.lat, first->meta.lon, &epsg, err)))
+		if ((rc = geo_crs_default_for(clat, clon, &epsg, err)))
 			return svt_err_prefix(err, "no default CRS for %s (pass --crs)",
 					      j->o.capture);
 		j->st.epsg_default = 1;
-		svt_log_info("CRS EPSG:%d: the default for a capture starting at %.5f, %.5f%s "
-			     "(--crs to choose another)", epsg, first->meta.lat, first->meta.lon,
+		svt_log_info("CRS EPSG:%d: the default for a capture centred at %.5f, %.5f%s "
+			     "(--crs to choose another)", epsg, clat, clon,
 			     epsg == GEO_EPSG_DEFAULT ? " (inside its area of use)" : " (its UTM zone)");
 	}
 	j->st.epsg = epsg;
