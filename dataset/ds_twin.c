@@ -22,6 +22,17 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 		snprintf(dir, sizeof(dir), "%s", o->twin);
 	else if ((rc = svt_path_join(dir, sizeof(dir), o->out, "twin", err)))
 		return rc;
+	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
+	 * are then made again, not kept from the run being replaced); a shared twin (--twin) is
+	 * others' too: it keeps the capture, known by its content, as it is. */
+	if (o->fresh && !o->twin) {
+		if ((rc = twin_store_remove(dir, err)))
+			return svt_err_prefix(err, "--fresh");
+		svt_log_info("--fresh: the twin %s is rebuilt", dir);
+	} else if (o->fresh) {
+		svt_log_info("--fresh: the shared twin %s keeps what it holds of %s", dir,
+			     j->twin_name);
+	}
 	twin_store_opts so;
 	twin_store_opts_default(&so);
 	so.epsg = j->st.epsg;

@@ -169,6 +169,8 @@ Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
 	/* --fresh rebuilds from the new options. */
 	cr_expect_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 96x48 --clip-frames 9 --fresh",
 			 cap, out), 0, "%s", msg);
+	cr_expect(strstr(msg, "--fresh: the twin") && !strstr(msg, "already in the twin"),
+		  "--fresh rebuilds OUT's own twin: %s", msg);
 	cr_expect_eq(run(msg, sizeof(msg), "verify '%s'", out), 0, "verify: %s", msg);
 }
 

@@ -249,6 +249,11 @@ typedef struct twin_capture_in {
 	const char *const *paths;
 } twin_capture_in;
 
+/* Removes the store in dir (its GeoPackage with its journal files, then the LAS files under points),
+ * leaving dir and any other file in it. The caller makes sure no one has it open (the main
+ * job holds the folder's build lock). A dir without a store is not an error. */
+int twin_store_remove(const char *dir, svt_err *err);
+
 /* Adds a capture: appends its frames (store indices *first .. *first + n - 1; first may be
  * NULL), labels them with every layer, bumps the generation and marks the tiles its frames
  * fall in (no other tile changes); one transaction: on failure the store is as before. */
