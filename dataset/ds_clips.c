@@ -36,6 +36,9 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		memcpy(j->llh + 3 * t, f->llh, 3 * sizeof(double));
 		memcpy(j->proj + 3 * t, f->proj, 3 * sizeof(double));
 		j->time_us[t] = f->time_us;
+		const ingest_meta *mt = &j->cap->frames[j->cap_idx[kidx[t]]].meta;
+		j->tz_min[t] = mt->tz_offset_min;
+		j->tz_assumed[t] = (uint8_t)(mt->tz_assumed != 0);
 		j->clip_tf[t] = *f; /* one sequence: distances run from the clip's first frame */
 	}
 	twin_frames_distance(j->clip_tf, (size_t)T, j->dist);
@@ -58,6 +61,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.id = id, .T = T, .H = o->height, .W = o->width,
 		.w2c = B->w2c, .K = B->K, .llh = j->llh, .proj = j->proj,
 		.heading = B->heading, .dist_m = j->dist, .time_us = j->time_us,
+		.tz_offset_min = j->tz_min, .tz_assumed = j->tz_assumed,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 		.depth = B->clip_depth, .camera_model = B->camera_model,
@@ -223,10 +227,12 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 	j->proj = calloc(3 * T, sizeof(double));
 	j->dist = calloc(T, sizeof(double));
 	j->time_us = calloc(T, sizeof(int64_t));
+	j->tz_min = calloc(T, sizeof(int32_t));
+	j->tz_assumed = calloc(T, 1);
 	j->clip_tf = calloc(T, sizeof(twin_frame));
 	int rc = SVT_OK, found = 0, b = 0;
 	if (!L.sub || !L.map || !PQ[0].kidx || !PQ[1].kidx || !j->llh || !j->proj || !j->dist ||
-	    !j->time_us || !j->clip_tf) {
+	    !j->time_us || !j->tz_min || !j->tz_assumed || !j->clip_tf) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
 		goto done;
 	}

@@ -62,6 +62,8 @@ struct dataset_job {
 	/* the clip being written */
 	double *llh, *proj, *dist;
 	int64_t *time_us;
+	int32_t *tz_min;
+	uint8_t *tz_assumed;
 	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
 	struct ds_workers *workers; /* the run's pool (ds_views.c) */
 	int threads;         /* its size: opts.threads or the cores */

@@ -320,6 +320,8 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->proj);
 	free(j->dist);
 	free(j->time_us);
+	free(j->tz_min);
+	free(j->tz_assumed);
 	free(j->clip_tf);
 	free(j);
 }

@@ -79,6 +79,10 @@ typedef struct fmt_clip_desc {
 	const double *heading;   /* T: degrees clockwise from true north (optional) */
 	const double *dist_m;    /* T: distance along the track (optional) */
 	const int64_t *time_us;  /* T: microseconds since the epoch, UTC */
+	const int32_t *tz_offset_min; /* T: the zone each frame's local time was in, minutes
+				  * east of UTC (optional, dataset tz_offset_min) */
+	const uint8_t *tz_assumed; /* T: 1 where the file had no zone and the build's default
+				  * was taken (optional, dataset tz_assumed) */
 	double fps;              /* true fps, or the nominal rate if fps_nominal */
 	int fps_nominal;
 	const char *split;       /* "train", "val", "test" */

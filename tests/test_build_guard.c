@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
+#include "formats/formats.h"
+
 static char prog[512], dir[64], samples[512];
 
 static void setup(void)
@@ -348,4 +352,70 @@ Test(guard, a_full_disk_says_so, .init = setup, .fini = full_disk_unmount, .time
 	}
 	if (ls)
 		pclose(ls);
+}
+
+/* The zone of one clip's first frame as stored (tz_offset_min, tz_assumed) and its time. */
+static void stored_tz(const char *out, int *tz, int *assumed, int64_t *t_us)
+{
+	char path[600], ds[300];
+	snprintf(path, sizeof(path), "%s/master.h5", out);
+	svt_err err = {0};
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(path, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(fmt_reader_clip_count(r), 1);
+	fmt_clip_data cd;
+	cr_assert_eq(fmt_reader_clip(r, 0, &cd, &err), 0, "%s", err.msg);
+	*t_us = cd.time_us[0];
+	snprintf(ds, sizeof(ds), "/clips/%s/", fmt_reader_clip_id(r, 0));
+	fmt_clip_data_free(&cd);
+	fmt_reader_close(r);
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	cr_assert_geq(f, 0);
+	char name[400];
+	int32_t v = 0;
+	uint8_t a = 0;
+	snprintf(name, sizeof(name), "%stz_offset_min", ds);
+	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+	cr_assert_geq(d, 0, "no %s", name);
+	cr_assert_geq(H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v), 0);
+	H5Dclose(d);
+	snprintf(name, sizeof(name), "%stz_assumed", ds);
+	d = H5Dopen2(f, name, H5P_DEFAULT);
+	cr_assert_geq(d, 0, "no %s", name);
+	cr_assert_geq(H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, &a), 0);
+	H5Dclose(d);
+	H5Fclose(f);
+	*tz = v;
+	*assumed = a;
+}
+
+Test(guard, times_without_a_zone_take_tz_and_say_so, .timeout = 120)
+{
+	const char *real = getenv("SVT_REAL_DATA");
+	char kenya[600], cmd[1400], msg[8192];
+	snprintf(kenya, sizeof(kenya), "%s/mapillary_tools/adobe_coords.jpg", real ? real : "");
+	if (!real || access(kenya, R_OK) != 0)
+		cr_skip_test("%s is absent (SVT_REAL_DATA): skipped", kenya);
+	/* A real panorama from Kenya whose EXIF time has no zone. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/k' && cp '%s' '%s/k/'", dir, kenya, dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(run(msg, sizeof(msg), "build '%s/k' -o '%s/o1' --size 64x32 --clip-frames 1",
+			 dir, dir), 0, "%s", msg);
+	cr_expect(strstr(msg, "1 frames had times without a zone: taken as UTC+09:00 (the "
+		  "default, Korea"), "%s", msg);
+	cr_assert_eq(run(msg, sizeof(msg), "build '%s/k' -o '%s/o2' --size 64x32 --clip-frames 1 "
+			 "--tz +03:00", dir, dir), 0, "%s", msg);
+	cr_expect(strstr(msg, "taken as UTC+03:00 (--tz"), "%s", msg);
+	int tz1, a1, tz2, a2;
+	int64_t t1, t2;
+	char o[300];
+	snprintf(o, sizeof(o), "%s/o1", dir);
+	stored_tz(o, &tz1, &a1, &t1);
+	snprintf(o, sizeof(o), "%s/o2", dir);
+	stored_tz(o, &tz2, &a2, &t2);
+	cr_expect_eq(tz1, 540);
+	cr_expect_eq(tz2, 180);
+	cr_expect(a1 && a2, "stored as assumed");
+	/* The same local clock time: UTC six hours later at +03:00 than at +09:00. */
+	cr_expect_eq(t2 - t1, 6LL * 3600 * 1000000, "%lld", (long long)(t2 - t1));
 }
