@@ -227,8 +227,13 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	for (size_t i = 0; i < j->cap->n; i++)
 		if (j->cap->frames[i].reason != INGEST_OK)
 			ds_report_frame(j, i, NULL);
-	if ((rc = ds_georeference(j, err)) || (rc = ds_guard_config(j, err)) ||
-	    (rc = ds_twin_open(j, err)))
+	if ((rc = ds_georeference(j, err)))
+		goto report;
+	/* A refused rerun (another capture, other options) leaves OUT as it was, its
+	 * rejects.jsonl included. */
+	if ((rc = ds_guard_config(j, err)))
+		goto done;
+	if ((rc = ds_twin_open(j, err)))
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
 		goto report;

@@ -152,6 +152,12 @@ Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
 	snprintf(out, sizeof(out), "%s/out", dir);
 	sub_capture(cap, 0, 18);
 	sub_capture(cap2, 18, 36);
+	char junk[300];
+	snprintf(junk, sizeof(junk), "%s/junk.jpg", cap2);
+	FILE *jf = fopen(junk, "w");
+	cr_assert(jf);
+	fputs("not a jpeg", jf);
+	fclose(jf);
 	cr_assert_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9", cap,
 			 out), 0, "%s", msg);
 	/* The same again resumes (every clip kept). */
@@ -170,6 +176,10 @@ Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
 	rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9", cap2, out);
 	cr_expect_neq(rc, 0, "%s", msg);
 	cr_expect(strstr(msg, "capture: 18 files"), "%s", msg);
+	char rej[300], rj[4096];
+	snprintf(rej, sizeof(rej), "%s/rejects.jsonl", out);
+	slurp(rej, rj, sizeof(rj));
+	cr_expect_null(strstr(rj, "/b/images"), "a refused rerun rewrote rejects.jsonl: %s", rj);
 	/* --fresh rebuilds from the new options. */
 	cr_expect_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 96x48 --clip-frames 9 --fresh",
 			 cap, out), 0, "%s", msg);
