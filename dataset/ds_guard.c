@@ -123,16 +123,37 @@ int ds_guard_config(dataset_job *j, svt_err *err)
 	int rc = fmt_config_create(&now, err);
 	if (rc)
 		goto done;
-	paths = calloc(j->cap->n ? j->cap->n : 1, sizeof(*paths));
-	if (!paths) {
+	/* Every file the scan found, kept or not, and the files that place them (a kapture's
+	 * text files, the track): a capture is the same only with the same files. */
+	static const char *const kfiles[] = {"sensors.txt", "rigs.txt", "trajectories.txt",
+					     "records_camera.txt", "records_gnss.txt"};
+	size_t nx = 2 * SVT_ARRAY_LEN(kfiles) + 1, np = 0;
+	char (*extra)[4096] = calloc(nx, sizeof(*extra));
+	paths = calloc(j->cap->n + nx, sizeof(*paths));
+	if (!paths || !extra) {
+		free(extra);
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", j->cap->n);
 		goto done;
 	}
-	/* Every file the scan found, kept or not: a capture is the same only with the same files. */
 	for (size_t i = 0; i < j->cap->n; i++)
-		paths[i] = j->cap->frames[i].path;
-	if ((rc = config_options(j, now, err)) ||
-	    (rc = fmt_config_set_capture(now, j->o.capture, paths, j->cap->n, err)))
+		paths[np++] = j->cap->frames[i].path;
+	size_t ne = 0;
+	if (j->o.track)
+		snprintf(extra[ne++], sizeof(extra[0]), "%s", j->o.track);
+	if (ingest_kapture_detect(j->o.capture))
+		for (size_t k = 0; k < SVT_ARRAY_LEN(kfiles); k++) {
+			snprintf(extra[ne++], sizeof(extra[0]), "%s/%s", j->o.capture, kfiles[k]);
+			snprintf(extra[ne++], sizeof(extra[0]), "%s/sensors/%s", j->o.capture,
+				 kfiles[k]);
+		}
+	for (size_t k = 0; k < ne; k++)
+		if (access(extra[k], R_OK) == 0)
+			paths[np++] = extra[k];
+	rc = config_options(j, now, err);
+	if (!rc)
+		rc = fmt_config_set_capture(now, j->o.capture, paths, np, err);
+	free(extra);
+	if (rc)
 		goto done;
 	const char *dg = fmt_config_capture_digest(now);
 	/* The twin knows the capture by its content: the name is only the readable part. */
