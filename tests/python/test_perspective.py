@@ -131,6 +131,30 @@ class Perspective(unittest.TestCase):
                     self.assertLess(abs(fwd[2]), 1e-9)
                     checked += 1
         self.assertEqual(checked, len(photos))
+        self._check_track_headings(shards)
+
+    def _check_track_headings(self, shards):
+        """These photos carry no heading: each looks along the track, the geodesic azimuth
+        from the frame before to the frame after it (pyproj's, not svtwin's)."""
+        import h5py
+        try:
+            from pyproj import Geod
+        except ImportError:
+            return
+        rows = []
+        for sh in shards:
+            with h5py.File(sh, "r") as f:
+                for cid, g in f["clips"].items():
+                    rows.append((int(cid.rsplit("-f", 1)[1]), g["llh"][0], g["heading"][0]))
+        rows.sort(key=lambda r: r[0])
+        geod = Geod(ellps="WGS84")
+        for i in range(1, len(rows) - 1):
+            (_, a, _), (_, b, h), (_, c, _) = rows[i - 1], rows[i], rows[i + 1]
+            az, _, dist = geod.inv(a[1], a[0], c[1], c[0])
+            if dist < 0.5:
+                continue
+            d = (h - az + 180) % 360 - 180
+            self.assertLess(abs(d), 0.5, f"frame {rows[i][0]}: heading {h:.2f}, track {az:.2f}")
 
     def test_opensfm_lund(self):
         cap = os.path.join(REAL, "opensfm_lund", "images")
