@@ -78,7 +78,8 @@ static void sub_capture(const char *path, int a, int b)
 }
 
 /* Starts `svtwin build CAP -o OUT ARGS...` in the background, stderr into errpath. */
-static pid_t spawn_build(const char *cap, const char *out, const char *errpath, const char *size)
+static pid_t spawn_build_twin(const char *cap, const char *out, const char *errpath,
+			      const char *size, const char *twin)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -87,11 +88,20 @@ static pid_t spawn_build(const char *cap, const char *out, const char *errpath, 
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
-		execl(prog, prog, "build", cap, "-o", out, "--size", size, "--clip-frames", "9",
-		      "--threads", "1", (char *)NULL);
+		if (twin)
+			execl(prog, prog, "build", cap, "-o", out, "--size", size, "--clip-frames",
+			      "9", "--threads", "1", "--twin", twin, (char *)NULL);
+		else
+			execl(prog, prog, "build", cap, "-o", out, "--size", size, "--clip-frames",
+			      "9", "--threads", "1", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn_build(const char *cap, const char *out, const char *errpath, const char *size)
+{
+	return spawn_build_twin(cap, out, errpath, size, NULL);
 }
 
 /* Waits until OUT's lock names its holder (the build has started for real). */
@@ -142,6 +152,28 @@ Test(guard, second_build_is_refused_and_the_first_verifies, .timeout = 300)
 	slurp(e1, log, sizeof(log));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first build failed: %s", log);
 	cr_expect_eq(run(msg, sizeof(msg), "verify '%s'", out), 0, "verify: %s", msg);
+}
+
+/* Two OUTs sharing one twin store: the twin's own lock refuses the second at once. */
+Test(guard, a_shared_twin_has_one_writer, .timeout = 300)
+{
+	char o1[200], o2[200], twin[200], e1[200], log[8192], msg[8192], pidtxt[32];
+	snprintf(o1, sizeof(o1), "%s/o1", dir);
+	snprintf(o2, sizeof(o2), "%s/o2", dir);
+	snprintf(twin, sizeof(twin), "%s/twin", dir);
+	snprintf(e1, sizeof(e1), "%s/first.log", dir);
+	pid_t pid = spawn_build_twin(samples, o1, e1, "640x352", twin);
+	cr_assert(wait_locked(twin, pid), "the first build ended before it locked the twin");
+	int rc = run(msg, sizeof(msg), "build '%s' -o '%s' --twin '%s' --size 64x32 --clip-frames 9",
+		     samples, o2, twin);
+	cr_expect_neq(rc, 0, "%s", msg);
+	snprintf(pidtxt, sizeof(pidtxt), "pid %d ", (int)pid);
+	cr_expect(strstr(msg, "in use by another build") && strstr(msg, pidtxt), "%s", msg);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	slurp(e1, log, sizeof(log));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first build failed: %s", log);
+	cr_expect_eq(run(msg, sizeof(msg), "verify '%s'", o1), 0, "verify: %s", msg);
 }
 
 Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
