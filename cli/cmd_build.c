@@ -15,11 +15,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: svtwin build CAPTURE -o OUT [options]\n"
-		"  CAPTURE            directory of panoramas (JPEG/PNG, searched recursively) or a file\n"
+		"  CAPTURE            directory of panoramas or photos (JPEG/PNG, searched\n"
+		"                     recursively), a kapture folder, or a file\n"
 		"  -o, --out DIR      output directory: shards, manifest.json, rejects.jsonl\n"
 		"  --crs EPSG:N       projected CRS for the proj coordinates (default: EPSG:5186 when\n"
-		"                     the capture starts inside its area of use, else the capture's\n"
-		"                     UTM zone); frames the CRS does not cover are rejected\n"
+		"                     the capture's centre is inside its area of use, else the UTM\n"
+		"                     zone there); frames the CRS does not cover are rejected\n"
 		"                     (outside_crs); geographic CRSs are refused\n"
 		"  --clip-frames N    frames per clip, 1+8k for Cosmos (default 57; 121 also fits)\n"
 		"  --stride N         frames between clip starts (default = clip frames: no overlap)\n"
