@@ -181,6 +181,12 @@ int ds_georeference(dataset_job *j, svt_err *err)
 	if ((rc = geo_enu_origin_projected(j->enu, j->crs, &ox, &oy, err)))
 		goto done;
 	j->info.crs_epsg = j->st.epsg;
+	/* Said in the shard too, not only in the log: a reader can tell Korea's default from a
+	 * choice (docs/geo.md, the capture's default CRS). */
+	j->info.crs_source = !j->st.epsg_default ? "user (--crs)"
+			     : j->st.epsg == GEO_EPSG_DEFAULT
+				     ? "default: EPSG:5186, the capture lies inside its area of use"
+				     : "default: the capture's UTM zone (outside EPSG:5186's area of use)";
 	j->info.enu_origin_llh[0] = lat0;
 	j->info.enu_origin_llh[1] = lon0;
 	j->info.enu_origin_llh[2] = h0;

@@ -20,6 +20,8 @@ typedef struct fmt_shard_info {
 	const char *source;      /* capture path or name, free text */
 	double split_buffer_m;   /* geographic split buffer the clips were cut with (0: none);
 				  * `svtwin verify` checks that no two splits come closer */
+	const char *crs_source;  /* how crs_epsg was chosen ("default: ..." or "user"), stored as
+				  * the root attribute "crs_source"; NULL: not stored */
 	const char *build_config; /* the build's configuration record (fmt_config_to_json), stored
 				  * as the root attribute "build_config"; NULL: none. Copied by
 				  * fmt_writer_create. */

@@ -321,6 +321,8 @@ int fmt_root_attrs_write(hid_t f, const char *kind, const fmt_shard_info *info,
 	    (rc = fmt_attr_put_i32(f, "fletcher32", fletcher, err)) ||
 	    (rc = fmt_attr_put_f64v(f, "split_buffer_m", &info->split_buffer_m, 1, err)))
 		return rc;
+	if (info->crs_source && (rc = fmt_attr_put_str(f, "crs_source", info->crs_source, err)))
+		return rc;
 	if (info->build_config &&
 	    (rc = fmt_attr_put_str(f, "build_config", info->build_config, err)))
 		return rc;

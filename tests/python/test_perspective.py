@@ -98,6 +98,10 @@ class Perspective(unittest.TestCase):
                 crs = crs.decode() if isinstance(crs, bytes) else crs
                 # Not Korea: the capture's UTM zone (33N for Lund and Berlin), not EPSG:5186.
                 self.assertEqual(crs, "EPSG:32633")
+                # ... and the shard says it was the default, not the user's choice.
+                src = f.attrs["crs_source"]
+                src = src.decode() if isinstance(src, bytes) else src
+                self.assertTrue(src.startswith("default: the capture's UTM zone"), src)
                 for cid, g in f["clips"].items():
                     model = g.attrs["camera_model"]
                     model = model.decode() if isinstance(model, bytes) else model
