@@ -42,7 +42,12 @@ static void usage(FILE *f)
 		"                     `svtwin query --district`\n"
 		"  --dongs PATH       the same for dongs (neighbourhoods)\n"
 		"  --spacing-m M      resample clips to one frame every M metres along the track\n"
-		"  --spacing-s S      resample clips to one frame every S seconds\n");
+		"  --spacing-s S      resample clips to one frame every S seconds\n"
+		"  --cluster          a rank of a cluster build (docs/cluster.md): rank and count from\n"
+		"                     a Slurm array, srun or mpirun; writes OUT/rank-<r>/, then\n"
+		"                     `svtwin merge OUT`\n"
+		"  --rank R --ranks N the same with an explicit rank (implies --cluster)\n"
+		"  --cell-m M         partition cell of a cluster build (default 100 m, the tile)\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -110,13 +115,33 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 		fprintf(stderr, "svtwin build: reasons per frame in %s/rejects.jsonl\n", o->out);
 }
 
+/* One rank of a cluster build (dataset_rank_run). */
+static int build_rank(const dataset_opts *o, int rank, int ranks, double cell_m)
+{
+	svt_err err = {0};
+	dataset_rank r;
+	if (dataset_rank_resolve(rank, ranks, &r, &err))
+		return cli_fail("build", &err);
+	svt_log_info("rank %d of %d (from %s)", r.rank, r.ranks, r.from);
+	dataset_stats st;
+	int rc = dataset_rank_run(o, &r, cell_m, NULL, &st, &err);
+	if (st.frames_scanned && svt_log_level() >= 1) {
+		dataset_opts ro = *o;
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/rank-%d", o->out, r.rank);
+		ro.out = dir;
+		print_summary(&ro, &st, rc ? "no shard committed" : "shards");
+	}
+	return rc ? cli_fail("build", &err) : 0;
+}
+
 int cmd_build(int argc, char **argv)
 {
 	dataset_opts o;
 	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
-	       O_PART };
+	       O_PART, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -141,11 +166,16 @@ int cmd_build(int argc, char **argv)
 		{"spacing-m", required_argument, 0, O_SPACING_M},
 		{"spacing-s", required_argument, 0, O_SPACING_S},
 		{"part", required_argument, 0, O_PART},
+		{"cluster", no_argument, 0, O_CLUSTER},
+		{"rank", required_argument, 0, O_RANK},
+		{"ranks", required_argument, 0, O_RANKS},
+		{"cell-m", required_argument, 0, O_CELL},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	optind = 1;
-	int c;
+	int c, cluster = 0, rank = -1, ranks = 0;
+	double cell_m = 0;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out = optarg; break;
@@ -194,6 +224,10 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_CLUSTER: cluster = 1; break;
+		case O_RANK: rank = atoi(optarg); cluster = 1; break;
+		case O_RANKS: ranks = atoi(optarg); cluster = 1; break;
+		case O_CELL: cell_m = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -216,6 +250,8 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
 	svt_err err = {0};
+	if (cluster)
+		return build_rank(&o, rank, ranks, cell_m);
 	dataset_job *job = NULL;
 	if (dataset_job_create(&o, &job, &err))
 		return cli_fail("build", &err);

@@ -805,6 +805,71 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 	return rc;
 }
 
+/* ---- Merging the twin parts of a cluster build ------------------------------------------- */
+
+int twin_store_merge_points(twin_store *dst, twin_store *src, size_t *n_tiles, svt_err *err)
+{
+	if (!dst || !src)
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_merge_points: NULL store");
+	if (n_tiles)
+		*n_tiles = 0;
+	if (!dst->enu || !src->enu || dst->epsg != src->epsg || dst->tile_m != src->tile_m ||
+	    dst->voxel_m != src->voxel_m ||
+	    memcmp(dst->origin, src->origin, sizeof(dst->origin)))
+		return svt_err_set(err, SVT_E_INPUT, "%s and %s differ in CRS, tile, voxel or ENU "
+				   "origin: their points cannot be merged voxel for voxel", src->dir,
+				   dst->dir);
+	int rc = SVT_OK;
+	wpoint *v = NULL;
+	size_t cap = 0, nt = twin_store_tile_count(src);
+	twin_tile_info *tiles = malloc((nt ? nt : 1) * sizeof(*tiles));
+	if (!tiles)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu tiles", nt);
+	/* The tile list is read first: it is dropped from the cache by the writes below. */
+	for (size_t k = 0; !rc && k < nt; k++)
+		rc = twin_store_tile(src, k, &tiles[k]) ? svt_err_set(err, SVT_E_INPUT, "tile %zu of %s", k, src->dir) : SVT_OK;
+	for (size_t k = 0; !rc && k < nt; k++) {
+		int tx = tiles[k].tx, ty = tiles[k].ty;
+		char sfile[128], dfile[128], file[128];
+		size_t shave = 0, dhave = 0, m = 0;
+		if ((rc = tile_points_file(src, tx, ty, &shave, sfile, sizeof(sfile), err)) || !shave)
+			continue;
+		if ((rc = tile_points_file(dst, tx, ty, &dhave, dfile, sizeof(dfile), err)) ||
+		    (dhave && (rc = tile_read_enu(dst, tx, ty, dfile, &v, &m, &cap, err))) ||
+		    (rc = tile_read_enu(src, tx, ty, sfile, &v, &m, &cap, err)))
+			break;
+		/* Weighted voxel means: merging the parts' voxels gives the means of one fusion of
+		 * all their points (up to rounding), whatever the order. */
+		if ((m = voxel_merge(v, m, dst->voxel_m)) == (size_t)-1) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
+			break;
+		}
+		uint64_t gen = dst->gen + 1;
+		snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)gen);
+		if ((rc = twin_tx_begin(dst, err)))
+			break;
+		dst->gen = gen;
+		if ((rc = tile_write(dst, tx, ty, file, v, m, err)) ||
+		    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)m, file, err)) ||
+		    (rc = twin_meta_put_gen(dst, err)) || (rc = twin_tx_commit(dst, err))) {
+			twin_tx_rollback(dst);
+			dst->gen = gen - 1;
+			break;
+		}
+		twin_cache_drop(dst);
+		if (dhave && strcmp(dfile, file)) {
+			char *gone = dfile;
+			names_unlink(dst, &gone, 1);
+		}
+		if (n_tiles)
+			(*n_tiles)++;
+	}
+	twin_cache_drop(dst);
+	free(tiles);
+	free(v);
+	return rc;
+}
+
 /* ---- Export ---------------------------------------------------------------------------------- */
 
 int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, const char *path,
