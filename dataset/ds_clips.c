@@ -103,6 +103,7 @@ typedef struct pending {
 	int n, seq, split;
 	char id[64];
 	size_t start;        /* where it was assembled from (to reassemble after a reject) */
+	int resumed;         /* committed by an earlier run: cut only for its depth points */
 } pending;
 
 typedef struct clip_loop {
@@ -122,6 +123,7 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 {
 	int rc = SVT_OK;
 	*found = 0;
+	P->resumed = 0;
 	for (;;) {
 		size_t m = 0;
 		for (size_t k = L->start; k < j->n; k++)
@@ -152,6 +154,12 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 		} else if (P->split == TWIN_SPLIT_DROP) {
 			/* Within the buffer of another split's block: no place may be in two. */
 			j->st.clips_dropped++;
+		} else if (fmt_writer_has_clip(j->writer, P->id) && j->capture_new) {
+			/* Committed earlier, but the twin is new (a cluster rank's twin part is
+			 * redone after a kill): the clip is cut again for its depth points only. */
+			P->resumed = 1;
+			*found = 1;
+			return SVT_OK;
 		} else if (fmt_writer_has_clip(j->writer, P->id)) {
 			/* Committed by an earlier, interrupted run of this job. */
 			if ((rc = ds_clip_remember(j, P->id, P->kidx, c->n, c->seq, err)))
@@ -236,6 +244,14 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		rc = ds_points_flush(j, err);
 		double t2 = svt_now();
 		j->st.seconds_fuse += t2 - t1;
+		if (!rc && P->resumed) {
+			if ((rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+				break;
+			j->st.clips_resumed++;
+			found = qfound;
+			b = 1 - b;
+			continue;
+		}
 		if (rc || (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
 					   twin_split_name(P->split), err)) ||
 		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))

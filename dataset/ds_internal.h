@@ -125,5 +125,7 @@ int ds_run_record_read(const char *out, fmt_config **rec, svt_err *err);
 int ds_marker_path(const char *out, int rank, char *path, size_t cap, svt_err *err);
 /* The marker rank r of the run recorded as rec writes (canonical JSON, malloc'd). */
 int ds_marker_expected(const fmt_config *rec, int rank, char **json, svt_err *err);
+/* ds_merge.c: removes a directory tree the job owns (a twin being redone or replaced). */
+void ds_rm_tree(const char *dir);
 
 #endif

@@ -23,8 +23,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 	return remove(p) != 0 && errno != ENOENT;
 }
 
-/* Removes a directory tree (the merge's own temporary or replaced twin). */
-static void rm_tree(const char *dir)
+void ds_rm_tree(const char *dir)
 {
 	if (access(dir, F_OK) == 0)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -61,7 +60,7 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 	if ((rc = svt_path_join(tmp, sizeof(tmp), out, "twin.tmp", err)) ||
 	    (rc = svt_path_join(final, sizeof(final), out, "twin", err)))
 		return rc;
-	rm_tree(tmp);
+	ds_rm_tree(tmp);
 	twin_store_opts so;
 	twin_store_opts_default(&so);
 	so.no_create = 1;
@@ -117,7 +116,7 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 	dst = NULL;
 	/* The old twin (an earlier merge's) goes aside, the new one in, the old one away. */
 	snprintf(old, sizeof(old), "%s.old", final);
-	rm_tree(old);
+	ds_rm_tree(old);
 	if (access(final, F_OK) == 0 && rename(final, old) != 0) {
 		rc = svt_err_set(err, SVT_E_IO, "rename %s: %s", final, strerror(errno));
 		goto done;
@@ -126,14 +125,14 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
 		goto done;
 	}
-	rm_tree(old);
+	ds_rm_tree(old);
 	rc = svt_dir_sync_of(final, err);
 done:
 	free(paths);
 	twin_store_close(src);
 	twin_store_close(dst);
 	if (rc)
-		rm_tree(tmp);
+		ds_rm_tree(tmp);
 	return rc;
 }
 

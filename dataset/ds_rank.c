@@ -94,7 +94,8 @@ int dataset_rank_resolve(int rank, int ranks, dataset_rank *out, svt_err *err)
 				   "a Slurm array, srun or mpirun");
 	if (out->ranks < 1)
 		return svt_err_set(err, SVT_E_INPUT, "no rank count: give --ranks N");
-	if (out->rank >= out->ranks)
+	/* An array's count is checked against the run record by dataset_rank_run. */
+	if (out->rank >= out->ranks && !out->ranks_from_array)
 		return svt_err_set(err, SVT_E_INPUT, "rank %d of %d: ranks are 0..%d (a Slurm array "
 				   "is --array=0-%d)", out->rank, out->ranks, out->ranks - 1,
 				   out->ranks - 1);
@@ -216,15 +217,27 @@ static int run_record_check(const char *out, const fmt_config *now, svt_err *err
 	svt_err e = {0};
 	int rc = ds_run_record_read(out, &was, &e);
 	if (rc == SVT_E_NOTFOUND) {
-		char path[4096], *json = NULL;
+		/* Ranks start together: each writes its own file and link() makes the first one
+		 * the record (atomic, and it fails with EEXIST for the others, who then compare). */
+		char path[4096], mine[4200], host[64] = "", *json = NULL;
+		gethostname(host, sizeof(host) - 1);
 		if ((rc = svt_path_join(path, sizeof(path), out, DATASET_RUN_RECORD, err)) ||
 		    (rc = fmt_config_to_json(now, &json, err)))
 			return rc;
-		rc = svt_file_write_atomic(path, json, strlen(json), err);
+		snprintf(mine, sizeof(mine), "%s.%s.%ld", path, host, (long)getpid());
+		rc = svt_file_write_atomic(mine, json, strlen(json), err);
 		free(json);
-		return rc;
-	}
-	if (rc) {
+		if (rc)
+			return rc;
+		int linked = link(mine, path) == 0, e2 = errno;
+		unlink(mine);
+		if (linked)
+			return svt_dir_sync_of(path, err);
+		if (e2 != EEXIST)
+			return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", path, strerror(e2));
+		if ((rc = ds_run_record_read(out, &was, err)))
+			return rc;
+	} else if (rc) {
 		if (err)
 			*err = e;
 		return rc;
@@ -329,6 +342,15 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		}
 	}
 	unlink(marker); /* this rank's part is being redone: not done until it is committed */
+	/* A killed run's twin part cannot say which clips' points it holds: it is made again
+	 * (the committed shards are kept, their clips cut again for their points only). */
+	char twin[4200];
+	snprintf(twin, sizeof(twin), "%s/twin", dir);
+	if (access(twin, F_OK) == 0) {
+		svt_log_info("rank %d: an earlier run did not finish: its twin part is redone, its "
+			     "committed shards kept", r->rank);
+		ds_rm_tree(twin);
+	}
 	dataset_opts ro = *o;
 	rank_filter f = {r->rank, ranks, cell_m, o->clip_filter, o->clip_filter_user};
 	ro.out = dir;

@@ -13,7 +13,8 @@ libhdf5-dev hdf5-tools hdf5-filter-plugin hdf5-filter-plugin-blosc-serial
 liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
 python3 python3-numpy python3-h5py python3-pil
-libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-av"
+libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-av
+slurmctld slurmd slurm-client munge openmpi-bin"
 
 BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj ffmpeg"
 
