@@ -53,7 +53,7 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 		      size_t *tiles, svt_err *err)
 {
 	char tmp[4096], final[4096], old[4200], dir[4200];
-	twin_store *src = NULL, *dst = NULL;
+	twin_store *src = NULL, *dst = NULL, **parts = NULL;
 	const char **paths = NULL;
 	int rc;
 	*tiles = 0;
@@ -101,16 +101,17 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 	paths = NULL;
 	twin_store_close(src);
 	src = NULL;
-	for (int r = 0; r < ranks; r++) {
-		size_t t = 0;
-		snprintf(dir, sizeof(dir), "%s/rank-%d/twin", out, r);
-		if ((rc = twin_store_open(dir, &so, &src, err)) ||
-		    (rc = twin_store_merge_points(dst, src, &t, err)))
-			goto done;
-		*tiles += t;
-		twin_store_close(src);
-		src = NULL;
+	if (!(parts = calloc((size_t)ranks, sizeof(*parts)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %d stores", ranks);
+		goto done;
 	}
+	for (int r = 0; r < ranks; r++) {
+		snprintf(dir, sizeof(dir), "%s/rank-%d/twin", out, r);
+		if ((rc = twin_store_open(dir, &so, &parts[r], err)))
+			goto done;
+	}
+	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)))
+		goto done;
 	*tiles = twin_store_tile_count(dst);
 	twin_store_close(dst);
 	dst = NULL;
@@ -129,6 +130,9 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 	rc = svt_dir_sync_of(final, err);
 done:
 	free(paths);
+	for (int r = 0; parts && r < ranks; r++)
+		twin_store_close(parts[r]);
+	free(parts);
 	twin_store_close(src);
 	twin_store_close(dst);
 	if (rc)
@@ -213,10 +217,15 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	}
 	rep->clips = res.n_clips;
 	rep->frames = res.n_frames;
+	double t1 = svt_now();
+	svt_log_info("merge: %zu clips of %d ranks checked, manifest and master written in %.3f s",
+		     res.n_clips, ranks, t1 - t0);
 	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "districts")),
 			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
 	if (rc)
 		svt_err_prefix(err, "merging the twin parts");
+	else
+		svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, svt_now() - t1);
 done:
 	rep->seconds = svt_now() - t0;
 	for (int r = 0; parts && r < ranks; r++)

@@ -62,4 +62,8 @@ echo "== bench build"
 "${PYTHON:-/usr/bin/python3}" bench/build_bench.py "$B/svtwin" "$B/samples/capture" \
 	"${TMPDIR:-/tmp}/svt-bench-build-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
+# A cluster build: parallel efficiency at 2 ranks and the merge's share (docs/cluster.md).
+echo "== bench cluster"
+"${PYTHON:-/usr/bin/python3}" bench/cluster_bench.py "$B/svtwin" "$B/samples/capture" \
+	"${TMPDIR:-/tmp}/svt-bench-cluster-$$" || rc=1
 exit $rc
