@@ -31,7 +31,8 @@ int cmd_merge(int argc, char **argv)
 		return cli_fail("merge", &err);
 	if (svt_log_level() >= 1)
 		fprintf(stderr, "svtwin merge: %d ranks, %zu clips, %llu frames, %zu twin tiles "
-				"into %s in %.2f s\n", rep.ranks, rep.clips,
-			(unsigned long long)rep.frames, rep.tiles, argv[1], rep.seconds);
+				"into %s in %.2f s (the twin %.2f s)\n", rep.ranks, rep.clips,
+			(unsigned long long)rep.frames, rep.tiles, argv[1], rep.seconds,
+			rep.seconds_twin);
 	return 0;
 }

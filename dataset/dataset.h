@@ -197,7 +197,8 @@ typedef struct dataset_merge_report {
 	char missing[1024];      /* them as a Slurm --array list: "1,3-5" ("" when none) */
 	size_t clips, tiles;     /* clips in the merged dataset, twin tiles merged */
 	uint64_t frames;
-	double seconds;
+	double seconds;          /* the whole merge */
+	double seconds_twin;     /* of which merging the twin parts */
 } dataset_merge_report;
 
 /* Makes OUT (a cluster build's output) one dataset: checks every rank's done marker against

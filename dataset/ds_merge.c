@@ -224,8 +224,9 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
 	if (rc)
 		svt_err_prefix(err, "merging the twin parts");
-	else
-		svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, svt_now() - t1);
+	rep->seconds_twin = svt_now() - t1;
+	if (!rc)
+		svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, rep->seconds_twin);
 done:
 	rep->seconds = svt_now() - t0;
 	for (int r = 0; parts && r < ranks; r++)
