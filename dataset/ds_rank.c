@@ -304,7 +304,7 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		memset(st, 0, sizeof(*st));
 	if (!(cell_m > 0))
 		cell_m = DATASET_CELL_M;
-	fmt_config *now = NULL, *was = NULL;
+	fmt_config *now = NULL;
 	dataset_job *job = NULL;
 	char dir[4096], marker[4200], *want = NULL;
 	int rc, ranks = r->ranks;
@@ -366,7 +366,6 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 done:
 	dataset_job_destroy(job);
 	fmt_config_destroy(now);
-	fmt_config_destroy(was);
 	free(want);
 	return rc;
 }
