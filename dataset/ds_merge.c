@@ -200,7 +200,11 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 			goto done;
 		}
 	}
-	fmt_merge_opts mo = {.frames_unique = stride == 0 || stride >= clip_frames};
+	/* Checked first, written last: the twin, then the master file and the manifest (the
+	 * dataset's completeness marker), so a killed merge leaves no manifest naming a
+	 * dataset whose twin is not merged. */
+	fmt_merge_opts mo = {.frames_unique = stride == 0 || stride >= clip_frames,
+			     .check_only = 1};
 	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,
 				    err)))
 		goto done;
@@ -218,15 +222,22 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	rep->clips = res.n_clips;
 	rep->frames = res.n_frames;
 	double t1 = svt_now();
-	svt_log_info("merge: %zu clips of %d ranks checked, manifest and master written in %.3f s",
-		     res.n_clips, ranks, t1 - t0);
 	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "districts")),
 			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
-	if (rc)
-		svt_err_prefix(err, "merging the twin parts");
 	rep->seconds_twin = svt_now() - t1;
-	if (!rc)
-		svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, rep->seconds_twin);
+	if (rc) {
+		svt_err_prefix(err, "merging the twin parts");
+		goto done;
+	}
+	svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, rep->seconds_twin);
+	fmt_merge_result_free(&res);
+	mo.check_only = 0;
+	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,
+				    err)))
+		goto done;
+	svt_log_info("merge: %zu clips of %d ranks checked twice, master file and manifest "
+		     "written; the dataset part %.3f s", res.n_clips, ranks,
+		     svt_now() - t0 - rep->seconds_twin);
 done:
 	rep->seconds = svt_now() - t0;
 	for (int r = 0; parts && r < ranks; r++)

@@ -247,6 +247,7 @@ int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth
 typedef struct fmt_merge_opts {
 	int frames_unique;       /* 1: clips do not overlap (stride >= clip frames), so a frame
 				  * (its time) in two clips means two parts cut the same frames */
+	int check_only;          /* 1: every check and res, nothing written */
 } fmt_merge_opts;
 
 /* A clip of the merged dataset: its id, the part it came from, its first frame's projected

@@ -275,6 +275,8 @@ int fmt_dataset_merge(const char *out, const char *const *parts, size_t nparts,
 	}
 	first_info.source = NULL;
 	first_info.build_config = config;
+	if (o && o->check_only)
+		goto result;
 	if ((rc = merge_master(out, &first_info, codec[0] ? codec : "none", fletcher, c, n, err)))
 		goto done;
 	int64_t frames = 0;
@@ -306,6 +308,7 @@ int fmt_dataset_merge(const char *out, const char *const *parts, size_t nparts,
 	if ((rc = svt_path_join(path, sizeof(path), out, "manifest.json", err)) ||
 	    (rc = svt_file_write_atomic(path, text, len + 1, err)))
 		goto done;
+result:
 	if (!(res->clips = malloc((n ? n : 1) * sizeof(*res->clips)))) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu clips", n);
 		goto done;
@@ -318,7 +321,9 @@ int fmt_dataset_merge(const char *out, const char *const *parts, size_t nparts,
 		r->n0 = c[i].n0;
 	}
 	res->n_clips = n;
-	res->n_frames = (uint64_t)frames;
+	res->n_frames = 0;
+	for (size_t i = 0; i < n; i++)
+		res->n_frames += (uint64_t)c[i].row.num_frames;
 done:
 	free(text);
 	free(config);
