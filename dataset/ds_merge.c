@@ -49,8 +49,8 @@ static void missing_add(dataset_merge_report *rep, int r, int *run_start, int *l
 
 /* The ranks' twin parts into OUT/twin: the capture's frames once (every rank added the whole
  * capture), then every part's points. Built in OUT/twin.tmp and moved in last. */
-static int merge_twin(const char *out, int ranks, const char *districts, const char *dongs,
-		      size_t *tiles, svt_err *err)
+static int merge_twin(const char *out, int ranks, const char *capture, const char *districts,
+		      const char *dongs, size_t *tiles, svt_err *err)
 {
 	char tmp[4096], final[4096], old[4200], dir[4200];
 	twin_store *src = NULL, *dst = NULL, **parts = NULL;
@@ -92,7 +92,8 @@ static int merge_twin(const char *out, int ranks, const char *districts, const c
 	}
 	for (size_t i = 0; i < n; i++)
 		paths[i] = twin_store_frame_path(src, i);
-	twin_capture_in in = {.name = twin_store_frame_capture(src, 0), .source = dir,
+	twin_capture_in in = {.name = twin_store_frame_capture(src, 0),
+			      .source = capture && capture[0] ? capture : dir,
 			      .frames = fr, .n = n, .enu_origin_llh = dopt.origin_llh,
 			      .paths = paths};
 	if ((rc = twin_store_add_capture(dst, &in, NULL, err)))
@@ -150,6 +151,7 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	char *rjson = NULL, **parts = NULL;
 	json_t *root = NULL;
 	fmt_merge_result res = {0};
+	int ranks = 0;
 	int rc = ds_run_record_read(out, &rec, err);
 	if (rc)
 		return rc;
@@ -157,7 +159,7 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 		goto done;
 	json_error_t je;
 	json_t *o = (root = json_loads(rjson, 0, &je)) ? json_object_get(root, "options") : NULL;
-	int ranks = (int)json_integer_value(json_object_get(o, "ranks"));
+	ranks = (int)json_integer_value(json_object_get(o, "ranks"));
 	int clip_frames = (int)json_integer_value(json_object_get(o, "clip_frames"));
 	int stride = (int)json_integer_value(json_object_get(o, "stride"));
 	double cell_m = json_number_value(json_object_get(o, "cell_m"));
@@ -222,7 +224,8 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	rep->clips = res.n_clips;
 	rep->frames = res.n_frames;
 	double t1 = svt_now();
-	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "districts")),
+	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "capture")),
+			json_string_value(json_object_get(o, "districts")),
 			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
 	rep->seconds_twin = svt_now() - t1;
 	if (rc) {
