@@ -110,9 +110,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 $(BUILD)/tests/test_gpu_ref: $(BUILD)/bench/cases.o
 
 # The bundled capture: generated, never committed. A stamp keeps it from being redone.
-samples: $(BUILD)/samples/capture/.done
+samples: $(BUILD)/samples/capture/.done $(BUILD)/samples/runs/.done
 $(BUILD)/samples/capture/.done: $(GEN)
 	$(GEN) --out $(BUILD)/samples/capture --seed 1
+	@touch $@
+# Three capture runs of the first 184 m (other days, light, transients) for the reference tests.
+$(BUILD)/samples/runs/.done: $(GEN)
+	for r in 0 1 2; do $(GEN) --out $(BUILD)/samples/runs/run$$r --seed 1 --run $$r \
+		--frames 24 --width 1024 --no-bad -q || exit 1; done
 	@touch $@
 
 ifdef SVT_DEPS_OK

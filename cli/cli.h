@@ -16,6 +16,8 @@ int cmd_twin(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_captions(int argc, char **argv);
+int cmd_densify(int argc, char **argv);
 
 /* Prints "svtwin <cmd>: <msg>" for a failed call and returns 1. */
 int cli_fail(const char *cmd, const svt_err *err);

@@ -43,6 +43,27 @@ static void usage(FILE *f)
 		"  --dongs PATH       the same for dongs (neighbourhoods)\n"
 		"  --spacing-m M      resample clips to one frame every M metres along the track\n"
 		"  --spacing-s S      resample clips to one frame every S seconds\n"
+		"  --view random:N    along travel turned by a yaw drawn per clip in +-N degrees\n"
+		"                     (seeded by --seed and the clip)\n"
+		"  --densify MODE     video-rate clips: warp (in-between frames synthesized from the\n"
+		"                     two bracketing keyframes and their depth), freeze (keyframes\n"
+		"                     repeated 4x on latent boundaries, slots for an interpolator;\n"
+		"                     `svtwin densify import` stores its frames) or none (default)\n"
+		"  --fps F            frame rate of densified clips (default 16)\n"
+		"  --frames N         frames per densified clip, 1+4k (default 121; keyframes per\n"
+		"                     clip follow from it)\n"
+		"  --latent-stride S  4 (1+4k, default) or 8 (1+8k lengths)\n"
+		"  --frames-per-m R   space densified frames R per metre along the track instead\n"
+		"                     of 1/F seconds apart in time\n"
+		"  --refs K           street-view references per clip from other capture runs in\n"
+		"                     the twin (default 5; 0: none), with warped views\n"
+		"  --ref-min-gap S    references at least S seconds from the clip (default 0:\n"
+		"                     any other run)\n"
+		"  --ref-min-cover F  keep a reference covering >= F of its target view (0.3)\n"
+		"  --no-warps         references without the warped views\n"
+		"  --holdout NAMES|FILE  districts (comma-separated, of --districts) or a polygon\n"
+		"                     file that go to test whole; no reference of another split is\n"
+		"                     drawn from them\n"
 		"  --cluster          a rank of a cluster build (docs/cluster.md): rank and count from\n"
 		"                     a Slurm array, srun or mpirun; writes OUT/rank-<r>/, then\n"
 		"                     `svtwin merge OUT`\n"
@@ -108,6 +129,14 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 	    s->frames_scanned > rejected)
 		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
 				"smaller --clip-frames)\n", o->clip_frames);
+	if (s->refs_written || s->refs_dropped_cover || s->refs_no_depth)
+		fprintf(stderr, "svtwin build: %zu references (%zu dropped by coverage, %zu without "
+				"depth), %zu warped frames, %zu frames without a warp, %.2f s\n",
+			s->refs_written, s->refs_dropped_cover, s->refs_no_depth, s->warps_written,
+			s->warps_missing, s->seconds_refs);
+	if (s->clips_holdout)
+		fprintf(stderr, "svtwin build: %zu clips sent to test by --holdout\n",
+			s->clips_holdout);
 	if (s->depth_frames)
 		fprintf(stderr, "svtwin build: %zu points from %zu depth maps fused into the twin's "
 				"tiles\n", s->points_total, s->depth_frames);
@@ -141,7 +170,8 @@ int cmd_build(int argc, char **argv)
 	dataset_opts_default(&o);
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
-	       O_PART, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
+	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM, O_REFS, O_REF_GAP,
+	       O_REF_COVER, O_NO_WARPS, O_HOLDOUT, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -166,6 +196,16 @@ int cmd_build(int argc, char **argv)
 		{"spacing-m", required_argument, 0, O_SPACING_M},
 		{"spacing-s", required_argument, 0, O_SPACING_S},
 		{"part", required_argument, 0, O_PART},
+		{"densify", required_argument, 0, O_DENSIFY},
+		{"fps", required_argument, 0, O_FPS},
+		{"frames", required_argument, 0, O_FRAMES},
+		{"latent-stride", required_argument, 0, O_LSTRIDE},
+		{"frames-per-m", required_argument, 0, O_FPM},
+		{"refs", required_argument, 0, O_REFS},
+		{"ref-min-gap", required_argument, 0, O_REF_GAP},
+		{"ref-min-cover", required_argument, 0, O_REF_COVER},
+		{"no-warps", no_argument, 0, O_NO_WARPS},
+		{"holdout", required_argument, 0, O_HOLDOUT},
 		{"cluster", no_argument, 0, O_CLUSTER},
 		{"rank", required_argument, 0, O_RANK},
 		{"ranks", required_argument, 0, O_RANKS},
@@ -196,8 +236,13 @@ int cmd_build(int argc, char **argv)
 				o.view_dir = DATASET_VIEW_TRAVEL;
 			else if (!strcmp(optarg, "pano"))
 				o.view_dir = DATASET_VIEW_PANO;
-			else {
-				fprintf(stderr, "svtwin build: --view is travel or pano\n");
+			else if (!strncmp(optarg, "random", 6) &&
+				 (!optarg[6] || (optarg[6] == ':' && atof(optarg + 7) > 0))) {
+				o.view_dir = DATASET_VIEW_RANDOM;
+				if (optarg[6])
+					o.view_random_deg = atof(optarg + 7);
+			} else {
+				fprintf(stderr, "svtwin build: --view is travel, pano or random[:DEG]\n");
 				return 2;
 			}
 			break;
@@ -224,6 +269,27 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_DENSIFY:
+			if (!strcmp(optarg, "warp"))
+				o.densify = DATASET_DENSIFY_WARP;
+			else if (!strcmp(optarg, "freeze"))
+				o.densify = DATASET_DENSIFY_FREEZE;
+			else if (!strcmp(optarg, "none"))
+				o.densify = DATASET_DENSIFY_NONE;
+			else {
+				fprintf(stderr, "svtwin build: --densify is warp, freeze or none\n");
+				return 2;
+			}
+			break;
+		case O_FPS: o.fps = atof(optarg); break;
+		case O_FRAMES: o.out_frames = atoi(optarg); break;
+		case O_LSTRIDE: o.latent_stride = atoi(optarg); break;
+		case O_FPM: o.frames_per_m = atof(optarg); break;
+		case O_REFS: o.refs = atoi(optarg); break;
+		case O_REF_GAP: o.ref_min_gap_s = atof(optarg); break;
+		case O_REF_COVER: o.ref_min_cover = atof(optarg); break;
+		case O_NO_WARPS: o.ref_warps = 0; break;
+		case O_HOLDOUT: o.holdout = optarg; break;
 		case O_CLUSTER: cluster = 1; break;
 		case O_RANK: rank = atoi(optarg); cluster = 1; break;
 		case O_RANKS: ranks = atoi(optarg); cluster = 1; break;
@@ -246,7 +312,7 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "svtwin build: --spacing-m and --spacing-s exclude each other\n");
 		return 2;
 	}
-	if ((o.clip_frames - 1) % 8 != 0)
+	if (o.densify == DATASET_DENSIFY_NONE && (o.clip_frames - 1) % 8 != 0)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
 	svt_err err = {0};

@@ -20,6 +20,8 @@ static const struct {
 	{"twin", cmd_twin, "migrate DIR: a JSON-layout twin store into the GeoPackage layout"},
 	{"export", cmd_export, "cosmos DATASET -o DIR --layout L: Cosmos post-training folders"},
 	{"bench", cmd_bench, "kernels|decode|geo|shard: benchmarks with ratios to peers"},
+	{"captions", cmd_captions, "import DIR FILE.jsonl: VLM captions into the shards"},
+	{"densify", cmd_densify, "import DIR VIDEO...: interpolated freeze clips into the shards"},
 };
 
 static void usage(FILE *f)

@@ -33,7 +33,19 @@
 typedef enum dataset_view_dir {
 	DATASET_VIEW_TRAVEL = 0, /* the view looks along the direction of travel, level */
 	DATASET_VIEW_PANO = 1,   /* the view looks at the panorama's centre (its heading) */
+	DATASET_VIEW_RANDOM = 2, /* along travel turned by a yaw drawn per clip within
+				  * +-view_random_deg (seeded by opts.seed and the clip) */
 } dataset_view_dir;
+
+/* How a clip reaches video rate (dataset/ds_densify.c, docs/shard-format.md "Densified
+ * clips"). */
+typedef enum dataset_densify {
+	DATASET_DENSIFY_NONE = 0,   /* keyframes only (the capture's own rate) */
+	DATASET_DENSIFY_WARP = 1,   /* in-between frames synthesized from the two bracketing
+				     * keyframes' views and depth (gpu_densify_frame) */
+	DATASET_DENSIFY_FREEZE = 2, /* Intermittent Freeze-Frame: keyframes repeated 4 times on
+				     * latent boundaries, slots left for a learned interpolator */
+} dataset_densify;
 
 /* What a clip predicate sees about a clip before it is cut (see dataset_opts.clip_filter). */
 typedef struct dataset_clip_info {
@@ -77,6 +89,29 @@ typedef struct dataset_opts {
 	 * the thread that runs the job. */
 	int (*clip_filter)(void *user, const dataset_clip_info *clip);
 	void *clip_filter_user;
+	/* Video rate (ds_densify.c). With densify set, clip_frames keyframes per clip follow
+	 * from out_frames and the capture's median keyframe interval (the option is ignored),
+	 * and consecutive clips share their boundary keyframe unless clip_stride is set. */
+	dataset_densify densify;  /* NONE */
+	double fps;              /* frames per second of a densified clip, 16 */
+	int out_frames;          /* frames per densified clip, 1 + latent_stride k: 121 */
+	int latent_stride;       /* 4 (1+4k: predict2) or 8 (1+8k: Tokenize1), 4 */
+	double frames_per_m;     /* > 0: frames spaced this many per metre along the track
+				  * instead of 1/fps apart in time (fps is then their mean rate) */
+	double view_random_deg;  /* DATASET_VIEW_RANDOM: the +-range of the yaw, 90 */
+	/* Street-view references per clip (dataset/ds_refs.c, docs/shard-format.md): up to refs
+	 * views of other capture runs in the twin along the clip's trajectory, each kept when it
+	 * covers at least ref_min_cover of its target view; plus a lookahead reference and the
+	 * nearest reference warped into every frame. 0 turns them off. */
+	int refs;                /* 5 */
+	double ref_min_gap_s;    /* 0: any other capture run; > 0: also this far apart in time */
+	double ref_min_cover;    /* 0.3 */
+	double ref_radius_m;     /* candidates within this of a frame, 30 */
+	double ref_lookahead_m;  /* the lookahead reference this far past the clip's end, 30 */
+	int ref_warps;           /* 1: warped views (warp, warp_mask) */
+	const char *holdout;     /* what goes to test whole: a polygon file (any vector source
+				  * OGR reads) or comma-separated district names of the districts
+				  * layer; NULL: none */
 } dataset_opts;
 
 /* Defaults as listed above. Always set opts through this first, so that fields added later
@@ -121,6 +156,11 @@ typedef struct dataset_stats {
 	 * workers, fusing depth points into the twin, handing clips to the writer. */
 	double seconds_wait_views, seconds_fuse, seconds_write;
 	int committed;           /* the shards and manifest of this run are committed */
+	/* References (ds_refs.c): kept, candidates dropped by the coverage filter or for want
+	 * of depth, warped frames, frames without a warp, and the time they took. */
+	size_t refs_written, refs_dropped_cover, refs_no_depth, warps_written, warps_missing;
+	size_t clips_holdout;    /* clips sent to test by the holdout */
+	double seconds_refs;
 } dataset_stats;
 
 typedef struct dataset_job dataset_job;
@@ -208,5 +248,23 @@ typedef struct dataset_merge_report {
  * and the merged twin OUT/twin (the ranks' twin parts: frames once, points as weighted voxel
  * means), each atomically. rep may not be NULL. */
 int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err);
+/* Puts captions written by a vision-language model into dataset dir (built by a job), in
+ * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,
+ * "long": TEXT, "short": TEXT} (frames inclusive; long <= 280 words, short <= 30). Each
+ * window's camera action from the clip's poses (straight, left turn, right turn, stop) is
+ * prepended to both as a sentence; the windows replace the clip's captions (long in
+ * caption, short in caption_short). Everything is checked before any shard changes; each
+ * shard and manifest.json are replaced atomically. *n_windows: the windows stored. */
+int dataset_captions_import(const char *dir, const char *jsonl, size_t *n_windows,
+			    svt_err *err);
+
+/* The way back from DATASET_DENSIFY_FREEZE: each video (named CLIP_ID.mp4 or any container
+ * FFmpeg reads; exactly the clip's frames, scaled to its size if need be) is what a learned
+ * interpolator made of freeze clip CLIP_ID of dataset dir; its slot frames become the clip's
+ * frames and the repeats are dropped (fmt_dataset_import_frames), one clip after another, each
+ * shard, manifest.json and master.h5 replaced atomically. *frames: the imported clips' frames.
+ * SVT_E_UNSUPPORTED in a build without FFmpeg's libraries. */
+int dataset_densify_import(const char *dir, const char *const *videos, size_t n,
+			   size_t *frames, svt_err *err);
 
 #endif

@@ -61,7 +61,16 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 		.depth = B->clip_depth,
+		.camera_action = ds_camera_action(B->w2c, 0, T - 1),
 	};
+	if (o->densify != DATASET_DENSIFY_NONE) {
+		int rc = ds_densify_write(j, B, &d, err);
+		if (rc)
+			return svt_err_prefix(err, "writing clip %s", id);
+		for (int t = 0; t < T; t++)
+			ds_report_frame(j, j->cap_idx[kidx[t]], id);
+		return SVT_OK;
+	}
 	int rc = fmt_clip_begin(j->writer, &d, err);
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;
@@ -70,6 +79,8 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		if (!rc && B->clip_depth)
 			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
 	}
+	if (!rc)
+		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), err);
 	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)
@@ -145,6 +156,13 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 			j->prog_total = L->cl.n * (size_t)L->co.frames; /* refined as clips go */
 		clip_id(j, P->kidx, c->seq, P->id);
 		P->split = twin_clip_split(&j->split, L->sub, c);
+		int held;
+		if ((rc = ds_refs_holdout_clip(j, P->kidx, P->n, &held, err)))
+			return rc;
+		if (held) { /* a held-out district: test whole */
+			j->st.clips_holdout += P->split != TWIN_SPLIT_TEST;
+			P->split = TWIN_SPLIT_TEST;
+		}
 		size_t stride = (size_t)L->co.stride;
 		size_t after = stride < (size_t)c->n ? P->kidx[stride] : P->kidx[c->n - 1] + 1;
 		if (!clip_in_part(j, P->id, L->ordinal, P->kidx, c)) {

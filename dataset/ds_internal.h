@@ -29,6 +29,7 @@ typedef struct ds_buf {
 	float *vdepth;       /* T x H x W metres (allocated with the first clip with depth) */
 	double *w2c, *K, *heading;
 	int clip_depth;      /* every frame of the clip has a depth map */
+	double yaw_off;      /* DATASET_VIEW_RANDOM: the clip's yaw from travel, degrees */
 	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
 } ds_buf;
 
@@ -79,6 +80,7 @@ struct dataset_job {
 	size_t prog_done, prog_total;
 	double t0;
 	dataset_stats st;
+	struct ds_refs *refs; /* the references' state (ds_refs.c), made with the first clip */
 };
 
 /* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
@@ -110,6 +112,33 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err);
 
 /* ds_clips.c: the clip loop and the clip writer. */
 int ds_clips_run(dataset_job *j, svt_err *err);
+
+/* ds_densify.c: video-rate clips. check: the options; plan: keyframes per clip from the
+ * capture's intervals (before the workers start); yaw: the view's yaw offset of a clip
+ * (DATASET_VIEW_RANDOM) from its first kept frame; write: clip d (keyframes in B) densified
+ * and written in its place. */
+int ds_densify_check(const dataset_opts *o, svt_err *err);
+int ds_densify_plan(dataset_job *j, svt_err *err);
+double ds_view_yaw(const dataset_job *j, size_t k0);
+int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, svt_err *err);
+/* ds_densify_twin.c: z-depth of T keyframe views (w2c, K; proj: their positions) from the
+ * twin's fused points, NaN where no point explains a pixel; SVT_E_NOTFOUND without points. */
+int ds_densify_twin_depth(dataset_job *j, const double *w2c, const double *K,
+			  const double *proj, int T, int W, int H, float *depth, svt_err *err);
+/* The camera action of frames [t0, t1] of poses w2c (4x4 each; ds_densify.c documents the
+ * thresholds): "straight", "left turn", "right turn" or "stop". */
+const char *ds_camera_action(const double *w2c, int t0, int t1);
+/* The sentence prepended to a caption window for an action. */
+const char *ds_action_sentence(const char *action);
+/* ds_refs.c: the clip's street-view references and warped views, retrieved from the twin and
+ * written into the clip being written (between its frames and fmt_clip_end); nothing when
+ * opts.refs is 0 or the twin holds no other capture near it. split: the clip's. */
+int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
+		  svt_err *err);
+void ds_refs_destroy(struct ds_refs *r);
+/* *held = 1 when the clip lies in the holdout (opts.holdout: district names, or a polygon
+ * file): it goes to test whole. Fails when the polygon file does not load. */
+int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, svt_err *err);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

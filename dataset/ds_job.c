@@ -26,6 +26,15 @@ void dataset_opts_default(dataset_opts *o)
 	o->view_dir = DATASET_VIEW_TRAVEL;
 	o->seed = 1;
 	o->split_buffer_m = 50.0;
+	o->fps = 16.0;
+	o->out_frames = 121;
+	o->latent_stride = 4;
+	o->view_random_deg = 90.0;
+	o->refs = 5;
+	o->ref_min_cover = 0.3;
+	o->ref_radius_m = 30.0;
+	o->ref_lookahead_m = 30.0;
+	o->ref_warps = 1;
 }
 
 int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
@@ -33,6 +42,7 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 	if (!out)
 		return svt_err_set(err, SVT_E_INPUT, "dataset_job_create: NULL out");
 	*out = NULL;
+	int rc0;
 	if (!o || !o->capture || !*o->capture || !o->out || !*o->out)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: a capture and an output directory "
 				   "are required");
@@ -43,6 +53,8 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 	    o->width < 16 || o->height < 16 || o->width > 16384 || o->height > 16384)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: stride, crs, fov or view size out of "
 				   "range");
+	if ((rc0 = ds_densify_check(o, err)))
+		return rc0;
 	if (o->spacing_m > 0 && o->spacing_s > 0)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: spacing_m and spacing_s exclude "
 				   "each other");
@@ -53,6 +65,12 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 				   o->part_count);
 	if (o->threads < 0)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: threads %d", o->threads);
+	if (o->refs < 0 || o->refs > 64 || !(o->ref_min_gap_s >= 0) || !(o->ref_min_cover >= 0) ||
+	    !(o->ref_min_cover <= 1) || !(o->ref_radius_m > 0) || !(o->ref_lookahead_m >= 0))
+		return svt_err_set(err, SVT_E_INPUT, "dataset: refs %d, ref_min_gap %g, "
+				   "ref_min_cover %g, ref_radius %g or ref_lookahead %g out of range",
+				   o->refs, o->ref_min_gap_s, o->ref_min_cover, o->ref_radius_m,
+				   o->ref_lookahead_m);
 	dataset_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a job");
@@ -183,7 +201,8 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	for (size_t i = 0; i < j->cap->n; i++)
 		if (j->cap->frames[i].reason != INGEST_OK)
 			ds_report_frame(j, i, NULL);
-	if ((rc = ds_georeference(j, err)) || (rc = ds_twin_open(j, err)))
+	if ((rc = ds_georeference(j, err)) || (rc = ds_twin_open(j, err)) ||
+	    (rc = ds_densify_plan(j, err)))
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
 		goto report;
@@ -238,6 +257,7 @@ void dataset_job_destroy(dataset_job *j)
 	if (!j)
 		return;
 	ds_workers_destroy(j->workers);
+	ds_refs_destroy(j->refs);
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
 	for (size_t i = 0; i < j->nrecs; i++)

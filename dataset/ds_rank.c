@@ -126,8 +126,7 @@ int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **
 	if (!rc)
 		rc = fmt_config_set_real(c, "fov", o->hfov_deg, err);
 	if (!rc)
-		rc = fmt_config_set_str(c, "view", o->view_dir == DATASET_VIEW_PANO ? "pano" : "travel",
-					err);
+		rc = fmt_config_set_int(c, "view", (int64_t)o->view_dir, err);
 	if (!rc)
 		rc = fmt_config_set_str(c, "codec", o->codec ? o->codec : "default", err);
 	if (!rc)
@@ -148,6 +147,28 @@ int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **
 		rc = fmt_config_set_str(c, "districts", o->districts ? o->districts : "", err);
 	if (!rc)
 		rc = fmt_config_set_str(c, "dongs", o->dongs ? o->dongs : "", err);
+	if (!rc)
+		rc = fmt_config_set_real(c, "view_random", o->view_random_deg, err);
+	if (!rc)
+		rc = fmt_config_set_int(c, "densify", (int64_t)o->densify, err);
+	if (!rc)
+		rc = fmt_config_set_real(c, "fps", o->fps, err);
+	if (!rc)
+		rc = fmt_config_set_int(c, "frames", o->out_frames, err);
+	if (!rc)
+		rc = fmt_config_set_int(c, "latent_stride", o->latent_stride, err);
+	if (!rc)
+		rc = fmt_config_set_real(c, "frames_per_m", o->frames_per_m, err);
+	if (!rc)
+		rc = fmt_config_set_int(c, "refs", o->refs, err);
+	if (!rc)
+		rc = fmt_config_set_real(c, "ref_min_gap", o->ref_min_gap_s, err);
+	if (!rc)
+		rc = fmt_config_set_real(c, "ref_min_cover", o->ref_min_cover, err);
+	if (!rc)
+		rc = fmt_config_set_int(c, "ref_warps", o->ref_warps, err);
+	if (!rc)
+		rc = fmt_config_set_str(c, "holdout", o->holdout ? o->holdout : "", err);
 	if (rc) {
 		fmt_config_destroy(c);
 		return rc;

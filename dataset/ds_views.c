@@ -65,10 +65,14 @@ struct ds_workers {
 };
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
-static void view_rotation(const dataset_job *j, size_t k, double R_c2w[9])
+static double view_heading(const dataset_job *j, const ds_buf *B, size_t k)
 {
-	double h = j->o.view_dir == DATASET_VIEW_PANO ? j->tf[k].heading : j->travel[k];
-	geo_rot_from_hpr(h, 0.0, 0.0, R_c2w);
+	return j->o.view_dir == DATASET_VIEW_PANO ? j->tf[k].heading : j->travel[k] + B->yaw_off;
+}
+
+static void view_rotation(const dataset_job *j, const ds_buf *B, size_t k, double R_c2w[9])
+{
+	geo_rot_from_hpr(view_heading(j, B, k), 0.0, 0.0, R_c2w);
 }
 
 static void gpu_lock(ds_workers *p)
@@ -184,7 +188,7 @@ static void frame_run(ds_worker *w, ds_slot *s)
 	}
 	s->warning = warning;
 	double R[9];
-	view_rotation(j, s->k, s->Rv);
+	view_rotation(j, &j->buf[s->b], s->k, s->Rv);
 	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
 	gpu_view_pinhole(&s->v, o->width, o->height, o->hfov_deg);
 	memcpy(s->v.R, R, sizeof(R));
@@ -336,6 +340,7 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 		return rc;
 	/* The shard holds depth for a clip only when every one of its frames has a depth map. */
 	char dpath[4096];
+	B->yaw_off = ds_view_yaw(j, kidx[0]);
 	B->clip_depth = 1;
 	for (int t = 0; t < T && B->clip_depth; t++)
 		B->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
@@ -371,7 +376,6 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 
 int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 {
-	const dataset_opts *o = &j->o;
 	ds_workers *p = j->workers;
 	ds_buf *B = &j->buf[b];
 	*rejected = 0;
@@ -418,7 +422,7 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 		B->K[4 * t + 1] = s->v.fy;
 		B->K[4 * t + 2] = s->v.cx;
 		B->K[4 * t + 3] = s->v.cy;
-		B->heading[t] = o->view_dir == DATASET_VIEW_PANO ? j->tf[s->k].heading : j->travel[s->k];
+		B->heading[t] = fmod(view_heading(j, B, s->k) + 360.0, 360.0);
 		ds_report_progress(j, 1);
 	}
 	return SVT_OK;

@@ -117,4 +117,29 @@ const fmt_index_row *fmt_reader_index_row(const fmt_reader *r, size_t i);
 /* Camera centre of a world-to-camera 4x4 (row-major): C = -R^T t. */
 void fmt_w2c_center(const double *w2c, double C[3]);
 
+/* clip_synth.c: the densified-clip datasets and attributes of c into clip group g (writer). */
+int fmt_clip_synth_write(hid_t g, const fmt_clip_desc *c, int fletcher, svt_err *err);
+/* The validity mask (T x H x W), at fmt_clip_end: the frames are made before it is known. */
+int fmt_clip_valid_write(hid_t g, const uint8_t *valid, int T, int H, int W, int fletcher,
+			 svt_err *err);
+/* For verify: the densified-clip datasets of group g against its T x H x W frames, and
+ * imported captions (a caption_short field: the action sentence first, then at most 280 /
+ * 30 words). Returns 1 with msg set on a problem, else 0. */
+int fmt_clip_synth_verify(hid_t g, int T, int H, int W, char *msg, size_t cap);
+/* Checks them (clip_check). */
+int fmt_clip_synth_check(const fmt_clip_desc *c, svt_err *err);
+
+/* shard_edit.c: shard `name` of dataset dir changed in place: a copy is opened read-write,
+ * edit(user, file, &frame_delta, err) changes it (frame_delta: frames added, also to the
+ * shard's num_frames), the copy is committed under the shard's name and manifest.json updated
+ * (bytes, sha256, frames), each file atomically. */
+int fmt_shard_edit(const char *dir, const char *name,
+		   int (*edit)(void *user, hid_t file, int64_t *frame_delta, svt_err *err),
+		   void *user, svt_err *err);
+/* writer.c: the group of the clip being written (H5I_INVALID_HID outside a clip), for the
+ * writers of a clip's optional parts (refs.c). */
+hid_t fmt_writer_clip_group(const fmt_writer *w);
+/* The writer's frame codec, its level and whether it adds Fletcher32. */
+void fmt_writer_codec(const fmt_writer *w, fmt_codec *c, int *level, int *fletcher);
+
 #endif

@@ -90,7 +90,28 @@ typedef struct fmt_clip_desc {
 	const char *camera_model; /* optional: the camera the frames were cut from, "equirect"
 				  * or "pinhole" (ingest_camera_model_name), clip attribute
 				  * camera_model */
+	/* Video-rate clips (dataset/ds_densify.c, docs/shard-format.md "Densified clips"):
+	 * all NULL / 0 for a clip of keyframes only. */
+	const char *densify;     /* "warp" or "freeze": clip attribute densify */
+	const uint8_t *frame_kind; /* T: FMT_FRAME_KEY, _WARP, _REPEAT, _SLOT, _MODEL */
+	const int32_t *frame_src;  /* T x 2: the bracketing keyframes (0-based, in key order) */
+	const float *frame_blend;  /* T: weight of frame_src[1] (0 at a keyframe) */
+	const uint8_t *valid;      /* T x H x W: 1 = a pixel seen by a source (NULL: all);
+				    * read at fmt_clip_end: filled while the frames are given */
+	int num_keyframes;       /* clip attribute num_keyframes */
+	int latent_stride;       /* clip attribute latent_stride (4 or 8) */
+	const int64_t *key_time_us; /* num_keyframes: the keyframes' capture times */
+	const char *camera_action; /* clip attribute camera_action (NULL: none) */
 } fmt_clip_desc;
+
+/* What a frame of a densified clip is (dataset frame_kind). */
+enum {
+	FMT_FRAME_KEY = 0,    /* a keyframe's own view */
+	FMT_FRAME_WARP = 1,   /* synthesized from its two source keyframes (forward splat) */
+	FMT_FRAME_REPEAT = 2, /* freeze layout: a keyframe repeated to fill its latent */
+	FMT_FRAME_SLOT = 3,   /* freeze layout: left for the interpolator (black, invalid) */
+	FMT_FRAME_MODEL = 4,  /* a frame the interpolator made (svtwin densify import) */
+};
 
 typedef struct fmt_writer fmt_writer;
 
@@ -274,5 +295,65 @@ typedef struct fmt_merge_result {
 int fmt_dataset_merge(const char *out, const char *const *parts, size_t nparts,
 		      const fmt_merge_opts *o, fmt_merge_result *res, svt_err *err);
 void fmt_merge_result_free(fmt_merge_result *r); /* NULL does nothing */
+/* ---- Changing a committed dataset (formats/shard_edit.c) -------------------------------- */
+
+/* The caption windows of one clip: caps[k] (its caption is the long one) with shorts[k] (the
+ * short caption, may be NULL). */
+typedef struct fmt_clip_captions {
+	const char *clip_id;
+	const fmt_caption *caps;
+	const char *const *shorts;
+	int n;
+} fmt_clip_captions;
+
+/* Replaces the captions of the listed clips of dataset dir (its master.h5 says where each
+ * clip is): every clip and window is checked first (SVT_E_NOTFOUND, SVT_E_INPUT: nothing is
+ * changed), then each shard concerned is rewritten once, atomically, and manifest.json with
+ * it. The captions dataset gains a caption_short field. */
+int fmt_dataset_set_captions(const char *dir, const fmt_clip_captions *sets, size_t n,
+			     svt_err *err);
+
+/* The way back from the freeze layout: rgb (T x H x W x 3) is the video a learned
+ * interpolator made for freeze clip clip_id of dataset dir (same T, H, W). Its slot frames
+ * become the clip's frames (frame_kind FMT_FRAME_MODEL, valid), the keyframes keep their own
+ * views, the repeats are dropped from every per-frame dataset; captions windows, num_frames,
+ * fps (the true mean rate) and densify ("imported") follow; the shard, manifest.json and
+ * master.h5 are rewritten, each atomically. *T_new: the clip's frames now. */
+int fmt_dataset_import_frames(const char *dir, const char *clip_id, const uint8_t *rgb, int T,
+			      int H, int W, int *T_new, svt_err *err);
+/* ---- References and warped views of a clip (formats/refs.c; docs/shard-format.md) -------- */
+
+enum { FMT_REF_TRAJECTORY = 0, FMT_REF_LOOKAHEAD = 1 };
+enum { FMT_DEPTH_NONE = 0, FMT_DEPTH_CAPTURE = 1, FMT_DEPTH_TWIN = 2 };
+
+/* A clip's retrieved street-view references (R of them, h x w each, the clip's size) and,
+ * optionally, its warped views. Arrays are caller-owned and copied. */
+typedef struct fmt_clip_refs {
+	int R, H, W, T;
+	const uint8_t *rgb;        /* R x H x W x 3 */
+	const float *depth;        /* R x H x W z-depth, metres (0: none) */
+	const double *w2c;         /* R x 4 x 4, the clip's world frame */
+	const double *K;           /* R x 4 */
+	const int64_t *time_us;    /* R */
+	const char *const *run;    /* R capture (run) names */
+	const char *const *source; /* R source panorama paths */
+	const int32_t *target;     /* R: the clip frame each pairs with (-1: the lookahead) */
+	const int32_t *kind;       /* R: FMT_REF_* */
+	const int32_t *depth_src;  /* R: FMT_DEPTH_* */
+	const double *coverage;    /* R: fraction of its target view it covers */
+	const char *const *split;  /* R: the split of the place each comes from (verify) */
+	const char *const *district; /* R: its district label ("" when none) */
+	const char *holdout;       /* the build's held-out districts (clip attribute), or NULL */
+	const int32_t *in_holdout; /* R: 1 when it comes from the holdout (may be NULL) */
+	int clip_in_holdout;       /* the clip lies in the holdout */
+	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
+	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
+	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */
+} fmt_clip_refs;
+
+/* Writes r into the clip being written (between fmt_clip_begin and fmt_clip_end): group
+ * refs/ and datasets warp, warp_mask, warp_ref, and the clip attributes num_refs (trajectory
+ * references) and has_lookahead. Pixel arrays are chunked per image, deflate level 1. */
+int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err);
 
 #endif

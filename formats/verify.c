@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "formats/fmt_internal.h"
@@ -146,6 +147,9 @@ static void check_clip_attrs(vctx *v, const char *name, hid_t file, const char *
 		H5Sclose(sp);
 		H5Dclose(ds);
 	}
+	char msg[256] = "";
+	if (fmt_clip_synth_verify(g, T, H, W, msg, sizeof(msg)))
+		problem(v, "%s: clip %s: %s", name, id, msg);
 	H5Gclose(g);
 }
 
@@ -179,6 +183,8 @@ static void check_config(vctx *v, const char *name, const char *cfg)
 		!cfg ? " (it records none)" : !v->config ? " (which records none)" : "",
 		why[0] ? ": " : "", why);
 }
+
+static void check_refs(vctx *v, fmt_reader *r, const char *name);
 
 static void check_file(vctx *v, const char *path, const char *name, int read_frames,
 		       size_t *clips, uint64_t *frames)
@@ -297,11 +303,118 @@ static void check_file(vctx *v, const char *path, const char *name, int read_fra
 	check_masks(v, name, r, file);
 	*clips = n;
 	*frames = nf;
+	if (read_frames)
+		check_refs(v, r, name);
 	if (v->problems == bad_before)
 		fprintf(v->f, "ok   %s: %zu clips, %llu frames%s\n", name, n, (unsigned long long)nf,
 			read_frames ? ", every chunk decoded and its checksum checked" : "");
 	free(buf);
 	fmt_reader_close(r);
+}
+
+/* n fixed-length strings of dataset p under g into out (n x 256), "" where absent. */
+static int read_strings(hid_t g, const char *p, char (*out)[256], int n)
+{
+	if (H5Lexists(g, p, H5P_DEFAULT) <= 0)
+		return -1;
+	hid_t ds = H5Dopen2(g, p, H5P_DEFAULT), t = ds >= 0 ? H5Dget_type(ds) : -1;
+	size_t w = t >= 0 ? H5Tget_size(t) : 0;
+	char *buf = w ? calloc((size_t)n, w) : NULL;
+	int rc = -1;
+	if (buf && (n == 0 || H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)) {
+		for (int i = 0; i < n; i++)
+			snprintf(out[i], 256, "%.*s", (int)(w < 255 ? w : 255), buf + w * i);
+		rc = 0;
+	}
+	free(buf);
+	if (t >= 0)
+		H5Tclose(t);
+	if (ds >= 0)
+		H5Dclose(ds);
+	return rc;
+}
+
+static int name_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; n && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && !strncasecmp(p, name, n))
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+/* The reference rules (docs/shard-format.md): a clip's references come from its own split;
+ * with held-out districts, no clip of one is outside test and no reference of one goes to a
+ * clip outside test. */
+static void check_refs(vctx *v, fmt_reader *r, const char *name)
+{
+	hid_t file = fmt_reader_h5file(r);
+	for (size_t c = 0; c < fmt_reader_clip_count(r); c++) {
+		const char *id = fmt_reader_clip_id(r, c);
+		char p[FMT_ID_MAX + 32], split[16] = "", dist[256] = "", hold[4096] = "";
+		snprintf(p, sizeof(p), "clips/%s", id);
+		hid_t g = H5Gopen2(file, p, H5P_DEFAULT);
+		if (g < 0)
+			continue;
+		fmt_attr_get_str(g, "split", split, sizeof(split), NULL);
+		fmt_attr_get_str(g, "district", dist, sizeof(dist), NULL);
+		if (H5Aexists(g, "holdout_districts") > 0)
+			fmt_attr_get_str(g, "holdout_districts", hold, sizeof(hold), NULL);
+		int32_t in_hold = 0;
+		if (H5Aexists(g, "in_holdout") > 0) {
+			hid_t a = H5Aopen(g, "in_holdout", H5P_DEFAULT);
+			if (a >= 0 && H5Aread(a, H5T_NATIVE_INT32, &in_hold) < 0)
+				in_hold = 0;
+			if (a >= 0)
+				H5Aclose(a);
+		}
+		if (((*hold && name_in(hold, dist)) || in_hold) && strcmp(split, "test"))
+			problem(v, "%s: clip %s lies in held-out district %s but is %s", name, id,
+				*dist ? dist : "(polygon)", split);
+		if (H5Lexists(g, "refs", H5P_DEFAULT) > 0 &&
+		    H5Lexists(g, "refs/split", H5P_DEFAULT) > 0) {
+			hid_t ds = H5Dopen2(g, "refs/split", H5P_DEFAULT);
+			hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+			int n = sp >= 0 ? (int)H5Sget_simple_extent_npoints(sp) : 0;
+			if (sp >= 0)
+				H5Sclose(sp);
+			if (ds >= 0)
+				H5Dclose(ds);
+			char(*rs)[256] = calloc(n > 0 ? (size_t)n : 1, 256);
+			char(*rd)[256] = calloc(n > 0 ? (size_t)n : 1, 256);
+			if (rs && rd && !read_strings(g, "refs/split", rs, n)) {
+				int have_d = !read_strings(g, "refs/district", rd, n);
+				int32_t *rh = calloc(n > 0 ? (size_t)n : 1, sizeof(int32_t));
+				hid_t hd = H5Lexists(g, "refs/in_holdout", H5P_DEFAULT) > 0
+						   ? H5Dopen2(g, "refs/in_holdout", H5P_DEFAULT)
+						   : H5I_INVALID_HID;
+				if (rh && hd >= 0 && n > 0 &&
+				    H5Dread(hd, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, rh) < 0)
+					memset(rh, 0, (size_t)n * sizeof(int32_t));
+				if (hd >= 0)
+					H5Dclose(hd);
+				for (int i = 0; rh && i < n; i++)
+					if (rh[i] && strcmp(split, "test"))
+						problem(v, "%s: clip %s (%s) has reference %d from the holdout",
+							name, id, split, i);
+				free(rh);
+				for (int i = 0; i < n; i++) {
+					if (strcmp(rs[i], split))
+						problem(v, "%s: clip %s (%s) has reference %d from the %s "
+							   "split", name, id, split, i, rs[i]);
+					if (have_d && *hold && name_in(hold, rd[i]) && strcmp(split, "test"))
+						problem(v, "%s: clip %s (%s) has reference %d from held-out "
+							   "district %s", name, id, split, i, rd[i]);
+				}
+			}
+			free(rs);
+			free(rd);
+		}
+		H5Gclose(g);
+	}
 }
 
 int fmt_dataset_verify(const char *dir, void *file, svt_err *err)

@@ -58,6 +58,7 @@ struct fmt_writer {
 	int in_clip;
 	hid_t clip_g, frames_ds, depth_ds;
 	int T, H, W, depth;
+	const uint8_t *valid;   /* densified clip: its mask, written at fmt_clip_end */
 	size_t frame_bytes, in_cap;
 	uint8_t *submitted;     /* 2T flags: frame t handed in, then depth t */
 	int n_written, n_depth_written;
@@ -577,7 +578,7 @@ static int clip_check(const fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 			return svt_err_set(err, SVT_E_INPUT, "clip %s: caption %d covers [%d, %d]",
 					   c->id, i, k->start_frame, k->end_frame);
 	}
-	return SVT_OK;
+	return fmt_clip_synth_check(c, err);
 }
 
 typedef struct caption_rec {
@@ -671,6 +672,9 @@ static int clip_write_meta(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 		goto done;
 	if (c->camera_model && (rc = fmt_attr_put_str(g, "camera_model", c->camera_model, err)))
 		goto done;
+	if ((rc = fmt_clip_synth_write(g, c, fl, err)))
+		goto done;
+	w->valid = c->valid;
 done:
 	free(caps);
 	free(src);
@@ -947,6 +951,10 @@ int fmt_clip_end(fmt_writer *w, svt_err *err)
 	if (!rc && w->depth && w->n_depth_written != w->T)
 		rc = svt_err_set(err, SVT_E_INPUT, "clip %s: %d of %d depth maps given",
 				 w->row.clip_id, w->n_depth_written, w->T);
+	if (!rc && w->valid)
+		rc = fmt_clip_valid_write(w->clip_g, w->valid, w->T, w->H, w->W, w->o.fletcher32,
+					  err);
+	w->valid = NULL;
 	H5Dclose(w->frames_ds);
 	if (w->depth_ds >= 0)
 		H5Dclose(w->depth_ds);
@@ -1127,4 +1135,16 @@ void fmt_writer_abort(fmt_writer *w)
 	pthread_cond_destroy(&w->cv_work);
 	pthread_cond_destroy(&w->cv_done);
 	free(w);
+}
+
+hid_t fmt_writer_clip_group(const fmt_writer *w)
+{
+	return w && w->in_clip ? w->clip_g : H5I_INVALID_HID;
+}
+
+void fmt_writer_codec(const fmt_writer *w, fmt_codec *c, int *level, int *fletcher)
+{
+	*c = w->o.codec;
+	*level = w->o.level;
+	*fletcher = w->o.fletcher32;
 }

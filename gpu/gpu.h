@@ -421,4 +421,71 @@ void gpu_view_map_free(gpu_view_map *m);
 int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
 			    size_t dst_stride, svt_err *err);
 
+
+/* ---- Densify: an in-between frame from two bracketing views (gpu/densify.c, densify.cu) -- */
+
+/* One source of a synthesized frame: a pinhole view (W x H x 3, rows packed) with its z-depth
+ * in metres (W x H; 0, negative or infinite = far: the sky; NaN = unknown, not splatted), its OpenCV
+ * world-to-camera pose and intrinsics (fx, fy, cx, cy; pixel centres at +0.5). */
+typedef struct gpu_densify_src {
+	const uint8_t *rgb;
+	const float *depth;
+	double w2c[16];
+	double K[4];
+} gpu_densify_src;
+
+/* Renders the frame seen from target pose w2c / K (W x H, the sources' size) between source
+ * a (weight 1 - u) and b (weight u), u in [0, 1]: every source pixel is unprojected with its
+ * depth and forward-splatted into the target with a z-buffer (far pixels at infinity, by
+ * rotation only): into the pixel it falls in, and into the 3 others of its 2 x 2 block as
+ * 1 % farther (crack filling that never displaces a point of the same surface); where both sources land on the same surface (depths within
+ * 5 % + 5 cm, or both far) the colours are blended by u, else the nearer surface wins; a hole
+ * in one source is filled from the other; what neither covers is black with valid = 0
+ * (valid[p] = 1 elsewhere). Deterministic: z-buffer ties go to the lower source pixel index.
+ * The CUDA path (ctx on a GPU) gives the same bytes as the reference. */
+int gpu_densify_frame(gpu_ctx *ctx, const gpu_densify_src *a, const gpu_densify_src *b,
+		      double u, const double w2c[16], const double K[4], int W, int H,
+		      uint8_t *rgb, uint8_t *valid, svt_err *err);
+/* The C reference (plain loops, single thread). */
+int gpu_densify_frame_ref(const gpu_densify_src *a, const gpu_densify_src *b, double u,
+			  const double w2c[16], const double K[4], int W, int H, uint8_t *rgb,
+			  uint8_t *valid, svt_err *err);
+/* ---- Forward warp (gpu/warp.c, gpu/warp.cu) ------------------------------------------------ */
+
+/* A pinhole camera with its pose, as a shard stores a view: pixel (i, j) covers
+ * [i, i + 1) x [j, j + 1) (centre i + 0.5 at u = fx x / z + cx), w2c OpenCV world -> camera,
+ * row-major 4x4. */
+typedef struct gpu_warp_cam {
+	int width, height;
+	double K[4];   /* fx, fy, cx, cy */
+	double w2c[16];
+} gpu_warp_cam;
+
+/* Forward-splats a source view into a target camera with the source's z-depth and a
+ * z-buffer: every source pixel with a finite depth > 0 is lifted at its centre to the world,
+ * projected into dst and kept where it is nearer than near_m (> near_m in dst) and nearest of
+ * all that land on that target pixel (ties: the lower source index). out_rgb (dst packed
+ * W x H x 3, may be NULL when rgb is NULL) gets the winning source colour, 0 where nothing
+ * lands; out_mask (W x H, required) 1 where something lands, else 0; out_depth (W x H, may be
+ * NULL) its z in dst, 0 elsewhere; *n_valid (may be NULL) the number of valid target pixels.
+ * rgb is src->width x src->height x 3 with rgb_stride bytes a row, depth floats with
+ * depth_stride bytes a row. The integer z-buffer keys make the CUDA path's result equal to
+ * the reference's byte for byte (up to an FMA ulp, see gpu_math.h). */
+int gpu_warp_splat(gpu_ctx *ctx, const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
+		   const float *depth, size_t depth_stride, const gpu_warp_cam *dst, double near_m,
+		   uint8_t *out_rgb, uint8_t *out_mask, float *out_depth, size_t *n_valid,
+		   svt_err *err);
+/* The C reference of gpu_warp_splat (plain loops, one thread). */
+int gpu_warp_splat_ref(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
+		       const float *depth, size_t depth_stride, const gpu_warp_cam *dst,
+		       double near_m, uint8_t *out_rgb, uint8_t *out_mask, float *out_depth,
+		       size_t *n_valid, svt_err *err);
+/* The fraction of dst's pixels a source view covers when reprojected with its depth (the
+ * reference filter of docs/shard-format.md): gpu_warp_splat at 1/step of both resolutions
+ * (every step-th source pixel, the target's intrinsics scaled by 1/step), valid pixels over
+ * all. step >= 1; 4 costs 1/16 of the full splat. */
+int gpu_warp_coverage(gpu_ctx *ctx, const gpu_warp_cam *src, const float *depth,
+		      size_t depth_stride, const gpu_warp_cam *dst, int step, double *cover,
+		      svt_err *err);
+
 #endif

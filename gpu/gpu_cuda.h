@@ -89,6 +89,12 @@ int gpu_nvjpeg_decode(gpu_nvjpeg *nv, const uint8_t *const *data, const size_t *
  * SVT_E_NODEV with the reason (no sm_90 image and no PTX the driver can JIT). */
 int gpu_cuda_kernel_probe(svt_err *err);
 
+/* Forward warp (warp.cu): P = the parameters warp.c prepares (gm_warp, gpu/warp_math.h). */
+struct gm_warp;
+int gpu_cuda_warp(gpu_cuda *c, const struct gm_warp *P, const uint8_t *rgb, size_t rgb_stride,
+		  const float *depth, size_t depth_stride, uint8_t *out_rgb, uint8_t *out_mask,
+		  float *out_depth, svt_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -101,4 +101,46 @@ void smp_time_civil(int64_t t_us, int tz_min, int *Y, int *M, int *D, int *h, in
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t smp_days_from_civil(int y, int m, int d);
 
+/* ---- Capture runs: transient objects and light (transient.c) ------------------------------- */
+
+/* A transient object of one capture run (a parked car, a pedestrian): a box standing on the
+ * ground, turned by yaw about the vertical. */
+typedef struct smp_tbox {
+	double cx, cy, hx, hy, z0, z1; /* centre (ENU), half extents along / across, heights */
+	double ca, sa;                 /* cos, sin of its axis from east (counter-clockwise) */
+	float rgb[3];
+	int kind;                      /* 0 car, 1 pedestrian */
+} smp_tbox;
+
+/* What a capture run adds to the static scene: its transient boxes (not owned) and a light
+ * gain per channel (time of day; n_gain 0 = no gain, the default capture). */
+typedef struct smp_run_look {
+	const smp_tbox *boxes;
+	int n;
+	int n_gain;
+	double gain[3];
+} smp_run_look;
+
+/* The transients and light of run `run` (>= 1) of the street along path (n vertices, as for
+ * smp_scene_build; ground at ground_u): parked cars at both kerbs and pedestrians on both
+ * sidewalks, placed from (seed, run) only, so each run has its own and every run the same
+ * buildings. *boxes is malloc'd (caller frees). Fails only when out of memory. */
+int smp_run_make(const double (*path)[2], int n, uint64_t seed, int run, double ground_u,
+		 smp_tbox **boxes, int *nboxes, smp_run_look *look, svt_err *err);
+/* Ray (origin o, unit direction d) against a transient box: entry distance (> 1e-6) and the
+ * face (0..3 sides, 4 top), or DBL_MAX when it misses. */
+double smp_tbox_hit(const smp_tbox *b, const double o[3], const double d[3], int *face);
+/* The colour of a transient's face under the sun (unit vector toward it). */
+void smp_tbox_shade(const smp_tbox *b, int face, const double sun[3], double c[3]);
+/* Sets (run NULL: clears) the transients and light every later smp_render of s shows. Not
+ * thread-safe against renders in flight: call between them. */
+void smp_scene_set_run(smp_scene *s, const smp_run_look *run);
+/* The static-scene mask of the panorama at C, R: W x H bytes on the panorama convention,
+ * 255 where the pixel's own ray meets the static scene (buildings, road, poles, hills, sky),
+ * 0 where it meets a transient of the run. Returns SVT_E_NOMEM or 0. */
+int smp_render_static_mask(const smp_scene *s, const double C[3], const double R[9],
+			   uint8_t *mask, int W, int H);
+/* Writes an 8-bit grayscale PNG. */
+int smp_png8_write(const char *path, const uint8_t *px, int W, int H, svt_err *err);
+
 #endif

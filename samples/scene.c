@@ -36,9 +36,12 @@
 #define POLE_R 0.13
 #define POLE_H 8.5
 #define CAM_FOV_PX(W) (2.0 * M_PI / (double)(W))
+/* Transients farther than this are not drawn (a car there spans a few pixels); image, depth
+ * and static mask all follow the same rule. */
+#define TRANSIENT_RANGE_M 90.0
 
 enum { OBJ_BOX = 0, OBJ_POLE = 1 };
-enum { HIT_SKY = 0, HIT_GROUND = 1, HIT_OBJ = 2 };
+enum { HIT_SKY = 0, HIT_GROUND = 1, HIT_OBJ = 2, HIT_TRANSIENT = 3 };
 
 typedef struct seg {
 	double ax, ay;   /* start (ENU) */
@@ -74,6 +77,7 @@ struct smp_scene {
 	double hill_lut[HILL_LUT + 1]; /* sine of the hills' elevation by azimuth */
 	double sun[3];
 	uint64_t seed;
+	smp_run_look run; /* a capture run's transients and light (transient.c); none by default */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -480,6 +484,7 @@ typedef struct frame_ctx {
 	int ix, iy;            /* the camera's grid cell */
 	double wall_x[2], wall_y[2]; /* offsets from the camera to its cell's low / high walls */
 	double zg_rel, ztop_rel;     /* ground and the tallest roof relative to the camera */
+	int *near_tr, n_near_tr;     /* the run's transients within TRANSIENT_RANGE_M */
 } frame_ctx;
 
 /* A ray's direction in each street segment's axes (boxes are aligned with their segment),
@@ -574,7 +579,7 @@ typedef struct ray_hit {
 	int obj, face;
 } ray_hit;
 
-static void trace(const frame_ctx *f, const double d[3], ray_hit *h)
+static void trace_static(const frame_ctx *f, const double d[3], ray_hit *h)
 {
 	const smp_scene *s = f->s;
 	double invz = fabs(d[2]) > 1e-15 ? 1.0 / d[2] : 0.0;
@@ -635,6 +640,24 @@ static void trace(const frame_ctx *f, const double d[3], ray_hit *h)
 			tmy += tdy;
 			if (iy < 0 || iy >= s->gh)
 				break;
+		}
+	}
+}
+
+/* The run's transient boxes near the camera (a few dozen, tested one by one after the static
+ * scene): a hit nearer than the static one replaces it. */
+static void trace(const frame_ctx *f, const double d[3], ray_hit *h)
+{
+	trace_static(f, d, h);
+	const smp_run_look *run = &f->s->run;
+	for (int q = 0; q < f->n_near_tr; q++) {
+		int face, i = f->near_tr[q];
+		double t = smp_tbox_hit(&run->boxes[i], f->o, d, &face);
+		if (t < h->t || (h->kind == HIT_SKY && t < MAX_T)) {
+			h->kind = HIT_TRANSIENT;
+			h->t = t;
+			h->obj = i;
+			h->face = face;
 		}
 	}
 }
@@ -872,14 +895,28 @@ static int pixel(const frame_ctx *f, const double d[3], double fpx, double col[3
 	const smp_scene *s = f->s;
 	ray_hit h;
 	trace(f, d, &h);
-	if (h.kind == HIT_SKY)
-		return shade_sky(s, f->o, d, col) ? -1 : -3;
+	const double *g = s->run.gain;
+	if (h.kind == HIT_SKY) {
+		int open = shade_sky(s, f->o, d, col);
+		for (int i = 0; s->run.n_gain && i < 3; i++)
+			col[i] *= g[i];
+		return open ? -1 : -3;
+	}
+	if (h.kind == HIT_TRANSIENT) {
+		smp_tbox_shade(&s->run.boxes[h.obj], h.face, s->sun, col);
+		mix3(col, HORIZON, h.t / (h.t + 900.0));
+		for (int i = 0; s->run.n_gain && i < 3; i++)
+			col[i] *= g[i];
+		return -16 - 8 * h.obj - h.face;
+	}
 	if (h.kind == HIT_GROUND)
 		shade_ground(s, f->o, d, h.t, fpx * h.t, col);
 	else
 		shade_object(s, &s->objs[h.obj], h.face, f->o, d, h.t, fpx * h.t, col);
 	/* Aerial perspective toward the horizon colour. */
 	mix3(col, HORIZON, h.t / (h.t + 900.0));
+	for (int i = 0; s->run.n_gain && i < 3; i++)
+		col[i] *= g[i];
 	return h.kind == HIT_GROUND ? -2 : h.obj * 8 + h.face;
 }
 
@@ -898,6 +935,25 @@ static inline void row_dir(const double rx[3], const double ry[3], const double 
 		d[i] = rx[i] * sl + ry[i] + rz[i] * cl;
 }
 
+/* Lists the run's transients within TRANSIENT_RANGE_M of the camera into f (malloc'd, NULL
+ * when none). Returns -1 when out of memory. */
+static int near_transients(const smp_scene *s, frame_ctx *f)
+{
+	f->near_tr = NULL;
+	f->n_near_tr = 0;
+	if (s->run.n <= 0)
+		return 0;
+	f->near_tr = malloc(sizeof(int) * (size_t)s->run.n);
+	if (!f->near_tr)
+		return -1;
+	for (int i = 0; i < s->run.n; i++) {
+		const smp_tbox *b = &s->run.boxes[i];
+		if (len2(b->cx - f->o[0], b->cy - f->o[1]) < TRANSIENT_RANGE_M)
+			f->near_tr[f->n_near_tr++] = i;
+	}
+	return 0;
+}
+
 int smp_render(const smp_scene *s, const double C[3], const double R[9], uint8_t *rgb, int W,
 	       int H, uint16_t *depth, int DW, int DH, svt_err *err)
 {
@@ -912,8 +968,10 @@ int smp_render(const smp_scene *s, const double C[3], const double R[9], uint8_t
 	f.ztop_rel = s->ztop - C[2];
 	size_t maxw = (size_t)(W > DW ? W : DW) + 1;
 	double *mem = malloc(sizeof(double) * (2 * (size_t)s->nobj + 5 * maxw) + sizeof(int) * maxw);
-	if (!mem)
+	if (!mem || near_transients(s, &f)) {
+		free(mem);
 		return svt_err_set(err, SVT_E_NOMEM, "render: out of memory");
+	}
 	f.lx = mem;
 	f.ly = mem + s->nobj;
 	double *sl = f.ly + s->nobj, *cl = sl + maxw, *rowc = cl + maxw;
@@ -995,6 +1053,63 @@ int smp_render(const smp_scene *s, const double C[3], const double R[9], uint8_t
 				px[i] = to_u8(rowc[i]);
 		}
 	}
+	free(f.near_tr);
+	free(mem);
+	return SVT_OK;
+}
+
+void smp_scene_set_run(smp_scene *s, const smp_run_look *run)
+{
+	if (run)
+		s->run = *run;
+	else
+		memset(&s->run, 0, sizeof(s->run));
+}
+
+int smp_render_static_mask(const smp_scene *s, const double C[3], const double R[9],
+			   uint8_t *mask, int W, int H)
+{
+	frame_ctx f = {.s = s, .o = {C[0], C[1], C[2]}};
+	f.ix = (int)floor((C[0] - s->gx0) / CELL_M);
+	f.iy = (int)floor((C[1] - s->gy0) / CELL_M);
+	f.wall_x[0] = s->gx0 + f.ix * CELL_M - C[0];
+	f.wall_x[1] = f.wall_x[0] + CELL_M;
+	f.wall_y[0] = s->gy0 + f.iy * CELL_M - C[1];
+	f.wall_y[1] = f.wall_y[0] + CELL_M;
+	f.zg_rel = s->zg - C[2];
+	f.ztop_rel = s->ztop - C[2];
+	double *mem = malloc(sizeof(double) * 2 * ((size_t)s->nobj + 1));
+	if (!mem || near_transients(s, &f)) {
+		free(mem);
+		return SVT_E_NOMEM;
+	}
+	f.lx = mem;
+	f.ly = mem + s->nobj;
+	for (int i = 0; i < s->nobj; i++) {
+		const obj *b = &s->objs[i];
+		double rx = C[0] - b->cx, ry = C[1] - b->cy;
+		if (b->kind == OBJ_POLE) {
+			f.lx[i] = rx, f.ly[i] = ry;
+		} else {
+			f.lx[i] = rx * b->ux + ry * b->uy;
+			f.ly[i] = -rx * b->uy + ry * b->ux;
+		}
+	}
+	for (int r = 0; r < H; r++) {
+		double lat = (0.5 - (r + 0.5) / H) * M_PI;
+		double sla = sin(lat), cla = cos(lat);
+		double ry[3] = {-R[1] * sla, -R[4] * sla, -R[7] * sla};
+		double rx[3] = {R[0] * cla, R[3] * cla, R[6] * cla};
+		double rz[3] = {R[2] * cla, R[5] * cla, R[8] * cla};
+		for (int c = 0; c < W; c++) {
+			double lon = ((c + 0.5) / W - 0.5) * 2.0 * M_PI, d[3];
+			row_dir(rx, ry, rz, sin(lon), cos(lon), d);
+			ray_hit h;
+			trace(&f, d, &h);
+			mask[(size_t)r * W + c] = h.kind == HIT_TRANSIENT ? 0 : 255;
+		}
+	}
+	free(f.near_tr);
 	free(mem);
 	return SVT_OK;
 }

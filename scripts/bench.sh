@@ -66,4 +66,15 @@ rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
 echo "== bench cluster"
 "${PYTHON:-/usr/bin/python3}" bench/cluster_bench.py "$B/svtwin" "$B/samples/capture" \
 	"${TMPDIR:-/tmp}/svt-bench-cluster-$$" || rc=1
+
+# densify: synthesized frames per core on the C path, the cost of a 16 fps clip against its
+# keyframe views alone, PSNR against the generator's true view and the nearest-keyframe
+# baseline (bench/densify_bench.py).
+echo "== bench densify"
+"${PYTHON:-/usr/bin/python3}" bench/densify_bench.py "$B" "${TMPDIR:-/tmp}/svt-bench-densify-$$" || rc=1
+rm -rf "${TMPDIR:-/tmp}/svt-bench-densify-$$"
+# References and warped views on three capture runs (bench/refs_bench.py): their rate per core
+# and the build's CPU time with them against without.
+echo "== bench refs"
+"${PYTHON:-/usr/bin/python3}" bench/refs_bench.py "$B/svtwin" "$B/samples/runs" || rc=1
 exit $rc

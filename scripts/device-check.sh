@@ -20,7 +20,7 @@ D=${DEVICE_BUILD:-build-device}
 LIMIT_MB=64
 cd "$ROOT" || exit 1
 
-GPU_TESTS="test_gpu test_gpu_parity test_gpu_ref test_gpu_kernels test_gpu_depth test_gpu_jpeg"
+GPU_TESTS="test_gpu test_gpu_parity test_gpu_ref test_gpu_kernels test_gpu_depth test_gpu_jpeg test_gpu_warp"
 OTHER_TESTS="test_e2e"
 
 prepare() {

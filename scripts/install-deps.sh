@@ -14,7 +14,12 @@ liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
 python3 python3-numpy python3-h5py python3-pil
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-av
-slurmctld slurmd slurm-client munge openmpi-bin"
+slurmctld slurmd slurm-client munge openmpi-bin
+python3-pip"
+
+# What Debian 12 lacks, from PyPI into Debian's Python (/usr/bin/python3): laspy, the
+# independent LAS 1.4 reader the twin's point tests check against.
+PIP_PKGS="laspy"
 
 BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj ffmpeg"
 
@@ -24,15 +29,27 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+pip_missing=""
+for p in $PIP_PKGS; do
+	/usr/bin/python3 -c "import $p" 2>/dev/null || pip_missing="$pip_missing $p"
+done
+[ -z "$missing" ] && [ -z "$pip_missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "svtwin: missing Debian packages:$missing" >&2
-	echo "svtwin: run as root:  apt-get install -y --no-install-recommends$missing" >&2
+	[ -n "$missing" ] && echo "svtwin: run as root:  apt-get install -y --no-install-recommends$missing" >&2
+	[ -n "$pip_missing" ] && echo "svtwin: and:  /usr/bin/python3 -m pip install --break-system-packages$pip_missing" >&2
 	exit 1
 fi
-echo "svtwin: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+	echo "svtwin: installing$missing"
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi
+if [ -n "$pip_missing" ]; then
+	echo "svtwin: installing from PyPI:$pip_missing"
+	# shellcheck disable=SC2086
+	/usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore $pip_missing
+fi

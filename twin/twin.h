@@ -420,4 +420,55 @@ const char *twin_caption_time_of_day(int64_t time_us, int tz_offset_min);
  * truncated when short). Returns the length it needed (as snprintf). Pure, thread-safe. */
 int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap);
 
+/* ---- Retrieval of street views (twin_retrieve.c) ----------------------------------------- */
+
+/* Every panorama of the store offers TWIN_VIEW_YAWS views, at yaws 0, 45, ... 315 degrees
+ * clockwise from its own heading (or, with any_yaw, the one view looking exactly where the
+ * query looks). A query scores a view by distance (geodesic, metres) + deg_weight_m x the
+ * heading difference (degrees, 0..180) and answers the best views, one per panorama, through
+ * the store's spatial index (twin_store_query_near): what the Seoul World Model recipe
+ * retrieves near a camera's path (docs/twin.md). */
+#define TWIN_VIEW_YAWS 8
+
+typedef struct twin_view_query {
+	double lat, lon;         /* where the camera is (WGS84) */
+	double heading;          /* where it looks, degrees from true north; NaN: position only */
+	double radius_m;         /* candidates within this (30) */
+	double deg_weight_m;     /* metres a degree of heading difference costs (0.1) */
+	int any_yaw;             /* 1: the view at exactly the query heading, not the 8 yaws */
+	const char *exclude_capture; /* leave out this capture (capture run); NULL: none */
+	int exclude_seq;         /* leave out this sequence; -1 (default): none */
+	int64_t time_us;         /* with min_gap_s > 0: leave out frames closer in time than */
+	double min_gap_s;        /* min_gap_s to time_us (0: no time rule) */
+	/* Optional: a frame is a candidate only when this returns nonzero (splits, holdouts). */
+	int (*accept)(void *user, size_t frame, const twin_frame_record *r);
+	void *accept_user;
+} twin_view_query;
+
+/* One view retrieved. */
+typedef struct twin_view_hit {
+	size_t frame;            /* store index of the panorama */
+	double yaw_deg;          /* the view's yaw from the panorama's heading, [0, 360) */
+	double heading;          /* the view's heading from north, [0, 360) */
+	double dist_m, score;
+	int64_t time_us;
+	int seq;
+	size_t pose;             /* twin_store_views_along: the trajectory pose it was found for */
+	char capture[64];        /* the capture (run) it comes from (truncated to 63) */
+} twin_view_hit;
+
+/* Defaults as listed above (position 0, 0: set lat, lon). */
+void twin_view_query_default(twin_view_query *q);
+/* The k best views near q (lowest score first, ties: lower store index), one per panorama,
+ * into out (k entries, caller-owned); *n how many. 0, SVT_E_INPUT or a store error. */
+int twin_store_views_near(twin_store *s, const twin_view_query *q, size_t k, twin_view_hit *out,
+			  size_t *n, svt_err *err);
+/* Views along a trajectory of npts poses (lat, lon, heading each; heading may be NULL): the
+ * best view of each pose (q's rules, its lat/lon/heading replaced), no panorama twice (a
+ * panorama goes to the pose it scores best for), then, when more than k, k spread evenly
+ * along the trajectory; in pose order. out has k entries. */
+int twin_store_views_along(twin_store *s, const twin_view_query *q, const double *lat,
+			   const double *lon, const double *heading, size_t npts, size_t k,
+			   twin_view_hit *out, size_t *n, svt_err *err);
+
 #endif

@@ -126,11 +126,19 @@ class ClipDataset:
     Each item is a dict: frames uint8 [n,H,W,3], w2c float64 [n,4,4] (OpenCV world-to-camera,
     ENU metres), K float64 [n,4] (fx, fy, cx, cy), timestamps int64 [n] (microseconds UTC),
     llh float64 [n,3], clip_id str, t0 int, and depth float16 [n,H,W] (metres, 0 = invalid)
-    for clips that have it. Thread use: one dataset per thread (h5py holds a
+    for clips that have it. Clips built with references (`svtwin build --refs`, the default)
+    also give refs uint8 [R,H,W,3], ref_w2c float64 [R,4,4], ref_K float64 [R,4], ref_depth
+    float32 [R,H,W] (metres, 0 = none), ref_time int64 [R], ref_run str [R], ref_target int32
+    [R] (the clip frame each pairs with, -1: the lookahead), ref_kind int32 [R] (0 trajectory,
+    1 lookahead), and for the sample's frames warp uint8 [n,H,W,3], warp_mask uint8 [n,H,W]
+    (1 valid) and warp_ref int32 [n]. min_refs keeps only clips with at least that many
+    (trajectory) references, read from the clips' num_refs attributes without reading pixels.
+    Thread use: one dataset per thread (h5py holds a
     global lock, so threads would not read in parallel anyway); processes may share it.
     """
 
-    def __init__(self, path, window=None, stride=None, splits=None, cache_frames=4):
+    def __init__(self, path, window=None, stride=None, splits=None, cache_frames=4,
+                 min_refs=None):
         """Raises instead of returning an empty dataset: ValueError for an unknown split name,
         a window < 1 or longer than every clip (of the chosen splits), and chosen splits that
         hold no clip; FileNotFoundError for a directory without a manifest."""
@@ -162,8 +170,15 @@ class ClipDataset:
                 check_filters(codec)
                 self.codec = codec
                 index = f["index"][()]
+                nrefs = {}
+                if min_refs:  # attributes only: no pixel is read
+                    for row in index:
+                        c = row["clip_id"].decode()
+                        nrefs[c] = int(f["clips"][c].attrs.get("num_refs", 0))
             for row in index:
                 cid = row["clip_id"].decode()
+                if min_refs and nrefs.get(cid, 0) < min_refs:
+                    continue
                 split = row["split"].decode()
                 per_split[split] = per_split.get(split, 0) + 1
                 if splits is not None and split not in splits:
@@ -222,6 +237,25 @@ class ClipDataset:
         }
         if "depth" in g:  # float16 metres [n,H,W], 0 = invalid
             out["depth"] = g["depth"][s]
+        if "frame_kind" in g:  # densified clips (docs/shard-format.md "Densified clips")
+            out["frame_kind"] = g["frame_kind"][s]  # 0 key, 1 warp, 2 repeat, 3 slot, 4 model
+            out["frame_src"] = g["frame_src"][s]
+            if "valid" in g:
+                out["valid"] = g["valid"][s]  # uint8 [n,H,W], 1 = seen by a source
+        if "refs" in g:
+            r = g["refs"]
+            out["refs"] = r["rgb"][()]
+            out["ref_w2c"] = r["w2c"][()]
+            out["ref_K"] = r["K"][()]
+            out["ref_depth"] = r["depth"][()]
+            out["ref_time"] = r["timestamps"][()]
+            out["ref_run"] = [_attr_str(x) for x in r["run"][()]]
+            out["ref_target"] = r["target_frame"][()]
+            out["ref_kind"] = r["kind"][()]
+        if "warp" in g:
+            out["warp"] = g["warp"][s]
+            out["warp_mask"] = g["warp_mask"][s]
+            out["warp_ref"] = g["warp_ref"][s]
         return out
 
     def read_frame(self, i, t):
