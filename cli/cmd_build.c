@@ -1,9 +1,11 @@
 /* cmd_build.c: `svtwin build CAPTURE -o OUT [options]`: parses options into the main job
  * (dataset/dataset.h), runs it and prints its progress and summary. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "dataset/dataset.h"
@@ -13,13 +15,24 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: svtwin build CAPTURE -o OUT [options]\n"
-		"  CAPTURE            directory of panoramas (JPEG/PNG, searched recursively) or a file\n"
+		"  CAPTURE            directory of panoramas or photos (JPEG/PNG, searched\n"
+		"                     recursively), a kapture folder, or a file\n"
 		"  -o, --out DIR      output directory: shards, manifest.json, rejects.jsonl\n"
-		"  --crs EPSG:N       projected CRS for the proj coordinates (default EPSG:5186)\n"
+		"  --crs EPSG:N       projected CRS for the proj coordinates (default: EPSG:5186 when\n"
+		"                     the capture's centre is inside its area of use, else the UTM\n"
+		"                     zone there); frames the CRS does not cover are rejected\n"
+		"                     (outside_crs); geographic CRSs are refused\n"
 		"  --clip-frames N    frames per clip, 1+8k for Cosmos (default 57; 121 also fits)\n"
 		"  --stride N         frames between clip starts (default = clip frames: no overlap)\n"
 		"  --size WxH         view size (default 1280x704; 768x432 is the 480-class bin)\n"
-		"  --fov DEG          horizontal field of view of the views (default 90)\n"
+		"  --fov DEG          horizontal field of view of the views cut from panoramas\n"
+		"                     (default 90; a perspective photo keeps its own, fitted to --size)\n"
+		"  --panorama         every frame is a 360 equirectangular panorama, whatever its\n"
+		"                     metadata says\n"
+		"  --photo-fov DEG    horizontal field of view of perspective photos whose camera\n"
+		"                     nothing else gives (default: such frames are rejected, no_camera)\n"
+		"  --tz +HH:MM        time zone of capture times that carry none (default +09:00,\n"
+		"                     Korea; UTC or Z for UTC)\n"
 		"  --view travel|pano the view looks along the direction of travel (default) or at\n"
 		"                     the panorama's centre\n"
 		"  --codec C[:L]      none, gzip, lz4, zstd, blosc (default: lz4 if its plugin is\n"
@@ -85,6 +98,43 @@ static int parse_size(const char *s, int *w, int *h)
 	return 0;
 }
 
+/* "+09:00", "-5", "+0530", "UTC", "Z" -> minutes east of UTC. */
+static int parse_tz(const char *s, int *min)
+{
+	if (!strcmp(s, "UTC") || !strcmp(s, "Z") || !strcmp(s, "utc")) {
+		*min = 0;
+		return 0;
+	}
+	int sign = *s == '-' ? -1 : 1;
+	if (*s != '+' && *s != '-')
+		return -1;
+	s++;
+	int h = 0, m = 0, n = 0;
+	char tail;
+	if (strchr(s, ':') ? sscanf(s, "%2d:%2d%n%c", &h, &m, &n, &tail) != 2
+			   : (strlen(s) > 2 ? sscanf(s, "%2d%2d%n%c", &h, &m, &n, &tail) != 2
+					    : sscanf(s, "%2d%n%c", &h, &n, &tail) != 1))
+		return -1;
+	if (h > 14 || m > 59 || h * 60 + m > 14 * 60)
+		return -1;
+	*min = sign * (h * 60 + m);
+	return 0;
+}
+
+/* Ctrl-C: the committed shards stay, the temporary ones never take a final name; the message
+ * says how to go on (async-signal-safe: write and the default action). */
+static void on_sigint(int sig)
+{
+	static const char msg[] =
+		"\nsvtwin build: interrupted: the shards committed so far are kept and no partial "
+		"file has a final name; run the same command again to resume (or add --fresh to "
+		"start over)\n";
+	ssize_t w = write(2, msg, sizeof(msg) - 1);
+	(void)w;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void on_progress(void *user, const char *stage, size_t done, size_t total)
 {
 	svt_progress *p = user;
@@ -125,10 +175,14 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 	if (s->clips_skipped_part)
 		fprintf(stderr, "svtwin build: part %d/%d: %zu clips left to the other parts\n",
 			o->part_index, o->part_count, s->clips_skipped_part);
-	if (!s->clips_written && !s->clips_resumed && !s->clips_skipped_part &&
-	    s->frames_scanned > rejected)
-		fprintf(stderr, "svtwin build: no clip: no sequence holds %d usable frames (try a "
-				"smaller --clip-frames)\n", o->clip_frames);
+	if (s->epsg)
+		fprintf(stderr, "svtwin build: CRS EPSG:%d%s\n", s->epsg,
+			s->epsg_default ? " (the capture's default; --crs to choose)" : "");
+	if (s->tz_assumed)
+		fprintf(stderr, "svtwin build: %zu frames had times without a zone: taken as UTC%+03d:%02d "
+				"(%s; --tz to change)\n", s->tz_assumed, o->default_tz_min / 60,
+			abs(o->default_tz_min) % 60,
+			o->default_tz_min == 540 ? "the default, Korea" : "--tz");
 	if (s->refs_written || s->refs_dropped_cover || s->refs_no_depth)
 		fprintf(stderr, "svtwin build: %zu references (%zu dropped by coverage, %zu without "
 				"depth), %zu warped frames, %zu frames without a warp, %.2f s\n",
@@ -171,7 +225,8 @@ int cmd_build(int argc, char **argv)
 	enum { O_CRS = 256, O_CLIP, O_STRIDE, O_SIZE, O_FOV, O_VIEW, O_CODEC, O_CPU, O_THREADS,
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
 	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM, O_REFS, O_REF_GAP,
-	       O_REF_COVER, O_NO_WARPS, O_HOLDOUT, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
+	       O_REF_COVER, O_NO_WARPS, O_HOLDOUT, O_PANORAMA,
+	       O_PHOTO_FOV, O_TZ, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -206,6 +261,9 @@ int cmd_build(int argc, char **argv)
 		{"ref-min-cover", required_argument, 0, O_REF_COVER},
 		{"no-warps", no_argument, 0, O_NO_WARPS},
 		{"holdout", required_argument, 0, O_HOLDOUT},
+		{"panorama", no_argument, 0, O_PANORAMA},
+		{"photo-fov", required_argument, 0, O_PHOTO_FOV},
+		{"tz", required_argument, 0, O_TZ},
 		{"cluster", no_argument, 0, O_CLUSTER},
 		{"rank", required_argument, 0, O_RANK},
 		{"ranks", required_argument, 0, O_RANKS},
@@ -214,23 +272,43 @@ int cmd_build(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	optind = 1;
-	int c, cluster = 0, rank = -1, ranks = 0;
+	int cluster = 0, rank = -1, ranks = 0;
 	double cell_m = 0;
+	int c;
+	svt_err err = {0};
+	long long iv;
+	/* Every number through svt_parse_*: a bad or out-of-range value names its option. */
+#define PINT(name, lo, hi, dst)                                                              \
+	do {                                                                                 \
+		if (svt_parse_int(name, optarg, lo, hi, &iv, &err))                          \
+			return (cli_fail("build", &err), 2);                              \
+		dst = (int)iv;                                                               \
+	} while (0)
+#define PDBL(name, lo, hi, dst)                                                              \
+	do {                                                                                 \
+		if (svt_parse_double(name, optarg, lo, hi, &dst, &err))                      \
+			return (cli_fail("build", &err), 2);                              \
+	} while (0)
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out = optarg; break;
-		case O_CRS:
-			o.epsg = atoi(strncmp(optarg, "EPSG:", 5) ? optarg : optarg + 5);
+		case O_CRS: {
+			const char *v = strncasecmp(optarg, "EPSG:", 5) ? optarg : optarg + 5;
+			if (svt_parse_int("--crs", v, 1, 999999, &iv, &err))
+				return (cli_fail("build", &err), 2);
+			o.epsg = (int)iv;
 			break;
-		case O_CLIP: o.clip_frames = atoi(optarg); break;
-		case O_STRIDE: o.clip_stride = atoi(optarg); break;
+		}
+		case O_CLIP: PINT("--clip-frames", 1, 4096, o.clip_frames); break;
+		case O_STRIDE: PINT("--stride", 1, 4096, o.clip_stride); break;
 		case O_SIZE:
 			if (parse_size(optarg, &o.width, &o.height)) {
-				fprintf(stderr, "svtwin build: bad --size '%s' (want WxH)\n", optarg);
+				fprintf(stderr, "svtwin build: bad --size '%s' (want WxH, each in "
+						"[16, 16384])\n", optarg);
 				return 2;
 			}
 			break;
-		case O_FOV: o.hfov_deg = atof(optarg); break;
+		case O_FOV: PDBL("--fov", 1, 179, o.hfov_deg); break;
 		case O_VIEW:
 			if (!strcmp(optarg, "travel"))
 				o.view_dir = DATASET_VIEW_TRAVEL;
@@ -248,19 +326,22 @@ int cmd_build(int argc, char **argv)
 			break;
 		case O_CODEC: o.codec = optarg; break;
 		case O_CPU: o.cpu_only = 1; break;
-		case O_THREADS: o.threads = atoi(optarg); break;
+		case O_THREADS: PINT("--threads", 1, 1024, o.threads); break;
 		case O_TRACK: o.track = optarg; break;
-		case O_TRACK_OFF: o.track_offset_s = atof(optarg); break;
+		case O_TRACK_OFF: PDBL("--track-offset", -1e9, 1e9, o.track_offset_s); break;
 		case O_KEEP: o.keep_corrupt = 1; break;
-		case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
-		case O_BUFFER: o.split_buffer_m = atof(optarg); break;
+		case O_SEED:
+			if (svt_parse_u64("--seed", optarg, &o.seed, &err))
+				return (cli_fail("build", &err), 2);
+			break;
+		case O_BUFFER: PDBL("--split-buffer", 0, 1e6, o.split_buffer_m); break;
 		case O_TWIN: o.twin = optarg; break;
 		case O_DISTRICTS: o.districts = optarg; break;
 		case O_FRESH: o.fresh = 1; break;
-		case O_SHARD_MB: o.shard_mb = atof(optarg); break;
+		case O_SHARD_MB: PDBL("--shard-mb", 1, 1e6, o.shard_mb); break;
 		case O_DONGS: o.dongs = optarg; break;
-		case O_SPACING_M: o.spacing_m = atof(optarg); break;
-		case O_SPACING_S: o.spacing_s = atof(optarg); break;
+		case O_SPACING_M: PDBL("--spacing-m", 0.01, 1e5, o.spacing_m); break;
+		case O_SPACING_S: PDBL("--spacing-s", 0.001, 1e6, o.spacing_s); break;
 		case O_PART:
 			if (sscanf(optarg, "%d/%d", &o.part_index, &o.part_count) != 2 ||
 			    o.part_count < 1 || o.part_index < 0 || o.part_index >= o.part_count) {
@@ -290,24 +371,30 @@ int cmd_build(int argc, char **argv)
 		case O_REF_COVER: o.ref_min_cover = atof(optarg); break;
 		case O_NO_WARPS: o.ref_warps = 0; break;
 		case O_HOLDOUT: o.holdout = optarg; break;
+		case O_PANORAMA: o.panorama = 1; break;
+		case O_PHOTO_FOV: PDBL("--photo-fov", 1, 170, o.photo_fov_deg); break;
+		case O_TZ:
+			if (parse_tz(optarg, &o.default_tz_min)) {
+				fprintf(stderr, "svtwin build: bad --tz '%s' (want +HH:MM, -HH:MM or UTC, "
+						"within [-12:00, +14:00])\n", optarg);
+				return 2;
+			}
+			break;
 		case O_CLUSTER: cluster = 1; break;
-		case O_RANK: rank = atoi(optarg); cluster = 1; break;
-		case O_RANKS: ranks = atoi(optarg); cluster = 1; break;
-		case O_CELL: cell_m = atof(optarg); break;
+		case O_RANK: PINT("--rank", 0, 1000000, rank); cluster = 1; break;
+		case O_RANKS: PINT("--ranks", 1, 1000000, ranks); cluster = 1; break;
+		case O_CELL: PDBL("--cell-m", 1, 1e6, cell_m); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+#undef PINT
+#undef PDBL
 	if (optind != argc - 1 || !o.out) {
 		usage(stderr);
 		return 2;
 	}
 	o.capture = argv[optind];
-	if (o.clip_frames < 1 || o.clip_frames > 4096 || o.epsg <= 0 || o.hfov_deg <= 0 ||
-	    o.hfov_deg >= 180) {
-		fprintf(stderr, "svtwin build: --clip-frames, --crs or --fov out of range\n");
-		return 2;
-	}
 	if (o.spacing_m > 0 && o.spacing_s > 0) {
 		fprintf(stderr, "svtwin build: --spacing-m and --spacing-s exclude each other\n");
 		return 2;
@@ -315,12 +402,12 @@ int cmd_build(int argc, char **argv)
 	if (o.densify == DATASET_DENSIFY_NONE && (o.clip_frames - 1) % 8 != 0)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
-	svt_err err = {0};
 	if (cluster)
 		return build_rank(&o, rank, ranks, cell_m);
 	dataset_job *job = NULL;
 	if (dataset_job_create(&o, &job, &err))
 		return cli_fail("build", &err);
+	signal(SIGINT, on_sigint);
 	svt_progress prog = {0};
 	dataset_callbacks cb = {.progress = on_progress, .user = &prog};
 	int rc = dataset_job_run(job, &cb, &err);
@@ -329,6 +416,7 @@ int cmd_build(int argc, char **argv)
 	dataset_stats st;
 	dataset_job_stats(job, &st);
 	dataset_job_destroy(job);
+	signal(SIGINT, SIG_DFL);
 	if (st.frames_scanned && svt_log_level() >= 1)
 		print_summary(&o, &st, rc ? "no shard committed" : "shards");
 	return rc ? cli_fail("build", &err) : 0;

@@ -30,7 +30,39 @@ int cmd_probe(int argc, char **argv)
 	ingest_scan_opts so;
 	ingest_scan_opts_default(&so);
 	int summary = 0, i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
+	/* Options may follow the paths: options (and their values) first, paths after, in
+	 * their orders ("--" ends the options). */
+	char **args = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *));
+	if (!args) {
+		fprintf(stderr, "svtwin probe: no memory\n");
+		return 1;
+	}
+	int na = 0, np = 0, dd = 0;
+	args[na++] = argv[0];
+	for (int k = 1; k < argc; k++)
+		if (!dd && !strcmp(argv[k], "--"))
+			dd = 1;
+		else if (!dd && argv[k][0] == '-' && argv[k][1]) {
+			args[na++] = argv[k];
+			if ((!strcmp(argv[k], "--track") || !strcmp(argv[k], "--track-offset")) &&
+			    k + 1 < argc)
+				args[na++] = argv[++k];
+		}
+	int nopt = na;
+	dd = 0;
+	for (int k = 1; k < argc; k++)
+		if (!dd && !strcmp(argv[k], "--"))
+			dd = 1;
+		else if (!dd && argv[k][0] == '-' && argv[k][1]) {
+			if ((!strcmp(argv[k], "--track") || !strcmp(argv[k], "--track-offset")) &&
+			    k + 1 < argc)
+				k++;
+		} else
+			args[nopt + np++] = argv[k];
+	memcpy(argv, args, (size_t)argc * sizeof(char *));
+	free(args);
+	int last_opt = nopt;
+	for (; i < last_opt; i++) {
 		if (!strcmp(argv[i], "--track") && i + 1 < argc) {
 			so.track_path = argv[++i];
 		} else if (!strcmp(argv[i], "--track-offset") && i + 1 < argc) {

@@ -60,11 +60,18 @@ typedef struct dataset_clip_info {
 typedef struct dataset_opts {
 	const char *capture;     /* directory or file */
 	const char *out;         /* output directory */
-	int epsg;                /* projected CRS, 5186 */
+	int epsg;                /* projected CRS; 0 (the default): the capture's
+				  * (geo_crs_default_for its first frame). Frames the CRS does
+				  * not cover are rejected (outside_crs), never the job. */
 	int clip_frames;         /* 57 */
 	int clip_stride;         /* 0 = clip_frames (no overlap) */
 	int width, height;       /* view size, 1280x704 */
-	double hfov_deg;         /* 90 */
+	double hfov_deg;         /* 90: views cut from panoramas (a perspective photo keeps
+				  * its own field of view, fitted to the view size) */
+	int panorama;            /* 1: every frame is an equirectangular panorama */
+	double photo_fov_deg;    /* > 0: horizontal field of view of photos whose camera
+				  * nothing else gives (ingest_camera_opts.fov_deg); 0: reject */
+	int default_tz_min;      /* zone of times without one, minutes east of UTC: +540 */
 	dataset_view_dir view_dir;
 	const char *codec;       /* NULL = the writer's default; else "lz4", "zstd:3", "jpeg:90"... */
 	int cpu_only;            /* force the C reference */
@@ -150,6 +157,8 @@ typedef struct dataset_stats {
 	size_t decode_warnings;  /* frames kept although their JPEG decoded with warnings */
 	size_t points_total, depth_frames; /* depth points fused into the twin */
 	int width, height;
+	int epsg, epsg_default;  /* the CRS used; 1: chosen by default for the capture */
+	size_t tz_assumed;       /* kept frames whose time had no zone (default_tz_min taken) */
 	char backend[32];        /* "cpu" or "cuda" ("-" before the run) */
 	double seconds;          /* wall time of dataset_job_run */
 	/* Where the main thread's time went (the workers cut views meanwhile): waiting for the
@@ -161,6 +170,8 @@ typedef struct dataset_stats {
 	size_t refs_written, refs_dropped_cover, refs_no_depth, warps_written, warps_missing;
 	size_t clips_holdout;    /* clips sent to test by the holdout */
 	double seconds_refs;
+	/* Why no clip was cut when none was (a sentence; "" otherwise). */
+	char no_clip_why[256];
 } dataset_stats;
 
 typedef struct dataset_job dataset_job;

@@ -36,6 +36,9 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		memcpy(j->llh + 3 * t, f->llh, 3 * sizeof(double));
 		memcpy(j->proj + 3 * t, f->proj, 3 * sizeof(double));
 		j->time_us[t] = f->time_us;
+		const ingest_meta *mt = &j->cap->frames[j->cap_idx[kidx[t]]].meta;
+		j->tz_min[t] = mt->tz_offset_min;
+		j->tz_assumed[t] = (uint8_t)(mt->tz_assumed != 0);
 		j->clip_tf[t] = *f; /* one sequence: distances run from the clip's first frame */
 	}
 	twin_frames_distance(j->clip_tf, (size_t)T, j->dist);
@@ -58,9 +61,10 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.id = id, .T = T, .H = o->height, .W = o->width,
 		.w2c = B->w2c, .K = B->K, .llh = j->llh, .proj = j->proj,
 		.heading = B->heading, .dist_m = j->dist, .time_us = j->time_us,
+		.tz_offset_min = j->tz_min, .tz_assumed = j->tz_assumed,
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
-		.depth = B->clip_depth,
+		.depth = B->clip_depth, .camera_model = B->camera_model,
 		.camera_action = ds_camera_action(B->w2c, 0, T - 1),
 	};
 	if (o->densify != DATASET_DENSIFY_NONE) {
@@ -114,8 +118,26 @@ typedef struct pending {
 	int n, seq, split;
 	char id[64];
 	size_t start;        /* where it was assembled from (to reassemble after a reject) */
-	int resumed;         /* committed by an earlier run: cut only for its depth points */
+	int points_only;     /* committed by an earlier run whose depth fusion it outlived:
+			      * cut again for its points only, not written */
 } pending;
+
+/* True when a clip committed by an earlier run still has frames whose depth the twin does not
+ * hold (the run was killed between writing the clip and fusing its points). */
+static int clip_needs_points(const dataset_job *j, const pending *P)
+{
+	char dpath[4096];
+	if (!j->store)
+		return 0;
+	for (int t = 0; t < P->n; t++) {
+		size_t k = P->kidx[t];
+		const ingest_frame *f = &j->cap->frames[j->cap_idx[k]];
+		if (!j->points_done[k] && f->camera.model != INGEST_CAM_PINHOLE &&
+		    ingest_depth_path(f->path, dpath, sizeof(dpath)))
+			return 1;
+	}
+	return 0;
+}
 
 typedef struct clip_loop {
 	twin_clip_opts co;
@@ -134,7 +156,6 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 {
 	int rc = SVT_OK;
 	*found = 0;
-	P->resumed = 0;
 	for (;;) {
 		size_t m = 0;
 		for (size_t k = L->start; k < j->n; k++)
@@ -172,19 +193,19 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 		} else if (P->split == TWIN_SPLIT_DROP) {
 			/* Within the buffer of another split's block: no place may be in two. */
 			j->st.clips_dropped++;
-		} else if (fmt_writer_has_clip(j->writer, P->id) && j->capture_new) {
-			/* Committed earlier, but the twin is new (a cluster rank's twin part is
-			 * redone after a kill): the clip is cut again for its depth points only. */
-			P->resumed = 1;
-			*found = 1;
-			return SVT_OK;
 		} else if (fmt_writer_has_clip(j->writer, P->id)) {
 			/* Committed by an earlier, interrupted run of this job. */
 			if ((rc = ds_clip_remember(j, P->id, P->kidx, c->n, c->seq, err)))
 				return rc;
 			j->st.clips_resumed++;
 			ds_report_progress(j, (size_t)c->n);
+			if (clip_needs_points(j, P)) {
+				P->points_only = 1;
+				*found = 1;
+				return SVT_OK;
+			}
 		} else {
+			P->points_only = 0;
 			*found = 1;
 			return SVT_OK; /* L->start moves past it once it is cut */
 		}
@@ -224,10 +245,12 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 	j->proj = calloc(3 * T, sizeof(double));
 	j->dist = calloc(T, sizeof(double));
 	j->time_us = calloc(T, sizeof(int64_t));
+	j->tz_min = calloc(T, sizeof(int32_t));
+	j->tz_assumed = calloc(T, 1);
 	j->clip_tf = calloc(T, sizeof(twin_frame));
 	int rc = SVT_OK, found = 0, b = 0;
 	if (!L.sub || !L.map || !PQ[0].kidx || !PQ[1].kidx || !j->llh || !j->proj || !j->dist ||
-	    !j->time_us || !j->clip_tf) {
+	    !j->time_us || !j->tz_min || !j->tz_assumed || !j->clip_tf) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
 		goto done;
 	}
@@ -262,20 +285,16 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		rc = ds_points_flush(j, err);
 		double t2 = svt_now();
 		j->st.seconds_fuse += t2 - t1;
-		if (!rc && P->resumed) {
-			if ((rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
-				break;
-			j->st.clips_resumed++;
-			found = qfound;
-			b = 1 - b;
-			continue;
-		}
-		if (rc || (rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
-					   twin_split_name(P->split), err)) ||
-		    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+		if (rc)
 			break;
-		j->st.seconds_write += svt_now() - t2;
-		j->st.split_counts[P->split]++;
+		if (!P->points_only) {
+			if ((rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
+					     twin_split_name(P->split), err)) ||
+			    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
+				break;
+			j->st.seconds_write += svt_now() - t2;
+			j->st.split_counts[P->split]++;
+		}
 		found = qfound;
 		b = 1 - b;
 	}

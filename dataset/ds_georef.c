@@ -1,6 +1,7 @@
 /* ds_georef.c: the scan (ingest) and the georeference of the kept frames (geo): projected and
  * ENU positions in batches, direction of travel, panorama headings and poses. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ int ds_scan(dataset_job *j, svt_err *err)
 	so.track_offset_s = j->o.track_offset_s;
 	so.reject_warnings = !j->o.keep_corrupt;
 	so.threads = j->threads;
+	so.camera.panorama = j->o.panorama;
+	so.camera.fov_deg = j->o.photo_fov_deg;
+	so.meta.default_tz_min = j->o.default_tz_min;
 	int rc = ingest_capture_scan(j->o.capture, &so, &j->cap, err);
 	if (rc)
 		return svt_err_prefix(err, "scanning %s", j->o.capture);
@@ -32,9 +36,85 @@ int ds_scan(dataset_job *j, svt_err *err)
 }
 
 /* Positions in the projected CRS and the ENU frame, in batches; headings and panorama poses. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The capture's centre: the median latitude and longitude of its usable frames, so that a few
+ * far-off frames (a wrong fix, a photo from elsewhere) do not move it. 0 when none is usable. */
+static int capture_centre(const ingest_capture *c, double *lat, double *lon)
+{
+	double *v = malloc(2 * (c->n ? c->n : 1) * sizeof(double));
+	size_t m = 0;
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->frames[i].reason == INGEST_OK) {
+			v[m] = c->frames[i].meta.lat;
+			v[c->n + m] = c->frames[i].meta.lon;
+			m++;
+		}
+	if (m) {
+		qsort(v, m, sizeof(double), cmp_double);
+		qsort(v + c->n, m, sizeof(double), cmp_double);
+		*lat = v[m / 2];
+		*lon = v[c->n + m / 2];
+	}
+	free(v);
+	return m ? 1 : 0;
+}
+
+/* The CRS: the user's, or the capture's default (EPSG:5186 inside its area, else the UTM zone
+ * of the capture's centre), said in the log. Frames the CRS does not cover are rejected
+ * (outside_crs) so that one far-off frame never fails the job. */
+static int georef_crs(dataset_job *j, svt_err *err)
+{
+	double clat = 0, clon = 0;
+	int have = capture_centre(j->cap, &clat, &clon);
+	if (have < 0)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu positions", j->cap->n);
+	if (!have)
+		return SVT_OK; /* no usable frame: ds_georeference says so */
+	int epsg = j->o.epsg, rc;
+	if (epsg <= 0) {
+		if ((rc = geo_crs_default_for(clat, clon, &epsg, err)))
+			return svt_err_prefix(err, "no default CRS for %s (pass --crs)",
+					      j->o.capture);
+		j->st.epsg_default = 1;
+		svt_log_info("CRS EPSG:%d: the default for a capture centred at %.5f, %.5f%s "
+			     "(--crs to choose another)", epsg, clat, clon,
+			     epsg == GEO_EPSG_DEFAULT ? " (inside its area of use)" : " (its UTM zone)");
+	}
+	j->st.epsg = epsg;
+	if ((rc = geo_crs_create(epsg, &j->crs, err)))
+		return rc;
+	size_t out = 0;
+	for (size_t i = 0; i < j->cap->n; i++) {
+		ingest_frame *f = &j->cap->frames[i];
+		if (f->reason != INGEST_OK || geo_crs_covers(j->crs, f->meta.lat, f->meta.lon))
+			continue;
+		f->reason = INGEST_REJ_OUTSIDE_CRS;
+		snprintf(f->why, sizeof(f->why), "%.5f, %.5f is outside the area of use of EPSG:%d "
+			 "(pass --crs with a CRS that covers it)", f->meta.lat, f->meta.lon, epsg);
+		j->cap->n_kept--;
+		j->cap->n_rejected[INGEST_REJ_OUTSIDE_CRS]++;
+		ds_report_frame(j, i, NULL);
+		out++;
+	}
+	if (out)
+		svt_log_warn("%zu frames outside EPSG:%d's area of use rejected (outside_crs)", out,
+			     epsg);
+	return SVT_OK;
+}
+
 int ds_georeference(dataset_job *j, svt_err *err)
 {
 	size_t n = 0;
+	int rc0 = georef_crs(j, err);
+	if (rc0)
+		return rc0;
 	for (size_t i = 0; i < j->cap->n; i++)
 		n += j->cap->frames[i].reason == INGEST_OK;
 	j->n = n;
@@ -68,12 +148,12 @@ int ds_georeference(dataset_job *j, svt_err *err)
 		f->seq = j->cap->frames[j->cap_idx[k]].seq;
 		f->src = (int)j->cap_idx[k];
 		j->alive[k] = 1;
+		j->st.tz_assumed += m->tz_assumed && (m->has & INGEST_HAS_TIME);
 	}
 	/* ENU origin: the first kept frame, so coordinates stay small and exact in float32
 	 * consumers; recorded in every shard. */
 	double lat0 = j->tf[0].llh[0], lon0 = j->tf[0].llh[1], h0 = j->tf[0].llh[2];
-	if ((rc = geo_crs_create(j->o.epsg, &j->crs, err)) ||
-	    (rc = geo_enu_create(lat0, lon0, h0, &j->enu, err)))
+	if ((rc = geo_enu_create(lat0, lon0, h0, &j->enu, err)))
 		goto done;
 
 	for (size_t k = 0; k < n; k++) {
@@ -100,7 +180,7 @@ int ds_georeference(dataset_job *j, svt_err *err)
 	double ox, oy;
 	if ((rc = geo_enu_origin_projected(j->enu, j->crs, &ox, &oy, err)))
 		goto done;
-	j->info.crs_epsg = j->o.epsg;
+	j->info.crs_epsg = j->st.epsg;
 	j->info.enu_origin_llh[0] = lat0;
 	j->info.enu_origin_llh[1] = lon0;
 	j->info.enu_origin_llh[2] = h0;

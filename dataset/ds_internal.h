@@ -30,6 +30,7 @@ typedef struct ds_buf {
 	double *w2c, *K, *heading;
 	int clip_depth;      /* every frame of the clip has a depth map */
 	double yaw_off;      /* DATASET_VIEW_RANDOM: the clip's yaw from travel, degrees */
+	const char *camera_model; /* the frames' camera ("equirect", "pinhole" or "mixed") */
 	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
 } ds_buf;
 
@@ -62,26 +63,42 @@ struct dataset_job {
 	/* the clip being written */
 	double *llh, *proj, *dist;
 	int64_t *time_us;
+	int32_t *tz_min;
+	uint8_t *tz_assumed;
 	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
 	struct ds_workers *workers; /* the run's pool (ds_views.c) */
 	int threads;         /* its size: opts.threads or the cores */
 	/* depth -> points fused into the twin's tiles, once per frame */
 	gpu_point *pts;
 	size_t npts, cappts;
+	size_t *pfr, npfr, cappfr; /* the store frames those points came from */
+	size_t *fuse_fr, fuse_nfr, fuse_capfr;
 	/* the points being fused on the fusion thread (ds_twin.c) */
 	gpu_point *fuse_pts;
 	size_t fuse_n, fuse_cap;
 	int fusing, fuse_rc;
 	pthread_t fuse_th;
 	svt_err fuse_err;
-	unsigned char *points_done;
+	unsigned char *points_done; /* per kept frame: its depth is fused (this run or, as the
+				     * twin records, an earlier one) */
 	ds_clip_rec *recs;
 	size_t nrecs, caprecs;
 	size_t prog_done, prog_total;
 	double t0;
+	/* ds_guard.c: one writer per OUT and twin; the build's configuration record */
+	fmt_lock *lock, *twin_lock;
+	char *config_json;
+	char twin_name[128]; /* the capture in the twin: name@digest of its content */
 	dataset_stats st;
 	struct ds_refs *refs; /* the references' state (ds_refs.c), made with the first clip */
 };
+
+/* ds_guard.c: OUT (and the twin's folder) created, proved writable and locked, before the
+ * scan; the configuration compared with an earlier build's (a differing rerun refused) and
+ * recorded, after the georeference; the locks released at the end. */
+int ds_guard_out(dataset_job *j, svt_err *err);
+int ds_guard_config(dataset_job *j, svt_err *err);
+void ds_guard_release(dataset_job *j);
 
 /* ds_georef.c: scan the capture; positions, headings and panorama poses of the kept frames. */
 int ds_scan(dataset_job *j, svt_err *err);

@@ -18,7 +18,8 @@
 void dataset_opts_default(dataset_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->epsg = GEO_EPSG_DEFAULT;
+	o->epsg = 0; /* the capture's default (geo_crs_default_for) */
+	o->default_tz_min = 9 * 60; /* Asia/Seoul (ingest_meta_opts_default) */
 	o->clip_frames = 57;
 	o->width = 1280;
 	o->height = 704;
@@ -49,7 +50,18 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 	if (o->clip_frames < 1 || o->clip_frames > 4096)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: clip_frames %d out of [1, 4096]",
 				   o->clip_frames);
-	if (o->clip_stride < 0 || o->epsg <= 0 || !(o->hfov_deg > 0 && o->hfov_deg < 180) ||
+	if (o->epsg > 0) {
+		int rc = geo_crs_check_projected(o->epsg, err);
+		if (rc)
+			return rc;
+	}
+	if (!(o->photo_fov_deg >= 0 && o->photo_fov_deg < 180))
+		return svt_err_set(err, SVT_E_INPUT, "dataset: photo field of view %g out of "
+				   "[0, 180)", o->photo_fov_deg);
+	if (o->default_tz_min < -12 * 60 || o->default_tz_min > 14 * 60)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: time zone %+d min out of "
+				   "[-12:00, +14:00]", o->default_tz_min);
+	if (o->clip_stride < 0 || o->epsg < 0 || !(o->hfov_deg > 0 && o->hfov_deg < 180) ||
 	    o->width < 16 || o->height < 16 || o->width > 16384 || o->height > 16384)
 		return svt_err_set(err, SVT_E_INPUT, "dataset: stride, crs, fov or view size out of "
 				   "range");
@@ -171,6 +183,37 @@ static int job_writer(dataset_job *j, svt_err *err)
 	return SVT_OK;
 }
 
+/* A build that cuts no clip fails with the one reason that holds (dataset_stats.no_clip_why). */
+static int job_no_clip(dataset_job *j, svt_err *err)
+{
+	const dataset_opts *o = &j->o;
+	char *why = j->st.no_clip_why;
+	size_t cap = sizeof(j->st.no_clip_why), longest = 0, run = 0, alive = 0;
+	for (size_t k = 0; k < j->n; k++) {
+		if (!j->alive[k]) {
+			run = 0;
+			continue;
+		}
+		alive++;
+		run = (k > 0 && j->alive[k - 1] && j->tf[k].seq == j->tf[k - 1].seq) ? run + 1 : 1;
+		if (run > longest)
+			longest = run;
+	}
+	if (!alive)
+		snprintf(why, cap, "every usable frame failed when it was cut (see rejects.jsonl)");
+	else if (j->st.clips_dropped)
+		snprintf(why, cap, "all %zu clips fell within the split buffer of another split "
+			 "(--split-buffer %g m)", j->st.clips_dropped, o->split_buffer_m);
+	else if (o->spacing_m > 0 || o->spacing_s > 0)
+		snprintf(why, cap, "no sequence gives %d frames at the requested spacing (the "
+			 "longest holds %zu usable frames)", o->clip_frames, longest);
+	else
+		snprintf(why, cap, "no sequence holds %d usable frames in a row (the longest "
+			 "holds %zu): use --clip-frames %zu or less", o->clip_frames, longest,
+			 longest);
+	return svt_err_set(err, SVT_E_INPUT, "no clip written: %s", why);
+}
+
 static void job_count(dataset_job *j)
 {
 	const ingest_capture *c = j->cap;
@@ -196,13 +239,19 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	j->t0 = svt_now();
 	const dataset_opts *o = &j->o;
 	int rc;
-	if ((rc = svt_mkdirs(o->out, err)) || (rc = ds_scan(j, err)))
+	/* OUT first: an output that cannot be written or is in use says so before any work. */
+	if ((rc = ds_guard_out(j, err)) || (rc = ds_scan(j, err)))
 		goto done;
 	for (size_t i = 0; i < j->cap->n; i++)
 		if (j->cap->frames[i].reason != INGEST_OK)
 			ds_report_frame(j, i, NULL);
-	if ((rc = ds_georeference(j, err)) || (rc = ds_twin_open(j, err)) ||
-	    (rc = ds_densify_plan(j, err)))
+	if ((rc = ds_georeference(j, err)))
+		goto report;
+	/* A refused rerun (another capture, other options) leaves OUT as it was, its
+	 * rejects.jsonl included. */
+	if ((rc = ds_guard_config(j, err)))
+		goto done;
+	if ((rc = ds_twin_open(j, err)) || (rc = ds_densify_plan(j, err)))
 		goto report;
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
 		goto report;
@@ -219,6 +268,8 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	j->workers = NULL;
 	if (!rc)
 		rc = ds_twin_record_tiles(j, err);
+	if (!rc && !j->st.clips_written && !j->st.clips_resumed && !j->st.clips_skipped_part)
+		rc = job_no_clip(j, err);
 	if (rc)
 		fmt_writer_abort(j->writer);
 	else
@@ -236,6 +287,7 @@ done:
 	/* The store is saved by the calls that change it; closing frees it (and its memory). */
 	twin_store_close(j->store);
 	j->store = NULL;
+	ds_guard_release(j);
 	job_count(j);
 	j->st.seconds = svt_now() - j->t0;
 	return rc;
@@ -260,6 +312,8 @@ void dataset_job_destroy(dataset_job *j)
 	ds_refs_destroy(j->refs);
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
+	ds_guard_release(j);
+	free(j->config_json);
 	for (size_t i = 0; i < j->nrecs; i++)
 		free(j->recs[i].kidx);
 	free(j->recs);
@@ -277,6 +331,8 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->points_done);
 	free(j->pts);
 	free(j->fuse_pts);
+	free(j->pfr);
+	free(j->fuse_fr);
 	for (int b = 0; b < 2; b++) {
 		free(j->buf[b].views);
 		free(j->buf[b].vdepth);
@@ -288,6 +344,8 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->proj);
 	free(j->dist);
 	free(j->time_us);
+	free(j->tz_min);
+	free(j->tz_assumed);
 	free(j->clip_tf);
 	free(j);
 }

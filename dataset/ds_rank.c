@@ -363,15 +363,9 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		}
 	}
 	unlink(marker); /* this rank's part is being redone: not done until it is committed */
-	/* A killed run's twin part cannot say which clips' points it holds: it is made again
-	 * (the committed shards are kept, their clips cut again for their points only). */
-	char twin[4200];
-	snprintf(twin, sizeof(twin), "%s/twin", dir);
-	if (access(twin, F_OK) == 0) {
-		svt_log_info("rank %d: an earlier run did not finish: its twin part is redone, its "
-			     "committed shards kept", r->rank);
-		ds_rm_tree(twin);
-	}
+	/* A killed run's twin part is kept: it records which frames' points it fused (with the
+	 * points, in one transaction), so the rerun cuts the kept shards' clips again only for the
+	 * points they lack (ds_clips.c, points_only). */
 	dataset_opts ro = *o;
 	rank_filter f = {r->rank, ranks, cell_m, o->clip_filter, o->clip_filter_user};
 	ro.out = dir;

@@ -414,7 +414,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	twin_view_query_default(&q);
 	q.radius_m = o->ref_radius_m;
 	q.any_yaw = 1;
-	q.exclude_capture = j->name;
+	q.exclude_capture = j->twin_name; /* the twin knows the capture by content */
 	q.time_us = j->tf[kidx[0]].time_us;
 	q.min_gap_s = o->ref_min_gap_s;
 	q.accept = ref_accept;

@@ -22,9 +22,20 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 		snprintf(dir, sizeof(dir), "%s", o->twin);
 	else if ((rc = svt_path_join(dir, sizeof(dir), o->out, "twin", err)))
 		return rc;
+	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
+	 * are then made again, not kept from the run being replaced); a shared twin (--twin) is
+	 * others' too: it keeps the capture, known by its content, as it is. */
+	if (o->fresh && !o->twin) {
+		if ((rc = twin_store_remove(dir, err)))
+			return svt_err_prefix(err, "--fresh");
+		svt_log_info("--fresh: the twin %s is rebuilt", dir);
+	} else if (o->fresh) {
+		svt_log_info("--fresh: the shared twin %s keeps what it holds of %s", dir,
+			     j->twin_name);
+	}
 	twin_store_opts so;
 	twin_store_opts_default(&so);
-	so.epsg = o->epsg;
+	so.epsg = j->st.epsg;
 	so.have_origin = 1;
 	memcpy(so.origin_llh, j->info.enu_origin_llh, sizeof(so.origin_llh));
 	if ((rc = twin_store_open(dir, &so, &j->store, err)))
@@ -42,8 +53,10 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	}
 
 	size_t first = 0;
-	if (twin_store_capture_find(j->store, j->name, &first, NULL)) {
-		svt_log_info("capture %s is already in the twin %s", j->name, dir);
+	/* By content (name@digest, ds_guard_config): another capture that happens to share the
+	 * folder's name is another capture. */
+	if (twin_store_capture_find(j->store, j->twin_name, &first, NULL)) {
+		svt_log_info("capture %s is already in the twin %s", j->twin_name, dir);
 		j->store_first = first; /* frames were added in the same order */
 	}
 	if (j->store_first == SIZE_MAX) {
@@ -52,15 +65,19 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", j->n);
 		for (size_t k = 0; k < j->n; k++)
 			paths[k] = j->cap->frames[j->cap_idx[k]].path;
-		twin_capture_in in = {.name = j->name, .source = o->capture, .frames = j->tf,
+		twin_capture_in in = {.name = j->twin_name, .source = o->capture, .frames = j->tf,
 				      .n = j->n, .enu_origin_llh = j->info.enu_origin_llh,
 				      .paths = paths};
 		rc = twin_store_add_capture(j->store, &in, &j->store_first, err);
 		free(paths);
 		if (rc)
-			return svt_err_prefix(err, "adding %s to the twin %s", j->name, dir);
+			return svt_err_prefix(err, "adding %s to the twin %s", j->twin_name, dir);
 		j->capture_new = 1;
 	}
+	/* Which frames' depth the twin already holds: a rerun after an interrupted build fuses
+	 * exactly the others (twin_store_add_points_of records them with the points). */
+	if ((rc = twin_store_frames_fused(j->store, j->store_first, j->n, j->points_done, err)))
+		return svt_err_prefix(err, "twin store %s", dir);
 
 	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
 		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
@@ -145,8 +162,9 @@ static void *fuse_main(void *arg)
 {
 	dataset_job *j = arg;
 	svt_err_clear(&j->fuse_err);
-	j->fuse_rc = twin_store_add_points(j->store, j->fuse_pts, j->fuse_n, j->info.enu_origin_llh,
-					   &j->fuse_err);
+	j->fuse_rc = twin_store_add_points_of(j->store, j->fuse_pts, j->fuse_n,
+					      j->info.enu_origin_llh, j->fuse_fr, j->fuse_nfr,
+					      &j->fuse_err);
 	return NULL;
 }
 
@@ -157,7 +175,7 @@ int ds_points_join(dataset_job *j, svt_err *err)
 	pthread_join(j->fuse_th, NULL);
 	j->fusing = 0;
 	j->st.points_total += j->fuse_n;
-	j->fuse_n = 0;
+	j->fuse_n = j->fuse_nfr = 0;
 	if (!j->fuse_rc)
 		return SVT_OK;
 	if (err)
@@ -168,7 +186,7 @@ int ds_points_join(dataset_job *j, svt_err *err)
 int ds_points_flush(dataset_job *j, svt_err *err)
 {
 	int rc = ds_points_join(j, err);
-	if (rc || !j->npts || !j->store)
+	if (rc || (!j->npts && !j->npfr) || !j->store)
 		return rc;
 	/* The queue changes hands: the fusion reads fuse_pts while the workers' next points
 	 * are queued into pts. */
@@ -180,11 +198,18 @@ int ds_points_flush(dataset_job *j, svt_err *err)
 	j->pts = p;
 	j->cappts = cap;
 	j->npts = 0;
+	size_t *fr = j->fuse_fr, frcap = j->fuse_capfr;
+	j->fuse_fr = j->pfr;
+	j->fuse_capfr = j->cappfr;
+	j->fuse_nfr = j->npfr;
+	j->pfr = fr;
+	j->cappfr = frcap;
+	j->npfr = 0;
 	if (pthread_create(&j->fuse_th, NULL, fuse_main, j) != 0) {
 		/* No thread: fuse here. */
 		fuse_main(j);
 		j->st.points_total += j->fuse_n;
-		j->fuse_n = 0;
+		j->fuse_n = j->fuse_nfr = 0;
 		if (j->fuse_rc) {
 			if (err)
 				*err = j->fuse_err;

@@ -30,6 +30,7 @@ typedef struct ds_slot {
 	uint8_t *view;       /* its colour view */
 	/* results */
 	int failed;          /* the frame is bad: why says how */
+	int fail_reason;     /* its ingest_reason (undecodable unless said) */
 	int warning;         /* decoded with warnings (kept with keep_corrupt) */
 	char why[SVT_ERR_MSG_MAX + 32];
 	int rc;              /* a job error (with err) */
@@ -65,9 +66,14 @@ struct ds_workers {
 };
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
+/* The heading a kept frame's view looks along: a perspective photo's own (it is its own
+ * view), the panorama's centre (--view pano), else travel turned by the clip's yaw. */
 static double view_heading(const dataset_job *j, const ds_buf *B, size_t k)
 {
-	return j->o.view_dir == DATASET_VIEW_PANO ? j->tf[k].heading : j->travel[k] + B->yaw_off;
+	if (j->cap->frames[j->cap_idx[k]].camera.model == INGEST_CAM_PINHOLE ||
+	    j->o.view_dir == DATASET_VIEW_PANO)
+		return j->tf[k].heading;
+	return j->travel[k] + B->yaw_off;
 }
 
 static void view_rotation(const dataset_job *j, const ds_buf *B, size_t k, double R_c2w[9])
@@ -160,12 +166,43 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 	return SVT_OK;
 }
 
+/* A perspective frame cut into the view (dst) with the photo's own camera: the camera of the
+ * decoded (oriented) pixels, scaled when the decoder's size differs from the file's, fitted
+ * to the view size; s->v gets the view's K, s->Rv the photo's rotation. */
+static int frame_pinhole(const dataset_job *j, const ingest_frame *fr, const gpu_image *src,
+			 gpu_image *dst, ds_slot *s, svt_err *err)
+{
+	ingest_camera oc;
+	ingest_camera_orient(&fr->camera, fr->meta.orientation, &oc);
+	double sx = oc.width > 0 ? (double)src->width / oc.width : 1.0;
+	double sy = oc.height > 0 ? (double)src->height / oc.height : 1.0;
+	gpu_pinhole_cam sc = {.width = src->width, .height = src->height,
+			      .fx = oc.fx * sx, .fy = oc.fy * sy, .cx = oc.cx * sx, .cy = oc.cy * sy,
+			      .k1 = oc.k1, .k2 = oc.k2, .p1 = oc.p1, .p2 = oc.p2, .k3 = oc.k3};
+	gpu_pinhole_cam vc;
+	int rc = gpu_pinhole_fit(&sc, j->o.width, j->o.height, &vc, err);
+	if (!rc)
+		rc = gpu_pinhole_resample_ref(src, &sc, &vc, 1, dst, err);
+	if (rc)
+		return rc;
+	memset(&s->v, 0, sizeof(s->v));
+	s->v.width = vc.width;
+	s->v.height = vc.height;
+	s->v.fx = vc.fx;
+	s->v.fy = vc.fy;
+	s->v.cx = vc.cx;
+	s->v.cy = vc.cy;
+	memcpy(s->Rv, j->pano_R + 9 * s->k, sizeof(s->Rv));
+	return SVT_OK;
+}
+
 /* All the work of one frame, on a worker. */
 static void frame_run(ds_worker *w, ds_slot *s)
 {
 	dataset_job *j = w->pool->j;
 	const dataset_opts *o = &j->o;
 	s->failed = s->warning = s->rc = s->depth_used = 0;
+	s->fail_reason = INGEST_REJ_UNDECODABLE;
 	s->npts = 0;
 	s->why[0] = '\0';
 	svt_err_clear(&s->err);
@@ -187,6 +224,22 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		return;
 	}
 	s->warning = warning;
+	const ingest_image *img = &w->img;
+	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
+	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
+	const ingest_frame *fr = &j->cap->frames[j->cap_idx[s->k]];
+	if (fr->camera.model == INGEST_CAM_PINHOLE) {
+		/* A perspective photo is its own view: undistorted, resized and centre-cropped to
+		 * the view size (gpu_pinhole_fit: K exact for the stored pixels), looking where
+		 * the photo looks (its heading, or the track's: pano_R). */
+		rc = frame_pinhole(j, fr, &src, &dst, s, &ferr);
+		if (rc) {
+			snprintf(s->why, sizeof(s->why), "camera: %s", ferr.msg);
+			s->failed = 1;
+			s->fail_reason = INGEST_REJ_NO_CAMERA;
+		}
+		return;
+	}
 	double R[9];
 	view_rotation(j, &j->buf[s->b], s->k, s->Rv);
 	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
@@ -194,9 +247,6 @@ static void frame_run(ds_worker *w, ds_slot *s)
 	memcpy(s->v.R, R, sizeof(R));
 	s->v.interp = GPU_INTERP_BILINEAR;
 	s->v.antialias = 1;
-	const ingest_image *img = &w->img;
-	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
-	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
 	gpu_lock(w->pool);
 	rc = gpu_view_from_equirect(j->gpu, &src, &s->v, &dst, &s->err);
 	gpu_unlock(w->pool);
@@ -313,6 +363,21 @@ static int points_queue(dataset_job *j, const gpu_point *pts, size_t n, svt_err 
 	return SVT_OK;
 }
 
+/* Appends store frame f to the frames whose points are queued. */
+static int frame_queue(dataset_job *j, size_t f, svt_err *err)
+{
+	if (j->npfr == j->cappfr) {
+		size_t nc = j->cappfr ? 2 * j->cappfr : 256;
+		size_t *p = realloc(j->pfr, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu frames", nc);
+		j->pfr = p;
+		j->cappfr = nc;
+	}
+	j->pfr[j->npfr++] = f;
+	return SVT_OK;
+}
+
 /* Buffer b's memory, allocated with its first clip. */
 static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
 {
@@ -342,9 +407,19 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 	char dpath[4096];
 	B->yaw_off = ds_view_yaw(j, kidx[0]);
 	B->clip_depth = 1;
-	for (int t = 0; t < T && B->clip_depth; t++)
-		B->clip_depth = ingest_depth_path(j->cap->frames[j->cap_idx[kidx[t]]].path, dpath,
-						  sizeof(dpath));
+	B->camera_model = NULL;
+	for (int t = 0; t < T; t++) {
+		const ingest_frame *fr = &j->cap->frames[j->cap_idx[kidx[t]]];
+		const char *m = ingest_camera_model_name(fr->camera.model);
+		if (!B->camera_model)
+			B->camera_model = m;
+		else if (strcmp(B->camera_model, m))
+			B->camera_model = "mixed";
+		/* Depth maps are equirectangular (GPU_DEPTH_EQUIRECT): panoramas only. */
+		if (B->clip_depth)
+			B->clip_depth = fr->camera.model != INGEST_CAM_PINHOLE &&
+					ingest_depth_path(fr->path, dpath, sizeof(dpath));
+	}
 	if (B->clip_depth && !B->vdepth) {
 		B->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
 		if (!B->vdepth)
@@ -360,10 +435,12 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 		s->b = b;
 		s->k = kidx[t];
 		s->path = j->cap->frames[j->cap_idx[s->k]].path;
-		/* Depth is fused when the capture enters the twin, not again on a rebuild (that
-		 * would count its points twice and mark its tiles changed); a frame shared with
-		 * the clip before (stride < frames) was fused there. */
-		s->points = j->store && j->capture_new && !j->points_done[s->k];
+		/* Depth is fused once per frame, whichever run does it (the twin records the
+		 * fused frames with the points): not again on a rebuild (that would count its
+		 * points twice and mark its tiles changed); a frame shared with the clip before
+		 * (stride < frames) was fused there. */
+		s->points = j->store && !j->points_done[s->k] &&
+			    j->cap->frames[j->cap_idx[s->k]].camera.model != INGEST_CAM_PINHOLE;
 		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
 		s->view = B->views + t * view_bytes;
 		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
@@ -399,11 +476,13 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 		ds_slot *s = &B->slots[t];
 		if (s->failed) {
 			svt_log_warn("%s: %s", s->path, s->why);
-			ds_reject_late(j, s->k, INGEST_REJ_UNDECODABLE, s->why);
+			ds_reject_late(j, s->k, s->fail_reason, s->why);
 			*rejected = 1;
 		} else if (s->points) {
 			/* Fused once: a frame cut again after a reject in its clip adds nothing. */
 			j->points_done[s->k] = 1;
+			if ((rc = frame_queue(j, j->store_first + s->k, err)))
+				return rc;
 			if (s->depth_used) {
 				j->st.depth_frames++;
 				if ((rc = points_queue(j, s->pts, s->npts, err)))

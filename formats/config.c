@@ -132,6 +132,12 @@ done:
 	return rc;
 }
 
+const char *fmt_config_capture_digest(const fmt_config *c)
+{
+	return c ? json_string_value(json_object_get(json_object_get(c->root, "capture"), "digest"))
+		 : NULL;
+}
+
 int fmt_config_to_json(const fmt_config *c, char **json, svt_err *err)
 {
 	if (!c || !json)

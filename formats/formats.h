@@ -79,6 +79,10 @@ typedef struct fmt_clip_desc {
 	const double *heading;   /* T: degrees clockwise from true north (optional) */
 	const double *dist_m;    /* T: distance along the track (optional) */
 	const int64_t *time_us;  /* T: microseconds since the epoch, UTC */
+	const int32_t *tz_offset_min; /* T: the zone each frame's local time was in, minutes
+				  * east of UTC (optional, dataset tz_offset_min) */
+	const uint8_t *tz_assumed; /* T: 1 where the file had no zone and the build's default
+				  * was taken (optional, dataset tz_assumed) */
 	double fps;              /* true fps, or the nominal rate if fps_nominal */
 	int fps_nominal;
 	const char *split;       /* "train", "val", "test" */
@@ -235,6 +239,10 @@ int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *e
  * SHA-256 over the sorted lines "name\tsize\tsha256\n". */
 int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *paths, size_t n,
 			   svt_err *err);
+
+/* The capture's digest (64 hex digits) as recorded by fmt_config_set_capture, or NULL before
+ * it. Owned by c. */
+const char *fmt_config_capture_digest(const fmt_config *c);
 
 /* The record as canonical JSON (sorted keys, compact): equal records give equal strings.
  * *json is malloc'd; the caller frees it. */

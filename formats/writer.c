@@ -604,7 +604,11 @@ static int clip_write_meta(fmt_writer *w, const fmt_clip_desc *c, svt_err *err)
 	    (c->proj && (rc = fmt_ds_put(g, "proj", H5T_NATIVE_DOUBLE, 2, d3, c->proj, fl, err))) ||
 	    (c->heading &&
 	     (rc = fmt_ds_put(g, "heading", H5T_NATIVE_DOUBLE, 1, d1, c->heading, fl, err))) ||
-	    (c->dist_m && (rc = fmt_ds_put(g, "dist_m", H5T_NATIVE_DOUBLE, 1, d1, c->dist_m, fl, err))))
+	    (c->dist_m && (rc = fmt_ds_put(g, "dist_m", H5T_NATIVE_DOUBLE, 1, d1, c->dist_m, fl, err))) ||
+	    (c->tz_offset_min && (rc = fmt_ds_put(g, "tz_offset_min", H5T_NATIVE_INT32, 1, d1,
+						  c->tz_offset_min, fl, err))) ||
+	    (c->tz_assumed && (rc = fmt_ds_put(g, "tz_assumed", H5T_NATIVE_UINT8, 1, d1,
+					       c->tz_assumed, fl, err))))
 		goto done;
 
 	caps = calloc(c->n_captions ? (size_t)c->n_captions : 1, sizeof(*caps));

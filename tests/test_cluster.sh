@@ -38,7 +38,7 @@ same() { # same NAME DIR: DIR equals the one-rank build
 
 # A small capture: 96 panoramas 1024x512 with depth, about 760 m (8 cells of 100 m).
 "$GEN" --out "$T/cap" --seed 1 --frames 96 --width 1024 >/dev/null || { bad "samples"; exit 1; }
-A="--clip-frames 9 --size 512x256 --shard-mb 0.5 --cpu --threads 1"
+A="--clip-frames 9 --size 512x256 --shard-mb 1 --cpu --threads 1"
 t0=$(date +%s.%N)
 "$S" -q build "$T/cap" -o "$T/ref" $A || { bad "the one-rank build"; exit 1; }
 echo "one-rank build: $(awk "BEGIN{print $(date +%s.%N) - $t0}") s"
@@ -76,7 +76,7 @@ PATH="$PATH:/usr/sbin"
 export SVTWIN="$S"
 submit() { timeout 120 "$HERE/scripts/slurm/submit.sh" --cpu --partition cpu --cpus 2 --wait "$@"; }
 
-if submit "$T/cap" "$T/s1" 4 --clip-frames 9 --size 512x256 --shard-mb 0.5 --threads 1 \
+if submit "$T/cap" "$T/s1" 4 --clip-frames 9 --size 512x256 --shard-mb 1 --threads 1 \
 	>"$T/s1.txt" 2>&1; then
 	pass "slurm: a 4-task array and the merge job (afterok) ran"
 	same "slurm array of 4 vs one rank" "$T/s1"
@@ -104,7 +104,7 @@ if [ $killed = 0 ]; then
 else
 	pass "rank 2 killed with kill -9 after $(ls "$T/s2/rank-2/"*-0000*.h5 | wc -l) committed shard(s)"
 	# The other ranks: the array without task 2; the merge after it must name rank 2.
-	submit --array 0,1,3 "$T/cap" "$T/s2" 4 --clip-frames 9 --size 512x256 --shard-mb 0.5 \
+	submit --array 0,1,3 "$T/cap" "$T/s2" 4 --clip-frames 9 --size 512x256 --shard-mb 1 \
 		--threads 1 >"$T/s2.txt" 2>&1
 	if grep -qs '^missing --array=2$' "$T"/s2/slurm-merge-*.log; then
 		pass "slurm: the merge names the missing rank (missing --array=2) and fails"
@@ -116,7 +116,7 @@ else
 	timeout 120 sbatch --wait --parsable --export=ALL,SVTWIN_RANKS= --partition=cpu \
 		--array=2 --cpus-per-task=2 --output="$T/s2/slurm-rerun-%A_%a.log" \
 		"$HERE/scripts/slurm/build-array.sbatch" "$T/cap" "$T/s2" \
-		--clip-frames 9 --size 512x256 --shard-mb 0.5 --threads 1 >/dev/null 2>&1
+		--clip-frames 9 --size 512x256 --shard-mb 1 --threads 1 >/dev/null 2>&1
 	if [ -f "$T/s2/rank-2/done.json" ] && "$S" -q merge "$T/s2" &&
 	   "$S" verify "$T/s2" >"$T/v.txt" 2>&1; then
 		pass "slurm: rank 2 rerun alone (--array=2) and merged"

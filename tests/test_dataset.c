@@ -339,6 +339,17 @@ Test(dataset, bad_options_are_refused)
 	o.spacing_m = 5;
 	o.spacing_s = 1;
 	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	/* A geographic CRS: distances in degrees are no projection (geo_crs_check_projected). */
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.epsg = 4326;
+	cr_expect_lt(dataset_job_create(&o, &j, &err), 0);
+	cr_expect(strstr(err.msg, "geographic"), "%s", err.msg);
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.default_tz_min = 15 * 60;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.photo_fov_deg = 190;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
 	/* A job runs once; a capture that does not exist fails the run, not the create. */
 	small_opts(&o, "/nonexistent/capture", dir);
 	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);

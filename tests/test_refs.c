@@ -129,8 +129,11 @@ static void read_runs(fmt_reader *r, const char *id, int R, char names[][64])
 	size_t w = H5Tget_size(t);
 	char *buf = calloc((size_t)R, w);
 	cr_assert_geq(H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), 0);
-	for (int i = 0; i < R; i++)
+	/* A run is the twin's capture name, NAME@DIGEST (its content): keep NAME. */
+	for (int i = 0; i < R; i++) {
 		snprintf(names[i], 64, "%.*s", (int)(w < 63 ? w : 63), buf + w * i);
+		names[i][strcspn(names[i], "@")] = 0;
+	}
 	free(buf);
 	H5Tclose(t);
 	H5Dclose(ds);

@@ -2,6 +2,7 @@
  * and rerunning the same command keeps what was committed and ends with the same dataset as
  * an uninterrupted build. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "dataset/dataset.h"
 #include "formats/formats.h"
+#include "twin/twin.h"
 
 /* The job in a child process (the library, not the program), so that it can be killed: small
  * clips and shards so that a run commits several shards in well under a second each. */
@@ -160,5 +162,111 @@ Test(resume, killed_build_resumes_to_the_same_dataset, .timeout = 120)
 		     verr.msg);
 	fclose(devnull);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", ref, out);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* The twin's fused points, tile by tile: counts and weights exactly, positions and colours
+ * as sums (fusion in other batches gives the same voxel means up to float rounding). */
+typedef struct twin_sum {
+	size_t tiles, points;
+	uint64_t weight;
+	double xyz, rgb;
+} twin_sum;
+
+static void twin_digest(const char *out, twin_sum *t)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/twin", out);
+	twin_store *s = NULL;
+	svt_err err = {0};
+	cr_assert_eq(twin_store_open(dir, NULL, &s, &err), 0, "%s: %s", dir, err.msg);
+	memset(t, 0, sizeof(*t));
+	t->tiles = twin_store_tile_count(s);
+	for (size_t k = 0; k < t->tiles; k++) {
+		twin_tile_info ti;
+		cr_assert_eq(twin_store_tile(s, k, &ti), 0);
+		gpu_point *p = NULL;
+		size_t n = 0;
+		cr_assert_eq(twin_store_tile_points(s, ti.tx, ti.ty, &p, &n, &err), 0, "%s", err.msg);
+		cr_expect_eq(n, ti.n_points);
+		t->points += n;
+		for (size_t i = 0; i < n; i++) {
+			t->weight += p[i].a;
+			t->xyz += p[i].x + 2.0 * p[i].y + 3.0 * p[i].z;
+			t->rgb += p[i].r + 2.0 * p[i].g + 3.0 * p[i].b;
+		}
+		free(p);
+	}
+	twin_store_close(s);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* kill -9 at ten random moments (scan, twin, views, fusion, shard commit, manifest...), then
+ * the same build again: each ends with the dataset of an uninterrupted build, clip for clip
+ * and byte for byte, and the twin's fused points the same (no depth map fused twice or lost).
+ * A small generated capture (40 panoramas 512 wide, with depth) keeps it to seconds. */
+Test(resume, ten_random_kills_end_as_the_uninterrupted_build, .timeout = 240)
+{
+	const char *b = getenv("SVT_BUILD");
+	char gen[512], cap[256], ref[256], out[256], cmd[1400];
+	snprintf(gen, sizeof(gen), "%s/svtwin-samples", b && *b ? b : "build");
+	if (access(gen, X_OK) != 0)
+		cr_skip_test("%s is not built: run through `make test`", gen);
+	snprintf(cap, sizeof(cap), "/tmp/svt-kills-%d/cap", (int)getpid());
+	snprintf(ref, sizeof(ref), "/tmp/svt-kills-%d/ref", (int)getpid());
+	snprintf(out, sizeof(out), "/tmp/svt-kills-%d/out", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/svt-kills-%d && '%s' --out %s --frames 40 "
+		 "--width 512 --no-bad --seed 5 --threads 1 -q", (int)getpid(), gen, cap);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	double t0 = now_s();
+	cr_assert_eq(wait_status(start_build(cap, ref)), 0, "the reference build failed");
+	double tref = now_s() - t0;
+	static char ids_a[256][64], ids_b[256][64];
+	size_t na, nb;
+	uint64_t sa, sb;
+	twin_sum ta, tb;
+	digest(ref, ids_a, &na, &sa);
+	twin_digest(ref, &ta);
+	cr_assert_gt(ta.points, 0, "the reference fused no point: the test would prove nothing");
+	srand(20261201);
+	int mid_run = 0;
+	for (int k = 0; k < 10; k++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", out);
+		cr_assert_eq(system(cmd), 0);
+		/* Anywhere from the start to just past the reference's end. */
+		double at = tref * 1.1 * rand() / RAND_MAX;
+		pid_t pid = start_build(cap, out);
+		struct timespec ts = {(time_t)at, (long)((at - (time_t)at) * 1e9)};
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		mid_run += WIFSIGNALED(st);
+		/* Up to two reruns: the first may itself be the one that finishes. */
+		cr_assert_eq(wait_status(start_build(cap, out)), 0, "kill %d at %.3f s: the rerun "
+			     "failed", k, at);
+		digest(out, ids_b, &nb, &sb);
+		twin_digest(out, &tb);
+		cr_assert_eq(na, nb, "kill %d at %.3f s: %zu clips, %zu in the reference", k, at, nb, na);
+		for (size_t i = 0; i < na && i < 256; i++)
+			cr_expect_str_eq(ids_b[i], ids_a[i]);
+		cr_expect_eq(sa, sb, "kill %d at %.3f s: frames or poses differ", k, at);
+		cr_expect_eq(tb.tiles, ta.tiles, "kill %d at %.3f s: tiles", k, at);
+		cr_expect_eq(tb.points, ta.points, "kill %d at %.3f s: %zu points, %zu in the "
+			     "reference", k, at, tb.points, ta.points);
+		cr_expect_eq(tb.weight, ta.weight, "kill %d at %.3f s: fused weights %llu vs %llu", k,
+			     at, (unsigned long long)tb.weight, (unsigned long long)ta.weight);
+		cr_expect(fabs(tb.xyz - ta.xyz) <= 1e-6 * fabs(ta.xyz) + 1e-3, "kill %d: positions",
+			  k);
+		cr_expect(fabs(tb.rgb - ta.rgb) <= 1e-6 * fabs(ta.rgb) + 1e-3, "kill %d: colours", k);
+	}
+	cr_expect_geq(mid_run, 5, "only %d of 10 kills landed inside a run", mid_run);
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/svt-kills-%d", (int)getpid());
 	cr_expect_eq(system(cmd), 0);
 }

@@ -124,14 +124,26 @@ Test(rules, captions)
 			      .dong = "Sejongno"};
 	char out[320];
 	twin_clip_caption(&in, out, sizeof(out));
-	cr_expect_str_eq(out, "A street-level drive heading north through Sejongno, Jongno-gu, Seoul "
+	cr_expect_str_eq(out, "A street-level drive heading north through Sejongno, Jongno-gu "
 			      "in the morning, seen from a forward-facing camera, 64 m in 8 s.");
 	in.dong = NULL;
+	in.region = "Seoul";
 	twin_clip_caption(&in, out, sizeof(out));
 	cr_expect(strstr(out, "through Jongno-gu, Seoul in"), "%s", out);
+	/* No layer names a place: no place, and never "Seoul" (Lund, Berlin, Kenya...). */
 	in.district = "";
+	in.region = NULL;
 	twin_clip_caption(&in, out, sizeof(out));
-	cr_expect(strstr(out, "heading north through Seoul in the morning"), "%s", out);
+	cr_expect(strstr(out, "heading north in the morning"), "%s", out);
+	cr_expect_null(strstr(out, "Seoul"), "%s", out);
+	/* 64 m in 40 s is 1.6 m/s: a walk; 64 m in 8 s (8 m/s) is a drive; no span: neither. */
+	in.span_s = 40.0;
+	twin_clip_caption(&in, out, sizeof(out));
+	cr_expect(!strncmp(out, "A street-level walk heading", 27), "%s", out);
+	in.span_s = 0.0;
+	twin_clip_caption(&in, out, sizeof(out));
+	cr_expect(!strncmp(out, "A street-level sequence heading", 31), "%s", out);
+	in.span_s = 8.0;
 	char small[10];
 	int need = twin_clip_caption(&in, small, sizeof(small));
 	cr_expect_gt(need, 9);

@@ -1161,3 +1161,48 @@ Test(twin_store, voxel_merge_order_independent)
 	free(b);
 	free(f);
 }
+
+/* Fused frames are recorded with their points, one transaction: read back after a reopen; a
+ * call that fails (a NaN point) records neither; frames without a point are recorded too.
+ * twin_store_remove leaves no store behind. */
+Test(twin_store, fused_frames_recorded_with_their_points)
+{
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	twin_frame *f = walk(6, LAT_B, LON_B, LAT_B + 0.0002, LON_B, NULL);
+	twin_capture_in in = {.name = "a", .frames = f, .n = 6};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	unsigned char done[6];
+	cr_assert_eq(twin_store_frames_fused(s, 0, 6, done, &e), 0, "%s", e.msg);
+	for (int i = 0; i < 6; i++)
+		cr_expect_eq(done[i], 0);
+	gpu_point p[2] = {{1, 2, 0, 10, 20, 30, 255}, {3, 4, 0, 10, 20, 30, 255}};
+	size_t fr[2] = {1, 3};
+	cr_assert_eq(twin_store_add_points_of(s, p, 2, NULL, fr, 2, &e), 0, "%s", e.msg);
+	gpu_point bad = {NAN, 0, 0, 0, 0, 0, 255};
+	size_t fr4 = 4;
+	cr_expect_neq(twin_store_add_points_of(s, &bad, 1, NULL, &fr4, 1, &e), 0);
+	size_t fr5 = 5;
+	cr_assert_eq(twin_store_add_points_of(s, NULL, 0, NULL, &fr5, 1, &e), 0, "%s", e.msg);
+	twin_store_close(s);
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_frames_fused(s, 0, 6, done, &e), 0, "%s", e.msg);
+	unsigned char want[6] = {0, 1, 0, 1, 0, 1};
+	for (int i = 0; i < 6; i++)
+		cr_expect_eq(done[i], want[i], "frame %d: %d", i, done[i]);
+	cr_assert_eq(twin_store_frames_fused(s, 3, 2, done, &e), 0, "%s", e.msg);
+	cr_expect(done[0] == 1 && done[1] == 0);
+	twin_store_close(s);
+	free(f);
+	cr_assert_eq(twin_store_remove(g_dir, &e), 0, "%s", e.msg);
+	char gp[400];
+	snprintf(gp, sizeof(gp), "%s/twin.gpkg", g_dir);
+	cr_expect_neq(access(gp, F_OK), 0, "twin.gpkg is still there");
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_frame_count(s), 0);
+	twin_store_close(s);
+	cr_expect_eq(twin_store_remove(g_dir, &e), 0, "%s", e.msg);
+	rm_rf(g_dir);
+}

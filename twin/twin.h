@@ -249,6 +249,11 @@ typedef struct twin_capture_in {
 	const char *const *paths;
 } twin_capture_in;
 
+/* Removes the store in dir (its GeoPackage with its journal files, then the LAS files under points),
+ * leaving dir and any other file in it. The caller makes sure no one has it open (the main
+ * job holds the folder's build lock). A dir without a store is not an error. */
+int twin_store_remove(const char *dir, svt_err *err);
+
 /* Adds a capture: appends its frames (store indices *first .. *first + n - 1; first may be
  * NULL), labels them with every layer, bumps the generation and marks the tiles its frames
  * fall in (no other tile changes); one transaction: on failure the store is as before. */
@@ -264,6 +269,18 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
  * ignored (each point counts once). */
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err);
+
+/* twin_store_add_points that also records, in the same transaction, the store frames whose
+ * depth the points came from (frames[0..nframes), store indices): a build killed between
+ * two fusions finds exactly which frames are fused (twin_store_frames_fused) and fuses the
+ * others on its rerun, never one twice. */
+int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
+			     const double origin_llh[3], const size_t *frames, size_t nframes,
+			     svt_err *err);
+/* out[i] = 1 when store frame first + i has had its depth fused with a record
+ * (twin_store_add_points_of), else 0. */
+int twin_store_frames_fused(twin_store *s, size_t first, size_t n, unsigned char *out,
+			    svt_err *err);
 
 /* Lends the store a gpu context (not owned; NULL to stop): twin_store_add_points then first
  * reduces each tile's incoming points with gpu_voxel_downsample (CUDA when ctx has a device,
@@ -407,16 +424,22 @@ typedef struct twin_caption_in {
 	double span_s;           /* time taken */
 	const char *district;    /* "" or NULL when unknown */
 	const char *dong;        /* "" or NULL when unknown */
+	const char *region;      /* optional wider place ("Seoul") a layer names; NULL: none */
 } twin_caption_in;
+
+/* Clips slower than this (metres per second) are captioned a walk, faster ones a drive. */
+#define TWIN_CAPTION_WALK_MAX_MPS 2.5
 
 /* The compass point ("north", "northeast", ... "northwest") of a heading in degrees. */
 const char *twin_caption_cardinal(double heading_deg);
 /* "in the morning" (05-12), "in the afternoon" (12-17), "in the evening" (17-20), "at night"
  * for a UTC time and a time zone offset. */
 const char *twin_caption_time_of_day(int64_t time_us, int tz_offset_min);
-/* One caption for a clip: "A street-level drive heading <the circular mean of the headings as
- * a compass point> through <dong>, <district>, Seoul <time of day>, seen from a
- * forward-facing camera, <dist> m in <span> s." into out (cap bytes, always terminated,
+/* One caption for a clip: "A street-level <walk|drive> heading <the circular mean of the
+ * headings as a compass point> through <dong>, <district>[, <region>] <time of day>, seen from
+ * a forward-facing camera, <dist> m in <span> s." into out. The place is only what the layers
+ * name (no place without them, never a city assumed); walk or drive follows the speed
+ * (TWIN_CAPTION_WALK_MAX_MPS; "sequence" when the time span is unknown). Written into out (cap bytes, always terminated,
  * truncated when short). Returns the length it needed (as snprintf). Pure, thread-safe. */
 int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap);
 

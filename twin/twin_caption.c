@@ -42,17 +42,24 @@ int twin_clip_caption(const twin_caption_in *in, char *out, size_t cap)
 	}
 	const char *district = in->district ? in->district : "";
 	const char *dong = in->dong ? in->dong : "";
-	char place[200];
-	if (*district && *dong)
-		snprintf(place, sizeof(place), "through %s, %s, Seoul", dong, district);
-	else if (*district || *dong)
-		snprintf(place, sizeof(place), "through %s, Seoul", *district ? district : dong);
-	else
-		snprintf(place, sizeof(place), "through Seoul");
+	const char *region = in->region ? in->region : "";
+	/* The place is what the layers name, nothing assumed: a capture outside the layers (or
+	 * without any) gets no place rather than a city it may not be in. */
+	char place[240] = "";
+	size_t pl = 0;
+	const char *parts[3] = {dong, district, region};
+	for (int i = 0; i < 3; i++)
+		if (*parts[i] && pl < sizeof(place))
+			pl += (size_t)snprintf(place + pl, sizeof(place) - pl, "%s%s",
+					       pl ? ", " : " through ", parts[i]);
+	/* Walk or drive from the speed: a pedestrian's pace stays under 2.5 m/s (9 km/h). */
+	const char *kind = "sequence";
+	if (in->span_s > 0 && in->dist_m >= 0)
+		kind = in->dist_m / in->span_s < TWIN_CAPTION_WALK_MAX_MPS ? "walk" : "drive";
 	return snprintf(out, cap,
-			"A street-level drive heading %s %s %s, seen from a forward-facing camera, "
+			"A street-level %s heading %s%s %s, seen from a forward-facing camera, "
 			"%.0f m in %.0f s.",
-			twin_caption_cardinal(atan2(se, sn) * 180.0 / M_PI), place,
+			kind, twin_caption_cardinal(atan2(se, sn) * 180.0 / M_PI), place,
 			twin_caption_time_of_day(in->time_us, in->tz_offset_min), in->dist_m,
 			in->span_s);
 }

@@ -623,13 +623,85 @@ static int group_cmp(const void *a, const void *b, void *keys)
 	return p->k[1] < q->k[1] ? -1 : (p->k[1] > q->k[1]);
 }
 
+/* The table of frames whose depth is fused (created on first use, so that stores made before
+ * it need no migration). */
+static int fused_table(twin_store *s, svt_err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, "CREATE TABLE IF NOT EXISTS fused_frames (frame INTEGER PRIMARY "
+			 "KEY)", NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = svt_err_set(err, SVT_E_IO, "twin: fused_frames: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return SVT_OK;
+}
+
+/* Records frames[0..nframes) as fused, inside the caller's transaction. */
+static int fused_insert(twin_store *s, const size_t *frames, size_t nframes, svt_err *err)
+{
+	if (!nframes)
+		return SVT_OK;
+	sqlite3_stmt *st = NULL;
+	int rc = fused_table(s, err);
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO fused_frames(frame) VALUES (?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return svt_err_set(err, SVT_E_IO, "twin: %s", sqlite3_errmsg(s->db));
+	for (size_t i = 0; !rc && i < nframes; i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)frames[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = svt_err_set(err, SVT_E_IO, "twin: fused_frames: %s",
+					 sqlite3_errmsg(s->db));
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int twin_store_frames_fused(twin_store *s, size_t first, size_t n, unsigned char *out,
+			    svt_err *err)
+{
+	if (!s || (n && !out))
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_frames_fused: NULL argument");
+	memset(out, 0, n);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT frame FROM fused_frames WHERE frame >= ? AND "
+			       "frame < ?", -1, &st, NULL) != SQLITE_OK)
+		return SVT_OK; /* no table: nothing fused with a record yet */
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)first);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(first + n));
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		out[(size_t)sqlite3_column_int64(st, 0) - first] = 1;
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return svt_err_set(err, SVT_E_IO, "twin: fused_frames: %s", sqlite3_errmsg(s->db));
+	return SVT_OK;
+}
+
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err)
 {
-	if (!s || (n && !pts))
+	return twin_store_add_points_of(s, pts, n, origin_llh, NULL, 0, err);
+}
+
+int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
+			     const double origin_llh[3], const size_t *frames, size_t nframes,
+			     svt_err *err)
+{
+	if (!s || (n && !pts) || (nframes && !frames))
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_add_points: NULL argument");
-	if (n == 0)
-		return SVT_OK;
+	if (n == 0) {
+		/* Frames whose depth gave no point are fused all the same. */
+		int rc = nframes ? twin_tx_begin(s, err) : SVT_OK;
+		if (!rc && nframes && (rc = fused_insert(s, frames, nframes, err)) == SVT_OK)
+			rc = twin_tx_commit(s, err);
+		else if (rc && nframes)
+			twin_tx_rollback(s);
+		return rc;
+	}
 	if (!s->enu)
 		return svt_err_set(err, SVT_E_INPUT, "store has no ENU origin yet: add a capture first");
 	int rc = SVT_OK, began = 0;
@@ -745,8 +817,8 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			goto done;
 	}
 	s->gen = gen;
-	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "tiles", tb, err)) ||
-	    (rc = twin_tx_commit(s, err))) {
+	if ((rc = fused_insert(s, frames, nframes, err)) || (rc = twin_meta_put_gen(s, err)) ||
+	    (rc = twin_gpkg_touch(s->db, "tiles", tb, err)) || (rc = twin_tx_commit(s, err))) {
 		s->gen = gen - 1;
 		goto done;
 	}

@@ -7,6 +7,7 @@
  * memory only when a caller asks for all of them (twin_store_frames and the per-frame
  * accessors), then dropped at the next mutation.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -1650,5 +1651,39 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 	for (size_t k = 0; k < w->nstale; k++)
 		(*names)[k] = w->stale[k];
 	*n = w->nstale;
+	return SVT_OK;
+}
+
+int twin_store_remove(const char *dir, svt_err *err)
+{
+	if (!dir)
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_remove: NULL dir");
+	static const char *const files[] = {TWIN_GPKG_NAME, TWIN_GPKG_NAME "-wal",
+					    TWIN_GPKG_NAME "-shm", TWIN_GPKG_NAME "-journal"};
+	char path[4200];
+	/* The GeoPackage first: without it the LAS files are orphans, never a store. */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			return svt_err_set(err, SVT_E_IO, "cannot remove %s: %s", path,
+					   strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, TWIN_POINTS_DIR);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 4 || strcmp(e->d_name + l - 4, ".las"))
+			continue;
+		char f[4500];
+		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+		if (unlink(f) != 0 && errno != ENOENT) {
+			int rc = svt_err_set(err, SVT_E_IO, "cannot remove %s: %s", f, strerror(errno));
+			closedir(d);
+			return rc;
+		}
+	}
+	if (d)
+		closedir(d);
 	return SVT_OK;
 }

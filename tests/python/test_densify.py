@@ -67,7 +67,8 @@ def build(cap, out, *opts):
     for f in sorted(glob.glob(os.path.join(out, "*-[0-9]*.h5"))):  # shards, not master.h5
         with h5py.File(f) as h:
             for cid, g in h["clips"].items():
-                clips[cid] = {k: g[k][:] for k in g.keys()}
+                # Datasets only: a clip also holds groups (refs/, docs/shard-format.md).
+                clips[cid] = {k: v[:] for k, v in g.items() if isinstance(v, h5py.Dataset)}
                 clips[cid]["attrs"] = dict(g.attrs)
     return clips
 
