@@ -70,7 +70,7 @@ PROG     := $(BUILD)/svtwin
 GEN      := $(BUILD)/svtwin-samples
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps dataset test test-c test-python asan bench fuzz clean samples
+.PHONY: all deps dataset test test-c test-python test-cluster asan bench fuzz clean samples
 
 # Entry points first install what is missing (scripts/install-deps.sh: apt-get when root, else
 # the exact command to run), then run again so pkg-config sees the new packages.
@@ -127,7 +127,7 @@ dataset: $(PROG) $(if $(filter $(BUILD)/samples/capture,$(CAPTURE)),samples)
 	$(PROG) inspect $(OUT)/*.h5 | head -40
 
 # Tests find the samples through SVT_SAMPLES and the real data through SVT_REAL_DATA.
-test: test-c test-python
+test: test-c test-python test-cluster
 # Verbose so that every skip prints its reason; the per-test RUN/PASS lines are dropped.
 test-c: $(PROG) $(TESTS) samples
 	@fail=0; for t in $(TESTS); do \
@@ -137,6 +137,9 @@ test-c: $(PROG) $(TESTS) samples
 		  echo $$? > $$t.rc; } | grep -Ev '^\[(RUN |PASS)\]|Criterion v|^\[====\] Running'; \
 		[ "$$(cat $$t.rc)" = 0 ] || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
+# Cluster builds with the real Slurm and Open MPI (tests/test_cluster.sh; skips without root).
+test-cluster: $(PROG) $(GEN)
+	SVT_BUILD=$(BUILD) PYTHON=$(PYTHON) timeout 300 tests/test_cluster.sh
 test-python: $(PROG) samples
 	SVT_BUILD=$(BUILD) SVT_SAMPLES=$(BUILD)/samples/capture PYTHONPATH=python \
 		$(PYTHON) -m unittest discover -s tests/python -v

@@ -15,6 +15,7 @@ int cmd_query(int argc, char **argv);
 int cmd_twin(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_captions(int argc, char **argv);
 int cmd_densify(int argc, char **argv);
 

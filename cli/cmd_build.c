@@ -76,7 +76,12 @@ static void usage(FILE *f)
 		"  --no-warps         references without the warped views\n"
 		"  --holdout NAMES|FILE  districts (comma-separated, of --districts) or a polygon\n"
 		"                     file that go to test whole; no reference of another split is\n"
-		"                     drawn from them\n");
+		"                     drawn from them\n"
+		"  --cluster          a rank of a cluster build (docs/cluster.md): rank and count from\n"
+		"                     a Slurm array, srun or mpirun; writes OUT/rank-<r>/, then\n"
+		"                     `svtwin merge OUT`\n"
+		"  --rank R --ranks N the same with an explicit rank (implies --cluster)\n"
+		"  --cell-m M         partition cell of a cluster build (default 100 m, the tile)\n");
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -193,6 +198,26 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 		fprintf(stderr, "svtwin build: reasons per frame in %s/rejects.jsonl\n", o->out);
 }
 
+/* One rank of a cluster build (dataset_rank_run). */
+static int build_rank(const dataset_opts *o, int rank, int ranks, double cell_m)
+{
+	svt_err err = {0};
+	dataset_rank r;
+	if (dataset_rank_resolve(rank, ranks, &r, &err))
+		return cli_fail("build", &err);
+	svt_log_info("rank %d of %d (from %s)", r.rank, r.ranks, r.from);
+	dataset_stats st;
+	int rc = dataset_rank_run(o, &r, cell_m, NULL, &st, &err);
+	if (st.frames_scanned && svt_log_level() >= 1) {
+		dataset_opts ro = *o;
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/rank-%d", o->out, r.rank);
+		ro.out = dir;
+		print_summary(&ro, &st, rc ? "no shard committed" : "shards");
+	}
+	return rc ? cli_fail("build", &err) : 0;
+}
+
 int cmd_build(int argc, char **argv)
 {
 	dataset_opts o;
@@ -201,7 +226,7 @@ int cmd_build(int argc, char **argv)
 	       O_TRACK, O_TRACK_OFF, O_KEEP, O_SEED, O_BUFFER, O_TWIN, O_DISTRICTS, O_FRESH, O_SHARD_MB, O_DONGS, O_SPACING_M, O_SPACING_S,
 	       O_PART, O_DENSIFY, O_FPS, O_FRAMES, O_LSTRIDE, O_FPM, O_REFS, O_REF_GAP,
 	       O_REF_COVER, O_NO_WARPS, O_HOLDOUT, O_PANORAMA,
-	       O_PHOTO_FOV, O_TZ };
+	       O_PHOTO_FOV, O_TZ, O_CLUSTER, O_RANK, O_RANKS, O_CELL };
 	static const struct option lo[] = {
 		{"out", required_argument, 0, 'o'},
 		{"crs", required_argument, 0, O_CRS},
@@ -239,10 +264,16 @@ int cmd_build(int argc, char **argv)
 		{"panorama", no_argument, 0, O_PANORAMA},
 		{"photo-fov", required_argument, 0, O_PHOTO_FOV},
 		{"tz", required_argument, 0, O_TZ},
+		{"cluster", no_argument, 0, O_CLUSTER},
+		{"rank", required_argument, 0, O_RANK},
+		{"ranks", required_argument, 0, O_RANKS},
+		{"cell-m", required_argument, 0, O_CELL},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	optind = 1;
+	int cluster = 0, rank = -1, ranks = 0;
+	double cell_m = 0;
 	int c;
 	svt_err err = {0};
 	long long iv;
@@ -349,6 +380,10 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_CLUSTER: cluster = 1; break;
+		case O_RANK: PINT("--rank", 0, 1000000, rank); cluster = 1; break;
+		case O_RANKS: PINT("--ranks", 1, 1000000, ranks); cluster = 1; break;
+		case O_CELL: PDBL("--cell-m", 1, 1e6, cell_m); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -367,6 +402,8 @@ int cmd_build(int argc, char **argv)
 	if (o.densify == DATASET_DENSIFY_NONE && (o.clip_frames - 1) % 8 != 0)
 		fprintf(stderr, "svtwin build: note: %d frames is not 1+8k (Cosmos tokenizers "
 				"want 121 or 57)\n", o.clip_frames);
+	if (cluster)
+		return build_rank(&o, rank, ranks, cell_m);
 	dataset_job *job = NULL;
 	if (dataset_job_create(&o, &job, &err))
 		return cli_fail("build", &err);

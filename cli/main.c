@@ -14,6 +14,7 @@ static const struct {
 	{"geo", cmd_geo, "--to EPSG:N [--inverse] [--enu LAT,LON,H]: transform stdin points"},
 	{"view", cmd_view, "PANO --yaw Y --pitch P --fov F --size WxH -o OUT.png: cut one view"},
 	{"inspect", cmd_inspect, "SHARD: print what a shard holds"},
+	{"merge", cmd_merge, "OUT: a cluster build's ranks into one dataset (docs/cluster.md)"},
 	{"verify", cmd_verify, "DIR: check shards, checksums, counts and the manifest"},
 	{"query", cmd_query, "TWIN --near LAT,LON --radius M | --district NAME: find frames"},
 	{"twin", cmd_twin, "migrate DIR: a JSON-layout twin store into the GeoPackage layout"},

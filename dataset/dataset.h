@@ -195,6 +195,70 @@ void dataset_job_stats(const dataset_job *j, dataset_stats *s);
 /* Frees the job; NULL is harmless. */
 void dataset_job_destroy(dataset_job *j);
 
+
+/* ---- Cluster builds (dataset/ds_rank.c, dataset/ds_merge.c; docs/cluster.md) ------------
+ *
+ * N ranks (a Slurm array, srun tasks, mpirun processes) share one build of one capture into
+ * one OUT without talking to each other: every rank scans the capture's metadata and assembles
+ * the clip list a one-rank build assembles, and cuts only the clips it owns: those whose first
+ * frame lies in a partition cell (cell_m, default the twin's 100 m tile) that hashes to it.
+ * Clip ids, splits and frames are therefore exactly a one-rank build's. Rank r writes
+ * OUT/rank-<r>/ (shards, manifest, master, its part of the twin) and, once committed, the done
+ * marker OUT/rank-<r>/done.json (atomically). OUT/run.json records the configuration and the
+ * rank count; a rank of another configuration or count is refused. dataset_merge then makes
+ * OUT one dataset. */
+
+#define DATASET_CELL_M 100.0          /* default partition cell: the twin's tile */
+#define DATASET_RUN_RECORD "run.json"
+#define DATASET_DONE_MARKER "done.json"
+
+typedef struct dataset_rank {
+	int rank, ranks;
+	int ranks_from_array;    /* ranks is SLURM_ARRAY_TASK_COUNT: the run record's wins */
+	char from[48];           /* where the rank came from: "--rank", "SLURM_ARRAY_TASK_ID",
+				  * "SLURM_PROCID", "OMPI_COMM_WORLD_RANK" */
+} dataset_rank;
+
+/* The rank and rank count of this process: rank/ranks when given (>= 0 / > 0; -1 / 0 when
+ * not), else the environment: OMPI_COMM_WORLD_RANK/SIZE (mpirun), SLURM_ARRAY_TASK_ID/COUNT
+ * (an sbatch array, 0-based: --array=0-N-1), SLURM_PROCID/SLURM_NTASKS (srun), in that order.
+ * A given value that contradicts the environment is refused (SVT_E_INPUT), and so is a rank
+ * outside 0..ranks-1 or no rank at all. */
+int dataset_rank_resolve(int rank, int ranks, dataset_rank *out, svt_err *err);
+
+/* The rank (0..ranks-1) owning the partition cell of projected position (e, n): a fixed 64-bit
+ * hash of the cell's integer coordinates, the same on every machine. cell_m <= 0: the
+ * default. */
+int dataset_rank_owner(double e, double n, double cell_m, int ranks);
+
+/* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.twin and
+ * opts.part_count must be unset; opts.clip_filter, if any, narrows further): checks or writes
+ * the run record, skips a rank whose done marker is there and matches, else builds (resuming
+ * what a killed run of this rank committed) into OUT/rank-<r>/ and writes the marker. st (may
+ * be NULL) gets the job's counts. */
+int dataset_rank_run(const dataset_opts *opts, const dataset_rank *r, double cell_m,
+		     const dataset_callbacks *cb, dataset_stats *st, svt_err *err);
+
+/* The rank count recorded in OUT/run.json, or a negative status (SVT_E_NOTFOUND: none). */
+int dataset_run_ranks(const char *out, svt_err *err);
+
+typedef struct dataset_merge_report {
+	int ranks;               /* of the run */
+	int n_missing;           /* ranks without a valid done marker */
+	char missing[1024];      /* them as a Slurm --array list: "1,3-5" ("" when none) */
+	size_t clips, tiles;     /* clips in the merged dataset, twin tiles merged */
+	uint64_t frames;
+	double seconds;          /* the whole merge */
+	double seconds_twin;     /* of which merging the twin parts */
+} dataset_merge_report;
+
+/* Makes OUT (a cluster build's output) one dataset: checks every rank's done marker against
+ * the run record (missing or stale ones are named in rep->missing, as an --array= list to
+ * resubmit, and the merge fails with SVT_E_NOTFOUND), checks that no clip, frame or partition
+ * cell is in two ranks, then writes OUT/manifest.json and OUT/master.h5 (fmt_dataset_merge)
+ * and the merged twin OUT/twin (the ranks' twin parts: frames once, points as weighted voxel
+ * means), each atomically. rep may not be NULL. */
+int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err);
 /* Puts captions written by a vision-language model into dataset dir (built by a job), in
  * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,
  * "long": TEXT, "short": TEXT} (frames inclusive; long <= 280 words, short <= 30). Each

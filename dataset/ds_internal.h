@@ -163,4 +163,15 @@ void ds_report_progress(dataset_job *j, size_t step);
 /* Rejects kept frame k after the scan, with its reason, and reports it. */
 void ds_reject_late(dataset_job *j, size_t k, int reason, const char *why);
 
+
+/* ds_rank.c: the run record and done markers (shared with ds_merge.c). */
+int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **out,
+		  svt_err *err);
+int ds_run_record_read(const char *out, fmt_config **rec, svt_err *err);
+int ds_marker_path(const char *out, int rank, char *path, size_t cap, svt_err *err);
+/* The marker rank r of the run recorded as rec writes (canonical JSON, malloc'd). */
+int ds_marker_expected(const fmt_config *rec, int rank, char **json, svt_err *err);
+/* ds_merge.c: removes a directory tree the job owns (a twin being redone or replaced). */
+void ds_rm_tree(const char *dir);
+
 #endif

@@ -272,6 +272,39 @@ int fmt_reader_captions(fmt_reader *r, size_t i, fmt_caption **caps, int *n, svt
  * numpy float16 once written out), caller-allocated. SVT_E_NOTFOUND without depth. */
 int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err);
 
+
+/* ---- Merging the parts of a build (formats/merge.c) ------------------------------------- */
+
+typedef struct fmt_merge_opts {
+	int frames_unique;       /* 1: clips do not overlap (stride >= clip frames), so a frame
+				  * (its time) in two clips means two parts cut the same frames */
+	int check_only;          /* 1: every check and res, nothing written */
+} fmt_merge_opts;
+
+/* A clip of the merged dataset: its id, the part it came from, its first frame's projected
+ * position (E, N). */
+typedef struct fmt_merge_clip {
+	char id[64];
+	size_t part;
+	double e0, n0;
+} fmt_merge_clip;
+
+typedef struct fmt_merge_result {
+	fmt_merge_clip *clips;   /* sorted by id (malloc'd; fmt_merge_result_free) */
+	size_t n_clips;
+	uint64_t n_frames;
+} fmt_merge_result;
+
+/* Merges the committed datasets OUT/parts[i] (each a directory a writer closed: manifest.json
+ * and master.h5) into one dataset in OUT: OUT/master.h5 links every part's clips (files named
+ * PART/SHARD, relative) and OUT/manifest.json lists every part's shards the same way, both
+ * written atomically; the shards themselves stay where they are. Refuses (SVT_E_INPUT, naming
+ * both parts) a clip id in two parts, with o->frames_unique overlapping clips, and parts of
+ * different CRS or ENU origin. Sizes are checked against the parts' manifests; hashes are
+ * taken from them (`svtwin verify OUT` rehashes). res lists the clips, sorted by id. */
+int fmt_dataset_merge(const char *out, const char *const *parts, size_t nparts,
+		      const fmt_merge_opts *o, fmt_merge_result *res, svt_err *err);
+void fmt_merge_result_free(fmt_merge_result *r); /* NULL does nothing */
 /* ---- Changing a committed dataset (formats/shard_edit.c) -------------------------------- */
 
 /* The caption windows of one clip: caps[k] (its caption is the long one) with shorts[k] (the

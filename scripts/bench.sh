@@ -62,6 +62,10 @@ echo "== bench build"
 "${PYTHON:-/usr/bin/python3}" bench/build_bench.py "$B/svtwin" "$B/samples/capture" \
 	"${TMPDIR:-/tmp}/svt-bench-build-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-build-$$"
+# A cluster build: parallel efficiency at 2 ranks and the merge's share (docs/cluster.md).
+echo "== bench cluster"
+"${PYTHON:-/usr/bin/python3}" bench/cluster_bench.py "$B/svtwin" "$B/samples/capture" \
+	"${TMPDIR:-/tmp}/svt-bench-cluster-$$" || rc=1
 
 # densify: synthesized frames per core on the C path, the cost of a 16 fps clip against its
 # keyframe views alone, PSNR against the generator's true view and the nearest-keyframe

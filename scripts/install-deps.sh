@@ -14,6 +14,7 @@ liblz4-dev libzstd-dev libblosc-dev libssl-dev
 libcriterion-dev
 python3 python3-numpy python3-h5py python3-pil
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-av
+slurmctld slurmd slurm-client munge openmpi-bin
 python3-pip"
 
 # What Debian 12 lacks, from PyPI into Debian's Python (/usr/bin/python3): laspy, the

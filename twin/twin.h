@@ -382,6 +382,15 @@ int twin_store_record_shard(twin_store *s, const char *name, const int *txy, siz
  * malloc'd array of pointers owned by s (free only the array). */
 int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n, svt_err *err);
 
+/* Merges the fused points of the stores src[0..nsrc) into dst, tile by tile, as weighted voxel
+ * means (each voxel keeps its weight, so the result is the fusion of all their points at once,
+ * up to rounding, in any order): how the twin parts of a cluster build's ranks become one.
+ * Every tile is read from each store that has it and written once; one transaction. The
+ * stores must share CRS, tile and voxel sizes and ENU origin (SVT_E_INPUT otherwise).
+ * *n_tiles (may be NULL) gets the tiles written. */
+int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
+			    size_t *n_tiles, svt_err *err);
+
 /* ---- Queries ------------------------------------------------------------------------------ */
 
 /* Frames within radius_m (geodesic, WGS84) of lat, lon, nearest first; *idx malloc'd (caller

@@ -877,6 +877,147 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 	return rc;
 }
 
+/* ---- Merging the twin parts of a cluster build ------------------------------------------- */
+
+static int tile_info_cmp(const void *a, const void *b)
+{
+	const twin_tile_info *p = a, *q = b;
+	if (p->tx != q->tx)
+		return p->tx < q->tx ? -1 : 1;
+	return p->ty < q->ty ? -1 : (p->ty > q->ty);
+}
+
+int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
+			    size_t *n_tiles, svt_err *err)
+{
+	if (!dst || (nsrc && !src))
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_merge_points: NULL store");
+	if (n_tiles)
+		*n_tiles = 0;
+	size_t nt = 0;
+	for (size_t k = 0; k < nsrc; k++) {
+		const twin_store *s = src[k];
+		if (!dst->enu || !s || !s->enu || dst->epsg != s->epsg || dst->tile_m != s->tile_m ||
+		    dst->voxel_m != s->voxel_m || memcmp(dst->origin, s->origin, sizeof(dst->origin)))
+			return svt_err_set(err, SVT_E_INPUT, "%s and %s differ in CRS, tile, voxel or "
+					   "ENU origin: their points cannot be merged voxel for voxel",
+					   s ? s->dir : "(null)", dst->dir);
+		nt += twin_store_tile_count(s);
+	}
+	int rc = SVT_OK, began = 0;
+	wpoint *v = NULL;
+	size_t cap = 0, nu = 0, nmade = 0, ngone = 0;
+	char **made = NULL, **gone = NULL;
+	twin_tile_info *tiles = malloc((nt ? nt : 1) * sizeof(*tiles));
+	if (!tiles)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu tiles", nt);
+	/* The union of the sources' tiles, each merged once from every source that has it. */
+	for (size_t k = 0; k < nsrc; k++)
+		for (size_t i = 0; i < twin_store_tile_count(src[k]); i++)
+			if (!twin_store_tile(src[k], i, &tiles[nu]))
+				nu++;
+	qsort(tiles, nu, sizeof(*tiles), tile_info_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < nu; i++)
+		if (!m || tile_info_cmp(&tiles[i], &tiles[m - 1]))
+			tiles[m++] = tiles[i];
+	nu = m;
+	uint64_t gen = dst->gen + 1;
+	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+	char pdir[4200];
+	snprintf(pdir, sizeof(pdir), "%s/%s", dst->dir, TWIN_POINTS_DIR);
+	if ((rc = svt_mkdirs(pdir, err)) || (rc = twin_tx_begin(dst, err)))
+		goto done;
+	began = 1;
+	for (size_t i = 0; i < nu; i++) {
+		int tx = tiles[i].tx, ty = tiles[i].ty;
+		char f[128], dfile[128], file[128];
+		size_t have = 0, dhave = 0;
+		m = 0;
+		if ((rc = tile_points_file(dst, tx, ty, &dhave, dfile, sizeof(dfile), err)))
+			goto done;
+		snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)gen);
+		/* A tile only one source has (and dst has not) is that source's file as it is:
+		 * a hard link, no rewrite. */
+		size_t holders = 0, one = 0, one_n = 0;
+		for (size_t k = 0; !dhave && k < nsrc; k++) {
+			if ((rc = tile_points_file(src[k], tx, ty, &have, f, sizeof(f), err)))
+				goto done;
+			if (have) {
+				holders++;
+				one = k;
+				one_n = have;
+			}
+		}
+		if (!dhave && holders == 1) {
+			char sp[4096], dp[4096];
+			if ((rc = tile_points_file(src[one], tx, ty, &have, f, sizeof(f), err)) ||
+			    (rc = pts_path(src[one], f, sp, sizeof(sp), err)) ||
+			    (rc = pts_path(dst, file, dp, sizeof(dp), err)))
+				goto done;
+			if (link(sp, dp) == 0) {
+				if ((rc = names_push(&made, &nmade, file, err)) ||
+				    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)one_n, file,
+							   err)))
+					goto done;
+				tb[0] = fmin(tb[0], tx * dst->tile_m);
+				tb[1] = fmin(tb[1], ty * dst->tile_m);
+				tb[2] = fmax(tb[2], (tx + 1) * dst->tile_m);
+				tb[3] = fmax(tb[3], (ty + 1) * dst->tile_m);
+				continue;
+			}
+			/* another file system: read, merge and write as below */
+		}
+		if (dhave && (rc = tile_read_enu(dst, tx, ty, dfile, &v, &m, &cap, err)))
+			goto done;
+		for (size_t k = 0; k < nsrc; k++) {
+			if ((rc = tile_points_file(src[k], tx, ty, &have, f, sizeof(f), err)) ||
+			    (have && (rc = tile_read_enu(src[k], tx, ty, f, &v, &m, &cap, err))))
+				goto done;
+		}
+		if (!m)
+			continue;
+		/* Weighted voxel means: merging the sources' voxels gives the means of one fusion
+		 * of all their points (up to rounding), whatever the order. */
+		if ((m = voxel_merge(v, m, dst->voxel_m)) == (size_t)-1) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
+			goto done;
+		}
+		tb[0] = fmin(tb[0], tx * dst->tile_m);
+		tb[1] = fmin(tb[1], ty * dst->tile_m);
+		tb[2] = fmax(tb[2], (tx + 1) * dst->tile_m);
+		tb[3] = fmax(tb[3], (ty + 1) * dst->tile_m);
+		if ((rc = names_push(&made, &nmade, file, err)) ||
+		    (rc = tile_write(dst, tx, ty, file, v, m, err)) ||
+		    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)m, file, err)) ||
+		    (dhave && strcmp(dfile, file) && (rc = names_push(&gone, &ngone, dfile, err))))
+			goto done;
+	}
+	dst->gen = gen;
+	if ((rc = twin_meta_put_gen(dst, err)) ||
+	    (nmade && (rc = twin_gpkg_touch(dst->db, "tiles", tb, err))) ||
+	    (rc = twin_tx_commit(dst, err))) {
+		dst->gen = gen - 1;
+		goto done;
+	}
+	began = 0;
+	names_unlink(dst, gone, ngone);
+	if (n_tiles)
+		*n_tiles = nmade;
+done:
+	if (rc) {
+		if (began)
+			twin_tx_rollback(dst);
+		names_unlink(dst, made, nmade);
+	}
+	twin_cache_drop(dst);
+	names_free(made, nmade);
+	names_free(gone, ngone);
+	free(tiles);
+	free(v);
+	return rc;
+}
+
 /* ---- Export ---------------------------------------------------------------------------------- */
 
 int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, const char *path,

@@ -1,0 +1,254 @@
+/* ds_merge.c: `svtwin merge OUT`, the job that runs after a cluster build's ranks
+ * (--dependency=afterok): every rank's done marker checked against the run record (the missing
+ * ones named as a Slurm --array list to resubmit), the ranks' shards made one dataset
+ * (fmt_dataset_merge: no clip or frame twice), every clip checked to lie in a cell its rank
+ * owns (so no cell, hence no tile, has two writers), and the ranks' twin parts merged into
+ * OUT/twin (twin_store_merge_points: weighted voxel means, independent of order). */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset/ds_internal.h"
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p) != 0 && errno != ENOENT;
+}
+
+void ds_rm_tree(const char *dir)
+{
+	if (access(dir, F_OK) == 0)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Appends rank r to a Slurm --array list, folding runs into ranges ("1,3-5"). */
+static void missing_add(dataset_merge_report *rep, int r, int *run_start, int *last)
+{
+	size_t len = strlen(rep->missing);
+	if (*last >= 0 && r == *last + 1) {
+		/* extend the run: rewrite its tail */
+		char *comma = strrchr(rep->missing, ',');
+		char *tail = comma ? comma + 1 : rep->missing;
+		len = (size_t)(tail - rep->missing);
+		snprintf(rep->missing + len, sizeof(rep->missing) - len, "%d-%d", *run_start, r);
+	} else {
+		snprintf(rep->missing + len, sizeof(rep->missing) - len, "%s%d", len ? "," : "", r);
+		*run_start = r;
+	}
+	*last = r;
+	rep->n_missing++;
+}
+
+/* The ranks' twin parts into OUT/twin: the capture's frames once (every rank added the whole
+ * capture), then every part's points. Built in OUT/twin.tmp and moved in last. */
+static int merge_twin(const char *out, int ranks, const char *capture, const char *districts,
+		      const char *dongs, size_t *tiles, svt_err *err)
+{
+	char tmp[4096], final[4096], old[4200], dir[4200];
+	twin_store *src = NULL, *dst = NULL, **parts = NULL;
+	const char **paths = NULL;
+	int rc;
+	*tiles = 0;
+	if ((rc = svt_path_join(tmp, sizeof(tmp), out, "twin.tmp", err)) ||
+	    (rc = svt_path_join(final, sizeof(final), out, "twin", err)))
+		return rc;
+	ds_rm_tree(tmp);
+	twin_store_opts so;
+	twin_store_opts_default(&so);
+	so.no_create = 1;
+	snprintf(dir, sizeof(dir), "%s/rank-0/twin", out);
+	if ((rc = twin_store_open(dir, &so, &src, err)))
+		goto done;
+	size_t n = twin_store_frame_count(src);
+	const twin_frame *fr = twin_store_frames(src);
+	if (!n || !fr) {
+		rc = svt_err_set(err, SVT_E_INPUT, "%s holds no frames", dir);
+		goto done;
+	}
+	twin_store_opts dopt;
+	twin_store_opts_default(&dopt);
+	dopt.epsg = twin_store_epsg(src);
+	dopt.tile_m = twin_store_tile_m(src);
+	dopt.have_origin = 1;
+	twin_store_origin(src, dopt.origin_llh);
+	if ((rc = twin_store_open(tmp, &dopt, &dst, err)))
+		goto done;
+	const char *lname[2] = {"districts", "dongs"}, *lpath[2] = {districts, dongs};
+	for (int L = 0; L < 2; L++)
+		if (lpath[L] && lpath[L][0] &&
+		    (rc = twin_store_add_layer(dst, lname[L], lpath[L], NULL, err)))
+			goto done;
+	if (!(paths = calloc(n, sizeof(*paths)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", n);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		paths[i] = twin_store_frame_path(src, i);
+	twin_capture_in in = {.name = twin_store_frame_capture(src, 0),
+			      .source = capture && capture[0] ? capture : dir,
+			      .frames = fr, .n = n, .enu_origin_llh = dopt.origin_llh,
+			      .paths = paths};
+	if ((rc = twin_store_add_capture(dst, &in, NULL, err)))
+		goto done;
+	free(paths);
+	paths = NULL;
+	twin_store_close(src);
+	src = NULL;
+	if (!(parts = calloc((size_t)ranks, sizeof(*parts)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %d stores", ranks);
+		goto done;
+	}
+	for (int r = 0; r < ranks; r++) {
+		snprintf(dir, sizeof(dir), "%s/rank-%d/twin", out, r);
+		if ((rc = twin_store_open(dir, &so, &parts[r], err)))
+			goto done;
+	}
+	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)))
+		goto done;
+	*tiles = twin_store_tile_count(dst);
+	twin_store_close(dst);
+	dst = NULL;
+	/* The old twin (an earlier merge's) goes aside, the new one in, the old one away. */
+	snprintf(old, sizeof(old), "%s.old", final);
+	ds_rm_tree(old);
+	if (access(final, F_OK) == 0 && rename(final, old) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "rename %s: %s", final, strerror(errno));
+		goto done;
+	}
+	if (rename(tmp, final) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
+		goto done;
+	}
+	ds_rm_tree(old);
+	rc = svt_dir_sync_of(final, err);
+done:
+	free(paths);
+	for (int r = 0; parts && r < ranks; r++)
+		twin_store_close(parts[r]);
+	free(parts);
+	twin_store_close(src);
+	twin_store_close(dst);
+	if (rc)
+		ds_rm_tree(tmp);
+	return rc;
+}
+
+int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
+{
+	if (!out || !rep)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_merge: NULL argument");
+	memset(rep, 0, sizeof(*rep));
+	double t0 = svt_now();
+	fmt_config *rec = NULL;
+	char *rjson = NULL, **parts = NULL;
+	json_t *root = NULL;
+	fmt_merge_result res = {0};
+	int ranks = 0;
+	int rc = ds_run_record_read(out, &rec, err);
+	if (rc)
+		return rc;
+	if ((rc = fmt_config_to_json(rec, &rjson, err)))
+		goto done;
+	json_error_t je;
+	json_t *o = (root = json_loads(rjson, 0, &je)) ? json_object_get(root, "options") : NULL;
+	ranks = (int)json_integer_value(json_object_get(o, "ranks"));
+	int clip_frames = (int)json_integer_value(json_object_get(o, "clip_frames"));
+	int stride = (int)json_integer_value(json_object_get(o, "stride"));
+	double cell_m = json_number_value(json_object_get(o, "cell_m"));
+	if (ranks < 1 || clip_frames < 1) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "%s/%s: no rank count or clip length", out,
+				 DATASET_RUN_RECORD);
+		goto done;
+	}
+	rep->ranks = ranks;
+	int run_start = -1, last = -1;
+	for (int r = 0; r < ranks; r++) {
+		char path[4096], *want = NULL;
+		uint8_t *have = NULL;
+		size_t hn = 0;
+		if ((rc = ds_marker_path(out, r, path, sizeof(path), err)) ||
+		    (rc = ds_marker_expected(rec, r, &want, err)))
+			goto done;
+		int ok = !svt_file_read(path, 1 << 20, &have, &hn, NULL) && hn == strlen(want) &&
+			 !memcmp(have, want, hn);
+		free(have);
+		free(want);
+		if (!ok)
+			missing_add(rep, r, &run_start, &last);
+	}
+	if (rep->n_missing) {
+		rc = svt_err_set(err, SVT_E_NOTFOUND, "%d of %d ranks have not finished: rerun them "
+				 "with sbatch --array=%s (or `svtwin build ... --rank R --ranks %d`)",
+				 rep->n_missing, ranks, rep->missing, ranks);
+		goto done;
+	}
+	if (!(parts = calloc((size_t)ranks, sizeof(*parts)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %d parts", ranks);
+		goto done;
+	}
+	for (int r = 0; r < ranks; r++) {
+		char name[32];
+		snprintf(name, sizeof(name), "rank-%d", r);
+		if (!(parts[r] = strdup(name))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+			goto done;
+		}
+	}
+	/* Checked first, written last: the twin, then the master file and the manifest (the
+	 * dataset's completeness marker), so a killed merge leaves no manifest naming a
+	 * dataset whose twin is not merged. */
+	fmt_merge_opts mo = {.frames_unique = stride == 0 || stride >= clip_frames,
+			     .check_only = 1};
+	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,
+				    err)))
+		goto done;
+	/* One writer per cell: each clip's first frame lies in a cell its rank owns. */
+	for (size_t i = 0; i < res.n_clips; i++) {
+		const fmt_merge_clip *c = &res.clips[i];
+		int owner = dataset_rank_owner(c->e0, c->n0, cell_m, ranks);
+		if (owner != (int)c->part) {
+			rc = svt_err_set(err, SVT_E_INPUT, "clip %s is in rank-%zu, but its cell "
+					 "belongs to rank %d: the ranks were not built with one "
+					 "partition", c->id, c->part, owner);
+			goto done;
+		}
+	}
+	rep->clips = res.n_clips;
+	rep->frames = res.n_frames;
+	double t1 = svt_now();
+	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "capture")),
+			json_string_value(json_object_get(o, "districts")),
+			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
+	rep->seconds_twin = svt_now() - t1;
+	if (rc) {
+		svt_err_prefix(err, "merging the twin parts");
+		goto done;
+	}
+	svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, rep->seconds_twin);
+	fmt_merge_result_free(&res);
+	mo.check_only = 0;
+	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,
+				    err)))
+		goto done;
+	svt_log_info("merge: %zu clips of %d ranks checked twice, master file and manifest "
+		     "written; the dataset part %.3f s", res.n_clips, ranks,
+		     svt_now() - t0 - rep->seconds_twin);
+done:
+	rep->seconds = svt_now() - t0;
+	for (int r = 0; parts && r < ranks; r++)
+		free(parts[r]);
+	free(parts);
+	fmt_merge_result_free(&res);
+	json_decref(root);
+	free(rjson);
+	fmt_config_destroy(rec);
+	return rc;
+}
