@@ -14,6 +14,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "gpu/gm_simd.h"
 #include "gpu/gpu_internal.h"
 #ifdef SVT_HAVE_CUDA
 #include "gpu/gpu_cuda.h"
@@ -163,66 +164,16 @@ typedef struct view_job {
 	size_t per_part; /* floats per part */
 } view_job;
 
-#ifdef __SSE2__
-/* 4-lane SSE2 versions of gm_atan2f / gm_view_map / gm_footprint: the same IEEE single
- * operations in the same order (no FMA on baseline x86-64), so they give bit-identical
- * results to the scalar code in gpu_math.h that the CUDA kernel runs. */
-static inline __m128 sel(__m128 m, __m128 a, __m128 b)
-{
-	return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
-}
-
-static inline __m128 atan2_ps(__m128 y, __m128 x)
-{
-	const __m128 sign = _mm_set1_ps(-0.0f), zero = _mm_setzero_ps();
-	__m128 ax = _mm_andnot_ps(sign, x), ay = _mm_andnot_ps(sign, y);
-	__m128 mx = _mm_max_ps(ax, ay), mn = _mm_min_ps(ax, ay);
-	__m128 a = sel(_mm_cmpgt_ps(mx, zero), _mm_div_ps(mn, mx), zero);
-	__m128 s = _mm_mul_ps(a, a);
-	__m128 p = _mm_set1_ps(0.006811808794736862f);
-	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.03360426053404808f));
-	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.07962370663881302f));
-	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.1323334276676178f));
-	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.19807815551757812f));
-	p = _mm_sub_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.3331736922264099f));
-	p = _mm_add_ps(_mm_mul_ps(p, s), _mm_set1_ps(0.9999961256980896f));
-	__m128 r = _mm_mul_ps(p, a);
-	r = sel(_mm_cmpgt_ps(ay, ax), _mm_sub_ps(_mm_set1_ps(GM_HALF_PI_F), r), r);
-	r = sel(_mm_cmplt_ps(x, zero), _mm_sub_ps(_mm_set1_ps(GM_PI_F), r), r);
-	return sel(_mm_cmplt_ps(y, zero), _mm_xor_ps(r, sign), r);
-}
-#endif
+/* The SSE2 and AVX2 versions of gm_view_map / gm_footprint below (atan2_ps, sel, atan2_8,
+ * sel8: gpu/gm_simd.h) use the same IEEE single operations in the same order (no FMA on
+ * baseline x86-64), so they give bit-identical results to the scalar code in gpu_math.h that
+ * the CUDA kernel runs. */
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
 #define VIEW_HAVE_AVX2 1
 /* 8-lane AVX2 version of the row map, for CPUs that have it (checked at run time). No FMA:
  * separate multiplies and adds, so the results are bit-identical to the SSE2 and scalar code
  * (gm_view_map) on any x86-64. */
-__attribute__((target("avx2"))) static inline __m256 sel8(__m256 m, __m256 a, __m256 b)
-{
-	return _mm256_blendv_ps(b, a, m);
-}
-
-__attribute__((target("avx2"))) static inline __m256 atan2_8(__m256 y, __m256 x)
-{
-	const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
-	__m256 ax = _mm256_andnot_ps(sign, x), ay = _mm256_andnot_ps(sign, y);
-	__m256 mx = _mm256_max_ps(ax, ay), mn = _mm256_min_ps(ax, ay);
-	__m256 a = sel8(_mm256_cmp_ps(mx, zero, _CMP_GT_OQ), _mm256_div_ps(mn, mx), zero);
-	__m256 s = _mm256_mul_ps(a, a);
-	__m256 p = _mm256_set1_ps(0.006811808794736862f);
-	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.03360426053404808f));
-	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.07962370663881302f));
-	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.1323334276676178f));
-	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.19807815551757812f));
-	p = _mm256_sub_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.3331736922264099f));
-	p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(0.9999961256980896f));
-	__m256 r = _mm256_mul_ps(p, a);
-	r = sel8(_mm256_cmp_ps(ay, ax, _CMP_GT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_HALF_PI_F), r), r);
-	r = sel8(_mm256_cmp_ps(x, zero, _CMP_LT_OQ), _mm256_sub_ps(_mm256_set1_ps(GM_PI_F), r), r);
-	return sel8(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), _mm256_xor_ps(r, sign), r);
-}
 
 /* Maps i in [0, n8) (n8 a multiple of 8) of row j. */
 __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float bx, float by,
