@@ -53,9 +53,16 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 	twin_caption_in ci = {.heading = B->heading, .n = T, .time_us = j->time_us[0],
 			      .tz_offset_min = m0->tz_offset_min, .dist_m = j->dist[T - 1],
 			      .span_s = span_s, .district = district, .dong = dong};
-	char caption[320];
+	char caption[320], told[384];
 	twin_clip_caption(&ci, caption, sizeof(caption));
+	const char *action = ds_camera_action(B->w2c, 0, T - 1);
 	fmt_caption cap = {0, T - 1, caption};
+	/* The window's camera action leads its caption (the Seoul World Model's captions);
+	 * a densified clip gets it from ds_densify_write, over its own poses. */
+	if (o->densify == DATASET_DENSIFY_NONE) {
+		snprintf(told, sizeof(told), "%s %s", ds_action_sentence(action), caption);
+		cap.caption = told;
+	}
 
 	fmt_clip_desc d = {
 		.id = id, .T = T, .H = o->height, .W = o->width,
@@ -65,7 +72,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.fps = fps, .fps_nominal = !(T > 1 && span_s > 0),
 		.split = split, .district = district, .captions = &cap, .n_captions = 1,
 		.depth = B->clip_depth, .camera_model = B->camera_model,
-		.camera_action = ds_camera_action(B->w2c, 0, T - 1),
+		.camera_action = action,
 	};
 	if (o->densify != DATASET_DENSIFY_NONE) {
 		int rc = ds_densify_write(j, B, &d, err);

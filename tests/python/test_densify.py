@@ -274,6 +274,21 @@ class Actions(unittest.TestCase):
         self.assertEqual(seen, {"straight", "left turn", "right turn"})
 
 
+    def test_keyframe_clips_lead_with_their_action(self):
+        """Clips of keyframes only (no --densify) also open their caption window with the
+        sentence of their camera action."""
+        clips = build(CORN, os.path.join(TMP, "corners-keys"), "--size", "128x80",
+                      "--clip-frames", "5")
+        self.assertTrue(clips)
+        sentence = {"straight": b"The camera moves straight ahead.",
+                    "left turn": b"The camera turns left.",
+                    "right turn": b"The camera turns right.", "stop": b"The camera is stopped."}
+        for cid, c in clips.items():
+            act = c["attrs"]["camera_action"]
+            act = act.decode() if isinstance(act, bytes) else act
+            self.assertTrue(c["captions"][0]["caption"].startswith(sentence[act]), cid)
+
+
 class CaptionsImport(unittest.TestCase):
     def test_import_in_place(self):
         out = os.path.join(TMP, "caps")
