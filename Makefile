@@ -145,7 +145,7 @@ test-python: $(PROG) samples
 		$(PYTHON) -m unittest discover -s tests/python -v
 
 asan:
-	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 bench: $(PROG) samples
 	scripts/install-deps.sh --bench
