@@ -19,7 +19,7 @@ static const struct {
 	{"query", cmd_query, "TWIN --near LAT,LON --radius M | --district NAME: find frames"},
 	{"twin", cmd_twin, "migrate DIR: a JSON-layout twin store into the GeoPackage layout"},
 	{"export", cmd_export, "cosmos DATASET -o DIR --layout L: Cosmos post-training folders"},
-	{"bench", cmd_bench, "kernels|decode|geo|shard: benchmarks with ratios to peers"},
+	{"bench", cmd_bench, "decode|geo|kernels|shard|twin|all: benchmarks with ratios to peers"},
 	{"captions", cmd_captions, "import DIR FILE.jsonl: VLM captions into the shards"},
 	{"densify", cmd_densify, "import DIR VIDEO...: interpolated freeze clips into the shards"},
 };
