@@ -54,6 +54,16 @@ int svt_err_prefix(svt_err *err, const char *fmt, ...) __attribute__((format(pri
 /* Clears err. */
 void svt_err_clear(svt_err *err);
 
+/* splitmix64's finaliser: a well-mixed 64-bit hash, the same on every machine. What every
+ * seeded or partitioning rule hashes with (splits, cluster cells, random view yaws). */
+static inline uint64_t svt_hash64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
 /* A short stable name for a status ("io", "format", ...), for reports. */
 const char *svt_status_name(int code);
 

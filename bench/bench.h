@@ -4,6 +4,8 @@
 #ifndef SVT_BENCH_H
 #define SVT_BENCH_H
 
+#include "base/svt.h"
+
 /* JPEG decode against tjbench (bench_decode.c). */
 int bench_decode(int argc, char **argv);
 /* Geodesy and projections against pyproj (bench_geo.c). */
@@ -19,5 +21,19 @@ int bench_shard(int argc, char **argv);
 /* The twin store at a million frames: insert, open, RSS, query latency; point fusion
  * (bench_twin.c). */
 int bench_twin(int argc, char **argv);
+
+/* The benchmarks' seeded generator (splitmix64: the same numbers on every machine). */
+static inline uint64_t bench_rand(uint64_t *s)
+{
+	uint64_t z = svt_hash64(*s);
+	*s += 0x9e3779b97f4a7c15ull;
+	return z;
+}
+
+/* A uniform double in [a, b) from bench_rand. */
+static inline double bench_uniform(uint64_t *s, double a, double b)
+{
+	return a + (b - a) * (double)(bench_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
 
 #endif

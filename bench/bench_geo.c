@@ -14,18 +14,6 @@
 #include "geo/geo.h"
 
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double uni(uint64_t *s, double a, double b)
-{
-	return a + (b - a) * (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -96,8 +84,8 @@ int bench_geo(int argc, char **argv)
 	}
 	uint64_t seed = 1;
 	for (size_t i = 0; i < n; i++) {
-		lon[i] = uni(&seed, 125.0, 129.5);
-		lat[i] = uni(&seed, 33.0, 38.5);
+		lon[i] = bench_uniform(&seed, 125.0, 129.5);
+		lat[i] = bench_uniform(&seed, 33.0, 38.5);
 	}
 	if (geo_crs_create(epsg, &c, &e)) {
 		fprintf(stderr, "svtwin bench geo: %s\n", e.msg);

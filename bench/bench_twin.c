@@ -29,27 +29,15 @@ int bench_twin(int argc, char **argv);
 #define N_QUERIES 2000
 #define N_POLYGONS 200
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double uni(uint64_t *s, double a, double b)
-{
-	return a + (b - a) * (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 /* Capture c's track: start and heading from the seed, so the query process regenerates
  * any frame's position without reading the store. */
 static void track(uint64_t seed, size_t c, double *lat0, double *lon0, double *hd)
 {
 	uint64_t s = seed ^ (0x51ED2701ull * (c + 1));
-	*lat0 = uni(&s, 37.45, 37.65);
-	*lon0 = uni(&s, 126.85, 127.15);
-	*hd = uni(&s, 0.0, 360.0);
+	*lat0 = bench_uniform(&s, 37.45, 37.65);
+	*lon0 = bench_uniform(&s, 126.85, 127.15);
+	*hd = bench_uniform(&s, 0.0, 360.0);
 }
 
 static void frame_pos(uint64_t seed, size_t c, int i, double *lat, double *lon, double *hd)
@@ -115,7 +103,7 @@ static int query_phase(const char *dir, uint64_t seed, size_t ncap, int nfr)
 	/* Near 50 m of a frame. */
 	for (int q = 0; q < N_QUERIES && !rc; q++) {
 		double lat, lon, hd;
-		frame_pos(seed, (size_t)(splitmix(&r) % ncap), (int)(splitmix(&r) % (uint64_t)nfr), &lat,
+		frame_pos(seed, (size_t)(bench_rand(&r) % ncap), (int)(bench_rand(&r) % (uint64_t)nfr), &lat,
 			  &lon, &hd);
 		size_t *idx = NULL, n = 0;
 		double t0 = svt_now();
@@ -129,12 +117,12 @@ static int query_phase(const char *dir, uint64_t seed, size_t ncap, int nfr)
 	/* Nearest pose: 10 m off a frame, any heading. */
 	for (int q = 0; q < N_QUERIES && !rc; q++) {
 		double lat, lon, hd;
-		frame_pos(seed, (size_t)(splitmix(&r) % ncap), (int)(splitmix(&r) % (uint64_t)nfr), &lat,
+		frame_pos(seed, (size_t)(bench_rand(&r) % ncap), (int)(bench_rand(&r) % (uint64_t)nfr), &lat,
 			  &lon, &hd);
-		lat += uni(&r, -1e-4, 1e-4);
-		lon += uni(&r, -1e-4, 1e-4);
+		lat += bench_uniform(&r, -1e-4, 1e-4);
+		lon += bench_uniform(&r, -1e-4, 1e-4);
 		double t0 = svt_now();
-		long best = twin_store_nearest_pose(s, lat, lon, uni(&r, 0, 360), 0.5, NULL);
+		long best = twin_store_nearest_pose(s, lat, lon, bench_uniform(&r, 0, 360), 0.5, NULL);
 		t[q] = (svt_now() - t0) * 1e6;
 		if (best < 0)
 			rc = 1;
@@ -149,7 +137,7 @@ static int query_phase(const char *dir, uint64_t seed, size_t ncap, int nfr)
 	fputs("{\"type\":\"FeatureCollection\",\"features\":[", f);
 	for (int k = 0; k < N_POLYGONS; k++) {
 		double lat, lon, hd;
-		frame_pos(seed, (size_t)(splitmix(&r) % ncap), (int)(splitmix(&r) % (uint64_t)nfr), &lat,
+		frame_pos(seed, (size_t)(bench_rand(&r) % ncap), (int)(bench_rand(&r) % (uint64_t)nfr), &lat,
 			  &lon, &hd);
 		double dl = 150.0 / 111320.0, dn = dl / cos(lat * M_PI / 180.0);
 		fprintf(f,
@@ -244,9 +232,9 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		     geo_crs_create(twin_store_epsg(s), &crs, &err);
 	uint64_t r = seed * 13 + 5;
 	for (size_t i = 0; !rc && i < NPTS; i++) {
-		pts[i].x = (float)uni(&r, -100, 100);
-		pts[i].y = (float)uni(&r, -400, -200);
-		pts[i].z = (float)uni(&r, -5, 15);
+		pts[i].x = (float)bench_uniform(&r, -100, 100);
+		pts[i].y = (float)bench_uniform(&r, -400, -200);
+		pts[i].z = (float)bench_uniform(&r, -5, 15);
 		pts[i].r = (uint8_t)i;
 		pts[i].g = (uint8_t)(i >> 8);
 		pts[i].b = 7;

@@ -110,12 +110,9 @@ double ds_view_yaw(const dataset_job *j, size_t k0)
 {
 	if (j->o.view_dir != DATASET_VIEW_RANDOM)
 		return 0.0;
-	/* splitmix64 of (seed, the clip's first capture frame): the same clip gets the same yaw
-	 * in every run and part. */
-	uint64_t x = j->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)(uint32_t)j->tf[k0].src;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	x ^= x >> 31;
+	/* A hash of (seed, the clip's first capture frame): the same clip gets the same yaw in
+	 * every run and part. */
+	uint64_t x = svt_hash64(j->o.seed ^ svt_hash64((uint64_t)(uint32_t)j->tf[k0].src));
 	double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
 	return (2.0 * u - 1.0) * j->o.view_random_deg;
 }

@@ -16,15 +16,6 @@
 
 #include "dataset/ds_internal.h"
 
-/* splitmix64's finaliser: a well-mixed 64-bit hash, the same on every machine. */
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 int dataset_rank_owner(double e, double n, double cell_m, int ranks)
 {
 	if (ranks <= 1)
@@ -32,7 +23,7 @@ int dataset_rank_owner(double e, double n, double cell_m, int ranks)
 	if (!(cell_m > 0))
 		cell_m = DATASET_CELL_M;
 	int64_t cx = (int64_t)floor(e / cell_m), cy = (int64_t)floor(n / cell_m);
-	uint64_t h = mix64((uint64_t)cx * 0x100000001b3ULL ^ mix64((uint64_t)cy));
+	uint64_t h = svt_hash64((uint64_t)cx * 0x100000001b3ULL ^ svt_hash64((uint64_t)cy));
 	return (int)(h % (uint64_t)ranks);
 }
 

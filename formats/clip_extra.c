@@ -1,5 +1,5 @@
-/* clip_extra.c: readers of a clip's captions and of its depth as stored (float16 bits), for
- * the exports (export/) that copy them out without a conversion of their own. */
+/* clip_extra.c: the reader of a clip's caption windows, for the exports (export/) that copy
+ * them out (its depth as stored: fmt_reader_depth_f16, reader.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,47 +81,5 @@ cleanup:
 		H5Dclose(ds);
 	H5Tclose(ct);
 	H5Tclose(vs);
-	return rc;
-}
-
-int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err)
-{
-	if (!r || !depth)
-		return svt_err_set(err, SVT_E_INPUT, "fmt_reader_depth_f16: NULL argument");
-	if (i >= fmt_reader_clip_count(r))
-		return svt_err_set(err, SVT_E_INPUT, "clip %zu of %zu", i, fmt_reader_clip_count(r));
-	const char *id = fmt_reader_clip_id(r, i);
-	char p[FMT_ID_MAX + 16];
-	snprintf(p, sizeof(p), "clips/%s/depth", id);
-	if (H5Lexists(fmt_reader_h5file(r), p, H5P_DEFAULT) <= 0)
-		return svt_err_set(err, SVT_E_NOTFOUND, "clip %s has no depth", id);
-	int rc = SVT_OK;
-	hid_t ds = H5Dopen2(fmt_reader_h5file(r), p, H5P_DEFAULT), ms = H5I_INVALID_HID;
-	hid_t fs = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID, ht = fmt_f16_type();
-	hsize_t d[3] = {0};
-	if (fs < 0 || H5Sget_simple_extent_ndims(fs) != 3 ||
-	    H5Sget_simple_extent_dims(fs, d, NULL) < 0) {
-		rc = svt_err_set(err, SVT_E_FORMAT, "/%s is not [T,H,W]", p);
-		goto cleanup;
-	}
-	if (t0 < 0 || n < 1 || (hsize_t)t0 + (hsize_t)n > d[0]) {
-		rc = svt_err_set(err, SVT_E_INPUT, "depth [%d, %d) of clip %s (T = %llu)", t0, t0 + n,
-				 id, (unsigned long long)d[0]);
-		goto cleanup;
-	}
-	hsize_t start[3] = {(hsize_t)t0, 0, 0}, count[3] = {(hsize_t)n, d[1], d[2]};
-	ms = H5Screate_simple(3, count, NULL);
-	if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-	    H5Dread(ds, ht, ms, fs, H5P_DEFAULT, depth) < 0)
-		rc = svt_err_set(err, SVT_E_FORMAT, "depth [%d, %d) of clip %s: read failed "
-				 "(checksum mismatch, corrupt chunk or missing filter)", t0, t0 + n, id);
-cleanup:
-	if (ms >= 0)
-		H5Sclose(ms);
-	if (fs >= 0)
-		H5Sclose(fs);
-	if (ds >= 0)
-		H5Dclose(ds);
-	H5Tclose(ht);
 	return rc;
 }

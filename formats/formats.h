@@ -263,7 +263,7 @@ int fmt_config_write(const fmt_config *c, const char *dir, svt_err *err);
 /* Reads DIR/build-config.json; SVT_E_NOTFOUND when the directory holds none (a first build, or
  * one made before the record existed). */
 int fmt_config_read(const char *dir, fmt_config **out, svt_err *err);
-/* ---- Clip extras (formats/clip_extra.c) ------------------------------------------------- */
+/* ---- Clip extras (formats/clip_extra.c, reader.c) ------------------------------------ */
 
 /* Reads clip i's caption windows into *caps (n entries; one malloc'd block holding the strings
  * too: free(*caps)). A clip without captions gives n = 0 and *caps = NULL. */

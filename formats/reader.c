@@ -429,10 +429,13 @@ done:
 	return rc;
 }
 
-int fmt_reader_depth(fmt_reader *r, size_t i, int t0, int n, float *depth, svt_err *err)
+/* Depth maps [t0, t0+n) of clip i converted to memory type mt (fmt_reader_depth: float;
+ * fmt_reader_depth_f16: the stored halves as they are). */
+static int depth_read(fmt_reader *r, size_t i, int t0, int n, hid_t mt, void *depth,
+		      svt_err *err)
 {
 	if (!r || !depth)
-		return svt_err_set(err, SVT_E_INPUT, "fmt_reader_depth: NULL argument");
+		return svt_err_set(err, SVT_E_INPUT, "depth read: NULL argument");
 	if (i >= r->n)
 		return svt_err_set(err, SVT_E_INPUT, "clip %zu of %zu", i, r->n);
 	char p[FMT_ID_MAX + 16];
@@ -455,9 +458,8 @@ int fmt_reader_depth(fmt_reader *r, size_t i, int t0, int n, float *depth, svt_e
 	}
 	hsize_t start[3] = {(hsize_t)t0, 0, 0}, count[3] = {(hsize_t)n, d[1], d[2]};
 	ms = H5Screate_simple(3, count, NULL);
-	/* HDF5 converts float16 to float exactly (every half is a float). */
 	if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-	    H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, depth) < 0)
+	    H5Dread(ds, mt, ms, fs, H5P_DEFAULT, depth) < 0)
 		rc = svt_err_set(err, SVT_E_FORMAT, "%s: depth [%d, %d) of clip %s: read failed "
 				 "(checksum mismatch, corrupt chunk or missing filter)",
 				 r->path, t0, t0 + n, r->rows[i].clip_id);
@@ -468,6 +470,20 @@ done:
 		H5Sclose(fs);
 	if (ds >= 0)
 		H5Dclose(ds);
+	return rc;
+}
+
+int fmt_reader_depth(fmt_reader *r, size_t i, int t0, int n, float *depth, svt_err *err)
+{
+	/* HDF5 converts float16 to float exactly (every half is a float). */
+	return depth_read(r, i, t0, n, H5T_NATIVE_FLOAT, depth, err);
+}
+
+int fmt_reader_depth_f16(fmt_reader *r, size_t i, int t0, int n, uint16_t *depth, svt_err *err)
+{
+	hid_t ht = fmt_f16_type();
+	int rc = depth_read(r, i, t0, n, ht, depth, err);
+	H5Tclose(ht);
 	return rc;
 }
 

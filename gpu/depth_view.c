@@ -10,10 +10,9 @@
 #include "gpu/gpu_cuda.h"
 #endif
 
-int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
-			    size_t dst_stride, svt_err *err)
+int gpu_depth_src_check(const gpu_depth *src, svt_err *err)
 {
-	if (!src || !v || !dst || !src->data)
+	if (!src || !src->data)
 		return svt_err_set(err, SVT_E_INPUT, "depth view: NULL argument");
 	if (src->model != GPU_DEPTH_EQUIRECT)
 		return svt_err_set(err, SVT_E_UNSUPPORTED, "depth view: the source must be an "
@@ -28,7 +27,17 @@ int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *d
 				   src->stride);
 	if (!(src->scale > 0) || !(src->max_m >= src->min_m))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: bad scale or range");
-	int rc = gpu_view_params_check(v, err);
+	return SVT_OK;
+}
+
+int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
+			    size_t dst_stride, svt_err *err)
+{
+	if (!v || !dst)
+		return svt_err_set(err, SVT_E_INPUT, "depth view: NULL argument");
+	int rc = gpu_depth_src_check(src, err);
+	if (!rc)
+		rc = gpu_view_params_check(v, err);
 	if (rc)
 		return rc;
 	if (dst_stride < (size_t)v->width * sizeof(float))

@@ -23,6 +23,9 @@ int gpu_view_params_check(const gpu_view *v, svt_err *err);
 /* Checks src, v, dst for gpu_view_from_equirect; SVT_E_INPUT with a message when wrong. */
 int gpu_view_check(const gpu_image *src, const gpu_view *v, const gpu_image *dst,
 		   svt_err *err);
+/* Checks an equirectangular depth source (model, size, stride, scale and range): the part of
+ * the depth view's checks the ray-map path (view_map.c) shares. */
+int gpu_depth_src_check(const gpu_depth *src, svt_err *err);
 /* Checks the arguments of gpu_view_depth_from_equirect (every path). */
 int gpu_depth_view_check(const gpu_depth *src, const gpu_view *v, const float *dst,
 			 size_t dst_stride, svt_err *err);

@@ -134,21 +134,11 @@ void gpu_view_map_free(gpu_view_map *m)
 int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
 			    size_t dst_stride, svt_err *err)
 {
-	if (!m || !m->lon || !src || !src->data || !dst)
+	if (!m || !m->lon || !dst)
 		return svt_err_set(err, SVT_E_INPUT, "depth view: NULL argument");
-	if (src->model != GPU_DEPTH_EQUIRECT)
-		return svt_err_set(err, SVT_E_UNSUPPORTED, "depth view: the source must be an "
-				   "equirectangular depth map");
-	if (src->width < 2 || src->height < 1 || src->width % 2 || src->width > (1 << 16) ||
-	    src->height > (1 << 16))
-		return svt_err_set(err, SVT_E_INPUT, "depth view: bad source size %dx%d",
-				   src->width, src->height);
-	size_t bpp = src->is_float ? 4 : 2;
-	if (src->stride < (size_t)src->width * bpp)
-		return svt_err_set(err, SVT_E_INPUT, "depth view: source stride %zu too small",
-				   src->stride);
-	if (!(src->scale > 0) || !(src->max_m >= src->min_m))
-		return svt_err_set(err, SVT_E_INPUT, "depth view: bad scale or range");
+	int rc = gpu_depth_src_check(src, err);
+	if (rc)
+		return rc;
 	if (dst_stride < (size_t)m->width * sizeof(float))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: output stride %zu too small",
 				   dst_stride);

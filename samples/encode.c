@@ -349,7 +349,9 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 	(void)msg;
 }
 
-int smp_png16_write(const char *path, const uint16_t *px, int W, int H, svt_err *err)
+/* One gray PNG of W x H samples of bits 8 or 16 (px: uint8_t or uint16_t, rows packed). */
+static int png_gray_write(const char *path, const void *px, int W, int H, int bits,
+			  svt_err *err)
 {
 	svt_err local = {0};
 	svt_err *volatile e = err ? err : &local;
@@ -361,7 +363,7 @@ int smp_png16_write(const char *path, const uint16_t *px, int W, int H, svt_err 
 	f = fopen(path, "wb");
 	if (!f)
 		return svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
-	row = malloc((size_t)W * 2);
+	row = malloc((size_t)W * (size_t)(bits / 8));
 	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, e, png_on_error, png_on_warning);
 	info = png ? png_create_info_struct(png) : NULL;
 	if (!row || !info) {
@@ -373,18 +375,23 @@ int smp_png16_write(const char *path, const uint16_t *px, int W, int H, svt_err 
 		goto done;
 	}
 	png_init_io(png, f);
+	png_set_compression_level(png, 3);
 	/* Depth is smooth along rows and columns: the Up/Sub filters with fast deflate keep a
 	 * 1 MB map near 100 KB for a fraction of the default settings' time. */
-	png_set_compression_level(png, 3);
-	png_set_filter(png, 0, PNG_FILTER_UP | PNG_FILTER_SUB);
-	png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 16, PNG_COLOR_TYPE_GRAY,
+	if (bits == 16)
+		png_set_filter(png, 0, PNG_FILTER_UP | PNG_FILTER_SUB);
+	png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, bits, PNG_COLOR_TYPE_GRAY,
 		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, info);
 	for (int y = 0; y < H; y++) {
-		const uint16_t *src = px + (size_t)y * W;
-		for (int x = 0; x < W; x++) { /* PNG samples are big-endian */
-			row[2 * x] = (uint8_t)(src[x] >> 8);
-			row[2 * x + 1] = (uint8_t)src[x];
+		if (bits == 16) {
+			const uint16_t *src = (const uint16_t *)px + (size_t)y * W;
+			for (int x = 0; x < W; x++) { /* PNG samples are big-endian */
+				row[2 * x] = (uint8_t)(src[x] >> 8);
+				row[2 * x + 1] = (uint8_t)src[x];
+			}
+		} else {
+			memcpy(row, (const uint8_t *)px + (size_t)y * W, (size_t)W);
 		}
 		png_write_row(png, row);
 	}
@@ -395,4 +402,14 @@ done:
 	if (fclose(f) != 0 && rc == SVT_OK)
 		rc = svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
 	return rc;
+}
+
+int smp_png16_write(const char *path, const uint16_t *px, int W, int H, svt_err *err)
+{
+	return png_gray_write(path, px, W, H, 16, err);
+}
+
+int smp_png8_write(const char *path, const uint8_t *px, int W, int H, svt_err *err)
+{
+	return png_gray_write(path, px, W, H, 8, err);
 }

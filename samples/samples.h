@@ -92,6 +92,8 @@ int smp_jpeg_write(const char *path, const uint8_t *rgb, int W, int H, const smp
 		   double keep_frac, svt_err *err);
 /* Writes a 16-bit grayscale PNG. */
 int smp_png16_write(const char *path, const uint16_t *px, int W, int H, svt_err *err);
+/* The same for an 8-bit grayscale PNG (the static-scene masks). */
+int smp_png8_write(const char *path, const uint8_t *px, int W, int H, svt_err *err);
 
 /* Formats t (UTC microseconds) as ISO 8601 "YYYY-MM-DDTHH:MM:SS.ffffffZ" (cap >= 28), or its
  * civil fields shifted by tz_min minutes. */
@@ -140,7 +142,5 @@ void smp_scene_set_run(smp_scene *s, const smp_run_look *run);
  * 0 where it meets a transient of the run. Returns SVT_E_NOMEM or 0. */
 int smp_render_static_mask(const smp_scene *s, const double C[3], const double R[9],
 			   uint8_t *mask, int W, int H);
-/* Writes an 8-bit grayscale PNG. */
-int smp_png8_write(const char *path, const uint8_t *px, int W, int H, svt_err *err);
 
 #endif

@@ -954,18 +954,26 @@ static int near_transients(const smp_scene *s, frame_ctx *f)
 	return 0;
 }
 
+/* The per-frame context of a camera at C: the city-block cell it stands in and its walls,
+ * ground and roof heights relative to it (smp_render and smp_render_static_mask). */
+static void frame_begin(const smp_scene *s, const double C[3], frame_ctx *f)
+{
+	*f = (frame_ctx){.s = s, .o = {C[0], C[1], C[2]}};
+	f->ix = (int)floor((C[0] - s->gx0) / CELL_M);
+	f->iy = (int)floor((C[1] - s->gy0) / CELL_M);
+	f->wall_x[0] = s->gx0 + f->ix * CELL_M - C[0];
+	f->wall_x[1] = f->wall_x[0] + CELL_M;
+	f->wall_y[0] = s->gy0 + f->iy * CELL_M - C[1];
+	f->wall_y[1] = f->wall_y[0] + CELL_M;
+	f->zg_rel = s->zg - C[2];
+	f->ztop_rel = s->ztop - C[2];
+}
+
 int smp_render(const smp_scene *s, const double C[3], const double R[9], uint8_t *rgb, int W,
 	       int H, uint16_t *depth, int DW, int DH, svt_err *err)
 {
-	frame_ctx f = {.s = s, .o = {C[0], C[1], C[2]}};
-	f.ix = (int)floor((C[0] - s->gx0) / CELL_M);
-	f.iy = (int)floor((C[1] - s->gy0) / CELL_M);
-	f.wall_x[0] = s->gx0 + f.ix * CELL_M - C[0];
-	f.wall_x[1] = f.wall_x[0] + CELL_M;
-	f.wall_y[0] = s->gy0 + f.iy * CELL_M - C[1];
-	f.wall_y[1] = f.wall_y[0] + CELL_M;
-	f.zg_rel = s->zg - C[2];
-	f.ztop_rel = s->ztop - C[2];
+	frame_ctx f;
+	frame_begin(s, C, &f);
 	size_t maxw = (size_t)(W > DW ? W : DW) + 1;
 	double *mem = malloc(sizeof(double) * (2 * (size_t)s->nobj + 5 * maxw) + sizeof(int) * maxw);
 	if (!mem || near_transients(s, &f)) {
@@ -1069,15 +1077,8 @@ void smp_scene_set_run(smp_scene *s, const smp_run_look *run)
 int smp_render_static_mask(const smp_scene *s, const double C[3], const double R[9],
 			   uint8_t *mask, int W, int H)
 {
-	frame_ctx f = {.s = s, .o = {C[0], C[1], C[2]}};
-	f.ix = (int)floor((C[0] - s->gx0) / CELL_M);
-	f.iy = (int)floor((C[1] - s->gy0) / CELL_M);
-	f.wall_x[0] = s->gx0 + f.ix * CELL_M - C[0];
-	f.wall_x[1] = f.wall_x[0] + CELL_M;
-	f.wall_y[0] = s->gy0 + f.iy * CELL_M - C[1];
-	f.wall_y[1] = f.wall_y[0] + CELL_M;
-	f.zg_rel = s->zg - C[2];
-	f.ztop_rel = s->ztop - C[2];
+	frame_ctx f;
+	frame_begin(s, C, &f);
 	double *mem = malloc(sizeof(double) * 2 * ((size_t)s->nobj + 1));
 	if (!mem || near_transients(s, &f)) {
 		free(mem);

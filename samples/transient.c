@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
-#include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,50 +165,3 @@ void smp_tbox_shade(const smp_tbox *b, int face, const double sun[3], double c[3
 			c[i] *= 0.9;
 }
 
-static void png8_on_error(png_structp png, png_const_charp msg)
-{
-	svt_err *e = png_get_error_ptr(png);
-	svt_err_set(e, SVT_E_IO, "png: %s", msg);
-	png_longjmp(png, 1);
-}
-
-static void png8_on_warning(png_structp png, png_const_charp msg)
-{
-	(void)png;
-	(void)msg;
-}
-
-int smp_png8_write(const char *path, const uint8_t *px, int W, int H, svt_err *err)
-{
-	svt_err local = {0};
-	svt_err *volatile e = err ? err : &local;
-	FILE *volatile f = fopen(path, "wb");
-	png_structp png = NULL;
-	png_infop info = NULL;
-	volatile int rc = SVT_OK;
-	if (!f)
-		return svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
-	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, e, png8_on_error, png8_on_warning);
-	info = png ? png_create_info_struct(png) : NULL;
-	if (!info) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "%s: out of memory", path);
-		goto done;
-	}
-	if (setjmp(png_jmpbuf(png))) {
-		rc = e->code ? e->code : SVT_E_IO;
-		goto done;
-	}
-	png_init_io(png, f);
-	png_set_compression_level(png, 3);
-	png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_GRAY,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	for (int y = 0; y < H; y++)
-		png_write_row(png, (png_const_bytep)(px + (size_t)y * W));
-	png_write_end(png, NULL);
-done:
-	png_destroy_write_struct(&png, &info);
-	if (fclose(f) != 0 && rc == SVT_OK)
-		rc = svt_err_set(err, SVT_E_IO, "%s: %s", path, strerror(errno));
-	return rc;
-}

@@ -64,19 +64,11 @@ int twin_split_opts_check(const twin_split_opts *o, svt_err *err)
 	return SVT_OK;
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* Split of block (bx, by): a uniform number from the hash, through the cumulative ratios. */
 static int block_split(const twin_split_opts *o, int64_t bx, int64_t by)
 {
-	uint64_t h = splitmix64(o->seed ^ splitmix64((uint64_t)bx * 0x9e3779b97f4a7c15ull ^
-						      splitmix64((uint64_t)by)));
+	uint64_t h = svt_hash64(o->seed ^ svt_hash64((uint64_t)bx * 0x9e3779b97f4a7c15ull ^
+						     svt_hash64((uint64_t)by)));
 	double u = (double)(h >> 11) * 0x1.0p-53;
 	double sum = o->ratio[0] + o->ratio[1] + o->ratio[2], acc = 0.0;
 	for (int s = 0; s < TWIN_SPLIT_COUNT; s++) {
