@@ -105,6 +105,13 @@ int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
  * on device" instead of "cannot write". */
 int fmt_h5_errno(void);
 
+/* Writes DIR/master.h5 atomically: root attributes (kind "master", num_clips n, num_frames),
+ * an external link /clips/ID -> rows[i].shard (a path relative to DIR) for every row, and
+ * /index. Used by the writer at close and by fmt_dataset_merge. */
+int fmt_master_write(const char *dir, const fmt_shard_info *info, const char *codec,
+		     int fletcher, const char *created, const fmt_index_row *rows, size_t n,
+		     int64_t frames, svt_err *err);
+
 /* Closes an HDF5 file being thrown away and removes tmp (its path), also when the disk is
  * full: the file is truncated first so HDF5's closing flush cannot fail and leave the file
  * registered for its exit handler (which then crashes). */

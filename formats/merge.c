@@ -157,15 +157,9 @@ done:
 static int merge_master(const char *out, const fmt_shard_info *info, const char *codec,
 			int fletcher, const mclip *c, size_t n, svt_err *err)
 {
-	char final[4096], tmp[4200], p[FMT_ID_MAX + 8];
-	int rc = SVT_OK;
-	hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
 	fmt_index_row *rows = malloc((n ? n : 1) * sizeof(*rows));
 	if (!rows)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu rows", n);
-	if ((rc = svt_path_join(final, sizeof(final), out, "master.h5", err)))
-		goto done;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", final);
 	int64_t frames = 0;
 	for (size_t i = 0; i < n; i++) {
 		rows[i] = c[i].row;
@@ -173,38 +167,7 @@ static int merge_master(const char *out, const fmt_shard_info *info, const char 
 	}
 	char created[32];
 	fmt_utc_now(created, sizeof(created));
-	if ((f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-		rc = svt_err_set(err, SVT_E_HDF5, "cannot create %s", tmp);
-		goto done;
-	}
-	if ((rc = fmt_root_attrs_write(f, "master", info, codec, fletcher, created, err)) ||
-	    (rc = fmt_attr_put_i64(f, "num_clips", (int64_t)n, err)) ||
-	    (rc = fmt_attr_put_i64(f, "num_frames", frames, err)))
-		goto done;
-	if ((g = H5Gcreate2(f, "clips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips", tmp);
-		goto done;
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* PART/SHARD, relative: HDF5 resolves it from the master's own directory. */
-		snprintf(p, sizeof(p), "/clips/%s", rows[i].clip_id);
-		if (H5Lcreate_external(rows[i].shard, p, g, rows[i].clip_id, H5P_DEFAULT,
-				       H5P_DEFAULT) < 0) {
-			rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot link %s", tmp, p);
-			goto done;
-		}
-	}
-	H5Gclose(g);
-	g = H5I_INVALID_HID;
-	if ((rc = fmt_index_write(f, rows, n, fletcher, err)))
-		goto done;
-	rc = fmt_h5_commit(f, tmp, final, err);
-	f = H5I_INVALID_HID;
-done:
-	if (g >= 0)
-		H5Gclose(g);
-	if (f >= 0)
-		fmt_h5_discard(f, tmp);
+	int rc = fmt_master_write(out, info, codec, fletcher, created, rows, n, frames, err);
 	free(rows);
 	return rc;
 }

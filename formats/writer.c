@@ -983,36 +983,35 @@ fail:
 
 /* ---- close ------------------------------------------------------------------------------- */
 
-static int master_write(fmt_writer *w, svt_err *err)
+int fmt_master_write(const char *dir, const fmt_shard_info *info, const char *codec,
+		     int fletcher, const char *created, const fmt_index_row *rows, size_t n,
+		     int64_t frames, svt_err *err)
 {
 	int rc = SVT_OK;
 	char final[4096], tmp[4200], path[FMT_ID_MAX + 8];
 	hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
-	if ((rc = svt_path_join(final, sizeof(final), w->dir, "master.h5", err)))
+	if ((rc = svt_path_join(final, sizeof(final), dir, "master.h5", err)))
 		return rc;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", final);
-	uint64_t frames = 0;
-	for (size_t i = 0; i < w->nshards; i++)
-		frames += w->shards[i].frames;
 	f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 	if (f < 0) {
 		rc = svt_err_set(err, SVT_E_HDF5, "cannot create %s", tmp);
 		goto done;
 	}
-	if ((rc = fmt_root_attrs_write(f, "master", &w->info, fmt_codec_name(w->o.codec),
-				       w->o.fletcher32, w->created, err)) ||
-	    (rc = fmt_attr_put_i64(f, "num_clips", (int64_t)w->nall, err)) ||
-	    (rc = fmt_attr_put_i64(f, "num_frames", (int64_t)frames, err)))
+	if ((rc = fmt_root_attrs_write(f, "master", info, codec, fletcher, created, err)) ||
+	    (rc = fmt_attr_put_i64(f, "num_clips", (int64_t)n, err)) ||
+	    (rc = fmt_attr_put_i64(f, "num_frames", frames, err)))
 		goto done;
 	g = H5Gcreate2(f, "clips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 	if (g < 0) {
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot create /clips", tmp);
 		goto done;
 	}
-	for (size_t i = 0; i < w->nall; i++) {
-		/* Relative file names: HDF5 also looks in the master's own directory. */
-		snprintf(path, sizeof(path), "/clips/%s", w->all[i].clip_id);
-		if (H5Lcreate_external(w->all[i].shard, path, g, w->all[i].clip_id, H5P_DEFAULT,
+	for (size_t i = 0; i < n; i++) {
+		/* Relative file names (SHARD, or PART/SHARD after a merge): HDF5 also looks in the
+		 * master's own directory. */
+		snprintf(path, sizeof(path), "/clips/%s", rows[i].clip_id);
+		if (H5Lcreate_external(rows[i].shard, path, g, rows[i].clip_id, H5P_DEFAULT,
 				       H5P_DEFAULT) < 0) {
 			rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot link %s", tmp, path);
 			goto done;
@@ -1020,18 +1019,25 @@ static int master_write(fmt_writer *w, svt_err *err)
 	}
 	H5Gclose(g);
 	g = H5I_INVALID_HID;
-	if ((rc = fmt_index_write(f, w->all, w->nall, w->o.fletcher32, err)))
+	if ((rc = fmt_index_write(f, rows, n, fletcher, err)))
 		goto done;
 	rc = fmt_h5_commit(f, tmp, final, err);
 	f = H5I_INVALID_HID;
 done:
 	if (g >= 0)
 		H5Gclose(g);
-	if (f >= 0) {
-		H5Fclose(f);
-		unlink(tmp);
-	}
+	if (f >= 0)
+		fmt_h5_discard(f, tmp);
 	return rc;
+}
+
+static int master_write(fmt_writer *w, svt_err *err)
+{
+	uint64_t frames = 0;
+	for (size_t i = 0; i < w->nshards; i++)
+		frames += w->shards[i].frames;
+	return fmt_master_write(w->dir, &w->info, fmt_codec_name(w->o.codec), w->o.fletcher32,
+				w->created, w->all, w->nall, (int64_t)frames, err);
 }
 
 static int manifest_write(fmt_writer *w, svt_err *err)

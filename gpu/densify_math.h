@@ -18,20 +18,6 @@ typedef struct dz_params {
 
 #define DZ_EMPTY 0xffffffffffffffffull
 
-GM_FN uint32_t dz_fbits(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
-GM_FN float dz_bitsf(uint32_t u)
-{
-	float f;
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
 /* A neighbour splat counts this much farther than the pixel the point falls in, so that on
  * one surface every target pixel takes the point that falls in it and the footprint only
  * fills cracks (a plain 2 x 2 minimum would shift the image by half a pixel). */
@@ -77,8 +63,8 @@ GM_FN int dz_project(const dz_params *p, int x, int y, float z, int *ix, int *iy
 	float zt = far ? 3.402823466e38f : (float)Z;
 	float zn = far ? INFINITY : GM_MUL(zt, DZ_NEAR_PENALTY);
 	uint32_t idx = (uint32_t)(y * p->W + x);
-	*key = ((uint64_t)dz_fbits(zt) << 32) | idx;
-	*knear = ((uint64_t)dz_fbits(zn) << 32) | idx;
+	*key = ((uint64_t)gm_f2u(zt) << 32) | idx;
+	*knear = ((uint64_t)gm_f2u(zn) << 32) | idx;
 	return 1;
 }
 
@@ -95,7 +81,7 @@ GM_FN void dz_resolve(const dz_params *p, uint64_t ka, uint64_t kb, const uint8_
 	const uint8_t *ca = ka == DZ_EMPTY ? NULL : ra + 3 * (size_t)(uint32_t)ka;
 	const uint8_t *cb = kb == DZ_EMPTY ? NULL : rb + 3 * (size_t)(uint32_t)kb;
 	if (ca && cb) {
-		float za = dz_bitsf((uint32_t)(ka >> 32)), zb = dz_bitsf((uint32_t)(kb >> 32));
+		float za = gm_u2f((uint32_t)(ka >> 32)), zb = gm_u2f((uint32_t)(kb >> 32));
 		int fa = za >= 3.402823466e38f, fb = zb >= 3.402823466e38f, same;
 		if (fa || fb) {
 			same = fa && fb;
