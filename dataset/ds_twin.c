@@ -23,15 +23,12 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	else if ((rc = svt_path_join(dir, sizeof(dir), o->out, "twin", err)))
 		return rc;
 	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
-	 * are then made again, not kept from the run being replaced); a shared twin (--twin) is
-	 * others' too: it keeps the capture, known by its content, as it is. */
+	 * are then made again, not kept from the run being replaced); in a shared twin (--twin)
+	 * only this capture's entries are replaced (below), the others' stay. */
 	if (o->fresh && !o->twin) {
 		if ((rc = twin_store_remove(dir, err)))
 			return svt_err_prefix(err, "--fresh");
 		svt_log_info("--fresh: the twin %s is rebuilt", dir);
-	} else if (o->fresh) {
-		svt_log_info("--fresh: the shared twin %s keeps what it holds of %s", dir,
-			     j->twin_name);
 	}
 	twin_store_opts so;
 	twin_store_opts_default(&so);
@@ -53,6 +50,13 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	}
 
 	size_t first = 0;
+	if (o->fresh && o->twin && twin_store_capture_find(j->store, j->twin_name, NULL, NULL)) {
+		if ((rc = twin_store_remove_capture(j->store, j->twin_name, err)))
+			return svt_err_prefix(err, "--fresh: removing %s from the twin %s",
+					      j->twin_name, dir);
+		svt_log_info("--fresh: %s's frames and points removed from the shared twin %s",
+			     j->twin_name, dir);
+	}
 	/* By content (name@digest, ds_guard_config): another capture that happens to share the
 	 * folder's name is another capture. */
 	if (twin_store_capture_find(j->store, j->twin_name, &first, NULL)) {

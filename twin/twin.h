@@ -254,6 +254,15 @@ typedef struct twin_capture_in {
  * job holds the folder's build lock). A dir without a store is not an error. */
 int twin_store_remove(const char *dir, svt_err *err);
 
+/* Removes capture name and everything the store holds of it, in one transaction: its frames
+ * (the later frames move down: store index i stays fid i + 1, so other captures' first frames
+ * change; twin_store_capture_find gives the new ones), their labels and fused-frame records,
+ * and its contributions to the fused points of every tile (the other captures' parts are kept
+ * as they are). The tiles it touched get a new generation, so the shards cut from them are
+ * stale. What `svtwin build --fresh` does to its capture in a shared --twin before adding it
+ * again. SVT_E_NOTFOUND when the store has no such capture. */
+int twin_store_remove_capture(twin_store *s, const char *name, svt_err *err);
+
 /* Adds a capture: appends its frames (store indices *first .. *first + n - 1; first may be
  * NULL), labels them with every layer, bumps the generation and marks the tiles its frames
  * fall in (no other tile changes); one transaction: on failure the store is as before. */

@@ -148,6 +148,18 @@ void twin_map_free(twin_map *m);
 /* Exact transformation of n points in place (xyz interleaved), the map's reference. */
 int twin_map_exact(twin_store *s, int dir, double *xyz, size_t n, svt_err *err);
 
+/* ---- twin_points.c: a capture's points (twin_store_remove_capture) ---------------------------- */
+
+/* Inside the caller's transaction: deletes the fused-frame records of store frames
+ * [first, first + n) and moves the later ones down by n (their frames are renumbered), drops
+ * every part of capture cap (captures.fid) from the tiles and gives those tiles the point count
+ * of their other parts and generation gen. The dropped parts' files are pushed on *gone, to
+ * unlink after the commit (twin_points_names_release). */
+int twin_points_drop_capture(twin_store *s, sqlite3_int64 cap, size_t first, size_t n,
+			     uint64_t gen, char ***gone, size_t *ngone, svt_err *err);
+/* Frees a list of point file names, unlinking the files first when unlink_them. */
+void twin_points_names_release(const twin_store *s, char **v, size_t n, int unlink_them);
+
 /* ---- twin_layer.c (for the store) ----------------------------------------------------------- */
 
 /* Feature i's geometry (WGS84 lon/lat MultiPolygon) as ISO WKB, owned by l; NULL with *n 0

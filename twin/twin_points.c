@@ -29,7 +29,8 @@
 
 #define LAS_SCALE 1e-5 /* 0.01 mm: int32 reaches 21 km from a tile's corner */
 
-enum { ST_TILE_POINTS = 24, ST_TILES_IN = 25 };
+enum { ST_TILE_POINTS = 24, ST_TILES_IN = 25, ST_PARTS_OF = 26, ST_PART_PUT = 27, ST_PART_DEL = 28,
+       ST_FRAME_CAPTURE = 29, ST_PART_NEXT = 30 };
 
 typedef struct wpoint {
 	int64_t k[3];  /* voxel index */
@@ -349,29 +350,6 @@ static int pts_path(const twin_store *s, const char *file, char *p, size_t cap, 
 	return svt_path_join(p, cap, s->dir, rel, err);
 }
 
-/* The tile's stored point count and file (file[0] = 0 when none). */
-static int tile_points_file(twin_store *s, int tx, int ty, size_t *n, char *file, size_t cap,
-			    svt_err *err)
-{
-	sqlite3_stmt *st = twin_stmt(s, ST_TILE_POINTS,
-				     "SELECT n_points, points_file FROM tiles WHERE tx = ? AND ty = ?",
-				     err);
-	if (!st)
-		return SVT_E_IO;
-	sqlite3_bind_int(st, 1, tx);
-	sqlite3_bind_int(st, 2, ty);
-	*n = 0;
-	file[0] = 0;
-	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		const char *f = (const char *)sqlite3_column_text(st, 1);
-		*n = f ? (size_t)sqlite3_column_int64(st, 0) : 0;
-		snprintf(file, cap, "%s", f ? f : "");
-	}
-	sqlite3_reset(st);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? SVT_OK : twin_db_err(s->db, "tiles", err);
-}
-
 static int store_wkt(twin_store *s, svt_err *err)
 {
 	return s->wkt ? SVT_OK : twin_crs_wkt(s->epsg, &s->wkt, err);
@@ -393,17 +371,13 @@ static int las_read(const twin_store *s, const char *file, twin_las_point **lp, 
 	return rc;
 }
 
-/* Appends a tile's stored points to v at *m (room there), moved into the store's ENU frame
+/* Appends a tile's points lp[0..n) (projected) to v at *m, moved into the store's ENU frame
  * through the inverse map over the tile. */
-static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint **v,
-			 size_t *m, size_t *cap, svt_err *err)
+static int las_to_enu(twin_store *s, int tx, int ty, const twin_las_point *lp, size_t n,
+		      wpoint **v, size_t *m, size_t *cap, svt_err *err)
 {
-	twin_las_point *lp = NULL;
-	size_t n = 0;
 	twin_map map = {0};
-	int rc = las_read(s, file, &lp, &n, err);
-	if (rc)
-		return rc;
+	int rc = SVT_OK;
 	if (*m + n > *cap) {
 		size_t nc = *m + n;
 		wpoint *q = realloc(*v, (nc ? nc : 1) * sizeof(*q));
@@ -435,7 +409,329 @@ static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint
 	}
 done:
 	twin_map_free(&map);
+	return rc;
+}
+
+/* Appends one part file's points to v (las_to_enu). */
+static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint **v,
+			 size_t *m, size_t *cap, svt_err *err)
+{
+	twin_las_point *lp = NULL;
+	size_t n = 0;
+	int rc = las_read(s, file, &lp, &n, err);
+	if (!rc)
+		rc = las_to_enu(s, tx, ty, lp, n, v, m, cap, err);
 	free(lp);
+	return rc;
+}
+
+/* ---- Per-capture parts of a tile ------------------------------------------------------------ */
+
+/* A tile's points are kept per contribution: a part is one LAS file holding the weighted
+ * voxel means of one capture's points in that tile (capture = the captures table's fid; 0 for
+ * points of no known capture: twin_store_add_points, stores migrated from v1 or made before
+ * parts). A tile may hold several parts of one capture (part numbers; a cluster merge adopts
+ * each rank's file as its own part). Readers merge a tile's parts on read, voxel by voxel, as
+ * weighted means: for one part that is the part as it is; for several, the fusion of all their
+ * points at once, up to rounding. A capture's parts can then be removed (twin_store_remove_
+ * capture) and ranks' files adopted without a rewrite (twin_store_merge_points). The
+ * tile_parts table is created on first write; the tiles of a store without it are read from
+ * tiles.points_file (one part, capture 0), and moved into it in the same transaction. */
+typedef struct tpart {
+	sqlite3_int64 capture;
+	int part;
+	size_t n;
+	char file[128];
+} tpart;
+
+static int parts_table_exists(twin_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int yes = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+			       "name = 'tile_parts'", -1, &st, NULL) == SQLITE_OK)
+		yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* Creates tile_parts (and moves the tiles' single files into it), inside the caller's
+ * transaction. */
+static int parts_ensure(twin_store *s, svt_err *err)
+{
+	if (parts_table_exists(s))
+		return SVT_OK;
+	return twin_db_exec(
+		s->db,
+		"CREATE TABLE tile_parts (tx INTEGER NOT NULL, ty INTEGER NOT NULL, "
+		" capture INTEGER NOT NULL, part INTEGER NOT NULL, n_points INTEGER NOT NULL, "
+		" file TEXT NOT NULL, PRIMARY KEY (tx, ty, capture, part)) WITHOUT ROWID;"
+		"CREATE INDEX tile_parts_capture ON tile_parts(capture);"
+		"INSERT INTO tile_parts SELECT tx, ty, 0, 0, n_points, points_file FROM tiles "
+		" WHERE points_file IS NOT NULL AND n_points > 0;"
+		"UPDATE tiles SET points_file = NULL WHERE points_file IS NOT NULL;",
+		err);
+}
+
+/* The parts of tile (tx, ty) in (capture, part) order; *out malloc'd (NULL when none). */
+static int parts_list(twin_store *s, int tx, int ty, tpart **out, size_t *n, svt_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	int legacy = !parts_table_exists(s);
+	sqlite3_stmt *st = twin_stmt(
+		s, legacy ? ST_TILE_POINTS : ST_PARTS_OF,
+		legacy ? "SELECT 0, 0, n_points, points_file FROM tiles WHERE tx = ? AND ty = ? AND "
+			 "points_file IS NOT NULL AND n_points > 0"
+		       : "SELECT capture, part, n_points, file FROM tile_parts WHERE tx = ? AND ty = ? "
+			 "ORDER BY capture, part",
+		err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	int r, rc = SVT_OK;
+	size_t cap = 0;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 4;
+			tpart *q = realloc(*out, cap * sizeof(*q));
+			if (!q) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+				break;
+			}
+			*out = q;
+		}
+		tpart *p = &(*out)[(*n)++];
+		p->capture = sqlite3_column_int64(st, 0);
+		p->part = sqlite3_column_int(st, 1);
+		p->n = (size_t)sqlite3_column_int64(st, 2);
+		const char *f = (const char *)sqlite3_column_text(st, 3);
+		snprintf(p->file, sizeof(p->file), "%s", f ? f : "");
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = twin_db_err(s->db, "tile_parts", err);
+	sqlite3_reset(st);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Sets (n > 0) or removes (n == 0) part (tx, ty, capture, part), inside a transaction. */
+static int part_put(twin_store *s, int tx, int ty, sqlite3_int64 capture, int part, size_t n,
+		    const char *file, svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(
+		s, n ? ST_PART_PUT : ST_PART_DEL,
+		n ? "INSERT OR REPLACE INTO tile_parts(tx, ty, capture, part, n_points, file) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		  : "DELETE FROM tile_parts WHERE tx = ?1 AND ty = ?2 AND capture = ?3 AND part = ?4",
+		err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	sqlite3_bind_int64(st, 3, capture);
+	sqlite3_bind_int(st, 4, part);
+	if (n) {
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)n);
+		sqlite3_bind_text(st, 6, file, -1, SQLITE_TRANSIENT);
+	}
+	int r = sqlite3_step(st);
+	sqlite3_reset(st);
+	return r == SQLITE_DONE ? SVT_OK : twin_db_err(s->db, "tile_parts", err);
+}
+
+/* A part's file name: unique per tile, capture, part and generation. */
+static void part_file(char *f, size_t cap, int tx, int ty, sqlite3_int64 capture, int part,
+		      uint64_t gen)
+{
+	snprintf(f, cap, "%d_%d.c%lld.p%d.%llu.las", tx, ty, (long long)capture, part,
+		 (unsigned long long)gen);
+}
+
+/* Gives points decoded from a file without voxel fields (older stores) their voxel of the
+ * store's grid, from their position in the store's ENU frame. */
+static int las_key_fill(twin_store *s, int tx, int ty, twin_las_point *lp, size_t n,
+			svt_err *err)
+{
+	size_t k = 0;
+	while (k < n && lp[k].has_vox)
+		k++;
+	if (k == n)
+		return SVT_OK;
+	double lo[3] = {tx * s->tile_m, ty * s->tile_m, INFINITY};
+	double hi[3] = {(tx + 1) * s->tile_m, (ty + 1) * s->tile_m, -INFINITY};
+	for (size_t i = 0; i < n; i++)
+		for (int a = 0; a < 3; a++) {
+			lo[a] = fmin(lo[a], lp[i].xyz[a]);
+			hi[a] = fmax(hi[a], lp[i].xyz[a]);
+		}
+	twin_map map = {0};
+	int rc = twin_map_build(s, TWIN_MAP_PROJ_TO_ENU, lo, hi, &map, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (lp[i].has_vox)
+			continue;
+		double p[3];
+		twin_map_apply(&map, lp[i].xyz, p);
+		for (int a = 0; a < 3; a++)
+			lp[i].vox[a] = (int32_t)floor(p[a] / s->voxel_m);
+		lp[i].has_vox = 1;
+	}
+	twin_map_free(&map);
+	return rc;
+}
+
+/* Reads every part of a tile into *lp (concatenated, voxels filled). */
+static int parts_read(twin_store *s, int tx, int ty, const tpart *parts, size_t np,
+		      twin_las_point **lp, size_t *n, svt_err *err)
+{
+	*lp = NULL;
+	*n = 0;
+	size_t cap = 0;
+	int rc = SVT_OK;
+	for (size_t k = 0; !rc && k < np; k++) {
+		twin_las_point *q = NULL;
+		size_t m = 0;
+		if ((rc = las_read(s, parts[k].file, &q, &m, err)))
+			break;
+		if (*n + m > cap) {
+			cap = *n + m;
+			twin_las_point *r = realloc(*lp, (cap ? cap : 1) * sizeof(*r));
+			if (!r) {
+				free(q);
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", cap);
+				break;
+			}
+			*lp = r;
+		}
+		memcpy(*lp + *n, q, m * sizeof(*q));
+		*n += m;
+		free(q);
+	}
+	if (!rc && np > 1)
+		rc = las_key_fill(s, tx, ty, *lp, *n, err);
+	if (rc) {
+		free(*lp);
+		*lp = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int lp_cmp(const void *a, const void *b)
+{
+	const twin_las_point *p = a, *q = b;
+	for (int i = 0; i < 3; i++)
+		if (p->vox[i] != q->vox[i])
+			return p->vox[i] < q->vox[i] ? -1 : 1;
+	for (int i = 0; i < 3; i++)
+		if (p->xyz[i] != q->xyz[i])
+			return p->xyz[i] < q->xyz[i] ? -1 : 1;
+	for (int i = 0; i < 3; i++)
+		if (p->rgb[i] != q->rgb[i])
+			return p->rgb[i] < q->rgb[i] ? -1 : 1;
+	return p->weight < q->weight ? -1 : (p->weight > q->weight);
+}
+
+/* Merges points of several parts (voxels filled) in place into one weighted mean per voxel
+ * (position in the file's CRS, colour, weights summed), in voxel order; the contributions to a
+ * voxel are summed in a total order, so the result does not depend on the parts' order. */
+static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
+{
+	if (*n < 2)
+		return SVT_OK;
+	qsort(lp, *n, sizeof(*lp), lp_cmp);
+	size_t m = 0;
+	for (size_t a = 0; a < *n;) {
+		size_t b = a + 1;
+		while (b < *n && !memcmp(lp[b].vox, lp[a].vox, sizeof(lp[a].vox)))
+			b++;
+		double sp[3] = {0}, sc[3] = {0};
+		uint64_t sw = 0;
+		for (size_t j = a; j < b; j++) {
+			for (int d = 0; d < 3; d++) {
+				sp[d] += lp[j].xyz[d] * lp[j].weight;
+				sc[d] += (double)lp[j].rgb[d] * lp[j].weight;
+			}
+			sw += lp[j].weight;
+		}
+		twin_las_point o = lp[a];
+		if (b - a > 1) {
+			for (int d = 0; d < 3; d++) {
+				o.xyz[d] = sp[d] / (double)sw;
+				double c = round(sc[d] / (double)sw);
+				o.rgb[d] = (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
+			}
+			o.weight = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
+		}
+		lp[m++] = o;
+		a = b;
+	}
+	*n = m;
+	(void)err;
+	return SVT_OK;
+}
+
+/* The fused points of a tile, its parts merged (projected coordinates, voxel order). */
+static int tile_read_merged(twin_store *s, int tx, int ty, twin_las_point **lp, size_t *n,
+			    svt_err *err)
+{
+	tpart *parts = NULL;
+	size_t np = 0;
+	int rc = parts_list(s, tx, ty, &parts, &np, err);
+	if (!rc)
+		rc = parts_read(s, tx, ty, parts, np, lp, n, err);
+	if (!rc && np > 1 && (rc = las_merge(*lp, n, err))) {
+		free(*lp);
+		*lp = NULL;
+		*n = 0;
+	}
+	free(parts);
+	return rc;
+}
+
+/* The number of distinct voxels in a tile's parts (its point count once merged): one part's
+ * own count, else the voxel fields of every part read and hashed (no position is decoded
+ * into the ENU frame, nothing written). */
+static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err)
+{
+	tpart *parts = NULL;
+	twin_las_point *lp = NULL;
+	int64_t *k = NULL;
+	size_t np = 0, n = 0, *gid = NULL;
+	int rc = parts_list(s, tx, ty, &parts, &np, err);
+	*count = 0;
+	if (rc || np == 0)
+		goto done;
+	if (np == 1) {
+		*count = parts[0].n;
+		goto done;
+	}
+	if ((rc = parts_read(s, tx, ty, parts, np, &lp, &n, err)))
+		goto done;
+	k = malloc((n ? n : 1) * 3 * sizeof(int64_t));
+	gid = malloc((n ? n : 1) * sizeof(size_t));
+	if (!k || !gid) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int a = 0; a < 3; a++)
+			k[3 * i + a] = lp[i].vox[a];
+	size_t ng = hash_group(k, 3 * sizeof(int64_t), n, 3, gid);
+	if (ng == (size_t)-1)
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
+	else
+		*count = ng;
+done:
+	free(parts);
+	free(lp);
+	free(k);
+	free(gid);
 	return rc;
 }
 
@@ -497,13 +793,17 @@ int twin_store_tile_points(const twin_store *s, int tx, int ty, gpu_point **pts,
 	twin_store *w = (twin_store *)s;
 	*pts = NULL;
 	*n = 0;
-	char file[128];
-	size_t have = 0, m = 0, cap = 0;
-	int rc = tile_points_file(w, tx, ty, &have, file, sizeof(file), err);
-	if (rc || have == 0)
+	size_t m = 0, cap = 0, nl = 0;
+	twin_las_point *lp = NULL;
+	int rc = tile_read_merged(w, tx, ty, &lp, &nl, err);
+	if (rc || nl == 0) {
+		free(lp);
 		return rc;
+	}
 	wpoint *v = NULL;
-	if ((rc = tile_read_enu(w, tx, ty, file, &v, &m, &cap, err))) {
+	rc = las_to_enu(w, tx, ty, lp, nl, &v, &m, &cap, err);
+	free(lp);
+	if (rc) {
 		free(v);
 		return rc;
 	}
@@ -681,6 +981,29 @@ int twin_store_frames_fused(twin_store *s, size_t first, size_t n, unsigned char
 	return SVT_OK;
 }
 
+/* The capture (captures.fid) the frames belong to: that of frames[0] (a fusion's frames are
+ * one capture's); 0 when no frame is given. */
+static int frames_capture(twin_store *s, const size_t *frames, size_t nframes,
+			  sqlite3_int64 *cap, svt_err *err)
+{
+	*cap = 0;
+	if (!nframes)
+		return SVT_OK;
+	if (frames[0] >= s->nf)
+		return svt_err_set(err, SVT_E_INPUT, "frame %zu is not in the store (%zu frames)",
+				   frames[0], s->nf);
+	sqlite3_stmt *st = twin_stmt(s, ST_FRAME_CAPTURE, "SELECT capture FROM frames WHERE fid = ?",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)frames[0] + 1);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*cap = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return r == SQLITE_ROW ? SVT_OK : twin_db_err(s->db, "frames", err);
+}
+
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err)
 {
@@ -764,9 +1087,12 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}; /* extent of the tiles */
 	char pdir[4200];
 	snprintf(pdir, sizeof(pdir), "%s/%s", s->dir, TWIN_POINTS_DIR);
+	sqlite3_int64 cap = 0;
 	if ((rc = svt_mkdirs(pdir, err)) || (rc = twin_tx_begin(s, err)))
 		goto done;
 	began = 1;
+	if ((rc = parts_ensure(s, err)) || (rc = frames_capture(s, frames, nframes, &cap, err)))
+		goto done;
 	for (size_t q = 0; q < ng; q++) {
 		size_t g = gord[q], a = start[g], b = start[g + 1];
 		int tx = (int)gk[g].k[0], ty = (int)gk[g].k[1];
@@ -774,10 +1100,21 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		tb[1] = fmin(tb[1], ty * s->tile_m);
 		tb[2] = fmax(tb[2], (tx + 1) * s->tile_m);
 		tb[3] = fmax(tb[3], (ty + 1) * s->tile_m);
-		char old[128], file[128];
-		size_t have = 0, m = 0;
-		if ((rc = tile_points_file(s, tx, ty, &have, old, sizeof(old), err)))
+		char old[128] = "", file[128];
+		size_t have = 0, m = 0, np = 0, cnt = 0;
+		int part = 0;
+		tpart *parts = NULL;
+		if ((rc = parts_list(s, tx, ty, &parts, &np, err)))
 			goto done;
+		for (size_t k = 0; k < np; k++)
+			if (parts[k].capture == cap) {
+				/* this capture's (first) part grows; others are left as they are */
+				have = parts[k].n;
+				part = parts[k].part;
+				snprintf(old, sizeof(old), "%s", parts[k].file);
+				break;
+			}
+		free(parts);
 		if (have && (rc = tile_read_enu(s, tx, ty, old, &v, &m, &vcap, err)))
 			goto done;
 		if (m + (b - a) > vcap) {
@@ -809,10 +1146,12 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
 			goto done;
 		}
-		snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)gen);
+		part_file(file, sizeof(file), tx, ty, cap, part, gen);
 		if ((rc = names_push(&made, &nmade, file, err)) ||
 		    (rc = tile_write(s, tx, ty, file, v, m, err)) ||
-		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)m, file, err)) ||
+		    (rc = part_put(s, tx, ty, cap, part, m, file, err)) ||
+		    (rc = tile_count(s, tx, ty, &cnt, err)) ||
+		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)cnt, NULL, err)) ||
 		    (have && strcmp(old, file) && (rc = names_push(&gone, &ngone, old, err))))
 			goto done;
 	}
@@ -862,13 +1201,14 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 	}
 	size_t m = voxel_merge(v, n, s->voxel_m); /* already one a voxel: keys and order */
 	char file[128];
-	snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)s->gen);
+	part_file(file, sizeof(file), tx, ty, 0, 0, s->gen);
 	int rc = m == (size_t)-1 ? svt_err_set(err, SVT_E_NOMEM, "no memory") : SVT_OK;
 	if (!rc)
 		rc = twin_tx_begin(s, err);
 	if (!rc) {
-		if ((rc = tile_write(s, tx, ty, file, v, m, err)) ||
-		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, file, err)) ||
+		if ((rc = parts_ensure(s, err)) || (rc = tile_write(s, tx, ty, file, v, m, err)) ||
+		    (rc = part_put(s, tx, ty, 0, 0, m, file, err)) ||
+		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, NULL, err)) ||
 		    (rc = twin_tx_commit(s, err)))
 			twin_tx_rollback(s);
 	}
@@ -879,12 +1219,145 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 
 /* ---- Merging the twin parts of a cluster build ------------------------------------------- */
 
-static int tile_info_cmp(const void *a, const void *b)
+static int pair_cmp(const void *a, const void *b)
 {
-	const twin_tile_info *p = a, *q = b;
-	if (p->tx != q->tx)
-		return p->tx < q->tx ? -1 : 1;
-	return p->ty < q->ty ? -1 : (p->ty > q->ty);
+	const int *p = a, *q = b;
+	if (p[0] != q[0])
+		return p[0] < q[0] ? -1 : 1;
+	return p[1] < q[1] ? -1 : (p[1] > q[1]);
+}
+
+/* The capture fids of src mapped to dst's by name (0, points of no capture, to 0):
+ * (*from)[i] -> (*to)[i]. */
+static int captures_map(twin_store *dst, twin_store *src, sqlite3_int64 **from,
+			sqlite3_int64 **to, size_t *n, svt_err *err)
+{
+	sqlite3_stmt *st = NULL, *q = NULL;
+	size_t cap = 0;
+	int rc = SVT_OK, r;
+	*from = *to = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(src->db, "SELECT fid, name FROM captures", -1, &st, NULL) ||
+	    sqlite3_prepare_v2(dst->db, "SELECT fid FROM captures WHERE name = ?", -1, &q, NULL)) {
+		rc = svt_err_set(err, SVT_E_IO, "twin: captures: %s", sqlite3_errmsg(dst->db));
+		goto done;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		sqlite3_bind_text(q, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(q) != SQLITE_ROW) {
+			rc = svt_err_set(err, SVT_E_INPUT, "capture %s of %s is not in %s: add its "
+					 "frames before merging its points", name ? name : "?",
+					 src->dir, dst->dir);
+			goto done;
+		}
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			sqlite3_int64 *f = realloc(*from, cap * sizeof(*f));
+			if (f)
+				*from = f;
+			sqlite3_int64 *t = f ? realloc(*to, cap * sizeof(*t)) : NULL;
+			if (!t) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+				goto done;
+			}
+			*to = t;
+		}
+		(*from)[*n] = sqlite3_column_int64(st, 0);
+		(*to)[(*n)++] = sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+	}
+	if (r != SQLITE_DONE)
+		rc = twin_db_err(src->db, "captures", err);
+done:
+	sqlite3_finalize(st);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* One part of a source store, with the tile it belongs to. */
+typedef struct spart {
+	int tx, ty;
+	tpart p;
+} spart;
+
+/* Every part of every tile of s, in (tx, ty, capture, part) order; *out malloc'd. */
+static int parts_all(twin_store *s, spart **out, size_t *n, svt_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = NULL;
+	const char *sql = parts_table_exists(s)
+				  ? "SELECT tx, ty, capture, part, n_points, file FROM tile_parts "
+				    "ORDER BY tx, ty, capture, part"
+				  : "SELECT tx, ty, 0, 0, n_points, points_file FROM tiles WHERE "
+				    "points_file IS NOT NULL AND n_points > 0 ORDER BY tx, ty";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "tile_parts", err);
+	size_t cap = 0;
+	int r, rc = SVT_OK;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			spart *q = realloc(*out, cap * sizeof(*q));
+			if (!q) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+				break;
+			}
+			*out = q;
+		}
+		spart *p = &(*out)[(*n)++];
+		p->tx = sqlite3_column_int(st, 0);
+		p->ty = sqlite3_column_int(st, 1);
+		p->p.capture = sqlite3_column_int64(st, 2);
+		p->p.part = sqlite3_column_int(st, 3);
+		p->p.n = (size_t)sqlite3_column_int64(st, 4);
+		const char *f = (const char *)sqlite3_column_text(st, 5);
+		snprintf(p->p.file, sizeof(p->p.file), "%s", f ? f : "");
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = twin_db_err(s->db, "tile_parts", err);
+	sqlite3_finalize(st);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* The next free part number of (tx, ty, capture) in s. */
+static int part_next(twin_store *s, int tx, int ty, sqlite3_int64 capture, int *part,
+		     svt_err *err)
+{
+	sqlite3_stmt *st = twin_stmt(s, ST_PART_NEXT,
+				     "SELECT COALESCE(MAX(part) + 1, 0) FROM tile_parts WHERE tx = ? "
+				     "AND ty = ? AND capture = ?",
+				     err);
+	if (!st)
+		return SVT_E_IO;
+	sqlite3_bind_int(st, 1, tx);
+	sqlite3_bind_int(st, 2, ty);
+	sqlite3_bind_int64(st, 3, capture);
+	int r = sqlite3_step(st);
+	*part = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return r == SQLITE_ROW ? SVT_OK : twin_db_err(s->db, "tile_parts", err);
+}
+
+/* Puts the file sp of store src into dst's points as dp: a hard link (the files are never
+ * changed in place), a copy across file systems. */
+static int file_adopt(const char *sp, const char *dp, svt_err *err)
+{
+	if (link(sp, dp) == 0)
+		return SVT_OK;
+	uint8_t *d = NULL;
+	size_t n = 0;
+	int rc = svt_file_read(sp, (size_t)1 << 34, &d, &n, err);
+	if (!rc)
+		rc = svt_file_write_atomic(dp, d, n, err);
+	free(d);
+	return rc;
 }
 
 int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
@@ -894,7 +1367,6 @@ int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_merge_points: NULL store");
 	if (n_tiles)
 		*n_tiles = 0;
-	size_t nt = 0;
 	for (size_t k = 0; k < nsrc; k++) {
 		const twin_store *s = src[k];
 		if (!dst->enu || !s || !s->enu || dst->epsg != s->epsg || dst->tile_m != s->tile_m ||
@@ -902,26 +1374,13 @@ int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc
 			return svt_err_set(err, SVT_E_INPUT, "%s and %s differ in CRS, tile, voxel or "
 					   "ENU origin: their points cannot be merged voxel for voxel",
 					   s ? s->dir : "(null)", dst->dir);
-		nt += twin_store_tile_count(s);
 	}
 	int rc = SVT_OK, began = 0;
-	wpoint *v = NULL;
-	size_t cap = 0, nu = 0, nmade = 0, ngone = 0;
-	char **made = NULL, **gone = NULL;
-	twin_tile_info *tiles = malloc((nt ? nt : 1) * sizeof(*tiles));
-	if (!tiles)
-		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu tiles", nt);
-	/* The union of the sources' tiles, each merged once from every source that has it. */
-	for (size_t k = 0; k < nsrc; k++)
-		for (size_t i = 0; i < twin_store_tile_count(src[k]); i++)
-			if (!twin_store_tile(src[k], i, &tiles[nu]))
-				nu++;
-	qsort(tiles, nu, sizeof(*tiles), tile_info_cmp);
-	size_t m = 0;
-	for (size_t i = 0; i < nu; i++)
-		if (!m || tile_info_cmp(&tiles[i], &tiles[m - 1]))
-			tiles[m++] = tiles[i];
-	nu = m;
+	size_t nmade = 0, nt = 0, tcap = 0;
+	char **made = NULL;
+	int *txy = NULL; /* the tiles given parts, pairs */
+	spart *sp = NULL;
+	sqlite3_int64 *from = NULL, *to = NULL;
 	uint64_t gen = dst->gen + 1;
 	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
 	char pdir[4200];
@@ -929,81 +1388,82 @@ int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc
 	if ((rc = svt_mkdirs(pdir, err)) || (rc = twin_tx_begin(dst, err)))
 		goto done;
 	began = 1;
+	if ((rc = parts_ensure(dst, err)))
+		goto done;
+	/* Every source's parts become dst's parts as they are (a link per file, nothing read
+	 * or rewritten): readers merge a tile's parts on read, so the result answers as one
+	 * fusion of all the sources' points (up to rounding), whatever the order. */
+	for (size_t k = 0; k < nsrc; k++) {
+		size_t nsp = 0, nmap = 0;
+		free(sp);
+		free(from);
+		free(to);
+		sp = NULL;
+		from = to = NULL;
+		if ((rc = captures_map(dst, src[k], &from, &to, &nmap, err)) ||
+		    (rc = parts_all(src[k], &sp, &nsp, err)))
+			goto done;
+		for (size_t i = 0; i < nsp; i++) {
+			sqlite3_int64 c = 0;
+			for (size_t j = 0; j < nmap; j++)
+				if (from[j] == sp[i].p.capture)
+					c = to[j];
+			int part = 0, tx = sp[i].tx, ty = sp[i].ty;
+			char file[128], a[4096], b[4096];
+			if ((rc = part_next(dst, tx, ty, c, &part, err)))
+				goto done;
+			part_file(file, sizeof(file), tx, ty, c, part, gen);
+			if ((rc = pts_path(src[k], sp[i].p.file, a, sizeof(a), err)) ||
+			    (rc = pts_path(dst, file, b, sizeof(b), err)) ||
+			    (rc = file_adopt(a, b, err)) || (rc = names_push(&made, &nmade, file, err)) ||
+			    (rc = part_put(dst, tx, ty, c, part, sp[i].p.n, file, err)))
+				goto done;
+			if (!nt || txy[2 * nt - 2] != tx || txy[2 * nt - 1] != ty) {
+				if (nt == tcap) {
+					tcap = tcap ? 2 * tcap : 64;
+					int *q = realloc(txy, 2 * tcap * sizeof(int));
+					if (!q) {
+						rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+						goto done;
+					}
+					txy = q;
+				}
+				txy[2 * nt] = tx;
+				txy[2 * nt + 1] = ty;
+				nt++;
+			}
+		}
+	}
+	qsort(txy, nt, 2 * sizeof(int), pair_cmp);
+	size_t nu = 0;
+	for (size_t i = 0; i < nt; i++)
+		if (!nu || pair_cmp(&txy[2 * i], &txy[2 * nu - 2])) {
+			txy[2 * nu] = txy[2 * i];
+			txy[2 * nu + 1] = txy[2 * i + 1];
+			nu++;
+		}
+	/* Each tile's point count once its parts are merged (their voxel fields only). */
 	for (size_t i = 0; i < nu; i++) {
-		int tx = tiles[i].tx, ty = tiles[i].ty;
-		char f[128], dfile[128], file[128];
-		size_t have = 0, dhave = 0;
-		m = 0;
-		if ((rc = tile_points_file(dst, tx, ty, &dhave, dfile, sizeof(dfile), err)))
+		int tx = txy[2 * i], ty = txy[2 * i + 1];
+		size_t cnt = 0;
+		if ((rc = tile_count(dst, tx, ty, &cnt, err)) ||
+		    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)cnt, NULL, err)))
 			goto done;
-		snprintf(file, sizeof(file), "%d_%d.%llu.las", tx, ty, (unsigned long long)gen);
-		/* A tile only one source has (and dst has not) is that source's file as it is:
-		 * a hard link, no rewrite. */
-		size_t holders = 0, one = 0, one_n = 0;
-		for (size_t k = 0; !dhave && k < nsrc; k++) {
-			if ((rc = tile_points_file(src[k], tx, ty, &have, f, sizeof(f), err)))
-				goto done;
-			if (have) {
-				holders++;
-				one = k;
-				one_n = have;
-			}
-		}
-		if (!dhave && holders == 1) {
-			char sp[4096], dp[4096];
-			if ((rc = tile_points_file(src[one], tx, ty, &have, f, sizeof(f), err)) ||
-			    (rc = pts_path(src[one], f, sp, sizeof(sp), err)) ||
-			    (rc = pts_path(dst, file, dp, sizeof(dp), err)))
-				goto done;
-			if (link(sp, dp) == 0) {
-				if ((rc = names_push(&made, &nmade, file, err)) ||
-				    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)one_n, file,
-							   err)))
-					goto done;
-				tb[0] = fmin(tb[0], tx * dst->tile_m);
-				tb[1] = fmin(tb[1], ty * dst->tile_m);
-				tb[2] = fmax(tb[2], (tx + 1) * dst->tile_m);
-				tb[3] = fmax(tb[3], (ty + 1) * dst->tile_m);
-				continue;
-			}
-			/* another file system: read, merge and write as below */
-		}
-		if (dhave && (rc = tile_read_enu(dst, tx, ty, dfile, &v, &m, &cap, err)))
-			goto done;
-		for (size_t k = 0; k < nsrc; k++) {
-			if ((rc = tile_points_file(src[k], tx, ty, &have, f, sizeof(f), err)) ||
-			    (have && (rc = tile_read_enu(src[k], tx, ty, f, &v, &m, &cap, err))))
-				goto done;
-		}
-		if (!m)
-			continue;
-		/* Weighted voxel means: merging the sources' voxels gives the means of one fusion
-		 * of all their points (up to rounding), whatever the order. */
-		if ((m = voxel_merge(v, m, dst->voxel_m)) == (size_t)-1) {
-			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
-			goto done;
-		}
 		tb[0] = fmin(tb[0], tx * dst->tile_m);
 		tb[1] = fmin(tb[1], ty * dst->tile_m);
 		tb[2] = fmax(tb[2], (tx + 1) * dst->tile_m);
 		tb[3] = fmax(tb[3], (ty + 1) * dst->tile_m);
-		if ((rc = names_push(&made, &nmade, file, err)) ||
-		    (rc = tile_write(dst, tx, ty, file, v, m, err)) ||
-		    (rc = twin_tile_upsert(dst, tx, ty, gen, 0, (long long)m, file, err)) ||
-		    (dhave && strcmp(dfile, file) && (rc = names_push(&gone, &ngone, dfile, err))))
-			goto done;
 	}
 	dst->gen = gen;
 	if ((rc = twin_meta_put_gen(dst, err)) ||
-	    (nmade && (rc = twin_gpkg_touch(dst->db, "tiles", tb, err))) ||
+	    (nu && (rc = twin_gpkg_touch(dst->db, "tiles", tb, err))) ||
 	    (rc = twin_tx_commit(dst, err))) {
 		dst->gen = gen - 1;
 		goto done;
 	}
 	began = 0;
-	names_unlink(dst, gone, ngone);
 	if (n_tiles)
-		*n_tiles = nmade;
+		*n_tiles = nu;
 done:
 	if (rc) {
 		if (began)
@@ -1012,9 +1472,10 @@ done:
 	}
 	twin_cache_drop(dst);
 	names_free(made, nmade);
-	names_free(gone, ngone);
-	free(tiles);
-	free(v);
+	free(txy);
+	free(sp);
+	free(from);
+	free(to);
 	return rc;
 }
 
@@ -1054,7 +1515,7 @@ int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, c
 	size_t nb = 0;
 	double *ll = NULL;
 	sqlite3_stmt *st = twin_stmt(s, ST_TILES_IN,
-				     "SELECT t.points_file FROM rtree_tiles_geom r CROSS JOIN tiles t "
+				     "SELECT t.tx, t.ty FROM rtree_tiles_geom r CROSS JOIN tiles t "
 				     "WHERE r.minx <= ?3 AND r.maxx >= ?1 AND r.miny <= ?4 AND "
 				     "r.maxy >= ?2 AND t.fid = r.id AND t.n_points > 0 "
 				     "ORDER BY t.tx, t.ty",
@@ -1063,19 +1524,29 @@ int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, c
 		return SVT_E_IO;
 	for (int a = 0; a < 4; a++)
 		sqlite3_bind_double(st, a + 1, isfinite(box[a]) ? box[a] : (a < 2 ? -1e300 : 1e300));
-	char **files = NULL;
-	size_t nfiles = 0;
+	int *txy = NULL;
+	size_t ntl = 0, tcap = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *f = (const char *)sqlite3_column_text(st, 0);
-		if (f && (rc = names_push(&files, &nfiles, f, err)))
-			break;
+		if (ntl == tcap) {
+			tcap = tcap ? 2 * tcap : 64;
+			int *q = realloc(txy, 2 * tcap * sizeof(int));
+			if (!q) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+				break;
+			}
+			txy = q;
+		}
+		txy[2 * ntl] = sqlite3_column_int(st, 0);
+		txy[2 * ntl + 1] = sqlite3_column_int(st, 1);
+		ntl++;
 	}
 	sqlite3_reset(st);
-	for (size_t k = 0; !rc && k < nfiles; k++) {
+	for (size_t k = 0; !rc && k < ntl; k++) {
 		size_t n = 0;
 		free(lp);
 		lp = NULL;
-		if ((rc = las_read(s, files[k], &lp, &n, err)))
+		/* each tile's parts merged, as every reader sees them */
+		if ((rc = tile_read_merged(s, txy[2 * k], txy[2 * k + 1], &lp, &n, err)))
 			break;
 		free(ll);
 		if (!(ll = malloc((n ? n : 1) * 3 * sizeof(double)))) {
@@ -1118,10 +1589,90 @@ int twin_store_export_points(twin_store *s, const twin_layer *l, long feature, c
 			*n_out = nall;
 	}
 done:
-	names_free(files, nfiles);
+	free(txy);
 	free(all);
 	free(lp);
 	free(ll);
 	free(b);
 	return rc;
+}
+
+/* ---- Removing a capture's points (twin_store_remove_capture) --------------------------------- */
+
+/* Runs sql with ?1 = a, ?2 = b (int64), no rows. */
+static int exec2(twin_store *s, const char *sql, sqlite3_int64 a, sqlite3_int64 b, svt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "twin", err);
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? SVT_OK : twin_db_err(s->db, "twin", err);
+}
+
+int twin_points_drop_capture(twin_store *s, sqlite3_int64 cap, size_t first, size_t n,
+			     uint64_t gen, char ***gone, size_t *ngone, svt_err *err)
+{
+	sqlite3_int64 f0 = (sqlite3_int64)first, f1 = (sqlite3_int64)(first + n);
+	/* Its fused-frame records go; the later frames' move down with their frames. */
+	int rc = fused_table(s, err);
+	if (rc ||
+	    (rc = exec2(s, "DELETE FROM fused_frames WHERE frame >= ?1 AND frame < ?2", f0, f1, err)) ||
+	    (rc = exec2(s, "UPDATE fused_frames SET frame = -frame - 1 WHERE frame >= ?1 AND ?2 = ?2",
+			f1, 0, err)) ||
+	    (rc = exec2(s, "UPDATE fused_frames SET frame = -frame - 1 - ?1 WHERE frame < 0 AND "
+			"?2 = ?2", (sqlite3_int64)n, 0, err)))
+		return rc;
+	if (!parts_table_exists(s))
+		return SVT_OK; /* a store without parts holds no capture's own points */
+	sqlite3_stmt *st = NULL;
+	int *txy = NULL;
+	size_t nt = 0, tcap = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT tx, ty, file FROM tile_parts WHERE capture = ? "
+			       "ORDER BY tx, ty", -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "tile_parts", err);
+	sqlite3_bind_int64(st, 1, cap);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int tx = sqlite3_column_int(st, 0), ty = sqlite3_column_int(st, 1);
+		if ((rc = names_push(gone, ngone, (const char *)sqlite3_column_text(st, 2), err)))
+			break;
+		if (nt && txy[2 * nt - 2] == tx && txy[2 * nt - 1] == ty)
+			continue;
+		if (nt == tcap) {
+			tcap = tcap ? 2 * tcap : 64;
+			int *q = realloc(txy, 2 * tcap * sizeof(int));
+			if (!q) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory");
+				break;
+			}
+			txy = q;
+		}
+		txy[2 * nt] = tx;
+		txy[2 * nt + 1] = ty;
+		nt++;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = twin_db_err(s->db, "tile_parts", err);
+	sqlite3_finalize(st);
+	if (!rc)
+		rc = exec2(s, "DELETE FROM tile_parts WHERE capture = ?1 AND ?2 = ?2", cap, 0, err);
+	/* Every tile it touched: the other contributions' count, a new generation. */
+	for (size_t i = 0; !rc && i < nt; i++) {
+		size_t cnt = 0;
+		if (!(rc = tile_count(s, txy[2 * i], txy[2 * i + 1], &cnt, err)))
+			rc = twin_tile_upsert(s, txy[2 * i], txy[2 * i + 1], gen, 0, (long long)cnt,
+					      NULL, err);
+	}
+	free(txy);
+	return rc;
+}
+
+void twin_points_names_release(const twin_store *s, char **v, size_t n, int unlink_them)
+{
+	if (unlink_them)
+		names_unlink(s, v, n);
+	names_free(v, n);
 }

@@ -341,17 +341,21 @@ int twin_cache_frames(twin_store *s, svt_err *err)
 		rc = twin_db_err(s->db, "captures", err);
 		goto done;
 	}
+	/* Indexed by fid - 1: a removed capture (twin_store_remove_capture) leaves a hole. */
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		char **cn = realloc(c->cap_names, (c->ncaps + 1) * sizeof(*cn));
+		sqlite3_int64 fid = sqlite3_column_int64(st, 0);
 		const char *nm = (const char *)sqlite3_column_text(st, 1);
-		if (!cn || !(cn[c->ncaps] = strdup(nm ? nm : ""))) {
+		while ((sqlite3_int64)c->ncaps < fid) {
+			char **cn = realloc(c->cap_names, (c->ncaps + 1) * sizeof(*cn));
 			if (cn)
 				c->cap_names = cn;
-			rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
-			goto done;
+			if (!cn || !(cn[c->ncaps] = strdup((sqlite3_int64)c->ncaps + 1 == fid && nm ?
+								   nm : ""))) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "store: no memory");
+				goto done;
+			}
+			c->ncaps++;
 		}
-		c->cap_names = cn;
-		c->ncaps++;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1652,6 +1656,92 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 		(*names)[k] = w->stale[k];
 	*n = w->nstale;
 	return SVT_OK;
+}
+
+/* ---- Removing a capture ---------------------------------------------------------------------- */
+
+/* Runs sql with ?1 = a, ?2 = b, ?3 = c (int64), no rows. */
+static int exec3(twin_store *s, const char *sql, sqlite3_int64 a, sqlite3_int64 b,
+		 sqlite3_int64 c, svt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return twin_db_err(s->db, "twin", err);
+	int np = sqlite3_bind_parameter_count(st);
+	sqlite3_int64 v[3] = {a, b, c};
+	for (int k = 0; k < np && k < 3; k++)
+		sqlite3_bind_int64(st, k + 1, v[k]);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? SVT_OK : twin_db_err(s->db, "twin", err);
+}
+
+int twin_store_remove_capture(twin_store *s, const char *name, svt_err *err)
+{
+	if (!s || !name)
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_remove_capture: NULL argument");
+	size_t first = 0, n = 0;
+	if (!twin_store_capture_find(s, name, &first, &n))
+		return svt_err_set(err, SVT_E_NOTFOUND, "capture %s is not in the store", name);
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 cap = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT fid FROM captures WHERE name = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			cap = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (!cap)
+		return twin_db_err(s->db, "captures", err);
+	uint64_t gen = s->gen + 1;
+	sqlite3_int64 f0 = (sqlite3_int64)first, f1 = (sqlite3_int64)(first + n),
+		      dn = (sqlite3_int64)n, g = (sqlite3_int64)gen;
+	char **gone = NULL;
+	size_t ngone = 0, old_nf = s->nf;
+	int rc = twin_tx_begin(s, err);
+	if (rc)
+		return rc;
+	/* The tiles holding its frames lose them and change (the shards cut from them are stale);
+	 * then its frames go and the later ones move down (store index i stays fid i + 1), with
+	 * their R*Tree entries, labels, fused-frame records and captures' first frames. */
+	if ((rc = exec3(s, "UPDATE shards SET stale = 1 WHERE stale = 0 AND gen < ?2 AND fid IN "
+			"(SELECT t.shard FROM shard_tiles t WHERE EXISTS (SELECT 1 FROM frames f "
+			"WHERE f.capture = ?1 AND f.tx = t.tx AND f.ty = t.ty))", cap, g, 0, err)) ||
+	    (rc = exec3(s, "UPDATE tiles SET gen = ?2, n_frames = n_frames - (SELECT COUNT(*) FROM "
+			"frames f WHERE f.capture = ?1 AND f.tx = tiles.tx AND f.ty = tiles.ty) "
+			"WHERE EXISTS (SELECT 1 FROM frames f WHERE f.capture = ?1 AND "
+			"f.tx = tiles.tx AND f.ty = tiles.ty)", cap, g, 0, err)) ||
+	    (rc = exec3(s, "DELETE FROM frames WHERE capture = ?1", cap, 0, 0, err)) ||
+	    (rc = exec3(s, "DELETE FROM rtree_frames_geom WHERE id > ?1", f0, 0, 0, err)) ||
+	    (rc = exec3(s, "DELETE FROM frame_labels WHERE frame >= ?1 AND frame < ?2", f0, f1, 0,
+			err)) ||
+	    (rc = exec3(s, "UPDATE frames SET fid = -fid WHERE fid > ?1", f1, 0, 0, err)) ||
+	    (rc = exec3(s, "UPDATE frames SET fid = -fid - ?1 WHERE fid < 0", dn, 0, 0, err)) ||
+	    (rc = exec3(s, "INSERT INTO rtree_frames_geom SELECT fid, e, e, n, n FROM frames "
+			"WHERE fid > ?1", f0, 0, 0, err)) ||
+	    (rc = exec3(s, "UPDATE frame_labels SET frame = -frame - 1 WHERE frame >= ?1", f1, 0, 0,
+			err)) ||
+	    (rc = exec3(s, "UPDATE frame_labels SET frame = -frame - 1 - ?1 WHERE frame < 0", dn, 0,
+			0, err)) ||
+	    (rc = exec3(s, "DELETE FROM captures WHERE fid = ?1", cap, 0, 0, err)) ||
+	    (rc = exec3(s, "UPDATE captures SET first_frame = first_frame - ?1 WHERE first_frame "
+			"> ?2", dn, f0, 0, err)) ||
+	    (rc = twin_points_drop_capture(s, cap, first, n, gen, &gone, &ngone, err)))
+		goto done;
+	s->gen = gen;
+	s->nf -= n;
+	if ((rc = twin_meta_put_gen(s, err)) || (rc = twin_gpkg_touch(s->db, "frames", NULL, err)) ||
+	    (rc = twin_tx_commit(s, err))) {
+		s->gen = gen - 1;
+		s->nf = old_nf;
+	}
+done:
+	if (rc)
+		twin_tx_rollback(s);
+	twin_cache_drop(s);
+	twin_points_names_release(s, gone, ngone, rc == SVT_OK);
+	return rc;
 }
 
 int twin_store_remove(const char *dir, svt_err *err)

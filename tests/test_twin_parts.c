@@ -1,0 +1,312 @@
+/* test_twin_parts.c: the fused points kept per capture (twin_points.c "parts"): a shared
+ * store's capture removed and fused again (`build --fresh --twin`), and the twin parts of a
+ * cluster build's ranks adopted by the merge, both against a fusion of the same points from
+ * scratch (the ground truth: one call with every point, generated here). */
+#include <criterion/criterion.h>
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "geo/geo.h"
+#include "twin/twin.h"
+
+#define LAT0 37.5666
+#define LON0 126.9784
+
+static void rm_rf(const char *d)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* n frames from (lat0, lon0) going north-east, 1 s apart. */
+static twin_frame *walk(size_t n, double lat0, double lon0)
+{
+	twin_frame *f = calloc(n, sizeof(*f));
+	cr_assert(f);
+	for (size_t i = 0; i < n; i++) {
+		f[i].time_us = 1700000000000000LL + (int64_t)i * 1000000;
+		f[i].llh[0] = lat0 + 0.0002 * (double)i;
+		f[i].llh[1] = lon0 + 0.0002 * (double)i;
+		f[i].llh[2] = 40.0;
+		f[i].heading = 45.0;
+		f[i].src = (int)i;
+	}
+	return f;
+}
+
+/* np random coloured points over a 160 m square about the store's ENU origin (so they span
+ * several 100 m tiles), dense enough that captures share voxels. */
+static gpu_point *cloud(size_t np, uint64_t seed, int colour)
+{
+	gpu_point *p = malloc(np * sizeof(*p));
+	cr_assert(p);
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+	for (size_t i = 0; i < np; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* half the points in a 1 m patch near a tile corner, half spread wide */
+		double sx = i % 2 ? 160.0 : 1.0, sy = i % 2 ? 160.0 : 1.0;
+		p[i].x = (float)((double)(x >> 11) * 0x1.0p-53 * sx - sx / 2);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		p[i].y = (float)((double)(x >> 11) * 0x1.0p-53 * sy - sy / 2);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		p[i].z = (float)((double)(x >> 11) * 0x1.0p-53 * 0.2);
+		p[i].r = (uint8_t)(colour + (int)(x >> 60));
+		p[i].g = (uint8_t)(x >> 42);
+		p[i].b = (uint8_t)(x >> 34);
+		p[i].a = 255;
+	}
+	return p;
+}
+
+static twin_store *store_new(char *dir, size_t cap, const double origin[3])
+{
+	snprintf(dir, cap, "/tmp/svt_twin_partsXXXXXX");
+	cr_assert(mkdtemp(dir));
+	twin_store_opts o;
+	twin_store_opts_default(&o);
+	o.have_origin = 1;
+	memcpy(o.origin_llh, origin, 3 * sizeof(double));
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(dir, &o, &s, &e), 0, "%s", e.msg);
+	return s;
+}
+
+static void add_capture(twin_store *s, const char *name, const twin_frame *f, size_t n,
+			size_t *first)
+{
+	svt_err e = {0};
+	twin_capture_in in = {.name = name, .frames = f, .n = n};
+	cr_assert_eq(twin_store_add_capture(s, &in, first, &e), 0, "%s", e.msg);
+}
+
+static void fuse(twin_store *s, const gpu_point *p, size_t n, size_t first, size_t nfr)
+{
+	size_t *fr = malloc(nfr * sizeof(size_t));
+	for (size_t i = 0; i < nfr; i++)
+		fr[i] = first + i;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_add_points_of(s, p, n, NULL, fr, nfr, &e), 0, "%s", e.msg);
+	free(fr);
+}
+
+/* Every tile's points of a and b agree: same tiles, same counts, same voxels in the same
+ * order, means within tol (metres) and colour within one level; exact: bit for bit. */
+static void same_points(twin_store *a, twin_store *b, double tol, int exact)
+{
+	svt_err e = {0};
+	size_t total = 0;
+	int multi = 0;
+	for (size_t k = 0; k < twin_store_tile_count(a); k++) {
+		twin_tile_info ta;
+		cr_assert_eq(twin_store_tile(a, k, &ta), 0);
+		gpu_point *p = NULL, *q = NULL;
+		size_t np = 0, nq = 0;
+		cr_assert_eq(twin_store_tile_points(a, ta.tx, ta.ty, &p, &np, &e), 0, "%s", e.msg);
+		cr_assert_eq(twin_store_tile_points(b, ta.tx, ta.ty, &q, &nq, &e), 0, "%s", e.msg);
+		cr_assert_eq(np, nq, "tile %d_%d: %zu vs %zu points", ta.tx, ta.ty, np, nq);
+		cr_expect_eq(ta.n_points, np, "tile %d_%d counts %zu, holds %zu", ta.tx, ta.ty,
+			     ta.n_points, np);
+		if (exact)
+			cr_expect(np == 0 || !memcmp(p, q, np * sizeof(*p)), "tile %d_%d", ta.tx, ta.ty);
+		for (size_t i = 0; !exact && i < np; i++) {
+			cr_assert(fabs(p[i].x - q[i].x) < tol && fabs(p[i].y - q[i].y) < tol &&
+					  fabs(p[i].z - q[i].z) < tol,
+				  "tile %d_%d point %zu: %.5f %.5f %.5f vs %.5f %.5f %.5f", ta.tx, ta.ty,
+				  i, p[i].x, p[i].y, p[i].z, q[i].x, q[i].y, q[i].z);
+			cr_assert(abs((int)p[i].r - (int)q[i].r) <= 1 &&
+				  abs((int)p[i].g - (int)q[i].g) <= 1 && p[i].a == q[i].a,
+				  "tile %d_%d point %zu colour/weight", ta.tx, ta.ty, i);
+			multi |= p[i].a > 1;
+		}
+		total += np;
+		free(p);
+		free(q);
+	}
+	/* b has no tile with points that a lacks */
+	size_t tb = 0;
+	for (size_t k = 0; k < twin_store_tile_count(b); k++) {
+		twin_tile_info t;
+		twin_store_tile(b, k, &t);
+		tb += t.n_points;
+	}
+	cr_expect_eq(tb, total);
+	cr_expect_gt(total, 1000, "%zu points", total);
+	cr_expect(exact || multi, "some voxels merge several points");
+}
+
+static size_t las_files(const char *dir)
+{
+	char p[512];
+	glob_t g;
+	snprintf(p, sizeof(p), "%s/points/*.las", dir);
+	size_t n = glob(p, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+	if (n)
+		globfree(&g);
+	return n;
+}
+
+Test(twin_parts, fresh_replaces_one_capture_of_a_shared_store)
+{
+	enum { NA = 6, NB = 5, PA = 40000, PB = 30000 };
+	double origin[3] = {LAT0, LON0, 40.0};
+	twin_frame *fa = walk(NA, LAT0 - 0.0006, LON0 - 0.0006), *fb = walk(NB, LAT0, LON0);
+	gpu_point *pa = cloud(PA, 1, 0), *pb = cloud(PB, 2, 100), *pa2 = cloud(PA, 3, 50);
+	char ds[64], db[64], dab[64], dab2[64];
+	twin_store *s = store_new(ds, sizeof(ds), origin), *sb = store_new(db, sizeof(db), origin);
+	twin_store *sab = store_new(dab, sizeof(dab), origin), *sab2 = store_new(dab2, sizeof(dab2), origin);
+	svt_err e = {0};
+	size_t first = 0;
+	/* The shared store: A then B. The references: B alone; A + B and A' + B fused from
+	 * scratch in one call each. */
+	add_capture(s, "A", fa, NA, &first);
+	fuse(s, pa, PA, first, NA);
+	add_capture(s, "B", fb, NB, &first);
+	cr_assert_eq(first, (size_t)NA);
+	fuse(s, pb, PB, first, NB);
+	add_capture(sb, "B", fb, NB, &first);
+	fuse(sb, pb, PB, first, NB);
+	gpu_point *all = malloc((PA + PB) * sizeof(*all));
+	memcpy(all, pa, PA * sizeof(*all));
+	memcpy(all + PA, pb, PB * sizeof(*all));
+	add_capture(sab, "AB", fa, NA, &first);
+	fuse(sab, all, PA + PB, first, NA);
+	memcpy(all, pa2, PA * sizeof(*all));
+	add_capture(sab2, "AB", fa, NA, &first);
+	fuse(sab2, all, PA + PB, first, NA);
+	/* Before: the shared store is the fusion of A + B. */
+	same_points(sab, s, 3e-5, 0);
+
+	/* --fresh of A: its frames, fused-frame records and points go; B's stay as they were. */
+	uint64_t g0 = twin_store_generation(s);
+	cr_assert_eq(twin_store_remove_capture(s, "A", &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_remove_capture(s, "A", NULL), SVT_E_NOTFOUND);
+	cr_expect_gt(twin_store_generation(s), g0);
+	cr_expect_eq(twin_store_frame_count(s), (size_t)NB);
+	size_t bfirst = 99, bn = 0;
+	cr_assert(twin_store_capture_find(s, "B", &bfirst, &bn));
+	cr_expect_eq(bfirst, 0u);
+	cr_expect_eq(bn, (size_t)NB);
+	cr_expect(!twin_store_capture_find(s, "A", NULL, NULL));
+	const twin_frame *f1 = twin_store_frames(s);
+	const twin_frame *f2 = twin_store_frames(sb);
+	cr_assert(f1 && f2);
+	for (size_t i = 0; i < NB; i++) {
+		cr_expect_eq(f1[i].time_us, f2[i].time_us);
+		cr_expect(fabs(f1[i].proj[0] - f2[i].proj[0]) < 1e-9 &&
+			  fabs(f1[i].proj[1] - f2[i].proj[1]) < 1e-9, "frame %zu", i);
+		cr_expect_str_eq(twin_store_frame_capture(s, i), "B");
+	}
+	unsigned char fused[NB + NA];
+	cr_assert_eq(twin_store_frames_fused(s, 0, NB, fused, &e), 0);
+	for (size_t i = 0; i < NB; i++)
+		cr_expect(fused[i], "B's frame %zu stays fused (renumbered)", i);
+	/* The spatial index follows the renumbering: B's first frame is found near itself. */
+	size_t *idx = NULL, nn = 0;
+	cr_assert_eq(twin_store_query_near(s, fb[0].llh[0], fb[0].llh[1], 5.0, &idx, NULL, &nn, &e),
+		     0, "%s", e.msg);
+	cr_expect(nn >= 1 && idx[0] == 0, "%zu hits, first %zu", nn, nn ? idx[0] : 0);
+	free(idx);
+	/* B's points are exactly those of a store that only ever held B. */
+	same_points(sb, s, 0, 1);
+	/* A's part files are gone with it. */
+	cr_expect_eq(las_files(ds), las_files(db));
+
+	/* A built again (new points): frames after B's, nothing fused yet, then the fusion of
+	 * A' + B from scratch. */
+	add_capture(s, "A", fa, NA, &first);
+	cr_expect_eq(first, (size_t)NB);
+	cr_assert_eq(twin_store_frames_fused(s, first, NA, fused, &e), 0);
+	for (size_t i = 0; i < NA; i++)
+		cr_expect(!fused[i], "A's frame %zu is not fused yet", i);
+	fuse(s, pa2, PA, first, NA);
+	same_points(sab2, s, 3e-5, 0);
+	/* Reopened: the same. */
+	twin_store_close(s);
+	cr_assert_eq(twin_store_open(ds, NULL, &s, &e), 0, "%s", e.msg);
+	same_points(sab2, s, 3e-5, 0);
+	/* The export merges the parts as every reader does: the same point count. */
+	char las[128];
+	size_t nx = 0, ny = 0;
+	snprintf(las, sizeof(las), "%s/all.las", ds);
+	cr_assert_eq(twin_store_export_points(s, NULL, -1, las, &nx, &e), 0, "%s", e.msg);
+	snprintf(las, sizeof(las), "%s/all.las", dab2);
+	cr_assert_eq(twin_store_export_points(sab2, NULL, -1, las, &ny, &e), 0, "%s", e.msg);
+	cr_expect_eq(nx, ny);
+
+	twin_store *st[4] = {s, sb, sab, sab2};
+	const char *dd[4] = {ds, db, dab, dab2};
+	for (int k = 0; k < 4; k++) {
+		twin_store_close(st[k]);
+		rm_rf(dd[k]);
+	}
+	free(all);
+	free(pa);
+	free(pb);
+	free(pa2);
+	free(fa);
+	free(fb);
+}
+
+/* Two ranks' parts (the same capture, points that share tiles and voxels) adopted by the merge
+ * without a rewrite: the merged store answers as a one-rank store of all the points. */
+Test(twin_parts, merge_adopts_rank_parts)
+{
+	enum { NF = 6, P1 = 30000, P2 = 30000 };
+	double origin[3] = {LAT0, LON0, 40.0};
+	twin_frame *f = walk(NF, LAT0, LON0);
+	gpu_point *p1 = cloud(P1, 4, 10), *p2 = cloud(P2, 5, 200);
+	char d1[64], d2[64], dm[64], done[64];
+	twin_store *r1 = store_new(d1, sizeof(d1), origin), *r2 = store_new(d2, sizeof(d2), origin);
+	twin_store *m = store_new(dm, sizeof(dm), origin), *one = store_new(done, sizeof(done), origin);
+	size_t first = 0;
+	add_capture(r1, "c", f, NF, &first);
+	fuse(r1, p1, P1, 0, NF / 2);
+	add_capture(r2, "c", f, NF, &first);
+	fuse(r2, p2, P2, NF / 2, NF - NF / 2);
+	add_capture(one, "c", f, NF, &first);
+	fuse(one, p1, P1, 0, NF / 2);
+	fuse(one, p2, P2, NF / 2, NF - NF / 2);
+	add_capture(m, "c", f, NF, &first);
+	svt_err e = {0};
+	twin_store *src[2] = {r1, r2};
+	size_t nt = 0;
+	cr_assert_eq(twin_store_merge_points(m, src, 2, &nt, &e), 0, "%s", e.msg);
+	cr_expect_gt(nt, 1u);
+	same_points(one, m, 3e-5, 0);
+	/* Adopted, not rewritten: every merged file is a link to a rank's. */
+	char p[512];
+	glob_t g;
+	snprintf(p, sizeof(p), "%s/points/*.las", dm);
+	cr_assert_eq(glob(p, 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct stat sb;
+		cr_assert_eq(stat(g.gl_pathv[i], &sb), 0);
+		cr_expect_eq(sb.st_nlink, 2, "%s", g.gl_pathv[i]);
+	}
+	cr_expect_eq(g.gl_pathc, las_files(d1) + las_files(d2));
+	globfree(&g);
+	/* A capture the destination lacks is refused, and the destination is as before. */
+	twin_store *x = NULL;
+	char dx[64];
+	x = store_new(dx, sizeof(dx), origin);
+	add_capture(x, "other", f, NF, &first);
+	uint64_t gx = twin_store_generation(x);
+	cr_expect_eq(twin_store_merge_points(x, src, 2, NULL, NULL), SVT_E_INPUT);
+	cr_expect_eq(twin_store_generation(x), gx);
+	cr_expect_eq(las_files(dx), 0u);
+	twin_store *st[5] = {r1, r2, m, one, x};
+	const char *dd[5] = {d1, d2, dm, done, dx};
+	for (int k = 0; k < 5; k++) {
+		twin_store_close(st[k]);
+		rm_rf(dd[k]);
+	}
+	free(p1);
+	free(p2);
+	free(f);
+}
