@@ -134,6 +134,12 @@ static void same_points(twin_store *a, twin_store *b, double tol, int exact)
 		twin_tile_info t;
 		twin_store_tile(b, k, &t);
 		tb += t.n_points;
+		gpu_point *q = NULL;
+		size_t nq = 0;
+		cr_assert_eq(twin_store_tile_points(b, t.tx, t.ty, &q, &nq, &e), 0, "%s", e.msg);
+		cr_expect_eq(t.n_points, nq, "tile %d_%d counts %zu, holds %zu", t.tx, t.ty,
+			     t.n_points, nq);
+		free(q);
 	}
 	cr_expect_eq(tb, total);
 	cr_expect_gt(total, 1000, "%zu points", total);

@@ -208,3 +208,34 @@ int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t 
 	*n = (size_t)cnt;
 	return SVT_OK;
 }
+
+int twin_las_voxels(const uint8_t *b, size_t size, const uint8_t **vox, size_t *stride,
+		    size_t *n, svt_err *err)
+{
+	*vox = NULL;
+	*stride = 0;
+	*n = 0;
+	if (size < LAS_HEADER || memcmp(b, "LASF", 4) != 0 || b[24] != 1 || b[25] != 4 ||
+	    g16(b + 94) != LAS_HEADER || b[104] != 7)
+		return svt_err_set(err, SVT_E_FORMAT, "not a LAS 1.4 file of point format 7");
+	uint32_t off = g32(b + 96);
+	uint16_t rl = g16(b + 105);
+	uint64_t cnt = g64(b + 247);
+	if (rl < REC_LEN)
+		return svt_err_set(err, SVT_E_FORMAT, "LAS: records of %u bytes have no voxel fields",
+				   rl);
+	if (off < LAS_HEADER || off > size || cnt > (size - off) / rl)
+		return svt_err_set(err, SVT_E_FORMAT, "LAS: %llu records of %u bytes at %u do not fit "
+				   "in %zu bytes", (unsigned long long)cnt, rl, off, size);
+	*vox = b + off + 40;
+	*stride = rl;
+	*n = (size_t)cnt;
+	return SVT_OK;
+}
+
+void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3])
+{
+	const uint8_t *r = vox + i * stride;
+	for (int a = 0; a < 3; a++)
+		out[a] = (int32_t)g32(r + 4 * a);
+}

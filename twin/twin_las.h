@@ -26,4 +26,11 @@ int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const 
 int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t *n,
 		    char **wkt, svt_err *err);
 
+/* The voxel fields (vox_i, vox_j, vox_k) of a LAS file's records, read in place: *vox points
+ * at the first record's, *stride bytes apart, *n records (twin_las_voxel_at reads one).
+ * SVT_E_FORMAT when the file is not one of these or its records have no voxel fields. */
+int twin_las_voxels(const uint8_t *b, size_t size, const uint8_t **vox, size_t *stride,
+		    size_t *n, svt_err *err);
+void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3]);
+
 #endif

@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "twin/twin_internal.h"
@@ -694,9 +697,94 @@ static int tile_read_merged(twin_store *s, int tx, int ty, twin_las_point **lp, 
 	return rc;
 }
 
+/* One part file mapped for reading its voxel fields in place. */
+typedef struct vcursor {
+	void *map;
+	size_t size, stride, n, i;
+	const uint8_t *vox;
+	int32_t k[3]; /* the current record's voxel */
+} vcursor;
+
+static int vkey_cmp(const int32_t *a, const int32_t *b)
+{
+	for (int d = 0; d < 3; d++)
+		if (a[d] != b[d])
+			return a[d] < b[d] ? -1 : 1;
+	return 0;
+}
+
+/* Counts the distinct voxels of parts whose records are in voxel order (as tile_write writes
+ * them), merging the parts' sorted lists: the files are mapped and only their voxel fields
+ * read. *count = (size_t)-1 when a part is not in strict voxel order or has no voxel fields
+ * (then the caller hashes). */
+static int count_sorted(twin_store *s, const tpart *parts, size_t np, size_t *count,
+			svt_err *err)
+{
+	vcursor *c = calloc(np, sizeof(*c));
+	int rc = SVT_OK;
+	*count = (size_t)-1;
+	if (!c)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory");
+	for (size_t k = 0; k < np; k++)
+		c[k].map = MAP_FAILED;
+	for (size_t k = 0; k < np; k++) {
+		char p[4096];
+		struct stat st;
+		if ((rc = pts_path(s, parts[k].file, p, sizeof(p), err)))
+			goto done;
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+			if (fd >= 0)
+				close(fd);
+			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be read", p);
+			goto done;
+		}
+		c[k].size = (size_t)st.st_size;
+		c[k].map = mmap(NULL, c[k].size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		close(fd);
+		if (c[k].map == MAP_FAILED) {
+			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be mapped", p);
+			goto done;
+		}
+		svt_err tmp = {0};
+		if (twin_las_voxels(c[k].map, c[k].size, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
+			goto done; /* no voxel fields: hash */
+		if (c[k].n)
+			twin_las_voxel_at(c[k].vox, c[k].stride, 0, c[k].k);
+	}
+	size_t cnt = 0;
+	for (;;) {
+		const int32_t *lo = NULL;
+		for (size_t k = 0; k < np; k++)
+			if (c[k].i < c[k].n && (!lo || vkey_cmp(c[k].k, lo) < 0))
+				lo = c[k].k;
+		if (!lo)
+			break;
+		int32_t m[3] = {lo[0], lo[1], lo[2]};
+		cnt++;
+		for (size_t k = 0; k < np; k++) {
+			if (c[k].i >= c[k].n || vkey_cmp(c[k].k, m))
+				continue;
+			if (++c[k].i < c[k].n) {
+				twin_las_voxel_at(c[k].vox, c[k].stride, c[k].i, c[k].k);
+				if (vkey_cmp(c[k].k, m) <= 0)
+					goto done; /* not in voxel order: hash */
+			}
+		}
+	}
+	*count = cnt;
+done:
+	for (size_t k = 0; k < np; k++)
+		if (c[k].map != MAP_FAILED)
+			munmap(c[k].map, c[k].size);
+	free(c);
+	return rc;
+}
+
 /* The number of distinct voxels in a tile's parts (its point count once merged): one part's
- * own count, else the voxel fields of every part read and hashed (no position is decoded
- * into the ENU frame, nothing written). */
+ * own count; else the parts' sorted voxel fields merged in place (count_sorted), or, for
+ * parts not in voxel order, every part read and its voxels hashed. No position is decoded
+ * into the ENU frame, nothing written. */
 static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err)
 {
 	tpart *parts = NULL;
@@ -711,6 +799,9 @@ static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err
 		*count = parts[0].n;
 		goto done;
 	}
+	if ((rc = count_sorted(s, parts, np, count, err)) || *count != (size_t)-1)
+		goto done;
+	*count = 0;
 	if ((rc = parts_read(s, tx, ty, parts, np, &lp, &n, err)))
 		goto done;
 	k = malloc((n ? n : 1) * 3 * sizeof(int64_t));
