@@ -111,7 +111,8 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 		if ((rc = twin_store_open(dir, &so, &parts[r], err)))
 			goto done;
 	}
-	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)))
+	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)) ||
+	    (rc = twin_store_merge_shards(dst, parts, (size_t)ranks, NULL, err)))
 		goto done;
 	*tiles = twin_store_tile_count(dst);
 	twin_store_close(dst);

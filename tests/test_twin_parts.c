@@ -297,6 +297,35 @@ Test(twin_parts, merge_adopts_rank_parts)
 	}
 	cr_expect_eq(g.gl_pathc, las_files(d1) + las_files(d2));
 	globfree(&g);
+	/* The ranks' shard records come along: the one stale in its rank is stale in the merged
+	 * store, the others are not until one of their tiles changes. */
+	twin_tile_info t0, t1;
+	cr_assert_eq(twin_store_tile(r1, 0, &t0), 0);
+	cr_assert_eq(twin_store_tile(r2, twin_store_tile_count(r2) - 1, &t1), 0);
+	int a0[2] = {t0.tx, t0.ty}, a1[2] = {t1.tx, t1.ty};
+	cr_assert_eq(twin_store_record_shard(r1, "s1", a0, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_record_shard(r2, "s2", a1, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_record_shard(r2, "s3", a0, 1, &e), 0, "%s", e.msg);
+	fuse(r2, p1, 100, NF / 2, 1); /* touches tile 0 of r1 again in r2: s3 is stale there */
+	const char **names = NULL;
+	size_t ns = 0, nm = 0;
+	cr_assert_eq(twin_store_stale_shards(r2, &names, &ns, &e), 0);
+	cr_assert_eq(ns, 1u);
+	cr_expect_str_eq(names[0], "s3");
+	free(names);
+	cr_assert_eq(twin_store_merge_shards(m, src, 2, &nm, &e), 0, "%s", e.msg);
+	cr_expect_eq(nm, 3u);
+	cr_assert_eq(twin_store_stale_shards(m, &names, &ns, &e), 0);
+	cr_expect(ns == 1 && !strcmp(names[0], "s3"), "%zu stale", ns);
+	free(names);
+	cr_expect_eq(twin_store_merge_shards(m, src, 2, NULL, NULL), SVT_E_INPUT, "twice");
+	fuse(m, p2, 100, 0, 1); /* a later change to the merged twin's tiles */
+	cr_assert_eq(twin_store_stale_shards(m, &names, &ns, &e), 0);
+	int s1 = 0;
+	for (size_t i = 0; i < ns; i++)
+		s1 |= !strcmp(names[i], "s1");
+	cr_expect(s1, "s1 stale once its tile changes in the merged twin");
+	free(names);
 	/* A capture the destination lacks is refused, and the destination is as before. */
 	twin_store *x = NULL;
 	char dx[64];

@@ -400,6 +400,17 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
 			    size_t *n_tiles, svt_err *err);
 
+/* Carries the shard records (twin_store_record_shard) of the stores src[0..nsrc) into dst, in
+ * one transaction: each shard with its tiles, recorded at dst's generation, stale when it was
+ * stale in its store or dst lacks one of its tiles (and, like any record, once one of its
+ * tiles changes later). Call it after twin_store_merge_points, so that the merge's own
+ * change to the tiles does not make them stale. A shard name recorded by two sources (or
+ * already in dst) is SVT_E_INPUT, dst as before. *n_shards (may be NULL) gets how many. How a
+ * cluster merge keeps the ranks' shard records, so stale-shard queries work on the merged
+ * twin. */
+int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc,
+			    size_t *n_shards, svt_err *err);
+
 /* ---- Queries ------------------------------------------------------------------------------ */
 
 /* Frames within radius_m (geodesic, WGS84) of lat, lon, nearest first; *idx malloc'd (caller

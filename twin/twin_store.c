@@ -1658,6 +1658,115 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 	return SVT_OK;
 }
 
+int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc,
+			    size_t *n_shards, svt_err *err)
+{
+	if (!dst || (nsrc && !src))
+		return svt_err_set(err, SVT_E_INPUT, "twin_store_merge_shards: NULL store");
+	if (n_shards)
+		*n_shards = 0;
+	sqlite3_stmt *rs = NULL, *rt = NULL, *ws = NULL, *wt = NULL, *have = NULL;
+	size_t total = 0;
+	int rc = twin_tx_begin(dst, err);
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(dst->db, "INSERT INTO shards(name, gen, missing, stale) VALUES "
+			       "(?1, ?2, ?3, ?4)", -1, &ws, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst->db, "INSERT OR IGNORE INTO shard_tiles(shard, tx, ty) VALUES "
+			       "(?, ?, ?)", -1, &wt, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst->db, "SELECT 1 FROM tiles WHERE tx = ? AND ty = ?", -1, &have,
+			       NULL) != SQLITE_OK) {
+		rc = twin_db_err(dst->db, "shards", err);
+		goto done;
+	}
+	for (size_t k = 0; k < nsrc; k++) {
+		if (!src[k]) {
+			rc = svt_err_set(err, SVT_E_INPUT, "twin_store_merge_shards: NULL store");
+			goto done;
+		}
+		sqlite3_finalize(rs);
+		sqlite3_finalize(rt);
+		rs = rt = NULL;
+		if (sqlite3_prepare_v2(src[k]->db, "SELECT fid, name, missing, stale FROM shards "
+				       "ORDER BY fid", -1, &rs, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(src[k]->db, "SELECT tx, ty FROM shard_tiles WHERE shard = ? "
+				       "ORDER BY tx, ty", -1, &rt, NULL) != SQLITE_OK) {
+			rc = twin_db_err(src[k]->db, "shards", err);
+			goto done;
+		}
+		int r;
+		while ((r = sqlite3_step(rs)) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(rs, 1);
+			int missing = sqlite3_column_int(rs, 2), stale = sqlite3_column_int(rs, 3);
+			/* Recorded at dst's generation (after its points are merged): stale in dst
+			 * exactly when it was in its part, or when dst lacks one of its tiles, and
+			 * from then on when one of its tiles changes. */
+			sqlite3_reset(ws);
+			sqlite3_bind_text(ws, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(ws, 2, (sqlite3_int64)dst->gen);
+			sqlite3_bind_int(ws, 3, missing);
+			sqlite3_bind_int(ws, 4, stale);
+			if (sqlite3_step(ws) != SQLITE_DONE) {
+				rc = sqlite3_extended_errcode(dst->db) == SQLITE_CONSTRAINT_UNIQUE
+					     ? svt_err_set(err, SVT_E_INPUT, "shard %s is recorded by two "
+							   "parts (%s and another)", name ? name : "?",
+							   src[k]->dir)
+					     : twin_db_err(dst->db, "shards", err);
+				goto done;
+			}
+			sqlite3_int64 fid = sqlite3_last_insert_rowid(dst->db);
+			int lacks = 0;
+			sqlite3_reset(rt);
+			sqlite3_bind_int64(rt, 1, sqlite3_column_int64(rs, 0));
+			while ((r = sqlite3_step(rt)) == SQLITE_ROW) {
+				int tx = sqlite3_column_int(rt, 0), ty = sqlite3_column_int(rt, 1);
+				sqlite3_reset(wt);
+				sqlite3_bind_int64(wt, 1, fid);
+				sqlite3_bind_int(wt, 2, tx);
+				sqlite3_bind_int(wt, 3, ty);
+				sqlite3_reset(have);
+				sqlite3_bind_int(have, 1, tx);
+				sqlite3_bind_int(have, 2, ty);
+				lacks |= sqlite3_step(have) != SQLITE_ROW;
+				if (sqlite3_step(wt) != SQLITE_DONE) {
+					rc = twin_db_err(dst->db, "shard_tiles", err);
+					goto done;
+				}
+			}
+			if (r != SQLITE_DONE) {
+				rc = twin_db_err(src[k]->db, "shard_tiles", err);
+				goto done;
+			}
+			if (lacks && !missing) {
+				char *sql = sqlite3_mprintf("UPDATE shards SET missing = 1, stale = 1 "
+							    "WHERE fid = %lld", (long long)fid);
+				rc = sql ? twin_db_exec(dst->db, sql, err)
+					 : svt_err_set(err, SVT_E_NOMEM, "no memory");
+				sqlite3_free(sql);
+				if (rc)
+					goto done;
+			}
+			total++;
+		}
+		if (r != SQLITE_DONE) {
+			rc = twin_db_err(src[k]->db, "shards", err);
+			goto done;
+		}
+	}
+	rc = twin_tx_commit(dst, err);
+done:
+	sqlite3_finalize(rs);
+	sqlite3_finalize(rt);
+	sqlite3_finalize(ws);
+	sqlite3_finalize(wt);
+	sqlite3_finalize(have);
+	if (rc)
+		twin_tx_rollback(dst);
+	else if (n_shards)
+		*n_shards = total;
+	return rc;
+}
+
 /* ---- Removing a capture ---------------------------------------------------------------------- */
 
 /* Runs sql with ?1 = a, ?2 = b, ?3 = c (int64), no rows. */
