@@ -12,6 +12,7 @@
 
 #include "geo/geo.h"
 #include "twin/twin.h"
+#include <sqlite3.h>
 
 #define LAT0 37.5666
 #define LON0 126.9784
@@ -344,4 +345,120 @@ Test(twin_parts, merge_adopts_rank_parts)
 	free(p1);
 	free(p2);
 	free(f);
+}
+
+/* ---- The main job: `build --fresh` into a shared --twin ----------------------------------- */
+
+/* The parts of the store in dir: "capture tx ty file" lines, sorted, into out. */
+static void parts_of(const char *dir, char *out, size_t cap)
+{
+	char p[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(p, sizeof(p), "%s/twin.gpkg", dir);
+	cr_assert_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT c.name, p.tx, p.ty, p.file FROM tile_parts p "
+					"JOIN captures c ON c.fid = p.capture ORDER BY 1, 2, 3, 4",
+					-1, &st, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	size_t at = 0;
+	out[0] = 0;
+	while (sqlite3_step(st) == SQLITE_ROW && at < cap)
+		at += (size_t)snprintf(out + at, cap - at, "%s %d %d %s\n", sqlite3_column_text(st, 0),
+				       sqlite3_column_int(st, 1), sqlite3_column_int(st, 2),
+				       sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Keeps the lines of text that start with prefix. */
+static void lines_of(const char *text, const char *prefix, char *out, size_t cap)
+{
+	size_t at = 0, lp = strlen(prefix);
+	out[0] = 0;
+	for (const char *l = text; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+		if (!strncmp(l, prefix, lp) && at + len < cap) {
+			memcpy(out + at, l, len);
+			at += len;
+			out[at] = 0;
+		}
+		l += len;
+	}
+}
+
+Test(twin_parts, build_fresh_replaces_its_capture_in_a_shared_twin, .timeout = 600)
+{
+	const char *samples = getenv("SVT_SAMPLES"), *bld = getenv("SVT_BUILD");
+	char runs[1024], svt[1024], cmd[4096], t[64];
+	struct stat sb;
+	snprintf(runs, sizeof(runs), "%s/../runs", samples ? samples : "build/samples/capture");
+	snprintf(svt, sizeof(svt), "%s/svtwin", bld ? bld : "build");
+	snprintf(cmd, sizeof(cmd), "%s/run0", runs);
+	if (stat(cmd, &sb) != 0 || stat(svt, &sb) != 0) {
+		cr_skip_test("no sample runs (%s) or no %s: `make samples` first", runs, svt);
+		return;
+	}
+	snprintf(t, sizeof(t), "/tmp/svt_twin_freshXXXXXX");
+	cr_assert(mkdtemp(t));
+	const char *args = "--clip-frames 9 --cpu --threads 1 --codec lz4";
+	for (int r = 0; r < 2; r++) {
+		snprintf(cmd, sizeof(cmd), "%s -q build %s/run%d -o %s/o%d --twin %s/tw %s", svt, runs,
+			 r, t, r, t, args);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+	}
+	char tw[128];
+	snprintf(tw, sizeof(tw), "%s/tw", t);
+	static char before[1 << 16], after[1 << 16];
+	parts_of(tw, before, sizeof(before));
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(tw, NULL, &s, &e), 0, "%s", e.msg);
+	size_t nf = twin_store_frame_count(s);
+	/* A copy of the whole store before, to compare its points with after. */
+	char ref[128];
+	snprintf(ref, sizeof(ref), "%s/ref", t);
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", tw, ref);
+	cr_assert_eq(system(cmd), 0);
+	twin_store_close(s);
+	/* run0 again, --fresh: its entries replaced, run1's left as they are. */
+	snprintf(cmd, sizeof(cmd), "%s -q build %s/run0 -o %s/o0 --twin %s --fresh %s", svt, runs, t,
+		 tw, args);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	parts_of(tw, after, sizeof(after));
+	static char b0[1 << 16], b1[1 << 16], a0[1 << 16], a1[1 << 16];
+	/* capture names are run<r>@<digest>: split by the name's prefix */
+	lines_of(before, "run0", b0, sizeof(b0));
+	lines_of(before, "run1", b1, sizeof(b1));
+	lines_of(after, "run0", a0, sizeof(a0));
+	lines_of(after, "run1", a1, sizeof(a1));
+	cr_assert(b0[0] && b1[0], "both runs have points:\n%s", before);
+	cr_expect_str_eq(a1, b1, "run1's parts are untouched (same files)");
+	cr_expect_str_neq(a0, b0, "run0's parts are new files");
+	cr_expect_eq(strlen(a0) > 0, 1);
+	twin_store *r = NULL;
+	cr_assert_eq(twin_store_open(tw, NULL, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_open(ref, NULL, &r, &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_frame_count(s), nf, "the same frames, not run0's twice");
+	size_t first0 = 0, first1 = 0;
+	int found0 = 0, found1 = 0;
+	for (size_t i = 0; i < twin_store_frame_count(s); i++) {
+		const char *c = twin_store_frame_capture(s, i);
+		if (!found0 && !strncmp(c, "run0", 4)) {
+			found0 = 1;
+			first0 = i;
+		}
+		if (!found1 && !strncmp(c, "run1", 4)) {
+			found1 = 1;
+			first1 = i;
+		}
+	}
+	cr_expect(found0 && found1 && first1 == 0 && first0 > 0,
+		  "run1's frames moved down, run0's added after them (%zu, %zu)", first0, first1);
+	/* The same points as before (run0's rebuilt from the same photos), up to rounding. */
+	same_points(r, s, 3e-5, 0);
+	twin_store_close(s);
+	twin_store_close(r);
+	rm_rf(t);
 }
