@@ -3,7 +3,8 @@
  * ones named as a Slurm --array list to resubmit), the ranks' shards made one dataset
  * (fmt_dataset_merge: no clip or frame twice), every clip checked to lie in a cell its rank
  * owns (so no cell, hence no tile, has two writers), and the ranks' twin parts merged into
- * OUT/twin (twin_store_merge_points: weighted voxel means, independent of order). */
+ * OUT/twin (twin_store_merge_points: their point files adopted as parts, merged on read;
+ * twin_store_merge_shards: their shard records). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>

@@ -280,9 +280,11 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err);
 
 /* twin_store_add_points that also records, in the same transaction, the store frames whose
- * depth the points came from (frames[0..nframes), store indices): a build killed between
- * two fusions finds exactly which frames are fused (twin_store_frames_fused) and fuses the
- * others on its rerun, never one twice. */
+ * depth the points came from (frames[0..nframes), store indices, all of one capture): a build
+ * killed between two fusions finds exactly which frames are fused (twin_store_frames_fused)
+ * and fuses the others on its rerun, never one twice. The points go into the part of the
+ * capture of frames[0] in each tile (twin_store_add_points: capture 0's), so that capture's
+ * contribution can be removed again (twin_store_remove_capture). */
 int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			     const double origin_llh[3], const size_t *frames, size_t nframes,
 			     svt_err *err);
@@ -362,8 +364,10 @@ typedef struct twin_tile_info {
 size_t twin_store_tile_count(const twin_store *s);
 /* Tile k in (tx, ty) order. */
 int twin_store_tile(const twin_store *s, size_t k, twin_tile_info *out);
-/* The fused points of tile (tx, ty), in the store's ENU frame (a = min(weight, 255)); *pts is
- * malloc'd (caller frees), NULL with *n = 0 when the tile has none. */
+/* The fused points of tile (tx, ty), in the store's ENU frame (a = min(weight, 255)), in voxel
+ * order: the tile's parts (one per capture, or per rank after a cluster merge) merged voxel by
+ * voxel as weighted means (for one part, the part as stored); *pts is malloc'd (caller frees),
+ * NULL with *n = 0 when the tile has none. */
 int twin_store_tile_points(const twin_store *s, int tx, int ty, gpu_point **pts, size_t *n,
 			   svt_err *err);
 
@@ -391,12 +395,16 @@ int twin_store_record_shard(twin_store *s, const char *name, const int *txy, siz
  * malloc'd array of pointers owned by s (free only the array). */
 int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n, svt_err *err);
 
-/* Merges the fused points of the stores src[0..nsrc) into dst, tile by tile, as weighted voxel
- * means (each voxel keeps its weight, so the result is the fusion of all their points at once,
- * up to rounding, in any order): how the twin parts of a cluster build's ranks become one.
- * Every tile is read from each store that has it and written once; one transaction. The
- * stores must share CRS, tile and voxel sizes and ENU origin (SVT_E_INPUT otherwise).
- * *n_tiles (may be NULL) gets the tiles written. */
+/* Merges the fused points of the stores src[0..nsrc) into dst: every part of every source's
+ * tiles (one capture's points in a tile) becomes a part of dst's tile, its file adopted as it
+ * is (a hard link; a copy across file systems), nothing rewritten; readers merge a tile's
+ * parts as weighted voxel means, so dst answers as one fusion of all their points (up to
+ * rounding, in any order): how the twin parts of a cluster build's ranks become one. Each
+ * tile given parts gets its merged point count (the parts' voxel fields, read in place) and a
+ * new generation; one transaction. Captures are matched by name: every capture of a source
+ * must be in dst (twin_store_add_capture first), and the stores must share CRS, tile and voxel
+ * sizes and ENU origin (SVT_E_INPUT otherwise, dst as before). *n_tiles (may be NULL) gets
+ * the tiles given parts. */
 int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
 			    size_t *n_tiles, svt_err *err);
 

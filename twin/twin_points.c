@@ -1,10 +1,12 @@
-/* twin_points.c: fused point sets per tile, kept as LAS 1.4 files (DIR/points/, twin_las.c).
+/* twin_points.c: fused point sets per tile, kept as LAS 1.4 files (DIR/points/, twin_las.c),
+ * one file per capture's contribution to a tile (a part, "Per-capture parts" below).
  *
  * Points arrive per frame from the depth back-projection (gpu_depth_to_points) in some ENU
  * frame; they are moved into the store's ENU frame, binned by tile in the projected CRS and
  * merged on a voxel grid of the store's ENU frame. Each stored point keeps the number of input
  * points it stands for (the LAS "weight" extra bytes), so merging later captures is a weighted
- * mean and the result equals a single merge of everything (up to rounding): gpu_voxel_downsample
+ * mean and the result equals a single merge of everything (up to rounding), whether merged on
+ * write (a capture's part) or on read (a tile's parts): gpu_voxel_downsample
  * caps its count at 255 and cannot be chained that way, hence this C merge. The per-tile
  * reduction before it may still use the GPU kernel (twin_store_set_gpu).
  *
@@ -15,8 +17,9 @@
  * voxels at the end, which are far fewer than the points).
  *
  * The LAS files hold projected E, N and ellipsoidal h (the store's CRS in their WKT) at
- * 0.01 mm: a file of generation g is <tx>_<ty>.<g>.las, named by the tiles table in the same
- * transaction that bumps the tile; the file it replaces is removed after the commit.
+ * 0.01 mm: a part written at generation g is <tx>_<ty>.c<capture>.p<part>.<g>.las, named by
+ * the tile_parts table in the same transaction that bumps the tile; the file it replaces is
+ * removed after the commit.
  */
 #include <math.h>
 #include <stdio.h>
