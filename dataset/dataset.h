@@ -82,7 +82,8 @@ typedef struct dataset_opts {
 	int keep_corrupt;        /* keep frames whose JPEG decoded with warnings */
 	double shard_mb;         /* rotate shards at this size (MB, 0 = the writer's 500) */
 	int fresh;               /* 0: resume, keeping the clips already committed in OUT;
-				  * 1: rewrite every shard */
+				  * 1: rewrite every shard, rebuild OUT/twin (a shared twin:
+				  * replace this capture's entries, twin_store_remove_capture) */
 	const char *twin;        /* twin store directory (NULL = OUT/twin) */
 	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
 	const char *dongs;       /* optional GeoJSON/Shapefile of dongs (neighbourhoods) */
