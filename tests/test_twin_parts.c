@@ -462,3 +462,52 @@ Test(twin_parts, build_fresh_replaces_its_capture_in_a_shared_twin, .timeout = 6
 	twin_store_close(r);
 	rm_rf(t);
 }
+
+/* A store written before parts (one file per tile in tiles.points_file): read as it is, moved
+ * into parts by its first write, and merged as a rank's part. */
+Test(twin_parts, stores_made_before_parts)
+{
+	enum { NF = 4, NP = 20000 };
+	double origin[3] = {LAT0, LON0, 40.0};
+	twin_frame *f = walk(NF, LAT0, LON0);
+	gpu_point *p = cloud(NP, 7, 30), *q = cloud(NP, 8, 90);
+	char dold[64], dref[64], dm[64];
+	twin_store *s = store_new(dold, sizeof(dold), origin);
+	twin_store *ref = store_new(dref, sizeof(dref), origin);
+	add_capture(s, "c", f, NF, NULL);
+	add_capture(ref, "c", f, NF, NULL);
+	svt_err e = {0};
+	cr_assert_eq(twin_store_add_points(s, p, NP, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_add_points(ref, p, NP, NULL, &e), 0, "%s", e.msg);
+	twin_store_close(s);
+	/* Back to the earlier layout: each tile's one file named in tiles, no tile_parts. */
+	char path[128];
+	sqlite3 *db = NULL;
+	snprintf(path, sizeof(path), "%s/twin.gpkg", dold);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE tiles SET points_file = (SELECT file FROM tile_parts p "
+				  "WHERE p.tx = tiles.tx AND p.ty = tiles.ty); DROP TABLE tile_parts;",
+				  NULL, NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_assert_eq(twin_store_open(dold, NULL, &s, &e), 0, "%s", e.msg);
+	same_points(ref, s, 0, 1);
+	/* Merged as a rank's part (a link per tile file). */
+	twin_store *m = store_new(dm, sizeof(dm), origin);
+	add_capture(m, "c", f, NF, NULL);
+	cr_assert_eq(twin_store_merge_points(m, &s, 1, NULL, &e), 0, "%s", e.msg);
+	same_points(ref, m, 0, 1);
+	/* Its first write moves its files into parts; the result is the fusion of everything. */
+	cr_assert_eq(twin_store_add_points_of(s, q, NP, NULL, (size_t[]){0}, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_add_points(ref, q, NP, NULL, &e), 0, "%s", e.msg);
+	same_points(ref, s, 3e-5, 0);
+	twin_store *st[3] = {s, ref, m};
+	const char *dd[3] = {dold, dref, dm};
+	for (int k = 0; k < 3; k++) {
+		twin_store_close(st[k]);
+		rm_rf(dd[k]);
+	}
+	free(p);
+	free(q);
+	free(f);
+}
