@@ -84,6 +84,9 @@ typedef struct dataset_opts {
 	int fresh;               /* 0: resume, keeping the clips already committed in OUT;
 				  * 1: rewrite every shard */
 	const char *twin;        /* twin store directory (NULL = OUT/twin) */
+	const char *refs_twin;   /* a twin read (never written) for the references of other runs
+				  * and whose CRS, tile and ENU origin the twin is made with: a
+				  * cluster rank's --twin (dataset_rank_run). NULL: the twin */
 	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
 	const char *dongs;       /* optional GeoJSON/Shapefile of dongs (neighbourhoods) */
 	double spacing_m;        /* > 0: clips resampled to this spacing along the track */
@@ -231,11 +234,13 @@ int dataset_rank_resolve(int rank, int ranks, dataset_rank *out, svt_err *err);
  * default. */
 int dataset_rank_owner(double e, double n, double cell_m, int ranks);
 
-/* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.twin and
- * opts.part_count must be unset; opts.clip_filter, if any, narrows further): checks or writes
- * the run record, skips a rank whose done marker is there and matches, else builds (resuming
- * what a killed run of this rank committed) into OUT/rank-<r>/ and writes the marker. st (may
- * be NULL) gets the job's counts. */
+/* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.part_count
+ * must be unset; opts.clip_filter, if any, narrows further): checks or writes the run record,
+ * skips a rank whose done marker is there and matches, else builds (resuming what a killed run
+ * of this rank committed) into OUT/rank-<r>/ and writes the marker. opts.twin (optional) is an
+ * existing twin the rank only reads (the references of other runs, opts.refs_twin) and the
+ * merge folds the ranks' parts into; the rank's own part is OUT/rank-<r>/twin either way. st
+ * (may be NULL) gets the job's counts. */
 int dataset_rank_run(const dataset_opts *opts, const dataset_rank *r, double cell_m,
 		     const dataset_callbacks *cb, dataset_stats *st, svt_err *err);
 
@@ -247,6 +252,8 @@ typedef struct dataset_merge_report {
 	int n_missing;           /* ranks without a valid done marker */
 	char missing[1024];      /* them as a Slurm --array list: "1,3-5" ("" when none) */
 	size_t clips, tiles;     /* clips in the merged dataset, twin tiles merged */
+	size_t shards;           /* shard records made in the merged twin */
+	char twin[4096];         /* the twin merged into: OUT/twin or the run's --twin */
 	uint64_t frames;
 	double seconds;          /* the whole merge */
 	double seconds_twin;     /* of which merging the twin parts */
@@ -256,8 +263,9 @@ typedef struct dataset_merge_report {
  * the run record (missing or stale ones are named in rep->missing, as an --array= list to
  * resubmit, and the merge fails with SVT_E_NOTFOUND), checks that no clip, frame or partition
  * cell is in two ranks, then writes OUT/manifest.json and OUT/master.h5 (fmt_dataset_merge)
- * and the merged twin OUT/twin (the ranks' twin parts: frames once, points as weighted voxel
- * means), each atomically. rep may not be NULL. */
+ * and the merged twin (the ranks' twin parts: frames once, points as weighted voxel
+ * means, shard records) in OUT/twin, or folded into the run's --twin under its lock, each
+ * atomically. rep may not be NULL. */
 int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err);
 /* Puts captions written by a vision-language model into dataset dir (built by a job), in
  * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,

@@ -3,7 +3,8 @@
  * ones named as a Slurm --array list to resubmit), the ranks' shards made one dataset
  * (fmt_dataset_merge: no clip or frame twice), every clip checked to lie in a cell its rank
  * owns (so no cell, hence no tile, has two writers), and the ranks' twin parts merged into
- * OUT/twin (twin_store_merge_points: weighted voxel means, independent of order). */
+ * OUT/twin or the run's --twin (twin_store_merge_points: weighted voxel means, independent of
+ * order; twin_store_merge_shards: the shard -> tile records). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
@@ -47,19 +48,30 @@ static void missing_add(dataset_merge_report *rep, int r, int *run_start, int *l
 	rep->n_missing++;
 }
 
-/* The ranks' twin parts into OUT/twin: the capture's frames once (every rank added the whole
- * capture), then every part's points. Built in OUT/twin.tmp and moved in last. */
+/* The ranks' twin parts into the run's twin: OUT/twin, made from nothing, or the --twin the
+ * ranks read (target), under its build lock. Either way the result is built in a copy (a fresh
+ * store, or a snapshot of target) and moved in last, so the twin is the old one or the merged
+ * one, never half of it: the capture's frames once (every rank added the whole capture; kept
+ * when target has it already), then every part's points, then every part's shard records. */
 static int merge_twin(const char *out, int ranks, const char *capture, const char *districts,
-		      const char *dongs, size_t *tiles, svt_err *err)
+		      const char *dongs, const char *target, size_t *tiles, size_t *shards,
+		      svt_err *err)
 {
-	char tmp[4096], final[4096], old[4200], dir[4200];
+	char tmp[4200], final[4096], old[4200], dir[4200];
 	twin_store *src = NULL, *dst = NULL, **parts = NULL;
 	const char **paths = NULL;
+	fmt_lock *lock = NULL;
 	int rc;
-	*tiles = 0;
-	if ((rc = svt_path_join(tmp, sizeof(tmp), out, "twin.tmp", err)) ||
-	    (rc = svt_path_join(final, sizeof(final), out, "twin", err)))
+	*tiles = *shards = 0;
+	if (target)
+		snprintf(final, sizeof(final), "%s", target);
+	else if ((rc = svt_path_join(final, sizeof(final), out, "twin", err)))
 		return rc;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", final);
+	/* The shared twin: no build adds to it while the parts are folded in (readers may go
+	 * on reading it: they see the old store until the merged one is moved in). */
+	if (target && (rc = fmt_lock_acquire(target, &lock, err)))
+		return svt_err_prefix(err, "the twin %s", target);
 	ds_rm_tree(tmp);
 	twin_store_opts so;
 	twin_store_opts_default(&so);
@@ -79,25 +91,36 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 	dopt.tile_m = twin_store_tile_m(src);
 	dopt.have_origin = 1;
 	twin_store_origin(src, dopt.origin_llh);
+	if (target && (rc = twin_store_snapshot(target, tmp, err)))
+		goto done;
 	if ((rc = twin_store_open(tmp, &dopt, &dst, err)))
 		goto done;
+	/* As a one-rank build does: a layer the twin has already is kept. */
 	const char *lname[2] = {"districts", "dongs"}, *lpath[2] = {districts, dongs};
-	for (int L = 0; L < 2; L++)
-		if (lpath[L] && lpath[L][0] &&
+	for (int L = 0; L < 2; L++) {
+		int have = 0;
+		for (size_t k = 0; k < twin_store_layer_count(dst); k++)
+			have |= !strcmp(twin_store_layer_name(dst, k), lname[L]);
+		if (lpath[L] && lpath[L][0] && !have &&
 		    (rc = twin_store_add_layer(dst, lname[L], lpath[L], NULL, err)))
 			goto done;
-	if (!(paths = calloc(n, sizeof(*paths)))) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", n);
-		goto done;
 	}
-	for (size_t i = 0; i < n; i++)
-		paths[i] = twin_store_frame_path(src, i);
-	twin_capture_in in = {.name = twin_store_frame_capture(src, 0),
-			      .source = capture && capture[0] ? capture : dir,
-			      .frames = fr, .n = n, .enu_origin_llh = dopt.origin_llh,
-			      .paths = paths};
-	if ((rc = twin_store_add_capture(dst, &in, NULL, err)))
-		goto done;
+	const char *cname = twin_store_frame_capture(src, 0);
+	if (twin_store_capture_find(dst, cname, NULL, NULL)) {
+		svt_log_info("merge: capture %s is in %s already: its frames are kept", cname, final);
+	} else {
+		if (!(paths = calloc(n, sizeof(*paths)))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", n);
+			goto done;
+		}
+		for (size_t i = 0; i < n; i++)
+			paths[i] = twin_store_frame_path(src, i);
+		twin_capture_in in = {.name = cname, .source = capture && capture[0] ? capture : dir,
+				      .frames = fr, .n = n, .enu_origin_llh = dopt.origin_llh,
+				      .paths = paths};
+		if ((rc = twin_store_add_capture(dst, &in, NULL, err)))
+			goto done;
+	}
 	free(paths);
 	paths = NULL;
 	twin_store_close(src);
@@ -111,12 +134,13 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 		if ((rc = twin_store_open(dir, &so, &parts[r], err)))
 			goto done;
 	}
-	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)))
+	if ((rc = twin_store_merge_points(dst, parts, (size_t)ranks, NULL, err)) ||
+	    (rc = twin_store_merge_shards(dst, parts, (size_t)ranks, shards, err)))
 		goto done;
 	*tiles = twin_store_tile_count(dst);
 	twin_store_close(dst);
 	dst = NULL;
-	/* The old twin (an earlier merge's) goes aside, the new one in, the old one away. */
+	/* The old twin goes aside, the new one in, the old one away. */
 	snprintf(old, sizeof(old), "%s.old", final);
 	ds_rm_tree(old);
 	if (access(final, F_OK) == 0 && rename(final, old) != 0) {
@@ -125,6 +149,8 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 	}
 	if (rename(tmp, final) != 0) {
 		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
+		if (access(old, F_OK) == 0)
+			rename(old, final); /* the old twin back */
 		goto done;
 	}
 	ds_rm_tree(old);
@@ -138,6 +164,7 @@ done:
 	twin_store_close(dst);
 	if (rc)
 		ds_rm_tree(tmp);
+	fmt_lock_release(lock);
 	return rc;
 }
 
@@ -224,15 +251,24 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	rep->clips = res.n_clips;
 	rep->frames = res.n_frames;
 	double t1 = svt_now();
+	const char *target = json_string_value(json_object_get(o, "twin"));
+	if (target && !target[0])
+		target = NULL;
+	if (target)
+		snprintf(rep->twin, sizeof(rep->twin), "%s", target);
+	else
+		snprintf(rep->twin, sizeof(rep->twin), "%s/twin", out);
 	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "capture")),
 			json_string_value(json_object_get(o, "districts")),
-			json_string_value(json_object_get(o, "dongs")), &rep->tiles, err);
+			json_string_value(json_object_get(o, "dongs")), target, &rep->tiles,
+			&rep->shards, err);
 	rep->seconds_twin = svt_now() - t1;
 	if (rc) {
 		svt_err_prefix(err, "merging the twin parts");
 		goto done;
 	}
-	svt_log_info("merge: the twin's %zu tiles in %.3f s", rep->tiles, rep->seconds_twin);
+	svt_log_info("merge: the twin %s, %zu tiles and %zu shard records, in %.3f s", rep->twin,
+		     rep->tiles, rep->shards, rep->seconds_twin);
 	fmt_merge_result_free(&res);
 	mo.check_only = 0;
 	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,

@@ -7,6 +7,7 @@
  * build assembles (cheap: no pixel is decoded); it cuts and writes only the clips it owns, into
  * OUT/rank-<r>/ (shards, manifest, its part of the twin). No rank talks to another. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,9 +310,16 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		return svt_err_set(err, SVT_E_INPUT, "dataset_rank_run: NULL argument");
 	if (o->part_count > 1)
 		return svt_err_set(err, SVT_E_INPUT, "a cluster rank and --part exclude each other");
-	if (o->twin)
-		return svt_err_set(err, SVT_E_INPUT, "a cluster rank writes its twin part in "
-				   "OUT/rank-<r>/twin: --twin does not apply");
+	if (o->refs_twin)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_rank_run: opts.refs_twin is the "
+				   "rank's own (give the twin as opts.twin)");
+	/* --twin: read by every rank (references of other runs), written only by the merge; by
+	 * its absolute path, which the run record keeps for the merge (run in another folder). */
+	char twin[PATH_MAX] = "";
+	if (o->twin && !realpath(o->twin, twin))
+		return svt_err_set(err, SVT_E_NOTFOUND, "--twin %s: %s (a cluster rank reads an "
+				   "existing twin; without --twin the merge makes OUT/twin)", o->twin,
+				   strerror(errno));
 	if (st)
 		memset(st, 0, sizeof(*st));
 	if (!(cell_m > 0))
@@ -335,6 +343,7 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		goto done;
 	}
 	if ((rc = ds_run_config(o, ranks, cell_m, &now, err)) ||
+	    (twin[0] && (rc = fmt_config_set_str(now, "twin", twin, err))) ||
 	    (rc = run_record_check(o->out, now, err)))
 		goto done;
 	snprintf(dir, sizeof(dir), "%s/rank-%d", o->out, r->rank);
@@ -360,6 +369,8 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 	dataset_opts ro = *o;
 	rank_filter f = {r->rank, ranks, cell_m, o->clip_filter, o->clip_filter_user};
 	ro.out = dir;
+	ro.twin = NULL; /* the rank's part: OUT/rank-<r>/twin */
+	ro.refs_twin = twin[0] ? twin : NULL;
 	ro.clip_filter = rank_filter_fn;
 	ro.clip_filter_user = &f;
 	if ((rc = dataset_job_create(&ro, &job, err)))

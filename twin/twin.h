@@ -391,6 +391,20 @@ int twin_store_stale_shards(const twin_store *s, const char ***names, size_t *n,
 int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc,
 			    size_t *n_tiles, svt_err *err);
 
+/* Records in dst every shard recorded in src[0..nsrc) (their names and tiles), each recorded
+ * anew in dst (twin_store_record_shard: dst's generation, a tile dst lacks makes it stale), so
+ * that twin_store_stale_shards answers on a cluster build's merged store as on a one-rank
+ * build's; call it after the points are merged. One transaction per shard. *n_shards (may be
+ * NULL) gets the records made. (twin_shards_merge.c) */
+int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc,
+			    size_t *n_shards, svt_err *err);
+
+/* Copies the store in src_dir into dst_dir (which must hold none), as of one commit: the
+ * GeoPackage by SQLite's VACUUM INTO (in WAL mode), the point files by hard link (they are
+ * never rewritten in place; dst_dir must be on the same file system). The way to change a
+ * store as a whole: change the copy, then move it in. (twin_shards_merge.c) */
+int twin_store_snapshot(const char *src_dir, const char *dst_dir, svt_err *err);
+
 /* ---- Queries ------------------------------------------------------------------------------ */
 
 /* Frames within radius_m (geodesic, WGS84) of lat, lon, nearest first; *idx malloc'd (caller
