@@ -18,6 +18,9 @@ ARRAYS = ("frames", "frames_jpeg", "depth", "w2c", "K", "llh", "proj", "heading"
 ATTRS = ("split", "district", "fps", "num_frames", "width", "height", "has_depth")
 
 
+NREFS = {}  # references per dataset
+
+
 def clip_digests(d):
     out = {}
     with h5py.File(os.path.join(d, "master.h5"), "r") as f:
@@ -36,6 +39,8 @@ def clip_digests(d):
                 if isinstance(obj, h5py.Dataset) and (name.startswith("refs/") or
                                                       name.startswith("warp")):
                     h[name] = hashlib.sha256(np.ascontiguousarray(obj[()]).tobytes()).hexdigest()
+                    if name == "refs/timestamps":
+                        NREFS[d] = NREFS.get(d, 0) + obj.shape[0]
             g.visititems(more)
             out[cid] = h
     return out
@@ -125,10 +130,9 @@ def main():
     for p in problems:
         print("DIFF " + p)
     nf = sum(1 for _ in da)
-    nr = sum(1 for c in da.values() for k in c if k.startswith("refs/"))
     if not problems:
-        print("same: %d clips, every array and attribute (%d reference arrays), and the twin"
-              % (nf, nr))
+        print("same: %d clips, every array and attribute (%d references), and the twin"
+              % (nf, NREFS.get(a, 0)))
     return 1 if problems else 0
 
 
