@@ -99,6 +99,11 @@ typedef struct dataset_opts {
 	 * the thread that runs the job. */
 	int (*clip_filter)(void *user, const dataset_clip_info *clip);
 	void *clip_filter_user;
+	/* Called once (with clip_filter_user) before the first clip is cut, with every clip the
+	 * capture gives (as clip_filter sees them, in order; a frame rejected later changes the
+	 * clips after it, which clip_filter then sees): a predicate that decides from the whole
+	 * list (a cluster rank's balanced cells, ds_rank.c). Nonzero fails the job. NULL: none. */
+	int (*clip_plan)(void *user, const dataset_clip_info *clips, size_t n);
 	/* Video rate (ds_densify.c). With densify set, clip_frames keyframes per clip follow
 	 * from out_frames and the capture's median keyframe interval (the option is ignored),
 	 * and consecutive clips share their boundary keyframe unless clip_stride is set. */
@@ -204,7 +209,8 @@ void dataset_job_destroy(dataset_job *j);
  * N ranks (a Slurm array, srun tasks, mpirun processes) share one build of one capture into
  * one OUT without talking to each other: every rank scans the capture's metadata and assembles
  * the clip list a one-rank build assembles, and cuts only the clips it owns: those whose first
- * frame lies in a partition cell (cell_m, default the twin's 100 m tile) that hashes to it.
+ * frame lies in a partition cell (cell_m, default the twin's 100 m tile) dealt to it
+ * (dataset_cells_deal: contiguous runs of cells of about equal work).
  * Clip ids, splits and frames are therefore exactly a one-rank build's. Rank r writes
  * OUT/rank-<r>/ (shards, manifest, master, its part of the twin) and, once committed, the done
  * marker OUT/rank-<r>/done.json (atomically). OUT/run.json records the configuration and the
@@ -233,6 +239,28 @@ int dataset_rank_resolve(int rank, int ranks, dataset_rank *out, svt_err *err);
  * hash of the cell's integer coordinates, the same on every machine. cell_m <= 0: the
  * default. */
 int dataset_rank_owner(double e, double n, double cell_m, int ranks);
+
+/* The cells of a capture dealt to ranks by their work (what every rank of a build computes
+ * from the same clip list, so that no rank talks to another): the cells holding a clip's first
+ * frame, in (E, N) order (strips of cells: neighbours stay together, fewer twin tiles are
+ * shared), cut into ranks contiguous runs of about equal frames (a cell goes to the rank in
+ * whose share its middle falls). A cell holding no clip's first frame (a clip moved by a late
+ * reject) falls back to dataset_rank_owner. Deterministic: the same clips give the same deal
+ * on every machine and every rerun. */
+typedef struct dataset_cells dataset_cells;
+
+int dataset_cells_deal(const dataset_clip_info *clips, size_t n, double cell_m, int ranks,
+		       dataset_cells **out, svt_err *err);
+/* The owner of (e, n) in the deal. */
+int dataset_cells_owner(const dataset_cells *c, double e, double n);
+/* The frames (the deal's weights) rank r got, and their total. */
+void dataset_cells_load(const dataset_cells *c, int r, uint64_t *mine, uint64_t *total);
+/* The deal as JSON text ({"cell_m", "ranks", "cells": [[cx, cy, rank, frames], ...]}), malloc'd;
+ * and back. */
+int dataset_cells_to_json(const dataset_cells *c, char **json, svt_err *err);
+int dataset_cells_from_json(const char *json, dataset_cells **out, svt_err *err);
+void dataset_cells_destroy(dataset_cells *c);
+#define DATASET_CELLS_FILE "cells.json" /* OUT/rank-<r>/: the deal the rank cut by */
 
 /* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.part_count
  * must be unset; opts.clip_filter, if any, narrows further): checks or writes the run record,

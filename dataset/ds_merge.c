@@ -168,6 +168,49 @@ done:
 	return rc;
 }
 
+/* The deal of cells the ranks cut by (OUT/rank-<r>/cells.json): the same text from every
+ * rank (they computed it from the same clip list), or from none (*cells = NULL: the hash). */
+static int merge_cells(const char *out, int ranks, dataset_cells **cells, svt_err *err)
+{
+	uint8_t *first = NULL;
+	size_t n0 = 0;
+	int have0 = 0, rc = SVT_OK;
+	*cells = NULL;
+	for (int r = 0; r < ranks && !rc; r++) {
+		char path[4200];
+		uint8_t *d = NULL;
+		size_t n = 0;
+		snprintf(path, sizeof(path), "%s/rank-%d/%s", out, r, DATASET_CELLS_FILE);
+		int have = access(path, F_OK) == 0;
+		if (have && (rc = svt_file_read(path, 64u << 20, &d, &n, err)))
+			break;
+		if (r == 0) {
+			have0 = have;
+			first = d;
+			n0 = n;
+			continue;
+		}
+		if (have != have0 || (have && (n != n0 || memcmp(d, first, n))))
+			rc = svt_err_set(err, SVT_E_INPUT, "rank %d cut by another deal of cells "
+					 "than rank 0 (%s): the ranks did not see one clip list", r,
+					 path);
+		free(d);
+	}
+	if (!rc && have0) {
+		char *text = malloc(n0 + 1);
+		if (!text)
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the cells");
+		else {
+			memcpy(text, first, n0);
+			text[n0] = 0;
+			rc = dataset_cells_from_json(text, cells, err);
+			free(text);
+		}
+	}
+	free(first);
+	return rc;
+}
+
 int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 {
 	if (!out || !rep)
@@ -178,6 +221,7 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	char *rjson = NULL, **parts = NULL;
 	json_t *root = NULL;
 	fmt_merge_result res = {0};
+	dataset_cells *cells = NULL;
 	int ranks = 0;
 	int rc = ds_run_record_read(out, &rec, err);
 	if (rc)
@@ -237,10 +281,14 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	if ((rc = fmt_dataset_merge(out, (const char *const *)parts, (size_t)ranks, &mo, &res,
 				    err)))
 		goto done;
-	/* One writer per cell: each clip's first frame lies in a cell its rank owns. */
+	/* One writer per cell: each clip's first frame lies in a cell its rank owns, in the one
+	 * deal every rank cut by (or, from ranks that had none, the hash). */
+	if ((rc = merge_cells(out, ranks, &cells, err)))
+		goto done;
 	for (size_t i = 0; i < res.n_clips; i++) {
 		const fmt_merge_clip *c = &res.clips[i];
-		int owner = dataset_rank_owner(c->e0, c->n0, cell_m, ranks);
+		int owner = cells ? dataset_cells_owner(cells, c->e0, c->n0)
+				  : dataset_rank_owner(c->e0, c->n0, cell_m, ranks);
 		if (owner != (int)c->part) {
 			rc = svt_err_set(err, SVT_E_INPUT, "clip %s is in rank-%zu, but its cell "
 					 "belongs to rank %d: the ranks were not built with one "
@@ -283,6 +331,7 @@ done:
 		free(parts[r]);
 	free(parts);
 	fmt_merge_result_free(&res);
+	dataset_cells_destroy(cells);
 	json_decref(root);
 	free(rjson);
 	fmt_config_destroy(rec);
