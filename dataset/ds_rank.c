@@ -494,6 +494,8 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 {
 	if (!o || !r || !o->out || !o->capture)
 		return svt_err_set(err, SVT_E_INPUT, "dataset_rank_run: NULL argument");
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (o->part_count > 1)
 		return svt_err_set(err, SVT_E_INPUT, "a cluster rank and --part exclude each other");
 	if (o->refs_twin)
@@ -506,8 +508,6 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		return svt_err_set(err, SVT_E_NOTFOUND, "--twin %s: %s (a cluster rank reads an "
 				   "existing twin; without --twin the merge makes OUT/twin)", o->twin,
 				   strerror(errno));
-	if (st)
-		memset(st, 0, sizeof(*st));
 	if (!(cell_m > 0))
 		cell_m = DATASET_CELL_M;
 	fmt_config *now = NULL;
