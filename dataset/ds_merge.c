@@ -91,8 +91,24 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 	dopt.tile_m = twin_store_tile_m(src);
 	dopt.have_origin = 1;
 	twin_store_origin(src, dopt.origin_llh);
-	if (target && (rc = twin_store_snapshot(target, tmp, err)))
-		goto done;
+	const char *cname = twin_store_frame_capture(src, 0);
+	/* The parts go into T with the capture, in one move: T holding the capture means they
+	 * are in it (this merge run again) or the capture was built into T before; folding the
+	 * points in once more would count them twice. */
+	if (target) {
+		twin_store *t = NULL;
+		if ((rc = twin_store_open(target, &so, &t, err)))
+			goto done;
+		int have = twin_store_capture_find(t, cname, NULL, NULL);
+		twin_store_close(t);
+		if (have) {
+			svt_log_info("merge: the twin %s holds capture %s already: its frames, points "
+				     "and shard records are kept as they are", target, cname);
+			goto done;
+		}
+		if ((rc = twin_store_snapshot(target, tmp, err)))
+			goto done;
+	}
 	if ((rc = twin_store_open(tmp, &dopt, &dst, err)))
 		goto done;
 	/* As a one-rank build does: a layer the twin has already is kept. */
@@ -105,10 +121,7 @@ static int merge_twin(const char *out, int ranks, const char *capture, const cha
 		    (rc = twin_store_add_layer(dst, lname[L], lpath[L], NULL, err)))
 			goto done;
 	}
-	const char *cname = twin_store_frame_capture(src, 0);
-	if (twin_store_capture_find(dst, cname, NULL, NULL)) {
-		svt_log_info("merge: capture %s is in %s already: its frames are kept", cname, final);
-	} else {
+	if (!twin_store_capture_find(dst, cname, NULL, NULL)) {
 		if (!(paths = calloc(n, sizeof(*paths)))) {
 			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu paths", n);
 			goto done;

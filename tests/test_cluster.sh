@@ -81,6 +81,16 @@ if "$S" -q build "$T/runs/run0" -o "$T/r0" --twin "$T/rt" $RA &&
 			bad "$n ranks with --twin: a rank, the merge or verify failed"; tail -5 "$T/v.txt"
 		fi
 	done
+	# The merge run again: T has the capture, its points are not folded in twice (T is not
+	# replaced: the same GeoPackage file).
+	ino=$(stat -c %i "$T/rt2/twin.gpkg")
+	if "$S" -q merge "$T/rc2" && [ "$(stat -c %i "$T/rt2/twin.gpkg")" = "$ino" ] &&
+	   "$PY" "$HERE/tests/cluster/compare.py" "$T/rone" "$T/rc2" "$S" "$T/rt1" "$T/rt2" \
+		>"$T/cmp.txt" 2>&1; then
+		pass "the merge into --twin run again leaves it as it was"
+	else
+		bad "the merge into --twin run again:"; sed 's/^/    /' "$T/cmp.txt" | head -10
+	fi
 	# Stale shards: run 1's clips are recorded in the merged twin as in the one-rank one.
 	"$S" query "$T/rt1" --stale-shards 2>/dev/null | grep -c '"run1-' >"$T/st0.txt"
 	for t in rt1 rt2; do
