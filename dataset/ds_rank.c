@@ -273,6 +273,10 @@ int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **
 		rc = fmt_config_set_int(c, "ranks", ranks, err);
 	if (!rc)
 		rc = fmt_config_set_real(c, "cell_m", cell_m, err);
+	/* How cells go to ranks (dataset_cells_deal): a run begun with the hash alone (before the
+	 * deal) is refused rather than finished with another partition. */
+	if (!rc)
+		rc = fmt_config_set_str(c, "deal", "cells by frames", err);
 	if (!rc)
 		rc = fmt_config_set_str(c, "size", size, err);
 	if (!rc)
