@@ -120,6 +120,22 @@ else
 		if "$S" -q merge "$T/mpi" && "$S" verify "$T/mpi" >"$T/v.txt" 2>&1; then
 			pass "mpirun: merged and verified"
 			same "mpirun -np 4 vs one rank" "$T/mpi"
+			# OUT/twin's shard records: the same stale shards as the one-rank twin's
+			# after a capture of the route's first 72 m (on copies: the others compare
+			# with ref's twin as built).
+			for d in ref mpi; do
+				cp -a "$T/$d/twin" "$T/tw-$d"
+				"$S" -q build "$T/runs/short" -o "$T/short-$d" --twin "$T/tw-$d" $RA \
+					--refs 0 >/dev/null 2>&1
+				"$S" query "$T/tw-$d" --stale-shards 2>/dev/null | sort >"$T/stale-$d.txt"
+			done
+			ns=$(grep -c '"cap-' "$T/stale-ref.txt")
+			if [ "$ns" -gt 0 ] && cmp -s "$T/stale-ref.txt" "$T/stale-mpi.txt"; then
+				pass "mpirun: the merged OUT/twin names the one-rank twin's stale shards ($ns of the capture's)"
+			else
+				bad "mpirun: stale shards of the merged OUT/twin differ:"
+				diff "$T/stale-ref.txt" "$T/stale-mpi.txt" | head -10
+			fi
 		else
 			bad "mpirun: merge or verify"; tail -5 "$T/v.txt"
 		fi
