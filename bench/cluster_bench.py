@@ -4,11 +4,13 @@
 t1: the one-rank build (`svtwin build --threads 1`); t2: two ranks at once (`--rank r --ranks
 2 --threads 1`, two processes: the wall time of both); merge: `svtwin merge` after them.
 Parallel efficiency at 2 ranks = t1 / (2 t2) (target >= 0.9), the merge's time as a fraction
-of the 2-rank build (target < 5 %). Clips are dealt by the hash of their first frame's 100 m
-cell, so the balance between two ranks is whatever the hash gives this capture: the figures
-say how many views each rank cut. The CPU time of the ranks against the one-rank build's (work
+of the 2-rank build (target < 5 %). Clips are dealt by their first frame's 100 m cell, cells in
+contiguous runs of about equal frames (dataset_cells_deal): the figures say how many views each
+rank cut. The CPU time of the ranks against the one-rank build's (work
 efficiency) is printed too: on a shared machine the wall-clock figure also measures the
-neighbours. Best of BENCH_REPEAT (2) runs.
+neighbours; so is each rank's CPU time (os.wait4): its balance, and the efficiency a machine
+with a core per thread would give (one rank's CPU over twice the busier rank's). Best of
+BENCH_REPEAT (2) runs.
 
 usage: cluster_bench.py SVTWIN CAPTURE WORKDIR"""
 import os, re, resource, shutil, subprocess, sys, time
@@ -31,7 +33,8 @@ def views(d):
     return n
 
 
-best = {"t1": 1e9, "t2": 1e9, "merge": 1e9, "twin": 1e9, "c1": 1e9, "c2": 1e9, "cm": 1e9}
+best = {"t1": 1e9, "t2": 1e9, "merge": 1e9, "twin": 1e9, "c1": 1e9, "c2": 1e9, "cm": 1e9,
+        "rmax": 1e9, "rcpu": [0, 0]}
 
 
 def cpu():
@@ -52,10 +55,17 @@ for r in range(rep):
     ps = [subprocess.Popen([svt, "-q", "build", cap, "-o", out, "--rank", str(k), "--ranks",
                             "2"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
           for k in range(2)]
-    if any(p.wait() for p in ps):
-        sys.exit("cluster bench: a rank failed")
+    rank_cpu = []
+    for p in ps:
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode:
+            sys.exit("cluster bench: a rank failed")
+        rank_cpu.append(ru.ru_utime + ru.ru_stime)
+    if max(rank_cpu) < best["rmax"]:
+        best["rmax"], best["rcpu"] = max(rank_cpu), rank_cpu
     best["t2"] = min(best["t2"], time.perf_counter() - t0)
-    best["c2"] = min(best["c2"], cpu() - u0)
+    best["c2"] = min(best["c2"], sum(rank_cpu))
     t0, u0 = time.perf_counter(), cpu()
     r_ = subprocess.run([svt, "merge", out], check=True, capture_output=True, text=True)
     best["merge"] = min(best["merge"], time.perf_counter() - t0)
@@ -79,6 +89,11 @@ print("cluster  parallel efficiency at 2 ranks %.2f (target >= 0.9: %s; at most 
 print("cluster  CPU time: one rank %.2f s, two ranks together %.2f s: work efficiency %.2f "
       "(what partitioning costs, whatever else loads the machine; load average %.1f)"
       % (best["c1"], best["c2"], best["c1"] / best["c2"], os.getloadavg()[0]))
+print("cluster  CPU time per rank %.2f + %.2f s: the busier rank does %.2fx the mean; with a "
+      "core for each of a rank's threads (no neighbours, no oversubscription) the efficiency "
+      "would be one rank's CPU / (2 x the busier rank's) = %.2f"
+      % (best["rcpu"][0], best["rcpu"][1], max(best["rcpu"]) / (sum(best["rcpu"]) / 2),
+         best["c1"] / (2 * max(best["rcpu"]))))
 print("cluster  of the merge: manifest + master file %.1f %% of the build, the twin's points "
       "%.1f %%" % (100 * frac_sh, 100 * best["twin"] / best["t2"]))
 print("cluster  merge CPU time %.3f s: %.1f %% of the two ranks' CPU time (the figure a shared "

@@ -15,8 +15,9 @@ int cmd_merge(int argc, char **argv)
 			"usage: svtwin merge OUT\n"
 			"  OUT   the output directory of a cluster build (`svtwin build --cluster`):\n"
 			"        checks every rank's done marker, then writes OUT/manifest.json,\n"
-			"        OUT/master.h5 and OUT/twin; prints the ranks to resubmit when some\n"
-			"        are missing (exit 3)\n");
+			"        OUT/master.h5 and the twin (OUT/twin, or the build's --twin: the\n"
+			"        ranks' parts folded into it under its lock); prints the ranks to\n"
+			"        resubmit when some are missing (exit 3)\n");
 		return argc == 2 ? 0 : 2;
 	}
 	svt_err err = {0};
@@ -30,9 +31,9 @@ int cmd_merge(int argc, char **argv)
 	if (rc)
 		return cli_fail("merge", &err);
 	if (svt_log_level() >= 1)
-		fprintf(stderr, "svtwin merge: %d ranks, %zu clips, %llu frames, %zu twin tiles "
-				"into %s in %.2f s (the twin %.2f s)\n", rep.ranks, rep.clips,
-			(unsigned long long)rep.frames, rep.tiles, argv[1], rep.seconds,
-			rep.seconds_twin);
+		fprintf(stderr, "svtwin merge: %d ranks, %zu clips, %llu frames into %s; %zu "
+				"tiles and %zu shard records into the twin %s; in %.2f s (the twin "
+				"%.2f s)\n", rep.ranks, rep.clips, (unsigned long long)rep.frames,
+			argv[1], rep.tiles, rep.shards, rep.twin, rep.seconds, rep.seconds_twin);
 	return 0;
 }

@@ -85,6 +85,9 @@ typedef struct dataset_opts {
 				  * 1: rewrite every shard, rebuild OUT/twin (a shared twin:
 				  * replace this capture's entries, twin_store_remove_capture) */
 	const char *twin;        /* twin store directory (NULL = OUT/twin) */
+	const char *refs_twin;   /* a twin read (never written) for the references of other runs
+				  * and whose CRS, tile and ENU origin the twin is made with: a
+				  * cluster rank's --twin (dataset_rank_run). NULL: the twin */
 	const char *districts;   /* optional GeoJSON/Shapefile of districts for labels */
 	const char *dongs;       /* optional GeoJSON/Shapefile of dongs (neighbourhoods) */
 	double spacing_m;        /* > 0: clips resampled to this spacing along the track */
@@ -97,6 +100,11 @@ typedef struct dataset_opts {
 	 * the thread that runs the job. */
 	int (*clip_filter)(void *user, const dataset_clip_info *clip);
 	void *clip_filter_user;
+	/* Called once (with clip_filter_user) before the first clip is cut, with every clip the
+	 * capture gives (as clip_filter sees them, in order; a frame rejected later changes the
+	 * clips after it, which clip_filter then sees): a predicate that decides from the whole
+	 * list (a cluster rank's balanced cells, ds_rank.c). Nonzero fails the job. NULL: none. */
+	int (*clip_plan)(void *user, const dataset_clip_info *clips, size_t n);
 	/* Video rate (ds_densify.c). With densify set, clip_frames keyframes per clip follow
 	 * from out_frames and the capture's median keyframe interval (the option is ignored),
 	 * and consecutive clips share their boundary keyframe unless clip_stride is set. */
@@ -202,7 +210,8 @@ void dataset_job_destroy(dataset_job *j);
  * N ranks (a Slurm array, srun tasks, mpirun processes) share one build of one capture into
  * one OUT without talking to each other: every rank scans the capture's metadata and assembles
  * the clip list a one-rank build assembles, and cuts only the clips it owns: those whose first
- * frame lies in a partition cell (cell_m, default the twin's 100 m tile) that hashes to it.
+ * frame lies in a partition cell (cell_m, default the twin's 100 m tile) dealt to it
+ * (dataset_cells_deal: contiguous runs of cells of about equal work).
  * Clip ids, splits and frames are therefore exactly a one-rank build's. Rank r writes
  * OUT/rank-<r>/ (shards, manifest, master, its part of the twin) and, once committed, the done
  * marker OUT/rank-<r>/done.json (atomically). OUT/run.json records the configuration and the
@@ -232,11 +241,35 @@ int dataset_rank_resolve(int rank, int ranks, dataset_rank *out, svt_err *err);
  * default. */
 int dataset_rank_owner(double e, double n, double cell_m, int ranks);
 
-/* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.twin and
- * opts.part_count must be unset; opts.clip_filter, if any, narrows further): checks or writes
- * the run record, skips a rank whose done marker is there and matches, else builds (resuming
- * what a killed run of this rank committed) into OUT/rank-<r>/ and writes the marker. st (may
- * be NULL) gets the job's counts. */
+/* The cells of a capture dealt to ranks by their work (what every rank of a build computes
+ * from the same clip list, so that no rank talks to another): the cells holding a clip's first
+ * frame, in (E, N) order (strips of cells: neighbours stay together, fewer twin tiles are
+ * shared), cut into ranks contiguous runs of about equal frames (a cell goes to the rank in
+ * whose share its middle falls). A cell holding no clip's first frame (a clip moved by a late
+ * reject) falls back to dataset_rank_owner. Deterministic: the same clips give the same deal
+ * on every machine and every rerun. */
+typedef struct dataset_cells dataset_cells;
+
+int dataset_cells_deal(const dataset_clip_info *clips, size_t n, double cell_m, int ranks,
+		       dataset_cells **out, svt_err *err);
+/* The owner of (e, n) in the deal. */
+int dataset_cells_owner(const dataset_cells *c, double e, double n);
+/* The frames (the deal's weights) rank r got, and their total. */
+void dataset_cells_load(const dataset_cells *c, int r, uint64_t *mine, uint64_t *total);
+/* The deal as JSON text ({"cell_m", "ranks", "cells": [[cx, cy, rank, frames], ...]}), malloc'd;
+ * and back. */
+int dataset_cells_to_json(const dataset_cells *c, char **json, svt_err *err);
+int dataset_cells_from_json(const char *json, dataset_cells **out, svt_err *err);
+void dataset_cells_destroy(dataset_cells *c);
+#define DATASET_CELLS_FILE "cells.json" /* OUT/rank-<r>/: the deal the rank cut by */
+
+/* Runs rank r's part of the build opts describes (opts.out is the cluster's OUT; opts.part_count
+ * must be unset; opts.clip_filter, if any, narrows further): checks or writes the run record,
+ * skips a rank whose done marker is there and matches, else builds (resuming what a killed run
+ * of this rank committed) into OUT/rank-<r>/ and writes the marker. opts.twin (optional) is an
+ * existing twin the rank only reads (the references of other runs, opts.refs_twin) and the
+ * merge folds the ranks' parts into; the rank's own part is OUT/rank-<r>/twin either way. st
+ * (may be NULL) gets the job's counts. */
 int dataset_rank_run(const dataset_opts *opts, const dataset_rank *r, double cell_m,
 		     const dataset_callbacks *cb, dataset_stats *st, svt_err *err);
 
@@ -248,6 +281,8 @@ typedef struct dataset_merge_report {
 	int n_missing;           /* ranks without a valid done marker */
 	char missing[1024];      /* them as a Slurm --array list: "1,3-5" ("" when none) */
 	size_t clips, tiles;     /* clips in the merged dataset, twin tiles merged */
+	size_t shards;           /* shard records made in the merged twin */
+	char twin[4096];         /* the twin merged into: OUT/twin or the run's --twin */
 	uint64_t frames;
 	double seconds;          /* the whole merge */
 	double seconds_twin;     /* of which merging the twin parts */
@@ -257,8 +292,9 @@ typedef struct dataset_merge_report {
  * the run record (missing or stale ones are named in rep->missing, as an --array= list to
  * resubmit, and the merge fails with SVT_E_NOTFOUND), checks that no clip, frame or partition
  * cell is in two ranks, then writes OUT/manifest.json and OUT/master.h5 (fmt_dataset_merge)
- * and the merged twin OUT/twin (the ranks' twin parts: frames once, points as weighted voxel
- * means), each atomically. rep may not be NULL. */
+ * and the merged twin (the ranks' twin parts: frames once, points as weighted voxel
+ * means, shard records) in OUT/twin, or folded into the run's --twin under its lock, each
+ * atomically. rep may not be NULL. */
 int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err);
 /* Puts captions written by a vision-language model into dataset dir (built by a job), in
  * place: jsonl holds one window per line, {"clip_id": ID, "start": FIRST, "end": LAST,

@@ -119,6 +119,38 @@ static int clip_in_part(const dataset_job *j, const char *id, size_t ordinal,
 	return j->o.clip_filter(j->o.clip_filter_user, &ci) != 0;
 }
 
+/* opts.clip_plan: every clip of the first assembly (the clips a one-rank build cuts, late
+ * rejects aside), in order, before any is cut or passed. */
+static int clip_plan(dataset_job *j, const twin_clip_list *cl, const size_t *map,
+		     svt_err *err)
+{
+	if (!j->o.clip_plan || !cl->n)
+		return SVT_OK;
+	dataset_clip_info *ci = calloc(cl->n, sizeof(*ci));
+	char (*ids)[64] = calloc(cl->n, sizeof(*ids));
+	int rc = SVT_OK;
+	if (!ci || !ids) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a plan of %zu clips", cl->n);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cl->n; i++) {
+		const twin_clip *c = &cl->clips[i];
+		size_t k0 = map[c->idx[0]], k1 = map[c->idx[c->n - 1]];
+		clip_id(j, &k0, c->seq, ids[i]);
+		ci[i] = (dataset_clip_info){.id = ids[i], .ordinal = i, .frames = c->n,
+					    .seq = c->seq};
+		memcpy(ci[i].proj_first, j->tf[k0].proj, sizeof(ci[i].proj_first));
+		memcpy(ci[i].proj_last, j->tf[k1].proj, sizeof(ci[i].proj_last));
+	}
+	if (j->o.clip_plan(j->o.clip_filter_user, ci, cl->n) != 0)
+		rc = svt_err_set(err, SVT_E_INPUT, "the clip plan refused the capture's %zu clips",
+				 cl->n);
+cleanup:
+	free(ci);
+	free(ids);
+	return rc;
+}
+
 /* A clip that needs cutting: where it is and what it is. */
 typedef struct pending {
 	size_t *kidx;        /* clip_frames */
@@ -152,6 +184,7 @@ typedef struct clip_loop {
 	size_t *map;
 	twin_clip_list cl;
 	size_t start, ordinal;
+	int planned; /* opts.clip_plan called */
 } clip_loop;
 
 /* Assembles clips from L->start on until one needs cutting (into *P; *found = 1) or none is
@@ -174,6 +207,11 @@ static int next_clip(dataset_job *j, clip_loop *L, pending *P, int *found, svt_e
 		if (m == 0 || (rc = twin_clips_assemble(L->sub, m, &L->co, &L->cl, err)) ||
 		    L->cl.n == 0)
 			return rc;
+		if (!L->planned) {
+			L->planned = 1;
+			if ((rc = clip_plan(j, &L->cl, L->map, err)))
+				return rc;
+		}
 		const twin_clip *c = &L->cl.clips[0];
 		for (int t = 0; t < c->n; t++)
 			P->kidx[t] = L->map[c->idx[t]];

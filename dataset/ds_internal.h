@@ -51,6 +51,7 @@ struct dataset_job {
 	fmt_writer *writer;
 	fmt_shard_info info;
 	twin_store *store;   /* the persistent twin the shards are cut from */
+	twin_store *ref_store; /* opts.refs_twin, read only: references come from it */
 	size_t store_first;  /* store index of kept frame 0 (SIZE_MAX: not in the store) */
 	int capture_new;     /* the capture entered the store in this run: its depth is fused */
 	long *district, *dong; /* per kept frame: feature of the layer, or -1 */

@@ -286,7 +286,8 @@ report:;
 done:
 	/* The store is saved by the calls that change it; closing frees it (and its memory). */
 	twin_store_close(j->store);
-	j->store = NULL;
+	twin_store_close(j->ref_store);
+	j->store = j->ref_store = NULL;
 	ds_guard_release(j);
 	job_count(j);
 	j->st.seconds = svt_now() - j->t0;
@@ -312,6 +313,7 @@ void dataset_job_destroy(dataset_job *j)
 	ds_refs_destroy(j->refs);
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
+	twin_store_close(j->ref_store);
 	ds_guard_release(j);
 	free(j->config_json);
 	for (size_t i = 0; i < j->nrecs; i++)

@@ -7,6 +7,8 @@
  * build assembles (cheap: no pixel is decoded); it cuts and writes only the clips it owns, into
  * OUT/rank-<r>/ (shards, manifest, its part of the twin). No rank talks to another. */
 #include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,171 @@ int dataset_rank_owner(double e, double n, double cell_m, int ranks)
 	int64_t cx = (int64_t)floor(e / cell_m), cy = (int64_t)floor(n / cell_m);
 	uint64_t h = svt_hash64((uint64_t)cx * 0x100000001b3ULL ^ svt_hash64((uint64_t)cy));
 	return (int)(h % (uint64_t)ranks);
+}
+
+/* ---- The deal of cells ---------------------------------------------------------------- */
+
+typedef struct cell_ent {
+	int64_t cx, cy;
+	uint64_t frames;
+	int rank;
+} cell_ent;
+
+struct dataset_cells {
+	double cell_m;
+	int ranks;
+	cell_ent *c; /* sorted by (cx, cy) */
+	size_t n;
+};
+
+static int cell_cmp(const void *a, const void *b)
+{
+	const cell_ent *p = a, *q = b;
+	if (p->cx != q->cx)
+		return p->cx < q->cx ? -1 : 1;
+	return p->cy < q->cy ? -1 : (p->cy > q->cy);
+}
+
+void dataset_cells_destroy(dataset_cells *c)
+{
+	if (!c)
+		return;
+	free(c->c);
+	free(c);
+}
+
+/* Every frame's weight shared out: the cell whose middle falls in rank r's share of the
+ * total goes to r (shares are contiguous along the sorted cells). */
+static void cells_assign(dataset_cells *d)
+{
+	uint64_t total = 0, before = 0;
+	for (size_t i = 0; i < d->n; i++)
+		total += d->c[i].frames;
+	for (size_t i = 0; i < d->n; i++) {
+		/* (before + w / 2) * ranks / total in integers: 2 before + w over 2 total */
+		uint64_t mid = 2 * before + d->c[i].frames;
+		int r = total ? (int)(mid * (uint64_t)d->ranks / (2 * total)) : 0;
+		d->c[i].rank = r < d->ranks ? r : d->ranks - 1;
+		before += d->c[i].frames;
+	}
+}
+
+int dataset_cells_deal(const dataset_clip_info *clips, size_t n, double cell_m, int ranks,
+		       dataset_cells **out, svt_err *err)
+{
+	if (!out || (n && !clips) || ranks < 1)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_cells_deal: bad argument");
+	*out = NULL;
+	dataset_cells *d = calloc(1, sizeof(*d));
+	if (!d || !(d->c = calloc(n ? n : 1, sizeof(*d->c)))) {
+		dataset_cells_destroy(d);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu cells", n);
+	}
+	d->cell_m = cell_m > 0 ? cell_m : DATASET_CELL_M;
+	d->ranks = ranks;
+	for (size_t i = 0; i < n; i++) {
+		d->c[i].cx = (int64_t)floor(clips[i].proj_first[0] / d->cell_m);
+		d->c[i].cy = (int64_t)floor(clips[i].proj_first[1] / d->cell_m);
+		d->c[i].frames = clips[i].frames > 0 ? (uint64_t)clips[i].frames : 1;
+	}
+	qsort(d->c, n, sizeof(*d->c), cell_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && !cell_cmp(&d->c[i], &d->c[m - 1]))
+			d->c[m - 1].frames += d->c[i].frames;
+		else
+			d->c[m++] = d->c[i];
+	}
+	d->n = m;
+	cells_assign(d);
+	*out = d;
+	return SVT_OK;
+}
+
+int dataset_cells_owner(const dataset_cells *d, double e, double n)
+{
+	if (!d)
+		return 0;
+	cell_ent key = {.cx = (int64_t)floor(e / d->cell_m), .cy = (int64_t)floor(n / d->cell_m)};
+	const cell_ent *hit = d->n ? bsearch(&key, d->c, d->n, sizeof(*d->c), cell_cmp) : NULL;
+	return hit ? hit->rank : dataset_rank_owner(e, n, d->cell_m, d->ranks);
+}
+
+void dataset_cells_load(const dataset_cells *d, int r, uint64_t *mine, uint64_t *total)
+{
+	*mine = *total = 0;
+	for (size_t i = 0; d && i < d->n; i++) {
+		*total += d->c[i].frames;
+		if (d->c[i].rank == r)
+			*mine += d->c[i].frames;
+	}
+}
+
+int dataset_cells_to_json(const dataset_cells *d, char **json, svt_err *err)
+{
+	json_t *root = json_object(), *arr = json_array();
+	int rc = SVT_OK;
+	*json = NULL;
+	if (!root || !arr) {
+		json_decref(arr);
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the cells");
+		goto cleanup;
+	}
+	json_object_set_new(root, "cell_m", json_real(d->cell_m));
+	json_object_set_new(root, "ranks", json_integer(d->ranks));
+	json_object_set_new(root, "cells", arr);
+	for (size_t i = 0; i < d->n; i++)
+		json_array_append_new(arr, json_pack("[IIiI]", (json_int_t)d->c[i].cx,
+						     (json_int_t)d->c[i].cy, d->c[i].rank,
+						     (json_int_t)d->c[i].frames));
+	if (!(*json = json_dumps(root, JSON_COMPACT)))
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the cells");
+cleanup:
+	json_decref(root);
+	return rc;
+}
+
+int dataset_cells_from_json(const char *text, dataset_cells **out, svt_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(text, 0, &je);
+	json_t *arr = json_object_get(root, "cells");
+	dataset_cells *d = NULL;
+	int rc = SVT_OK;
+	*out = NULL;
+	double cell_m = json_number_value(json_object_get(root, "cell_m"));
+	int ranks = (int)json_integer_value(json_object_get(root, "ranks"));
+	if (!root || !json_is_array(arr) || !(cell_m > 0) || ranks < 1) {
+		rc = svt_err_set(err, SVT_E_FORMAT, "not a deal of cells: %s", root ? "fields" :
+				 je.text);
+		goto cleanup;
+	}
+	size_t n = json_array_size(arr);
+	if (!(d = calloc(1, sizeof(*d))) || !(d->c = calloc(n ? n : 1, sizeof(*d->c)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu cells", n);
+		goto cleanup;
+	}
+	d->cell_m = cell_m;
+	d->ranks = ranks;
+	d->n = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		json_int_t cx, cy, fr;
+		int r;
+		if (json_unpack(e, "[IIiI]", &cx, &cy, &r, &fr) || r < 0 || r >= ranks ||
+		    (i && cell_cmp(&(cell_ent){.cx = cx, .cy = cy}, &d->c[i - 1]) <= 0)) {
+			rc = svt_err_set(err, SVT_E_FORMAT, "cell %zu of the deal is not a cell "
+					 "[cx, cy, rank, frames] in order", i);
+			goto cleanup;
+		}
+		d->c[i] = (cell_ent){.cx = cx, .cy = cy, .frames = (uint64_t)fr, .rank = r};
+	}
+	*out = d;
+	d = NULL;
+cleanup:
+	dataset_cells_destroy(d);
+	json_decref(root);
+	return rc;
 }
 
 /* An environment variable as a non-negative int; -1 when unset, -2 when not a number. */
@@ -106,6 +273,10 @@ int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **
 		rc = fmt_config_set_int(c, "ranks", ranks, err);
 	if (!rc)
 		rc = fmt_config_set_real(c, "cell_m", cell_m, err);
+	/* How cells go to ranks (dataset_cells_deal): a run begun with the hash alone (before the
+	 * deal) is refused rather than finished with another partition. */
+	if (!rc)
+		rc = fmt_config_set_str(c, "deal", "cells by frames", err);
 	if (!rc)
 		rc = fmt_config_set_str(c, "size", size, err);
 	if (!rc)
@@ -285,19 +456,39 @@ int ds_marker_expected(const fmt_config *rec, int rank, char **json, svt_err *er
 	return rc;
 }
 
-/* The clip predicate of a rank: the owner of the clip's first frame's cell, then the caller's
- * own predicate if any. */
+/* The clip predicate of a rank: the owner of the clip's first frame's cell in the deal made
+ * from the whole clip list (the plan), then the caller's own predicate if any. */
 typedef struct rank_filter {
 	int rank, ranks;
 	double cell_m;
 	int (*user_fn)(void *, const dataset_clip_info *);
+	int (*user_plan)(void *, const dataset_clip_info *, size_t);
 	void *user;
+	dataset_cells *cells;
 } rank_filter;
+
+static int rank_plan_fn(void *user, const dataset_clip_info *c, size_t n)
+{
+	rank_filter *f = user;
+	dataset_cells_destroy(f->cells);
+	f->cells = NULL;
+	if (dataset_cells_deal(c, n, f->cell_m, f->ranks, &f->cells, NULL))
+		return -1;
+	uint64_t mine, total;
+	dataset_cells_load(f->cells, f->rank, &mine, &total);
+	svt_log_info("rank %d of %d: %llu of the %llu frames of %zu clips (%.2f of an equal "
+		     "share)", f->rank, f->ranks, (unsigned long long)mine,
+		     (unsigned long long)total, n, total ? (double)mine * f->ranks / total : 0);
+	return f->user_plan ? f->user_plan(f->user, c, n) : 0;
+}
 
 static int rank_filter_fn(void *user, const dataset_clip_info *c)
 {
 	const rank_filter *f = user;
-	if (dataset_rank_owner(c->proj_first[0], c->proj_first[1], f->cell_m, f->ranks) != f->rank)
+	int owner = f->cells ? dataset_cells_owner(f->cells, c->proj_first[0], c->proj_first[1])
+			     : dataset_rank_owner(c->proj_first[0], c->proj_first[1], f->cell_m,
+						  f->ranks);
+	if (owner != f->rank)
 		return 0;
 	return f->user_fn ? f->user_fn(f->user, c) : 1;
 }
@@ -307,13 +498,20 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 {
 	if (!o || !r || !o->out || !o->capture)
 		return svt_err_set(err, SVT_E_INPUT, "dataset_rank_run: NULL argument");
-	if (o->part_count > 1)
-		return svt_err_set(err, SVT_E_INPUT, "a cluster rank and --part exclude each other");
-	if (o->twin)
-		return svt_err_set(err, SVT_E_INPUT, "a cluster rank writes its twin part in "
-				   "OUT/rank-<r>/twin: --twin does not apply");
 	if (st)
 		memset(st, 0, sizeof(*st));
+	if (o->part_count > 1)
+		return svt_err_set(err, SVT_E_INPUT, "a cluster rank and --part exclude each other");
+	if (o->refs_twin)
+		return svt_err_set(err, SVT_E_INPUT, "dataset_rank_run: opts.refs_twin is the "
+				   "rank's own (give the twin as opts.twin)");
+	/* --twin: read by every rank (references of other runs), written only by the merge; by
+	 * its absolute path, which the run record keeps for the merge (run in another folder). */
+	char twin[PATH_MAX] = "";
+	if (o->twin && !realpath(o->twin, twin))
+		return svt_err_set(err, SVT_E_NOTFOUND, "--twin %s: %s (a cluster rank reads an "
+				   "existing twin; without --twin the merge makes OUT/twin)", o->twin,
+				   strerror(errno));
 	if (!(cell_m > 0))
 		cell_m = DATASET_CELL_M;
 	fmt_config *now = NULL;
@@ -335,6 +533,7 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 		goto done;
 	}
 	if ((rc = ds_run_config(o, ranks, cell_m, &now, err)) ||
+	    (twin[0] && (rc = fmt_config_set_str(now, "twin", twin, err))) ||
 	    (rc = run_record_check(o->out, now, err)))
 		goto done;
 	snprintf(dir, sizeof(dir), "%s/rank-%d", o->out, r->rank);
@@ -358,17 +557,32 @@ int dataset_rank_run(const dataset_opts *o, const dataset_rank *r, double cell_m
 	 * points, in one transaction), so the rerun cuts the kept shards' clips again only for the
 	 * points they lack (ds_clips.c, points_only). */
 	dataset_opts ro = *o;
-	rank_filter f = {r->rank, ranks, cell_m, o->clip_filter, o->clip_filter_user};
+	rank_filter f = {r->rank, ranks, cell_m, o->clip_filter, o->clip_plan, o->clip_filter_user,
+			 NULL};
+	char *cjson = NULL;
 	ro.out = dir;
+	ro.twin = NULL; /* the rank's part: OUT/rank-<r>/twin */
+	ro.refs_twin = twin[0] ? twin : NULL;
 	ro.clip_filter = rank_filter_fn;
 	ro.clip_filter_user = &f;
+	ro.clip_plan = rank_plan_fn;
 	if ((rc = dataset_job_create(&ro, &job, err)))
 		goto done;
 	rc = dataset_job_run(job, cb, err);
 	if (st)
 		dataset_job_stats(job, st);
+	/* The deal the rank cut by, for the merge's check that every cell had one writer. */
+	char cpath[4300];
+	snprintf(cpath, sizeof(cpath), "%s/%s", dir, DATASET_CELLS_FILE);
+	if (!rc && f.cells &&
+	    !(rc = dataset_cells_to_json(f.cells, &cjson, err)))
+		rc = svt_file_write_atomic(cpath, cjson, strlen(cjson), err);
+	else if (!rc)
+		unlink(cpath);
 	if (!rc)
 		rc = svt_file_write_atomic(marker, want, strlen(want), err);
+	free(cjson);
+	dataset_cells_destroy(f.cells);
 done:
 	dataset_job_destroy(job);
 	fmt_config_destroy(now);

@@ -69,12 +69,19 @@ void ds_refs_destroy(ds_refs *r)
 	free(r);
 }
 
+/* The twin the references come from: opts.refs_twin when given (a cluster rank reads the
+ * shared twin, its own part holds only its capture), else the job's. */
+static twin_store *refs_store(const dataset_job *j)
+{
+	return j->ref_store ? j->ref_store : j->store;
+}
+
 /* The rigid map from the store's ENU frame to the job's, from four points through WGS84
  * (exact at them; the frames differ by a rotation of ~1e-5 rad per 100 m of origin shift). */
 static int frames_map(dataset_job *j, ds_refs *r, svt_err *err)
 {
 	double o[3];
-	twin_store_origin(j->store, o);
+	twin_store_origin(refs_store(j), o);
 	int rc = geo_enu_create(o[0], o[1], o[2], &r->store_enu, err);
 	if (rc)
 		return rc;
@@ -241,7 +248,7 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 	*usable = 0;
 	if (!fr)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a frame record");
-	if ((rc = twin_store_frame_record(j->store, h->frame, fr, err)))
+	if ((rc = twin_store_frame_record(refs_store(j), h->frame, fr, err)))
 		goto cleanup;
 	/* Pose in the job's frame: the panorama's centre and rotation mapped by (M, t). */
 	double Cs[3], Rs[9], C[3], Rp[9];
@@ -319,7 +326,7 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 			for (int dx = -1; dx <= 1 && !rc; dx++) {
 				gpu_point *p = NULL;
 				size_t np = 0;
-				if (twin_store_tile_points(j->store, fr->tx + dx, fr->ty + dy, &p, &np,
+				if (twin_store_tile_points(refs_store(j), fr->tx + dx, fr->ty + dy, &p, &np,
 							   err) || np == 0) {
 					svt_err_clear(err);
 					free(p);
@@ -420,7 +427,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	q.accept = ref_accept;
 	q.accept_user = r;
 	size_t nh = 0, no = 0, K = (size_t)o->refs;
-	if ((rc = twin_store_views_along(j->store, &q, r->lat, r->lon, r->hd, (size_t)T, (size_t)T,
+	if ((rc = twin_store_views_along(refs_store(j), &q, r->lat, r->lon, r->hd, (size_t)T, (size_t)T,
 					 r->hits, &nh, err)))
 		return svt_err_prefix(err, "references of the clip");
 	unsigned char *taken = (unsigned char *)(r->order + T + 1);
@@ -484,7 +491,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			q.lat = p[1];
 			q.lon = p[0];
 			q.heading = B->heading[T - 1];
-			if ((rc = twin_store_views_near(j->store, &q, 1, &h, &n1, err)))
+			if ((rc = twin_store_views_near(refs_store(j), &q, 1, &h, &n1, err)))
 				return rc;
 		}
 		if (n1 == 1) {

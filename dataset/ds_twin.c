@@ -35,6 +35,19 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	so.epsg = j->st.epsg;
 	so.have_origin = 1;
 	memcpy(so.origin_llh, j->info.enu_origin_llh, sizeof(so.origin_llh));
+	/* A twin read for references (a cluster rank's --twin): it must exist, and the twin is
+	 * made in its CRS, tiles and ENU frame, so that the merge folds it in voxel for voxel
+	 * and its points are those a one-rank build into it fuses. */
+	if (o->refs_twin) {
+		twin_store_opts ro;
+		twin_store_opts_default(&ro);
+		ro.no_create = 1;
+		if ((rc = twin_store_open(o->refs_twin, &ro, &j->ref_store, err)))
+			return svt_err_prefix(err, "the twin of the references %s", o->refs_twin);
+		so.epsg = twin_store_epsg(j->ref_store);
+		so.tile_m = twin_store_tile_m(j->ref_store);
+		twin_store_origin(j->ref_store, so.origin_llh);
+	}
 	if ((rc = twin_store_open(dir, &so, &j->store, err)))
 		return svt_err_prefix(err, "twin store %s", dir);
 	/* A layer already in the store is kept: replacing it marks every tile changed, which

@@ -3,6 +3,9 @@
 # the one-rank build of the same capture, clip for clip and frame for frame
 # (tests/cluster/compare.py: clip ids, every array's SHA-256, attributes, the twin's tiles and
 # fused points):
+#   refs     2 and 4 ranks (--rank/--ranks) of a run against a twin holding two other runs
+#            (--twin T: references of other runs), merged into T: the same references and T
+#            as the one-rank build's, and the same stale shards after a later capture;
 #   mpirun   `mpirun -np 4 svtwin build --cluster` (Open MPI), then `svtwin merge`;
 #   slurm    a one-node Slurm (scripts/slurm/local-cluster.sh): a 4-task array and the merge
 #            job after it (scripts/slurm/submit.sh, --dependency=afterok); then a rank killed
@@ -43,6 +46,69 @@ t0=$(date +%s.%N)
 "$S" -q build "$T/cap" -o "$T/ref" $A || { bad "the one-rank build"; exit 1; }
 echo "one-rank build: $(awk "BEGIN{print $(date +%s.%N) - $t0}") s"
 
+# ---- references from a shared twin (--twin T on every rank; no root needed) -----------------
+# Three capture runs of the same 312 m (other days, light, transients); T holds runs 0 and 2.
+# Run 1 built against it by one rank, and by 2 and 4 ranks (--rank/--ranks, at once) that read
+# T for references and whose parts `svtwin merge` folds into T: the same clips with the same
+# references (sources, runs, poses, pixels, depth, warps), the same twin T. Then a capture of
+# the first 72 m added to both twins: the same shards stale (the merged twin's shard records).
+for r in 0 1 2; do
+	"$GEN" --out "$T/runs/run$r" --seed 1 --run "$r" --frames 40 --width 1024 --no-bad -q ||
+		{ bad "samples: run $r"; exit 1; }
+done
+"$GEN" --out "$T/runs/short" --seed 1 --run 3 --frames 10 --width 512 --no-bad -q ||
+	{ bad "samples: short run"; exit 1; }
+RA="--clip-frames 9 --size 320x176 --cpu --threads 1"
+if "$S" -q build "$T/runs/run0" -o "$T/r0" --twin "$T/rt" $RA &&
+   "$S" -q build "$T/runs/run2" -o "$T/r2" --twin "$T/rt" $RA &&
+   cp -a "$T/rt" "$T/rt1" && "$S" -q build "$T/runs/run1" -o "$T/rone" --twin "$T/rt1" $RA; then
+	for n in 2 4; do
+		cp -a "$T/rt" "$T/rt$n"
+		pids=""
+		for r in $(seq 0 $((n - 1))); do
+			"$S" -q build "$T/runs/run1" -o "$T/rc$n" --twin "$T/rt$n" $RA --rank "$r" \
+				--ranks "$n" & pids="$pids $!"
+		done
+		ok=1; for p in $pids; do wait "$p" || ok=0; done
+		if [ $ok = 1 ] && "$S" -q merge "$T/rc$n" && "$S" verify "$T/rc$n" >"$T/v.txt" 2>&1; then
+			if "$PY" "$HERE/tests/cluster/compare.py" "$T/rone" "$T/rc$n" "$S" "$T/rt1" \
+				"$T/rt$n" >"$T/cmp.txt" 2>&1 && grep -q '([1-9][0-9]* references)' "$T/cmp.txt"; then
+				pass "$n ranks with --twin vs one rank: $(cat "$T/cmp.txt")"
+			else
+				bad "$n ranks with --twin vs one rank:"; sed 's/^/    /' "$T/cmp.txt" | head -20
+			fi
+		else
+			bad "$n ranks with --twin: a rank, the merge or verify failed"; tail -5 "$T/v.txt"
+		fi
+	done
+	# The merge run again: T has the capture, its points are not folded in twice (T is not
+	# replaced: the same GeoPackage file).
+	ino=$(stat -c %i "$T/rt2/twin.gpkg")
+	if "$S" -q merge "$T/rc2" && [ "$(stat -c %i "$T/rt2/twin.gpkg")" = "$ino" ] &&
+	   "$PY" "$HERE/tests/cluster/compare.py" "$T/rone" "$T/rc2" "$S" "$T/rt1" "$T/rt2" \
+		>"$T/cmp.txt" 2>&1; then
+		pass "the merge into --twin run again leaves it as it was"
+	else
+		bad "the merge into --twin run again:"; sed 's/^/    /' "$T/cmp.txt" | head -10
+	fi
+	# Stale shards: run 1's clips are recorded in the merged twin as in the one-rank one.
+	"$S" query "$T/rt1" --stale-shards 2>/dev/null | grep -c '"run1-' >"$T/st0.txt"
+	for t in rt1 rt2; do
+		"$S" -q build "$T/runs/short" -o "$T/short-$t" --twin "$T/$t" $RA --refs 0 >/dev/null &&
+			"$S" query "$T/$t" --stale-shards 2>/dev/null | sort >"$T/stale-$t.txt"
+	done
+	n1=$(grep -c '"run1-' "$T/stale-rt1.txt")
+	if [ "$(cat "$T/st0.txt")" = 0 ] && [ "$n1" -gt 0 ] && [ "$n1" -lt 4 ] &&
+	   cmp -s "$T/stale-rt1.txt" "$T/stale-rt2.txt"; then
+		pass "stale shards after a new capture: the merged twin names the one-rank twin's ($n1 of run 1's 4 clips, $(wc -l <"$T/stale-rt1.txt") in all)"
+	else
+		bad "stale shards differ (run 1's before: $(cat "$T/st0.txt"), after: $n1):"
+		diff "$T/stale-rt1.txt" "$T/stale-rt2.txt" | head -10
+	fi
+else
+	bad "the one-rank builds with references"
+fi
+
 # ---- mpirun -------------------------------------------------------------------------------
 if ! command -v mpirun >/dev/null 2>&1; then
 	echo "skip mpirun: not installed (Debian: openmpi-bin)"
@@ -54,6 +120,22 @@ else
 		if "$S" -q merge "$T/mpi" && "$S" verify "$T/mpi" >"$T/v.txt" 2>&1; then
 			pass "mpirun: merged and verified"
 			same "mpirun -np 4 vs one rank" "$T/mpi"
+			# OUT/twin's shard records: the same stale shards as the one-rank twin's
+			# after a capture of the route's first 72 m (on copies: the others compare
+			# with ref's twin as built).
+			for d in ref mpi; do
+				cp -a "$T/$d/twin" "$T/tw-$d"
+				"$S" -q build "$T/runs/short" -o "$T/short-$d" --twin "$T/tw-$d" $RA \
+					--refs 0 >/dev/null 2>&1
+				"$S" query "$T/tw-$d" --stale-shards 2>/dev/null | sort >"$T/stale-$d.txt"
+			done
+			ns=$(grep -c '"cap-' "$T/stale-ref.txt")
+			if [ "$ns" -gt 0 ] && cmp -s "$T/stale-ref.txt" "$T/stale-mpi.txt"; then
+				pass "mpirun: the merged OUT/twin names the one-rank twin's stale shards ($ns of the capture's)"
+			else
+				bad "mpirun: stale shards of the merged OUT/twin differ:"
+				diff "$T/stale-ref.txt" "$T/stale-mpi.txt" | head -10
+			fi
 		else
 			bad "mpirun: merge or verify"; tail -5 "$T/v.txt"
 		fi

@@ -4,6 +4,7 @@
  * list, and refusing a clip present in two ranks. The end-to-end runs under the real Slurm and
  * Open MPI are tests/test_cluster.sh. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,76 @@ Test(cluster, owner_is_a_fixed_hash_of_the_cell)
 	/* Pinned: a change of the hash would re-deal a half-finished run's cells. */
 	cr_expect_eq(dataset_rank_owner(197950, 552450, 100, 4),
 		     dataset_rank_owner(197999, 552499, 100, 4));
+}
+
+/* The deal of cells: clips along a route (cells of 1-3 clips) cut into contiguous runs of
+ * about equal frames, the same from the clips in any order, through JSON and back; a cell
+ * without clips falls back to the hash. */
+Test(cluster, cells_are_dealt_in_contiguous_runs_of_equal_work)
+{
+	enum { NC = 60 };
+	dataset_clip_info c[NC];
+	uint64_t total = 0;
+	for (int i = 0; i < NC; i++) {
+		/* a road north, clips of 9 frames starting every ~50 m: 1-3 per 100 m cell */
+		double n = 550000 + 47.0 * i + (i % 7) * 3.0;
+		c[i] = (dataset_clip_info){.ordinal = (size_t)i, .frames = 9 + (i % 3)};
+		c[i].proj_first[0] = 198010 + (i % 2);
+		c[i].proj_first[1] = n;
+		total += (uint64_t)c[i].frames;
+	}
+	svt_err err = {0};
+	for (int ranks = 1; ranks <= 5; ranks++) {
+		dataset_cells *d = NULL, *d2 = NULL, *d3 = NULL;
+		cr_assert_eq(dataset_cells_deal(c, NC, 100, ranks, &d, &err), 0, "%s", err.msg);
+		/* Work: every rank within one cell's weight (at most 3 clips of 11 frames) of
+		 * its share; the shares add up. */
+		uint64_t sum = 0;
+		for (int r = 0; r < ranks; r++) {
+			uint64_t mine, tot;
+			dataset_cells_load(d, r, &mine, &tot);
+			cr_assert_eq(tot, total);
+			double share = (double)total / ranks;
+			cr_expect(fabs((double)mine - share) <= 33, "%d ranks: rank %d has %llu frames, "
+				  "a share is %.1f", ranks, r, (unsigned long long)mine, share);
+			sum += mine;
+		}
+		cr_assert_eq(sum, total);
+		/* Contiguous along the road: the owner never goes back. */
+		int last = 0;
+		for (int i = 0; i < NC; i++) {
+			int o = dataset_cells_owner(d, c[i].proj_first[0], c[i].proj_first[1]);
+			cr_assert(o >= last && o < ranks, "clip %d: rank %d after %d", i, o, last);
+			last = o;
+		}
+		cr_expect_eq(last, ranks - 1, "the last rank got nothing");
+		/* The clips in another order deal the same (every rank sees one list). */
+		dataset_clip_info rev[NC];
+		for (int i = 0; i < NC; i++)
+			rev[i] = c[NC - 1 - i];
+		cr_assert_eq(dataset_cells_deal(rev, NC, 100, ranks, &d2, &err), 0, "%s", err.msg);
+		char *j1 = NULL, *j2 = NULL;
+		cr_assert_eq(dataset_cells_to_json(d, &j1, &err), 0, "%s", err.msg);
+		cr_assert_eq(dataset_cells_to_json(d2, &j2, &err), 0, "%s", err.msg);
+		cr_expect_str_eq(j1, j2);
+		cr_assert_eq(dataset_cells_from_json(j1, &d3, &err), 0, "%s", err.msg);
+		for (int i = 0; i < NC; i++)
+			cr_assert_eq(dataset_cells_owner(d3, c[i].proj_first[0], c[i].proj_first[1]),
+				     dataset_cells_owner(d, c[i].proj_first[0], c[i].proj_first[1]));
+		/* A cell with no clip: the hash's owner. */
+		cr_expect_eq(dataset_cells_owner(d, 100050, 200050),
+			     dataset_rank_owner(100050, 200050, 100, ranks));
+		free(j1);
+		free(j2);
+		dataset_cells_destroy(d);
+		dataset_cells_destroy(d2);
+		dataset_cells_destroy(d3);
+	}
+	dataset_cells *bad = NULL;
+	cr_expect_neq(dataset_cells_from_json("{\"cell_m\":100,\"ranks\":2,\"cells\":[[0,0,5,9]]}",
+					      &bad, &err), 0, "a rank outside 0..1 was read");
+	cr_expect_null(bad);
+	dataset_cells_destroy(NULL);
 }
 
 static void small(dataset_opts *o, const char *cap, const char *out)

@@ -419,6 +419,12 @@ int twin_store_merge_points(twin_store *dst, twin_store *const *src, size_t nsrc
 int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc,
 			    size_t *n_shards, svt_err *err);
 
+/* Copies the store in src_dir into dst_dir (which must hold none), as of one commit: the
+ * GeoPackage by SQLite's VACUUM INTO (in WAL mode), the point files by hard link (they are
+ * never rewritten in place; dst_dir must be on the same file system). The way to change a
+ * store as a whole: change the copy, then move it in. (twin_snapshot.c) */
+int twin_store_snapshot(const char *src_dir, const char *dst_dir, svt_err *err);
+
 /* ---- Queries ------------------------------------------------------------------------------ */
 
 /* Frames within radius_m (geodesic, WGS84) of lat, lon, nearest first; *idx malloc'd (caller

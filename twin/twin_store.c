@@ -1667,10 +1667,27 @@ int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc
 		*n_shards = 0;
 	sqlite3_stmt *rs = NULL, *rt = NULL, *ws = NULL, *wt = NULL, *have = NULL;
 	size_t total = 0;
+	sqlite3_stmt *old = NULL, *drop_t = NULL, *drop_s = NULL;
+	sqlite3_int64 fid0 = 0; /* records up to fid0 were in dst before this merge */
 	int rc = twin_tx_begin(dst, err);
 	if (rc)
 		return rc;
-	if (sqlite3_prepare_v2(dst->db, "INSERT INTO shards(name, gen, missing, stale) VALUES "
+	if (sqlite3_prepare_v2(dst->db, "SELECT COALESCE(MAX(fid), 0) FROM shards", -1, &old,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(old) != SQLITE_ROW) {
+		rc = twin_db_err(dst->db, "shards", err);
+		goto done;
+	}
+	fid0 = sqlite3_column_int64(old, 0);
+	sqlite3_finalize(old);
+	old = NULL;
+	if (sqlite3_prepare_v2(dst->db, "SELECT fid FROM shards WHERE name = ?", -1, &old,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst->db, "DELETE FROM shard_tiles WHERE shard = ?", -1, &drop_t,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst->db, "DELETE FROM shards WHERE fid = ?", -1, &drop_s,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(dst->db, "INSERT INTO shards(name, gen, missing, stale) VALUES "
 			       "(?1, ?2, ?3, ?4)", -1, &ws, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(dst->db, "INSERT OR IGNORE INTO shard_tiles(shard, tx, ty) VALUES "
 			       "(?, ?, ?)", -1, &wt, NULL) != SQLITE_OK ||
@@ -1701,6 +1718,23 @@ int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc
 			/* Recorded at dst's generation (after its points are merged): stale in dst
 			 * exactly when it was in its part, or when dst lacks one of its tiles, and
 			 * from then on when one of its tiles changes. */
+			/* A record dst held before the merge (a shard of that name from an earlier
+			 * build into a shared twin) is replaced, as twin_store_record_shard does in a
+			 * one-rank build; a name two parts recorded is refused below. */
+			sqlite3_reset(old);
+			sqlite3_bind_text(old, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(old) == SQLITE_ROW && sqlite3_column_int64(old, 0) <= fid0) {
+				sqlite3_int64 of = sqlite3_column_int64(old, 0);
+				sqlite3_reset(drop_t);
+				sqlite3_bind_int64(drop_t, 1, of);
+				sqlite3_reset(drop_s);
+				sqlite3_bind_int64(drop_s, 1, of);
+				if (sqlite3_step(drop_t) != SQLITE_DONE ||
+				    sqlite3_step(drop_s) != SQLITE_DONE) {
+					rc = twin_db_err(dst->db, "shards", err);
+					goto done;
+				}
+			}
 			sqlite3_reset(ws);
 			sqlite3_bind_text(ws, 1, name ? name : "", -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(ws, 2, (sqlite3_int64)dst->gen);
@@ -1755,6 +1789,9 @@ int twin_store_merge_shards(twin_store *dst, twin_store *const *src, size_t nsrc
 	}
 	rc = twin_tx_commit(dst, err);
 done:
+	sqlite3_finalize(old);
+	sqlite3_finalize(drop_t);
+	sqlite3_finalize(drop_s);
 	sqlite3_finalize(rs);
 	sqlite3_finalize(rt);
 	sqlite3_finalize(ws);

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Compares two svtwin datasets clip for clip and frame for frame: clip ids, every clip's
-arrays (frames, depth, poses, intrinsics, positions, times) by SHA-256 and its attributes, and
-their twins: the same tiles with the same frame and point counts, and the same fused points
+arrays (frames, depth, poses, intrinsics, positions, times; its references: every array under
+refs/ (sources, runs, poses, pixels, depth) and the warped views) by SHA-256 and its
+attributes, and their twins (DIR/twin, or the twins given): the same tiles with the same frame and point counts, and the same fused points
 (LAS 1.4 point records: coordinates within 1 mm, colours exact). Used by tests/test_cluster.sh to
 check a cluster build against the one-rank build of the same capture.
 
-usage: compare.py REF_DIR OTHER_DIR [SVTWIN]   exit 0 when equal, 1 with the differences."""
+usage: compare.py REF_DIR OTHER_DIR [SVTWIN [REF_TWIN OTHER_TWIN]]
+exit 0 when equal, 1 with the differences."""
 import hashlib, json, os, struct, subprocess, sys, tempfile
 
 import h5py
@@ -14,6 +16,9 @@ import numpy as np
 ARRAYS = ("frames", "frames_jpeg", "depth", "w2c", "K", "llh", "proj", "heading", "dist_m",
           "time_us")
 ATTRS = ("split", "district", "fps", "num_frames", "width", "height", "has_depth")
+
+
+NREFS = {}  # references per dataset
 
 
 def clip_digests(d):
@@ -29,6 +34,14 @@ def clip_digests(d):
                 if a in g.attrs:
                     v = g.attrs[a]
                     h["@" + a] = v.decode() if isinstance(v, bytes) else str(v)
+
+            def more(name, obj):
+                if isinstance(obj, h5py.Dataset) and (name.startswith("refs/") or
+                                                      name.startswith("warp")):
+                    h[name] = hashlib.sha256(np.ascontiguousarray(obj[()]).tobytes()).hexdigest()
+                    if name == "refs/timestamps":
+                        NREFS[d] = NREFS.get(d, 0) + obj.shape[0]
+            g.visititems(more)
             out[cid] = h
     return out
 
@@ -75,7 +88,7 @@ def points_match(xa, ca, xb, cb, tol=1e-3):
 
 def twin_compare(a, b, svt, problems):
     def tiles(d):
-        r = subprocess.run([svt, "query", os.path.join(d, "twin"), "--tiles"], check=True,
+        r = subprocess.run([svt, "query", d, "--tiles"], check=True,
                            capture_output=True, text=True)
         t = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
         for x in t:
@@ -90,7 +103,7 @@ def twin_compare(a, b, svt, problems):
     with tempfile.TemporaryDirectory() as t:
         pa, pb = os.path.join(t, "a.las"), os.path.join(t, "b.las")
         for d, p in ((a, pa), (b, pb)):
-            subprocess.run([svt, "-q", "query", os.path.join(d, "twin"), "--points", p],
+            subprocess.run([svt, "-q", "query", d, "--points", p],
                            check=True, capture_output=True)
         xa, ca = las_points(pa)
         xb, cb = las_points(pb)
@@ -111,12 +124,15 @@ def main():
         if da[cid] != db[cid]:
             k = [x for x in da[cid] if da[cid].get(x) != db[cid].get(x)]
             problems.append("clip %s differs in %s" % (cid, k))
-    twin_compare(a, b, svt, problems)
+    twa, twb = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else \
+        (os.path.join(a, "twin"), os.path.join(b, "twin"))
+    twin_compare(twa, twb, svt, problems)
     for p in problems:
         print("DIFF " + p)
     nf = sum(1 for _ in da)
     if not problems:
-        print("same: %d clips, every array and attribute, and the twin" % nf)
+        print("same: %d clips, every array and attribute (%d references), and the twin"
+              % (nf, NREFS.get(a, 0)))
     return 1 if problems else 0
 
 
