@@ -1,7 +1,9 @@
-/* warp.c: forward warp of a view into another camera with its depth and a z-buffer (C
- * reference and dispatch), and the coverage a reference view gives a target view. The
- * per-pixel math is gm_warp_pixel (warp_math.h), shared with warp.cu. */
+/* warp.c: forward warp of a view into another camera with its depth and a z-buffer (the C
+ * reference, the fast C path and dispatch), and the coverage a reference view gives a target
+ * view. The reference's per-pixel math is gm_warp_point and gm_warp_footprint (warp_math.h),
+ * shared with warp.cu. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static int cam_check(const gpu_warp_cam *c, const char *what, svt_err *err)
 static int warp_prepare(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
 			const float *depth, size_t depth_stride, const gpu_warp_cam *dst,
 			double near_m, const uint8_t *out_rgb, const uint8_t *out_mask, int step,
-			gm_warp *P, svt_err *err)
+			int footprint, gm_warp *P, svt_err *err)
 {
 	if (!src || !depth || !dst || !out_mask || (rgb && !out_rgb) || (!rgb && out_rgb))
 		return svt_err_set(err, SVT_E_INPUT, "warp: NULL argument (colour and its output "
@@ -74,65 +76,203 @@ static int warp_prepare(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_
 	P->step = step;
 	P->src_w = src->width;
 	P->near_m = near_m;
+	P->footprint = footprint != 0;
 	return SVT_OK;
 }
 
-/* The reference on prepared parameters (one thread, plain loops). */
+static void zb_min(unsigned long long *zb, size_t c, unsigned long long key)
+{
+	if (key < zb[c])
+		zb[c] = key;
+}
+
+/* Splats one landing at (u, v) with z dz of source sample s: its pixel, and its footprint
+ * when P asks for one (the block clipped to the target). */
+static void splat_one(const gm_warp *P, unsigned long long *zb, double u, double v, float dz,
+		      unsigned s)
+{
+	int i = (int)u, j = (int)v; /* u, v >= 0: floor */
+	zb_min(zb, (size_t)j * P->dw + i, gm_warp_key(dz, s, 0));
+	if (!P->footprint)
+		return;
+	int i0, j0;
+	float zf;
+	gm_warp_footprint(u, v, dz, &i0, &j0, &zf);
+	unsigned long long kf = gm_warp_key(zf, s, 1);
+	for (int y = j0; y <= j0 + 1; y++)
+		for (int x = i0; x <= i0 + 1; x++)
+			if (x >= 0 && y >= 0 && x < P->dw && y < P->dh && (x != i || y != j))
+				zb_min(zb, (size_t)y * P->dw + x, kf);
+}
+
+/* Turns the z-buffer into the outputs (shared by the reference and the fast path: the
+ * z-buffer is the result, this only reads it out). */
+static size_t warp_resolve(const gm_warp *P, const unsigned long long *zb, size_t zb_stride,
+			   const uint8_t *rgb, size_t rgb_stride, uint8_t *out_rgb,
+			   uint8_t *out_mask, float *out_depth)
+{
+	size_t nv = 0, dw = (size_t)P->dw;
+	int packed = P->step == 1 && rgb_stride == (size_t)P->sw * 3;
+	for (size_t y = 0; y < (size_t)P->dh; y++) {
+		const unsigned long long *zr = zb + y * zb_stride;
+		for (size_t x = 0; x < dw; x++) {
+			size_t c = y * dw + x;
+			unsigned long long k = zr[x];
+			int hit = k != GM_WARP_EMPTY;
+			nv += (size_t)hit;
+			out_mask[c] = (uint8_t)(hit ? 1 + (k & 1) : 0);
+			if (out_depth)
+				out_depth[c] = hit ? gm_u2f((unsigned)(k >> 32)) : 0.0f;
+			if (!out_rgb)
+				continue;
+			if (!hit) {
+				out_rgb[3 * c] = out_rgb[3 * c + 1] = out_rgb[3 * c + 2] = 0;
+				continue;
+			}
+			size_t idx = (size_t)((k & 0xffffffffu) >> 1);
+			const uint8_t *s = packed ? rgb + 3 * idx
+						  : rgb + (idx / (size_t)P->sw) * P->step * rgb_stride +
+							    (idx % (size_t)P->sw) * P->step * 3;
+			out_rgb[3 * c] = s[0];
+			out_rgb[3 * c + 1] = s[1];
+			out_rgb[3 * c + 2] = s[2];
+		}
+	}
+	return nv;
+}
+
+/* A z-buffer of (dw + 2 pad) x (dh + 2 pad) keys, all empty. */
+static unsigned long long *zb_new(const gm_warp *P, int pad, svt_err *err)
+{
+	size_t px = (size_t)(P->dw + 2 * pad) * (size_t)(P->dh + 2 * pad);
+	unsigned long long *zb = malloc(px * sizeof(*zb));
+	if (!zb) {
+		svt_err_set(err, SVT_E_NOMEM, "warp: no memory for a %dx%d z-buffer", P->dw, P->dh);
+		return NULL;
+	}
+	memset(zb, 0xff, px * sizeof(*zb)); /* GM_WARP_EMPTY */
+	return zb;
+}
+
+/* The reference on prepared parameters (one thread, plain loops, warp_math.h's code: what
+ * the kernel runs). */
 static int warp_ref_run(const gm_warp *P, const uint8_t *rgb, size_t rgb_stride,
 			const float *depth, size_t depth_stride, uint8_t *out_rgb,
 			uint8_t *out_mask, float *out_depth, size_t *n_valid, svt_err *err)
 {
-	size_t px = (size_t)P->dw * P->dh;
-	unsigned long long *zb = malloc(px * sizeof(*zb));
+	unsigned long long *zb = zb_new(P, 0, err);
 	if (!zb)
-		return svt_err_set(err, SVT_E_NOMEM, "warp: no memory for a %dx%d z-buffer", P->dw,
-				   P->dh);
-	for (size_t c = 0; c < px; c++)
-		zb[c] = GM_WARP_EMPTY;
+		return SVT_E_NOMEM;
 	for (int b = 0; b < P->sh; b++) {
 		const float *row = (const float *)((const uint8_t *)depth +
 						   (size_t)b * P->step * depth_stride);
 		for (int a = 0; a < P->sw; a++) {
-			int i, j;
+			double u, v;
 			float z;
-			if (!gm_warp_pixel(P, a, b, row[a * P->step], &i, &j, &z))
-				continue;
-			unsigned long long key = gm_warp_key(z, (unsigned)((size_t)b * P->sw + a));
-			size_t c = (size_t)j * P->dw + i;
-			if (key < zb[c])
-				zb[c] = key;
+			if (gm_warp_point(P, a, b, row[a * P->step], &u, &v, &z))
+				splat_one(P, zb, u, v, z, (unsigned)((size_t)b * P->sw + a));
 		}
 	}
-	size_t nv = 0;
-	for (size_t c = 0; c < px; c++) {
-		int hit = zb[c] != GM_WARP_EMPTY;
-		nv += (size_t)hit;
-		out_mask[c] = (uint8_t)hit;
-		if (out_depth)
-			out_depth[c] = hit ? gm_u2f((unsigned)(zb[c] >> 32)) : 0.0f;
-		if (out_rgb) {
-			unsigned idx = (unsigned)(zb[c] & 0xffffffffu);
-			const uint8_t *s = hit ? rgb + (size_t)(idx / P->sw) * P->step * rgb_stride +
-							 (size_t)(idx % P->sw) * P->step * 3
-					       : NULL;
-			for (int k = 0; k < 3; k++)
-				out_rgb[3 * c + k] = s ? s[k] : 0;
-		}
-	}
+	size_t nv = warp_resolve(P, zb, (size_t)P->dw, rgb, rgb_stride, out_rgb, out_mask,
+				 out_depth);
 	free(zb);
 	if (n_valid)
 		*n_valid = nv;
 	return SVT_OK;
 }
 
+static inline void zb_min_fast(unsigned long long *p, unsigned long long key)
+{
+	*p = key < *p ? key : *p;
+}
+
+/* The fast C path: the same landings with the per-pixel work cut to what varies per pixel.
+ * A source ray is (cu[a], rv[b], 1) with cu, rv the column's and the row's terms, so the
+ * target point is z (Tc[a] + Tr[b]) + t with Tc per column and Tr per row (3 products and 3
+ * sums a pixel instead of 11 products), then one reciprocal and the projection. The z-buffer
+ * has a border of one pixel, so that a footprint (whose block always holds the pixel the
+ * landing falls in) is four unchecked updates. The sums are associated differently from
+ * gm_warp_point, so a landing within an ulp of a pixel edge may fall on the other side (the
+ * parity test's declared tolerance, test_gpu_warp.c). */
+static int warp_fast_run(const gm_warp *P, const uint8_t *rgb, size_t rgb_stride,
+			 const float *depth, size_t depth_stride, uint8_t *out_rgb,
+			 uint8_t *out_mask, float *out_depth, size_t *n_valid, svt_err *err)
+{
+	int sw = P->sw;
+	size_t zs = (size_t)P->dw + 2; /* the padded row */
+	unsigned long long *zb = zb_new(P, 1, err);
+	double *tc = malloc((size_t)sw * 3 * sizeof(double));
+	int rc = SVT_OK;
+	if (!zb || !tc) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "warp: no memory for column terms");
+		goto cleanup;
+	}
+	const double *T = P->T;
+	for (int a = 0; a < sw; a++) {
+		double cu = ((double)a * P->step + 0.5 - P->sK[2]) * P->sifx;
+		tc[3 * a] = T[0] * cu;
+		tc[3 * a + 1] = T[4] * cu;
+		tc[3 * a + 2] = T[8] * cu;
+	}
+	double fx = P->dK[0], fy = P->dK[1], cx = P->dK[2], cy = P->dK[3];
+	double dw = P->dw, dh = P->dh, near_m = P->near_m;
+	unsigned long long *z0 = zb + zs + 1; /* pixel (0, 0) */
+	for (int b = 0; b < P->sh; b++) {
+		const float *row = (const float *)((const uint8_t *)depth +
+						   (size_t)b * P->step * depth_stride);
+		double rv = ((double)b * P->step + 0.5 - P->sK[3]) * P->sify;
+		double rx = T[1] * rv + T[2], ry = T[5] * rv + T[6], rz = T[9] * rv + T[10];
+		unsigned long long base = (unsigned long long)((size_t)b * sw) << 1;
+		for (int a = 0; a < sw; a++) {
+			float zf = row[a * P->step];
+			if (!(zf > 0.0f) || !(zf < 3.0e38f))
+				continue;
+			double z = zf;
+			double Z = z * (tc[3 * a + 2] + rz) + T[11];
+			if (!(Z > near_m))
+				continue;
+			double iz = 1.0 / Z;
+			double u = fx * ((z * (tc[3 * a] + rx) + T[3]) * iz) + cx;
+			double v = fy * ((z * (tc[3 * a + 1] + ry) + T[7]) * iz) + cy;
+			if (!(u >= 0 && u < dw && v >= 0 && v < dh))
+				continue;
+			float dz = (float)Z;
+			unsigned long long s2 = base + ((unsigned long long)a << 1);
+			unsigned long long kd = ((unsigned long long)gm_f2u(dz) << 32) | s2;
+			int i = (int)u, j = (int)v;
+			if (!P->footprint) {
+				zb_min_fast(z0 + (size_t)j * zs + i, kd);
+				continue;
+			}
+			unsigned long long kf =
+				((unsigned long long)gm_f2u(dz * DZ_NEAR_PENALTY) << 32) | s2 | 1;
+			/* The block starts at (floor(u - 0.5), floor(v - 0.5)): i or i - 1. */
+			int i0 = u - i < 0.5 ? i - 1 : i, j0 = v - j < 0.5 ? j - 1 : j;
+			unsigned long long *q = z0 + (ptrdiff_t)j0 * (ptrdiff_t)zs + i0;
+			int di = i - i0, dj = j - j0;
+			zb_min_fast(q, di == 0 && dj == 0 ? kd : kf);
+			zb_min_fast(q + 1, di == 1 && dj == 0 ? kd : kf);
+			zb_min_fast(q + zs, di == 0 && dj == 1 ? kd : kf);
+			zb_min_fast(q + zs + 1, di == 1 && dj == 1 ? kd : kf);
+		}
+	}
+	size_t nv = warp_resolve(P, z0, zs, rgb, rgb_stride, out_rgb, out_mask, out_depth);
+	if (n_valid)
+		*n_valid = nv;
+cleanup:
+	free(zb);
+	free(tc);
+	return rc;
+}
+
 int gpu_warp_splat_ref(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
 		       const float *depth, size_t depth_stride, const gpu_warp_cam *dst,
-		       double near_m, uint8_t *out_rgb, uint8_t *out_mask, float *out_depth,
-		       size_t *n_valid, svt_err *err)
+		       double near_m, int footprint, uint8_t *out_rgb, uint8_t *out_mask,
+		       float *out_depth, size_t *n_valid, svt_err *err)
 {
 	gm_warp P;
 	int rc = warp_prepare(src, rgb, rgb_stride, depth, depth_stride, dst, near_m, out_rgb,
-			      out_mask, 1, &P, err);
+			      out_mask, 1, footprint, &P, err);
 	if (rc)
 		return rc;
 	return warp_ref_run(&P, rgb, rgb_stride, depth, depth_stride, out_rgb, out_mask,
@@ -140,7 +280,7 @@ int gpu_warp_splat_ref(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_s
 }
 
 /* Runs prepared parameters on the device when ctx has one (falling back as the other
- * kernels do), else on the reference. */
+ * kernels do), else on the fast C path. */
 static int warp_dispatch(gpu_ctx *ctx, const gm_warp *P, const uint8_t *rgb, size_t rgb_stride,
 			 const float *depth, size_t depth_stride, uint8_t *out_rgb,
 			 uint8_t *out_mask, float *out_depth, size_t *n_valid, svt_err *err)
@@ -153,7 +293,7 @@ static int warp_dispatch(gpu_ctx *ctx, const gm_warp *P, const uint8_t *rgb, siz
 			if (n_valid) {
 				size_t nv = 0, px = (size_t)P->dw * P->dh;
 				for (size_t c = 0; c < px; c++)
-					nv += out_mask[c];
+					nv += out_mask[c] != 0;
 				*n_valid = nv;
 			}
 			return SVT_OK;
@@ -163,8 +303,8 @@ static int warp_dispatch(gpu_ctx *ctx, const gm_warp *P, const uint8_t *rgb, siz
 	}
 #endif
 	(void)ctx;
-	return warp_ref_run(P, rgb, rgb_stride, depth, depth_stride, out_rgb, out_mask, out_depth,
-			    n_valid, err);
+	return warp_fast_run(P, rgb, rgb_stride, depth, depth_stride, out_rgb, out_mask,
+			     out_depth, n_valid, err);
 }
 
 int gpu_warp_splat(gpu_ctx *ctx, const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
@@ -174,7 +314,7 @@ int gpu_warp_splat(gpu_ctx *ctx, const gpu_warp_cam *src, const uint8_t *rgb, si
 {
 	gm_warp P;
 	int rc = warp_prepare(src, rgb, rgb_stride, depth, depth_stride, dst, near_m, out_rgb,
-			      out_mask, 1, &P, err);
+			      out_mask, 1, 1, &P, err);
 	if (rc)
 		return rc;
 	return warp_dispatch(ctx, &P, rgb, rgb_stride, depth, depth_stride, out_rgb, out_mask,
@@ -190,8 +330,8 @@ int gpu_warp_coverage(gpu_ctx *ctx, const gpu_warp_cam *src, const float *depth,
 	*cover = 0;
 	gm_warp P;
 	uint8_t one = 0;
-	int rc = warp_prepare(src, NULL, 0, depth, depth_stride, dst, 0.05, NULL, &one, step, &P,
-			      err);
+	int rc = warp_prepare(src, NULL, 0, depth, depth_stride, dst, 0.05, NULL, &one, step, 1,
+			      &P, err);
 	if (rc)
 		return rc;
 	size_t px = (size_t)P.dw * P.dh, nv = 0;
