@@ -186,14 +186,89 @@ static inline void zb_min_fast(unsigned long long *p, unsigned long long key)
 	*p = key < *p ? key : *p;
 }
 
+/* What the fast path's row projection needs: the column terms (source ray x of column a
+ * turned by T: tx, ty, tz), the row's terms and T's translation, the target's intrinsics and
+ * size. */
+typedef struct warp_row {
+	const double *tx, *ty, *tz;
+	double rx, ry, rz, t0, t1, t2;
+	double fx, fy, cx, cy, dw, dh, near_m;
+} warp_row;
+
+/* Projects samples [a0, a1) of a row of depths z (every step-th float): target position
+ * u[a], v[a], z dz[a] and ok[a] = 1 where it lands. The order of operations is the AVX2
+ * version's, lane for lane: the same bits. */
+static void row_project(const warp_row *w, const float *z, int step, int a0, int a1, double *u,
+			double *v, float *dz, uint8_t *ok)
+{
+	for (int a = a0; a < a1; a++) {
+		float zf = z[(size_t)a * step];
+		double zd = zf;
+		double Z = zd * (w->tz[a] + w->rz) + w->t2;
+		double iz = 1.0 / Z;
+		double uu = w->fx * ((zd * (w->tx[a] + w->rx) + w->t0) * iz) + w->cx;
+		double vv = w->fy * ((zd * (w->ty[a] + w->ry) + w->t1) * iz) + w->cy;
+		u[a] = uu, v[a] = vv, dz[a] = (float)Z;
+		ok[a] = zf > 0.0f && zf < 3.0e38f && Z > w->near_m && uu >= 0 && uu < w->dw &&
+			vv >= 0 && vv < w->dh;
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* Four samples a step (unit step only): row_project's operations in the same order, no FMA. */
+__attribute__((target("avx2"))) static int row_project_avx2(const warp_row *w, const float *z,
+							     int n, double *u, double *v,
+							     float *dz, uint8_t *ok)
+{
+	const __m256d rx = _mm256_set1_pd(w->rx), ry = _mm256_set1_pd(w->ry),
+		      rz = _mm256_set1_pd(w->rz), t0 = _mm256_set1_pd(w->t0),
+		      t1 = _mm256_set1_pd(w->t1), t2 = _mm256_set1_pd(w->t2),
+		      fx = _mm256_set1_pd(w->fx), fy = _mm256_set1_pd(w->fy),
+		      cx = _mm256_set1_pd(w->cx), cy = _mm256_set1_pd(w->cy),
+		      dw = _mm256_set1_pd(w->dw), dh = _mm256_set1_pd(w->dh),
+		      nr = _mm256_set1_pd(w->near_m), one = _mm256_set1_pd(1.0),
+		      zero = _mm256_setzero_pd();
+	const __m128 big = _mm_set1_ps(3.0e38f), fzero = _mm_setzero_ps();
+	int a = 0;
+	for (; a + 4 <= n; a += 4) {
+		__m128 zf = _mm_loadu_ps(z + a);
+		__m256d zd = _mm256_cvtps_pd(zf);
+		__m256d Z = _mm256_add_pd(
+			_mm256_mul_pd(zd, _mm256_add_pd(_mm256_loadu_pd(w->tz + a), rz)), t2);
+		__m256d iz = _mm256_div_pd(one, Z);
+		__m256d X = _mm256_add_pd(
+			_mm256_mul_pd(zd, _mm256_add_pd(_mm256_loadu_pd(w->tx + a), rx)), t0);
+		__m256d Y = _mm256_add_pd(
+			_mm256_mul_pd(zd, _mm256_add_pd(_mm256_loadu_pd(w->ty + a), ry)), t1);
+		__m256d uu = _mm256_add_pd(_mm256_mul_pd(fx, _mm256_mul_pd(X, iz)), cx);
+		__m256d vv = _mm256_add_pd(_mm256_mul_pd(fy, _mm256_mul_pd(Y, iz)), cy);
+		_mm256_storeu_pd(u + a, uu);
+		_mm256_storeu_pd(v + a, vv);
+		_mm_storeu_ps(dz + a, _mm256_cvtpd_ps(Z));
+		__m128 zok = _mm_and_ps(_mm_cmpgt_ps(zf, fzero), _mm_cmplt_ps(zf, big));
+		__m256d m = _mm256_and_pd(_mm256_cmp_pd(Z, nr, _CMP_GT_OQ),
+					  _mm256_cmp_pd(uu, zero, _CMP_GE_OQ));
+		m = _mm256_and_pd(m, _mm256_cmp_pd(uu, dw, _CMP_LT_OQ));
+		m = _mm256_and_pd(m, _mm256_cmp_pd(vv, zero, _CMP_GE_OQ));
+		m = _mm256_and_pd(m, _mm256_cmp_pd(vv, dh, _CMP_LT_OQ));
+		int bits = _mm256_movemask_pd(m) & _mm_movemask_ps(zok);
+		ok[a] = bits & 1, ok[a + 1] = (bits >> 1) & 1;
+		ok[a + 2] = (bits >> 2) & 1, ok[a + 3] = (bits >> 3) & 1;
+	}
+	return a;
+}
+#endif
+
 /* The fast C path: the same landings with the per-pixel work cut to what varies per pixel.
  * A source ray is (cu[a], rv[b], 1) with cu, rv the column's and the row's terms, so the
  * target point is z (Tc[a] + Tr[b]) + t with Tc per column and Tr per row (3 products and 3
- * sums a pixel instead of 11 products), then one reciprocal and the projection. The z-buffer
+ * sums a pixel instead of 11 products), then one reciprocal and the projection, a row at a
+ * time (four samples at once with AVX2), then the landings into the z-buffer. The z-buffer
  * has a border of one pixel, so that a footprint (whose block always holds the pixel the
- * landing falls in) is four unchecked updates. The sums are associated differently from
+ * landing falls in) is unchecked updates. The sums are associated differently from
  * gm_warp_point, so a landing within an ulp of a pixel edge may fall on the other side (the
- * parity test's declared tolerance, test_gpu_warp.c). */
+ * declared tolerance of bench/cases.c and test_gpu_warp.c). */
 static int warp_fast_run(const gm_warp *P, const uint8_t *rgb, size_t rgb_stride,
 			 const float *depth, size_t depth_stride, uint8_t *out_rgb,
 			 uint8_t *out_mask, float *out_depth, size_t *n_valid, svt_err *err)
@@ -201,42 +276,47 @@ static int warp_fast_run(const gm_warp *P, const uint8_t *rgb, size_t rgb_stride
 	int sw = P->sw;
 	size_t zs = (size_t)P->dw + 2; /* the padded row */
 	unsigned long long *zb = zb_new(P, 1, err);
-	double *tc = malloc((size_t)sw * 3 * sizeof(double));
+	/* Column terms (3 sw), then a row's u, v (2 sw), its z and flags. */
+	double *tc = malloc((size_t)sw * (5 * sizeof(double) + sizeof(float) + 1));
 	int rc = SVT_OK;
 	if (!zb || !tc) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "warp: no memory for column terms");
 		goto cleanup;
 	}
 	const double *T = P->T;
+	double *tx = tc, *ty = tc + sw, *tz = tc + 2 * (size_t)sw, *U = tc + 3 * (size_t)sw;
+	double *V = tc + 4 * (size_t)sw;
+	float *DZ = (float *)(tc + 5 * (size_t)sw);
+	uint8_t *OK = (uint8_t *)(DZ + sw);
 	for (int a = 0; a < sw; a++) {
 		double cu = ((double)a * P->step + 0.5 - P->sK[2]) * P->sifx;
-		tc[3 * a] = T[0] * cu;
-		tc[3 * a + 1] = T[4] * cu;
-		tc[3 * a + 2] = T[8] * cu;
+		tx[a] = T[0] * cu;
+		ty[a] = T[4] * cu;
+		tz[a] = T[8] * cu;
 	}
-	double fx = P->dK[0], fy = P->dK[1], cx = P->dK[2], cy = P->dK[3];
-	double dw = P->dw, dh = P->dh, near_m = P->near_m;
+	warp_row w = {tx, ty, tz, 0, 0, 0, T[3], T[7], T[11], P->dK[0], P->dK[1], P->dK[2],
+		      P->dK[3], P->dw, P->dh, P->near_m};
+#if defined(__x86_64__) && defined(__GNUC__)
+	int avx2 = P->step == 1 && __builtin_cpu_supports("avx2");
+#endif
 	unsigned long long *z0 = zb + zs + 1; /* pixel (0, 0) */
 	for (int b = 0; b < P->sh; b++) {
 		const float *row = (const float *)((const uint8_t *)depth +
 						   (size_t)b * P->step * depth_stride);
 		double rv = ((double)b * P->step + 0.5 - P->sK[3]) * P->sify;
-		double rx = T[1] * rv + T[2], ry = T[5] * rv + T[6], rz = T[9] * rv + T[10];
+		w.rx = T[1] * rv + T[2], w.ry = T[5] * rv + T[6], w.rz = T[9] * rv + T[10];
+		int a0 = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (avx2)
+			a0 = row_project_avx2(&w, row, sw, U, V, DZ, OK);
+#endif
+		row_project(&w, row, P->step, a0, sw, U, V, DZ, OK);
 		unsigned long long base = (unsigned long long)((size_t)b * sw) << 1;
 		for (int a = 0; a < sw; a++) {
-			float zf = row[a * P->step];
-			if (!(zf > 0.0f) || !(zf < 3.0e38f))
+			if (!OK[a])
 				continue;
-			double z = zf;
-			double Z = z * (tc[3 * a + 2] + rz) + T[11];
-			if (!(Z > near_m))
-				continue;
-			double iz = 1.0 / Z;
-			double u = fx * ((z * (tc[3 * a] + rx) + T[3]) * iz) + cx;
-			double v = fy * ((z * (tc[3 * a + 1] + ry) + T[7]) * iz) + cy;
-			if (!(u >= 0 && u < dw && v >= 0 && v < dh))
-				continue;
-			float dz = (float)Z;
+			double u = U[a], v = V[a];
+			float dz = DZ[a];
 			unsigned long long s2 = base + ((unsigned long long)a << 1);
 			unsigned long long kd = ((unsigned long long)gm_f2u(dz) << 32) | s2;
 			int i = (int)u, j = (int)v;
@@ -246,14 +326,16 @@ static int warp_fast_run(const gm_warp *P, const uint8_t *rgb, size_t rgb_stride
 			}
 			unsigned long long kf =
 				((unsigned long long)gm_f2u(dz * DZ_NEAR_PENALTY) << 32) | s2 | 1;
-			/* The block starts at (floor(u - 0.5), floor(v - 0.5)): i or i - 1. */
-			int i0 = u - i < 0.5 ? i - 1 : i, j0 = v - j < 0.5 ? j - 1 : j;
-			unsigned long long *q = z0 + (ptrdiff_t)j0 * (ptrdiff_t)zs + i0;
-			int di = i - i0, dj = j - j0;
-			zb_min_fast(q, di == 0 && dj == 0 ? kd : kf);
-			zb_min_fast(q + 1, di == 1 && dj == 0 ? kd : kf);
-			zb_min_fast(q + zs, di == 0 && dj == 1 ? kd : kf);
-			zb_min_fast(q + zs + 1, di == 1 && dj == 1 ? kd : kf);
+			/* The block starts at (floor(u - 0.5), floor(v - 0.5)): i or i - 1 (u - i
+			 * is exact), without a branch on it. */
+			int di = u - (double)i < 0.5, dj = v - (double)j < 0.5;
+			unsigned long long *q = z0 + (ptrdiff_t)(j - dj) * (ptrdiff_t)zs + (i - di);
+			/* The landing's own pixel is q[dj zs + di]: all four take kf, it takes kd. */
+			zb_min_fast(q, kf);
+			zb_min_fast(q + 1, kf);
+			zb_min_fast(q + zs, kf);
+			zb_min_fast(q + zs + 1, kf);
+			zb_min_fast(q + (size_t)dj * zs + (size_t)di, kd);
 		}
 	}
 	size_t nv = warp_resolve(P, z0, zs, rgb, rgb_stride, out_rgb, out_mask, out_depth);
