@@ -110,12 +110,7 @@ static int depth_put(fmt_writer *w, hid_t loc, const hsize_t *dims, const float 
 	uint8_t *h = malloc(n ? 2 * n : 1);
 	if (!h)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for the references' depth");
-	for (size_t i = 0; i < n; i++) {
-		float d = depth[i];
-		uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
-		h[2 * i] = (uint8_t)v;
-		h[2 * i + 1] = (uint8_t)(v >> 8);
-	}
+	fmt_f16_depth_le(depth, h, n);
 	hid_t ft = fmt_f16_type();
 	int rc = stack_put(w, loc, "depth", ft, ft, 3, dims, 0, 0, h, err);
 	H5Tclose(ft);

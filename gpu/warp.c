@@ -111,6 +111,7 @@ static size_t warp_resolve(const gm_warp *P, const unsigned long long *zb, size_
 			   const uint8_t *rgb, size_t rgb_stride, uint8_t *out_rgb,
 			   uint8_t *out_mask, float *out_depth)
 {
+	static const uint8_t black[3] = {0, 0, 0};
 	size_t nv = 0, dw = (size_t)P->dw;
 	int packed = P->step == 1 && rgb_stride == (size_t)P->sw * 3;
 	for (size_t y = 0; y < (size_t)P->dh; y++) {
@@ -118,21 +119,21 @@ static size_t warp_resolve(const gm_warp *P, const unsigned long long *zb, size_
 		for (size_t x = 0; x < dw; x++) {
 			size_t c = y * dw + x;
 			unsigned long long k = zr[x];
-			int hit = k != GM_WARP_EMPTY;
-			nv += (size_t)hit;
-			out_mask[c] = (uint8_t)(hit ? 1 + (k & 1) : 0);
+			/* Without branches on hit: half the pixels of a warp are empty, at random. */
+			unsigned hit = k != GM_WARP_EMPTY;
+			nv += hit;
+			out_mask[c] = (uint8_t)(hit * (1 + (unsigned)(k & 1)));
 			if (out_depth)
 				out_depth[c] = hit ? gm_u2f((unsigned)(k >> 32)) : 0.0f;
 			if (!out_rgb)
 				continue;
-			if (!hit) {
-				out_rgb[3 * c] = out_rgb[3 * c + 1] = out_rgb[3 * c + 2] = 0;
-				continue;
-			}
 			size_t idx = (size_t)((k & 0xffffffffu) >> 1);
-			const uint8_t *s = packed ? rgb + 3 * idx
-						  : rgb + (idx / (size_t)P->sw) * P->step * rgb_stride +
-							    (idx % (size_t)P->sw) * P->step * 3;
+			const uint8_t *s = black;
+			if (packed)
+				s = hit ? rgb + 3 * idx : black;
+			else if (hit)
+				s = rgb + (idx / (size_t)P->sw) * P->step * rgb_stride +
+				    (idx % (size_t)P->sw) * P->step * 3;
 			out_rgb[3 * c] = s[0];
 			out_rgb[3 * c + 1] = s[1];
 			out_rgb[3 * c + 2] = s[2];
