@@ -44,7 +44,7 @@ static int stack_put(fmt_writer *w, hid_t loc, const char *name, hid_t type, hid
 	if (band > 0 && (hsize_t)band < dims[1])
 		chunk[1] = (hsize_t)band;
 	hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-	hid_t ds = H5I_INVALID_HID, msp = H5I_INVALID_HID, fsp = H5I_INVALID_HID;
+	hid_t ds = H5I_INVALID_HID;
 	size_t elem = H5Tget_size(file_type), chunk_bytes = elem, row_bytes = elem;
 	for (int i = 1; i < rank; i++)
 		chunk_bytes *= (size_t)chunk[i];
@@ -67,33 +67,38 @@ static int stack_put(fmt_writer *w, hid_t loc, const char *name, hid_t type, hid
 	}
 	if (dims[0] == 0)
 		goto done;
-	if (!skip_zero && chunk[1] == dims[1]) {
-		if (H5Dwrite(ds, file_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-			rc = svt_err_set(err, SVT_E_HDF5, "cannot write dataset %s", name);
-		goto done;
-	}
-	/* Chunk by chunk: a hyperslab of the whole buffer into the same place in the file. */
-	msp = H5Scopy(sp);
-	fsp = H5Scopy(sp);
+	/* Chunk by chunk, compressed here (fmt_chunk_encode, the bytes the dataset's filters
+	 * decode, as the writer stores frames) and stored with H5Dwrite_chunk: no copy through
+	 * HDF5's pipeline. A band past the last row is padded with zeros (the fill). */
 	size_t img_bytes = row_bytes * (size_t)dims[1];
+	uint8_t *enc = NULL, *pad = NULL;
+	size_t enc_cap = 0;
 	for (hsize_t t = 0; t < dims[0] && !rc; t++)
 		for (hsize_t y = 0; y < dims[1] && !rc; y += chunk[1]) {
 			hsize_t rows = dims[1] - y < chunk[1] ? dims[1] - y : chunk[1];
 			const uint8_t *p = (const uint8_t *)data + t * img_bytes + y * row_bytes;
 			if (skip_zero && all_zero(p, rows * row_bytes))
 				continue;
-			hsize_t start[4] = {t, y, 0, 0}, count[4] = {1, rows, dims[2],
-								     rank > 3 ? dims[3] : 1};
-			if (H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-			    H5Sselect_hyperslab(msp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-			    H5Dwrite(ds, file_type, msp, fsp, H5P_DEFAULT, data) < 0)
+			if (rows < chunk[1]) {
+				if (!pad && !(pad = calloc(1, chunk_bytes))) {
+					rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %s", name);
+					break;
+				}
+				memcpy(pad, p, rows * row_bytes);
+				memset(pad + rows * row_bytes, 0, chunk_bytes - rows * row_bytes);
+				p = pad;
+			}
+			size_t n = 0;
+			hsize_t off[4] = {t, y, 0, 0};
+			if ((rc = fmt_chunk_encode(codec, level, fletcher, elem, p, chunk_bytes, &enc,
+						   &enc_cap, &n, err)))
+				break;
+			if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, n, enc) < 0)
 				rc = svt_err_set(err, SVT_E_HDF5, "cannot write dataset %s", name);
 		}
+	free(enc);
+	free(pad);
 done:
-	if (fsp >= 0)
-		H5Sclose(fsp);
-	if (msp >= 0)
-		H5Sclose(msp);
 	if (ds >= 0)
 		H5Dclose(ds);
 	H5Pclose(dcpl);
