@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/cases.h"
 #include "gpu/gpu.h"
 #include "ingest/ingest.h"
 
@@ -227,6 +228,88 @@ static int bk_zbuf_call(void *a)
 /* ---- the peer ------------------------------------------------------------------------------ */
 
 /* Runs the cv2.remap peer; returns its ms per view (map + remap) or a negative value. */
+/* A warp case (bench/cases.c): ctx NULL with ref = 1 is the reference, else gpu_warp_splat. */
+typedef struct bk_warp {
+	gpu_ctx *ctx;
+	int ref;
+	const bc_warp_case *c;
+	gpu_warp_cam s, d;
+	uint8_t *rgb, *out, *mask;
+	float *depth;
+} bk_warp;
+
+static int bk_warp_call(void *a)
+{
+	bk_warp *b = a;
+	size_t rs = (size_t)b->c->sw * 3, ds = (size_t)b->c->sw * 4;
+	if (b->ref)
+		return gpu_warp_splat_ref(&b->s, b->rgb, rs, b->depth, ds, &b->d, 0.1, 1, b->out,
+					  b->mask, NULL, NULL, NULL);
+	return gpu_warp_splat(b->ctx, &b->s, b->rgb, rs, b->depth, ds, &b->d, 0.1, b->out, b->mask,
+			      NULL, NULL, NULL);
+}
+
+typedef struct bk_densify {
+	gpu_ctx *ctx;
+	const bc_densify_case *c;
+	gpu_densify_src a, b;
+	double w2c[16], K[4];
+	uint8_t *out, *valid;
+} bk_densify;
+
+static int bk_densify_call(void *a)
+{
+	bk_densify *b = a;
+	return gpu_densify_frame(b->ctx, &b->a, &b->b, b->c->u, b->w2c, b->K, b->c->w, b->c->h,
+				 b->out, b->valid, NULL);
+}
+
+/* The warp and densify cases of bench/cases.c: the reference, the fast C path (the CPU's
+ * gpu_warp_splat; densify runs its reference on the CPU) and CUDA when there is a device. */
+static void bk_warp_densify(gpu_ctx *const *ctx, const char *const *names, int nctx,
+			    double seconds)
+{
+	for (int n = 0; n < bc_n_warp_cases; n++) {
+		bk_warp b = {.c = &bc_warp_cases[n]};
+		bc_warp_setup(b.c, &b.s, &b.d, &b.rgb, &b.depth);
+		size_t px = (size_t)b.c->dw * b.c->dh, spx = (size_t)b.c->sw * b.c->sh;
+		b.out = malloc(px * 3);
+		b.mask = malloc(px);
+		char lab[80];
+		snprintf(lab, sizeof(lab), "warp %.70s", b.c->name);
+		if (b.rgb && b.depth && b.out && b.mask) {
+			b.ref = 1;
+			bk_line(lab, "c-ref", bk_time(bk_warp_call, &b, seconds), (double)spx, "Mpx/s");
+			b.ref = 0;
+			for (int c = 0; c < nctx; c += (c == 0 ? 2 : 1)) {
+				b.ctx = ctx[c];
+				bk_line(lab, names[c], bk_time(bk_warp_call, &b, seconds), (double)spx,
+					"Mpx/s");
+				bk_dev(ctx[c], (double)spx * (4 + 3) + (double)px * (5 * 8 + 4 + 1),
+				       "source depth + colour, 5 z-buffer updates a source pixel, output");
+			}
+		}
+		bc_free(b.rgb), bc_free(b.depth), free(b.out), free(b.mask);
+	}
+	for (int n = 0; n < bc_n_densify_cases; n++) {
+		bk_densify b = {.c = &bc_densify_cases[n]};
+		bc_densify_setup(b.c, &b.a, &b.b, b.w2c, b.K);
+		size_t px = (size_t)b.c->w * b.c->h;
+		b.out = malloc(px * 3);
+		b.valid = malloc(px);
+		char lab[80];
+		snprintf(lab, sizeof(lab), "densify %.67s", b.c->name);
+		for (int c = 0; b.a.rgb && b.b.rgb && b.out && b.valid && c < nctx;
+		     c += (c == 0 ? 2 : 1)) {
+			b.ctx = ctx[c];
+			bk_line(lab, c == 0 ? "c-ref" : names[c], bk_time(bk_densify_call, &b, seconds),
+				(double)px, "Mpx/s");
+		}
+		bc_free((void *)b.a.rgb), bc_free((void *)b.a.depth), bc_free((void *)b.b.rgb);
+		bc_free((void *)b.b.depth), free(b.out), free(b.valid);
+	}
+}
+
 static double bk_peer(const char *pano, double seconds, double *ms_remap)
 {
 	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
@@ -473,6 +556,7 @@ int bench_kernels(int argc, char **argv)
 		free(K);
 		free(dst);
 	}
+	bk_warp_densify(ctx, names, nctx, o.seconds);
 	/* Point sets: depth 2048x1024 equirect (mm) -> points; those points (about 1.7 M) to
 	 * voxels, a BEV raster and a sparse depth map. */
 	{

@@ -81,6 +81,45 @@ typedef struct bc_points_case {
 extern const bc_points_case bc_points_cases[];
 extern const int bc_n_points_cases;
 
+/* A forward warp (gpu_warp_splat, with its footprint) of a synthetic street view: a ground
+ * plane and walls with boxes, some pixels without depth, colour from bc_view_source. The
+ * source camera at the origin; the target moved by (tx, ty, tz) metres and turned yaw degrees,
+ * with focal lengths fs and fd (px; fd > fs magnifies). Paths are compared with the reference
+ * (gpu_warp_splat_ref): at most frac_over of the target pixels may differ in mask or colour
+ * (the fast C path associates the projection's sums differently, so a landing within an ulp
+ * of a pixel edge may cross it; CUDA may fuse an FMA). */
+typedef struct bc_warp_case {
+	const char *name;
+	int sw, sh, dw, dh;
+	double fs, fd, yaw, tx, ty, tz;
+	double frac_over;
+} bc_warp_case;
+extern const bc_warp_case bc_warp_cases[];
+extern const int bc_n_warp_cases;
+
+/* A densified frame (gpu_densify_frame) between two such views 2 m apart, at weight u: the
+ * CUDA path against the reference (the CPU runs the reference itself), at most frac_over of
+ * the pixels differing (an FMA ulp moving a landing). */
+typedef struct bc_densify_case {
+	const char *name;
+	int w, h;
+	double f, u, yaw;
+	double frac_over;
+} bc_densify_case;
+extern const bc_densify_case bc_densify_cases[];
+extern const int bc_n_densify_cases;
+
+/* The inputs of a warp case: the two cameras, colour (sw x sh x 3, packed) and z-depth
+ * (sw x sh floats, 0 where none), malloc'd (bc_free). */
+void bc_warp_setup(const bc_warp_case *c, gpu_warp_cam *src, gpu_warp_cam *dst, uint8_t **rgb,
+		   float **depth);
+/* The two sources and the target pose of a densify case (rgb and depth malloc'd, bc_free). */
+void bc_densify_setup(const bc_densify_case *c, gpu_densify_src *a, gpu_densify_src *b,
+		      double w2c[16], double K[4]);
+/* Pixels whose mask or colour differ between two warps or densified frames of n pixels. */
+bc_diff bc_warp_compare(const uint8_t *got_rgb, const uint8_t *got_mask, const uint8_t *ref_rgb,
+			const uint8_t *ref_mask, size_t n);
+
 /* Inputs (malloc'd): a w2c pose and intrinsics per camera (K may be the depth's pinhole). */
 void bc_plucker_setup(const bc_plucker_case *c, double *w2c, double *K);
 gpu_depth bc_points_source(const bc_points_case *c, double w2c[16]);

@@ -75,7 +75,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.camera_action = action,
 	};
 	if (o->densify != DATASET_DENSIFY_NONE) {
-		int rc = ds_densify_write(j, B, &d, err);
+		int rc = ds_densify_write(j, B, &d, kidx, err);
 		if (rc)
 			return svt_err_prefix(err, "writing clip %s", id);
 		for (int t = 0; t < T; t++)
@@ -91,7 +91,7 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
 	}
 	if (!rc)
-		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), err);
+		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), NULL, err);
 	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
 	if (rc)

@@ -266,6 +266,7 @@ typedef struct dclip {
 	uint8_t *kind, *valid, *rgb;
 	int32_t *src;
 	float *blend, *zero_depth, *twin_depth;
+	int *key_out; /* per keyframe: the frame that shows it, -1 none */
 } dclip;
 
 static void dclip_free(dclip *c)
@@ -288,6 +289,7 @@ static void dclip_free(dclip *c)
 	free(c->blend);
 	free(c->zero_depth);
 	free(c->twin_depth);
+	free(c->key_out);
 }
 
 /* The pose and position of frame fr (time t seconds from keyframe 0). */
@@ -338,7 +340,8 @@ static void frame_pose(const dataset_job *j, const ds_buf *B, const fmt_clip_des
 	geo_pose_w2c(C, R, c->w2c + 16 * i);
 }
 
-int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, svt_err *err)
+int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d,
+		     const size_t *kidx, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	int T = d->T, cap = o->out_frames, rc = SVT_OK;
@@ -397,6 +400,8 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, sv
 			if (!rc && B->clip_depth)
 				rc = fmt_clip_depth(j->writer, t, B->vdepth + t * px, err);
 		}
+		if (!rc)
+			rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(d->split), NULL, err);
 		if (!rc && !(rc = fmt_clip_end(j->writer, err))) {
 			j->st.clips_written++;
 			j->st.frames_written += (size_t)T;
@@ -417,8 +422,9 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, sv
 	c.valid = malloc(n * px);
 	c.rgb = malloc(vb);
 	c.zero_depth = calloc(px, sizeof(float));
+	c.key_out = malloc((size_t)T * sizeof(int));
 	if (!c.w2c || !c.K || !c.llh || !c.proj || !c.heading || !c.dist || !c.time_us ||
-	    !c.kind || !c.src || !c.blend || !c.valid || !c.rgb || !c.zero_depth) {
+	    !c.kind || !c.src || !c.blend || !c.valid || !c.rgb || !c.zero_depth || !c.key_out) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a densified clip of %d frames", N);
 		goto cleanup;
 	}
@@ -495,6 +501,21 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, sv
 					    err);
 		}
 	}
+	/* References along the keyframes, a warp for every frame (poses known, made or not);
+	 * a reference pairs with the frame that shows its keyframe. */
+	for (int k = 0; k < T; k++)
+		c.key_out[k] = -1;
+	for (int i = 0; i < N; i++) {
+		int key = c.f[i].u > 0.5 ? c.f[i].b : c.f[i].a;
+		if (c.f[i].kind == FMT_FRAME_KEY && c.key_out[key] < 0)
+			c.key_out[key] = i;
+	}
+	for (int k = 0; k < T; k++)
+		if (c.key_out[k] < 0) /* the layout ends before it: the last frame is nearest */
+			c.key_out[k] = N - 1;
+	ds_refs_frames rf = {N, c.w2c, c.K, c.key_out};
+	if (!rc)
+		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(d->split), &rf, err);
 	if (!rc && !(rc = fmt_clip_end(j->writer, err))) {
 		j->st.clips_written++;
 		j->st.frames_written += n;

@@ -133,12 +133,13 @@ int ds_clips_run(dataset_job *j, svt_err *err);
 
 /* ds_densify.c: video-rate clips. check: the options; plan: keyframes per clip from the
  * capture's intervals (before the workers start); yaw: the view's yaw offset of a clip
- * (DATASET_VIEW_RANDOM) from its first kept frame; write: clip d (keyframes in B) densified
- * and written in its place. */
+ * (DATASET_VIEW_RANDOM) from its first kept frame; write: clip d (keyframes in B, frames kidx
+ * of the job) densified and written in its place, with its references (ds_refs_write). */
 int ds_densify_check(const dataset_opts *o, svt_err *err);
 int ds_densify_plan(dataset_job *j, svt_err *err);
 double ds_view_yaw(const dataset_job *j, size_t k0);
-int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d, svt_err *err);
+int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d,
+		     const size_t *kidx, svt_err *err);
 /* ds_densify_twin.c: z-depth of T keyframe views (w2c, K; proj: their positions) from the
  * twin's fused points, NaN where no point explains a pixel; SVT_E_NOTFOUND without points. */
 int ds_densify_twin_depth(dataset_job *j, const double *w2c, const double *K,
@@ -148,11 +149,21 @@ int ds_densify_twin_depth(dataset_job *j, const double *w2c, const double *K,
 const char *ds_camera_action(const double *w2c, int t0, int t1);
 /* The sentence prepended to a caption window for an action. */
 const char *ds_action_sentence(const char *action);
+/* The frames a clip stores when they are not its T keyframes (a densified clip): N frames
+ * with poses w2c (4x4 each) and intrinsics K (4 each), and key_out[t], the frame that shows
+ * keyframe t (the last frame when the layout ends before it). */
+typedef struct ds_refs_frames {
+	int N;
+	const double *w2c, *K;
+	const int *key_out;
+} ds_refs_frames;
 /* ds_refs.c: the clip's street-view references and warped views, retrieved from the twin and
  * written into the clip being written (between its frames and fmt_clip_end); nothing when
- * opts.refs is 0 or the twin holds no other capture near it. split: the clip's. */
+ * opts.refs is 0 or the twin holds no other capture near it. split: the clip's. References
+ * are chosen along the T keyframes (kidx); out (NULL: the keyframes themselves) gives the
+ * frames stored, which every one gets a warp and to which target_frame refers. */
 int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
-		  svt_err *err);
+		  const ds_refs_frames *out, svt_err *err);
 void ds_refs_destroy(struct ds_refs *r);
 /* *held = 1 when the clip lies in the holdout (opts.holdout: district names, or a polygon
  * file): it goes to test whole. Fails when the polygon file does not load. */

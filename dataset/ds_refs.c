@@ -19,10 +19,23 @@
 #include "dataset/ds_internal.h"
 
 #define REF_COVER_STEP 4 /* coverage at 1/4 resolution: 1/16 of a splat */
+/* Decoded source panoramas kept: a panorama is often the reference of more than one frame
+ * or clip (a lookahead is the next clip's trajectory reference, a candidate the coverage
+ * filter dropped for one frame is tried for another), and decoding is the dearest step. */
+#define REF_CACHE 4
+
+/* A decoded source panorama and its depth map (has_depth: it has a 16-bit one). */
+typedef struct ref_pano {
+	size_t frame;
+	int valid, has_depth;
+	unsigned long long used; /* the tick of its last use: the oldest goes first */
+	ingest_image img, dimg;
+} ref_pano;
 
 typedef struct ds_refs {
 	ingest_decoder *dec, *ddec;
-	ingest_image img, dimg;
+	ref_pano cache[REF_CACHE];
+	unsigned long long tick;
 	gpu_view_map map;          /* the view's rays, for its depth view on the C path */
 	geo_enu *store_enu;        /* the store's ENU frame */
 	double M[9], t[3];         /* job ENU = M store ENU + t */
@@ -56,8 +69,10 @@ void ds_refs_destroy(ds_refs *r)
 		return;
 	ingest_decoder_destroy(r->dec);
 	ingest_decoder_destroy(r->ddec);
-	ingest_image_free(&r->img);
-	ingest_image_free(&r->dimg);
+	for (int i = 0; i < REF_CACHE; i++) {
+		ingest_image_free(&r->cache[i].img);
+		ingest_image_free(&r->cache[i].dimg);
+	}
 	gpu_view_map_free(&r->map);
 	geo_enu_destroy(r->store_enu);
 	twin_layer_destroy(r->holdout_layer);
@@ -105,6 +120,9 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 	size_t px = (size_t)o->width * o->height, T = (size_t)o->clip_frames;
 	int cap = o->refs + 1;
 	size_t along = T + 1;
+	/* A densified clip stores up to out_frames frames, each with a warp. */
+	size_t TW = o->densify != DATASET_DENSIFY_NONE && (size_t)o->out_frames > T
+			    ? (size_t)o->out_frames : T;
 	r->cap = cap;
 	r->rgb = malloc(px * 3 * cap);
 	r->depth = malloc(px * sizeof(float) * cap);
@@ -127,9 +145,9 @@ static int refs_alloc(dataset_job *j, ds_refs *r, svt_err *err)
 	r->lon = calloc(T, sizeof(double));
 	r->hd = calloc(T, sizeof(double));
 	if (o->ref_warps) {
-		r->warp = malloc(px * 3 * T);
-		r->warp_mask = malloc(px * T);
-		r->warp_ref = calloc(T, sizeof(int32_t));
+		r->warp = malloc(px * 3 * TW);
+		r->warp_mask = malloc(px * TW);
+		r->warp_ref = calloc(TW, sizeof(int32_t));
 	}
 	if (!r->rgb || !r->depth || !r->w2c || !r->K || !r->cover || !r->C || !r->time_us ||
 	    !r->target || !r->kind || !r->dsrc || !r->run || !r->src || !r->rsplit || !r->rdist || !r->rheld || !r->hits || !r->order ||
@@ -235,6 +253,51 @@ static int ref_accept(void *user, size_t frame, const twin_frame_record *fr)
 	return twin_split_of_point(&j->split, fr->f.proj[0], fr->f.proj[1]) == r->split;
 }
 
+/* The decoded panorama of store frame `frame` (file path) and its depth map, from the cache
+ * or decoded into its oldest slot; *out NULL (and a warning) when the panorama does not
+ * decode: the reference is passed over. A depth map that does not decode, or is not 16-bit
+ * grey, is no depth map (the twin's points stand in). */
+static int pano_get(ds_refs *r, size_t frame, const char *path, const ref_pano **out,
+		    svt_err *err)
+{
+	*out = NULL;
+	ref_pano *p = &r->cache[0];
+	for (int k = 0; k < REF_CACHE; k++) {
+		ref_pano *c = &r->cache[k];
+		if (c->valid && c->frame == frame) {
+			c->used = ++r->tick;
+			*out = c;
+			return SVT_OK;
+		}
+		if (!c->valid || (p->valid && c->used < p->used))
+			p = c;
+	}
+	int rc;
+	if ((!r->dec && (rc = ingest_decoder_create(&r->dec, err))) ||
+	    (!r->ddec && (rc = ingest_decoder_create(&r->ddec, err))))
+		return rc;
+	svt_err derr = {0};
+	int warn = 0;
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 3;
+	p->valid = 0;
+	if (ingest_decode_file(r->dec, path, &dopts, &p->img, &warn, &derr)) {
+		svt_log_warn("reference %s does not decode (%s): passed over", path, derr.msg);
+		return SVT_OK;
+	}
+	char dpath[4096];
+	dopts.want_channels = 0;
+	p->has_depth = ingest_depth_path(path, dpath, sizeof(dpath)) &&
+		       !ingest_decode_file(r->ddec, dpath, &dopts, &p->dimg, &warn, &derr) &&
+		       p->dimg.bit_depth == 16 && p->dimg.channels == 1;
+	p->valid = 1;
+	p->frame = frame;
+	p->used = ++r->tick;
+	*out = p;
+	return SVT_OK;
+}
+
 /* Renders reference slot i: frame hit->frame's panorama seen from its position with the view
  * camera rotation Rv (camera -> job ENU, the target's), colour and z-depth at the clip's view
  * size. *usable = 0 when it has no depth from anywhere (or does not decode). */
@@ -262,53 +325,40 @@ static int ref_render(dataset_job *j, ds_refs *r, int i, const twin_view_hit *h,
 				Rp[3 * a + c] += r->M[3 * a + k] * Rs[3 * k + c];
 		}
 	}
-	svt_err derr = {0};
-	int warn = 0;
-	ingest_decode_opts dopts;
-	ingest_decode_opts_default(&dopts);
-	dopts.want_channels = 3;
-	if ((!r->dec && (rc = ingest_decoder_create(&r->dec, err))) ||
-	    (!r->ddec && (rc = ingest_decoder_create(&r->ddec, err))))
+	const ref_pano *pc = NULL;
+	if ((rc = pano_get(r, h->frame, fr->path, &pc, err)) || !pc)
 		goto cleanup;
-	if (ingest_decode_file(r->dec, fr->path, &dopts, &r->img, &warn, &derr)) {
-		svt_log_warn("reference %s does not decode (%s): passed over", fr->path, derr.msg);
-		goto cleanup;
-	}
 	gpu_view v;
 	gpu_view_pinhole(&v, o->width, o->height, o->hfov_deg);
 	geo_rot_relative(Rp, Rv, v.R);
 	v.interp = GPU_INTERP_BILINEAR;
 	v.antialias = 1;
-	gpu_image src = {r->img.data, r->img.width, r->img.height, r->img.channels, r->img.stride};
+	gpu_image src = {pc->img.data, pc->img.width, pc->img.height, pc->img.channels,
+			 pc->img.stride};
 	gpu_image dst = {r->rgb + (size_t)i * px * 3, o->width, o->height, 3, (size_t)o->width * 3};
 	if ((rc = gpu_view_from_equirect(j->gpu, &src, &v, &dst, err)))
 		goto cleanup;
 	float *dep = r->depth + (size_t)i * px;
-	char dpath[4096];
 	int dsrc = FMT_DEPTH_NONE;
 	geo_pose_w2c(C, Rv, r->w2c + 16 * i);
-	if (ingest_depth_path(fr->path, dpath, sizeof(dpath))) {
-		dopts.want_channels = 0;
-		if (!ingest_decode_file(r->ddec, dpath, &dopts, &r->dimg, &warn, &derr) &&
-		    r->dimg.bit_depth == 16 && r->dimg.channels == 1) {
-			gpu_depth d = {.data = r->dimg.data, .width = r->dimg.width,
-				       .height = r->dimg.height, .stride = r->dimg.stride,
-				       .is_float = 0, .scale = 0.001, .min_m = 0.3, .max_m = 65.535,
-				       .model = GPU_DEPTH_EQUIRECT, .step = 4};
-			size_t ds = (size_t)o->width * sizeof(float);
-			/* On the C path through the view's ray map, as the views' depth (ds_views.c):
-			 * the same bits as the per-pixel reference, without two atan2 a pixel. */
-			if (!strcmp(gpu_ctx_backend(j->gpu), "cpu")) {
-				rc = gpu_view_map_build(&v, &r->map, err);
-				if (!rc)
-					rc = gpu_view_depth_from_map(&r->map, &d, dep, ds, err);
-			} else {
-				rc = gpu_view_depth_from_equirect(j->gpu, &d, &v, dep, ds, err);
-			}
-			if (rc)
-				goto cleanup;
-			dsrc = FMT_DEPTH_CAPTURE;
+	if (pc->has_depth) {
+		gpu_depth d = {.data = pc->dimg.data, .width = pc->dimg.width,
+			       .height = pc->dimg.height, .stride = pc->dimg.stride, .is_float = 0,
+			       .scale = 0.001, .min_m = 0.3, .max_m = 65.535,
+			       .model = GPU_DEPTH_EQUIRECT, .step = 4};
+		size_t ds = (size_t)o->width * sizeof(float);
+		/* On the C path through the view's ray map, as the views' depth (ds_views.c): the
+		 * same bits as the per-pixel reference, without two atan2 a pixel. */
+		if (!strcmp(gpu_ctx_backend(j->gpu), "cpu")) {
+			rc = gpu_view_map_build(&v, &r->map, err);
+			if (!rc)
+				rc = gpu_view_depth_from_map(&r->map, &d, dep, ds, err);
+		} else {
+			rc = gpu_view_depth_from_equirect(j->gpu, &d, &v, dep, ds, err);
 		}
+		if (rc)
+			goto cleanup;
+		dsrc = FMT_DEPTH_CAPTURE;
 	}
 	if (dsrc == FMT_DEPTH_NONE) {
 		/* The twin's fused points around the reference, in its camera (store frame). */
@@ -392,7 +442,7 @@ static void frame_rot(const ds_buf *B, int t, double Rv[9])
 }
 
 int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int split,
-		  svt_err *err)
+		  const ds_refs_frames *out, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	if (o->refs <= 0 || !j->store)
@@ -472,7 +522,8 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			continue;
 		}
 		r->cover[R] = cov;
-		r->target[R] = t;
+		/* The frame stored that shows keyframe t (a densified clip's keyframe). */
+		r->target[R] = out ? out->key_out[t] : t;
 		r->kind[R] = FMT_REF_TRAJECTORY;
 		R++;
 	}
@@ -508,19 +559,23 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			}
 		}
 	}
+	/* The frames stored: the keyframes, or a densified clip's frames. */
+	int NF = out ? out->N : T;
+	const double *fw2c = out ? out->w2c : B->w2c, *fK = out ? out->K : B->K;
 	if (R == 0) { /* an empty refs group: every clip of a build with refs has one */
-		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = T,
+		fmt_clip_refs d0 = {.R = 0, .H = o->height, .W = o->width, .T = NF,
 				    .holdout = o->holdout, .clip_in_holdout = r->clip_held};
 		rc = fmt_clip_refs_write(j->writer, &d0, err);
 		j->st.seconds_refs += svt_now() - t0;
 		return rc;
 	}
-	/* Warps: each frame gets its nearest trajectory reference. */
+	/* Warps: each frame stored gets its nearest trajectory reference (a densified clip's
+	 * synthesized frames too: their poses are known). */
 	int warped = 0;
 	if (o->ref_warps) {
-		for (int t = 0; t < T; t++) {
+		for (int t = 0; t < NF; t++) {
 			double Ct[3], Rt[9];
-			geo_pose_center(B->w2c + 16 * t, Ct, Rt);
+			geo_pose_center(fw2c + 16 * t, Ct, Rt);
 			int best = -1;
 			double bd = INFINITY;
 			for (int i = 0; i < ntraj; i++) {
@@ -539,7 +594,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 			}
 			gpu_warp_cam rc_cam, tc_cam;
 			cam_of(j, r->w2c + 16 * best, r->K + 4 * best, &rc_cam);
-			cam_of(j, B->w2c + 16 * t, B->K + 4 * t, &tc_cam);
+			cam_of(j, fw2c + 16 * t, fK + 4 * t, &tc_cam);
 			if ((rc = gpu_warp_splat(j->gpu, &rc_cam, r->rgb + (size_t)best * px * 3,
 						 (size_t)o->width * 3, r->depth + (size_t)best * px,
 						 (size_t)o->width * sizeof(float), &tc_cam, 0.1, wr, wm,
@@ -551,7 +606,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	const char *runs[65], *srcs[65], *spl[65], *dis[65];
 	for (int i = 0; i < R; i++)
 		runs[i] = r->run[i], srcs[i] = r->src[i], spl[i] = r->rsplit[i], dis[i] = r->rdist[i];
-	fmt_clip_refs d = {.R = R, .H = o->height, .W = o->width, .T = T, .rgb = r->rgb,
+	fmt_clip_refs d = {.R = R, .H = o->height, .W = o->width, .T = NF, .rgb = r->rgb,
 			   .depth = r->depth, .w2c = r->w2c, .K = r->K, .time_us = r->time_us,
 			   .run = runs, .source = srcs, .target = r->target, .kind = r->kind,
 			   .depth_src = r->dsrc, .coverage = r->cover, .split = spl,

@@ -48,6 +48,10 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 
 /* IEEE 754 binary16 bits of f, rounded to nearest even (overflow gives infinity). */
 uint16_t fmt_f16_from_f32(float f);
+/* n depths (metres) as little-endian float16 bytes out[2 i], out[2 i + 1] by the depth rule
+ * of the shard (a finite depth in (0, 65504] is its half, rounded to nearest even; anything
+ * else 0): fmt_f16_from_f32's bits, eight at a time where the CPU has F16C. */
+void fmt_f16_depth_le(const float *in, uint8_t *out, size_t n);
 /* The HDF5 type of a little-endian IEEE half float, as h5py defines it (caller closes). */
 hid_t fmt_f16_type(void);
 

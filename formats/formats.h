@@ -357,13 +357,15 @@ typedef struct fmt_clip_refs {
 	const int32_t *in_holdout; /* R: 1 when it comes from the holdout (may be NULL) */
 	int clip_in_holdout;       /* the clip lies in the holdout */
 	const uint8_t *warp;       /* T x H x W x 3, or NULL: no warps */
-	const uint8_t *warp_mask;  /* T x H x W (1 valid) */
+	const uint8_t *warp_mask;  /* T x H x W (1 landed, 2 filled by a footprint, 0 none) */
 	const int32_t *warp_ref;   /* T: the reference warped into frame t (-1: none) */
 } fmt_clip_refs;
 
 /* Writes r into the clip being written (between fmt_clip_begin and fmt_clip_end): group
  * refs/ and datasets warp, warp_mask, warp_ref, and the clip attributes num_refs (trajectory
- * references) and has_lookahead. Pixel arrays are chunked per image, deflate level 1. */
+ * references) and has_lookahead. The references' pixels are chunked per image, their depth
+ * stored as float16; the warps in 64-row bands, all-zero bands not written; all with the
+ * frames' codec (gzip level 1 when the frames are JPEG). */
 int fmt_clip_refs_write(fmt_writer *w, const fmt_clip_refs *r, svt_err *err);
 
 #endif

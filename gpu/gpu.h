@@ -464,22 +464,31 @@ typedef struct gpu_warp_cam {
 /* Forward-splats a source view into a target camera with the source's z-depth and a
  * z-buffer: every source pixel with a finite depth > 0 is lifted at its centre to the world,
  * projected into dst and kept where it is nearer than near_m (> near_m in dst) and nearest of
- * all that land on that target pixel (ties: the lower source index). out_rgb (dst packed
+ * all that land on that target pixel (ties: the lower source index). Each landing also
+ * covers its footprint, the 2 x 2 block of target pixel centres nearest it, at a depth 1 %
+ * farther (gpu_densify_frame's crack filling): a pixel keeps the sample that falls in it on
+ * one surface, and the holes a magnified view leaves between landings (up to 2x) are filled
+ * from the surface around them, never by a farther one showing through. out_rgb (dst packed
  * W x H x 3, may be NULL when rgb is NULL) gets the winning source colour, 0 where nothing
- * lands; out_mask (W x H, required) 1 where something lands, else 0; out_depth (W x H, may be
- * NULL) its z in dst, 0 elsewhere; *n_valid (may be NULL) the number of valid target pixels.
- * rgb is src->width x src->height x 3 with rgb_stride bytes a row, depth floats with
- * depth_stride bytes a row. The integer z-buffer keys make the CUDA path's result equal to
- * the reference's byte for byte (up to an FMA ulp, see gpu_math.h). */
+ * lands; out_mask (W x H, required) 1 where a sample landed, 2 where a footprint filled the
+ * pixel, else 0; out_depth (W x H, may be NULL) its z in dst (1 % farther on filled pixels),
+ * 0 elsewhere; *n_valid (may be NULL) the number of pixels with mask != 0. rgb is
+ * src->width x src->height x 3 with rgb_stride bytes a row, depth floats with depth_stride
+ * bytes a row. The CPU runs a fast C path (per-row and per-column terms) that equals the
+ * reference but for landings on a pixel edge (test_gpu_warp.c's declared tolerance); the
+ * CUDA path equals the reference byte for byte (up to an FMA ulp, see gpu_math.h) through
+ * the same integer z-buffer keys. */
 int gpu_warp_splat(gpu_ctx *ctx, const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
 		   const float *depth, size_t depth_stride, const gpu_warp_cam *dst, double near_m,
 		   uint8_t *out_rgb, uint8_t *out_mask, float *out_depth, size_t *n_valid,
 		   svt_err *err);
-/* The C reference of gpu_warp_splat (plain loops, one thread). */
+/* The C reference of gpu_warp_splat (plain loops, one thread, the kernel's per-pixel code).
+ * footprint 1 is gpu_warp_splat's rule; 0 splats every sample to its one pixel (the baseline
+ * the ground-truth test measures the footprint against; the mask is then 0 or 1). */
 int gpu_warp_splat_ref(const gpu_warp_cam *src, const uint8_t *rgb, size_t rgb_stride,
 		       const float *depth, size_t depth_stride, const gpu_warp_cam *dst,
-		       double near_m, uint8_t *out_rgb, uint8_t *out_mask, float *out_depth,
-		       size_t *n_valid, svt_err *err);
+		       double near_m, int footprint, uint8_t *out_rgb, uint8_t *out_mask,
+		       float *out_depth, size_t *n_valid, svt_err *err);
 /* The fraction of dst's pixels a source view covers when reprojected with its depth (the
  * reference filter of docs/shard-format.md): gpu_warp_splat at 1/step of both resolutions
  * (every step-th source pixel, the target's intrinsics scaled by 1/step), valid pixels over

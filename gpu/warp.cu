@@ -1,6 +1,7 @@
 /* warp.cu: the forward warp on the device, running warp_math.h's code of the reference
- * (warp.c). Landings race for a target pixel through a 64-bit atomicMin on (z bits, source
- * index), the reference's key, so the result equals the reference's. */
+ * (warp.c). Landings and their footprints race for a target pixel through a 64-bit atomicMin
+ * on (z bits, source index, fill bit), the reference's key, so the result equals the
+ * reference's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,23 @@ __global__ void warp_splat_kernel(gm_warp P, const float *depth, unsigned long l
 	if (a >= P.sw)
 		return;
 	float z = depth[(size_t)b * P.step * P.src_w + (size_t)a * P.step]; /* packed rows */
-	int i, j;
+	double u, v;
 	float dz;
-	if (!gm_warp_pixel(&P, a, b, z, &i, &j, &dz))
+	if (!gm_warp_point(&P, a, b, z, &u, &v, &dz))
 		return;
-	atomicMin(&zb[(size_t)j * P.dw + i], gm_warp_key(dz, (unsigned)((size_t)b * P.sw + a)));
+	unsigned s = (unsigned)((size_t)b * P.sw + a);
+	int i = (int)u, j = (int)v;
+	atomicMin(&zb[(size_t)j * P.dw + i], gm_warp_key(dz, s, 0));
+	if (!P.footprint)
+		return;
+	int i0, j0;
+	float zf;
+	gm_warp_footprint(u, v, dz, &i0, &j0, &zf);
+	unsigned long long kf = gm_warp_key(zf, s, 1);
+	for (int y = j0; y <= j0 + 1; y++)
+		for (int x = i0; x <= i0 + 1; x++)
+			if (x >= 0 && y >= 0 && x < P.dw && y < P.dh && (x != i || y != j))
+				atomicMin(&zb[(size_t)y * P.dw + x], kf);
 }
 
 __global__ void warp_finish_kernel(gm_warp P, const unsigned long long *zb, const uint8_t *rgb,
@@ -28,17 +41,18 @@ __global__ void warp_finish_kernel(gm_warp P, const unsigned long long *zb, cons
 	size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x, px = (size_t)P.dw * P.dh;
 	if (c >= px)
 		return;
-	int hit = zb[c] != GM_WARP_EMPTY;
-	out_mask[c] = (uint8_t)hit;
-	out_depth[c] = hit ? gm_u2f((unsigned)(zb[c] >> 32)) : 0.0f;
+	unsigned long long k = zb[c];
+	int hit = k != GM_WARP_EMPTY;
+	out_mask[c] = (uint8_t)(hit ? 1 + (k & 1) : 0);
+	out_depth[c] = hit ? gm_u2f((unsigned)(k >> 32)) : 0.0f;
 	if (!rgb)
 		return;
-	unsigned idx = (unsigned)(zb[c] & 0xffffffffu);
+	unsigned idx = (unsigned)((k & 0xffffffffu) >> 1);
 	const uint8_t *s = hit ? rgb + ((size_t)(idx / P.sw) * P.step * P.src_w +
 					(size_t)(idx % P.sw) * P.step) * 3
 			       : NULL;
-	for (int k = 0; k < 3; k++)
-		out_rgb[3 * c + k] = s ? s[k] : 0;
+	for (int k3 = 0; k3 < 3; k3++)
+		out_rgb[3 * c + k3] = s ? s[k3] : 0;
 }
 
 /* Packs a strided host image of rows x row_bytes into device memory. */

@@ -4,6 +4,7 @@
 #ifndef SVT_WARP_MATH_H
 #define SVT_WARP_MATH_H
 
+#include "gpu/densify_math.h"
 #include "gpu/gpu_math.h"
 
 /* What one warp call needs: T = dst w2c * inverse(src w2c) (rows of [R | t]), both cameras'
@@ -18,13 +19,16 @@ typedef struct gm_warp {
 	int step;
 	int src_w;         /* source width in pixels (the packed device copy's row) */
 	double near_m;
+	int footprint;     /* 1: every landing also fills its 2 x 2 footprint (gm_warp_footprint) */
 } gm_warp;
 
 #define GM_WARP_EMPTY 0xffffffffffffffffULL
 
-/* Source sample (a, b) with z-depth z -> its target pixel and z; 0 when it lands nowhere
- * (no depth, behind the near plane, outside). */
-GM_FN int gm_warp_pixel(const gm_warp *P, int a, int b, float z, int *di, int *dj, float *dz)
+/* Source sample (a, b) with z-depth z -> where it lands in the target (continuous pixel
+ * position *pu, *pv: pixel (i, j) covers [i, i + 1) x [j, j + 1)) and its z there; 0 when it
+ * lands nowhere (no depth, behind the near plane, its pixel outside the target). */
+GM_FN int gm_warp_point(const gm_warp *P, int a, int b, float z, double *pu, double *pv,
+			float *dz)
 {
 	if (!(z > 0.0f) || !(z < 3.0e38f))
 		return 0;
@@ -39,20 +43,34 @@ GM_FN int gm_warp_pixel(const gm_warp *P, int a, int b, float z, int *di, int *d
 	if (!(Z > P->near_m))
 		return 0;
 	double iz = 1.0 / Z;
-	double pu = floor(GM_DADD(GM_DMUL(GM_DMUL(P->dK[0], X), iz), P->dK[2]));
-	double pv = floor(GM_DADD(GM_DMUL(GM_DMUL(P->dK[1], Y), iz), P->dK[3]));
-	if (!(pu >= 0 && pu < P->dw && pv >= 0 && pv < P->dh))
+	double qu = GM_DADD(GM_DMUL(GM_DMUL(P->dK[0], X), iz), P->dK[2]);
+	double qv = GM_DADD(GM_DMUL(GM_DMUL(P->dK[1], Y), iz), P->dK[3]);
+	if (!(qu >= 0 && qu < P->dw && qv >= 0 && qv < P->dh))
 		return 0;
-	*di = (int)pu;
-	*dj = (int)pv;
+	*pu = qu;
+	*pv = qv;
 	*dz = (float)Z;
 	return 1;
 }
 
-/* The z-buffer key of a landing: nearer first, then the lower source sample. */
-GM_FN unsigned long long gm_warp_key(float dz, unsigned idx)
+/* The z-buffer key of a landing: nearer first, then the lower source sample, then the pixel
+ * the sample falls in before the rest of its footprint (the low bit, fill = 1: what the mask
+ * tells apart). Source sample indices stay below 2^31 (sizes up to 2^15 a side). */
+GM_FN unsigned long long gm_warp_key(float dz, unsigned idx, unsigned fill)
 {
-	return ((unsigned long long)gm_f2u(dz) << 32) | idx;
+	return ((unsigned long long)gm_f2u(dz) << 32) | (idx << 1) | fill;
+}
+
+/* The footprint of a landing at (u, v): the pixel it falls in, and the 2 x 2 block of pixel
+ * centres nearest (u, v), starting at (*i0, *j0), at the penalised depth *zf (densify's rule,
+ * DZ_NEAR_PENALTY: on one surface every pixel keeps the sample that falls in it and the block
+ * only fills the cracks a magnified view leaves; a nearer surface still wins over a crack's
+ * farther background). */
+GM_FN void gm_warp_footprint(double u, double v, float dz, int *i0, int *j0, float *zf)
+{
+	*i0 = (int)floor(u - 0.5);
+	*j0 = (int)floor(v - 0.5);
+	*zf = GM_MUL(dz, DZ_NEAR_PENALTY);
 }
 
 #endif

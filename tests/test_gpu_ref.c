@@ -306,6 +306,89 @@ static void points_cases(gpu_ctx *ctx, const char *path)
 	}
 }
 
+/* ctx NULL: the fast C path (gpu_warp_splat on the CPU); else the device. Against
+ * gpu_warp_splat_ref, with the footprint. */
+static void warp_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_warp_cases; n++) {
+		const bc_warp_case *c = &bc_warp_cases[n];
+		gpu_warp_cam s, d;
+		uint8_t *rgb;
+		float *depth;
+		bc_warp_setup(c, &s, &d, &rgb, &depth);
+		size_t px = (size_t)c->dw * c->dh, n1 = 0, n2 = 0;
+		uint8_t *o1 = malloc(px * 3), *o2 = malloc(px * 3 + TAIL), *m1 = malloc(px);
+		uint8_t *m2 = malloc(px + TAIL);
+		cr_assert(rgb && depth && o1 && o2 && m1 && m2);
+		memset(o2, GUARD, px * 3 + TAIL);
+		memset(m2, GUARD, px + TAIL);
+		svt_err err = {0};
+		cr_assert_eq(gpu_warp_splat_ref(&s, rgb, (size_t)c->sw * 3, depth, (size_t)c->sw * 4,
+						&d, 0.1, 1, o1, m1, NULL, &n1, &err), 0, "%s", err.msg);
+		cr_assert_eq(gpu_warp_splat(ctx, &s, rgb, (size_t)c->sw * 3, depth, (size_t)c->sw * 4,
+					    &d, 0.1, o2, m2, NULL, &n2, &err), 0, "%s", err.msg);
+		bc_diff df = bc_warp_compare(o2, m2, o1, m1, px);
+		size_t filled = 0;
+		for (size_t k = 0; k < px; k++)
+			filled += m1[k] == 2;
+		cr_log_info("%s, warp %s: %zu of %zu pixels valid (%zu filled), %zu differ", path,
+			    c->name, n1, px, filled, df.over);
+		cr_assert_gt(n1, px / 4, "%s: the case covers too little (%zu)", c->name, n1);
+		cr_expect_leq((double)df.over, c->frac_over * (double)px,
+			      "%s, warp %s: %zu of %zu pixels differ", path, c->name, df.over, px);
+		tail_intact(o2, px * 3, c->name);
+		tail_intact(m2, px, c->name);
+		free(rgb), free(depth), free(o1), free(o2), free(m1), free(m2);
+	}
+}
+
+/* The device's densified frames against the reference (the CPU runs the reference). */
+static void densify_cases(gpu_ctx *ctx, const char *path)
+{
+	for (int n = 0; n < bc_n_densify_cases; n++) {
+		const bc_densify_case *c = &bc_densify_cases[n];
+		gpu_densify_src a, b;
+		double w2c[16], K[4];
+		bc_densify_setup(c, &a, &b, w2c, K);
+		size_t px = (size_t)c->w * c->h;
+		uint8_t *o1 = malloc(px * 3), *o2 = malloc(px * 3), *m1 = malloc(px), *m2 = malloc(px);
+		cr_assert(a.rgb && b.rgb && o1 && o2 && m1 && m2);
+		svt_err err = {0};
+		cr_assert_eq(gpu_densify_frame_ref(&a, &b, c->u, w2c, K, c->w, c->h, o1, m1, &err), 0,
+			     "%s", err.msg);
+		cr_assert_eq(gpu_densify_frame(ctx, &a, &b, c->u, w2c, K, c->w, c->h, o2, m2, &err), 0,
+			     "%s", err.msg);
+		bc_diff df = bc_warp_compare(o2, m2, o1, m1, px);
+		size_t nv = 0;
+		for (size_t k = 0; k < px; k++)
+			nv += m1[k];
+		cr_log_info("%s, densify %s: %zu of %zu valid, %zu differ", path, c->name, nv, px,
+			    df.over);
+		cr_assert_gt(nv, px / 2, "%s: the case covers too little (%zu)", c->name, nv);
+		cr_expect_leq((double)df.over, c->frac_over * (double)px,
+			      "%s, densify %s: %zu of %zu pixels differ", path, c->name, df.over, px);
+		bc_free((void *)a.rgb), bc_free((void *)a.depth), bc_free((void *)b.rgb);
+		bc_free((void *)b.depth);
+		free(o1), free(o2), free(m1), free(m2);
+	}
+}
+
+Test(gpu_ref, fast_c_warp_against_reference)
+{
+	warp_cases(NULL, "fast C");
+	/* The CPU's densify is the reference itself: this checks the cases' inputs (coverage)
+	 * that the CUDA test and the benchmark use. */
+	densify_cases(NULL, "C reference");
+}
+
+Test(gpu_ref, cuda_warp_densify_against_reference)
+{
+	gpu_ctx *c = cuda_or_skip();
+	warp_cases(c, "CUDA");
+	densify_cases(c, "CUDA");
+	gpu_ctx_destroy(c);
+}
+
 Test(gpu_ref, fast_c_tensor_plucker_points_against_plain)
 {
 	tensor_cases(NULL, "fast C");

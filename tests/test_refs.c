@@ -498,3 +498,99 @@ Test(refs, depth_from_the_twin_without_depth_maps, .timeout = 120)
 	fmt_reader_close(r);
 	cleanup();
 }
+
+/* Densified clips (--densify warp) get references and a warp for every frame: the references
+ * are chosen along the keyframes and pair with the frames that show them (frame_kind 0); the
+ * synthesized frames (poses interpolated) are warped too, and cover their view; on the
+ * keyframes the warp's static pixels match the frame (the ground truth of the first test). */
+Test(refs, densified_clips_get_references_and_warps, .timeout = 180)
+{
+	need_runs();
+	build("run0", "o0", "twin", 0, NULL, NULL, NULL);
+	char cap[4200], o_[4200], tw[4200];
+	snprintf(cap, sizeof(cap), "%s/run1", runs_dir());
+	snprintf(o_, sizeof(o_), "%s/o1d", g_tmp);
+	snprintf(tw, sizeof(tw), "%s/twin", g_tmp);
+	dataset_opts o;
+	dataset_opts_default(&o);
+	o.capture = cap, o.out = o_, o.twin = tw, o.width = VW, o.height = VH, o.threads = 2;
+	o.cpu_only = 1, o.densify = DATASET_DENSIFY_WARP, o.out_frames = 17;
+	dataset_job *j = NULL;
+	svt_err err = {0};
+	dataset_stats st;
+	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
+	cr_assert_eq(dataset_job_run(j, NULL, &err), 0, "%s", err.msg);
+	dataset_job_stats(j, &st);
+	dataset_job_destroy(j);
+	cr_assert_gt(st.refs_written, 0, "densified clips have references");
+	fmt_reader *r = open_shard("o1d", "run1");
+	json_t *g1 = gt_of("run1");
+	double gain[3];
+	for (int q = 0; q < 3; q++)
+		gain[q] = json_real_value(json_array_get(json_object_get(g1, "light_gain"), (size_t)q));
+	size_t made = 0, made_valid = 0, npx = 0, nclips = fmt_reader_clip_count(r);
+	double sum = 0;
+	cr_assert_gt(nclips, 0);
+	for (size_t c = 0; c < nclips; c++) {
+		const char *id = fmt_reader_clip_id(r, c);
+		fmt_clip_data cd;
+		cr_assert_eq(fmt_reader_clip(r, c, &cd, &err), 0, "%s", err.msg);
+		int N = cd.T, R = read_nrefs(r, id);
+		cr_assert(N > 9 && N <= 17, "clip %s: %d frames, densified", id, N);
+		cr_assert(R >= 1, "clip %s: %d references", id, R);
+		int32_t target[8], kind[8], *wref = malloc(sizeof(int32_t) * N);
+		uint8_t *fk = malloc((size_t)N);
+		read_ds(r, id, "refs/target_frame", H5T_NATIVE_INT32, target);
+		read_ds(r, id, "refs/kind", H5T_NATIVE_INT32, kind);
+		read_ds(r, id, "warp_ref", H5T_NATIVE_INT32, wref);
+		read_ds(r, id, "frame_kind", H5T_NATIVE_UINT8, fk);
+		for (int i = 0; i < R; i++)
+			if (kind[i] == FMT_REF_TRAJECTORY)
+				cr_assert(target[i] >= 0 && target[i] < N && fk[target[i]] == FMT_FRAME_KEY,
+					  "reference %d of %s pairs with frame %d (kind %d)", i, id,
+					  target[i], target[i] >= 0 && target[i] < N ? fk[target[i]] : -1);
+		size_t px = (size_t)VW * VH;
+		uint8_t *frames = malloc((size_t)N * px * 3), *warp = malloc((size_t)N * px * 3);
+		uint8_t *valid = malloc((size_t)N * px), *sm = malloc(px);
+		cr_assert_eq(fmt_reader_frames(r, c, 0, N, frames, &err), 0, "%s", err.msg);
+		read_ds(r, id, "warp", H5T_NATIVE_UINT8, warp);
+		read_ds(r, id, "warp_mask", H5T_NATIVE_UINT8, valid);
+		for (int t = 0; t < N; t++) {
+			cr_assert_geq(wref[t], 0, "frame %d of %s has a warp", t, id);
+			size_t nv = 0, off = (size_t)t * px;
+			for (size_t k = 0; k < px; k++)
+				nv += valid[off + k] != 0;
+			if (fk[t] != FMT_FRAME_KEY) {
+				made++;
+				made_valid += nv;
+				continue;
+			}
+			json_t *f = gt_frame_at(g1, cd.time_us[t]);
+			cr_assert(f, "keyframe %d of %s is a capture frame", t, id);
+			view_static_mask(f, cd.w2c + 16 * t, cd.K + 4 * t, sm);
+			for (int jj = 2; jj < VH - 2; jj++)
+				for (int i = 2; i < VW - 2; i++) {
+					size_t k = (size_t)jj * VW + i;
+					if (!valid[off + k] || !sm[k])
+						continue;
+					for (int q = 0; q < 3; q++)
+						sum += fabs(frames[3 * (off + k) + q] / gain[q] -
+							    warp[3 * (off + k) + q]);
+					npx++;
+				}
+		}
+		free(frames), free(warp), free(valid), free(sm), free(wref), free(fk);
+		fmt_clip_data_free(&cd);
+	}
+	double mae = sum / (3.0 * (double)npx);
+	double cover = made ? (double)made_valid / ((double)made * VW * VH) : 0;
+	cr_log_info("densified: %zu made frames warped, mean coverage %.2f; keyframes' static MAE "
+		    "%.2f over %zu pixels", made, cover, mae, npx);
+	cr_assert_gt(made, 0, "the clips have synthesized frames");
+	cr_assert_gt(cover, 0.2, "the synthesized frames' warps cover %.2f of their views", cover);
+	cr_assert_gt(npx, (size_t)(0.15 * VW * VH), "too few pixels compared: %zu", npx);
+	cr_assert_lt(mae, 10.0, "warped static pixels differ from the keyframes: MAE %.2f", mae);
+	fmt_reader_close(r);
+	json_decref(g1);
+	cleanup();
+}

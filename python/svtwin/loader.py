@@ -128,10 +128,11 @@ class ClipDataset:
     llh float64 [n,3], clip_id str, t0 int, and depth float16 [n,H,W] (metres, 0 = invalid)
     for clips that have it. Clips built with references (`svtwin build --refs`, the default)
     also give refs uint8 [R,H,W,3], ref_w2c float64 [R,4,4], ref_K float64 [R,4], ref_depth
-    float32 [R,H,W] (metres, 0 = none), ref_time int64 [R], ref_run str [R], ref_target int32
+    float16 [R,H,W] (metres, 0 = none), ref_time int64 [R], ref_run str [R], ref_target int32
     [R] (the clip frame each pairs with, -1: the lookahead), ref_kind int32 [R] (0 trajectory,
     1 lookahead), and for the sample's frames warp uint8 [n,H,W,3], warp_mask uint8 [n,H,W]
-    (1 valid) and warp_ref int32 [n]. min_refs keeps only clips with at least that many
+    (1 a reference pixel landed, 2 filled by a landing's footprint, 0 none) and warp_ref int32
+    [n]. min_refs keeps only clips with at least that many
     (trajectory) references, read from the clips' num_refs attributes without reading pixels.
     Thread use: one dataset per thread (h5py holds a
     global lock, so threads would not read in parallel anyway); processes may share it.
