@@ -100,6 +100,20 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
  * happens and removes tmp on failure. Fails if any object of the file is still open. */
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
 
+/* A shard built in memory (HDF5's core driver, no backing store) and committed with
+ * fmt_h5_commit_image: its SHA-256 is taken while its bytes are written, in order, once. HDF5
+ * rewrites its superblock and metadata at close, so a file written through the disk driver
+ * can only be hashed by reading it back. The price: the shard's compressed size in memory
+ * while it is written (twice that for the moment of the commit); the writer rotates shards
+ * at opts.target_bytes. tmp is the name the commit writes to. */
+hid_t fmt_h5_create_mem(const char *tmp);
+/* Takes the image of a file made by fmt_h5_create_mem, closes it, writes the image to tmp
+ * in 4 MiB pieces hashing each (hex, *bytes), fsyncs, renames to final, syncs the folder.
+ * Closes file whatever happens; on failure tmp is removed and final untouched. Fails if any
+ * object of the file is still open. */
+int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex[65],
+			uint64_t *bytes, svt_err *err);
+
 /* The errno an HDF5 call that just failed in this thread met in the OS (the file driver's
  * "errno = N" on the HDF5 error stack, e.g. ENOSPC), or 0: lets a message say "No space left
  * on device" instead of "cannot write". */
