@@ -2,7 +2,9 @@
  *
  * The calling thread owns every HDF5 call; a pool of worker threads only compresses frames
  * (fmt_chunk_encode, no HDF5) into slots that the calling thread then stores with
- * H5Dwrite_chunk. Slots bound the memory held: 2 x threads + 1 frames in flight.
+ * H5Dwrite_chunk. Slots bound the memory held: 2 x threads + 1 frames in flight. With
+ * opts.gate, the compression threads and the caller (while it holds a place) share the gate's
+ * places: the caller gives its place up while it waits for a slot.
  *
  * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
  * opts.target_bytes) and written once, in order and hashed as it goes, to PREFIX-NNNNN.h5.tmp,
@@ -108,6 +110,9 @@ static void *worker_main(void *arg)
 		fmt_codec c = w->o.codec;
 		int level = w->o.level, fl = w->o.fletcher32, W = w->W, H = w->H;
 		pthread_mutex_unlock(&w->mu);
+		/* The work counts against the caller's --threads (opts.gate): taken after the
+		 * lock is given up, given back before it is taken again. */
+		svt_gate_enter(w->o.gate);
 		svt_err e = {0};
 		if (s->f32) {
 			/* float -> float16 here, in parallel, rather than on the caller's thread.
@@ -132,6 +137,7 @@ static void *worker_main(void *arg)
 						   &e)
 				 : fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n,
 						    &s->out, &s->out_cap, &s->out_n, &e);
+		svt_gate_leave(w->o.gate);
 		pthread_mutex_lock(&w->mu);
 		s->state = rc ? S_FAILED : S_DONE;
 		if (rc)
@@ -242,7 +248,14 @@ static int pool_drain(fmt_writer *w, int mode, svt_err *err)
 		if (mode == DRAIN_NOWAIT || (mode == DRAIN_ONE_FREE && nfree > 0) ||
 		    (mode == DRAIN_ALL && pending == 0))
 			break;
+		/* Waiting, the caller's place in the gate goes to the compression threads. */
+		int paused = svt_gate_pause(w->o.gate);
 		pthread_cond_wait(&w->cv_done, &w->mu);
+		if (paused) {
+			pthread_mutex_unlock(&w->mu);
+			svt_gate_resume(w->o.gate, paused);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
