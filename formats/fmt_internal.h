@@ -104,11 +104,11 @@ int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
  * fmt_h5_commit_image: its SHA-256 is taken while its bytes are written, in order, once. HDF5
  * rewrites its superblock and metadata at close, so a file written through the disk driver
  * can only be hashed by reading it back. The price: the shard's compressed size in memory
- * while it is written (twice that for the moment of the commit); the writer rotates shards
- * at opts.target_bytes. tmp is the name the commit writes to. */
+ * while it is written (written out from the driver's own buffer, never copied); the writer
+ * rotates shards at opts.target_bytes. tmp is the name the commit writes to. */
 hid_t fmt_h5_create_mem(const char *tmp);
-/* Takes the image of a file made by fmt_h5_create_mem, closes it, writes the image to tmp
- * in 4 MiB pieces hashing each (hex, *bytes), fsyncs, renames to final, syncs the folder.
+/* Flushes a file made by fmt_h5_create_mem, writes its image to tmp in 4 MiB pieces hashing
+ * each (hex, *bytes), fsyncs, closes the file, renames tmp to final, syncs the folder.
  * Closes file whatever happens; on failure tmp is removed and final untouched. Fails if any
  * object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex[65],

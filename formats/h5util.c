@@ -491,7 +491,8 @@ int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex
 			uint64_t *bytes, svt_err *err)
 {
 	int rc = SVT_OK, fd = -1;
-	uint8_t *img = NULL;
+	const uint8_t *img = NULL;
+	void *handle = NULL;
 	EVP_MD_CTX *ctx = NULL;
 	ssize_t open_objs = H5Fget_obj_count(file, H5F_OBJ_ALL);
 	/* The flush brings the superblock's end of file and the metadata into the image. */
@@ -505,21 +506,17 @@ int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: HDF5 gave no file image", tmp);
 		goto cleanup;
 	}
-	/* The image is a copy: for a moment the shard is in memory twice. */
-	if (!(img = malloc((size_t)n)) || !(ctx = EVP_MD_CTX_new()) ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "%s: no memory for its %zd-byte image", tmp, n);
+	if (!(ctx = EVP_MD_CTX_new()) || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
 		goto cleanup;
 	}
-	if (H5Fget_file_image(file, img, (size_t)n) != n) {
+	/* The core driver's handle is its buffer (unsigned char **): after the flush, its first
+	 * n bytes are the image H5Fget_file_image would copy out (the same H5FD read; it only
+	 * rewrites status flags of superblocks v3+, and shards use the default v0). Written
+	 * from there, the shard is never copied in memory: it costs its size in RAM once. */
+	if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle ||
+	    !(img = *(const uint8_t *const *)handle) || memcmp(img, "\x89HDF\r\n\x1a\n", 8)) {
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot take its file image", tmp);
-		goto cleanup;
-	}
-	/* In memory nothing can fail for want of space: closing frees the driver's copy. */
-	herr_t closed = H5Fclose(file);
-	file = H5I_INVALID_HID;
-	if (closed < 0) {
-		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
 		goto cleanup;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -539,6 +536,14 @@ int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex
 		goto cleanup;
 	}
 	fd = -1;
+	/* In memory nothing can fail for want of space: closing frees the driver's buffer. */
+	herr_t closed = H5Fclose(file);
+	file = H5I_INVALID_HID;
+	img = NULL;
+	if (closed < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
+		goto cleanup;
+	}
 	unsigned char md[32];
 	unsigned mdlen = 0;
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -558,7 +563,6 @@ cleanup:
 		fmt_h5_discard(file, NULL);
 	if (rc)
 		unlink(tmp);
-	free(img);
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
