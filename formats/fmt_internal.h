@@ -48,6 +48,10 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 
 /* IEEE 754 binary16 bits of f, rounded to nearest even (overflow gives infinity). */
 uint16_t fmt_f16_from_f32(float f);
+/* Depths (metres) as the shard's little-endian halves: fmt_f16_from_f32 of each finite
+ * positive depth a half can hold (<= 65504), 0 for the rest. out may be in itself (out ==
+ * (uint8_t *)in: half i goes where float i/2 was, after it is read). */
+void fmt_depth_to_f16(const float *in, uint8_t *out, size_t n);
 /* The HDF5 type of a little-endian IEEE half float, as h5py defines it (caller closes). */
 hid_t fmt_f16_type(void);
 

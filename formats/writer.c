@@ -118,16 +118,7 @@ static void *worker_main(void *arg)
 			/* float -> float16 here, in parallel, rather than on the caller's thread.
 			 * In place: half i goes to bytes [2i, 2i+2), after float i (at 4i) is read. */
 			size_t np = s->n / 4;
-			const uint8_t *fb = s->in;
-			for (size_t i = 0; i < np; i++) {
-				float d;
-				memcpy(&d, fb + 4 * i, 4);
-				/* Only finite positive depths a half can hold are valid; the rest
-				 * become 0. Little-endian in the file, whatever this machine is. */
-				uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
-				s->in[2 * i] = (uint8_t)v;
-				s->in[2 * i + 1] = (uint8_t)(v >> 8);
-			}
+			fmt_depth_to_f16((const float *)(void *)s->in, s->in, np);
 			s->n = 2 * np;
 			s->f32 = 0;
 		}
