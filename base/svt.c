@@ -382,3 +382,83 @@ int svt_parse_double(const char *opt, const char *s, double min, double max, dou
 	*out = v;
 	return SVT_OK;
 }
+
+/* ---- CPU gate ------------------------------------------------------------------------------ */
+
+struct svt_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n, busy, peak;
+};
+
+/* The gate the calling thread holds a place of (at most one). */
+static __thread svt_gate *gate_held;
+
+svt_gate *svt_gate_create(int n)
+{
+	svt_gate *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->n = n > 0 ? n : 1;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	return g;
+}
+
+void svt_gate_destroy(svt_gate *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+	free(g);
+}
+
+void svt_gate_enter(svt_gate *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	while (g->busy >= g->n)
+		pthread_cond_wait(&g->cv, &g->mu);
+	g->busy++;
+	if (g->busy > g->peak)
+		g->peak = g->busy;
+	pthread_mutex_unlock(&g->mu);
+	gate_held = g;
+}
+
+void svt_gate_leave(svt_gate *g)
+{
+	if (!g)
+		return;
+	gate_held = NULL;
+	pthread_mutex_lock(&g->mu);
+	g->busy--;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+int svt_gate_pause(svt_gate *g)
+{
+	if (!g || gate_held != g)
+		return 0;
+	svt_gate_leave(g);
+	return 1;
+}
+
+void svt_gate_resume(svt_gate *g, int paused)
+{
+	if (paused)
+		svt_gate_enter(g);
+}
+
+int svt_gate_peak(const svt_gate *g)
+{
+	if (!g)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&g->mu);
+	int p = g->peak;
+	pthread_mutex_unlock((pthread_mutex_t *)&g->mu);
+	return p;
+}

@@ -85,6 +85,29 @@ void svt_progress_begin(svt_progress *p, const char *label, size_t total);
 void svt_progress_step(svt_progress *p, size_t n);
 void svt_progress_end(svt_progress *p);
 
+/* ---- CPU gate -----------------------------------------------------------------------------
+ * At most n of the threads that share a gate do work at once: a thread enters before it works
+ * and leaves before it blocks (waits for a queue, a join). It is how --threads bounds all of a
+ * build's threads (views, depth, fusion, compression, writing, hashing) while they still
+ * overlap when n allows. A thread holds at most one place of one gate at a time; pause and
+ * resume let code that may or may not run in a holder (a writer called by the build's main
+ * thread) give the place up around a blocking wait. NULL gates are open: every call is a
+ * no-op. */
+typedef struct svt_gate svt_gate;
+/* A gate of n >= 1 places (NULL on no memory). */
+svt_gate *svt_gate_create(int n);
+void svt_gate_destroy(svt_gate *g);
+/* Blocks until a place is free and takes it for the calling thread. */
+void svt_gate_enter(svt_gate *g);
+/* Gives the calling thread's place back (it must hold one). */
+void svt_gate_leave(svt_gate *g);
+/* Before a blocking wait: leaves g if the calling thread holds a place of it; returns whether
+ * it did, for svt_gate_resume after the wait. */
+int svt_gate_pause(svt_gate *g);
+void svt_gate_resume(svt_gate *g, int paused);
+/* The most places ever held at once (for tests). */
+int svt_gate_peak(const svt_gate *g);
+
 /* Monotonic time in seconds. */
 double svt_now(void);
 

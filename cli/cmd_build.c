@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"                     installed, else gzip), or jpeg[:quality]: each frame as JPEG\n"
 		"                     bytes (lossy)\n"
 		"  --cpu              use the C reference even when a GPU is present\n"
-		"  --threads N        worker threads (default: all cores)\n"
+		"  --threads N        at most N threads at work at once (default: all cores)\n"
 		"  --part I/N         build part I of N (0-based): the clips of every Nth capture\n"
 		"                     sequence, so that N processes share one build\n"
 		"  --track FILE       geotag from a GPX/NMEA/CSV track; --track-offset S shifts image\n"

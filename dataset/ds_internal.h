@@ -69,6 +69,11 @@ struct dataset_job {
 	twin_frame *clip_tf; /* the clip's frames, for twin_frames_distance */
 	struct ds_workers *workers; /* the run's pool (ds_views.c) */
 	int threads;         /* its size: opts.threads or the cores */
+	/* At most `threads` of the build's threads work at once (base/svt.h's gate): the
+	 * workers, the fusion thread, the writer's compression threads and the main thread
+	 * (which holds a place from the workers' start to the writer's close, given up while
+	 * it waits). */
+	svt_gate *gate;
 	/* depth -> points fused into the twin's tiles, once per frame */
 	gpu_point *pts;
 	size_t npts, cappts;

@@ -150,6 +150,7 @@ static int job_writer(dataset_job *j, svt_err *err)
 	fmt_writer_opts_default(&wo);
 	wo.resume = !o->fresh;
 	wo.threads = j->threads;
+	wo.gate = j->gate;
 	const char **stale = NULL;
 	size_t nstale = 0;
 	int rc;
@@ -259,10 +260,16 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	gpu_ctx_set_cpu_threads(j->gpu, 1);
 	snprintf(j->st.backend, sizeof(j->st.backend), "%s", gpu_ctx_backend(j->gpu));
 	svt_log_info("views on %s, %d workers", gpu_ctx_backend(j->gpu), j->threads);
-	if ((rc = ds_workers_create(j, j->threads, &j->workers, err)))
+	if (!(j->gate = svt_gate_create(j->threads))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the thread gate");
 		goto report;
-	if ((rc = job_writer(j, err)))
+	}
+	svt_gate_enter(j->gate);
+	if ((rc = ds_workers_create(j, j->threads, &j->workers, err)) ||
+	    (rc = job_writer(j, err))) {
+		svt_gate_leave(j->gate);
 		goto report;
+	}
 	rc = ds_clips_run(j, err);
 	ds_workers_destroy(j->workers);
 	j->workers = NULL;
@@ -275,6 +282,7 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	else
 		rc = fmt_writer_close(j->writer, err);
 	j->writer = NULL;
+	svt_gate_leave(j->gate);
 	j->st.committed = rc == SVT_OK;
 report:;
 	/* The rejects are written whatever happened after the scan: they say what was wrong. */
@@ -322,6 +330,7 @@ void dataset_job_destroy(dataset_job *j)
 	free(j->district);
 	free(j->dong);
 	gpu_ctx_destroy(j->gpu);
+	svt_gate_destroy(j->gate);
 	geo_crs_destroy(j->crs);
 	geo_enu_destroy(j->enu);
 	ingest_capture_destroy(j->cap);

@@ -175,13 +175,21 @@ int ds_twin_record_tiles(dataset_job *j, svt_err *err)
 /* The fusion of one clip's points, on its own thread while the main thread writes the clip
  * (the store is only ever touched by one thread at a time: the next fusion starts after this
  * one is joined). */
-static void *fuse_main(void *arg)
+static void fuse_run(dataset_job *j)
 {
-	dataset_job *j = arg;
 	svt_err_clear(&j->fuse_err);
 	j->fuse_rc = twin_store_add_points_of(j->store, j->fuse_pts, j->fuse_n,
 					      j->info.enu_origin_llh, j->fuse_fr, j->fuse_nfr,
 					      &j->fuse_err);
+}
+
+/* The fusion thread works in a place of the job's gate, like every other thread. */
+static void *fuse_main(void *arg)
+{
+	dataset_job *j = arg;
+	svt_gate_enter(j->gate);
+	fuse_run(j);
+	svt_gate_leave(j->gate);
 	return NULL;
 }
 
@@ -189,7 +197,9 @@ int ds_points_join(dataset_job *j, svt_err *err)
 {
 	if (!j->fusing)
 		return SVT_OK;
+	int paused = svt_gate_pause(j->gate);
 	pthread_join(j->fuse_th, NULL);
+	svt_gate_resume(j->gate, paused);
 	j->fusing = 0;
 	j->st.points_total += j->fuse_n;
 	j->fuse_n = j->fuse_nfr = 0;
@@ -223,8 +233,8 @@ int ds_points_flush(dataset_job *j, svt_err *err)
 	j->cappfr = frcap;
 	j->npfr = 0;
 	if (pthread_create(&j->fuse_th, NULL, fuse_main, j) != 0) {
-		/* No thread: fuse here. */
-		fuse_main(j);
+		/* No thread: fuse here (in the caller's place of the gate). */
+		fuse_run(j);
 		j->st.points_total += j->fuse_n;
 		j->fuse_n = j->fuse_nfr = 0;
 		if (j->fuse_rc) {

@@ -272,7 +272,9 @@ static void *worker_main(void *arg)
 		p->qhead = (p->qhead + 1) % p->qcap;
 		p->qlen--;
 		pthread_mutex_unlock(&p->mu);
+		svt_gate_enter(p->j->gate);
 		frame_run(w, s);
+		svt_gate_leave(p->j->gate);
 		pthread_mutex_lock(&p->mu);
 		if (++p->finished[s->b] == p->submitted[s->b])
 			pthread_cond_broadcast(&p->done);
@@ -456,11 +458,14 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 	ds_workers *p = j->workers;
 	ds_buf *B = &j->buf[b];
 	*rejected = 0;
+	/* Waiting, the main thread's place in the gate goes to the workers. */
+	int paused = svt_gate_pause(j->gate);
 	pthread_mutex_lock(&p->mu);
 	while (p->finished[b] < p->submitted[b])
 		pthread_cond_wait(&p->done, &p->mu);
 	p->submitted[b] = p->finished[b] = 0;
 	pthread_mutex_unlock(&p->mu);
+	svt_gate_resume(j->gate, paused);
 
 	/* In clip order, whatever order the workers finished in. */
 	for (int t = 0; t < T; t++) {

@@ -356,45 +356,47 @@ uint16_t fmt_f16_from_f32(float f)
 	return (uint16_t)h;
 }
 
-static void f16_depth_scalar(const float *in, uint8_t *out, size_t n)
+/* One depth as the shard stores it: finite positive depths a half can hold, else 0. */
+static uint16_t depth_half(float d)
 {
-	for (size_t i = 0; i < n; i++) {
-		float d = in[i];
-		uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
-		out[2 * i] = (uint8_t)v;
-		out[2 * i + 1] = (uint8_t)(v >> 8);
-	}
+	return d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-/* F16C's conversion rounds to nearest even as fmt_f16_from_f32 does (halves' subnormals
- * included; the rule keeps infinities and NaN out); x86-64 is little-endian. */
-__attribute__((target("avx,f16c"))) static size_t f16_depth_f16c(const float *in, uint8_t *out,
+/* Eight at a time with the CPU's F16C conversion: round to nearest even, subnormals
+ * included, the same bits as fmt_f16_from_f32 (tests/test_formats_codec.c compares). */
+__attribute__((target("avx,f16c"))) static size_t depth_half_f16c(const float *in, uint8_t *out,
 								 size_t n)
 {
-	const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(65504.0f);
+	const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(65504.0f);
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		__m256 d = _mm256_loadu_ps(in + i);
-		__m256 ok = _mm256_and_ps(_mm256_cmp_ps(d, lo, _CMP_GT_OQ),
-					  _mm256_cmp_ps(d, hi, _CMP_LE_OQ));
-		d = _mm256_and_ps(d, ok); /* 0 where the rule says so */
-		__m128i h = _mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		/* Ordered compares: NaN fails both, like the scalar rule. */
+		__m256 ok = _mm256_and_ps(_mm256_cmp_ps(d, zero, _CMP_GT_OQ),
+					  _mm256_cmp_ps(d, top, _CMP_LE_OQ));
+		__m128i h = _mm256_cvtps_ph(_mm256_and_ps(d, ok), _MM_FROUND_TO_NEAREST_INT);
 		_mm_storeu_si128((__m128i *)(void *)(out + 2 * i), h);
 	}
 	return i;
 }
 #endif
 
-void fmt_f16_depth_le(const float *in, uint8_t *out, size_t n)
+void fmt_depth_to_f16(const float *in, uint8_t *out, size_t n)
 {
 	size_t i = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (__builtin_cpu_supports("f16c"))
-		i = f16_depth_f16c(in, out, n);
+#if (defined(__x86_64__) || defined(__i386__)) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"))
+		i = depth_half_f16c(in, out, n);
 #endif
-	f16_depth_scalar(in + i, out + 2 * i, n - i);
+	for (; i < n; i++) {
+		float d;
+		memcpy(&d, (const uint8_t *)in + 4 * i, 4);
+		uint16_t v = depth_half(d);
+		out[2 * i] = (uint8_t)v;
+		out[2 * i + 1] = (uint8_t)(v >> 8);
+	}
 }
 
 hid_t fmt_f16_type(void)

@@ -48,10 +48,10 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 
 /* IEEE 754 binary16 bits of f, rounded to nearest even (overflow gives infinity). */
 uint16_t fmt_f16_from_f32(float f);
-/* n depths (metres) as little-endian float16 bytes out[2 i], out[2 i + 1] by the depth rule
- * of the shard (a finite depth in (0, 65504] is its half, rounded to nearest even; anything
- * else 0): fmt_f16_from_f32's bits, eight at a time where the CPU has F16C. */
-void fmt_f16_depth_le(const float *in, uint8_t *out, size_t n);
+/* Depths (metres) as the shard's little-endian halves: fmt_f16_from_f32 of each finite
+ * positive depth a half can hold (<= 65504), 0 for the rest. out may be in itself (out ==
+ * (uint8_t *)in: half i goes where float i/2 was, after it is read). */
+void fmt_depth_to_f16(const float *in, uint8_t *out, size_t n);
 /* The HDF5 type of a little-endian IEEE half float, as h5py defines it (caller closes). */
 hid_t fmt_f16_type(void);
 
@@ -103,6 +103,20 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
 /* Flush-close-fsync-rename-dirsync of an HDF5 file written under tmp; closes file whatever
  * happens and removes tmp on failure. Fails if any object of the file is still open. */
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
+
+/* A shard built in memory (HDF5's core driver, no backing store) and committed with
+ * fmt_h5_commit_image: its SHA-256 is taken while its bytes are written, in order, once. HDF5
+ * rewrites its superblock and metadata at close, so a file written through the disk driver
+ * can only be hashed by reading it back. The price: the shard's compressed size in memory
+ * while it is written (written out from the driver's own buffer, never copied); the writer
+ * rotates shards at opts.target_bytes. tmp is the name the commit writes to. */
+hid_t fmt_h5_create_mem(const char *tmp);
+/* Flushes a file made by fmt_h5_create_mem, writes its image to tmp in 4 MiB pieces hashing
+ * each (hex, *bytes), fsyncs, closes the file, renames tmp to final, syncs the folder.
+ * Closes file whatever happens; on failure tmp is removed and final untouched. Fails if any
+ * object of the file is still open. */
+int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex[65],
+			uint64_t *bytes, svt_err *err);
 
 /* The errno an HDF5 call that just failed in this thread met in the OS (the file driver's
  * "errno = N" on the HDF5 error stack, e.g. ENOSPC), or 0: lets a message say "No space left

@@ -51,6 +51,9 @@ typedef struct fmt_writer_opts {
 	int level;
 	int fletcher32;          /* per-chunk checksums (default 1) */
 	int threads;             /* compression threads (0 = number of cores) */
+	svt_gate *gate;          /* NULL, or the caller's CPU gate (base/svt.h): a compression
+				  * runs only in a free place of it; a caller holding a place gives
+				  * it up while it waits for the compression threads */
 	uint64_t target_bytes;   /* rotate shards at this size (default 500 MB) */
 	int resume;              /* 1: keep the committed shards PREFIX-NNNNN.h5 already in DIR
 				  * (numbered from 0 without a gap; each must open and pass the

@@ -453,6 +453,120 @@ fail:
 	return rc;
 }
 
+hid_t fmt_h5_create_mem(const char *tmp)
+{
+	/* The core driver without a backing store: nothing reaches the disk until
+	 * fmt_h5_commit_image writes the whole image in order. Grows 16 MiB at a time. */
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	hid_t f = H5I_INVALID_HID;
+	if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)16 << 20, 0) >= 0)
+		f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	if (fapl >= 0)
+		H5Pclose(fapl);
+	return f;
+}
+
+/* Writes buf[0, n) to fd, hashing each piece as it goes out (the file's bytes are exactly
+ * what was hashed: nothing rewrites them afterwards). */
+static int image_write(int fd, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx, const char *tmp,
+		       svt_err *err)
+{
+	size_t done = 0;
+	while (done < n) {
+		size_t want = n - done < ((size_t)4 << 20) ? n - done : ((size_t)4 << 20);
+		ssize_t put = write(fd, buf + done, want);
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return svt_err_set(err, SVT_E_IO, "%s: cannot write %s",
+					   strerror(put < 0 ? errno : ENOSPC), tmp);
+		if (EVP_DigestUpdate(ctx, buf + done, (size_t)put) != 1)
+			return svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
+		done += (size_t)put;
+	}
+	return SVT_OK;
+}
+
+int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex[65],
+			uint64_t *bytes, svt_err *err)
+{
+	int rc = SVT_OK, fd = -1;
+	const uint8_t *img = NULL;
+	void *handle = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	ssize_t open_objs = H5Fget_obj_count(file, H5F_OBJ_ALL);
+	/* The flush brings the superblock's end of file and the metadata into the image. */
+	ssize_t n = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
+	if (open_objs != 1) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: %zd HDF5 objects still open at close (a leak)",
+				 tmp, open_objs - 1);
+		goto cleanup;
+	}
+	if (n <= 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: HDF5 gave no file image", tmp);
+		goto cleanup;
+	}
+	if (!(ctx = EVP_MD_CTX_new()) || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
+		goto cleanup;
+	}
+	/* The core driver's handle is its buffer (unsigned char **): after the flush, its first
+	 * n bytes are the image H5Fget_file_image would copy out (the same H5FD read; it only
+	 * rewrites status flags of superblocks v3+, and shards use the default v0). Written
+	 * from there, the shard is never copied in memory: it costs its size in RAM once. */
+	if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle ||
+	    !(img = *(const uint8_t *const *)handle) || memcmp(img, "\x89HDF\r\n\x1a\n", 8)) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot take its file image", tmp);
+		goto cleanup;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
+		goto cleanup;
+	}
+	if ((rc = image_write(fd, img, (size_t)n, ctx, tmp, err)))
+		goto cleanup;
+	if (fsync(fd) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "%s: fsync of %s failed", strerror(errno), tmp);
+		goto cleanup;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = svt_err_set(err, SVT_E_IO, "%s: close of %s failed", strerror(errno), tmp);
+		goto cleanup;
+	}
+	fd = -1;
+	/* In memory nothing can fail for want of space: closing frees the driver's buffer. */
+	herr_t closed = H5Fclose(file);
+	file = H5I_INVALID_HID;
+	img = NULL;
+	if (closed < 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
+		goto cleanup;
+	}
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (bytes)
+		*bytes = (uint64_t)n;
+	if (rename(tmp, final) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
+		goto cleanup;
+	}
+	rc = svt_dir_sync_of(final, err);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (file >= 0)
+		fmt_h5_discard(file, NULL);
+	if (rc)
+		unlink(tmp);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 void fmt_w2c_center(const double *m, double C[3])
 {
 	for (int i = 0; i < 3; i++)

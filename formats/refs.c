@@ -115,7 +115,7 @@ static int depth_put(fmt_writer *w, hid_t loc, const hsize_t *dims, const float 
 	uint8_t *h = malloc(n ? 2 * n : 1);
 	if (!h)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for the references' depth");
-	fmt_f16_depth_le(depth, h, n);
+	fmt_depth_to_f16(depth, h, n);
 	hid_t ft = fmt_f16_type();
 	int rc = stack_put(w, loc, "depth", ft, ft, 3, dims, 0, 0, h, err);
 	H5Tclose(ft);

@@ -2,9 +2,13 @@
  *
  * The calling thread owns every HDF5 call; a pool of worker threads only compresses frames
  * (fmt_chunk_encode, no HDF5) into slots that the calling thread then stores with
- * H5Dwrite_chunk. Slots bound the memory held: 2 x threads + 1 frames in flight.
+ * H5Dwrite_chunk. Slots bound the memory held: 2 x threads + 1 frames in flight. With
+ * opts.gate, the compression threads and the caller (while it holds a place) share the gate's
+ * places: the caller gives its place up while it waits for a slot.
  *
- * A shard lives as PREFIX-NNNNN.h5.tmp until fmt_h5_commit renames it; master.h5 and
+ * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
+ * opts.target_bytes) and written once, in order and hashed as it goes, to PREFIX-NNNNN.h5.tmp,
+ * which fmt_h5_commit_image then renames; master.h5 and
  * manifest.json are written after the last shard, atomically, so a manifest never names a
  * shard that is not whole.
  */
@@ -106,21 +110,15 @@ static void *worker_main(void *arg)
 		fmt_codec c = w->o.codec;
 		int level = w->o.level, fl = w->o.fletcher32, W = w->W, H = w->H;
 		pthread_mutex_unlock(&w->mu);
+		/* The work counts against the caller's --threads (opts.gate): taken after the
+		 * lock is given up, given back before it is taken again. */
+		svt_gate_enter(w->o.gate);
 		svt_err e = {0};
 		if (s->f32) {
 			/* float -> float16 here, in parallel, rather than on the caller's thread.
 			 * In place: half i goes to bytes [2i, 2i+2), after float i (at 4i) is read. */
 			size_t np = s->n / 4;
-			const uint8_t *fb = s->in;
-			for (size_t i = 0; i < np; i++) {
-				float d;
-				memcpy(&d, fb + 4 * i, 4);
-				/* Only finite positive depths a half can hold are valid; the rest
-				 * become 0. Little-endian in the file, whatever this machine is. */
-				uint16_t v = d > 0 && d <= 65504.0f ? fmt_f16_from_f32(d) : 0;
-				s->in[2 * i] = (uint8_t)v;
-				s->in[2 * i + 1] = (uint8_t)(v >> 8);
-			}
+			fmt_depth_to_f16((const float *)(void *)s->in, s->in, np);
 			s->n = 2 * np;
 			s->f32 = 0;
 		}
@@ -130,6 +128,7 @@ static void *worker_main(void *arg)
 						   &e)
 				 : fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n,
 						    &s->out, &s->out_cap, &s->out_n, &e);
+		svt_gate_leave(w->o.gate);
 		pthread_mutex_lock(&w->mu);
 		s->state = rc ? S_FAILED : S_DONE;
 		if (rc)
@@ -240,7 +239,14 @@ static int pool_drain(fmt_writer *w, int mode, svt_err *err)
 		if (mode == DRAIN_NOWAIT || (mode == DRAIN_ONE_FREE && nfree > 0) ||
 		    (mode == DRAIN_ALL && pending == 0))
 			break;
+		/* Waiting, the caller's place in the gate goes to the compression threads. */
+		int paused = svt_gate_pause(w->o.gate);
 		pthread_cond_wait(&w->cv_done, &w->mu);
+		if (paused) {
+			pthread_mutex_unlock(&w->mu);
+			svt_gate_resume(w->o.gate, paused);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -258,7 +264,7 @@ static int shard_open(fmt_writer *w, svt_err *err)
 	if ((rc = svt_path_join(w->final, sizeof(w->final), w->dir, w->fname, err)))
 		return rc;
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->final);
-	w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	w->file = fmt_h5_create_mem(w->tmp);
 	if (w->file < 0)
 		return svt_err_set(err, SVT_E_HDF5, "cannot create %s", w->tmp);
 	w->shard_first = w->nall;
@@ -288,9 +294,10 @@ static void shard_drop(fmt_writer *w)
 	w->depth_ds = w->frames_ds = w->clip_g = w->clips = w->file = H5I_INVALID_HID;
 }
 
-/* Appends a committed shard (file name, path to hash, counts) to the manifest's list. */
-static int shards_push(fmt_writer *w, const char *name, const char *path, size_t clips,
-		       uint64_t frames, svt_err *err)
+/* Appends a committed shard (file name, counts) to the manifest's list: its SHA-256 and size
+ * given (hex, written in this run) or read from path (a shard kept by a resume). */
+static int shards_push(fmt_writer *w, const char *name, const char *path, const char *hex,
+		       uint64_t bytes, size_t clips, uint64_t frames, svt_err *err)
 {
 	if (w->nshards == w->capshards) {
 		size_t nc = w->capshards ? 2 * w->capshards : 8;
@@ -305,7 +312,13 @@ static int shards_push(fmt_writer *w, const char *name, const char *path, size_t
 	snprintf(s->file, sizeof(s->file), "%s", name);
 	s->clips = clips;
 	s->frames = frames;
-	int rc = fmt_file_sha256(path, s->sha256, &s->bytes, err);
+	int rc = SVT_OK;
+	if (hex) {
+		memcpy(s->sha256, hex, 65);
+		s->bytes = bytes;
+	} else {
+		rc = fmt_file_sha256(path, s->sha256, &s->bytes, err);
+	}
 	if (!rc)
 		w->nshards++;
 	return rc;
@@ -323,9 +336,11 @@ static int shard_finish(fmt_writer *w, svt_err *err)
 	w->clips = H5I_INVALID_HID;
 	hid_t f = w->file;
 	w->file = H5I_INVALID_HID;
-	if ((rc = fmt_h5_commit(f, w->tmp, w->final, err)))
+	char hex[65];
+	uint64_t bytes = 0;
+	if ((rc = fmt_h5_commit_image(f, w->tmp, w->final, hex, &bytes, err)))
 		return rc;
-	if ((rc = shards_push(w, w->fname, w->final, n, w->shard_frames, err)))
+	if ((rc = shards_push(w, w->fname, w->final, hex, bytes, n, w->shard_frames, err)))
 		return rc;
 	w->shard_no++;
 	svt_log_debug("committed %s: %zu clips, %llu bytes", w->final, n,
@@ -424,7 +439,7 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 		}
 		w->nall += n;
 		free(rows);
-		if ((rc = shards_push(w, name, path, n, frames, err)))
+		if ((rc = shards_push(w, name, path, NULL, 0, n, frames, err)))
 			return rc;
 		w->shard_no = k + 1;
 		w->resumed_shards++;

@@ -131,6 +131,68 @@ void gpu_view_map_free(gpu_view_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+#ifdef VIEW_MAP_AVX2
+/* Pixels [0, n8) of a row from 16-bit depth (n8 a multiple of 8), eight at a time: the taps
+ * wrapped as gm_wrap_tap does, the samples gathered, and the same float operations as the
+ * scalar loop (a multiply, the range tests, one division), so the same bits. A group whose
+ * columns fall outside [-W, 2W) (never, from atan2's range; kept for safety) is left to the
+ * scalar loop, as *done says: the first pixel not written. Each sample is read as the 32 bits
+ * ending at it (or, in column 0, starting at it), so no read leaves the image. */
+__attribute__((target("avx2"))) static int depth_row_u16_avx2(const gpu_depth *src,
+								  const int *tap,
+								  const float *norm, int n8,
+								  float scale, float min_m,
+								  float max_m, float *row)
+{
+	const int W = src->width, H = src->height;
+	const __m256i vW = _mm256_set1_epi32(W), vH = _mm256_set1_epi32(H);
+	const __m256i half = _mm256_set1_epi32(W / 2), zero = _mm256_setzero_si256();
+	const __m256i mone = _mm256_set1_epi32(-1), twoH1 = _mm256_set1_epi32(2 * H - 1);
+	const __m256i lo16 = _mm256_set1_epi32(0xffff), stride = _mm256_set1_epi32((int)src->stride);
+	const __m256 vs = _mm256_set1_ps(scale), vmin = _mm256_set1_ps(min_m);
+	const __m256 vmax = _mm256_set1_ps(max_m), fz = _mm256_setzero_ps();
+	const __m256i deint = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+	const int *base = (const int *)(const void *)src->data;
+	int i = 0;
+	for (; i < n8; i += 8) {
+		/* (c, r) pairs -> x in the low half, y in the high half */
+		__m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tap + 2 * i)), deint);
+		__m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tap + 2 * i + 8)), deint);
+		__m256i x = _mm256_permute2x128_si256(a, b, 0x20);
+		__m256i y = _mm256_permute2x128_si256(a, b, 0x31);
+		__m256i top = _mm256_cmpgt_epi32(zero, y);                 /* y < 0 */
+		__m256i bot = _mm256_cmpgt_epi32(y, _mm256_sub_epi32(vH, _mm256_set1_epi32(1)));
+		y = _mm256_blendv_epi8(y, _mm256_sub_epi32(mone, y), top);
+		y = _mm256_blendv_epi8(y, _mm256_sub_epi32(twoH1, y), bot);
+		x = _mm256_add_epi32(x, _mm256_and_si256(half, _mm256_or_si256(top, bot)));
+		/* x % W for x in [-W, 2W) */
+		__m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_sub_epi32(zero, vW), x),
+					      _mm256_cmpgt_epi32(x, _mm256_sub_epi32(
+							     _mm256_add_epi32(vW, vW), _mm256_set1_epi32(1))));
+		/* y must end in [0, H) too (|y| < H before the wrap) */
+		out = _mm256_or_si256(out, _mm256_or_si256(_mm256_cmpgt_epi32(zero, y),
+							   _mm256_cmpgt_epi32(y, _mm256_sub_epi32(vH, _mm256_set1_epi32(1)))));
+		if (!_mm256_testz_si256(out, out))
+			break;
+		x = _mm256_add_epi32(x, _mm256_and_si256(vW, _mm256_cmpgt_epi32(zero, x)));
+		x = _mm256_sub_epi32(x, _mm256_andnot_si256(_mm256_cmpgt_epi32(vW, x), vW));
+		__m256i pos = _mm256_cmpgt_epi32(x, zero);                 /* x > 0 */
+		__m256i off = _mm256_add_epi32(_mm256_mullo_epi32(y, stride), _mm256_add_epi32(x, x));
+		off = _mm256_add_epi32(off, _mm256_and_si256(pos, _mm256_set1_epi32(-2)));
+		__m256i g = _mm256_i32gather_epi32(base, off, 1);
+		g = _mm256_srlv_epi32(g, _mm256_and_si256(pos, _mm256_set1_epi32(16)));
+		g = _mm256_and_si256(g, lo16);
+		__m256 range = _mm256_mul_ps(_mm256_cvtepi32_ps(g), vs);
+		__m256 ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(range, vmin, _CMP_GE_OQ),
+							_mm256_cmp_ps(range, vmax, _CMP_LE_OQ)),
+					  _mm256_cmp_ps(range, fz, _CMP_GT_OQ));
+		__m256 d = _mm256_div_ps(range, _mm256_loadu_ps(norm + i));
+		_mm256_storeu_ps(row + i, _mm256_and_ps(ok, d));
+	}
+	return i;
+}
+#endif
+
 int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
 			    size_t dst_stride, svt_err *err)
 {
@@ -178,7 +240,15 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 			tap[2 * i] = (int)floorf(c + 0.5f);
 			tap[2 * i + 1] = (int)floorf(r + 0.5f);
 		}
-		for (i = 0; i < m->width; i++) {
+		i = 0;
+#ifdef VIEW_MAP_AVX2
+		/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
+		if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
+		    src->stride * (size_t)src->height < ((size_t)1 << 31))
+			i = depth_row_u16_avx2(src, tap, norm, m->width & ~7, scale, min_m, max_m,
+					       row);
+#endif
+		for (; i < m->width; i++) {
 			int x, y;
 			gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
 			const uint8_t *p = base + (size_t)y * src->stride;
