@@ -337,6 +337,16 @@ void fmt_utc_now(char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The digest of ctx as 64 lowercase hex digits and a NUL in hex[65]. */
+static void sha_hex(EVP_MD_CTX *ctx, char *hex)
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
 int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *err)
 {
 	int rc = SVT_OK;
@@ -361,11 +371,7 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
 		rc = svt_err_set(err, SVT_E_IO, "read error in %s", path);
 		goto done;
 	}
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sha_hex(ctx, hex);
 	if (bytes)
 		*bytes = total;
 done:
@@ -544,11 +550,7 @@ int fmt_h5_commit_image(hid_t file, const char *tmp, const char *final, char hex
 		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
 		goto cleanup;
 	}
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sha_hex(ctx, hex);
 	if (bytes)
 		*bytes = (uint64_t)n;
 	if (rename(tmp, final) != 0) {
