@@ -110,6 +110,8 @@ int svt_gate_peak(const svt_gate *g);
 
 /* Monotonic time in seconds. */
 double svt_now(void);
+/* CPU time of the calling thread in seconds (what a stage costs, whatever else runs). */
+double svt_thread_cpu(void);
 
 /* Reads a whole file into a malloc'd buffer (caller frees), refusing files over max_bytes. */
 int svt_file_read(const char *path, size_t max_bytes, uint8_t **data, size_t *size, svt_err *err);

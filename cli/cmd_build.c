@@ -187,9 +187,10 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 			o->default_tz_min == 540 ? "the default, Korea" : "--tz");
 	if (s->refs_written || s->refs_dropped_cover || s->refs_no_depth)
 		fprintf(stderr, "svtwin build: %zu references (%zu dropped by coverage, %zu without "
-				"depth), %zu warped frames, %zu frames without a warp, %.2f s\n",
+				"depth), %zu warped frames, %zu frames without a warp, %.2f s (%.2f s "
+				"CPU; the clips' own views %.2f s CPU)\n",
 			s->refs_written, s->refs_dropped_cover, s->refs_no_depth, s->warps_written,
-			s->warps_missing, s->seconds_refs);
+			s->warps_missing, s->seconds_refs, s->seconds_refs_cpu, s->seconds_views_cpu);
 	if (s->clips_holdout)
 		fprintf(stderr, "svtwin build: %zu clips sent to test by --holdout\n",
 			s->clips_holdout);

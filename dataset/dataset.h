@@ -179,6 +179,10 @@ typedef struct dataset_stats {
 	size_t refs_written, refs_dropped_cover, refs_no_depth, warps_written, warps_missing;
 	size_t clips_holdout;    /* clips sent to test by the holdout */
 	double seconds_refs;
+	/* CPU seconds (all threads) of the clips' own views (decode, colour and depth views;
+	 * not the twin's depth points) and of the references with their warps: what
+	 * the references cost against the views (bench/refs_bench.py). */
+	double seconds_views_cpu, seconds_refs_cpu;
 	/* Why no clip was cut when none was (a sentence; "" otherwise). */
 	char no_clip_why[256];
 } dataset_stats;

@@ -447,7 +447,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	const dataset_opts *o = &j->o;
 	if (o->refs <= 0 || !j->store)
 		return SVT_OK;
-	double t0 = svt_now();
+	double t0 = svt_now(), c0 = svt_thread_cpu();
 	int rc = SVT_OK;
 	if ((rc = refs_state(j, err)) || (rc = holdout_load(j, j->refs, err)))
 		return rc;
@@ -567,6 +567,7 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 				    .holdout = o->holdout, .clip_in_holdout = r->clip_held};
 		rc = fmt_clip_refs_write(j->writer, &d0, err);
 		j->st.seconds_refs += svt_now() - t0;
+	j->st.seconds_refs_cpu += svt_thread_cpu() - c0;
 		return rc;
 	}
 	/* Warps: each frame stored gets its nearest trajectory reference (a densified clip's
@@ -619,5 +620,6 @@ int ds_refs_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, in
 	j->st.refs_written += (size_t)R;
 	j->st.warps_written += (size_t)warped;
 	j->st.seconds_refs += svt_now() - t0;
+	j->st.seconds_refs_cpu += svt_thread_cpu() - c0;
 	return SVT_OK;
 }

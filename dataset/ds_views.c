@@ -50,6 +50,9 @@ typedef struct ds_worker {
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
 	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
+	/* CPU seconds of this worker's views (decode, colour and depth views) and of the depth
+	 * points it made for the twin (dataset_stats.seconds_views_cpu: the points left out). */
+	double cpu_frames, cpu_points;
 } ds_worker;
 
 struct ds_workers {
@@ -157,9 +160,11 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 		s->cappts = cap;
 	}
 	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
+	double c0 = svt_thread_cpu();
 	gpu_lock(w->pool);
 	rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[s->k].w2c, s->pts, cap, &s->npts, err);
 	gpu_unlock(w->pool);
+	w->cpu_points += svt_thread_cpu() - c0;
 	if (rc)
 		return svt_err_prefix(err, "points of %s", dpath);
 	s->depth_used = 1;
@@ -273,7 +278,9 @@ static void *worker_main(void *arg)
 		p->qlen--;
 		pthread_mutex_unlock(&p->mu);
 		svt_gate_enter(p->j->gate);
+		double c0 = svt_thread_cpu();
 		frame_run(w, s);
+		w->cpu_frames += svt_thread_cpu() - c0;
 		svt_gate_leave(p->j->gate);
 		pthread_mutex_lock(&p->mu);
 		if (++p->finished[s->b] == p->submitted[s->b])
@@ -325,6 +332,7 @@ void ds_workers_destroy(ds_workers *p)
 		if (p->w[i].started)
 			pthread_join(p->w[i].th, NULL);
 	for (int i = 0; i < p->n; i++) {
+		p->j->st.seconds_views_cpu += p->w[i].cpu_frames - p->w[i].cpu_points;
 		ingest_decoder_destroy(p->w[i].dec);
 		ingest_decoder_destroy(p->w[i].ddec);
 		ingest_image_free(&p->w[i].img);

@@ -74,7 +74,7 @@ echo "== bench densify"
 "${PYTHON:-/usr/bin/python3}" bench/densify_bench.py "$B" "${TMPDIR:-/tmp}/svt-bench-densify-$$" || rc=1
 rm -rf "${TMPDIR:-/tmp}/svt-bench-densify-$$"
 # References and warped views on three capture runs (bench/refs_bench.py): their rate per core
-# and the build's CPU time with them against without.
+# against the views' own CPU time (dense 9-frame clips and the recipe's 57-frame clips).
 echo "== bench refs"
 "${PYTHON:-/usr/bin/python3}" bench/refs_bench.py "$B/svtwin" "$B/samples/runs" || rc=1
 exit $rc
