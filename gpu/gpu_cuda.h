@@ -42,11 +42,13 @@ int gpu_cuda_plucker(gpu_cuda *c, const double *RC, const double *K, int n, int 
 /* g: the view's float parameters at the depth map's size; s: the source (host pointers). */
 int gpu_cuda_view_depth(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, int out_w, int out_h,
 			float *dst, size_t dst_stride, svt_err *err);
+/* color_on_device: color->data is device memory (a decoded frame, packed or strided), read in
+ * place; else a host image, uploaded. */
 int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
-			     const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
+			     int color_on_device, const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
 			     svt_err *err);
 /* Accumulates the points into voxels; *vox (malloc'd here, caller frees) gets the *m
- * occupied voxels in no particular order. */
+ * occupied voxels sorted by key on the device (CUB radix sort). */
 int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_t n, double inv_v,
 			      void **vox, size_t *m, size_t *n_dropped, svt_err *err);
 int gpu_cuda_bev(gpu_cuda *c, const gpu_point *pts, size_t n, const gpu_bev *b, uint8_t *occ,

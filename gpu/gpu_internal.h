@@ -52,9 +52,15 @@ int gpu_plucker_check(const double *w2c, const double *K, int n, int img_w, int 
 		      int patch, gpu_dtype dtype, const void *dst, double *RC, svt_err *err);
 int gpu_depth_check(const gpu_depth *d, const gpu_image *color, const double w2c[16],
 		    const gpu_point *out, size_t *n_out, svt_err *err);
-/* Sorts the occupied voxels by key and writes the output points (shared final step). */
-int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, uint32_t *counts,
-		     size_t cap, size_t *n_out, svt_err *err);
+/* gpu_depth_to_points with a colour image that may live on the device (color_on_device: a
+ * decoded frame of ctx's CUDA device, read in place; SVT_E_INPUT on a CPU context). */
+int gpu_depth_to_points_src(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
+			    int color_on_device, const double w2c[16], gpu_point *out, size_t cap,
+			    size_t *n_out, svt_err *err);
+/* Sorts the occupied voxels by key (unless sorted: the device sorted them already; a radix
+ * sort in C otherwise) and writes the output points (shared final step). */
+int gpu_voxel_finish(gm_vox *v, size_t m, int sorted, double voxel_m, gpu_point *out,
+		     uint32_t *counts, size_t cap, size_t *n_out, svt_err *err);
 int gpu_bev_check(const gpu_point *pts, size_t n, const gpu_bev *b, svt_err *err);
 int gpu_zbuf_check(const gpu_point *pts, size_t n, const double w2c[16], const double K[4],
 		   int width, int height, const float *depth, svt_err *err);
