@@ -109,6 +109,33 @@ double gpu_ctx_last_device_ms(const gpu_ctx *ctx)
 	return 0.0;
 }
 
+int gpu_ctx_host_pin(gpu_ctx *ctx, void *p, size_t bytes)
+{
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && p && bytes) {
+		svt_err e = {0};
+		if (gpu_cuda_host_register(p, bytes, &e))
+			svt_log_warn("gpu: %s: downloads into it are staged", e.msg);
+	}
+#else
+	(void)ctx;
+	(void)p;
+	(void)bytes;
+#endif
+	return 0;
+}
+
+void gpu_ctx_host_unpin(gpu_ctx *ctx, void *p)
+{
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && p)
+		gpu_cuda_host_unregister(p);
+#else
+	(void)ctx;
+	(void)p;
+#endif
+}
+
 void gpu_ctx_set_cpu_threads(gpu_ctx *ctx, int n)
 {
 	if (ctx)

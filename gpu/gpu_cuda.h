@@ -68,14 +68,21 @@ int gpu_cuda_download_image(gpu_cuda *c, const gpu_image *dev, gpu_image *host, 
  * allocation failure, a bad launch configuration), 0 when the context is lost. */
 int gpu_cuda_healthy(gpu_cuda *c);
 
+/* cudaHostRegister / cudaHostUnregister (gpu_ctx_host_pin), and whether p lies in pinned
+ * or registered host memory (the view download then skips its staging copy). */
+int gpu_cuda_host_register(void *p, size_t bytes, svt_err *err);
+void gpu_cuda_host_unregister(void *p);
+int gpu_cuda_host_is_pinned(const void *p);
+
 /* ---- nvJPEG (jpeg.cu) ---- */
 typedef struct gpu_nvjpeg gpu_nvjpeg;
 /* The CPU decoder jpeg.c lends the device side for what nvJPEG cannot decode: header gives the
  * RGB size, decode writes RGB rows stride bytes apart into dst (pinned memory). */
 typedef struct gpu_jpeg_cpu {
 	int (*header)(void *arg, const uint8_t *data, size_t len, int *w, int *h, svt_err *err);
+	/* *warning: 1 when the data were corrupt but decodable (err's message says how). */
 	int (*decode)(void *arg, const uint8_t *data, size_t len, uint8_t *dst, size_t stride,
-		      int w, int h, svt_err *err);
+		      int w, int h, int *warning, svt_err *err);
 	void *arg;
 } gpu_jpeg_cpu;
 /* Device slots for max_batch frames and, when use_nvjpeg and the library loads and accepts

@@ -42,6 +42,7 @@ extern "C" int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, con
 	size_t total = 0, off = 0;
 	gm_src s;
 	dim3 block(32, 8);
+	int direct[64] = {0};
 	for (int k = 0; k < n; k++)
 		total += (size_t)v[k].width * ch * (size_t)v[k].height;
 	if ((rc = gpu_cuda_buf_reserve(&c->h_out, total, 1, err)) ||
@@ -53,11 +54,17 @@ extern "C" int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, con
 	s.H = src->height;
 	s.ch = ch;
 	/* Each view is cut in bands: band b downloads on c->down while band b + 1 computes on
-	 * c->up (events order the two streams). */
+	 * c->up (events order the two streams). A packed destination in pinned memory (a clip
+	 * buffer the caller pinned once, gpu_ctx_host_pin) takes the DMA directly: no staging
+	 * copy. */
+	for (int k = 0; k < n && k < 64; k++)
+		direct[k] = dst[k].stride == (size_t)v[k].width * ch && gpu_cuda_host_is_pinned(dst[k].data);
 	GPU_CUDA_TIME_START(c);
 	for (int k = 0; k < n; k++) {
 		int w = v[k].width, h = v[k].height;
 		size_t row = (size_t)w * ch;
+		unsigned char *hb = k < 64 && direct[k] ? dst[k].data
+							: (unsigned char *)c->h_out.p + off;
 		gm_view g;
 		gpu_view_to_gm(&v[k], src->width, src->height, &g);
 		for (int b = 0; b < GPU_CUDA_BANDS; b++) {
@@ -72,7 +79,7 @@ extern "C" int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, con
 			CUDA_CK(cudaGetLastError());
 			CUDA_CK(cudaEventRecord(c->band_done[b], c->up));
 			CUDA_CK(cudaStreamWaitEvent(c->down, c->band_done[b], 0));
-			CUDA_CK(cudaMemcpyAsync((unsigned char *)c->h_out.p + off + (size_t)j0 * row,
+			CUDA_CK(cudaMemcpyAsync(hb + (size_t)j0 * row,
 						(unsigned char *)c->d_out.p + off + (size_t)j0 * row,
 						(size_t)(j1 - j0) * row, cudaMemcpyDeviceToHost,
 						c->down));
@@ -86,7 +93,7 @@ extern "C" int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, con
 	off = 0;
 	for (int k = 0; k < n; k++) {
 		size_t row = (size_t)v[k].width * ch;
-		for (int j = 0; j < v[k].height; j++)
+		for (int j = 0; j < v[k].height && !(k < 64 && direct[k]); j++)
 			memcpy(dst[k].data + (size_t)j * dst[k].stride,
 			       (unsigned char *)c->h_out.p + off + (size_t)j * row, row);
 		off += row * (size_t)v[k].height;

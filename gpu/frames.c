@@ -1,0 +1,131 @@
+/* frames.c: a clip's frames in one call (gpu_frame_batch): decode every panorama of the batch,
+ * then per frame its colour view, depth view and depth -> points, each reading the panorama
+ * where the decode left it. On a CUDA context that is the device (nvJPEG batched, or
+ * libjpeg-turbo + one upload), so no kernel uploads the panorama again; on the C path it is
+ * host memory and the calls are the same dispatchers the job calls one by one, so the seam
+ * gives the job's CPU results bit for bit (tests/test_gpu_frames.c, tests/test_dataset.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu_internal.h"
+
+struct gpu_frame_batch {
+	gpu_ctx *ctx;
+	int max_frames;
+	gpu_jpeg *jpeg;
+	gpu_jpeg_frame *dec;      /* max_frames decoded frames */
+	const uint8_t **data;     /* the batch's JPEGs, packed for gpu_jpeg_decode_batch */
+	size_t *len;
+	int *slot;                /* frame k -> its decoded frame (-1: a host panorama) */
+	char desc[400];
+};
+
+int gpu_frame_batch_create(gpu_ctx *ctx, int max_frames, gpu_frame_batch **out, svt_err *err)
+{
+	int rc = 0;
+	gpu_frame_batch *b = NULL;
+	*out = NULL;
+	if (!ctx || max_frames < 1 || max_frames > 256)
+		return svt_err_set(err, SVT_E_INPUT, "frames: need a context and 1..256 frames a batch");
+	if (!(b = calloc(1, sizeof(*b))) ||
+	    !(b->dec = calloc((size_t)max_frames, sizeof(*b->dec))) ||
+	    !(b->data = calloc((size_t)max_frames, sizeof(*b->data))) ||
+	    !(b->len = calloc((size_t)max_frames, sizeof(*b->len))) ||
+	    !(b->slot = calloc((size_t)max_frames, sizeof(*b->slot)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "frames: no memory for a batch of %d", max_frames);
+		goto cleanup;
+	}
+	b->ctx = ctx;
+	b->max_frames = max_frames;
+	if ((rc = gpu_jpeg_create(ctx, max_frames, &b->jpeg, err)))
+		goto cleanup;
+	snprintf(b->desc, sizeof(b->desc), "frames on %s, decode: %s", gpu_ctx_backend(ctx),
+		 gpu_jpeg_describe(b->jpeg));
+cleanup:
+	if (rc) {
+		gpu_frame_batch_destroy(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+void gpu_frame_batch_destroy(gpu_frame_batch *b)
+{
+	if (!b)
+		return;
+	gpu_jpeg_destroy(b->jpeg);
+	free(b->dec);
+	free(b->data);
+	free(b->len);
+	free(b->slot);
+	free(b);
+}
+
+const char *gpu_frame_batch_describe(const gpu_frame_batch *b)
+{
+	return b ? b->desc : "none";
+}
+
+/* Frame f's views and points from its panorama src (on the device when on_device). */
+static int frame_cut(gpu_ctx *ctx, gpu_frame *f, const gpu_image *src, int on_device,
+		     svt_err *err)
+{
+	int rc = gpu_views_from_image(ctx, src, on_device, &f->view, 1, &f->out, err);
+	if (rc)
+		return svt_err_prefix(err, "view");
+	if (f->depth && f->vdepth &&
+	    (rc = gpu_view_depth_from_equirect(ctx, f->depth, &f->view, f->vdepth,
+					       f->vdepth_stride, err)))
+		return svt_err_prefix(err, "depth view");
+	if (f->depth && f->pts &&
+	    (rc = gpu_depth_to_points_src(ctx, f->depth, src, on_device, f->w2c, f->pts, f->cap,
+					  &f->npts, err)))
+		return svt_err_prefix(err, "points");
+	return 0;
+}
+
+int gpu_frame_batch_run(gpu_frame_batch *b, gpu_frame *f, int n, svt_err *err)
+{
+	int rc = 0, m = 0;
+	if (!b || (!f && n) || n < 0 || n > b->max_frames)
+		return svt_err_set(err, SVT_E_INPUT, "frames: bad batch (n %d, at most %d)", n,
+				   b ? b->max_frames : 0);
+	for (int k = 0; k < n; k++) {
+		if (!f[k].jpeg && !f[k].pano)
+			return svt_err_set(err, SVT_E_INPUT, "frames: frame %d has no panorama", k);
+		f[k].rc = f[k].warning = 0;
+		f[k].msg[0] = '\0';
+		f[k].npts = 0;
+		f[k].backend = GPU_JPEG_TURBO;
+		b->slot[k] = -1;
+		if (f[k].jpeg) {
+			b->data[m] = f[k].jpeg;
+			b->len[m] = f[k].jpeg_len;
+			b->slot[k] = m++;
+		}
+	}
+	/* Every JPEG of the batch in one call (nvJPEG's batched decode on the hardware engine);
+	 * a bad frame is reported in its own rc, only a device failure fails the batch. */
+	if (m && (rc = gpu_jpeg_decode_batch(b->jpeg, b->data, b->len, m, b->dec, err)))
+		return rc;
+	for (int k = 0; k < n; k++) {
+		const gpu_image *src = f[k].pano;
+		int on_device = 0;
+		if (b->slot[k] >= 0) {
+			const gpu_jpeg_frame *d = &b->dec[b->slot[k]];
+			f[k].backend = d->backend;
+			f[k].warning = d->warning;
+			if (d->rc || d->warning)
+				snprintf(f[k].msg, sizeof(f[k].msg), "%s", d->msg);
+			if ((f[k].rc = d->rc))
+				continue;
+			src = &d->img;
+			on_device = d->on_device;
+		}
+		if ((rc = frame_cut(b->ctx, &f[k], src, on_device, err)))
+			return svt_err_prefix(err, "frame %d", k);
+	}
+	return 0;
+}
