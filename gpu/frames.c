@@ -18,6 +18,9 @@ struct gpu_frame_batch {
 	const uint8_t **data;     /* the batch's JPEGs, packed for gpu_jpeg_decode_batch */
 	size_t *len;
 	int *slot;                /* frame k -> its decoded frame (-1: a host panorama) */
+	gpu_image *src, *dst;     /* the views of one launch: sources, destinations */
+	gpu_view *view;
+	int *who;                 /* which frame each is */
 	char desc[400];
 };
 
@@ -32,7 +35,11 @@ int gpu_frame_batch_create(gpu_ctx *ctx, int max_frames, gpu_frame_batch **out, 
 	    !(b->dec = calloc((size_t)max_frames, sizeof(*b->dec))) ||
 	    !(b->data = calloc((size_t)max_frames, sizeof(*b->data))) ||
 	    !(b->len = calloc((size_t)max_frames, sizeof(*b->len))) ||
-	    !(b->slot = calloc((size_t)max_frames, sizeof(*b->slot)))) {
+	    !(b->slot = calloc((size_t)max_frames, sizeof(*b->slot))) ||
+	    !(b->src = calloc((size_t)max_frames, sizeof(*b->src))) ||
+	    !(b->dst = calloc((size_t)max_frames, sizeof(*b->dst))) ||
+	    !(b->view = calloc((size_t)max_frames, sizeof(*b->view))) ||
+	    !(b->who = calloc((size_t)max_frames, sizeof(*b->who)))) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "frames: no memory for a batch of %d", max_frames);
 		goto cleanup;
 	}
@@ -60,6 +67,10 @@ void gpu_frame_batch_destroy(gpu_frame_batch *b)
 	free(b->data);
 	free(b->len);
 	free(b->slot);
+	free(b->src);
+	free(b->dst);
+	free(b->view);
+	free(b->who);
 	free(b);
 }
 
@@ -68,13 +79,11 @@ const char *gpu_frame_batch_describe(const gpu_frame_batch *b)
 	return b ? b->desc : "none";
 }
 
-/* Frame f's views and points from its panorama src (on the device when on_device). */
-static int frame_cut(gpu_ctx *ctx, gpu_frame *f, const gpu_image *src, int on_device,
-		     svt_err *err)
+/* Frame f's depth view and points from its panorama src (on the device when on_device). */
+static int frame_depth(gpu_ctx *ctx, gpu_frame *f, const gpu_image *src, int on_device,
+		       svt_err *err)
 {
-	int rc = gpu_views_from_image(ctx, src, on_device, &f->view, 1, &f->out, err);
-	if (rc)
-		return svt_err_prefix(err, "view");
+	int rc;
 	if (f->depth && f->vdepth &&
 	    (rc = gpu_view_depth_from_equirect(ctx, f->depth, &f->view, f->vdepth,
 					       f->vdepth_stride, err)))
@@ -83,6 +92,37 @@ static int frame_cut(gpu_ctx *ctx, gpu_frame *f, const gpu_image *src, int on_de
 	    (rc = gpu_depth_to_points_src(ctx, f->depth, src, on_device, f->w2c, f->pts, f->cap,
 					  &f->npts, err)))
 		return svt_err_prefix(err, "points");
+	return 0;
+}
+
+/* The colour views of the frames whose panorama is on the device (on_device = 1: one launch
+ * for all) or in host memory (0: one by one), of those that decoded. */
+static int batch_views(gpu_frame_batch *b, gpu_frame *f, int n, int on_device, svt_err *err)
+{
+	int m = 0, rc;
+	for (int k = 0; k < n; k++) {
+		const gpu_image *src = f[k].pano;
+		int dev = 0;
+		if (b->slot[k] >= 0) {
+			const gpu_jpeg_frame *d = &b->dec[b->slot[k]];
+			if (d->rc)
+				continue;
+			src = &d->img;
+			dev = d->on_device;
+		}
+		if (dev != on_device)
+			continue;
+		b->src[m] = *src;
+		b->view[m] = f[k].view;
+		b->dst[m] = f[k].out;
+		b->who[m++] = k;
+	}
+	if (!m)
+		return 0;
+	if ((rc = gpu_views_multi(b->ctx, b->src, on_device, b->view, m, b->dst, err))) {
+		/* "frame %d" there counts this launch's frames: name the batch's. */
+		return svt_err_prefix(err, "views of %d frames from frame %d", m, b->who[0]);
+	}
 	return 0;
 }
 
@@ -110,21 +150,28 @@ int gpu_frame_batch_run(gpu_frame_batch *b, gpu_frame *f, int n, svt_err *err)
 	 * a bad frame is reported in its own rc, only a device failure fails the batch. */
 	if (m && (rc = gpu_jpeg_decode_batch(b->jpeg, b->data, b->len, m, b->dec, err)))
 		return rc;
-	for (int k = 0; k < n; k++) {
-		const gpu_image *src = f[k].pano;
-		int on_device = 0;
+	for (int k = 0; k < n; k++)
 		if (b->slot[k] >= 0) {
 			const gpu_jpeg_frame *d = &b->dec[b->slot[k]];
 			f[k].backend = d->backend;
 			f[k].warning = d->warning;
 			if (d->rc || d->warning)
 				snprintf(f[k].msg, sizeof(f[k].msg), "%s", d->msg);
-			if ((f[k].rc = d->rc))
-				continue;
-			src = &d->img;
-			on_device = d->on_device;
+			f[k].rc = d->rc;
 		}
-		if ((rc = frame_cut(b->ctx, &f[k], src, on_device, err)))
+	/* The colour views: the device frames in one launch, then any host ones. */
+	if ((rc = batch_views(b, f, n, 1, err)) || (rc = batch_views(b, f, n, 0, err)))
+		return rc;
+	for (int k = 0; k < n; k++) {
+		const gpu_image *src = f[k].pano;
+		int on_device = 0;
+		if (f[k].rc)
+			continue;
+		if (b->slot[k] >= 0) {
+			src = &b->dec[b->slot[k]].img;
+			on_device = b->dec[b->slot[k]].on_device;
+		}
+		if ((rc = frame_depth(b->ctx, &f[k], src, on_device, err)))
 			return svt_err_prefix(err, "frame %d", k);
 	}
 	return 0;

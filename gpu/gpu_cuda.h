@@ -62,6 +62,10 @@ int gpu_cuda_points_to_depth(gpu_cuda *c, const gpu_point *pts, size_t n, const 
  * is ignored), downloaded into the host images dst. No upload. */
 int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, const void *d_src,
 			       const gpu_view *v, int n, gpu_image *dst, svt_err *err);
+/* One view each of n panoramas already in device memory (src[k].data device pointers, any
+ * stride), in one launch (blockIdx.z = frame), downloaded into the host images dst. */
+int gpu_cuda_views_multi(gpu_cuda *c, const gpu_image *src, const gpu_view *v, int n,
+			 gpu_image *dst, svt_err *err);
 /* Copies a packed device image (dev->data device memory) into the host image host. */
 int gpu_cuda_download_image(gpu_cuda *c, const gpu_image *dev, gpu_image *host, svt_err *err);
 /* 1 when the context can still run work after a failed call (the error was not sticky: an

@@ -52,6 +52,11 @@ int gpu_plucker_check(const double *w2c, const double *K, int n, int img_w, int 
 		      int patch, gpu_dtype dtype, const void *dst, double *RC, svt_err *err);
 int gpu_depth_check(const gpu_depth *d, const gpu_image *color, const double w2c[16],
 		    const gpu_point *out, size_t *n_out, svt_err *err);
+/* One view each of n panoramas (view k of src[k] into dst[k]): on a CUDA context with every
+ * src[k] in device memory (on_device), one launch for all n; otherwise view by view through
+ * gpu_views_from_image. */
+int gpu_views_multi(gpu_ctx *ctx, const gpu_image *src, int on_device, const gpu_view *v, int n,
+		    gpu_image *dst, svt_err *err);
 /* gpu_depth_to_points with a colour image that may live on the device (color_on_device: a
  * decoded frame of ctx's CUDA device, read in place; SVT_E_INPUT on a CPU context). */
 int gpu_depth_to_points_src(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
