@@ -478,10 +478,14 @@ static void clip_run(ds_worker *w, ds_slot *s0, int T)
 	rc = gpu_frame_batch_run(p->fb, cw->f, m, &err);
 	pthread_mutex_unlock(&p->fb_mu);
 	if (rc) {
-		svt_err_prefix(&err, "views of the clip from %s", s0->path);
-		s0->rc = rc;
-		s0->err = err;
-		return;
+		/* The batch failed on the device: this clip frame by frame (every dispatcher there
+		 * has its own C fallback); a lost context fails those calls too, and the job. */
+		svt_log_warn("views: the frame batch of the clip from %s failed (%s): its frames go "
+			     "one by one", s0->path, err.msg);
+		for (int t = 0; t < T; t++)
+			if (j->cap->frames[j->cap_idx[s0[t].k]].camera.model != INGEST_CAM_PINHOLE)
+				frame_run(w, s0 + t);
+		goto cleanup;
 	}
 	for (int i = 0; i < m; i++) {
 		ds_slot *s = s0 + cw->slot[i];
@@ -498,6 +502,7 @@ static void clip_run(ds_worker *w, ds_slot *s0, int T)
 			s->depth_used = 1;
 		}
 	}
+cleanup:
 	for (int t = 0; t < T; t++) {
 		free(cw->file[t]);
 		cw->file[t] = NULL;
