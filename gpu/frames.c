@@ -21,6 +21,9 @@ struct gpu_frame_batch {
 	gpu_image *src, *dst;     /* the views of one launch: sources, destinations */
 	gpu_view *view;
 	int *who;                 /* which frame each is */
+	const gpu_depth **dsrc;   /* the depth views of one launch */
+	float **dz;
+	size_t *dzs;
 	char desc[400];
 };
 
@@ -39,7 +42,10 @@ int gpu_frame_batch_create(gpu_ctx *ctx, int max_frames, gpu_frame_batch **out, 
 	    !(b->src = calloc((size_t)max_frames, sizeof(*b->src))) ||
 	    !(b->dst = calloc((size_t)max_frames, sizeof(*b->dst))) ||
 	    !(b->view = calloc((size_t)max_frames, sizeof(*b->view))) ||
-	    !(b->who = calloc((size_t)max_frames, sizeof(*b->who)))) {
+	    !(b->who = calloc((size_t)max_frames, sizeof(*b->who))) ||
+	    !(b->dsrc = calloc((size_t)max_frames, sizeof(*b->dsrc))) ||
+	    !(b->dz = calloc((size_t)max_frames, sizeof(*b->dz))) ||
+	    !(b->dzs = calloc((size_t)max_frames, sizeof(*b->dzs)))) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "frames: no memory for a batch of %d", max_frames);
 		goto cleanup;
 	}
@@ -71,6 +77,9 @@ void gpu_frame_batch_destroy(gpu_frame_batch *b)
 	free(b->dst);
 	free(b->view);
 	free(b->who);
+	free(b->dsrc);
+	free(b->dz);
+	free(b->dzs);
 	free(b);
 }
 
@@ -79,15 +88,28 @@ const char *gpu_frame_batch_describe(const gpu_frame_batch *b)
 	return b ? b->desc : "none";
 }
 
-/* Frame f's depth view and points from its panorama src (on the device when on_device). */
+/* The depth views of the frames that decoded and have one: one launch for all on CUDA. */
+static int batch_depth_views(gpu_frame_batch *b, gpu_frame *f, int n, svt_err *err)
+{
+	int m = 0, rc;
+	for (int k = 0; k < n; k++)
+		if (!f[k].rc && f[k].depth && f[k].vdepth) {
+			b->dsrc[m] = f[k].depth;
+			b->view[m] = f[k].view;
+			b->dz[m] = f[k].vdepth;
+			b->dzs[m] = f[k].vdepth_stride;
+			b->who[m++] = k;
+		}
+	if (m && (rc = gpu_view_depth_multi(b->ctx, b->dsrc, b->view, m, b->dz, b->dzs, err)))
+		return svt_err_prefix(err, "depth views of %d frames from frame %d", m, b->who[0]);
+	return 0;
+}
+
+/* Frame f's points from its panorama src (on the device when on_device). */
 static int frame_depth(gpu_ctx *ctx, gpu_frame *f, const gpu_image *src, int on_device,
 		       svt_err *err)
 {
 	int rc;
-	if (f->depth && f->vdepth &&
-	    (rc = gpu_view_depth_from_equirect(ctx, f->depth, &f->view, f->vdepth,
-					       f->vdepth_stride, err)))
-		return svt_err_prefix(err, "depth view");
 	if (f->depth && f->pts &&
 	    (rc = gpu_depth_to_points_src(ctx, f->depth, src, on_device, f->w2c, f->pts, f->cap,
 					  &f->npts, err)))
@@ -159,8 +181,10 @@ int gpu_frame_batch_run(gpu_frame_batch *b, gpu_frame *f, int n, svt_err *err)
 				snprintf(f[k].msg, sizeof(f[k].msg), "%s", d->msg);
 			f[k].rc = d->rc;
 		}
-	/* The colour views: the device frames in one launch, then any host ones. */
-	if ((rc = batch_views(b, f, n, 1, err)) || (rc = batch_views(b, f, n, 0, err)))
+	/* The colour views: the device frames in one launch, then any host ones; the depth views
+	 * in one launch. */
+	if ((rc = batch_views(b, f, n, 1, err)) || (rc = batch_views(b, f, n, 0, err)) ||
+	    (rc = batch_depth_views(b, f, n, err)))
 		return rc;
 	for (int k = 0; k < n; k++) {
 		const gpu_image *src = f[k].pano;

@@ -413,8 +413,9 @@ const char *gpu_frame_batch_describe(const gpu_frame_batch *b);
  * view, depth view (when depth and vdepth) and points (when depth and pts) from its panorama
  * where the decode left it: on a CUDA context in device memory, read in place by every kernel
  * (no upload of the panorama; the colour views of all device frames in one launch, written
- * straight into destinations pinned with gpu_ctx_host_pin; depth maps are uploaded, depth
- * views and points run a frame at a time); on the C path in host memory, through the same dispatchers
+ * straight into destinations pinned with gpu_ctx_host_pin; the depth views likewise in one
+ * launch from the uploaded depth maps; points a frame at a time); on the C path in host
+ * memory, through the same dispatchers
  * (gpu_views_from_image, gpu_view_depth_from_equirect, gpu_depth_to_points) with the same
  * output bytes. A frame whose JPEG does not decode gets rc / msg and nothing cut; the batch
  * goes on. Returns non-zero (err says which frame) only when a kernel or the device fails. */

@@ -44,6 +44,11 @@ int gpu_cuda_view_depth(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, int out
 			float *dst, size_t dst_stride, svt_err *err);
 /* color_on_device: color->data is device memory (a decoded frame, packed or strided), read in
  * place; else a host image, uploaded. */
+/* n depth views in one launch: g[k], s[k] (host sources, uploaded packed), out_w[k] x out_h[k]
+ * floats into dst[k] (dst_stride[k] bytes a row). */
+int gpu_cuda_view_depth_multi(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, const int *out_w,
+			      const int *out_h, int n, float *const *dst, const size_t *dst_stride,
+			      svt_err *err);
 int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
 			     int color_on_device, const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
 			     svt_err *err);

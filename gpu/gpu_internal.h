@@ -57,6 +57,11 @@ int gpu_depth_check(const gpu_depth *d, const gpu_image *color, const double w2c
  * gpu_views_from_image. */
 int gpu_views_multi(gpu_ctx *ctx, const gpu_image *src, int on_device, const gpu_view *v, int n,
 		    gpu_image *dst, svt_err *err);
+/* n depth views (view v[k] of src[k] into dst[k], dst_stride[k] bytes a row): one launch for
+ * all on a CUDA context (the C path for this call on a failure that is not sticky), one by
+ * one on the C path; the same output as gpu_view_depth_from_equirect. */
+int gpu_view_depth_multi(gpu_ctx *ctx, const gpu_depth *const *src, const gpu_view *v, int n,
+			 float *const *dst, const size_t *dst_stride, svt_err *err);
 /* gpu_depth_to_points with a colour image that may live on the device (color_on_device: a
  * decoded frame of ctx's CUDA device, read in place; SVT_E_INPUT on a CPU context). */
 int gpu_depth_to_points_src(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
