@@ -261,7 +261,7 @@ extern "C" int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_
 		unsigned *i_in, *i_out;
 		CUDA_CK(cub::DeviceRadixSort::SortPairs(NULL, tmp_bytes, (unsigned long long *)NULL,
 							(unsigned long long *)NULL, (unsigned *)NULL,
-							(unsigned *)NULL, (int)m, 0, 3 * GM_VOX_BITS,
+							(unsigned *)NULL, (long long)m, 0, 3 * GM_VOX_BITS,
 							c->up));
 		if ((rc = gpu_cuda_buf_reserve(&c->d_aux[2], 2 * kbytes + 2 * ibytes + tmp_bytes, 0,
 					       err)))
@@ -274,7 +274,7 @@ extern "C" int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_
 		vox_keys_kernel<<<(unsigned)((m + 255) / 256), 256, 0, c->up>>>(C, m, k_in, i_in);
 		CUDA_CK(cudaGetLastError());
 		CUDA_CK(cub::DeviceRadixSort::SortPairs((unsigned char *)i_out + ibytes, tmp_bytes,
-							k_in, k_out, i_in, i_out, (int)m, 0,
+							k_in, k_out, i_in, i_out, (long long)m, 0,
 							3 * GM_VOX_BITS, c->up));
 		vox_gather_kernel<<<(unsigned)((m + 255) / 256), 256, 0, c->up>>>(C, i_out, m, T);
 		CUDA_CK(cudaGetLastError());
