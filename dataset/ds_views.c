@@ -10,11 +10,12 @@
  * Memory: one decoded panorama and depth map per worker, two clips of views.
  *
  * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
- * There a clip is one work item instead (clip_run): a worker reads its panoramas' files and
- * decodes its depth maps, then hands the clip to gpu_frame_batch (gpu/gpu.h), which decodes
- * the JPEGs on the device in one batch and cuts views, depth views and points from the
- * panoramas where they lie; the other clip in flight is prepared meanwhile, and the main
- * thread compresses and writes the one before. SVT_FRAME_BATCH=1 takes the same route on the
+ * There the clip goes through gpu_frame_batch (gpu/gpu.h) instead: the workers do each
+ * position's CPU part side by side (clip_prep: read the panorama's file, decode its depth
+ * map), and the one that finishes the clip's last position runs the batch (clip_batch),
+ * which decodes the JPEGs on the device in one batch and cuts views, depth views and points
+ * from the panoramas where they lie; the other clip in flight is prepared meanwhile, and the
+ * main thread compresses and writes the one before. SVT_FRAME_BATCH=1 takes the same route on the
  * C path (tests/test_dataset.c: the same shards as the per-frame path).
  */
 #include <math.h>
@@ -46,13 +47,14 @@ typedef struct ds_slot {
 	int depth_used;      /* its depth map gave points */
 	gpu_view v;
 	double Rv[9];
-	int batch_n;         /* > 0: this slot heads a clip of batch_n slots for clip_run */
 } ds_slot;
 
-/* What clip_run keeps for the clip of buffer b between its CPU part and gpu_frame_batch. */
+/* What the frame batch keeps for the clip of buffer b between its CPU part and the batch. */
 typedef struct ds_clipwork {
 	int cap;                  /* frames allocated */
-	gpu_frame *f;
+	gpu_frame *fs;            /* per clip position: its frame for the batch */
+	int *ready;               /* per clip position: fs[t] goes in the batch */
+	gpu_frame *f;             /* the batch: the ready frames, packed */
 	int *slot;                /* f[i] is the clip's slot slot[i] */
 	uint8_t **file;           /* the panoramas' JPEG bytes (freed after the batch) */
 	ingest_image *pano, *dimg; /* CPU-decoded panoramas (not JPEG, oriented) and depth maps */
@@ -81,9 +83,10 @@ struct ds_workers {
 	int serial_gpu;      /* CUDA: one gpu call at a time */
 	int n;
 	ds_worker *w;
-	gpu_frame_batch *fb; /* non-NULL: clips go through clip_run */
+	gpu_frame_batch *fb; /* non-NULL: clips go through the frame batch */
 	pthread_mutex_t fb_mu; /* one batch at a time on the context */
 	ds_clipwork cw[2];
+	int prepared[2];     /* frames of clip b whose CPU part is done (frame batch) */
 };
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
@@ -343,7 +346,13 @@ static int clipwork_reserve(ds_clipwork *cw, int T, svt_err *err)
 	gpu_image *gi = realloc(cw->gimg, (size_t)T * sizeof(*gi));
 	if (gi)
 		cw->gimg = gi;
-	if (!f || !sl || !fi || !pa || !di || !d || !gi)
+	gpu_frame *fs = realloc(cw->fs, (size_t)T * sizeof(*fs));
+	if (fs)
+		cw->fs = fs;
+	int *rd = realloc(cw->ready, (size_t)T * sizeof(*rd));
+	if (rd)
+		cw->ready = rd;
+	if (!f || !sl || !fi || !pa || !di || !d || !gi || !fs || !rd)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a batch of %d frames", T);
 	for (int t = cw->cap; t < T; t++) {
 		cw->file[t] = NULL;
@@ -368,6 +377,8 @@ static void clipwork_free(ds_clipwork *cw)
 	free(cw->dimg);
 	free(cw->d);
 	free(cw->gimg);
+	free(cw->fs);
+	free(cw->ready);
 	memset(cw, 0, sizeof(*cw));
 }
 
@@ -446,45 +457,54 @@ static int clip_frame_prep(ds_worker *w, ds_slot *s, ds_clipwork *cw, int t, gpu
 	return 1;
 }
 
-/* A whole clip (T slots from s0) on the GPU seam: every frame's CPU part, then one
+/* The CPU part of clip position s for the frame batch, on any worker (the clip's positions
+ * run side by side): a perspective photo takes the whole per-frame path (it is its own view),
+ * a panorama clip_frame_prep. */
+static void clip_prep(ds_worker *w, ds_slot *s)
+{
+	dataset_job *j = w->pool->j;
+	ds_clipwork *cw = &w->pool->cw[s->b];
+	int t = (int)(s - j->buf[s->b].slots);
+	slot_reset(s);
+	cw->ready[t] = 0;
+	if (j->cap->frames[j->cap_idx[s->k]].camera.model == INGEST_CAM_PINHOLE)
+		frame_run(w, s);
+	else
+		cw->ready[t] = clip_frame_prep(w, s, cw, t, &cw->fs[t]);
+}
+
+/* The clip (T slots from s0) through the frame batch once every position is prepared: one
  * gpu_frame_batch_run (one at a time on the context), then the frames' outcomes into their
- * slots, with the per-frame path's rules (a decode warning rejects unless keep_corrupt).
- * Perspective frames take the per-frame path (they are their own view). */
-static void clip_run(ds_worker *w, ds_slot *s0, int T)
+ * slots with the per-frame path's rules (a decode warning rejects unless keep_corrupt). */
+static void clip_batch(ds_worker *w, ds_slot *s0, int T)
 {
 	ds_workers *p = w->pool;
 	dataset_job *j = p->j;
 	ds_clipwork *cw = &p->cw[s0->b];
 	int m = 0, rc;
 	svt_err err = {0};
-	if ((rc = clipwork_reserve(cw, T, &err))) {
-		s0->rc = rc;
-		s0->err = err;
-		return;
-	}
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = s0 + t;
-		slot_reset(s);
-		if (j->cap->frames[j->cap_idx[s->k]].camera.model == INGEST_CAM_PINHOLE) {
-			frame_run(w, s);
-			continue;
-		}
-		if (clip_frame_prep(w, s, cw, t, &cw->f[m]))
+		if (s0[t].rc)
+			goto cleanup; /* a job error: ds_views_wait reports it */
+		if (cw->ready[t]) {
+			cw->f[m] = cw->fs[t];
 			cw->slot[m++] = t;
-		else if (s->rc)
-			return;
+		}
 	}
+	/* The batch's decoder is one (fb_mu); on CUDA the context's stream too (gpu_mu, which
+	 * the per-frame calls of perspective photos and of a fallen-back clip take). */
 	pthread_mutex_lock(&p->fb_mu);
+	gpu_lock(p);
 	rc = gpu_frame_batch_run(p->fb, cw->f, m, &err);
+	gpu_unlock(p);
 	pthread_mutex_unlock(&p->fb_mu);
 	if (rc) {
 		/* The batch failed on the device: this clip frame by frame (every dispatcher there
 		 * has its own C fallback); a lost context fails those calls too, and the job. */
 		svt_log_warn("views: the frame batch of the clip from %s failed (%s): its frames go "
 			     "one by one", s0->path, err.msg);
-		for (int t = 0; t < T; t++)
-			if (j->cap->frames[j->cap_idx[s0[t].k]].camera.model != INGEST_CAM_PINHOLE)
-				frame_run(w, s0 + t);
+		for (int i = 0; i < m; i++)
+			frame_run(w, s0 + cw->slot[i]);
 		goto cleanup;
 	}
 	for (int i = 0; i < m; i++) {
@@ -509,6 +529,12 @@ cleanup:
 	}
 }
 
+/* Buffer b's slots. */
+static ds_slot *j_slots(ds_workers *p, int b)
+{
+	return p->j->buf[b].slots;
+}
+
 static void *worker_main(void *arg)
 {
 	ds_worker *w = arg;
@@ -523,11 +549,20 @@ static void *worker_main(void *arg)
 		p->qhead = (p->qhead + 1) % p->qcap;
 		p->qlen--;
 		pthread_mutex_unlock(&p->mu);
-		int done_n = s->batch_n > 0 ? s->batch_n : 1;
-		if (s->batch_n > 0)
-			clip_run(w, s, s->batch_n);
-		else
+		int done_n = 1;
+		if (p->fb) {
+			/* Frame batch: the worker that prepares a clip's last position runs the
+			 * clip's batch; the clip is finished when that is done. */
+			clip_prep(w, s);
+			pthread_mutex_lock(&p->mu);
+			int T = p->submitted[s->b], last = ++p->prepared[s->b] == T;
+			pthread_mutex_unlock(&p->mu);
+			if (last)
+				clip_batch(w, j_slots(p, s->b), T);
+			done_n = last ? T : 0;
+		} else {
 			frame_run(w, s);
+		}
 		pthread_mutex_lock(&p->mu);
 		p->finished[s->b] += done_n;
 		if (p->finished[s->b] == p->submitted[s->b])
@@ -710,9 +745,12 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 	}
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;
+	if (p->fb && (rc = clipwork_reserve(&p->cw[b], T, err)))
+		return rc;
 	pthread_mutex_lock(&p->mu);
 	p->submitted[b] = T;
 	p->finished[b] = 0;
+	p->prepared[b] = 0;
 	for (int t = 0; t < T; t++) {
 		ds_slot *s = &B->slots[t];
 		s->b = b;
@@ -726,10 +764,6 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 			    j->cap->frames[j->cap_idx[s->k]].camera.model != INGEST_CAM_PINHOLE;
 		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
 		s->view = B->views + t * view_bytes;
-		/* The clip seam takes the whole clip as one item, headed by its first slot. */
-		s->batch_n = p->fb && t == 0 ? T : 0;
-		if (p->fb && t > 0)
-			continue;
 		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
 		p->qlen++;
 	}
