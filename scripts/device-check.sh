@@ -177,12 +177,13 @@ run() {
 	local nf dec
 	nf=$(ls "$work/capture"/*.jpg 2>/dev/null | wc -l)
 	dec=$(awk '$1 == "decode-only" && $2 == "cuda" {for (i = 1; i < NF; i++) if ($(i+1) == "pano/s") print $i}' "$out/decode_only.txt")
-	awk -v n="$nf" -v g="${secs[gpu]:-0}" -v c="${secs[cpu]:-0}" -v d="${dec:-0}" -v cores="$(nproc)" 'BEGIN {
+	awk -v n="$nf" -v g="${secs[gpu]:-0}" -v c="${secs[cpu]:-0}" -v d="${dec:-0}" -v cores="$(nproc)" -v nogpu="$((1 - gpu))" 'BEGIN {
 		gp = g > 0 ? n / g : 0; cp = c > 0 ? n / c : 0
 		printf "end to end (%d panoramas): gpu build %.2f pano/s, cpu build (%d cores) %.2f pano/s", n, gp, cores, cp
 		if (cp > 0) printf ", gpu/cpu %.2f (target > 1)", gp / cp
 		if (d > 0) printf "; nvJPEG batched decode alone %.2f pano/s, gpu build/decode %.2f (target >= 0.8)", d, gp / d
 		else printf "; no nvJPEG decode figure"
+		if (nogpu) printf " (no GPU: both builds ran on the CPU)"
 		printf "\n" }' | tee -a "$sum"
 	say "device-check: done, rc $rc (files in $out)"
 	return $rc
