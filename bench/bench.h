@@ -16,6 +16,10 @@ int bench_kernels(int argc, char **argv);
  * the C context cpu and the CUDA context cuda (NULL: those lines say they were skipped). */
 typedef struct gpu_ctx gpu_ctx;
 int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds);
+/* The GPU decoder's batched decode (batches of 16) of every *.jpg in dir, alone, on cpu
+ * (libjpeg-turbo, 1 thread) and cuda (NULL: skipped): the yardstick of the end-to-end GPU
+ * build over the same files (`svtwin bench kernels --jpeg-dir DIR`, scripts/device-check.sh). */
+int bench_decode_files(gpu_ctx *cpu, gpu_ctx *cuda, const char *dir);
 /* Shard writing against h5py (bench_shard.c). */
 int bench_shard(int argc, char **argv);
 /* The twin store at a million frames: insert, open, RSS, query latency; point fusion

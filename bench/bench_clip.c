@@ -5,8 +5,13 @@
  *          a frame in one call: kernel time over the clip and the bandwidth it implies;
  *   decode the same clip as JPEG, decoded in batches: libjpeg-turbo on one thread against
  *          the GPU decoder (nvJPEG hardware or hybrid) of the same bytes, frames left on the
- *          device, then the views read in place.
+ *          device, then the views read in place;
+ *   depth  depth views and depth -> points (step 4, as the job) over the clip's distinct
+ *          depth panoramas: kernel time over the clip and the bandwidth it implies;
+ *   batch  the job's clip seam (gpu_frame_batch: decode, view, depth view, points) over the
+ *          clip, against the decode alone of the same bytes (target on CUDA: >= 0.8 of it).
  * The CUDA lines print only with a usable device; otherwise the line says it was skipped. */
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +180,168 @@ static void clip_views(gpu_view v[CLIP_VIEWS])
 	}
 }
 
+/* Depth panorama f of the clip (DEPTH_W x DEPTH_H, mm): a street of walls 8 to 14 m to each
+ * side (moving with f) over a ground 2.5 m below, the sky empty. */
+enum { DEPTH_W = 2048, DEPTH_H = 1024 };
+static void clip_depth_frame(uint16_t *dm, int f)
+{
+	double wall = 8 + 0.4 * f;
+	for (int y = 0; y < DEPTH_H; y++)
+		for (int x = 0; x < DEPTH_W; x++) {
+			double d[3];
+			gpu_equirect_unproject(x, y, DEPTH_W, DEPTH_H, d);
+			double t = 1e9;
+			if (d[1] > 1e-3)
+				t = 2.5 / d[1];
+			if (fabs(d[0]) > 1e-3 && wall / fabs(d[0]) < t)
+				t = wall / fabs(d[0]);
+			dm[(size_t)y * DEPTH_W + x] = t < 65 ? (uint16_t)(t * 1000) : 0;
+		}
+}
+
+/* The kernel time summed over the clip's calls and the bandwidth bytes imply. */
+static void dev_line(gpu_ctx *cuda, double dev_ms, double bytes, const char *model)
+{
+	gpu_device_info di;
+	gpu_ctx_device_info(cuda, &di);
+	if (dev_ms <= 0) {
+		printf("%-30s device time not available\n", "");
+		return;
+	}
+	double gbs = bytes / (dev_ms * 1e-3) / 1e9;
+	printf("%-30s kernels %.3f ms over the clip, %.0f GB/s = %.2f of %.0f GB/s peak (bytes: %s)\n",
+	       "", dev_ms, gbs, di.mem_bw_gbs > 0 ? gbs / di.mem_bw_gbs : 0, di.mem_bw_gbs, model);
+}
+
+/* Depth views, depth -> points and the frame batch over the clip (see the file comment). */
+static int clip_depth_and_batch(gpu_ctx *cpu, gpu_ctx *cuda, gpu_image *frames,
+				const uint8_t *const *data, const size_t *len,
+				const double decode_s[2], svt_err *err)
+{
+	int rc = 0;
+	uint16_t *dm[CLIP_N] = {0};
+	gpu_depth d[CLIP_N];
+	float *z = malloc((size_t)CLIP_N * VIEW_W * VIEW_H * sizeof(float));
+	uint8_t *views = malloc((size_t)CLIP_N * VIEW_W * VIEW_H * 3);
+	size_t cap = (size_t)(DEPTH_W / 4) * (DEPTH_H / 4);
+	gpu_point *pts = malloc((size_t)CLIP_N * cap * sizeof(gpu_point));
+	gpu_frame_batch *fb = NULL;
+	gpu_frame fr[CLIP_N];
+	gpu_view v;
+	double w2c[16] = {1, 0, 0, 0, 0, 0, -1, 2.5, 0, 1, 0, 0, 0, 0, 0, 1};
+	gpu_view_pinhole(&v, VIEW_W, VIEW_H, 90);
+	gpu_view_rotation(30, 0, 0, v.R);
+	if (!z || !views || !pts) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the clip's depth");
+		goto cleanup;
+	}
+	for (int f = 0; f < CLIP_N; f++) {
+		if (!(dm[f] = malloc(sizeof(uint16_t) * DEPTH_W * DEPTH_H))) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for the clip's depth");
+			goto cleanup;
+		}
+		clip_depth_frame(dm[f], f);
+		d[f] = (gpu_depth){dm[f], DEPTH_W, DEPTH_H, DEPTH_W * 2, 0, 0.001, 0.3, 65.535,
+				   GPU_DEPTH_EQUIRECT, 0, 0, 0, 0, 4};
+	}
+	printf("-- depth: %d distinct %dx%d uint16 depth panoramas (%.0f MB), view %dx%d, points "
+	       "step 4\n", CLIP_N, DEPTH_W, DEPTH_H, CLIP_N * (double)DEPTH_W * DEPTH_H * 2 / 1e6,
+	       VIEW_W, VIEW_H);
+	gpu_ctx *ctx[2] = {cpu, cuda};
+	for (int p = 0; p < 2; p++) {
+		const char *path = p ? "cuda" : "cpu 1t";
+		if (!ctx[p]) {
+			printf("%-30s cuda: skipped (no CUDA device)\n", "clip depth views / points");
+			continue;
+		}
+		double t0 = svt_now(), dev_ms = 0;
+		for (int f = 0; f < CLIP_N; f++) {
+			d[f].step = 1;
+			rc = gpu_view_depth_from_equirect(ctx[p], &d[f], &v, z + (size_t)f * VIEW_W * VIEW_H,
+							  VIEW_W * sizeof(float), err);
+			d[f].step = 4;
+			if (rc)
+				goto cleanup;
+			dev_ms += gpu_ctx_last_device_ms(ctx[p]);
+		}
+		line("clip depth views", path, svt_now() - t0, CLIP_N * (double)VIEW_W * VIEW_H / 1e6,
+		     "MP/s");
+		if (p)
+			dev_line(cuda, dev_ms, CLIP_N * (double)VIEW_W * VIEW_H * (4 + 2),
+				 "output + as many uint16 source samples");
+		size_t np = 0, total = 0;
+		t0 = svt_now();
+		dev_ms = 0;
+		for (int f = 0; f < CLIP_N; f++) {
+			if ((rc = gpu_depth_to_points(ctx[p], &d[f], &frames[f], w2c, pts + (size_t)f * cap,
+						      cap, &np, err)))
+				goto cleanup;
+			total += np;
+			dev_ms += gpu_ctx_last_device_ms(ctx[p]);
+		}
+		line("clip depth->points step 4", path, svt_now() - t0, total / 1e6, "Mpts/s");
+		if (p)
+			dev_line(cuda, dev_ms,
+				 2.0 * CLIP_N * (double)cap * (2 + 3) + total * 16.0,
+				 "two passes over the sampled depth and colour + the points written");
+	}
+	/* The job's clip seam, end to end over the clip, against the decode alone. */
+	for (int p = 0; p < 2; p++) {
+		const char *path = p ? "cuda" : "cpu 1t";
+		if (!ctx[p]) {
+			printf("%-30s cuda: skipped (no CUDA device)\n", "frame batch");
+			continue;
+		}
+		if ((rc = gpu_frame_batch_create(ctx[p], CLIP_N, &fb, err)))
+			goto cleanup;
+		for (int f = 0; f < CLIP_N; f++) {
+			memset(&fr[f], 0, sizeof(fr[f]));
+			fr[f].jpeg = data[f];
+			fr[f].jpeg_len = len[f];
+			fr[f].view = v;
+			fr[f].out = (gpu_image){views + (size_t)f * VIEW_W * VIEW_H * 3, VIEW_W, VIEW_H, 3,
+						(size_t)VIEW_W * 3};
+			fr[f].depth = &d[f];
+			fr[f].vdepth = z + (size_t)f * VIEW_W * VIEW_H;
+			fr[f].vdepth_stride = VIEW_W * sizeof(float);
+			memcpy(fr[f].w2c, w2c, sizeof(w2c));
+			fr[f].pts = pts + (size_t)f * cap;
+			fr[f].cap = cap;
+		}
+		/* Pinned once, as the job pins its clip buffers. */
+		gpu_ctx_host_pin(ctx[p], views, (size_t)CLIP_N * VIEW_W * VIEW_H * 3);
+		double best = 1e30;
+		for (int r = 0; r < 3 && !rc; r++) {
+			double t0 = svt_now();
+			rc = gpu_frame_batch_run(fb, fr, CLIP_N, err);
+			double t = svt_now() - t0;
+			best = t < best ? t : best;
+		}
+		gpu_ctx_host_unpin(ctx[p], views);
+		if (rc)
+			goto cleanup;
+		int bad = 0;
+		for (int f = 0; f < CLIP_N; f++)
+			bad += fr[f].rc != 0;
+		printf("%-30s %-12s %9.3f ms %10.1f pano/s (%s)%s\n", "frame batch (decode+view+depth+pts)",
+		       path, best * 1e3, CLIP_N / best, gpu_frame_batch_describe(fb),
+		       bad ? "; SOME FRAMES FAILED" : "");
+		if (decode_s[p] > 0)
+			printf("%-30s %-12s %.2f of the decode alone's pano/s%s\n", "frame batch / decode",
+			       path, decode_s[p] / best, p ? " (target >= 0.8)" : "");
+		gpu_frame_batch_destroy(fb);
+		fb = NULL;
+	}
+cleanup:
+	gpu_frame_batch_destroy(fb);
+	for (int f = 0; f < CLIP_N; f++)
+		free(dm[f]);
+	free(z);
+	free(views);
+	free(pts);
+	return rc;
+}
+
 int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 {
 	(void)seconds;
@@ -264,6 +431,7 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 	}
 	gpu_jpeg_frame fr[CLIP_N];
 	gpu_ctx *dctx[2] = {cpu, cuda};
+	double decode_s[2] = {-1, -1};
 	for (int p = 0; p < 2; p++) {
 		if (!dctx[p]) {
 			printf("%-30s cuda: skipped (no CUDA device; nvJPEG not measured)\n",
@@ -283,6 +451,7 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 		int bad = 0;
 		for (int f = 0; f < CLIP_N; f++)
 			bad += fr[f].rc != 0;
+		decode_s[p] = bad ? -1 : best;
 		printf("%-30s %-12s %9.3f ms %10.1f pano/s (%.1f MB of JPEG; %s%s)\n", "decode batch",
 		       p ? "cuda" : "cpu 1t", best * 1e3, CLIP_N / best, jbytes / 1e6,
 		       gpu_jpeg_describe(jd), bad ? "; SOME FRAMES FAILED" : "");
@@ -301,6 +470,8 @@ int bench_clip(gpu_ctx *cpu, gpu_ctx *cuda, double seconds)
 		gpu_jpeg_destroy(jd);
 		jd = NULL;
 	}
+	if ((rc = clip_depth_and_batch(cpu, cuda, frames, data, len, decode_s, &err)))
+		goto done;
 done:
 	if (rc)
 		printf("clip: failed: %s\n", err.msg);
@@ -314,5 +485,74 @@ done:
 	}
 	for (int k = 0; k < CLIP_VIEWS; k++)
 		free(out[k].data);
+	return rc ? 1 : 0;
+}
+
+int bench_decode_files(gpu_ctx *cpu, gpu_ctx *cuda, const char *dir)
+{
+	enum { BATCH = 16 };
+	int rc = 0;
+	glob_t g;
+	char pat[4200];
+	svt_err err = {0};
+	uint8_t **buf = NULL;
+	size_t *blen = NULL;
+	gpu_jpeg *jd = NULL;
+	gpu_jpeg_frame fr[BATCH];
+	snprintf(pat, sizeof(pat), "%s/*.jpg", dir);
+	memset(&g, 0, sizeof(g));
+	if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
+		printf("decode-only: no *.jpg in %s\n", dir);
+		globfree(&g);
+		return 1;
+	}
+	size_t n = g.gl_pathc;
+	double mb = 0;
+	buf = calloc(n, sizeof(*buf));
+	blen = calloc(n, sizeof(*blen));
+	if (!buf || !blen) {
+		rc = svt_err_set(&err, SVT_E_NOMEM, "no memory for %zu files", n);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = svt_file_read(g.gl_pathv[i], (size_t)1 << 30, &buf[i], &blen[i], &err)))
+			goto cleanup;
+		mb += blen[i] / 1e6;
+	}
+	gpu_ctx *ctx[2] = {cpu, cuda};
+	for (int p = 0; p < 2; p++) {
+		if (!ctx[p]) {
+			printf("decode-only cuda skipped (no CUDA device)\n");
+			continue;
+		}
+		if ((rc = gpu_jpeg_create(ctx[p], BATCH, &jd, &err)))
+			goto cleanup;
+		size_t bad = 0;
+		double t0 = svt_now();
+		for (size_t i = 0; i < n; i += BATCH) {
+			int m = (int)(n - i < BATCH ? n - i : BATCH);
+			if ((rc = gpu_jpeg_decode_batch(jd, (const uint8_t *const *)buf + i, blen + i, m, fr,
+							&err)))
+				goto cleanup;
+			for (int k = 0; k < m; k++)
+				bad += fr[k].rc != 0;
+		}
+		double t = svt_now() - t0;
+		/* One parsable line per path (scripts/device-check.sh reads the cuda one). */
+		printf("decode-only %s %.3f s %zu files %.1f MB %.2f pano/s (%s)%s\n",
+		       p ? "cuda" : "cpu-1t", t, n, mb, n / t, gpu_jpeg_describe(jd),
+		       bad ? "; SOME FILES FAILED" : "");
+		gpu_jpeg_destroy(jd);
+		jd = NULL;
+	}
+cleanup:
+	if (rc)
+		printf("decode-only: failed: %s\n", err.msg);
+	gpu_jpeg_destroy(jd);
+	for (size_t i = 0; buf && i < n; i++)
+		free(buf[i]);
+	free(buf);
+	free(blen);
+	globfree(&g);
 	return rc ? 1 : 0;
 }

@@ -20,6 +20,7 @@ typedef struct bk_opts {
 	const char *pano;
 	double seconds;
 	int threads, peer;
+	const char *jpeg_dir; /* --jpeg-dir: only the decode of these files */
 } bk_opts;
 
 typedef int (*bk_fn)(void *arg);
@@ -338,15 +339,18 @@ static double bk_peer(const char *pano, double seconds, double *ms_remap)
 static void bk_usage(FILE *f)
 {
 	fprintf(f, "usage: svtwin bench kernels [--pano FILE] [--seconds S] [--threads N] [--no-peer]\n"
+		   "       svtwin bench kernels --jpeg-dir DIR\n"
 		   "  --pano FILE   equirectangular JPEG/PNG (default: a synthetic 4096x2048 one)\n"
 		   "  --seconds S   time per measurement (default 1)\n"
 		   "  --threads N   threads for the second C line (default 2)\n"
-		   "  --no-peer     skip the cv2.remap comparison\n");
+		   "  --no-peer     skip the cv2.remap comparison\n"
+		   "  --jpeg-dir D  only the batched decode of D/*.jpg (libjpeg-turbo 1 thread, the GPU\n"
+		   "                decoder): the yardstick of a GPU build of the same files\n");
 }
 
 int bench_kernels(int argc, char **argv)
 {
-	bk_opts o = {NULL, 1.0, 2, 1};
+	bk_opts o = {NULL, 1.0, 2, 1, NULL};
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pano") && i + 1 < argc)
 			o.pano = argv[++i];
@@ -356,6 +360,8 @@ int bench_kernels(int argc, char **argv)
 			o.threads = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--no-peer"))
 			o.peer = 0;
+		else if (!strcmp(argv[i], "--jpeg-dir") && i + 1 < argc)
+			o.jpeg_dir = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			bk_usage(stdout);
 			return 0;
@@ -381,6 +387,14 @@ int bench_kernels(int argc, char **argv)
 	names[1] = tn;
 	int nctx = 2;
 
+	if (o.jpeg_dir) {
+		if (gpu_ctx_create(GPU_MODE_CPU, &ctx[0], &err))
+			goto done;
+		if (gpu_device_available())
+			gpu_ctx_create(GPU_MODE_REQUIRE, &ctx[2], &err);
+		rc = bench_decode_files(ctx[0], ctx[2], o.jpeg_dir);
+		goto done;
+	}
 	if (o.pano) {
 		ingest_decode_opts dopts;
 		ingest_decode_opts_default(&dopts);

@@ -10,6 +10,13 @@
  * Memory: one decoded panorama and depth map per worker, two clips of views.
  *
  * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
+ * There the clip goes through gpu_frame_batch (gpu/gpu.h) instead: the workers do each
+ * position's CPU part side by side (clip_prep: read the panorama's file, decode its depth
+ * map), and the one that finishes the clip's last position runs the batch (clip_batch),
+ * which decodes the JPEGs on the device in one batch and cuts views, depth views and points
+ * from the panoramas where they lie; the other clip in flight is prepared meanwhile, and the
+ * main thread compresses and writes the one before. SVT_FRAME_BATCH=1 takes the same route on the
+ * C path (tests/test_dataset.c: the same shards as the per-frame path).
  */
 #include <math.h>
 #include <pthread.h>
@@ -42,6 +49,19 @@ typedef struct ds_slot {
 	double Rv[9];
 } ds_slot;
 
+/* What the frame batch keeps for the clip of buffer b between its CPU part and the batch. */
+typedef struct ds_clipwork {
+	int cap;                  /* frames allocated */
+	gpu_frame *fs;            /* per clip position: its frame for the batch */
+	int *ready;               /* per clip position: fs[t] goes in the batch */
+	gpu_frame *f;             /* the batch: the ready frames, packed */
+	int *slot;                /* f[i] is the clip's slot slot[i] */
+	uint8_t **file;           /* the panoramas' JPEG bytes (freed after the batch) */
+	ingest_image *pano, *dimg; /* CPU-decoded panoramas (not JPEG, oriented) and depth maps */
+	gpu_depth *d;
+	gpu_image *gimg;          /* the CPU-decoded panoramas as the batch reads them */
+} ds_clipwork;
+
 /* A worker's own decoders and images, reused frame after frame. */
 typedef struct ds_worker {
 	struct ds_workers *pool;
@@ -66,6 +86,10 @@ struct ds_workers {
 	int serial_gpu;      /* CUDA: one gpu call at a time */
 	int n;
 	ds_worker *w;
+	gpu_frame_batch *fb; /* non-NULL: clips go through the frame batch */
+	pthread_mutex_t fb_mu; /* one batch at a time on the context */
+	ds_clipwork cw[2];
+	int prepared[2];     /* frames of clip b whose CPU part is done (frame batch) */
 };
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
@@ -96,6 +120,46 @@ static void gpu_unlock(ds_workers *p)
 		pthread_mutex_unlock(&p->gpu_mu);
 }
 
+/* Decodes the depth map at dpath into dimg and describes it in *d; *usable = 0 (logged) when
+ * it is not a 16-bit gray map. Fails only when no decoder can be made. */
+static int depth_decode(ds_worker *w, const char *dpath, ingest_image *dimg, gpu_depth *d,
+			int *usable, svt_err *err)
+{
+	svt_err derr = {0};
+	int warn = 0, rc;
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 0; /* keep 16 bits */
+	*usable = 0;
+	if (!w->ddec && (rc = ingest_decoder_create(&w->ddec, err)))
+		return rc;
+	if (ingest_decode_file(w->ddec, dpath, &dopts, dimg, &warn, &derr) ||
+	    dimg->bit_depth != 16 || dimg->channels != 1) {
+		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
+			     derr.msg[0] ? derr.msg : "wrong pixel format");
+		return SVT_OK;
+	}
+	*d = (gpu_depth){.data = dimg->data, .width = dimg->width, .height = dimg->height,
+			 .stride = dimg->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
+			 .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
+	*usable = 1;
+	return SVT_OK;
+}
+
+/* Room for the points of a depth map of w x h pixels (step 4) in s->pts. */
+static int slot_points_reserve(ds_slot *s, int w, int h, size_t *cap, svt_err *err)
+{
+	*cap = (size_t)((w + 3) / 4) * (size_t)((h + 3) / 4);
+	if (*cap > s->cappts) {
+		gpu_point *p = realloc(s->pts, *cap * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", *cap);
+		s->pts = p;
+		s->cappts = *cap;
+	}
+	return SVT_OK;
+}
+
 /* Frame s->k's depth map (if it has one, see ingest_depth_path): cut into the view as z-depth
  * for the shard (s->vdepth; zeros when the map is unusable) and back-projected with its
  * panorama's colours into the job's ENU frame (s->pts, when s->points). A bad depth map is
@@ -113,25 +177,16 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 			memset(s->vdepth, 0, vpx * sizeof(float));
 		return SVT_OK;
 	}
-	svt_err derr = {0};
-	int warn = 0, rc;
-	ingest_decode_opts dopts;
-	ingest_decode_opts_default(&dopts);
-	dopts.want_channels = 0; /* keep 16 bits */
-	if (!w->ddec && (rc = ingest_decoder_create(&w->ddec, err)))
+	gpu_depth d;
+	int rc, usable = 0;
+	if ((rc = depth_decode(w, dpath, &w->dimg, &d, &usable, err)))
 		return rc;
-	if (ingest_decode_file(w->ddec, dpath, &dopts, &w->dimg, &warn, &derr) ||
-	    w->dimg.bit_depth != 16 || w->dimg.channels != 1) {
-		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
-			     derr.msg[0] ? derr.msg : "wrong pixel format");
+	if (!usable) {
 		if (s->vdepth)
 			memset(s->vdepth, 0, vpx * sizeof(float));
 		return SVT_OK;
 	}
 	const ingest_image *di = &w->dimg;
-	gpu_depth d = {.data = di->data, .width = di->width, .height = di->height,
-		       .stride = di->stride, .is_float = 0, .scale = 0.001, .min_m = 0.3,
-		       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 4};
 	if (s->vdepth) {
 		size_t ds = (size_t)v->width * sizeof(float);
 		if (w->pool->serial_gpu) {
@@ -151,14 +206,9 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 	}
 	if (!s->points)
 		return SVT_OK;
-	size_t cap = (size_t)((di->width + 3) / 4) * (size_t)((di->height + 3) / 4);
-	if (cap > s->cappts) {
-		gpu_point *p = realloc(s->pts, cap * sizeof(*p));
-		if (!p)
-			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", cap);
-		s->pts = p;
-		s->cappts = cap;
-	}
+	size_t cap;
+	if ((rc = slot_points_reserve(s, di->width, di->height, &cap, err)))
+		return rc;
 	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
 	double c0 = svt_thread_cpu();
 	gpu_lock(w->pool);
@@ -201,16 +251,34 @@ static int frame_pinhole(const dataset_job *j, const ingest_frame *fr, const gpu
 	return SVT_OK;
 }
 
-/* All the work of one frame, on a worker. */
-static void frame_run(ds_worker *w, ds_slot *s)
+/* s->v and s->Rv for a panorama frame: the view camera's rotation relative to the panorama. */
+static void pano_view_setup(const dataset_job *j, ds_slot *s)
 {
-	dataset_job *j = w->pool->j;
-	const dataset_opts *o = &j->o;
+	double R[9];
+	view_rotation(j, &j->buf[s->b], s->k, s->Rv);
+	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
+	gpu_view_pinhole(&s->v, j->o.width, j->o.height, j->o.hfov_deg);
+	memcpy(s->v.R, R, sizeof(R));
+	s->v.interp = GPU_INTERP_BILINEAR;
+	s->v.antialias = 1;
+}
+
+/* Clears a slot's results before its frame runs. */
+static void slot_reset(ds_slot *s)
+{
 	s->failed = s->warning = s->rc = s->depth_used = 0;
 	s->fail_reason = INGEST_REJ_UNDECODABLE;
 	s->npts = 0;
 	s->why[0] = '\0';
 	svt_err_clear(&s->err);
+}
+
+/* All the work of one frame, on a worker. */
+static void frame_run(ds_worker *w, ds_slot *s)
+{
+	dataset_job *j = w->pool->j;
+	const dataset_opts *o = &j->o;
+	slot_reset(s);
 	ingest_decode_opts dopts;
 	ingest_decode_opts_default(&dopts);
 	dopts.want_channels = 3;
@@ -245,13 +313,7 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		}
 		return;
 	}
-	double R[9];
-	view_rotation(j, &j->buf[s->b], s->k, s->Rv);
-	geo_rot_relative(j->pano_R + 9 * s->k, s->Rv, R);
-	gpu_view_pinhole(&s->v, o->width, o->height, o->hfov_deg);
-	memcpy(s->v.R, R, sizeof(R));
-	s->v.interp = GPU_INTERP_BILINEAR;
-	s->v.antialias = 1;
+	pano_view_setup(j, s);
 	gpu_lock(w->pool);
 	rc = gpu_view_from_equirect(j->gpu, &src, &s->v, &dst, &s->err);
 	gpu_unlock(w->pool);
@@ -261,6 +323,221 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		svt_err_prefix(&s->err, "view of %s", s->path);
 		s->rc = rc;
 	}
+}
+
+/* Makes cw hold T frames. */
+static int clipwork_reserve(ds_clipwork *cw, int T, svt_err *err)
+{
+	if (cw->cap >= T)
+		return SVT_OK;
+	gpu_frame *f = realloc(cw->f, (size_t)T * sizeof(*f));
+	if (f)
+		cw->f = f;
+	int *sl = realloc(cw->slot, (size_t)T * sizeof(*sl));
+	if (sl)
+		cw->slot = sl;
+	uint8_t **fi = realloc(cw->file, (size_t)T * sizeof(*fi));
+	if (fi)
+		cw->file = fi;
+	ingest_image *pa = realloc(cw->pano, (size_t)T * sizeof(*pa));
+	if (pa)
+		cw->pano = pa;
+	ingest_image *di = realloc(cw->dimg, (size_t)T * sizeof(*di));
+	if (di)
+		cw->dimg = di;
+	gpu_depth *d = realloc(cw->d, (size_t)T * sizeof(*d));
+	if (d)
+		cw->d = d;
+	gpu_image *gi = realloc(cw->gimg, (size_t)T * sizeof(*gi));
+	if (gi)
+		cw->gimg = gi;
+	gpu_frame *fs = realloc(cw->fs, (size_t)T * sizeof(*fs));
+	if (fs)
+		cw->fs = fs;
+	int *rd = realloc(cw->ready, (size_t)T * sizeof(*rd));
+	if (rd)
+		cw->ready = rd;
+	if (!f || !sl || !fi || !pa || !di || !d || !gi || !fs || !rd)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a batch of %d frames", T);
+	for (int t = cw->cap; t < T; t++) {
+		cw->file[t] = NULL;
+		memset(&cw->pano[t], 0, sizeof(cw->pano[t]));
+		memset(&cw->dimg[t], 0, sizeof(cw->dimg[t]));
+	}
+	cw->cap = T;
+	return SVT_OK;
+}
+
+static void clipwork_free(ds_clipwork *cw)
+{
+	for (int t = 0; t < cw->cap; t++) {
+		free(cw->file[t]);
+		ingest_image_free(&cw->pano[t]);
+		ingest_image_free(&cw->dimg[t]);
+	}
+	free(cw->f);
+	free(cw->slot);
+	free(cw->file);
+	free(cw->pano);
+	free(cw->dimg);
+	free(cw->d);
+	free(cw->gimg);
+	free(cw->fs);
+	free(cw->ready);
+	memset(cw, 0, sizeof(*cw));
+}
+
+/* The CPU part of panorama frame s (clip position t) for the batch: its file's bytes (a JPEG
+ * the batch decodes) or its pixels decoded here (not a JPEG, or EXIF-oriented: the ingest
+ * decoder's rules), its view, its depth map. 1 when f is ready; 0 when the frame failed (s
+ * says why) or on a job error (s->rc). */
+static int clip_frame_prep(ds_worker *w, ds_slot *s, ds_clipwork *cw, int t, gpu_frame *f)
+{
+	dataset_job *j = w->pool->j;
+	const ingest_frame *fr = &j->cap->frames[j->cap_idx[s->k]];
+	ingest_decode_opts dopts;
+	ingest_decode_opts_default(&dopts);
+	dopts.want_channels = 3;
+	svt_err ferr = {0};
+	size_t len = 0;
+	int rc;
+	memset(f, 0, sizeof(*f));
+	free(cw->file[t]);
+	cw->file[t] = NULL;
+	if (svt_file_read(s->path, dopts.limits.max_file_bytes, &cw->file[t], &len, &ferr)) {
+		snprintf(s->why, sizeof(s->why), "%s", ferr.msg);
+		s->failed = 1;
+		return 0;
+	}
+	const uint8_t *b = cw->file[t];
+	if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF && fr->meta.orientation < 2) {
+		f->jpeg = b;
+		f->jpeg_len = len;
+	} else {
+		int warning = 0;
+		if (!w->dec && (rc = ingest_decoder_create(&w->dec, &s->err))) {
+			s->rc = rc;
+			return 0;
+		}
+		if (ingest_decode_mem(w->dec, b, len, &dopts, &cw->pano[t], &warning, &ferr) ||
+		    (warning && !j->o.keep_corrupt)) {
+			snprintf(s->why, sizeof(s->why), "%s%s", warning ? "decoded with warnings: " : "",
+				 ferr.msg);
+			s->failed = 1;
+			return 0;
+		}
+		s->warning = warning;
+		const ingest_image *im = &cw->pano[t];
+		cw->gimg[t] = (gpu_image){im->data, im->width, im->height, im->channels, im->stride};
+		f->pano = &cw->gimg[t];
+	}
+	pano_view_setup(j, s);
+	f->view = s->v;
+	f->out = (gpu_image){s->view, j->o.width, j->o.height, 3, (size_t)j->o.width * 3};
+	/* The depth map, decoded here (PNG on the CPU); a frame without a usable one gets a
+	 * zero depth view, as on the per-frame path. */
+	char dpath[4096];
+	int usable = 0;
+	if ((s->points || s->vdepth) && ingest_depth_path(s->path, dpath, sizeof(dpath)) &&
+	    (rc = depth_decode(w, dpath, &cw->dimg[t], &cw->d[t], &usable, &s->err))) {
+		s->rc = rc;
+		return 0;
+	}
+	if (!usable) {
+		if (s->vdepth)
+			memset(s->vdepth, 0, (size_t)j->o.width * j->o.height * sizeof(float));
+		return 1;
+	}
+	f->depth = &cw->d[t];
+	f->vdepth = s->vdepth;
+	f->vdepth_stride = (size_t)j->o.width * sizeof(float);
+	if (s->points) {
+		if ((rc = slot_points_reserve(s, cw->d[t].width, cw->d[t].height, &f->cap, &s->err))) {
+			s->rc = rc;
+			return 0;
+		}
+		f->pts = s->pts;
+		memcpy(f->w2c, j->tf[s->k].w2c, sizeof(f->w2c));
+	}
+	return 1;
+}
+
+/* The CPU part of clip position s for the frame batch, on any worker (the clip's positions
+ * run side by side): a perspective photo takes the whole per-frame path (it is its own view),
+ * a panorama clip_frame_prep. */
+static void clip_prep(ds_worker *w, ds_slot *s)
+{
+	dataset_job *j = w->pool->j;
+	ds_clipwork *cw = &w->pool->cw[s->b];
+	int t = (int)(s - j->buf[s->b].slots);
+	slot_reset(s);
+	cw->ready[t] = 0;
+	if (j->cap->frames[j->cap_idx[s->k]].camera.model == INGEST_CAM_PINHOLE)
+		frame_run(w, s);
+	else
+		cw->ready[t] = clip_frame_prep(w, s, cw, t, &cw->fs[t]);
+}
+
+/* The clip (T slots from s0) through the frame batch once every position is prepared: one
+ * gpu_frame_batch_run (one at a time on the context), then the frames' outcomes into their
+ * slots with the per-frame path's rules (a decode warning rejects unless keep_corrupt). */
+static void clip_batch(ds_worker *w, ds_slot *s0, int T)
+{
+	ds_workers *p = w->pool;
+	dataset_job *j = p->j;
+	ds_clipwork *cw = &p->cw[s0->b];
+	int m = 0, rc;
+	svt_err err = {0};
+	for (int t = 0; t < T; t++) {
+		if (s0[t].rc)
+			goto cleanup; /* a job error: ds_views_wait reports it */
+		if (cw->ready[t]) {
+			cw->f[m] = cw->fs[t];
+			cw->slot[m++] = t;
+		}
+	}
+	/* The batch's decoder is one (fb_mu); on CUDA the context's stream too (gpu_mu, which
+	 * the per-frame calls of perspective photos and of a fallen-back clip take). */
+	pthread_mutex_lock(&p->fb_mu);
+	gpu_lock(p);
+	rc = gpu_frame_batch_run(p->fb, cw->f, m, &err);
+	gpu_unlock(p);
+	pthread_mutex_unlock(&p->fb_mu);
+	if (rc) {
+		/* The batch failed on the device: this clip frame by frame (every dispatcher there
+		 * has its own C fallback); a lost context fails those calls too, and the job. */
+		svt_log_warn("views: the frame batch of the clip from %s failed (%s): its frames go "
+			     "one by one", s0->path, err.msg);
+		for (int i = 0; i < m; i++)
+			frame_run(w, s0 + cw->slot[i]);
+		goto cleanup;
+	}
+	for (int i = 0; i < m; i++) {
+		ds_slot *s = s0 + cw->slot[i];
+		const gpu_frame *f = &cw->f[i];
+		if (f->rc || (f->warning && !j->o.keep_corrupt)) {
+			snprintf(s->why, sizeof(s->why), "%s%s", f->warning ? "decoded with warnings: " : "",
+				 f->msg);
+			s->failed = 1;
+			continue;
+		}
+		s->warning |= f->warning;
+		if (f->depth && s->points) {
+			s->npts = f->npts;
+			s->depth_used = 1;
+		}
+	}
+cleanup:
+	for (int t = 0; t < T; t++) {
+		free(cw->file[t]);
+		cw->file[t] = NULL;
+	}
+}
+
+/* Buffer b's slots. */
+static ds_slot *j_slots(ds_workers *p, int b)
+{
+	return p->j->buf[b].slots;
 }
 
 static void *worker_main(void *arg)
@@ -277,13 +554,27 @@ static void *worker_main(void *arg)
 		p->qhead = (p->qhead + 1) % p->qcap;
 		p->qlen--;
 		pthread_mutex_unlock(&p->mu);
+		int done_n = 1;
 		svt_gate_enter(p->j->gate);
 		double c0 = svt_thread_cpu();
-		frame_run(w, s);
+		if (p->fb) {
+			/* Frame batch: the worker that prepares a clip's last position runs the
+			 * clip's batch; the clip is finished when that is done. */
+			clip_prep(w, s);
+			pthread_mutex_lock(&p->mu);
+			int T = p->submitted[s->b], last = ++p->prepared[s->b] == T;
+			pthread_mutex_unlock(&p->mu);
+			if (last)
+				clip_batch(w, j_slots(p, s->b), T);
+			done_n = last ? T : 0;
+		} else {
+			frame_run(w, s);
+		}
 		w->cpu_frames += svt_thread_cpu() - c0;
 		svt_gate_leave(p->j->gate);
 		pthread_mutex_lock(&p->mu);
-		if (++p->finished[s->b] == p->submitted[s->b])
+		p->finished[s->b] += done_n;
+		if (p->finished[s->b] == p->submitted[s->b])
 			pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -307,6 +598,19 @@ int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err)
 	p->serial_gpu = strcmp(gpu_ctx_backend(j->gpu), "cpu") != 0;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->gpu_mu, NULL);
+	pthread_mutex_init(&p->fb_mu, NULL);
+	/* A CUDA context takes the clip seam (gpu_frame_batch: decode on the device, data kept
+	 * there); SVT_FRAME_BATCH=1 takes it on the C path too. Where the seam cannot be made,
+	 * the per-frame path runs, and the log says why once. */
+	const char *fbe = getenv("SVT_FRAME_BATCH");
+	if (p->serial_gpu || (fbe && strcmp(fbe, "1") == 0)) {
+		svt_err ferr = {0};
+		if (gpu_frame_batch_create(j->gpu, (int)T, &p->fb, &ferr))
+			svt_log_warn("views: no frame batch (%s): frames go one by one", ferr.msg);
+		else
+			svt_log_info("views: clips in batches of %zu, %s", T,
+				     gpu_frame_batch_describe(p->fb));
+	}
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
 	*out = p;
@@ -339,6 +643,13 @@ void ds_workers_destroy(ds_workers *p)
 		ingest_image_free(&p->w[i].dimg);
 		gpu_view_map_free(&p->w[i].map);
 	}
+	gpu_frame_batch_destroy(p->fb);
+	for (int b = 0; b < 2; b++) {
+		clipwork_free(&p->cw[b]);
+		/* Pinned by buf_alloc / ds_views_submit for the batch's downloads. */
+		gpu_ctx_host_unpin(p->j->gpu, p->j->buf[b].views);
+		gpu_ctx_host_unpin(p->j->gpu, p->j->buf[b].vdepth);
+	}
 	for (int b = 0; b < 2; b++) {
 		ds_slot *sl = p->j->buf[b].slots;
 		for (int t = 0; sl && t < p->j->o.clip_frames; t++)
@@ -348,6 +659,7 @@ void ds_workers_destroy(ds_workers *p)
 	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->gpu_mu);
+	pthread_mutex_destroy(&p->fb_mu);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
 	free(p->queue);
@@ -402,6 +714,9 @@ static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
 	B->slots = calloc(T, sizeof(ds_slot));
 	if (!B->views || !B->w2c || !B->K || !B->heading || !B->slots)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
+	/* Pinned once for the run: the device writes the clip's views straight into it. */
+	if (j->workers->fb)
+		gpu_ctx_host_pin(j->gpu, B->views, T * (size_t)o->width * (size_t)o->height * 3);
 	return SVT_OK;
 }
 
@@ -434,12 +749,18 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 		B->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
 		if (!B->vdepth)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
+		if (p->fb)
+			gpu_ctx_host_pin(j->gpu, B->vdepth,
+					 (size_t)o->clip_frames * o->width * o->height * sizeof(float));
 	}
 	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
 	size_t depth_px = (size_t)o->width * o->height;
+	if (p->fb && (rc = clipwork_reserve(&p->cw[b], T, err)))
+		return rc;
 	pthread_mutex_lock(&p->mu);
 	p->submitted[b] = T;
 	p->finished[b] = 0;
+	p->prepared[b] = 0;
 	for (int t = 0; t < T; t++) {
 		ds_slot *s = &B->slots[t];
 		s->b = b;

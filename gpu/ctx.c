@@ -109,6 +109,33 @@ double gpu_ctx_last_device_ms(const gpu_ctx *ctx)
 	return 0.0;
 }
 
+int gpu_ctx_host_pin(gpu_ctx *ctx, void *p, size_t bytes)
+{
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && p && bytes) {
+		svt_err e = {0};
+		if (gpu_cuda_host_register(p, bytes, &e))
+			svt_log_warn("gpu: %s: downloads into it are staged", e.msg);
+	}
+#else
+	(void)ctx;
+	(void)p;
+	(void)bytes;
+#endif
+	return 0;
+}
+
+void gpu_ctx_host_unpin(gpu_ctx *ctx, void *p)
+{
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && p)
+		gpu_cuda_host_unregister(p);
+#else
+	(void)ctx;
+	(void)p;
+#endif
+}
+
 void gpu_ctx_set_cpu_threads(gpu_ctx *ctx, int n)
 {
 	if (ctx)
@@ -211,5 +238,26 @@ int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
 #endif
 	for (int k = 0; k < n && !rc; k++)
 		rc = gpu_view_ref_run(src, &v[k], &dst[k], ctx ? ctx->cpu_threads : 1, err);
+	return rc;
+}
+
+int gpu_views_multi(gpu_ctx *ctx, const gpu_image *src, int on_device, const gpu_view *v, int n,
+		    gpu_image *dst, svt_err *err)
+{
+	int rc = 0;
+	if (!src || !v || !dst || n < 0)
+		return svt_err_set(err, SVT_E_INPUT, "views: NULL argument or n %d < 0", n);
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && on_device && n > 0) {
+		for (int k = 0; k < n; k++)
+			if ((rc = gpu_view_check(&src[k], &v[k], &dst[k], err)))
+				return (void)svt_err_prefix(err, "frame %d", k), rc;
+		/* A device source cannot be read on the C path: its failure stands. */
+		return gpu_cuda_views_multi(ctx->cu, src, v, n, dst, err);
+	}
+#endif
+	for (int k = 0; k < n && !rc; k++)
+		if ((rc = gpu_views_from_image(ctx, &src[k], on_device, &v[k], 1, &dst[k], err)))
+			svt_err_prefix(err, "frame %d", k);
 	return rc;
 }

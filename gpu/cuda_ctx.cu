@@ -212,3 +212,29 @@ extern "C" int gpu_cuda_healthy(gpu_cuda *c)
 	}
 	return 1;
 }
+
+extern "C" int gpu_cuda_host_register(void *p, size_t bytes, svt_err *err)
+{
+	cudaError_t e = cudaHostRegister(p, bytes, cudaHostRegisterDefault);
+	if (e == cudaSuccess)
+		return 0;
+	(void)cudaGetLastError();
+	return svt_err_set(err, SVT_E_CUDA, "cudaHostRegister of %zu bytes failed: %s", bytes,
+			   cudaGetErrorString(e));
+}
+
+extern "C" void gpu_cuda_host_unregister(void *p)
+{
+	if (cudaHostUnregister(p) != cudaSuccess)
+		(void)cudaGetLastError();
+}
+
+extern "C" int gpu_cuda_host_is_pinned(const void *p)
+{
+	cudaPointerAttributes a;
+	if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return 0;
+	}
+	return a.type == cudaMemoryTypeHost;
+}

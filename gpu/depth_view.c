@@ -2,6 +2,7 @@
  * dispatch). The per-pixel code is gm_depth_view_pixel (gpu_math.h), shared with the kernel in
  * depth_view.cu. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -95,4 +96,43 @@ int gpu_view_depth_from_equirect(gpu_ctx *ctx, const gpu_depth *src, const gpu_v
 #endif
 	(void)ctx;
 	return gpu_view_depth_from_equirect_ref(src, v, dst, dst_stride, err);
+}
+
+int gpu_view_depth_multi(gpu_ctx *ctx, const gpu_depth *const *src, const gpu_view *v, int n,
+			 float *const *dst, const size_t *dst_stride, svt_err *err)
+{
+	int rc = 0;
+	if (!src || !v || !dst || !dst_stride || n < 0)
+		return svt_err_set(err, SVT_E_INPUT, "depth views: NULL argument or n %d < 0", n);
+	for (int k = 0; k < n; k++)
+		if ((rc = gpu_depth_view_check(src[k], &v[k], dst[k], dst_stride[k], err)))
+			return svt_err_prefix(err, "frame %d", k);
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu && n > 0) {
+		gm_view *g = malloc((size_t)n * sizeof(*g));
+		gm_dsrc *s = malloc((size_t)n * sizeof(*s));
+		int *w = malloc((size_t)n * sizeof(*w)), *h = malloc((size_t)n * sizeof(*h));
+		if (!g || !s || !w || !h)
+			rc = svt_err_set(err, SVT_E_NOMEM, "depth views: no memory for %d jobs", n);
+		for (int k = 0; !rc && k < n; k++) {
+			gpu_view_to_gm(&v[k], src[k]->width, src[k]->height, &g[k]);
+			dsrc_of(src[k], &s[k]);
+			w[k] = v[k].width;
+			h[k] = v[k].height;
+		}
+		if (!rc)
+			rc = gpu_cuda_view_depth_multi(ctx->cu, g, s, w, h, n, dst, dst_stride, err);
+		free(g);
+		free(s);
+		free(w);
+		free(h);
+		if (!gpu_ctx_fallback(ctx, rc, "depth views", err))
+			return rc;
+	}
+#endif
+	(void)ctx;
+	for (int k = 0; k < n && !rc; k++)
+		if ((rc = gpu_view_depth_from_equirect_ref(src[k], &v[k], dst[k], dst_stride[k], err)))
+			svt_err_prefix(err, "frame %d", k);
+	return rc;
 }

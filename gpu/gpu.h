@@ -329,6 +329,9 @@ typedef struct gpu_jpeg_frame {
 	int on_device;
 	gpu_jpeg_backend backend;
 	int rc;
+	/* 1: libjpeg-turbo decoded corrupt but decodable data (pixels kept, msg says how, as the
+	 * ingest decoder's warning); nvJPEG's frames carry no such check (always 0). */
+	int warning;
 	char msg[160];
 } gpu_jpeg_frame;
 
@@ -370,6 +373,60 @@ int gpu_jpeg_frame_download(gpu_jpeg *j, const gpu_jpeg_frame *f, gpu_image *dst
  * source falls back to the C path for this call, logging why. */
 int gpu_views_from_image(gpu_ctx *ctx, const gpu_image *src, int src_on_device,
 			 const gpu_view *v, int n, gpu_image *dst, svt_err *err);
+
+/* ---- A clip's frames in one call (gpu/frames.c) ------------------------------------------ */
+
+/* One frame of a batch: its panorama (a JPEG file's bytes, decoded in the batch, or a
+ * panorama already decoded in host memory), what to cut from it, and what became of it. */
+typedef struct gpu_frame {
+	/* in (owned by the caller, valid during gpu_frame_batch_run) */
+	const uint8_t *jpeg;     /* the panorama as a JPEG file; or NULL and pano set */
+	size_t jpeg_len;
+	const gpu_image *pano;   /* a host panorama (PNG, an oriented JPEG...) when jpeg is NULL */
+	gpu_view view;           /* the colour view, cut into out (host, caller-allocated) */
+	gpu_image out;
+	const gpu_depth *depth;  /* its equirect depth panorama in host memory (NULL: none) */
+	float *vdepth;           /* the depth view through view (NULL: not cut) */
+	size_t vdepth_stride;
+	double w2c[16];          /* depth -> points with the panorama's colours into pts */
+	gpu_point *pts;          /* (NULL: no points), cap points */
+	size_t cap;
+	/* out */
+	size_t npts;
+	int rc;                  /* the frame's own decode failure (nothing cut), else 0 */
+	int warning;             /* decoded corrupt but decodable data (see gpu_jpeg_frame) */
+	char msg[160];           /* why, for rc or warning */
+	gpu_jpeg_backend backend; /* which decoder made the panorama */
+} gpu_frame;
+
+typedef struct gpu_frame_batch gpu_frame_batch;
+
+/* A batch runner for up to max_frames (1 to 256) frames on ctx (which must outlive it; one
+ * thread at a time for both), with its own gpu_jpeg decoder (see gpu_jpeg_create for which
+ * backend and why). gpu_frame_batch_destroy(NULL) does nothing. */
+int gpu_frame_batch_create(gpu_ctx *ctx, int max_frames, gpu_frame_batch **out, svt_err *err);
+void gpu_frame_batch_destroy(gpu_frame_batch *b);
+/* The context and the decoder in words ("frames on cuda:..., decode: nvjpeg-hardware (...)"),
+ * with the reason when nvJPEG is not used; owned by b. */
+const char *gpu_frame_batch_describe(const gpu_frame_batch *b);
+/* Decodes the n frames' JPEGs in one gpu_jpeg_decode_batch, then cuts each frame's colour
+ * view, depth view (when depth and vdepth) and points (when depth and pts) from its panorama
+ * where the decode left it: on a CUDA context in device memory, read in place by every kernel
+ * (no upload of the panorama; the colour views of all device frames in one launch, written
+ * straight into destinations pinned with gpu_ctx_host_pin; the depth views likewise in one
+ * launch from the uploaded depth maps; points a frame at a time); on the C path in host
+ * memory, through the same dispatchers
+ * (gpu_views_from_image, gpu_view_depth_from_equirect, gpu_depth_to_points) with the same
+ * output bytes. A frame whose JPEG does not decode gets rc / msg and nothing cut; the batch
+ * goes on. Returns non-zero (err says which frame) only when a kernel or the device fails. */
+int gpu_frame_batch_run(gpu_frame_batch *b, gpu_frame *f, int n, svt_err *err);
+
+/* Pins (page-locks and registers with the device) host memory the caller keeps for many
+ * calls, e.g. a clip's view buffer: the view kernels then download into it directly, with no
+ * staging copy. No-op returning 0 on the C path; a failure to pin is not an error (the calls
+ * then stage as before) and is logged once. Unpin before freeing (NULL harmless). */
+int gpu_ctx_host_pin(gpu_ctx *ctx, void *p, size_t bytes);
+void gpu_ctx_host_unpin(gpu_ctx *ctx, void *p);
 
 
 /* ---- Plain references ------------------------------------------------------------------------ */

@@ -42,11 +42,18 @@ int gpu_cuda_plucker(gpu_cuda *c, const double *RC, const double *K, int n, int 
 /* g: the view's float parameters at the depth map's size; s: the source (host pointers). */
 int gpu_cuda_view_depth(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, int out_w, int out_h,
 			float *dst, size_t dst_stride, svt_err *err);
+/* color_on_device: color->data is device memory (a decoded frame, packed or strided), read in
+ * place; else a host image, uploaded. */
+/* n depth views in one launch: g[k], s[k] (host sources, uploaded packed), out_w[k] x out_h[k]
+ * floats into dst[k] (dst_stride[k] bytes a row). */
+int gpu_cuda_view_depth_multi(gpu_cuda *c, const gm_view *g, const gm_dsrc *s, const int *out_w,
+			      const int *out_h, int n, float *const *dst, const size_t *dst_stride,
+			      svt_err *err);
 int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
-			     const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
+			     int color_on_device, const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
 			     svt_err *err);
 /* Accumulates the points into voxels; *vox (malloc'd here, caller frees) gets the *m
- * occupied voxels in no particular order. */
+ * occupied voxels sorted by key on the device (CUB radix sort). */
 int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_t n, double inv_v,
 			      void **vox, size_t *m, size_t *n_dropped, svt_err *err);
 int gpu_cuda_bev(gpu_cuda *c, const gpu_point *pts, size_t n, const gpu_bev *b, uint8_t *occ,
@@ -60,11 +67,21 @@ int gpu_cuda_points_to_depth(gpu_cuda *c, const gpu_point *pts, size_t n, const 
  * is ignored), downloaded into the host images dst. No upload. */
 int gpu_cuda_views_from_device(gpu_cuda *c, const gpu_image *src, const void *d_src,
 			       const gpu_view *v, int n, gpu_image *dst, svt_err *err);
+/* One view each of n panoramas already in device memory (src[k].data device pointers, any
+ * stride), in one launch (blockIdx.z = frame), downloaded into the host images dst. */
+int gpu_cuda_views_multi(gpu_cuda *c, const gpu_image *src, const gpu_view *v, int n,
+			 gpu_image *dst, svt_err *err);
 /* Copies a packed device image (dev->data device memory) into the host image host. */
 int gpu_cuda_download_image(gpu_cuda *c, const gpu_image *dev, gpu_image *host, svt_err *err);
 /* 1 when the context can still run work after a failed call (the error was not sticky: an
  * allocation failure, a bad launch configuration), 0 when the context is lost. */
 int gpu_cuda_healthy(gpu_cuda *c);
+
+/* cudaHostRegister / cudaHostUnregister (gpu_ctx_host_pin), and whether p lies in pinned
+ * or registered host memory (the view download then skips its staging copy). */
+int gpu_cuda_host_register(void *p, size_t bytes, svt_err *err);
+void gpu_cuda_host_unregister(void *p);
+int gpu_cuda_host_is_pinned(const void *p);
 
 /* ---- nvJPEG (jpeg.cu) ---- */
 typedef struct gpu_nvjpeg gpu_nvjpeg;
@@ -72,8 +89,9 @@ typedef struct gpu_nvjpeg gpu_nvjpeg;
  * RGB size, decode writes RGB rows stride bytes apart into dst (pinned memory). */
 typedef struct gpu_jpeg_cpu {
 	int (*header)(void *arg, const uint8_t *data, size_t len, int *w, int *h, svt_err *err);
+	/* *warning: 1 when the data were corrupt but decodable (err's message says how). */
 	int (*decode)(void *arg, const uint8_t *data, size_t len, uint8_t *dst, size_t stride,
-		      int w, int h, svt_err *err);
+		      int w, int h, int *warning, svt_err *err);
 	void *arg;
 } gpu_jpeg_cpu;
 /* Device slots for max_batch frames and, when use_nvjpeg and the library loads and accepts

@@ -52,9 +52,25 @@ int gpu_plucker_check(const double *w2c, const double *K, int n, int img_w, int 
 		      int patch, gpu_dtype dtype, const void *dst, double *RC, svt_err *err);
 int gpu_depth_check(const gpu_depth *d, const gpu_image *color, const double w2c[16],
 		    const gpu_point *out, size_t *n_out, svt_err *err);
-/* Sorts the occupied voxels by key and writes the output points (shared final step). */
-int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, uint32_t *counts,
-		     size_t cap, size_t *n_out, svt_err *err);
+/* One view each of n panoramas (view k of src[k] into dst[k]): on a CUDA context with every
+ * src[k] in device memory (on_device), one launch for all n; otherwise view by view through
+ * gpu_views_from_image. */
+int gpu_views_multi(gpu_ctx *ctx, const gpu_image *src, int on_device, const gpu_view *v, int n,
+		    gpu_image *dst, svt_err *err);
+/* n depth views (view v[k] of src[k] into dst[k], dst_stride[k] bytes a row): one launch for
+ * all on a CUDA context (the C path for this call on a failure that is not sticky), one by
+ * one on the C path; the same output as gpu_view_depth_from_equirect. */
+int gpu_view_depth_multi(gpu_ctx *ctx, const gpu_depth *const *src, const gpu_view *v, int n,
+			 float *const *dst, const size_t *dst_stride, svt_err *err);
+/* gpu_depth_to_points with a colour image that may live on the device (color_on_device: a
+ * decoded frame of ctx's CUDA device, read in place; SVT_E_INPUT on a CPU context). */
+int gpu_depth_to_points_src(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
+			    int color_on_device, const double w2c[16], gpu_point *out, size_t cap,
+			    size_t *n_out, svt_err *err);
+/* Sorts the occupied voxels by key (unless sorted: the device sorted them already; a radix
+ * sort in C otherwise) and writes the output points (shared final step). */
+int gpu_voxel_finish(gm_vox *v, size_t m, int sorted, double voxel_m, gpu_point *out,
+		     uint32_t *counts, size_t cap, size_t *n_out, svt_err *err);
 int gpu_bev_check(const gpu_point *pts, size_t n, const gpu_bev *b, svt_err *err);
 int gpu_zbuf_check(const gpu_point *pts, size_t n, const double w2c[16], const double K[4],
 		   int width, int height, const float *depth, svt_err *err);

@@ -70,15 +70,20 @@ static int turbo_header(void *arg, const uint8_t *data, size_t len, int *w, int 
 /* Decodes into dst (stride bytes a row) as RGB. A warning (corrupt but decodable data) keeps
  * the pixels, as the ingest decoder does; a fatal error is SVT_E_FORMAT. */
 static int turbo_decode(void *arg, const uint8_t *data, size_t len, uint8_t *dst, size_t stride,
-			int w, int h, svt_err *err)
+			int w, int h, int *warning, svt_err *err)
 {
 	gpu_jpeg *j = arg;
+	*warning = 0;
 	if (tjDecompress2(j->tj, data, (unsigned long)len, dst, w, (int)stride, h, TJPF_RGB,
-			  TJFLAG_LIMITSCANS) < 0 &&
-	    tjGetErrorCode(j->tj) != TJERR_WARNING) {
-		int rc = svt_err_set(err, SVT_E_FORMAT, "JPEG: %s", tjGetErrorStr2(j->tj));
-		turbo_reset(j);
-		return rc;
+			  TJFLAG_LIMITSCANS) < 0) {
+		if (tjGetErrorCode(j->tj) != TJERR_WARNING) {
+			int rc = svt_err_set(err, SVT_E_FORMAT, "JPEG: %s", tjGetErrorStr2(j->tj));
+			turbo_reset(j);
+			return rc;
+		}
+		/* The ingest decoder's words, so a job says the same on either path. */
+		*warning = 1;
+		svt_err_set(err, SVT_OK, "JPEG corrupt but decodable: %s", tjGetErrorStr2(j->tj));
 	}
 	return 0;
 }
@@ -168,15 +173,17 @@ static void decode_host(gpu_jpeg *j, int k, const uint8_t *data, size_t len, gpu
 			j->host[k].cap = need;
 		}
 	}
+	int warning = 0;
 	if (!rc)
-		rc = turbo_decode(j, data, len, j->host[k].p, stride, w, h, &e);
+		rc = turbo_decode(j, data, len, j->host[k].p, stride, w, h, &warning, &e);
 	f->backend = GPU_JPEG_TURBO;
 	f->on_device = 0;
 	f->rc = rc;
-	if (rc) {
+	f->warning = warning;
+	if (rc || warning)
 		snprintf(f->msg, sizeof(f->msg), "%.*s", (int)sizeof(f->msg) - 1, e.msg);
+	if (rc)
 		return;
-	}
 	f->img = (gpu_image){j->host[k].p, w, h, 3, stride};
 }
 

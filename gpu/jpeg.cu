@@ -237,7 +237,7 @@ static void frame_set(gpu_nvjpeg *nv, int k, int w, int h, gpu_jpeg_backend b, g
 static int cpu_frame(gpu_nvjpeg *nv, int k, const uint8_t *data, size_t len,
 		     const gpu_jpeg_cpu *cpu, gpu_jpeg_frame *f, svt_err *err)
 {
-	int rc = 0, w = 0, h = 0;
+	int rc = 0, w = 0, h = 0, warning = 0;
 	svt_err e = {};
 	if (cpu->header(cpu->arg, data, len, &w, &h, &e)) {
 		frame_fail(f, e.code, e.msg);
@@ -249,13 +249,16 @@ static int cpu_frame(gpu_nvjpeg *nv, int k, const uint8_t *data, size_t len,
 	if ((rc = gpu_cuda_buf_reserve(&nv->pin[k], bytes, 1, err)) ||
 	    (rc = gpu_cuda_buf_reserve(&nv->dev[k], bytes, 0, err)))
 		goto done;
-	if (cpu->decode(cpu->arg, data, len, (uint8_t *)nv->pin[k].p, (size_t)w * 3, w, h, &e)) {
+	if (cpu->decode(cpu->arg, data, len, (uint8_t *)nv->pin[k].p, (size_t)w * 3, w, h, &warning,
+			&e)) {
 		frame_fail(f, e.code, e.msg);
 		return 0;
 	}
 	CUDA_CK(cudaMemcpyAsync(nv->dev[k].p, nv->pin[k].p, bytes, cudaMemcpyHostToDevice,
 				nv->c->up));
 	frame_set(nv, k, w, h, GPU_JPEG_TURBO, f);
+	if ((f->warning = warning))
+		snprintf(f->msg, sizeof(f->msg), "%.*s", (int)sizeof(f->msg) - 1, e.msg);
 done:
 	return rc;
 }

@@ -45,23 +45,16 @@ int gpu_depth_to_points_ref(const gpu_depth *d, const gpu_image *color, const do
 		return rc;
 	gm_depth_params P;
 	gm_depth_params_fill(&P, d, color, w2c);
-	/* Column terms tabulated once (the same expressions the kernel evaluates per pixel). */
-	double *tl = malloc(sizeof(double) * 2 * (size_t)P.ow);
+	/* Column and row terms tabulated once, the table the CUDA kernel reads too. */
+	double *tl = malloc(sizeof(double) * 2 * ((size_t)P.ow + (size_t)P.oh));
 	if (!tl)
 		return svt_err_set(err, SVT_E_NOMEM, "depth: no memory");
-	for (int i = 0; i < P.ow; i++) {
-		tl[2 * i] = tl[2 * i + 1] = 0;
-		if (P.model != 0)
-			gm_depth_lon(&P, i * P.step, &tl[2 * i], &tl[2 * i + 1]);
-	}
+	gm_depth_trig_fill(&P, tl);
 	size_t n = 0;
 	for (int j = 0; j < P.oh; j++) {
-		double slat = 0, clat = 0;
-		if (P.model != 0)
-			gm_depth_lat(&P, j * P.step, &slat, &clat);
 		for (int i = 0; i < P.ow; i++) {
 			gpu_point p;
-			if (!gm_depth_point_t(&P, i, j, tl[2 * i], tl[2 * i + 1], slat, clat, &p))
+			if (!gm_depth_point_tab(&P, tl, i, j, &p))
 				continue;
 			if (n == cap) {
 				*n_out = 0;
@@ -78,17 +71,21 @@ int gpu_depth_to_points_ref(const gpu_depth *d, const gpu_image *color, const do
 	return 0;
 }
 
-int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
-			const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
-			svt_err *err)
+int gpu_depth_to_points_src(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
+			    int color_on_device, const double w2c[16], gpu_point *out, size_t cap,
+			    size_t *n_out, svt_err *err)
 {
+	if (color_on_device && !gpu_ctx_is_cuda(ctx))
+		return svt_err_set(err, SVT_E_INPUT, "depth: a device colour image needs a CUDA context");
 #ifdef SVT_HAVE_CUDA
 	if (ctx && ctx->cu) {
 		int rc = gpu_depth_check(d, color, w2c, out, n_out, err);
 		if (rc)
 			return rc;
-		rc = gpu_cuda_depth_to_points(ctx->cu, d, color, w2c, out, cap, n_out, err);
-		if (!gpu_ctx_fallback(ctx, rc, "depth->points", err))
+		rc = gpu_cuda_depth_to_points(ctx->cu, d, color, color ? color_on_device : 0, w2c, out,
+					      cap, n_out, err);
+		/* A device colour cannot be read on the C path: its failure stands. */
+		if (color_on_device || !gpu_ctx_fallback(ctx, rc, "depth->points", err))
 			return rc;
 	}
 #endif
@@ -96,22 +93,83 @@ int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color
 	return gpu_depth_to_points_ref(d, color, w2c, out, cap, n_out, err);
 }
 
-/* ---- Voxel downsampling --------------------------------------------------------------------- */
-
-static int vox_cmp(const void *a, const void *b)
+int gpu_depth_to_points(gpu_ctx *ctx, const gpu_depth *d, const gpu_image *color,
+			const double w2c[16], gpu_point *out, size_t cap, size_t *n_out,
+			svt_err *err)
 {
-	unsigned long long x = ((const gm_vox *)a)->key, y = ((const gm_vox *)b)->key;
-	return x < y ? -1 : x > y;
+	return gpu_depth_to_points_src(ctx, d, color, 0, w2c, out, cap, n_out, err);
 }
 
-int gpu_voxel_finish(gm_vox *v, size_t m, double voxel_m, gpu_point *out, uint32_t *counts,
-		     size_t cap, size_t *n_out, svt_err *err)
+/* ---- Voxel downsampling --------------------------------------------------------------------- */
+
+/* A key and where its voxel is, for the sort. */
+typedef struct vox_kv {
+	unsigned long long key;
+	size_t i;
+} vox_kv;
+
+/* Sorts the m voxels by key: an LSD radix sort on 8-bit digits (one counting pass for all
+ * eight histograms; a digit every key shares is skipped: the high ones, mostly), then one
+ * gather of the 64-byte voxels. Keys are unique (one voxel a key), so the order is total. */
+static int vox_sort(gm_vox *v, size_t m, svt_err *err)
+{
+	int rc = 0;
+	size_t (*hist)[256] = NULL;
+	vox_kv *a = NULL, *b = NULL;
+	gm_vox *tmp = NULL;
+	if (m < 2)
+		return 0;
+	hist = calloc(8, sizeof(*hist));
+	a = malloc(m * sizeof(*a));
+	b = malloc(m * sizeof(*b));
+	tmp = malloc(m * sizeof(*tmp));
+	if (!hist || !a || !b || !tmp) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "voxel: no memory to sort %zu voxels", m);
+		goto cleanup;
+	}
+	for (size_t k = 0; k < m; k++) {
+		a[k].key = v[k].key;
+		a[k].i = k;
+		for (int d = 0; d < 8; d++)
+			hist[d][(v[k].key >> (8 * d)) & 255]++;
+	}
+	for (int d = 0; d < 8; d++) {
+		size_t pos[256], sum = 0;
+		if (hist[d][(a[0].key >> (8 * d)) & 255] == m)
+			continue;
+		for (int x = 0; x < 256; x++) {
+			pos[x] = sum;
+			sum += hist[d][x];
+		}
+		for (size_t k = 0; k < m; k++)
+			b[pos[(a[k].key >> (8 * d)) & 255]++] = a[k];
+		vox_kv *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t k = 0; k < m; k++)
+		tmp[k] = v[a[k].i];
+	memcpy(v, tmp, m * sizeof(*v));
+cleanup:
+	free(hist);
+	free(a);
+	free(b);
+	free(tmp);
+	return rc;
+}
+
+int gpu_voxel_finish(gm_vox *v, size_t m, int sorted, double voxel_m, gpu_point *out,
+		     uint32_t *counts, size_t cap, size_t *n_out, svt_err *err)
 {
 	if (m > cap) {
 		*n_out = 0;
 		return svt_err_set(err, SVT_E_LIMIT, "voxel: %zu voxels do not fit %zu points", m, cap);
 	}
-	qsort(v, m, sizeof(*v), vox_cmp);
+	int rc = sorted ? 0 : vox_sort(v, m, err);
+	if (rc) {
+		*n_out = 0;
+		return rc;
+	}
 	for (size_t k = 0; k < m; k++) {
 		const gm_vox *e = &v[k];
 		long long ix[3] = {(long long)(e->key & ((1ULL << GM_VOX_BITS) - 1)) - GM_VOX_HALF,
@@ -204,7 +262,7 @@ static int voxel_ref(const gpu_point *in, size_t n, double voxel_m, gpu_point *o
 		e->c[1] += in[k].g;
 		e->c[2] += in[k].b;
 	}
-	rc = gpu_voxel_finish(V, m, voxel_m, out, counts, cap, n_out, err);
+	rc = gpu_voxel_finish(V, m, 0, voxel_m, out, counts, cap, n_out, err);
 	if (n_dropped)
 		*n_dropped = dropped;
 done:
@@ -242,7 +300,9 @@ int gpu_voxel_downsample_counts(gpu_ctx *ctx, const gpu_point *in, size_t n, dou
 		rc = gpu_cuda_voxel_accumulate(ctx->cu, in, n, 1.0 / voxel_m, &vox, &m, &dropped, err);
 		if (!gpu_ctx_fallback(ctx, rc, "voxel", err)) {
 			if (!rc)
-				rc = gpu_voxel_finish(vox, m, voxel_m, out, counts, cap, n_out, err);
+				/* Sorted on the device (CUB radix sort). */
+				rc = gpu_voxel_finish(vox, m, 1, voxel_m, out, counts, cap, n_out,
+						      err);
 			if (n_dropped)
 				*n_dropped = dropped;
 			free(vox);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cub/device/device_radix_sort.cuh>
+
 #include "gpu/cuda_common.cuh"
 extern "C" {
 #include "gpu/points_math.h"
@@ -21,8 +23,9 @@ extern "C" {
 /* One block per output row: threads take 256 consecutive pixels at a time; a block-wide scan
  * of the valid flags (warp ballots) gives each point its place, so the output keeps the
  * reference's row-major order. count_only: store the row's count instead. */
-__global__ void depth_rows_kernel(gm_depth_params P, const unsigned long long *row_off,
-				  unsigned *row_cnt, gpu_point *out, int count_only)
+__global__ void depth_rows_kernel(gm_depth_params P, const double *tab,
+				  const unsigned long long *row_off, unsigned *row_cnt, gpu_point *out,
+				  int count_only)
 {
 	__shared__ unsigned warp_tot[8];
 	int j = blockIdx.x, lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
@@ -30,7 +33,7 @@ __global__ void depth_rows_kernel(gm_depth_params P, const unsigned long long *r
 	for (int i0 = 0; i0 < P.ow; i0 += 256) {
 		int i = i0 + threadIdx.x;
 		gpu_point p;
-		int ok = i < P.ow && gm_depth_point(&P, i, j, &p);
+		int ok = i < P.ow && gm_depth_point_tab(&P, tab, i, j, &p);
 		unsigned ball = __ballot_sync(0xffffffffu, ok);
 		if (lane == 0)
 			warp_tot[wid] = __popc(ball);
@@ -51,8 +54,8 @@ __global__ void depth_rows_kernel(gm_depth_params P, const unsigned long long *r
 }
 
 extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const gpu_image *color,
-					const double w2c[16], gpu_point *out, size_t cap,
-					size_t *n_out, svt_err *err)
+					int color_on_device, const double w2c[16], gpu_point *out,
+					size_t cap, size_t *n_out, svt_err *err)
 {
 	int rc = 0;
 	float count_ms = 0;
@@ -63,36 +66,47 @@ extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const g
 	unsigned *cnt = NULL;
 	unsigned long long *off = NULL, total = 0;
 	unsigned char *dd, *dc;
+	double *tab = NULL, *d_tab;
 	gm_depth_params_fill(&P, d, color, w2c);
 	*n_out = 0;
 	size_t rows = (size_t)P.oh;
-	size_t aux = rows * (sizeof(unsigned) + sizeof(unsigned long long)) + 16;
+	size_t tab_bytes = sizeof(double) * 2 * ((size_t)P.ow + rows);
+	size_t tab_at = (rows * (sizeof(unsigned) + sizeof(unsigned long long)) + 16 + 15) & ~(size_t)15;
+	size_t aux = tab_at + tab_bytes;
 	cnt = (unsigned *)malloc(rows * sizeof(unsigned));
 	off = (unsigned long long *)malloc(rows * sizeof(unsigned long long));
-	if (!cnt || !off) {
+	tab = (double *)malloc(tab_bytes);
+	if (!cnt || !off || !tab) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "depth: no memory");
 		goto done;
 	}
+	/* The trig table the C reference reads too (points_math.h), computed here with libm. */
+	gm_depth_trig_fill(&P, tab);
+	if (color_on_device)
+		cbytes = 0; /* read where it is */
 	if ((rc = gpu_cuda_buf_reserve(&c->d_in, dbytes + cbytes + 16, 0, err)) ||
 	    (rc = gpu_cuda_buf_reserve(&c->d_aux[0], aux, 0, err)))
 		goto done;
 	/* Depth and colour packed one after the other in d_in (rows copied tight). */
 	dd = (unsigned char *)c->d_in.p;
-	dc = dd + dbytes;
+	dc = color_on_device ? color->data : dd + dbytes;
+	d_tab = (double *)((unsigned char *)c->d_aux[0].p + tab_at);
 	{
 		gpu_image dimg = {(uint8_t *)d->data, (int)(drow), d->height, 1, d->stride};
 		if ((rc = gpu_cuda_upload_image_to(c, &dimg, dd, err)))
 			goto done;
-		if (color && (rc = gpu_cuda_upload_image_to(c, color, dc, err)))
+		if (color && !color_on_device && (rc = gpu_cuda_upload_image_to(c, color, dc, err)))
+			goto done;
+		if ((rc = gpu_cuda_upload_bytes(c, d_tab, tab, tab_bytes, err)))
 			goto done;
 	}
 	P.data = dd;
 	P.stride = drow;
 	P.color = color ? dc : NULL;
-	P.cstride = crow;
+	P.cstride = color_on_device ? color->stride : crow;
 	GPU_CUDA_TIME_START(c);
-	depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, NULL, (unsigned *)c->d_aux[0].p,
-							     NULL, 1);
+	depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, d_tab, NULL,
+							     (unsigned *)c->d_aux[0].p, NULL, 1);
 	CUDA_CK(cudaGetLastError());
 	GPU_CUDA_TIME_STOP(c);
 	CUDA_CK(cudaMemcpyAsync(cnt, c->d_aux[0].p, rows * sizeof(unsigned), cudaMemcpyDeviceToHost,
@@ -119,7 +133,7 @@ extern "C" int gpu_cuda_depth_to_points(gpu_cuda *c, const gpu_depth *d, const g
 		if ((rc = gpu_cuda_upload_bytes(c, d_off, off, rows * sizeof(unsigned long long), err)))
 			goto done;
 		GPU_CUDA_TIME_START(c);
-		depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, d_off, NULL,
+		depth_rows_kernel<<<(unsigned)rows, 256, 0, c->up>>>(P, d_tab, d_off, NULL,
 								     (gpu_point *)c->d_out.p, 0);
 	}
 	CUDA_CK(cudaGetLastError());
@@ -135,6 +149,7 @@ done:
 	FINISH_ON_ERROR
 	free(cnt);
 	free(off);
+	free(tab);
 	return rc;
 }
 
@@ -187,12 +202,30 @@ __global__ void vox_compact_kernel(const gm_vox *T, size_t tab, gm_vox *out,
 		out[atomicAdd(m, 1ULL)] = T[k];
 }
 
+__global__ void vox_keys_kernel(const gm_vox *C, size_t m, unsigned long long *keys,
+				unsigned *idx)
+{
+	size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (k < m) {
+		keys[k] = C[k].key;
+		idx[k] = (unsigned)k;
+	}
+}
+
+__global__ void vox_gather_kernel(const gm_vox *C, const unsigned *idx, size_t m, gm_vox *out)
+{
+	size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (k < m)
+		out[k] = C[idx[k]];
+}
+
 extern "C" int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_t n,
 					 double inv_v, void **vox, size_t *m_out,
 					 size_t *n_dropped, svt_err *err)
 {
 	int rc = 0;
-	size_t tab = 16;
+	size_t tab = 16, m = 0;
+	float acc_ms = 0;
 	unsigned long long counters[2] = {0, 0}, *d_cnt;
 	gm_vox *T, *C;
 	*vox = NULL;
@@ -218,12 +251,46 @@ extern "C" int gpu_cuda_voxel_accumulate(gpu_cuda *c, const gpu_point *in, size_
 	CUDA_CK(cudaMemcpyAsync(counters, d_cnt, sizeof(counters), cudaMemcpyDeviceToHost, c->up));
 	CUDA_CK(cudaStreamSynchronize(c->up));
 	gpu_cuda_time_read(c);
-	*vox = malloc(counters[0] * sizeof(gm_vox) + 1);
+	m = (size_t)counters[0];
+	/* Sorted by key on the device (CUB radix sort of key/index pairs over the key's 63 bits,
+	 * then a gather into the hash table's memory, free by now), so the host only converts. */
+	if (m > 1) {
+		size_t tmp_bytes = 0, kbytes = (m * 8 + 255) & ~(size_t)255,
+		       ibytes = (m * 4 + 255) & ~(size_t)255;
+		unsigned long long *k_in, *k_out;
+		unsigned *i_in, *i_out;
+		CUDA_CK(cub::DeviceRadixSort::SortPairs(NULL, tmp_bytes, (unsigned long long *)NULL,
+							(unsigned long long *)NULL, (unsigned *)NULL,
+							(unsigned *)NULL, (long long)m, 0, 3 * GM_VOX_BITS,
+							c->up));
+		if ((rc = gpu_cuda_buf_reserve(&c->d_aux[2], 2 * kbytes + 2 * ibytes + tmp_bytes, 0,
+					       err)))
+			goto done;
+		k_in = (unsigned long long *)c->d_aux[2].p;
+		k_out = (unsigned long long *)((unsigned char *)k_in + kbytes);
+		i_in = (unsigned *)((unsigned char *)k_out + kbytes);
+		i_out = (unsigned *)((unsigned char *)i_in + ibytes);
+		GPU_CUDA_TIME_START(c);
+		vox_keys_kernel<<<(unsigned)((m + 255) / 256), 256, 0, c->up>>>(C, m, k_in, i_in);
+		CUDA_CK(cudaGetLastError());
+		CUDA_CK(cub::DeviceRadixSort::SortPairs((unsigned char *)i_out + ibytes, tmp_bytes,
+							k_in, k_out, i_in, i_out, (long long)m, 0,
+							3 * GM_VOX_BITS, c->up));
+		vox_gather_kernel<<<(unsigned)((m + 255) / 256), 256, 0, c->up>>>(C, i_out, m, T);
+		CUDA_CK(cudaGetLastError());
+		GPU_CUDA_TIME_STOP(c);
+		C = T;
+		CUDA_CK(cudaStreamSynchronize(c->up));
+		acc_ms = c->last_ms;
+		gpu_cuda_time_read(c);
+		c->last_ms += acc_ms;
+	}
+	*vox = malloc(m * sizeof(gm_vox) + 1);
 	if (!*vox) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "voxel: no memory for %llu voxels", counters[0]);
+		rc = svt_err_set(err, SVT_E_NOMEM, "voxel: no memory for %zu voxels", m);
 		goto done;
 	}
-	CUDA_CK(cudaMemcpy(*vox, C, counters[0] * sizeof(gm_vox), cudaMemcpyDeviceToHost));
+	CUDA_CK(cudaMemcpy(*vox, C, m * sizeof(gm_vox), cudaMemcpyDeviceToHost));
 	*m_out = (size_t)counters[0];
 	*n_dropped = (size_t)counters[1];
 done:

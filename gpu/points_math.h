@@ -80,20 +80,25 @@ GM_FN int gm_depth_point_t(const gm_depth_params *P, int i, int j, double slon, 
 	double m = v * P->scale;
 	if (!(m > 0) || m < P->min_m || m > P->max_m)
 		return 0;
+	/* Every multiply and add rounded on its own (GM_DMUL / GM_DADD: never fused into an FMA
+	 * on the device), so both paths give a point the same bits and the same voxel. */
 	double pc[3];
 	if (P->model == 0) {
-		pc[0] = ((x + 0.5) - P->cx) / P->fx * m;
-		pc[1] = ((y + 0.5) - P->cy) / P->fy * m;
+		pc[0] = GM_DMUL(((x + 0.5) - P->cx) / P->fx, m);
+		pc[1] = GM_DMUL(((y + 0.5) - P->cy) / P->fy, m);
 		pc[2] = m;
 	} else {
-		pc[0] = clat * slon * m;
-		pc[1] = -slat * m;
-		pc[2] = clat * clon * m;
+		pc[0] = GM_DMUL(GM_DMUL(clat, slon), m);
+		pc[1] = GM_DMUL(-slat, m);
+		pc[2] = GM_DMUL(GM_DMUL(clat, clon), m);
 	}
 	double q[3] = {pc[0] - P->t[0], pc[1] - P->t[1], pc[2] - P->t[2]};
-	out->x = (float)(P->R[0] * q[0] + P->R[3] * q[1] + P->R[6] * q[2]);
-	out->y = (float)(P->R[1] * q[0] + P->R[4] * q[1] + P->R[7] * q[2]);
-	out->z = (float)(P->R[2] * q[0] + P->R[5] * q[1] + P->R[8] * q[2]);
+	out->x = (float)GM_DADD(GM_DADD(GM_DMUL(P->R[0], q[0]), GM_DMUL(P->R[3], q[1])),
+				GM_DMUL(P->R[6], q[2]));
+	out->y = (float)GM_DADD(GM_DADD(GM_DMUL(P->R[1], q[0]), GM_DMUL(P->R[4], q[1])),
+				GM_DMUL(P->R[7], q[2]));
+	out->z = (float)GM_DADD(GM_DADD(GM_DMUL(P->R[2], q[0]), GM_DMUL(P->R[5], q[1])),
+				GM_DMUL(P->R[8], q[2]));
 	if (P->color) {
 		int cx = (int)(((long long)(2 * x + 1) * P->CW) / (2LL * P->W));
 		int cy = (int)(((long long)(2 * y + 1) * P->CH) / (2LL * P->H));
@@ -108,14 +113,33 @@ GM_FN int gm_depth_point_t(const gm_depth_params *P, int i, int j, double slon, 
 	return 1;
 }
 
-GM_FN int gm_depth_point(const gm_depth_params *P, int i, int j, gpu_point *out)
+/* The trig terms of every output column and row, tabulated on the host with libm: tab holds
+ * (sin lon, cos lon) of the ow columns, then (sin lat, cos lat) of the oh rows (2 (ow + oh)
+ * doubles; zeros for the pinhole model). Both paths read this one table (the CUDA kernel from
+ * a device copy), so a point's position, and the voxel it falls in, are the same bits on the
+ * CPU and the GPU (the device's double sin/cos differ from glibc's by an ulp). */
+static inline void gm_depth_trig_fill(const gm_depth_params *P, double *tab)
 {
-	double slon = 0, clon = 0, slat = 0, clat = 0;
-	if (P->model != 0) {
-		gm_depth_lon(P, i * P->step, &slon, &clon);
-		gm_depth_lat(P, j * P->step, &slat, &clat);
+	double *lat = tab + 2 * (size_t)P->ow;
+	for (int i = 0; i < P->ow; i++) {
+		tab[2 * i] = tab[2 * i + 1] = 0;
+		if (P->model != 0)
+			gm_depth_lon(P, i * P->step, &tab[2 * i], &tab[2 * i + 1]);
 	}
-	return gm_depth_point_t(P, i, j, slon, clon, slat, clat, out);
+	for (int j = 0; j < P->oh; j++) {
+		lat[2 * j] = lat[2 * j + 1] = 0;
+		if (P->model != 0)
+			gm_depth_lat(P, j * P->step, &lat[2 * j], &lat[2 * j + 1]);
+	}
+}
+
+/* The point of output position (i, j) with the terms of gm_depth_trig_fill's table. */
+GM_FN int gm_depth_point_tab(const gm_depth_params *P, const double *tab, int i, int j,
+			     gpu_point *out)
+{
+	const double *lat = tab + 2 * (size_t)P->ow;
+	return gm_depth_point_t(P, i, j, tab[2 * i], tab[2 * i + 1], lat[2 * j], lat[2 * j + 1],
+				out);
 }
 
 #endif

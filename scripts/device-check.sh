@@ -20,8 +20,8 @@ D=${DEVICE_BUILD:-build-device}
 LIMIT_MB=64
 cd "$ROOT" || exit 1
 
-GPU_TESTS="test_gpu test_gpu_parity test_gpu_ref test_gpu_kernels test_gpu_depth test_gpu_jpeg test_gpu_warp test_gpu_densify test_gpu_view_map"
-OTHER_TESTS="test_e2e"
+GPU_TESTS="test_gpu test_gpu_parity test_gpu_ref test_gpu_kernels test_gpu_depth test_gpu_jpeg test_gpu_frames test_gpu_warp test_gpu_densify test_gpu_view_map"
+OTHER_TESTS="test_e2e test_dataset"
 
 prepare() {
 	set -e
@@ -89,6 +89,7 @@ run() {
 	local out=${OUT:-$D/out}
 	mkdir -p "$out"
 	local sum="$out/summary.txt" rc=0
+	local -A secs=()
 	: > "$sum"
 	say() { echo "$*" | tee -a "$sum"; }
 	[ -f "$D/payload.tar.xz" ] || { say "device-check: $D/payload.tar.xz missing: run 'prepare' first (here), then carry $D"; exit 1; }
@@ -145,8 +146,14 @@ run() {
 	say "e2e: $(grep -a 'Synthesis' "$out/e2e.log" | tail -1)"
 
 	# Kernels: per-kernel figures (and the nvJPEG decode line when a GPU is there).
+	timeout 600 "$D/bin/tests/test_dataset" --jobs 1 --verbose --short-filename > "$out/dataset.log" 2>&1 ||
+		{ say "dataset (the job on the CUDA path, frame batch vs per frame): FAILED"; rc=1; }
+	say "dataset: $(grep -a 'Synthesis' "$out/dataset.log" | tail -1)"
+
 	timeout 600 "$D/bin/svtwin" bench kernels > "$out/bench_kernels.txt" 2>&1 ||
 		{ say "bench kernels: FAILED"; rc=1; }
+	grep -aE '^(clip |frame batch|decode batch|decode \+)|over the clip' "$out/bench_kernels.txt" |
+		sed 's/^/  /' >> "$sum"
 
 	# A whole build of the samples, CPU then GPU, timed.
 	: > "$out/builds.log"
@@ -157,9 +164,27 @@ run() {
 			{ say "build $mode: FAILED"; rc=1; }
 		t1=$(date +%s.%N)
 		note=; [ $mode = gpu ] && [ $gpu = 0 ] && note=" (no GPU: AUTO ran on the CPU too)"
-		say "build $mode: $(awk "BEGIN{print $t1-$t0}") s," \
+		secs[$mode]=$(awk "BEGIN{print $t1-$t0}")
+		say "build $mode: ${secs[$mode]} s," \
 			"$(ls "$work/out_$mode"/*.h5 2>/dev/null | wc -l) shards$note"
 	done
+	grep -a 'views: clips in batches\|views on ' "$out/builds.log" | sort -u | sed 's/^/  /' >> "$sum"
+	# The end-to-end targets (issue 17): panoramas per second of the GPU build against the
+	# same build on every CPU core and against nvJPEG's batched decode alone of the same files.
+	timeout 300 "$D/bin/svtwin" bench kernels --jpeg-dir "$work/capture" > "$out/decode_only.txt" 2>&1 ||
+		{ say "decode-only: FAILED"; rc=1; }
+	sed 's/^/  /' "$out/decode_only.txt" >> "$sum"
+	local nf dec
+	nf=$(ls "$work/capture"/*.jpg 2>/dev/null | wc -l)
+	dec=$(awk '$1 == "decode-only" && $2 == "cuda" {for (i = 1; i < NF; i++) if ($(i+1) == "pano/s") print $i}' "$out/decode_only.txt")
+	awk -v n="$nf" -v g="${secs[gpu]:-0}" -v c="${secs[cpu]:-0}" -v d="${dec:-0}" -v cores="$(nproc)" -v nogpu="$((1 - gpu))" 'BEGIN {
+		gp = g > 0 ? n / g : 0; cp = c > 0 ? n / c : 0
+		printf "end to end (%d panoramas): gpu build %.2f pano/s, cpu build (%d cores) %.2f pano/s", n, gp, cores, cp
+		if (cp > 0) printf ", gpu/cpu %.2f (target > 1)", gp / cp
+		if (d > 0) printf "; nvJPEG batched decode alone %.2f pano/s, gpu build/decode %.2f (target >= 0.8)", d, gp / d
+		else printf "; no nvJPEG decode figure"
+		if (nogpu) printf " (no GPU: both builds ran on the CPU)"
+		printf "\n" }' | tee -a "$sum"
 	say "device-check: done, rc $rc (files in $out)"
 	return $rc
 }

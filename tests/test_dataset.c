@@ -2,8 +2,9 @@
  * through the callback against the generator's ground truth, a frame that fails only at the
  * full decode rejected late (reported once, the clip reassembled without it), parts of a build
  * that together cut exactly the whole build's clips, shards that do not depend on the thread
- * count, a build with threads 1 that never uses more than one core's worth of CPU (all its
- * threads: views, depth, fusion, compression, writing), and options refused with
+ * count or on the clip seam (gpu_frame_batch) the GPU route takes, a build with threads 1 that
+ * never uses more than one core's worth of CPU (all its threads: views, depth, fusion,
+ * compression, writing), and options refused with
  * SVT_E_INPUT. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -325,6 +326,55 @@ Test(dataset, shards_do_not_depend_on_threads, .timeout = 300)
 	cr_expect_eq(n[0], n[1]);
 	cr_expect_str_eq(ids[0], ids[1]);
 	cr_expect_eq(sum[0], sum[1], "--threads 1 and 2 wrote different shards");
+}
+
+/* The clip seam (gpu_frame_batch, the route a CUDA context takes; SVT_FRAME_BATCH=1 takes it
+ * on the C path) writes the shards and fuses the points the per-frame path does, byte for
+ * byte, a frame damaged in its scan (libjpeg-turbo's warning) rejected late on both. */
+Test(dataset, frame_batch_writes_the_per_frame_shards, .timeout = 300)
+{
+	char cap[300], out[2][300], victim[400];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	copy_frames(cap, 0, 27);
+	snprintf(victim, sizeof(victim), "%s/pano_0004.jpg", cap);
+	FILE *fp = fopen(victim, "r+b");
+	cr_assert(fp);
+	struct stat sb;
+	cr_assert_eq(stat(victim, &sb), 0);
+	fseek(fp, sb.st_size / 2, SEEK_SET);
+	for (int k = 0; k < 4096; k++)
+		fputc(k % 2 ? 0xD5 : 0xFF, fp);
+	fclose(fp);
+	static char ids[2][8192];
+	uint64_t sum[2];
+	size_t n[2];
+	dataset_stats st[2];
+	for (int t = 0; t < 2; t++) {
+		snprintf(out[t], sizeof(out[t]), "%s/out%d", dir, t);
+		dataset_opts o;
+		small_opts(&o, cap, out[t]);
+		o.width = 160;
+		o.height = 96;
+		o.codec = "lz4";
+		o.threads = 2;
+		if (t == 1)
+			setenv("SVT_FRAME_BATCH", "1", 1);
+		svt_err err = {0};
+		int rc = run(&o, NULL, &st[t], &err);
+		unsetenv("SVT_FRAME_BATCH");
+		cr_assert_eq(rc, 0, "%s", err.msg);
+		n[t] = dataset_ids(out[t], ids[t], sizeof(ids[t]), &sum[t]);
+	}
+	cr_assert_eq(n[0], 3);
+	cr_expect_eq(n[0], n[1]);
+	cr_expect_str_eq(ids[0], ids[1]);
+	cr_expect_eq(sum[0], sum[1], "the frame batch wrote other shards");
+	cr_expect_eq(st[0].rejected_by_reason[INGEST_REJ_UNDECODABLE], 1);
+	cr_expect_eq(st[1].rejected_by_reason[INGEST_REJ_UNDECODABLE], 1);
+	cr_expect_gt(st[0].depth_frames, 0);
+	cr_expect_eq(st[0].depth_frames, st[1].depth_frames);
+	cr_expect_eq(st[0].points_total, st[1].points_total);
+	cr_expect_eq(st[0].frames_written, st[1].frames_written);
 }
 
 Test(dataset, bad_options_are_refused)
