@@ -21,6 +21,18 @@ python3-pip"
 # independent LAS 1.4 reader the twin's point tests check against.
 PIP_PKGS="laspy"
 
+# Debian 12 packages HDF5 filter plugins for LZ4, Bitshuffle (hdf5-filter-plugin) and Blosc
+# (hdf5-filter-plugin-blosc-serial) but none for Zstd (filter 32015), which `--codec zstd` needs.
+# PyPI's hdf5plugin ships it (libh5zstd.so: HDF5Plugin-Zstandard, Apache-2.0, with zstd, BSD);
+# checked to load in Debian's HDF5 1.10.8, hence the pinned version. --no-deps: its h5py
+# requirement is met by Debian's python3-h5py, which pip cannot see. Only libh5zstd.so is linked
+# into Debian's default plugin directory, not a private path svtwin would add with H5PLappend:
+# that directory is searched by every HDF5 reader here (svtwin, h5py, h5dump, the trainers'
+# loaders) with no HDF5_PLUGIN_PATH, and the other filters keep coming from Debian's packages.
+H5PLUGIN_PIP="hdf5plugin==7.1.0"
+H5PLUGIN_DIR="/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/hdf5/serial/plugins"
+H5PLUGIN_ZSTD="libh5zstd.so"
+
 BENCH_PKGS="libjpeg-turbo-progs python3-opencv python3-pyproj ffmpeg"
 
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS $BENCH_PKGS"; fi
@@ -33,12 +45,15 @@ pip_missing=""
 for p in $PIP_PKGS; do
 	/usr/bin/python3 -c "import $p" 2>/dev/null || pip_missing="$pip_missing $p"
 done
-[ -z "$missing" ] && [ -z "$pip_missing" ] && exit 0
+zstd_missing=""
+[ -e "$H5PLUGIN_DIR/$H5PLUGIN_ZSTD" ] || zstd_missing=1
+[ -z "$missing" ] && [ -z "$pip_missing" ] && [ -z "$zstd_missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "svtwin: missing Debian packages:$missing" >&2
 	[ -n "$missing" ] && echo "svtwin: run as root:  apt-get install -y --no-install-recommends$missing" >&2
 	[ -n "$pip_missing" ] && echo "svtwin: and:  /usr/bin/python3 -m pip install --break-system-packages$pip_missing" >&2
+	[ -n "$zstd_missing" ] && echo "svtwin: and, for --codec zstd, as root:  scripts/install-deps.sh" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -52,4 +67,11 @@ if [ -n "$pip_missing" ]; then
 	echo "svtwin: installing from PyPI:$pip_missing"
 	# shellcheck disable=SC2086
 	/usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore $pip_missing
+fi
+if [ -n "$zstd_missing" ]; then
+	echo "svtwin: installing the HDF5 Zstd filter plugin from PyPI ($H5PLUGIN_PIP)"
+	/usr/bin/python3 -m pip install -q --no-deps --break-system-packages --root-user-action=ignore "$H5PLUGIN_PIP"
+	src="$(/usr/bin/python3 -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("hdf5plugin").submodule_search_locations[0], "plugins"))')"
+	mkdir -p "$H5PLUGIN_DIR"
+	ln -sf "$src/$H5PLUGIN_ZSTD" "$H5PLUGIN_DIR/$H5PLUGIN_ZSTD"
 fi
