@@ -86,7 +86,8 @@ def check_filters(codec):
         raise FilterMissing(
             "frames are compressed with %s (HDF5 filter %d), which this h5py cannot decode: "
             "`pip install hdf5plugin` and `import hdf5plugin` before opening, or on Debian "
-            "`apt-get install hdf5-filter-plugin hdf5-filter-plugin-blosc-serial`"
+            "`apt-get install hdf5-filter-plugin hdf5-filter-plugin-blosc-serial` (LZ4, Blosc; "
+            "Debian 12 has none for Zstd: svtwin's scripts/install-deps.sh installs one)"
             % (codec, fid))
 
 
