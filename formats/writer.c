@@ -482,9 +482,14 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 		return svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)o.codec);
 	if (!fmt_codec_available(o.codec))
 		return svt_err_set(err, SVT_E_UNSUPPORTED,
-				   "codec %s: HDF5 filter %d is not available (install its plugin, e.g. "
-				   "Debian hdf5-filter-plugin, or set HDF5_PLUGIN_PATH)",
-				   fmt_codec_name(o.codec), fmt_codec_filter_id(o.codec));
+				   "codec %s: HDF5 filter %d is not available (install its plugin: %s; "
+				   "or set HDF5_PLUGIN_PATH)",
+				   fmt_codec_name(o.codec), fmt_codec_filter_id(o.codec),
+				   o.codec == FMT_CODEC_ZSTD
+					   ? "Debian 12 has none, scripts/install-deps.sh links PyPI "
+					     "hdf5plugin's"
+					   : o.codec == FMT_CODEC_BLOSC ? "Debian hdf5-filter-plugin-blosc-serial"
+									: "Debian hdf5-filter-plugin");
 	if (o.target_bytes == 0)
 		o.target_bytes = 500ull * 1000 * 1000;
 	if (o.threads <= 0) {
