@@ -436,7 +436,8 @@ static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint
 /* A tile's points are kept per contribution: a part is one LAS file holding the weighted
  * voxel means of one capture's points in that tile (capture = the captures table's fid; 0 for
  * points of no known capture: twin_store_add_points, stores migrated from v1 or made before
- * parts). A tile may hold several parts of one capture (part numbers; a cluster merge adopts
+ * parts). A tile may hold several parts of one capture (part numbers: each fusion call adds
+ * one, up to TWIN_PARTS_MAX, when the next call compacts them into one; a cluster merge adopts
  * each rank's file as its own part). Readers merge a tile's parts on read, voxel by voxel, as
  * weighted means: for one part that is the part as it is; for several, the fusion of all their
  * points at once, up to rounding. A capture's parts can then be removed (twin_store_remove_
