@@ -205,7 +205,7 @@ static int vkey_cmp(const void *a, const void *b)
  * of the points by voxel (both measured here, on the same points). */
 static int fusion_phase(const char *dir, uint64_t seed)
 {
-	enum { NPTS = 2000000 };
+	enum { NPTS = 2000000, NCALLS = 20 };
 	char sub[4200];
 	snprintf(sub, sizeof(sub), "%s/fusion", dir);
 	svt_err err = {0};
@@ -240,12 +240,29 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		pts[i].b = 7;
 		pts[i].a = 255;
 	}
-	double t_fuse = 0, t_proj = 0, t_sort = 0;
+	double t_fuse = 0, t_proj = 0, t_sort = 0, t_calls = 0;
 	if (!rc) {
 		double t0 = svt_now();
 		rc = twin_store_add_points(s, pts, NPTS, org, &err);
 		t_fuse = svt_now() - t0;
 	}
+	/* The same points again in NCALLS calls into the same tiles (a clip at a time), into a
+	 * second store: each call adds parts beside the ones there (compacted every
+	 * TWIN_PARTS_MAX calls) instead of rewriting every tile it touches. */
+	twin_store *s2 = NULL;
+	char sub2[4300];
+	snprintf(sub2, sizeof(sub2), "%s2", sub);
+	if (!rc)
+		rc = twin_store_open(sub2, NULL, &s2, &err) ||
+		     twin_store_add_capture(s2, &in, NULL, &err);
+	if (!rc) {
+		double t0 = svt_now();
+		for (size_t c = 0; !rc && c < NCALLS; c++)
+			rc = twin_store_add_points(s2, pts + c * (NPTS / NCALLS), NPTS / NCALLS, org,
+						   &err);
+		t_calls = svt_now() - t0;
+	}
+	twin_store_close(s2);
 	if (!rc) { /* the former binning: PROJ on every point */
 		for (size_t i = 0; i < NPTS; i++) {
 			xyz[3 * i] = pts[i].x;
@@ -275,6 +292,9 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		printf("  former path, same points: PROJ per point %.2f s, full sort %.2f s: those two "
 		       "alone %.2fx the whole fusion now\n",
 		       t_proj, t_sort, (t_proj + t_sort) / t_fuse);
+		printf("  the same points in %d calls of %d into the same tiles: %.2f s (%.2fx one "
+		       "call)\n",
+		       (int)NCALLS, NPTS / NCALLS, t_calls, t_calls / t_fuse);
 	} else if (err.msg[0]) {
 		fprintf(stderr, "bench twin: %s\n", err.msg);
 	}

@@ -519,3 +519,88 @@ Test(twin_parts, stores_made_before_parts)
 	free(q);
 	free(f);
 }
+
+/* The largest number of parts any (tile, capture) of the store at dir holds. */
+static int parts_max(const char *dir)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof(path), "%s/twin.gpkg", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n "
+					"FROM tile_parts GROUP BY tx, ty, capture)", -1, &st, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Many small fusion calls into the same few tiles (a clip at a time) give the points of one
+ * call with them all (the ground truth: a fusion from scratch), within the rounding of the
+ * files: each write of a mean (through the ENU -> projected map, onto the 0.01 mm grid of the
+ * file) may move it by about 1.5e-5 m, and a mean is written once plus once per compaction
+ * after it (NCALL / TWIN_PARTS_MAX); colours within one level. Each call adds a part without
+ * rewriting the others; compaction keeps a capture's parts of a tile at TWIN_PARTS_MAX at
+ * most, no file left over. */
+Test(twin_parts, many_small_fusions_match_one)
+{
+	enum { NF = 4, NP = 30000, NCALL = 3 * TWIN_PARTS_MAX + 3 };
+	double origin[3] = {LAT0, LON0, 40.0};
+	twin_frame *f = walk(NF, LAT0, LON0);
+	gpu_point *p = cloud(NP, 11, 50);
+	for (size_t i = 0; i < NP; i++) { /* a 4 m square: one tile or a corner of a few */
+		p[i].x /= 40.0f;
+		p[i].y /= 40.0f;
+	}
+	char ds[64], dref[64];
+	size_t first = 0;
+	twin_store *s = store_new(ds, sizeof(ds), origin);
+	twin_store *ref = store_new(dref, sizeof(dref), origin);
+	add_capture(s, "c", f, NF, &first);
+	add_capture(ref, "c", f, NF, NULL);
+	fuse(ref, p, NP, 0, NF);
+	int seen_max = 0;
+	for (size_t c = 0; c < NCALL; c++) {
+		size_t a = c * NP / NCALL, b = (c + 1) * NP / NCALL;
+		fuse(s, p + a, b - a, first, NF);
+		int m = parts_max(ds);
+		cr_assert(m >= 1 && m <= TWIN_PARTS_MAX, "call %zu: %d parts", c, m);
+		seen_max = m > seen_max ? m : seen_max;
+	}
+	cr_expect_eq(seen_max, TWIN_PARTS_MAX, "parts accumulate up to the bound");
+	same_points(ref, s, 1.5e-5 * (1 + NCALL / TWIN_PARTS_MAX), 0);
+	/* The files on disk are exactly the parts named (the compacted ones removed). */
+	size_t tiles_parts = 0;
+	for (size_t k = 0; k < twin_store_tile_count(s); k++) {
+		twin_tile_info t;
+		cr_assert_eq(twin_store_tile(s, k, &t), 0);
+		tiles_parts += t.n_points > 0;
+	}
+	cr_assert_gt(tiles_parts, 0);
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof(path), "%s/twin.gpkg", ds);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM tile_parts", -1, &st, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	size_t rows = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_expect_eq(las_files(ds), rows, "%zu files, %zu parts", las_files(ds), rows);
+	cr_expect_leq(rows, tiles_parts * TWIN_PARTS_MAX);
+	/* Its capture removed: every part goes, no file is left. */
+	svt_err e = {0};
+	cr_assert_eq(twin_store_remove_capture(s, "c", &e), 0, "%s", e.msg);
+	cr_expect_eq(las_files(ds), 0);
+	twin_store_close(s);
+	twin_store_close(ref);
+	rm_rf(ds);
+	rm_rf(dref);
+	free(p);
+	free(f);
+}

@@ -428,13 +428,14 @@ Test(twin_store, fused_points)
 		total2 += ti.n_points;
 	}
 	cr_expect_eq(total2, n1);
-	/* The tile's points are one LAS 1.4 file; a corrupt one is refused. */
+	/* The tile's points are LAS 1.4 files, one part per call (none rewritten: readers merge
+	 * them; compaction is test_twin_parts's); a corrupt one is refused. */
 	char p[512];
 	twin_store_tile(s, (size_t)found_tile, &ti);
 	snprintf(p, sizeof(p), "%s/points/%d_%d.*.las", g_dir, ti.tx, ti.ty);
 	glob_t gl;
 	cr_assert_eq(glob(p, 0, NULL, &gl), 0, "no %s", p);
-	cr_expect_eq(gl.gl_pathc, 1, "the replaced file is removed");
+	cr_expect_eq(gl.gl_pathc, 2, "one part per call, %zu files", gl.gl_pathc);
 	snprintf(p, sizeof(p), "%s", gl.gl_pathv[0]);
 	globfree(&gl);
 	FILE *fp = fopen(p, "r+b");

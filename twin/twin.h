@@ -269,13 +269,23 @@ int twin_store_remove_capture(twin_store *s, const char *name, svt_err *err);
 int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *first,
 			   svt_err *err);
 
+/* The most parts one capture keeps in one tile between compactions. Fusion writes a call's
+ * points as a new part, so a tile's capture is rewritten once every TWIN_PARTS_MAX calls into
+ * it rather than on every call, while a reader merges at most TWIN_PARTS_MAX parts of the
+ * capture (their concatenation sorted, their voxel lists merged): 8 cuts the rewrites of the
+ * old points eightfold and keeps a reader's extra work, for parts that overlap little (a drive
+ * passing by), about the size of the points themselves and at worst 8 times it. */
+#define TWIN_PARTS_MAX 8
+
 /* Fuses coloured points (ENU of the frame with origin origin_llh, e.g. a capture's; NULL =
  * the store's own frame) into the tiles they fall in: points are moved into the store's ENU
  * frame, binned by tile (projected CRS), and merged per tile on a voxel_m grid of the
  * store's ENU frame as weighted means (each voxel keeps how many points it merged, so adding
- * points later gives the same means as adding them all at once, up to float rounding). Only
- * the tiles touched are rewritten; their generation is bumped. The a channel of the input is
- * ignored (each point counts once). */
+ * points later gives the same means as adding them all at once, up to float rounding). Each
+ * tile touched gets a new part holding the call's own points merged (nothing read or
+ * rewritten) until its capture has TWIN_PARTS_MAX parts there; the next call compacts them
+ * with its points into one. Only the tiles touched change; their generation is bumped. The a
+ * channel of the input is ignored (each point counts once). */
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err);
 

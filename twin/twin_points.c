@@ -436,7 +436,8 @@ static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint
 /* A tile's points are kept per contribution: a part is one LAS file holding the weighted
  * voxel means of one capture's points in that tile (capture = the captures table's fid; 0 for
  * points of no known capture: twin_store_add_points, stores migrated from v1 or made before
- * parts). A tile may hold several parts of one capture (part numbers; a cluster merge adopts
+ * parts). A tile may hold several parts of one capture (part numbers: each fusion call adds
+ * one, up to TWIN_PARTS_MAX, when the next call compacts them into one; a cluster merge adopts
  * each rank's file as its own part). Readers merge a tile's parts on read, voxel by voxel, as
  * weighted means: for one part that is the part as it is; for several, the fusion of all their
  * points at once, up to rounding. A capture's parts can then be removed (twin_store_remove_
@@ -1174,9 +1175,12 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	}
 	qsort_r(gord, ng, sizeof(size_t), group_cmp, gk); /* tiles in (tx, ty) order */
 
-	/* One transaction: each touched tile gets a new points file named by the generation,
-	 * and the tiles table names it; the files it replaces are removed after the commit
-	 * (a killed writer leaves an unnamed new file, never a half-merged named one). */
+	/* One transaction: each touched tile gets a new part of the capture, its own points
+	 * merged alone (the store's existing parts are neither read nor rewritten: readers
+	 * merge a tile's parts); a capture's (TWIN_PARTS_MAX + 1)-th part of a tile compacts
+	 * them instead, all its parts and the new points merged into one. Files are named by
+	 * the generation and tile_parts names them; the files replaced are removed after the
+	 * commit (a killed writer leaves an unnamed new file, never a half-merged named one). */
 	uint64_t gen = s->gen + 1;
 	double tb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}; /* extent of the tiles */
 	char pdir[4200];
@@ -1194,22 +1198,38 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		tb[1] = fmin(tb[1], ty * s->tile_m);
 		tb[2] = fmax(tb[2], (tx + 1) * s->tile_m);
 		tb[3] = fmax(tb[3], (ty + 1) * s->tile_m);
-		char old[128] = "", file[128];
-		size_t have = 0, m = 0, np = 0, cnt = 0;
+		char file[128];
+		size_t m = 0, np = 0, nmine = 0, cnt = 0;
 		int part = 0;
 		tpart *parts = NULL;
 		if ((rc = parts_list(s, tx, ty, &parts, &np, err)))
 			goto done;
 		for (size_t k = 0; k < np; k++)
 			if (parts[k].capture == cap) {
-				/* this capture's (first) part grows; others are left as they are */
-				have = parts[k].n;
-				part = parts[k].part;
-				snprintf(old, sizeof(old), "%s", parts[k].file);
-				break;
+				nmine++;
+				part = parts[k].part + 1; /* the next free number (parts in order) */
 			}
+		if (nmine >= TWIN_PARTS_MAX) {
+			/* compaction: this capture's parts and the new points become one part (the
+			 * voxel merge of them all), which takes the first part's number */
+			size_t k0 = 0;
+			while (parts[k0].capture != cap)
+				k0++;
+			part = parts[k0].part;
+			part_file(file, sizeof(file), tx, ty, cap, part, gen);
+			for (size_t k = k0; !rc && k < np; k++) {
+				if (parts[k].capture != cap)
+					continue;
+				if ((rc = tile_read_enu(s, tx, ty, parts[k].file, &v, &m, &vcap, err)) ||
+				    (strcmp(parts[k].file, file) &&
+				     (rc = names_push(&gone, &ngone, parts[k].file, err))) ||
+				    (k != k0 && (rc = part_put(s, tx, ty, cap, parts[k].part, 0, NULL, err))))
+					break;
+			}
+		}
+		/* else a new part of this capture beside the others: nothing read or rewritten */
 		free(parts);
-		if (have && (rc = tile_read_enu(s, tx, ty, old, &v, &m, &vcap, err)))
+		if (rc)
 			goto done;
 		if (m + (b - a) > vcap) {
 			size_t nc = m + (b - a);
@@ -1245,8 +1265,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		    (rc = tile_write(s, tx, ty, file, v, m, err)) ||
 		    (rc = part_put(s, tx, ty, cap, part, m, file, err)) ||
 		    (rc = tile_count(s, tx, ty, &cnt, err)) ||
-		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)cnt, NULL, err)) ||
-		    (have && strcmp(old, file) && (rc = names_push(&gone, &ngone, old, err))))
+		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)cnt, NULL, err)))
 			goto done;
 	}
 	s->gen = gen;
