@@ -263,6 +263,8 @@ typedef struct dclip {
 	dframe *f;
 	double *w2c, *K, *llh, *proj, *heading, *dist, *pk, *tk, *enu;
 	int64_t *time_us;
+	int32_t *tz_min;     /* per frame: its keyframe's zone (d->tz_offset_min has T) */
+	uint8_t *tz_assumed; /* per frame: its keyframe's (d->tz_assumed has T) */
 	uint8_t *kind, *valid, *rgb;
 	int32_t *src;
 	float *blend, *zero_depth, *twin_depth;
@@ -282,6 +284,8 @@ static void dclip_free(dclip *c)
 	free(c->tk);
 	free(c->enu);
 	free(c->time_us);
+	free(c->tz_min);
+	free(c->tz_assumed);
 	free(c->kind);
 	free(c->valid);
 	free(c->rgb);
@@ -416,6 +420,8 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d,
 	c.heading = calloc(n, sizeof(double));
 	c.dist = calloc(n, sizeof(double));
 	c.time_us = calloc(n, sizeof(int64_t));
+	c.tz_min = d->tz_offset_min ? calloc(n, sizeof(int32_t)) : NULL;
+	c.tz_assumed = d->tz_assumed ? calloc(n, 1) : NULL;
 	c.kind = calloc(n, 1);
 	c.src = calloc(2 * n, sizeof(int32_t));
 	c.blend = calloc(n, sizeof(float));
@@ -424,12 +430,17 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d,
 	c.zero_depth = calloc(px, sizeof(float));
 	c.key_out = malloc((size_t)T * sizeof(int));
 	if (!c.w2c || !c.K || !c.llh || !c.proj || !c.heading || !c.dist || !c.time_us ||
-	    !c.kind || !c.src || !c.blend || !c.valid || !c.rgb || !c.zero_depth || !c.key_out) {
+	    (d->tz_offset_min && !c.tz_min) || (d->tz_assumed && !c.tz_assumed) || !c.kind || !c.src || !c.blend || !c.valid || !c.rgb || !c.zero_depth || !c.key_out) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a densified clip of %d frames", N);
 		goto cleanup;
 	}
 	for (int i = 0; i < N; i++) {
 		frame_pose(j, B, d, &c, &c.f[i], i);
+		int key = c.f[i].u > 0.5 ? c.f[i].b : c.f[i].a; /* the keyframe it stands nearer */
+		if (c.tz_min)
+			c.tz_min[i] = d->tz_offset_min[key];
+		if (c.tz_assumed)
+			c.tz_assumed[i] = d->tz_assumed[key];
 		c.kind[i] = (uint8_t)c.f[i].kind;
 		c.src[2 * i] = c.f[i].a;
 		c.src[2 * i + 1] = c.f[i].b;
@@ -449,6 +460,8 @@ int ds_densify_write(dataset_job *j, const ds_buf *B, const fmt_clip_desc *d,
 	dd.heading = c.heading;
 	dd.dist_m = c.dist;
 	dd.time_us = c.time_us;
+	dd.tz_offset_min = c.tz_min; /* per frame (N), not the keyframes' T */
+	dd.tz_assumed = c.tz_assumed;
 	dd.fps = o->frames_per_m > 0 && span_s > 0 ? (N - 1) / span_s : o->fps;
 	dd.fps_nominal = 0;
 	dd.captions = &cw;

@@ -131,6 +131,13 @@ class Warp(unittest.TestCase):
             self.assertEqual(c["attrs"]["fps"], 16.0)
             self.assertEqual(c["attrs"]["fps_nominal"], 0)
             self.assertTrue(np.all(np.diff(c["timestamps"]) == 62500), cid)
+            # One zone per frame, made frames included (the capture has one zone).
+            for k in ("tz_offset_min", "tz_assumed"):
+                if k in c:
+                    self.assertEqual(len(c[k]), T, (cid, k))
+                    self.assertTrue(np.all(c[k] == c[k][0]), (cid, k, c[k]))
+            self.assertIn("tz_offset_min", c, cid)
+            self.assertEqual(int(c["tz_offset_min"][0]), 540, cid)
             kt = list(c["key_timestamps"])
             for t in range(T):
                 a, b = c["frame_src"][t]
