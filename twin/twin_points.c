@@ -298,6 +298,13 @@ static void voxel_order(const wpoint *in, size_t n, wpoint *out)
 	free(ix < ix2 ? ix : ix2);
 }
 
+/* A mean colour as the LAS file stores it: rounded, clamped to 0..255. */
+static uint8_t rgb8(double c)
+{
+	c = round(c);
+	return (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
+}
+
 /* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
  * count, or (size_t)-1 when out of memory. */
 static size_t voxel_merge(wpoint *v, size_t n, double voxel)
@@ -317,8 +324,11 @@ static size_t voxel_merge(wpoint *v, size_t n, double voxel)
 		size_t a = start[g], b = start[g + 1];
 		for (size_t j = a; j < b; j++)
 			tmp[j - a] = v[order[j]];
-		if (b - a > 1)
-			qsort(tmp, b - a, sizeof(*tmp), wp_cmp);
+		if (b - a == 1) { /* the mean of one is itself (no x * w / w rounding) */
+			out[g] = tmp[0];
+			continue;
+		}
+		qsort(tmp, b - a, sizeof(*tmp), wp_cmp);
 		double sp[3] = {0}, sc[3] = {0};
 		uint64_t sw = 0;
 		for (size_t j = 0; j < b - a; j++) {
@@ -629,57 +639,42 @@ static int parts_read(twin_store *s, int tx, int ty, const tpart *parts, size_t 
 	return rc;
 }
 
-static int lp_cmp(const void *a, const void *b)
-{
-	const twin_las_point *p = a, *q = b;
-	for (int i = 0; i < 3; i++)
-		if (p->vox[i] != q->vox[i])
-			return p->vox[i] < q->vox[i] ? -1 : 1;
-	for (int i = 0; i < 3; i++)
-		if (p->xyz[i] != q->xyz[i])
-			return p->xyz[i] < q->xyz[i] ? -1 : 1;
-	for (int i = 0; i < 3; i++)
-		if (p->rgb[i] != q->rgb[i])
-			return p->rgb[i] < q->rgb[i] ? -1 : 1;
-	return p->weight < q->weight ? -1 : (p->weight > q->weight);
-}
-
 /* Merges points of several parts (voxels filled) in place into one weighted mean per voxel
- * (position in the file's CRS, colour, weights summed), in voxel order; the contributions to a
- * voxel are summed in a total order, so the result does not depend on the parts' order. */
+ * (position in the file's CRS, colour, weights summed), in voxel order: voxel_merge's rule
+ * (the contributions to a voxel summed in a total order, so the result does not depend on the
+ * parts' order), on the file's points. */
 static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
 {
 	if (*n < 2)
 		return SVT_OK;
-	qsort(lp, *n, sizeof(*lp), lp_cmp);
-	size_t m = 0;
-	for (size_t a = 0; a < *n;) {
-		size_t b = a + 1;
-		while (b < *n && !memcmp(lp[b].vox, lp[a].vox, sizeof(lp[a].vox)))
-			b++;
-		double sp[3] = {0}, sc[3] = {0};
-		uint64_t sw = 0;
-		for (size_t j = a; j < b; j++) {
-			for (int d = 0; d < 3; d++) {
-				sp[d] += lp[j].xyz[d] * lp[j].weight;
-				sc[d] += (double)lp[j].rgb[d] * lp[j].weight;
-			}
-			sw += lp[j].weight;
+	wpoint *v = malloc(*n * sizeof(*v));
+	if (!v)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
+	for (size_t i = 0; i < *n; i++) {
+		for (int a = 0; a < 3; a++) {
+			v[i].k[a] = lp[i].vox[a];
+			v[i].p[a] = lp[i].xyz[a];
+			v[i].c[a] = lp[i].rgb[a];
 		}
-		twin_las_point o = lp[a];
-		if (b - a > 1) {
-			for (int d = 0; d < 3; d++) {
-				o.xyz[d] = sp[d] / (double)sw;
-				double c = round(sc[d] / (double)sw);
-				o.rgb[d] = (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
-			}
-			o.weight = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
+		v[i].w = lp[i].weight;
+		v[i].keyed = 1;
+	}
+	size_t m = voxel_merge(v, *n, 0); /* keyed: the voxel size is not used */
+	if (m == (size_t)-1) {
+		free(v);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
+	}
+	for (size_t i = 0; i < m; i++) {
+		for (int a = 0; a < 3; a++) {
+			lp[i].xyz[a] = v[i].p[a];
+			lp[i].rgb[a] = rgb8(v[i].c[a]);
+			lp[i].vox[a] = (int32_t)v[i].k[a]; /* came from int32 */
 		}
-		lp[m++] = o;
-		a = b;
+		lp[i].weight = v[i].w;
+		lp[i].has_vox = 1;
 	}
 	*n = m;
-	(void)err;
+	free(v);
 	return SVT_OK;
 }
 
@@ -853,10 +848,8 @@ static int tile_write(twin_store *s, int tx, int ty, const char *file, const wpo
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		twin_map_apply(&map, v[i].p, lp[i].xyz);
-		for (int a = 0; a < 3; a++) {
-			double c = round(v[i].c[a]);
-			lp[i].rgb[a] = (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
-		}
+		for (int a = 0; a < 3; a++)
+			lp[i].rgb[a] = rgb8(v[i].c[a]);
 		lp[i].weight = v[i].w;
 		for (int a = 0; a < 3; a++) {
 			if (v[i].k[a] < INT32_MIN || v[i].k[a] > INT32_MAX) {
