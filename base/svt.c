@@ -391,6 +391,29 @@ int svt_parse_double(const char *opt, const char *s, double min, double max, dou
 	return SVT_OK;
 }
 
+int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int *h,
+		   svt_err *err)
+{
+	int rc = value_present(opt, s, "WxH", err);
+	if (rc)
+		return rc;
+	const char *x = strchr(s, 'x');
+	char a[32];
+	size_t na = x ? (size_t)(x - s) : 0;
+	long long vw, vh;
+	svt_err e2 = {0};
+	if (!x || na == 0 || na >= sizeof(a))
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not WxH", opt, s);
+	memcpy(a, s, na);
+	a[na] = '\0';
+	if (svt_parse_int(opt, a, min, max, &vw, &e2) || svt_parse_int(opt, x + 1, min, max, &vh, &e2))
+		return svt_err_set(err, SVT_E_INPUT, "%s: '%s' is not WxH with each in [%d, %d]", opt,
+				   s, min, max);
+	*w = (int)vw;
+	*h = (int)vh;
+	return SVT_OK;
+}
+
 /* ---- CPU gate ------------------------------------------------------------------------------ */
 
 struct svt_gate {

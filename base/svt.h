@@ -142,6 +142,9 @@ int svt_parse_int(const char *opt, const char *s, long long min, long long max, 
 int svt_parse_u64(const char *opt, const char *s, uint64_t *out, svt_err *err);
 int svt_parse_double(const char *opt, const char *s, double min, double max, double *out,
 		     svt_err *err);
+/* A size "WxH", each a whole number in [min, max] ("--size: '12x' is not WxH"). */
+int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int *h,
+		   svt_err *err);
 
 #define SVT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -4,6 +4,9 @@
 #ifndef SVT_BENCH_H
 #define SVT_BENCH_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 #include "base/svt.h"
 
 /* JPEG decode against tjbench (bench_decode.c). */
@@ -25,6 +28,40 @@ int bench_shard(int argc, char **argv);
 /* The twin store at a million frames: insert, open, RSS, query latency; point fusion
  * (bench_twin.c). */
 int bench_twin(int argc, char **argv);
+
+/* An option's value read strictly (base's svt_parse_*: the whole string, within [lo, hi]),
+ * what is wrong said as "svtwin bench PART: ..."; 0, or 2 (bad usage) for the part to return. */
+static inline int bench_arg_int(const char *part, const char *opt, const char *s, long long lo,
+				long long hi, int *out)
+{
+	long long v;
+	svt_err e = {0};
+	if (svt_parse_int(opt, s, lo, hi, &v, &e)) {
+		fprintf(stderr, "svtwin bench %s: %s\n", part, e.msg);
+		return 2;
+	}
+	*out = (int)v;
+	return 0;
+}
+static inline int bench_arg_u64(const char *part, const char *opt, const char *s, uint64_t *out)
+{
+	svt_err e = {0};
+	if (svt_parse_u64(opt, s, out, &e)) {
+		fprintf(stderr, "svtwin bench %s: %s\n", part, e.msg);
+		return 2;
+	}
+	return 0;
+}
+static inline int bench_arg_double(const char *part, const char *opt, const char *s, double lo,
+				   double hi, double *out)
+{
+	svt_err e = {0};
+	if (svt_parse_double(opt, s, lo, hi, out, &e)) {
+		fprintf(stderr, "svtwin bench %s: %s\n", part, e.msg);
+		return 2;
+	}
+	return 0;
+}
 
 /* The benchmarks' seeded generator (splitmix64: the same numbers on every machine). */
 static inline uint64_t bench_rand(uint64_t *s)

@@ -55,10 +55,13 @@ int bench_decode(int argc, char **argv)
 	const char *file = NULL;
 	int reps = 7, threads = 0, peer = 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			threads = atoi(argv[++i]);
+		if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			if (bench_arg_int("decode", "--reps", argv[++i], 1, 100, &reps))
+				return 2;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (bench_arg_int("decode", "--threads", argv[++i], 0, 1024, &threads))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "--no-tjbench"))
 			peer = 0;
 		else if (!strcmp(argv[i], "--help")) {

@@ -49,12 +49,18 @@ int bench_geo(int argc, char **argv)
 	size_t n = 1000000;
 	int reps = 7, epsg = GEO_EPSG_DEFAULT, peer = 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--points") && i + 1 < argc)
-			n = strtoul(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--epsg") && i + 1 < argc)
-			epsg = atoi(argv[++i]);
+		int np = 0;
+		if (!strcmp(argv[i], "--points") && i + 1 < argc) {
+			if (bench_arg_int("geo", "--points", argv[++i], 1, 1000000000, &np))
+				return 2;
+			n = (size_t)np;
+		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			if (bench_arg_int("geo", "--reps", argv[++i], 1, 100, &reps))
+				return 2;
+		} else if (!strcmp(argv[i], "--epsg") && i + 1 < argc) {
+			if (bench_arg_int("geo", "--epsg", argv[++i], 1, 999999, &epsg))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "--no-pyproj"))
 			peer = 0;
 		else if (!strcmp(argv[i], "--help")) {

@@ -354,10 +354,13 @@ int bench_kernels(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pano") && i + 1 < argc)
 			o.pano = argv[++i];
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			o.seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			o.threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			if (bench_arg_double("kernels", "--seconds", argv[++i], 0.01, 3600, &o.seconds))
+				return 2;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (bench_arg_int("kernels", "--threads", argv[++i], 1, 1024, &o.threads))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "--no-peer"))
 			o.peer = 0;
 		else if (!strcmp(argv[i], "--jpeg-dir") && i + 1 < argc)

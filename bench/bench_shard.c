@@ -190,14 +190,22 @@ int bench_shard(int argc, char **argv)
 	int T = 121, W = 1280, H = 704, reps = 3, threads = 0, peer = 1;
 	const char *from = NULL, *codec_s = NULL;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--frames") && i + 1 < argc)
-			T = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-			sscanf(argv[++i], "%dx%d", &W, &H);
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			threads = atoi(argv[++i]);
+		svt_err se = {0};
+		if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
+			if (bench_arg_int("shard", "--frames", argv[++i], 1, 100000, &T))
+				return 2;
+		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+			if (svt_parse_size("--size", argv[++i], 16, 16384, &W, &H, &se)) {
+				fprintf(stderr, "svtwin bench shard: %s\n", se.msg);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			if (bench_arg_int("shard", "--reps", argv[++i], 1, 100, &reps))
+				return 2;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (bench_arg_int("shard", "--threads", argv[++i], 0, 1024, &threads))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "--from") && i + 1 < argc)
 			from = argv[++i];
 		else if (!strcmp(argv[i], "--codec") && i + 1 < argc)

@@ -332,18 +332,25 @@ int bench_twin(int argc, char **argv)
 	int fusion_only = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(argv[i], "--captures") && v)
-			ncap = strtoull(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--frames") && v)
-			nfr = atoi(argv[++i]);
+		uint64_t u = 0;
+		if (!strcmp(argv[i], "--captures") && v) {
+			if (bench_arg_u64("twin", "--captures", argv[++i], &u))
+				return 2;
+			ncap = u;
+		} else if (!strcmp(argv[i], "--frames") && v) {
+			if (bench_arg_int("twin", "--frames", argv[++i], 2, 1000000, &nfr))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "--dir") && v)
 			dir = argv[++i];
 		else if (!strcmp(argv[i], "--query-only") && v)
 			query = argv[++i];
 		else if (!strcmp(argv[i], "--fusion-only"))
 			fusion_only = 1;
-		else if (!strcmp(argv[i], "--seed") && v)
-			seed = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--seed") && v) {
+			if (bench_arg_u64("twin", "--seed", argv[++i], &seed))
+				return 2;
+		}
 		else {
 			fprintf(stderr, "usage: svtwin bench twin [--captures N] [--frames N] [--dir D] "
 					"[--seed S] [--fusion-only]\n");

@@ -86,19 +86,6 @@ static void usage(FILE *f)
 		"  --cell-m M         partition cell of a cluster build (default 100 m, the tile)\n");
 }
 
-static int parse_size(const char *s, int *w, int *h)
-{
-	char *end;
-	long a = strtol(s, &end, 10);
-	if (*end != 'x')
-		return -1;
-	long b = strtol(end + 1, &end, 10);
-	if (*end || a < 16 || b < 16 || a > 16384 || b > 16384)
-		return -1;
-	*w = (int)a;
-	*h = (int)b;
-	return 0;
-}
 
 /* "+09:00", "-5", "+0530", "UTC", "Z" -> minutes east of UTC. */
 static int parse_tz(const char *s, int *min)
@@ -305,11 +292,8 @@ int cmd_build(int argc, char **argv)
 		case O_CLIP: PINT("--clip-frames", 1, 4096, o.clip_frames); break;
 		case O_STRIDE: PINT("--stride", 1, 4096, o.clip_stride); break;
 		case O_SIZE:
-			if (parse_size(optarg, &o.width, &o.height)) {
-				fprintf(stderr, "svtwin build: bad --size '%s' (want WxH, each in "
-						"[16, 16384])\n", optarg);
-				return 2;
-			}
+			if (svt_parse_size("--size", optarg, 16, 16384, &o.width, &o.height, &err))
+				return (cli_fail("build", &err), 2);
 			break;
 		case O_FOV: PDBL("--fov", 1, 179, o.hfov_deg); break;
 		case O_VIEW:

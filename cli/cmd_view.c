@@ -141,9 +141,11 @@ int cmd_view(int argc, char **argv)
 			if (!parse_double(argv[++i], &fov))
 				goto bad;
 		} else if (!strcmp(a, "--size") && has) {
-			char tail;
-			if (sscanf(argv[++i], "%dx%d%c", &w, &h, &tail) != 2)
-				goto bad;
+			svt_err se = {0};
+			if (svt_parse_size("--size", argv[++i], 1, 16384, &w, &h, &se)) {
+				fprintf(stderr, "svtwin view: %s\n", se.msg);
+				return 2;
+			}
 		} else if (!strcmp(a, "-o") && has) {
 			out = argv[++i];
 		} else if (!strcmp(a, "--north")) {

@@ -55,3 +55,20 @@ Test(parse, double_finite_in_range)
 	cr_assert_eq(svt_parse_double("--fov", "9o", 1, 179, &v, &e), SVT_E_INPUT);
 	cr_assert(strstr(e.msg, "--fov: '9o' is not a number"), "%s", e.msg);
 }
+
+Test(parse, size_is_two_whole_numbers_in_range)
+{
+	int w = 0, h = 0;
+	svt_err e = {0};
+	cr_assert_eq(svt_parse_size("--size", "1280x704", 16, 16384, &w, &h, &e), 0, "%s", e.msg);
+	cr_assert(w == 1280 && h == 704, "%dx%d", w, h);
+	const char *bad[] = {"", "1280", "x704", "1280x", "1280x704x3", "1280 x704", " 1280x704",
+			     "1280x704 ", "-16x16", "12x704", "1280x99999", "0x0", "axb", "1e3x2"};
+	for (size_t i = 0; i < SVT_ARRAY_LEN(bad); i++) {
+		w = h = -1;
+		cr_assert_eq(svt_parse_size("--size", bad[i], 16, 16384, &w, &h, &e), SVT_E_INPUT,
+			     "'%s' accepted", bad[i]);
+		cr_assert(w == -1 && h == -1, "'%s': out touched", bad[i]);
+		cr_assert(!strncmp(e.msg, "--size: ", 8), "%s", e.msg);
+	}
+}
