@@ -83,13 +83,8 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		return SVT_OK;
 	}
 	int rc = fmt_clip_begin(j->writer, &d, err);
-	size_t view_bytes = (size_t)o->width * (size_t)o->height * 3;
-	size_t depth_px = (size_t)o->width * o->height;
-	for (int t = 0; !rc && t < T; t++) {
-		rc = fmt_clip_frame(j->writer, t, B->views + t * view_bytes, err);
-		if (!rc && B->clip_depth)
-			rc = fmt_clip_depth(j->writer, t, B->vdepth + t * depth_px, err);
-	}
+	for (int t = 0; !rc && t < T; t++)
+		rc = ds_views_frame_put(j, (int)(B - j->buf), t, B->clip_depth, err);
 	if (!rc)
 		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), NULL, err);
 	if (!rc)
@@ -300,7 +295,7 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		goto done;
 	}
 	if ((rc = next_clip(j, &L, &PQ[b], &found, err)) || !found ||
-	    (rc = ds_views_submit(j, b, PQ[b].kidx, PQ[b].n, err)))
+	    (rc = ds_views_submit(j, b, PQ[b].kidx, PQ[b].n, !PQ[b].points_only, err)))
 		goto done;
 	while (found) {
 		pending *P = &PQ[b], *Q = &PQ[1 - b];
@@ -316,7 +311,7 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 			L.start = P->start;
 			if ((rc = ds_points_flush(j, err)) || (rc = next_clip(j, &L, P, &found, err)))
 				break;
-			if (found && (rc = ds_views_submit(j, b, P->kidx, P->n, err)))
+			if (found && (rc = ds_views_submit(j, b, P->kidx, P->n, !P->points_only, err)))
 				break;
 			continue;
 		}
@@ -324,7 +319,7 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		L.start = start_after(&L, P);
 		int qfound = 0;
 		if ((rc = next_clip(j, &L, Q, &qfound, err)) ||
-		    (qfound && (rc = ds_views_submit(j, 1 - b, Q->kidx, Q->n, err))))
+		    (qfound && (rc = ds_views_submit(j, 1 - b, Q->kidx, Q->n, !Q->points_only, err))))
 			break;
 		double t1 = svt_now();
 		rc = ds_points_flush(j, err);
@@ -344,13 +339,14 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		b = 1 - b;
 	}
 done:;
-	/* The last clip's points (or, after a failure, the fusion still running) are joined. */
+	/* After a failure the fusion still running is joined; otherwise points still queued go
+	 * to a last fusion, and the last one is left running: the caller commits the shards
+	 * meanwhile and joins it (ds_points_join) before the twin is touched again. */
 	svt_err jerr = {0};
-	int jrc = rc ? ds_points_join(j, &jerr) : ds_points_flush(j, err);
-	if (!rc && !jrc)
-		jrc = ds_points_join(j, err);
-	if (!rc)
-		rc = jrc;
+	if (rc)
+		ds_points_join(j, &jerr);
+	else if (j->npts || j->npfr)
+		rc = ds_points_flush(j, err);
 	twin_clip_list_free(&L.cl);
 	free(L.sub);
 	free(L.map);

@@ -126,8 +126,13 @@ typedef struct ds_workers ds_workers;
 int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err);
 void ds_workers_destroy(ds_workers *p);
 
-/* ds_views.c: hands clip kidx[0..T) to the workers, cut into buffer b (returns at once). */
-int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err);
+/* ds_views.c: hands clip kidx[0..T) to the workers, cut into buffer b (returns at once);
+ * write: the clip goes into the shard (its frames are encoded on the workers where the clip
+ * holds no raw views: ds_views_frame_put), 0 when it is cut for its points only. */
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write, svt_err *err);
+/* Gives frame t of buffer b's clip (and its depth, with depth) to the writer: the chunks its
+ * worker encoded, or the raw views the buffer holds. */
+int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err);
 /* Waits for buffer b's clip. Every frame that failed is rejected (ds_reject_late, in clip
  * order), its good frames' depth points are queued for the twin, and *rejected is set: the
  * caller reassembles the clip. Returns 0 or a negative status on a job error. */

@@ -273,15 +273,23 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	rc = ds_clips_run(j, err);
 	ds_workers_destroy(j->workers);
 	j->workers = NULL;
-	if (!rc)
-		rc = ds_twin_record_tiles(j, err);
 	if (!rc && !j->st.clips_written && !j->st.clips_resumed && !j->st.clips_skipped_part)
 		rc = job_no_clip(j, err);
+	/* The last shard is committed while the last clip's points are still being fused (two
+	 * tails that would otherwise run one after the other on one core). A run killed in
+	 * between leaves committed clips whose points the twin lacks: the rerun cuts them again
+	 * for their points only (ds_clips.c, clip_needs_points), as after any kill. */
 	if (rc)
 		fmt_writer_abort(j->writer);
 	else
 		rc = fmt_writer_close(j->writer, err);
 	j->writer = NULL;
+	svt_err jerr = {0};
+	int jrc = ds_points_join(j, rc ? &jerr : err);
+	if (!rc)
+		rc = jrc;
+	if (!rc)
+		rc = ds_twin_record_tiles(j, err);
 	svt_gate_leave(j->gate);
 	j->st.committed = rc == SVT_OK;
 report:;

@@ -47,6 +47,16 @@ typedef struct ds_slot {
 	int depth_used;      /* its depth map gave points */
 	gpu_view v;
 	double Rv[9];
+	/* The frame encoded for the shard on its worker (fmt_writer_encode_frame / _depth), so
+	 * that compression runs beside the views and no clip of raw views is held: set at submit
+	 * on the per-frame path of a clip that is written as it is (not on the frame batch, not
+	 * densified, not cut for its points only). The raw view then lives in the worker's own
+	 * buffers (view, vdepth point there while the frame runs). */
+	int own_bufs;        /* views in the worker's buffers (the clip holds no raw views) */
+	int encode;          /* ... and encoded there (the clip is written) */
+	int want_vdepth;     /* with own_bufs: the clip stores depth */
+	int encoded;         /* result: enc_view (and enc_depth with want_vdepth) hold it */
+	fmt_chunk enc_view, enc_depth; /* owned, reused clip after clip */
 } ds_slot;
 
 /* What the frame batch keeps for the clip of buffer b between its CPU part and the batch. */
@@ -70,9 +80,11 @@ typedef struct ds_worker {
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
 	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
+	uint8_t *view;       /* its frame's colour and depth views when the slot encodes */
+	float *vdepth;
 	/* CPU seconds of this worker's views (decode, colour and depth views) and of the depth
 	 * points it made for the twin (dataset_stats.seconds_views_cpu: the points left out). */
-	double cpu_frames, cpu_points;
+	double cpu_frames, cpu_points, cpu_encode;
 } ds_worker;
 
 struct ds_workers {
@@ -266,11 +278,47 @@ static void pano_view_setup(const dataset_job *j, ds_slot *s)
 /* Clears a slot's results before its frame runs. */
 static void slot_reset(ds_slot *s)
 {
-	s->failed = s->warning = s->rc = s->depth_used = 0;
+	s->failed = s->warning = s->rc = s->depth_used = s->encoded = 0;
 	s->fail_reason = INGEST_REJ_UNDECODABLE;
 	s->npts = 0;
 	s->why[0] = '\0';
 	svt_err_clear(&s->err);
+}
+
+/* With s->own_bufs: the worker's own view buffers for the frame (allocated once, reused). */
+static int worker_bufs(ds_worker *w, ds_slot *s)
+{
+	const dataset_opts *o = &w->pool->j->o;
+	size_t px = (size_t)o->width * (size_t)o->height;
+	if (!w->view && !(w->view = malloc(3 * px)))
+		return svt_err_set(&s->err, SVT_E_NOMEM, "no memory for a view");
+	if (s->want_vdepth && !w->vdepth && !(w->vdepth = malloc(px * sizeof(float))))
+		return svt_err_set(&s->err, SVT_E_NOMEM, "no memory for a depth view");
+	s->view = w->view;
+	s->vdepth = s->want_vdepth ? w->vdepth : NULL;
+	return SVT_OK;
+}
+
+/* With s->encode: the frame's views as the shard's chunks, on this worker (its CPU time
+ * kept apart from the views'). */
+static void frame_encode(ds_worker *w, ds_slot *s)
+{
+	if (!s->encode)
+		return;
+	dataset_job *j = w->pool->j;
+	double c0 = svt_thread_cpu();
+	int rc = fmt_writer_encode_frame(j->writer, j->o.width, j->o.height, s->view, &s->enc_view,
+					 &s->err);
+	if (!rc && s->vdepth)
+		rc = fmt_writer_encode_depth(j->writer, j->o.width, j->o.height, s->vdepth,
+					     &s->enc_depth, &s->err);
+	w->cpu_encode += svt_thread_cpu() - c0;
+	if (rc) {
+		svt_err_prefix(&s->err, "encoding %s", s->path);
+		s->rc = rc;
+		return;
+	}
+	s->encoded = 1;
 }
 
 /* All the work of one frame, on a worker. */
@@ -297,6 +345,10 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		return;
 	}
 	s->warning = warning;
+	if (s->own_bufs && (rc = worker_bufs(w, s))) {
+		s->rc = rc;
+		return;
+	}
 	const ingest_image *img = &w->img;
 	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
 	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
@@ -310,7 +362,9 @@ static void frame_run(ds_worker *w, ds_slot *s)
 			snprintf(s->why, sizeof(s->why), "camera: %s", ferr.msg);
 			s->failed = 1;
 			s->fail_reason = INGEST_REJ_NO_CAMERA;
+			return;
 		}
+		frame_encode(w, s);
 		return;
 	}
 	pano_view_setup(j, s);
@@ -322,7 +376,9 @@ static void frame_run(ds_worker *w, ds_slot *s)
 	if (rc) {
 		svt_err_prefix(&s->err, "view of %s", s->path);
 		s->rc = rc;
+		return;
 	}
+	frame_encode(w, s);
 }
 
 /* Makes cw hold T frames. */
@@ -636,12 +692,15 @@ void ds_workers_destroy(ds_workers *p)
 		if (p->w[i].started)
 			pthread_join(p->w[i].th, NULL);
 	for (int i = 0; i < p->n; i++) {
-		p->j->st.seconds_views_cpu += p->w[i].cpu_frames - p->w[i].cpu_points;
+		p->j->st.seconds_views_cpu +=
+			p->w[i].cpu_frames - p->w[i].cpu_points - p->w[i].cpu_encode;
 		ingest_decoder_destroy(p->w[i].dec);
 		ingest_decoder_destroy(p->w[i].ddec);
 		ingest_image_free(&p->w[i].img);
 		ingest_image_free(&p->w[i].dimg);
 		gpu_view_map_free(&p->w[i].map);
+		free(p->w[i].view);
+		free(p->w[i].vdepth);
 	}
 	gpu_frame_batch_destroy(p->fb);
 	for (int b = 0; b < 2; b++) {
@@ -652,8 +711,11 @@ void ds_workers_destroy(ds_workers *p)
 	}
 	for (int b = 0; b < 2; b++) {
 		ds_slot *sl = p->j->buf[b].slots;
-		for (int t = 0; sl && t < p->j->o.clip_frames; t++)
+		for (int t = 0; sl && t < p->j->o.clip_frames; t++) {
 			free(sl[t].pts);
+			fmt_chunk_free(&sl[t].enc_view);
+			fmt_chunk_free(&sl[t].enc_depth);
+		}
 		free(sl);
 		p->j->buf[b].slots = NULL;
 	}
@@ -700,19 +762,28 @@ static int frame_queue(dataset_job *j, size_t f, svt_err *err)
 	return SVT_OK;
 }
 
+/* Whether the clip's raw views are kept whole in its buffer: the frame batch writes them
+ * there from the device, densify reads them to make the in-between frames; otherwise each
+ * frame is encoded on its worker (ds_slot.encode) and only its chunks are kept. */
+static int raw_views(const dataset_job *j)
+{
+	return j->workers->fb || j->o.densify != DATASET_DENSIFY_NONE;
+}
+
 /* Buffer b's memory, allocated with its first clip. */
 static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	size_t T = (size_t)o->clip_frames;
-	if (B->views)
+	if (B->slots)
 		return SVT_OK;
-	B->views = malloc(T * (size_t)o->width * (size_t)o->height * 3);
+	if (raw_views(j) && !(B->views = malloc(T * (size_t)o->width * (size_t)o->height * 3)))
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
 	B->w2c = calloc(16 * T, sizeof(double));
 	B->K = calloc(4 * T, sizeof(double));
 	B->heading = calloc(T, sizeof(double));
 	B->slots = calloc(T, sizeof(ds_slot));
-	if (!B->views || !B->w2c || !B->K || !B->heading || !B->slots)
+	if (!B->w2c || !B->K || !B->heading || !B->slots)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip of %zu views", T);
 	/* Pinned once for the run: the device writes the clip's views straight into it. */
 	if (j->workers->fb)
@@ -720,7 +791,7 @@ static int buf_alloc(dataset_job *j, ds_buf *B, svt_err *err)
 	return SVT_OK;
 }
 
-int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *err)
+int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	ds_workers *p = j->workers;
@@ -745,7 +816,8 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 			B->clip_depth = fr->camera.model != INGEST_CAM_PINHOLE &&
 					ingest_depth_path(fr->path, dpath, sizeof(dpath));
 	}
-	if (B->clip_depth && !B->vdepth) {
+	int raw = raw_views(j);
+	if (raw && B->clip_depth && !B->vdepth) {
 		B->vdepth = malloc((size_t)o->clip_frames * o->width * o->height * sizeof(float));
 		if (!B->vdepth)
 			return svt_err_set(err, SVT_E_NOMEM, "no memory for a clip's depth views");
@@ -772,14 +844,37 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, svt_err *e
 		 * (stride < frames) was fused there. */
 		s->points = j->store && !j->points_done[s->k] &&
 			    j->cap->frames[j->cap_idx[s->k]].camera.model != INGEST_CAM_PINHOLE;
-		s->vdepth = B->clip_depth ? B->vdepth + t * depth_px : NULL;
-		s->view = B->views + t * view_bytes;
+		s->own_bufs = !raw;
+		s->encode = !raw && write;
+		s->want_vdepth = B->clip_depth;
+		s->vdepth = raw && B->clip_depth ? B->vdepth + t * depth_px : NULL;
+		s->view = raw ? B->views + t * view_bytes : NULL;
 		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
 		p->qlen++;
 	}
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return SVT_OK;
+}
+
+int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err)
+{
+	const ds_buf *B = &j->buf[b];
+	const ds_slot *s = &B->slots[t];
+	if (s->encoded) {
+		int rc = fmt_clip_frame_encoded(j->writer, t, &s->enc_view, err);
+		if (!rc && depth)
+			rc = fmt_clip_depth_encoded(j->writer, t, &s->enc_depth, err);
+		return rc;
+	}
+	if (!B->views)
+		return svt_err_set(err, SVT_E_INPUT, "frame %d of the clip was neither encoded nor "
+				   "kept", t);
+	size_t px = (size_t)j->o.width * (size_t)j->o.height;
+	int rc = fmt_clip_frame(j->writer, t, B->views + t * 3 * px, err);
+	if (!rc && depth)
+		rc = fmt_clip_depth(j->writer, t, B->vdepth + t * px, err);
+	return rc;
 }
 
 int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)

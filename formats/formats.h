@@ -141,6 +141,28 @@ int fmt_clip_frame(fmt_writer *w, int t, const uint8_t *rgb, svt_err *err);
  * Stored as float16 metres; 0 means invalid, and so do non-finite, negative and over-65504 m
  * inputs. depth may be reused as soon as this returns. */
 int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err);
+/* Frames encoded where the caller's work is (its own threads, beside the views), stored by
+ * the writer without another copy: fmt_writer_encode_frame / _depth turn a frame into the
+ * exact chunk the writer's own threads would make of it (its codec, level and Fletcher32:
+ * the same stored bytes as fmt_clip_frame / fmt_clip_depth), and fmt_clip_frame_encoded /
+ * fmt_clip_depth_encoded store such a chunk as frame t of the clip being written. The
+ * encoders read only the writer's options, so any thread may call them at any time; the
+ * store calls belong to the writer's thread like every other. A chunk's buffer is the
+ * caller's, grown as needed and reused from frame to frame (fmt_chunk_free). */
+typedef struct fmt_chunk {
+	uint8_t *data;
+	size_t n, cap;
+} fmt_chunk;
+/* Encodes an H x W x 3 frame (rows packed). */
+int fmt_writer_encode_frame(const fmt_writer *w, int W, int H, const uint8_t *rgb, fmt_chunk *c,
+			    svt_err *err);
+/* Encodes an H x W depth map (metres, float; fmt_clip_depth's rules). depth is overwritten:
+ * it is halved in place to the stored float16 before it is encoded. */
+int fmt_writer_encode_depth(const fmt_writer *w, int W, int H, float *depth, fmt_chunk *c,
+			    svt_err *err);
+int fmt_clip_frame_encoded(fmt_writer *w, int t, const fmt_chunk *c, svt_err *err);
+int fmt_clip_depth_encoded(fmt_writer *w, int t, const fmt_chunk *c, svt_err *err);
+void fmt_chunk_free(fmt_chunk *c);
 /* Ends the clip: waits for its chunks to be stored. A clip missing any frame (or depth map)
  * is refused and dropped from the shard; the writer can go on with the next clip. */
 int fmt_clip_end(fmt_writer *w, svt_err *err);

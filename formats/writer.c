@@ -7,8 +7,10 @@
  * places: the caller gives its place up while it waits for a slot.
  *
  * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
- * opts.target_bytes) and written once, in order and hashed as it goes, to PREFIX-NNNNN.h5.tmp,
- * which fmt_h5_commit_image then renames; master.h5 and
+ * opts.target_bytes) backed by PREFIX-NNNNN.h5.tmp: each clip's end writes what changed to it
+ * (fmt_h5_mem_flush), so the bytes reach the disk while the build goes on; the commit
+ * (fmt_h5_commit_image) writes the rest, hashes the image in memory (never reading the file
+ * back) and renames it; master.h5 and
  * manifest.json are written after the last shard, atomically, so a manifest never names a
  * shard that is not whole.
  */
@@ -55,6 +57,7 @@ struct fmt_writer {
 	int shard_no;
 	char fname[FMT_ID_MAX], tmp[4100], final[4090];
 	hid_t file, clips;
+	fmt_h5_image image;     /* the in-memory shard's buffer, kept past its close */
 	size_t shard_first;     /* its first row in all[] */
 	uint64_t shard_bytes, shard_frames;
 
@@ -96,6 +99,17 @@ static slot *next_queued(fmt_writer *w)
 	return best;
 }
 
+/* The one rule for a chunk's bytes: a frame as JPEG (FMT_CODEC_JPEG) or through the codec's
+ * filter pipeline; depth (float16 already) always through the pipeline, 2-byte elements for
+ * shuffle and blosc. */
+static int encode(fmt_codec c, int level, int fl, int W, int H, int depth, const uint8_t *in,
+		  size_t n, uint8_t **out, size_t *cap, size_t *out_n, svt_err *err)
+{
+	return c == FMT_CODEC_JPEG && !depth
+		       ? fmt_jpeg_encode(in, W, H, level, out, cap, out_n, err)
+		       : fmt_chunk_encode(c, level, fl, depth ? 2 : 1, in, n, out, cap, out_n, err);
+}
+
 static void *worker_main(void *arg)
 {
 	fmt_writer *w = arg;
@@ -122,12 +136,8 @@ static void *worker_main(void *arg)
 			s->n = 2 * np;
 			s->f32 = 0;
 		}
-		/* Depth is float16: 2-byte elements for shuffle and blosc. */
-		int rc = c == FMT_CODEC_JPEG && !s->depth
-				 ? fmt_jpeg_encode(s->in, W, H, level, &s->out, &s->out_cap, &s->out_n,
-						   &e)
-				 : fmt_chunk_encode(c, level, fl, s->depth ? 2 : 1, s->in, s->n,
-						    &s->out, &s->out_cap, &s->out_n, &e);
+		int rc = encode(c, level, fl, W, H, s->depth, s->in, s->n, &s->out, &s->out_cap,
+				&s->out_n, &e);
 		svt_gate_leave(w->o.gate);
 		pthread_mutex_lock(&w->mu);
 		s->state = rc ? S_FAILED : S_DONE;
@@ -154,19 +164,19 @@ static void pool_stop(fmt_writer *w)
 }
 
 /* A JPEG frame is element t of the variable-length /frames_jpeg. */
-static int jpeg_store(fmt_writer *w, slot *s, svt_err *err)
+static int jpeg_store(fmt_writer *w, int t, const uint8_t *bytes, size_t n, svt_err *err)
 {
-	hsize_t off = (hsize_t)s->t, one = 1;
+	hsize_t off = (hsize_t)t, one = 1;
 	hid_t fs = H5Dget_space(w->frames_ds), ms = H5Screate_simple(1, &one, NULL);
 	hid_t vt = H5Tvlen_create(H5T_NATIVE_UINT8);
-	hvl_t v = {s->out_n, s->out};
+	hvl_t v = {n, (void *)bytes};
 	int rc = SVT_OK;
 	if (fs < 0 || ms < 0 || vt < 0 ||
 	    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &one, NULL) < 0 ||
 	    H5Dwrite(w->frames_ds, vt, ms, fs, H5P_DEFAULT, &v) < 0)
 		rc = svt_err_set(err, SVT_E_HDF5, "%s%s%s: cannot write JPEG frame %d of clip %s",
 				 fmt_h5_errno() ? strerror(fmt_h5_errno()) : "",
-				 fmt_h5_errno() ? ": " : "", w->tmp, s->t, w->row.clip_id);
+				 fmt_h5_errno() ? ": " : "", w->tmp, t, w->row.clip_id);
 	if (vt >= 0)
 		H5Tclose(vt);
 	if (ms >= 0)
@@ -174,29 +184,35 @@ static int jpeg_store(fmt_writer *w, slot *s, svt_err *err)
 	if (fs >= 0)
 		H5Sclose(fs);
 	if (!rc) {
-		w->shard_bytes += s->out_n;
+		w->shard_bytes += n;
 		w->n_written++;
 	}
 	return rc;
 }
 
-static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
+/* Stores encoded chunk t (of the frames, or of the depth maps) of the clip being written. */
+static int chunk_put(fmt_writer *w, int t, int depth, const uint8_t *bytes, size_t n,
+		     svt_err *err)
 {
-	if (w->o.codec == FMT_CODEC_JPEG && !s->depth)
-		return jpeg_store(w, s, err);
-	hsize_t off[4] = {(hsize_t)s->t, 0, 0, 0};
-	if (H5Dwrite_chunk(s->depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, s->out_n,
-			   s->out) < 0)
+	if (w->o.codec == FMT_CODEC_JPEG && !depth)
+		return jpeg_store(w, t, bytes, n, err);
+	hsize_t off[4] = {(hsize_t)t, 0, 0, 0};
+	if (H5Dwrite_chunk(depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, n, bytes) < 0)
 		return svt_err_set(err, SVT_E_HDF5, "%s%s%s: cannot write %s %d of clip %s",
 				   fmt_h5_errno() ? strerror(fmt_h5_errno()) : "",
-				   fmt_h5_errno() ? ": " : "", w->tmp, s->depth ? "depth" : "frame",
-				   s->t, w->row.clip_id);
-	w->shard_bytes += s->out_n;
-	if (s->depth)
+				   fmt_h5_errno() ? ": " : "", w->tmp, depth ? "depth" : "frame", t,
+				   w->row.clip_id);
+	w->shard_bytes += n;
+	if (depth)
 		w->n_depth_written++;
 	else
 		w->n_written++;
 	return SVT_OK;
+}
+
+static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
+{
+	return chunk_put(w, s->t, s->depth, s->out, s->out_n, err);
 }
 
 enum { DRAIN_NOWAIT, DRAIN_ONE_FREE, DRAIN_ALL };
@@ -264,9 +280,9 @@ static int shard_open(fmt_writer *w, svt_err *err)
 	if ((rc = svt_path_join(w->final, sizeof(w->final), w->dir, w->fname, err)))
 		return rc;
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->final);
-	w->file = fmt_h5_create_mem(w->tmp);
+	w->file = fmt_h5_create_mem(w->tmp, &w->image, err);
 	if (w->file < 0)
-		return svt_err_set(err, SVT_E_HDF5, "cannot create %s", w->tmp);
+		return err ? err->code : SVT_E_HDF5;
 	w->shard_first = w->nall;
 	w->shard_bytes = 0;
 	w->shard_frames = 0;
@@ -291,6 +307,7 @@ static void shard_drop(fmt_writer *w)
 		H5Gclose(w->clips);
 	if (w->file >= 0)
 		fmt_h5_discard(w->file, w->tmp);
+	fmt_h5_image_release(&w->image);
 	w->depth_ds = w->frames_ds = w->clip_g = w->clips = w->file = H5I_INVALID_HID;
 }
 
@@ -338,7 +355,7 @@ static int shard_finish(fmt_writer *w, svt_err *err)
 	w->file = H5I_INVALID_HID;
 	char hex[65];
 	uint64_t bytes = 0;
-	if ((rc = fmt_h5_commit_image(f, w->tmp, w->final, hex, &bytes, err)))
+	if ((rc = fmt_h5_commit_image(f, &w->image, w->tmp, w->final, hex, &bytes, err)))
 		return rc;
 	if ((rc = shards_push(w, w->fname, w->final, hex, bytes, n, w->shard_frames, err)))
 		return rc;
@@ -954,6 +971,70 @@ int fmt_clip_depth(fmt_writer *w, int t, const float *depth, svt_err *err)
 	return SVT_OK;
 }
 
+int fmt_writer_encode_frame(const fmt_writer *w, int W, int H, const uint8_t *rgb, fmt_chunk *c,
+			    svt_err *err)
+{
+	if (!w || !rgb || !c || W <= 0 || H <= 0)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_encode_frame: bad argument");
+	return encode(w->o.codec, w->o.level, w->o.fletcher32, W, H, 0, rgb,
+		      (size_t)W * (size_t)H * 3, &c->data, &c->cap, &c->n, err);
+}
+
+int fmt_writer_encode_depth(const fmt_writer *w, int W, int H, float *depth, fmt_chunk *c,
+			    svt_err *err)
+{
+	if (!w || !depth || !c || W <= 0 || H <= 0)
+		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_encode_depth: bad argument");
+	size_t np = (size_t)W * (size_t)H;
+	fmt_depth_to_f16(depth, (uint8_t *)depth, np);
+	return encode(w->o.codec, w->o.level, w->o.fletcher32, W, H, 1, (const uint8_t *)depth,
+		      2 * np, &c->data, &c->cap, &c->n, err);
+}
+
+/* Stores caller-encoded chunk t: the checks of fmt_clip_frame / fmt_clip_depth, then the
+ * store on this thread (chunks the pool still holds are stored first, in their order). */
+static int encoded_put(fmt_writer *w, int t, int depth, const fmt_chunk *c, svt_err *err)
+{
+	const char *what = depth ? "fmt_clip_depth_encoded" : "fmt_clip_frame_encoded";
+	if (!w || !c || !c->data || !c->n)
+		return svt_err_set(err, SVT_E_INPUT, "%s: NULL or empty argument", what);
+	if (w->failed)
+		return svt_err_set(err, SVT_E_INPUT, "the writer failed earlier; abort it");
+	if (!w->in_clip || (depth && !w->depth))
+		return svt_err_set(err, SVT_E_INPUT, "%s outside a clip%s", what,
+				   depth ? " begun with depth" : "");
+	if (t < 0 || t >= w->T || w->submitted[depth ? w->T + t : t])
+		return svt_err_set(err, SVT_E_INPUT, "clip %s: %s %d is out of range or repeated",
+				   w->row.clip_id, depth ? "depth" : "frame", t);
+	int rc = pool_drain(w, DRAIN_NOWAIT, err);
+	if (!rc)
+		rc = chunk_put(w, t, depth, c->data, c->n, err);
+	if (rc) {
+		w->failed = 1;
+		return rc;
+	}
+	w->submitted[depth ? w->T + t : t] = 1;
+	return SVT_OK;
+}
+
+int fmt_clip_frame_encoded(fmt_writer *w, int t, const fmt_chunk *c, svt_err *err)
+{
+	return encoded_put(w, t, 0, c, err);
+}
+
+int fmt_clip_depth_encoded(fmt_writer *w, int t, const fmt_chunk *c, svt_err *err)
+{
+	return encoded_put(w, t, 1, c, err);
+}
+
+void fmt_chunk_free(fmt_chunk *c)
+{
+	if (!c)
+		return;
+	free(c->data);
+	*c = (fmt_chunk){0};
+}
+
 static int rows_push(fmt_writer *w, svt_err *err)
 {
 	int rc = rows_reserve(w, 1, err);
@@ -993,8 +1074,13 @@ int fmt_clip_end(fmt_writer *w, svt_err *err)
 	if ((rc = rows_push(w, err)))
 		goto fail;
 	w->shard_frames += (uint64_t)w->T;
-	if (w->shard_bytes >= w->o.target_bytes && (rc = shard_finish(w, err)))
+	if (w->shard_bytes >= w->o.target_bytes) {
+		if ((rc = shard_finish(w, err)))
+			goto fail;
+	} else if ((rc = fmt_h5_mem_flush(w->file, w->tmp, err))) {
+		/* The clip's bytes go to the shard's file now, not all at its commit. */
 		goto fail;
+	}
 	return SVT_OK;
 fail:
 	w->failed = 1;
