@@ -104,26 +104,24 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
  * happens and removes tmp on failure. Fails if any object of the file is still open. */
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
 
-/* A shard built in memory (HDF5's core driver) with tmp as its backing store and write
- * tracking: fmt_h5_mem_flush writes what changed since the last flush to tmp (and starts the
- * kernel's writeback), so the shard reaches the disk while it is built; fmt_h5_commit_image
- * flushes the rest and takes the SHA-256 from the image in memory: HDF5 rewrites its
- * superblock and metadata at close, so a file written through the disk driver could only be
- * hashed by reading it back. The price: the shard's compressed size in memory while it is
- * written; the writer rotates shards at opts.target_bytes. */
+/* A shard built in memory (HDF5's core driver, no backing store) and committed with
+ * fmt_h5_commit_image: its SHA-256 is taken while its bytes are written, in order, once. HDF5
+ * rewrites its superblock and metadata at close, so a file written through the disk driver
+ * can only be hashed by reading it back. The driver's buffer comes from our allocator
+ * (page-aligned, grown with mremap) and outlives the close in im, so the commit writes the
+ * closed image (status flags cleared) with O_DIRECT, without a page-cache copy. The price:
+ * the shard's compressed size in memory while it is written; the writer rotates shards at
+ * opts.target_bytes. tmp is the name the commit writes to. */
 typedef struct fmt_h5_image {
 	void *kept; /* the driver's buffer, handed over at the file's close */
 } fmt_h5_image;
 /* im must stay where it is until fmt_h5_commit_image or fmt_h5_image_release. On failure
- * (a negative id) err says why, with the OS's reason when there is one. */
+ * (a negative id) err says why. */
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err);
-/* Writes the pages of file's image changed since the last flush to tmp. */
-int fmt_h5_mem_flush(hid_t file, const char *tmp, svt_err *err);
-/* Flushes and closes a file made by fmt_h5_create_mem (tmp then holds its image, the close's
- * last superblock write included), fsyncs tmp, hashes the image the close left in memory in
- * 4 MiB pieces (hex, *bytes; tmp is read back only where HDF5 did not hand the buffer over),
- * renames tmp to final, syncs the folder. Closes file and releases im whatever happens; on
- * failure tmp is removed and final untouched. Fails if any object of the file is open. */
+/* Flushes and closes a file made by fmt_h5_create_mem, writes the closed image to tmp in
+ * 4 MiB pieces hashing each (hex, *bytes), fsyncs, renames tmp to final, syncs the folder.
+ * Closes file and releases im whatever happens; on failure tmp is removed and final
+ * untouched. Fails if any object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			char hex[65], uint64_t *bytes, svt_err *err);
 /* Frees a buffer a discarded file's close handed over (NULL-safe). */

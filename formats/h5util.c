@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -460,14 +461,46 @@ fail:
 	return rc;
 }
 
-/* The core driver's buffer through our own allocator, so that closing the file hands the
- * buffer to im instead of freeing it: after the close (the superblock's last write, its
- * status flags cleared, lands there and in tmp) it is the file's exact bytes. */
+/* The core driver's buffer through our own allocator: page-aligned anonymous memory (grown
+ * with mremap, never copied), so that the commit can write it with O_DIRECT; and closing the
+ * file hands the buffer to im instead of freeing it: after the close (the superblock's last
+ * write, its status flags cleared, lands there) it is the file's exact bytes. A page in front
+ * of each buffer holds its size. */
+#define IMG_HEAD ((size_t)4096)
+
+static void *img_map(void *old, size_t size)
+{
+	size_t want = size + IMG_HEAD;
+	uint8_t *base;
+	if (old) {
+		uint8_t *ob = (uint8_t *)old - IMG_HEAD;
+		size_t had;
+		memcpy(&had, ob, sizeof(had));
+		base = mremap(ob, had, want, MREMAP_MAYMOVE);
+	} else {
+		base = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	if (base == MAP_FAILED)
+		return NULL;
+	memcpy(base, &want, sizeof(want));
+	return base + IMG_HEAD;
+}
+
+static void img_unmap(void *p)
+{
+	if (!p)
+		return;
+	uint8_t *base = (uint8_t *)p - IMG_HEAD;
+	size_t had;
+	memcpy(&had, base, sizeof(had));
+	munmap(base, had);
+}
+
 static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
 	(void)udata;
-	return malloc(size);
+	return img_map(NULL, size);
 }
 
 static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
@@ -482,7 +515,7 @@ static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *
 {
 	(void)op;
 	(void)udata;
-	return realloc(ptr, size);
+	return img_map(ptr, size);
 }
 
 /* The buffer of the file's last close is kept (H5Fcreate opens and closes the file once
@@ -491,11 +524,11 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 {
 	fmt_h5_image *im = udata;
 	if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && im) {
-		free(im->kept);
+		img_unmap(im->kept);
 		im->kept = ptr;
 		return 0;
 	}
-	free(ptr);
+	img_unmap(ptr);
 	return 0;
 }
 
@@ -513,26 +546,22 @@ static herr_t img_udata_free(void *udata)
 
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err)
 {
-	/* The core driver with tmp as its backing store and write tracking: the image lives in
-	 * memory (growing 16 MiB at a time); each fmt_h5_mem_flush writes the 64 KiB pages changed
-	 * since the last one to tmp, so the shard's bytes reach the disk while the build goes
-	 * on instead of all at the commit. */
+	/* The core driver without a backing store: nothing reaches the disk until
+	 * fmt_h5_commit_image writes the closed image, once, in order. Grows 16 MiB at a time. */
 	*im = (fmt_h5_image){0};
 	H5FD_file_image_callbacks_t cb = {img_malloc,	  img_memcpy,	  img_realloc, img_free,
 					   img_udata_copy, img_udata_free, im};
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 	hid_t f = H5I_INVALID_HID;
-	if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)16 << 20, 1) >= 0 &&
-	    H5Pset_core_write_tracking(fapl, 1, (size_t)64 << 10) >= 0 &&
+	if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)16 << 20, 0) >= 0 &&
 	    H5Pset_file_image_callbacks(fapl, &cb) >= 0)
 		f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
 	if (f < 0) {
 		/* Read before H5Pclose clears the error stack. */
 		int en = fmt_h5_errno();
-		svt_err_set(err, en == ENOSPC ? SVT_E_IO : SVT_E_HDF5, "%s%scannot create %s",
-			    en ? strerror(en) : "", en ? ": " : "", tmp);
+		svt_err_set(err, SVT_E_HDF5, "%s%scannot create %s", en ? strerror(en) : "",
+			    en ? ": " : "", tmp);
 		fmt_h5_image_release(im);
-		unlink(tmp);
 	}
 	if (fapl >= 0)
 		H5Pclose(fapl);
@@ -543,94 +572,129 @@ void fmt_h5_image_release(fmt_h5_image *im)
 {
 	if (!im)
 		return;
-	free(im->kept);
+	img_unmap(im->kept);
 	im->kept = NULL;
 }
 
-/* Starts the kernel writing tmp's dirty pages back (Linux), so that the commit's fsync finds
- * little left to wait for; elsewhere the commit's fsync does it all. */
-static void writeback_start(const char *tmp)
+/* Writes buf[0, n) to fd, hashing each piece as it goes out. With direct (fd opened O_DIRECT,
+ * buf page-aligned and readable up to n rounded up to 4 KiB), whole 4 KiB blocks go out
+ * straight from buf (no page-cache copy: on this kind of VM the copy into fresh page-cache
+ * pages costs more CPU than the rest of the commit) and the caller truncates to n. */
+static int image_write(int fd, int direct, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
+		       const char *tmp, svt_err *err)
 {
-#ifdef SYNC_FILE_RANGE_WRITE
-	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		close(fd);
+	size_t done = 0, piece = (size_t)4 << 20;
+	while (done < n) {
+		size_t want = n - done < piece ? n - done : piece, len = want;
+		if (direct)
+			len = (want + 4095) & ~(size_t)4095;
+		ssize_t put = pwrite(fd, buf + done, len, (off_t)done);
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return svt_err_set(err, SVT_E_IO, "%s: cannot write %s",
+					   strerror(put < 0 ? errno : ENOSPC), tmp);
+		if ((size_t)put > want)
+			put = (ssize_t)want; /* the padding of the last block */
+		if (EVP_DigestUpdate(ctx, buf + done, (size_t)put) != 1)
+			return svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
+		done += (size_t)put;
 	}
-#else
-	(void)tmp;
-#endif
-}
-
-int fmt_h5_mem_flush(hid_t file, const char *tmp, svt_err *err)
-{
-	if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) {
-		int en = fmt_h5_errno();
-		return svt_err_set(err, en == ENOSPC ? SVT_E_IO : SVT_E_HDF5, "%s%s%s: cannot write",
-				   en ? strerror(en) : "", en ? ": " : "", tmp);
-	}
-	writeback_start(tmp);
 	return SVT_OK;
 }
 
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			char hex[65], uint64_t *bytes, svt_err *err)
 {
-	int rc = SVT_OK, fd = -1;
+	int rc = SVT_OK, fd = -1, direct = 0;
 	EVP_MD_CTX *ctx = NULL;
+	uint8_t *copy = NULL;
 	ssize_t open_objs = H5Fget_obj_count(file, H5F_OBJ_ALL);
 	if (open_objs != 1) {
 		rc = svt_err_set(err, SVT_E_HDF5, "%s: %zd HDF5 objects still open at close (a leak)",
 				 tmp, open_objs - 1);
 		goto cleanup;
 	}
-	/* The flush writes what changed since the last one; the close writes the superblock
-	 * once more (status flags cleared) and truncates tmp to the image's end. */
-	if ((rc = fmt_h5_mem_flush(file, tmp, err)))
+	/* The flush settles the end of the file (what the close writes into the superblock). */
+	ssize_t n = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
+	if (n <= 0) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: HDF5 gave no file image", tmp);
 		goto cleanup;
+	}
+	/* SVT_H5_IMAGE_COPY=1 takes the fallback below on purpose (tests/test_formats.c). */
+	const char *force = getenv("SVT_H5_IMAGE_COPY");
+	if (force && *force == '1') {
+		/* An HDF5 that would not hand its buffer to the callbacks: the image copied out
+		 * the documented way before the close (its size in RAM twice, for this shard). */
+		if (!(copy = malloc((size_t)n)) || H5Fget_file_image(file, copy, (size_t)n) != n) {
+			rc = svt_err_set(err, SVT_E_HDF5, "%s: cannot take its %zd-byte image", tmp, n);
+			goto cleanup;
+		}
+	}
+	/* In memory nothing can fail for want of space; the close writes the superblock once
+	 * more (its status flags cleared) into the buffer and hands it to im. */
 	herr_t closed = H5Fclose(file);
 	file = H5I_INVALID_HID;
 	if (closed < 0) {
-		int en = fmt_h5_errno();
-		rc = svt_err_set(err, SVT_E_HDF5, "%s%sclose of %s failed", en ? strerror(en) : "",
-				 en ? ": " : "", tmp);
+		rc = svt_err_set(err, SVT_E_HDF5, "close of %s failed", tmp);
 		goto cleanup;
 	}
-	struct stat st;
-	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || fsync(fd) != 0) {
+	const uint8_t *img = copy;
+	if (!img && !(img = im->kept)) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: HDF5 did not hand over its image at close", tmp);
+		goto cleanup;
+	}
+	if (memcmp(img, "\x89HDF\r\n\x1a\n", 8)) {
+		rc = svt_err_set(err, SVT_E_HDF5, "%s: the image is not an HDF5 file", tmp);
+		goto cleanup;
+	}
+	if (!(ctx = EVP_MD_CTX_new()) || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
+		goto cleanup;
+	}
+	/* O_DIRECT where the file system takes it (the kept buffer is page-aligned and its
+	 * pages run past n); a file system that refuses it gets the buffered write. */
+#ifdef O_DIRECT
+	if (img == im->kept) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+		direct = fd >= 0;
+	}
+#endif
+	if (fd < 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
+		goto cleanup;
+	}
+	rc = image_write(fd, direct, img, (size_t)n, ctx, tmp, err);
+	if (rc && direct && strstr(err ? err->msg : "", strerror(EINVAL))) {
+		/* O_DIRECT opened but refused on write (alignment this file system wants). */
+		close(fd);
+		direct = 0;
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+			rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
+			goto cleanup;
+		}
+		rc = image_write(fd, 0, img, (size_t)n, ctx, tmp, err);
+	}
+	if (rc)
+		goto cleanup;
+	if (direct && ftruncate(fd, (off_t)n) != 0) {
+		rc = svt_err_set(err, SVT_E_IO, "%s: cannot truncate %s", strerror(errno), tmp);
+		goto cleanup;
+	}
+	if (fsync(fd) != 0) {
 		rc = svt_err_set(err, SVT_E_IO, "%s: fsync of %s failed", strerror(errno), tmp);
 		goto cleanup;
 	}
-	size_t n = (size_t)st.st_size;
-	/* SVT_H5_HASH_FILE=1 takes the fallback on purpose (tests/test_formats.c). */
-	const char *force = getenv("SVT_H5_HASH_FILE");
-	if (im->kept && !(force && *force == '1')) {
-		/* The image the close left (the file's bytes): hashed in memory, never read back. */
-		if (n < 8 || memcmp(im->kept, "\x89HDF\r\n\x1a\n", 8)) {
-			rc = svt_err_set(err, SVT_E_HDF5, "%s: the closed image is not an HDF5 file", tmp);
-			goto cleanup;
-		}
-		if (!(ctx = EVP_MD_CTX_new()) || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-			rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
-			goto cleanup;
-		}
-		const uint8_t *img = im->kept;
-		for (size_t done = 0; done < n;) {
-			size_t want = n - done < ((size_t)4 << 20) ? n - done : ((size_t)4 << 20);
-			if (EVP_DigestUpdate(ctx, img + done, want) != 1) {
-				rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
-				goto cleanup;
-			}
-			done += want;
-		}
-		sha_hex(ctx, hex);
-	} else {
-		/* An HDF5 that did not hand its buffer to the callbacks: the file is read back. */
-		if ((rc = fmt_file_sha256(tmp, hex, NULL, err)))
-			goto cleanup;
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = svt_err_set(err, SVT_E_IO, "%s: close of %s failed", strerror(errno), tmp);
+		goto cleanup;
 	}
-	fmt_h5_image_release(im);
+	fd = -1;
+	sha_hex(ctx, hex);
 	if (bytes)
 		*bytes = (uint64_t)n;
 	if (rename(tmp, final) != 0) {
@@ -642,11 +706,12 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	if (file >= 0)
-		fmt_h5_discard(file, tmp);
-	else if (rc)
+		fmt_h5_discard(file, NULL);
+	if (rc)
 		unlink(tmp);
 	fmt_h5_image_release(im);
 	EVP_MD_CTX_free(ctx);
+	free(copy);
 	return rc;
 }
 

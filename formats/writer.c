@@ -7,10 +7,9 @@
  * places: the caller gives its place up while it waits for a slot.
  *
  * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
- * opts.target_bytes) backed by PREFIX-NNNNN.h5.tmp: each clip's end writes what changed to it
- * (fmt_h5_mem_flush), so the bytes reach the disk while the build goes on; the commit
- * (fmt_h5_commit_image) writes the rest, hashes the image in memory (never reading the file
- * back) and renames it; master.h5 and
+ * opts.target_bytes); at its commit the closed image is written once, in order and hashed as
+ * it goes (O_DIRECT where the file system takes it), to PREFIX-NNNNN.h5.tmp, which
+ * fmt_h5_commit_image then renames; master.h5 and
  * manifest.json are written after the last shard, atomically, so a manifest never names a
  * shard that is not whole.
  */
@@ -1074,13 +1073,8 @@ int fmt_clip_end(fmt_writer *w, svt_err *err)
 	if ((rc = rows_push(w, err)))
 		goto fail;
 	w->shard_frames += (uint64_t)w->T;
-	if (w->shard_bytes >= w->o.target_bytes) {
-		if ((rc = shard_finish(w, err)))
-			goto fail;
-	} else if ((rc = fmt_h5_mem_flush(w->file, w->tmp, err))) {
-		/* The clip's bytes go to the shard's file now, not all at its commit. */
+	if (w->shard_bytes >= w->o.target_bytes && (rc = shard_finish(w, err)))
 		goto fail;
-	}
 	return SVT_OK;
 fail:
 	w->failed = 1;
