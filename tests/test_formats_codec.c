@@ -229,6 +229,8 @@ Test(codec, lz4_matches_plugin_encoder)
 		cr_skip_test("lz4: its HDF5 filter plugin is not installed here");
 	same_bytes_as_hdf5(FMT_CODEC_LZ4, 0, 1, 704 * 1280 * 3);
 	same_bytes_as_hdf5(FMT_CODEC_LZ4, 0, 0, 4096);
+	/* float16 depth: shuffle then LZ4, the pipeline fmt_dcpl_set_codec declares. */
+	same_bytes_as_hdf5_elem(FMT_CODEC_LZ4, 0, 1, 2, 2 * 704 * 1280);
 }
 
 /* No Zstd plugin on Debian 12, so the bytes are checked against the format the hdf5plugin
