@@ -114,7 +114,9 @@ def build_clips(args, clips, frames, part, out_path):
             ds = g.create_dataset("frames", (T, H, W, 3), np.uint8, chunks=(1, H, W, 3), **opts)
             dd = None
             if args.depth:
-                dd = g.create_dataset("depth", (T, H, W), np.float16, chunks=(1, H, W), **opts)
+                # svtwin's LZ4 pipeline for float16: shuffle, then LZ4 (docs/shard-format.md)
+                dd = g.create_dataset("depth", (T, H, W), np.float16, chunks=(1, H, W),
+                                      shuffle=True, **opts)
             w2c = np.zeros((T, 4, 4))
             pts = []
             for t, fm in enumerate(fr):
