@@ -175,6 +175,54 @@ typedef struct view_job {
  * separate multiplies and adds, so the results are bit-identical to the SSE2 and scalar code
  * (gm_view_map) on any x86-64. */
 
+/* Eight bilinear taps of a 3-channel source at once (pixels i..i+7 of a row, every tap
+ * inside: ix + 2 < W, iy + 1 < H, as tap_q asks): the four corners gathered as 32-bit words,
+ * then per channel tap_q_sum's integer operations (pmaddwd on (Q - wx, wx) and (Q - wy, wy)
+ * pairs, the same rounding), so the same bytes as eight tap_q calls. Offsets are 32-bit: the
+ * caller checks that the source is under 2 GiB. Writes 24 bytes. */
+__attribute__((target("avx2"))) static void tap8_rgb_avx2(const gm_src *s, const int *ix,
+							  const int *iy, const int *wx,
+							  const int *wy, uint8_t *out)
+{
+	const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)ix);
+	const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)iy);
+	const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32((int)s->stride)),
+					     _mm256_add_epi32(x, _mm256_add_epi32(x, x)));
+	const int *p00 = (const int *)(const void *)s->data;
+	const int *p01 = (const int *)(const void *)(s->data + 3);
+	const int *p10 = (const int *)(const void *)(s->data + s->stride);
+	const int *p11 = (const int *)(const void *)(s->data + s->stride + 3);
+	const __m256i a = _mm256_i32gather_epi32(p00, off, 1), b = _mm256_i32gather_epi32(p01, off, 1);
+	const __m256i c = _mm256_i32gather_epi32(p10, off, 1), d = _mm256_i32gather_epi32(p11, off, 1);
+	const __m256i q = _mm256_set1_epi32(GM_Q), ff = _mm256_set1_epi32(0xff);
+	const __m256i vwx = _mm256_loadu_si256((const __m256i *)(const void *)wx);
+	const __m256i vwy = _mm256_loadu_si256((const __m256i *)(const void *)wy);
+	const __m256i hx = _mm256_or_si256(_mm256_slli_epi32(vwx, 16), _mm256_sub_epi32(q, vwx));
+	const __m256i hy = _mm256_or_si256(_mm256_slli_epi32(vwy, 16), _mm256_sub_epi32(q, vwy));
+	const __m256i half = _mm256_set1_epi32(GM_Q * GM_Q / 2);
+	__m256i res = _mm256_setzero_si256();
+	for (int k = 0; k < 3; k++) {
+		__m256i ak = _mm256_and_si256(_mm256_srli_epi32(a, 8 * k), ff);
+		__m256i bk = _mm256_and_si256(_mm256_srli_epi32(b, 8 * k), ff);
+		__m256i ck = _mm256_and_si256(_mm256_srli_epi32(c, 8 * k), ff);
+		__m256i dk = _mm256_and_si256(_mm256_srli_epi32(d, 8 * k), ff);
+		__m256i top = _mm256_madd_epi16(_mm256_or_si256(ak, _mm256_slli_epi32(bk, 16)), hx);
+		__m256i bot = _mm256_madd_epi16(_mm256_or_si256(ck, _mm256_slli_epi32(dk, 16)), hx);
+		/* top, bot <= 255 * GM_Q: they fit the int16 halves of a pmaddwd pair */
+		__m256i sum = _mm256_madd_epi16(_mm256_or_si256(top, _mm256_slli_epi32(bot, 16)), hy);
+		__m256i v = _mm256_srli_epi32(_mm256_add_epi32(sum, half), 2 * GM_QB);
+		res = _mm256_or_si256(res, _mm256_slli_epi32(v, 8 * k));
+	}
+	/* [R G B 0] x 8 -> 24 packed bytes: 12 from each 128-bit lane. */
+	const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+					      0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+	res = _mm256_shuffle_epi8(res, pack);
+	uint8_t t[32];
+	_mm256_storeu_si256((__m256i *)(void *)t, res);
+	memcpy(out, t, 12);
+	memcpy(out + 12, t + 16, 12);
+}
+
 /* Maps i in [0, n8) (n8 a multiple of 8) of row j. */
 __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float bx, float by,
 							 float bz, int n8, float *col, float *row)
@@ -437,6 +485,21 @@ static inline int tap_cubic(const gm_src *s, float c, float r, uint8_t *out, int
 }
 #endif
 
+#ifdef VIEW_HAVE_AVX2
+/* Pixels i..i+7 need no prefilter and all their taps are inside (tap_q's condition). */
+static inline int inside8(const gm_src *s, const uint8_t *need, const int *qx, const int *qy)
+{
+	uint64_t nd;
+	memcpy(&nd, need, 8);
+	if (nd)
+		return 0;
+	for (int k = 0; k < 8; k++)
+		if (!(qx[k] >= 0 && qx[k] < s->W - 2 && qy[k] >= 0 && qy[k] < s->H - 1))
+			return 0;
+	return 1;
+}
+#endif
+
 static void view_band(view_job *J, int k, int j0, int j1)
 {
 	const gpu_view *v = J->v;
@@ -457,6 +520,12 @@ static void view_band(view_job *J, int k, int j0, int j1)
 #endif
 	if (j0 >= j1)
 		return;
+#ifdef VIEW_HAVE_AVX2
+	/* Eight taps at once where the CPU has AVX2 (32-bit gather offsets: sources under
+	 * 2 GiB). */
+	int fast8 = fast && s.ch == 3 && cpu_has_avx2() &&
+		    (size_t)s.H * s.stride < ((size_t)1 << 31) - 64;
+#endif
 	memset(need, 0, (size_t)w);
 	map_row(g, j0, n, c0, r0);
 	for (int j = j0; j < j1; j++) {
@@ -468,6 +537,14 @@ static void view_band(view_job *J, int k, int j0, int j1)
 			index_row(w, c0, r0, qx, qy, qwx, qwy);
 		uint8_t *out = J->dst->data + (size_t)j * J->dst->stride;
 		for (int i = 0; i < w; i++, out += s.ch) {
+#ifdef VIEW_HAVE_AVX2
+			if (fast8 && i + 8 <= w && inside8(&s, need + i, qx + i, qy + i)) {
+				tap8_rgb_avx2(&s, qx + i, qy + i, qwx + i, qwy + i, out);
+				i += 7;
+				out += 7 * 3;
+				continue;
+			}
+#endif
 			if (!need[i]) {
 #ifdef __SSE2__
 				if (fast && qx[i] >= 0 && qx[i] < s.W - 2 && qy[i] >= 0 &&
