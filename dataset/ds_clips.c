@@ -23,13 +23,15 @@ static void clip_id(const dataset_job *j, const size_t *kidx, int seq, char id[6
 	snprintf(id, 64, "%.40s-s%03d-f%05d", j->name, seq % 1000, j->tf[kidx[0]].src % 100000);
 }
 
-/* Writes one assembled clip: views (and depth views), poses and metadata. */
-static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
-		      const char *split, svt_err *err)
+/* Begins clip kidx[0..T) in the writer (its poses and metadata; frames follow), or, when the
+ * clip is densified, writes it whole (ds_densify_write); *whole says which. */
+static int clip_begin(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
+		      const char *split, int *whole, svt_err *err)
 {
 	const dataset_opts *o = &j->o;
 	char id[64];
 	clip_id(j, kidx, seq, id);
+	*whole = 0;
 
 	for (int t = 0; t < T; t++) {
 		const twin_frame *f = &j->tf[kidx[t]];
@@ -75,27 +77,74 @@ static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T
 		.camera_action = action,
 	};
 	if (o->densify != DATASET_DENSIFY_NONE) {
+		*whole = 1;
 		int rc = ds_densify_write(j, B, &d, kidx, err);
-		if (rc)
-			return svt_err_prefix(err, "writing clip %s", id);
-		for (int t = 0; t < T; t++)
-			ds_report_frame(j, j->cap_idx[kidx[t]], id);
-		return SVT_OK;
+		return rc ? svt_err_prefix(err, "writing clip %s", id) : SVT_OK;
 	}
 	int rc = fmt_clip_begin(j->writer, &d, err);
-	for (int t = 0; !rc && t < T; t++)
-		rc = ds_views_frame_put(j, (int)(B - j->buf), t, B->clip_depth, err);
-	if (!rc)
-		rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), NULL, err);
+	return rc ? svt_err_prefix(err, "writing clip %s", id) : SVT_OK;
+}
+
+/* Ends a begun clip whose frames are all given: its references, then the writer's end. */
+static int clip_finish(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
+		       const char *split, svt_err *err)
+{
+	int rc = ds_refs_write(j, B, kidx, T, twin_split_from_name(split), NULL, err);
 	if (!rc)
 		rc = fmt_clip_end(j->writer, err);
-	if (rc)
+	if (rc) {
+		char id[64];
+		clip_id(j, kidx, seq, id);
 		return svt_err_prefix(err, "writing clip %s", id);
-	j->st.clips_written++;
-	j->st.frames_written += (size_t)T;
+	}
+	return SVT_OK;
+}
+
+/* Writes one assembled clip whose frames are all cut: views (and depth views), poses and
+ * metadata. */
+static int clip_write(dataset_job *j, const ds_buf *B, const size_t *kidx, int T, int seq,
+		      const char *split, svt_err *err)
+{
+	int whole = 0, rc = clip_begin(j, B, kidx, T, seq, split, &whole, err);
+	for (int t = 0; !rc && !whole && t < T; t++)
+		if ((rc = ds_views_frame_put(j, (int)(B - j->buf), t, B->clip_depth, err)))
+			fmt_clip_abort(j->writer);
+	if (!rc && !whole)
+		rc = clip_finish(j, B, kidx, T, seq, split, err);
+	return rc;
+}
+
+/* The clip's frames reported once it is committed to the writer (counted too unless
+ * densify counted its own). */
+static void clip_written(dataset_job *j, const size_t *kidx, int T, int seq)
+{
+	char id[64];
+	clip_id(j, kidx, seq, id);
+	if (j->o.densify == DATASET_DENSIFY_NONE) {
+		j->st.clips_written++;
+		j->st.frames_written += (size_t)T;
+	}
 	for (int t = 0; t < T; t++)
 		ds_report_frame(j, j->cap_idx[kidx[t]], id);
-	return SVT_OK;
+}
+
+/* A streamed clip (ds_buf.stream): begun in the writer at once, its frames given in clip
+ * order as the workers finish them, so that compression, the writer's copies and the cutting
+ * of the clip overlap and the last clip leaves no write behind it. Stops giving at the first
+ * bad frame (ds_views_wait then rejects it and the clip is dropped: fmt_clip_abort; its
+ * space in the shard stays unused). *begun: the writer holds the clip. */
+static int clip_stream(dataset_job *j, int b, const size_t *kidx, int T, int seq, int split,
+		       int *begun, svt_err *err)
+{
+	const ds_buf *B = &j->buf[b];
+	int whole = 0, rc = clip_begin(j, B, kidx, T, seq, twin_split_name(split), &whole, err);
+	*begun = !rc;
+	for (int t = 0; !rc && t < T; t++) {
+		if (!ds_views_frame_wait(j, b, t))
+			break;
+		rc = ds_views_frame_put(j, b, t, B->clip_depth, err);
+	}
+	return rc;
 }
 
 /* The part rule (dataset.h): a clip belongs to part (its sequence) % part_count, so that the
@@ -299,10 +348,18 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		goto done;
 	while (found) {
 		pending *P = &PQ[b], *Q = &PQ[1 - b];
-		int rejected = 0;
+		int rejected = 0, begun = 0;
 		double t0 = svt_now();
+		/* The writer takes one clip at a time: the one before is ended by now. */
+		if (j->buf[b].stream &&
+		    (rc = clip_stream(j, b, P->kidx, P->n, P->seq, P->split, &begun, err))) {
+			fmt_clip_abort(j->writer);
+			break;
+		}
 		rc = ds_views_wait(j, b, P->n, &rejected, err);
 		j->st.seconds_wait_views += svt_now() - t0;
+		if (rc || rejected)
+			fmt_clip_abort(j->writer); /* a begun clip (streamed) is dropped */
 		if (rc)
 			break;
 		if (rejected) {
@@ -328,10 +385,12 @@ int ds_clips_run(dataset_job *j, svt_err *err)
 		if (rc)
 			break;
 		if (!P->points_only) {
-			if ((rc = clip_write(j, &j->buf[b], P->kidx, P->n, P->seq,
-					     twin_split_name(P->split), err)) ||
+			const char *sp = twin_split_name(P->split);
+			if ((rc = begun ? clip_finish(j, &j->buf[b], P->kidx, P->n, P->seq, sp, err)
+					: clip_write(j, &j->buf[b], P->kidx, P->n, P->seq, sp, err)) ||
 			    (rc = ds_clip_remember(j, P->id, P->kidx, P->n, P->seq, err)))
 				break;
+			clip_written(j, P->kidx, P->n, P->seq);
 			j->st.seconds_write += svt_now() - t2;
 			j->st.split_counts[P->split]++;
 		}

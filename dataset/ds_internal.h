@@ -31,6 +31,7 @@ typedef struct ds_buf {
 	int clip_depth;      /* every frame of the clip has a depth map */
 	double yaw_off;      /* DATASET_VIEW_RANDOM: the clip's yaw from travel, degrees */
 	const char *camera_model; /* the frames' camera ("equirect", "pinhole" or "mixed") */
+	int stream;          /* cameras set at submit: frames go to the writer as they come */
 	struct ds_slot *slots; /* the workers' per-frame results (ds_views.c) */
 } ds_buf;
 
@@ -130,6 +131,9 @@ void ds_workers_destroy(ds_workers *p);
  * write: the clip goes into the shard (its frames are encoded on the workers where the clip
  * holds no raw views: ds_views_frame_put), 0 when it is cut for its points only. */
 int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write, svt_err *err);
+/* Waits until position t of buffer b's clip is done; 1 when it gave its encoded frame, 0
+ * when it failed (ds_views_wait reports why). */
+int ds_views_frame_wait(dataset_job *j, int b, int t);
 /* Gives frame t of buffer b's clip (and its depth, with depth) to the writer: the chunks its
  * worker encoded, or the raw views the buffer holds. */
 int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err);

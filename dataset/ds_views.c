@@ -56,6 +56,7 @@ typedef struct ds_slot {
 	int encode;          /* ... and encoded there (the clip is written) */
 	int want_vdepth;     /* with own_bufs: the clip stores depth */
 	int encoded;         /* result: enc_view (and enc_depth with want_vdepth) hold it */
+	int done;            /* the worker is through with it (under the pool's mutex) */
 	fmt_chunk enc_view, enc_depth; /* owned, reused clip after clip */
 } ds_slot;
 
@@ -273,6 +274,18 @@ static void pano_view_setup(const dataset_job *j, ds_slot *s)
 	memcpy(s->v.R, R, sizeof(R));
 	s->v.interp = GPU_INTERP_BILINEAR;
 	s->v.antialias = 1;
+}
+
+/* Frame t's camera in the clip's arrays (w2c, K, heading) from its slot's view. */
+static void slot_pose(dataset_job *j, ds_buf *B, int t)
+{
+	const ds_slot *s = &B->slots[t];
+	geo_pose_w2c(j->tf[s->k].enu, s->Rv, B->w2c + 16 * t);
+	B->K[4 * t + 0] = s->v.fx;
+	B->K[4 * t + 1] = s->v.fy;
+	B->K[4 * t + 2] = s->v.cx;
+	B->K[4 * t + 3] = s->v.cy;
+	B->heading[t] = fmod(view_heading(j, B, s->k) + 360.0, 360.0);
 }
 
 /* Clears a slot's results before its frame runs. */
@@ -630,8 +643,17 @@ static void *worker_main(void *arg)
 		svt_gate_leave(p->j->gate);
 		pthread_mutex_lock(&p->mu);
 		p->finished[s->b] += done_n;
-		if (p->finished[s->b] == p->submitted[s->b])
+		if (done_n) {
+			/* Every finished position wakes the main thread (ds_views_frame_wait
+			 * takes frames in clip order as they come). */
+			ds_slot *s0 = j_slots(p, s->b);
+			if (done_n == 1)
+				s->done = 1;
+			else
+				for (int t = 0; t < done_n; t++)
+					s0[t].done = 1;
 			pthread_cond_broadcast(&p->done);
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -804,9 +826,11 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write,
 	B->yaw_off = ds_view_yaw(j, kidx[0]);
 	B->clip_depth = 1;
 	B->camera_model = NULL;
+	int photos = 0; /* perspective frames: their cameras come from their pixels */
 	for (int t = 0; t < T; t++) {
 		const ingest_frame *fr = &j->cap->frames[j->cap_idx[kidx[t]]];
 		const char *m = ingest_camera_model_name(fr->camera.model);
+		photos += fr->camera.model == INGEST_CAM_PINHOLE;
 		if (!B->camera_model)
 			B->camera_model = m;
 		else if (strcmp(B->camera_model, m))
@@ -829,6 +853,10 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write,
 	size_t depth_px = (size_t)o->width * o->height;
 	if (p->fb && (rc = clipwork_reserve(&p->cw[b], T, err)))
 		return rc;
+	/* A clip of panoramas whose frames are encoded on the workers can go to the writer as
+	 * its frames come (ds_clips.c): its cameras do not depend on the pixels, so they are
+	 * set here, before any frame runs (the workers set the same values again). */
+	B->stream = write && !raw && T > 0 && !photos;
 	pthread_mutex_lock(&p->mu);
 	p->submitted[b] = T;
 	p->finished[b] = 0;
@@ -849,12 +877,31 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write,
 		s->want_vdepth = B->clip_depth;
 		s->vdepth = raw && B->clip_depth ? B->vdepth + t * depth_px : NULL;
 		s->view = raw ? B->views + t * view_bytes : NULL;
+		s->done = 0;
+		if (B->stream) {
+			pano_view_setup(j, s);
+			slot_pose(j, B, t);
+		}
 		p->queue[(p->qhead + p->qlen) % p->qcap] = s;
 		p->qlen++;
 	}
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return SVT_OK;
+}
+
+int ds_views_frame_wait(dataset_job *j, int b, int t)
+{
+	ds_workers *p = j->workers;
+	ds_slot *s = &j->buf[b].slots[t];
+	int paused = svt_gate_pause(j->gate);
+	pthread_mutex_lock(&p->mu);
+	while (!s->done)
+		pthread_cond_wait(&p->done, &p->mu);
+	int good = !s->rc && !s->failed && s->encoded;
+	pthread_mutex_unlock(&p->mu);
+	svt_gate_resume(j->gate, paused);
+	return good;
 }
 
 int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err)
@@ -922,15 +969,9 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 	if (*rejected)
 		return SVT_OK;
 	for (int t = 0; t < T; t++) {
-		ds_slot *s = &B->slots[t];
-		if (s->warning)
+		if (B->slots[t].warning)
 			j->st.decode_warnings++;
-		geo_pose_w2c(j->tf[s->k].enu, s->Rv, B->w2c + 16 * t);
-		B->K[4 * t + 0] = s->v.fx;
-		B->K[4 * t + 1] = s->v.fy;
-		B->K[4 * t + 2] = s->v.cx;
-		B->K[4 * t + 3] = s->v.cy;
-		B->heading[t] = fmod(view_heading(j, B, s->k) + 360.0, 360.0);
+		slot_pose(j, B, t);
 		ds_report_progress(j, 1);
 	}
 	return SVT_OK;

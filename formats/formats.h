@@ -166,6 +166,10 @@ void fmt_chunk_free(fmt_chunk *c);
 /* Ends the clip: waits for its chunks to be stored. A clip missing any frame (or depth map)
  * is refused and dropped from the shard; the writer can go on with the next clip. */
 int fmt_clip_end(fmt_writer *w, svt_err *err);
+/* Drops the clip being written (begun, frames given or not): it is unlinked from the shard,
+ * whose space it took stays there unused; the writer goes on with the next clip. For a
+ * caller that gives frames as they are made and meets a bad one. */
+void fmt_clip_abort(fmt_writer *w);
 /* Finishes the current shard (flush, close, fsync, rename) and writes DIR/manifest.json.
  * Frees w whatever happens. */
 int fmt_writer_close(fmt_writer *w, svt_err *err);

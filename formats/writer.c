@@ -1042,6 +1042,23 @@ static int rows_push(fmt_writer *w, svt_err *err)
 	return rc;
 }
 
+void fmt_clip_abort(fmt_writer *w)
+{
+	if (!w || !w->in_clip)
+		return;
+	svt_err e = {0};
+	if (pool_drain(w, DRAIN_ALL, &e))
+		w->failed = 1; /* a chunk could not be stored: the shard itself is in doubt */
+	w->valid = NULL;
+	H5Dclose(w->frames_ds);
+	if (w->depth_ds >= 0)
+		H5Dclose(w->depth_ds);
+	H5Gclose(w->clip_g);
+	w->depth_ds = w->frames_ds = w->clip_g = H5I_INVALID_HID;
+	w->in_clip = 0;
+	H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+}
+
 int fmt_clip_end(fmt_writer *w, svt_err *err)
 {
 	if (!w)

@@ -204,6 +204,18 @@ Test(dataset, late_reject_is_reported_and_the_clip_reassembled, .timeout = 300)
 	cr_expect(strstr(json_string_value(json_object_get(line, "path")), "pano_0004.jpg"));
 	cr_expect_str_eq(json_string_value(json_object_get(line, "reason")), "undecodable");
 	json_decref(line);
+	/* The clip that held it went to the writer frame by frame before the bad frame came
+	 * (a streamed clip) and was dropped: the shards verify, and hold the three clips only. */
+	char vout[8192] = "";
+	FILE *mf = fmemopen(vout, sizeof(vout) - 1, "w");
+	cr_assert_eq(fmt_dataset_verify(out, mf, &err), 0, "verify: %s", err.msg);
+	fclose(mf);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/master.h5", out);
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(path, &r, &err), 0, "%s", err.msg);
+	cr_expect_eq(fmt_reader_clip_count(r), 3);
+	fmt_reader_close(r);
 }
 
 /* Every clip id of a dataset, sorted, newline-joined into ids; a digest of frames, depth and

@@ -241,6 +241,44 @@ Test(formats, roundtrip_image_copied)
 	unsetenv("SVT_H5_IMAGE_COPY");
 }
 
+/* A clip dropped after some of its frames (fmt_clip_abort: what the job does when a frame it
+ * streams turns out bad) leaves the shard whole: the clip given again under the same id
+ * afterwards is the one stored, and the dataset verifies. */
+Test(formats, aborted_clip_leaves_a_whole_shard)
+{
+	char dir[64];
+	tmpdir(dir, sizeof(dir));
+	static synth a;
+	synth_make(&a, 4, "train");
+	fmt_writer_opts o;
+	fmt_writer_opts_default(&o);
+	fmt_shard_info info = test_info();
+	fmt_writer *w = NULL;
+	svt_err e = {0};
+	cr_assert_eq(fmt_writer_create(dir, "ab", &info, &o, &w, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_clip_begin(w, &a.d, &e), 0, "%s", e.msg);
+	for (int t = 0; t < 3; t++)
+		cr_assert_eq(fmt_clip_frame(w, t, a.frames[T_ - 1 - t], &e), 0, "%s", e.msg);
+	fmt_clip_abort(w);
+	fmt_clip_abort(w); /* nothing begun: harmless */
+	write_clip(w, &a);
+	cr_assert_eq(fmt_writer_close(w, &e), 0, "%s", e.msg);
+	char out[8192] = "";
+	FILE *mf = fmemopen(out, sizeof(out) - 1, "w");
+	cr_assert_eq(fmt_dataset_verify(dir, mf, &e), 0, "verify: %s", out);
+	fclose(mf);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/master.h5", dir);
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(path, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_reader_clip_count(r), 1);
+	check_clip(r, 0, &a);
+	fmt_reader_close(r);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
 Test(formats, codec_parse)
 {
 	fmt_codec c;
