@@ -20,6 +20,13 @@ typedef struct twin_las_point {
  * *out malloc'd. SVT_E_INPUT when a point is beyond the int32 range of the quantisation. */
 int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const double offset[3],
 		    double scale, uint8_t **out, size_t *nout, svt_err *err);
+/* twin_las_encode into a buffer the caller keeps between files: *buf (*cap bytes; NULL, 0 at
+ * first) is replaced by a larger one when the file does not fit, *nout is the file's size. The
+ * bytes are those twin_las_encode gives. On failure *buf stays the caller's, its bytes
+ * undefined. */
+int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
+			 const double offset[3], double scale, uint8_t **buf, size_t *cap,
+			 size_t *nout, svt_err *err);
 /* Decodes a LAS 1.4 file of point format 7 (every size checked against the buffer:
  * SVT_E_FORMAT); weight 1 when the records have no extra bytes. *pts malloc'd; *wkt (may be
  * NULL) gets the WKT VLR, malloc'd, or NULL. */
