@@ -172,7 +172,19 @@ int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const 
 int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t *n,
 		    char **wkt, svt_err *err)
 {
+	size_t cap = 0;
 	*pts = NULL;
+	int rc = twin_las_decode_into(b, size, pts, &cap, n, wkt, err);
+	if (rc) {
+		free(*pts);
+		*pts = NULL;
+	}
+	return rc;
+}
+
+int twin_las_decode_into(const uint8_t *b, size_t size, twin_las_point **pts, size_t *cap,
+			 size_t *n, char **wkt, svt_err *err)
+{
 	*n = 0;
 	if (wkt)
 		*wkt = NULL;
@@ -205,15 +217,22 @@ int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t 
 		}
 		at += VLR_HEADER + len;
 	}
-	twin_las_point *p = malloc((cnt ? cnt : 1) * sizeof(*p));
-	if (!p) {
-		if (wkt) {
-			free(*wkt);
-			*wkt = NULL;
+	if (cnt > *cap || !*pts) {
+		size_t c = (size_t)cnt + (size_t)cnt / 2 + 1; /* as twin_las_encode_into */
+		twin_las_point *q = malloc(c * sizeof(*q));
+		if (!q) {
+			if (wkt) {
+				free(*wkt);
+				*wkt = NULL;
+			}
+			return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %llu points",
+					   (unsigned long long)cnt);
 		}
-		return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %llu points",
-				   (unsigned long long)cnt);
+		free(*pts);
+		*pts = q;
+		*cap = c;
 	}
+	twin_las_point *p = *pts;
 	for (uint64_t i = 0; i < cnt; i++) {
 		const uint8_t *r = b + off + i * rl;
 		for (int a = 0; a < 3; a++)
@@ -227,7 +246,6 @@ int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t 
 		if (!p[i].weight)
 			p[i].weight = 1;
 	}
-	*pts = p;
 	*n = (size_t)cnt;
 	return SVT_OK;
 }
@@ -254,11 +272,4 @@ int twin_las_voxels(const uint8_t *b, size_t size, const uint8_t **vox, size_t *
 	*stride = rl;
 	*n = (size_t)cnt;
 	return SVT_OK;
-}
-
-void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3])
-{
-	const uint8_t *r = vox + i * stride;
-	for (int a = 0; a < 3; a++)
-		out[a] = (int32_t)g32(r + 4 * a);
 }

@@ -32,12 +32,23 @@ int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
  * NULL) gets the WKT VLR, malloc'd, or NULL. */
 int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t *n,
 		    char **wkt, svt_err *err);
+/* twin_las_decode into a buffer the caller keeps between files: *pts (*cap points; NULL, 0 at
+ * first) is replaced by a larger one when the records do not fit; *n gets their count. */
+int twin_las_decode_into(const uint8_t *b, size_t size, twin_las_point **pts, size_t *cap,
+			 size_t *n, char **wkt, svt_err *err);
 
 /* The voxel fields (vox_i, vox_j, vox_k) of a LAS file's records, read in place: *vox points
  * at the first record's, *stride bytes apart, *n records (twin_las_voxel_at reads one).
  * SVT_E_FORMAT when the file is not one of these or its records have no voxel fields. */
 int twin_las_voxels(const uint8_t *b, size_t size, const uint8_t **vox, size_t *stride,
 		    size_t *n, svt_err *err);
-void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3]);
+/* Inline: a tile's point count reads it for every record of its parts (little-endian int32). */
+static inline void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3])
+{
+	const uint8_t *r = vox + i * stride;
+	for (int a = 0; a < 3; a++, r += 4)
+		out[a] = (int32_t)((uint32_t)r[0] | (uint32_t)r[1] << 8 | (uint32_t)r[2] << 16 |
+				   (uint32_t)r[3] << 24);
+}
 
 #endif

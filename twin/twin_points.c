@@ -81,6 +81,8 @@ struct twin_scratch {
 	size_t vcap;              /* elements */
 	fbuf out, run, key, ix;   /* voxel_merge: merged voxels, one voxel's points, the sort */
 	fbuf lp;                  /* tile_write: the records */
+	twin_las_point *rd;       /* tile_read_enu: a part's records (twin_las_decode_into) */
+	size_t rd_cap;
 	uint8_t *las;             /* tile_write: the file's bytes (twin_las_encode_into) */
 	size_t las_cap;
 };
@@ -96,6 +98,7 @@ static void scratch_clear(twin_scratch *sc)
 	free(sc->key.p);
 	free(sc->ix.p);
 	free(sc->lp.p);
+	free(sc->rd);
 	free(sc->las);
 	memset(sc, 0, sizeof(*sc));
 }
@@ -470,6 +473,30 @@ static int store_wkt(twin_store *s, svt_err *err)
 	return s->wkt ? SVT_OK : twin_crs_wkt(s->epsg, &s->wkt, err);
 }
 
+/* Part file `file` of s mapped read-only, populated in one call (no fault a page, no copy);
+ * the caller unmaps (*map, *size). */
+static int part_map(const twin_store *s, const char *file, void **map, size_t *size,
+		    svt_err *err)
+{
+	char p[4096];
+	struct stat st;
+	int rc = pts_path(s, file, p, sizeof(p), err);
+	if (rc)
+		return rc;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return svt_err_set(err, SVT_E_IO, "%s: cannot be read", p);
+	}
+	*size = (size_t)st.st_size;
+	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (*map == MAP_FAILED)
+		return svt_err_set(err, SVT_E_IO, "%s: cannot be mapped", p);
+	return SVT_OK;
+}
+
 /* Reads a LAS file of the store (projected coordinates). */
 static int las_read(const twin_store *s, const char *file, twin_las_point **lp, size_t *n,
 		    svt_err *err)
@@ -527,17 +554,20 @@ done:
 	return rc;
 }
 
-/* Appends one part file's points to v (las_to_enu). */
-static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint **v,
-			 size_t *m, size_t *cap, svt_err *err)
+/* Appends one part file's points to sc->v at *m (las_to_enu), for a compaction: the file
+ * mapped, its records decoded into the scratch. */
+static int tile_read_enu(twin_store *s, twin_scratch *sc, int tx, int ty, const char *file,
+			 size_t *m, svt_err *err)
 {
-	twin_las_point *lp = NULL;
-	size_t n = 0;
-	int rc = las_read(s, file, &lp, &n, err);
-	if (!rc)
-		rc = las_to_enu(s, tx, ty, lp, n, v, m, cap, err);
-	free(lp);
-	return rc;
+	void *map = NULL;
+	size_t size = 0, n = 0;
+	int rc = part_map(s, file, &map, &size, err);
+	if (rc)
+		return rc;
+	if ((rc = twin_las_decode_into(map, size, &sc->rd, &sc->rd_cap, &n, NULL, err)))
+		svt_err_prefix(err, "%s/%s/%s", s->dir, TWIN_POINTS_DIR, file);
+	munmap(map, size);
+	return rc ? rc : las_to_enu(s, tx, ty, sc->rd, n, &sc->v, m, &sc->vcap, err);
 }
 
 /* ---- Per-capture parts of a tile ------------------------------------------------------------ */
@@ -829,24 +859,8 @@ static int count_sorted(twin_store *s, const tpart *parts, size_t np, size_t *co
 	for (size_t k = 0; k < np; k++)
 		c[k].map = MAP_FAILED;
 	for (size_t k = 0; k < np; k++) {
-		char p[4096];
-		struct stat st;
-		if ((rc = pts_path(s, parts[k].file, p, sizeof(p), err)))
+		if ((rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err)))
 			goto done;
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-			if (fd >= 0)
-				close(fd);
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be read", p);
-			goto done;
-		}
-		c[k].size = (size_t)st.st_size;
-		c[k].map = mmap(NULL, c[k].size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-		close(fd);
-		if (c[k].map == MAP_FAILED) {
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be mapped", p);
-			goto done;
-		}
 		svt_err tmp = {0};
 		if (twin_las_voxels(c[k].map, c[k].size, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
 			goto done; /* no voxel fields: hash */
@@ -1325,8 +1339,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			for (size_t k = k0; !rc && k < np; k++) {
 				if (parts[k].capture != cap)
 					continue;
-				if ((rc = tile_read_enu(s, tx, ty, parts[k].file, &sc->v, &m, &sc->vcap,
-							err)) ||
+				if ((rc = tile_read_enu(s, sc, tx, ty, parts[k].file, &m, err)) ||
 				    (strcmp(parts[k].file, file) &&
 				     (rc = names_push(&gone, &ngone, parts[k].file, err))) ||
 				    (k != k0 && (rc = part_put(s, tx, ty, cap, parts[k].part, 0, NULL, err))))
