@@ -12,9 +12,11 @@
  *
  * Speed: no PROJ call per point. ENU <-> projected goes through a smooth map (twin_map: exact
  * PROJ at nodes 25 m apart, trilinear between; error < 1e-4 m, tested), points are binned
- * into tiles by a hash of the tile, and voxels are merged by a hash of the voxel (a sort only
- * inside each voxel, for a summation order independent of the input order, and of the
- * voxels at the end, which are far fewer than the points).
+ * into tiles by a small hash of the tile (a counting sort then groups them), and a tile's
+ * points are merged after one radix sort on their voxel keys packed tight (a voxel's points
+ * are then consecutive; a comparison sort only inside a voxel, for a summation order
+ * independent of the input order). The arrays of a call are kept in the store for the next
+ * (twin_scratch), and no per-point copy of the positions is made.
  *
  * The LAS files hold projected E, N and ellipsoidal h (the store's CRS in their WKT) at
  * 0.01 mm: a part written at generation g is <tx>_<ty>.c<capture>.p<part>.<g>.las, named by
@@ -521,7 +523,7 @@ static int las_to_enu(twin_store *s, int tx, int ty, const twin_las_point *lp, s
 	twin_map map = {0};
 	int rc = SVT_OK;
 	if (*m + n > *cap) {
-		size_t nc = *m + n;
+		size_t nc = *m + n + (*m + n) / 2; /* a compaction appends part after part */
 		wpoint *q = realloc(*v, (nc ? nc : 1) * sizeof(*q));
 		if (!q) {
 			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
