@@ -82,6 +82,7 @@ struct twin_scratch {
 	wpoint *v;                /* one tile's points (realloc'd: las_to_enu appends to it) */
 	size_t vcap;              /* elements */
 	fbuf out, run, key, ix;   /* voxel_merge: merged voxels, one voxel's points, the sort */
+	fbuf hist;                /* voxel_sort: the digits' counts */
 	fbuf lp;                  /* tile_write: the records */
 	twin_las_point *rd;       /* tile_read_enu: a part's records (twin_las_decode_into) */
 	size_t rd_cap;
@@ -99,6 +100,7 @@ static void scratch_clear(twin_scratch *sc)
 	free(sc->run.p);
 	free(sc->key.p);
 	free(sc->ix.p);
+	free(sc->hist.p);
 	free(sc->lp.p);
 	free(sc->rd);
 	free(sc->las);
@@ -337,8 +339,9 @@ static uint64_t shl(uint64_t x, int b) { return b < 64 ? x << b : 0; }
 
 /* The order of v[0..n) by voxel (x, then y, then z; equal voxels in input order): the keys,
  * relative to their minimum, packed into one integer, each axis in the bits its range needs
- * (about 30 in all for a tile at 5 cm), and radix-sorted a byte at a time, the bytes all keys
- * share skipped (the counts of every byte taken in one pass). NULL with *fits 0 when the
+ * (up to 33 in all for the samples' 100 m tiles at 5 cm), and radix-sorted 11 bits at a time
+ * (3 passes for those), the digits all keys share skipped (the counts of every digit taken in
+ * one pass). NULL with *fits 0 when the
  * ranges need more than 64 bits (or n more than 32-bit indices); NULL with *fits 1 when out of
  * memory. The indices live in sc until its next use. */
 static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, int *fits)
@@ -363,8 +366,11 @@ static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, i
 		return NULL;
 	uint64_t *k2 = k + n;
 	uint32_t *ix2 = ix + n;
-	int npass = (tot + 7) / 8;
-	size_t cnt[8][256];
+	enum { DIGIT = 11, NB = 1 << DIGIT, MAXPASS = (64 + DIGIT - 1) / DIGIT };
+	int npass = (tot + DIGIT - 1) / DIGIT;
+	uint32_t(*cnt)[NB] = fbuf_get(&sc->hist, MAXPASS * sizeof(*cnt)); /* 48 KiB */
+	if (!cnt)
+		return NULL;
 	memset(cnt, 0, (size_t)npass * sizeof(cnt[0]));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t x = shl((uint64_t)v[i].k[0] - (uint64_t)lo[0], bits[1]) |
@@ -372,19 +378,20 @@ static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, i
 		k[i] = shl(x, bits[2]) | ((uint64_t)v[i].k[2] - (uint64_t)lo[2]);
 		ix[i] = (uint32_t)i;
 		for (int p = 0; p < npass; p++)
-			cnt[p][(k[i] >> (8 * p)) & 0xff]++;
+			cnt[p][(k[i] >> (DIGIT * p)) & (NB - 1)]++;
 	}
 	for (int p = 0; p < npass; p++) {
-		int sh = 8 * p;
-		if (cnt[p][(k[0] >> sh) & 0xff] == n)
-			continue; /* one value of this byte: nothing to move */
-		size_t at[256], sum = 0;
-		for (int b = 0; b < 256; b++) {
-			at[b] = sum;
-			sum += cnt[p][b];
+		int sh = DIGIT * p;
+		if (cnt[p][(k[0] >> sh) & (NB - 1)] == n)
+			continue; /* one value of this digit: nothing to move */
+		uint32_t sum = 0;
+		for (int b = 0; b < NB; b++) { /* the counts become each digit's first place */
+			uint32_t c = cnt[p][b];
+			cnt[p][b] = sum;
+			sum += c;
 		}
 		for (size_t i = 0; i < n; i++) {
-			size_t j = at[(k[i] >> sh) & 0xff]++;
+			size_t j = cnt[p][(k[i] >> sh) & (NB - 1)]++;
 			k2[j] = k[i];
 			ix2[j] = ix[i];
 		}
