@@ -62,6 +62,18 @@ static double peak_rss_mb(void)
 	return ru.ru_maxrss / 1024.0;
 }
 
+/* This process's CPU seconds (user + system) and minor page faults so far: the fusion's cost
+ * on a machine shared with other work, where its wall time is not (each fault of fresh
+ * memory costs about 1-2 us on a VM). */
+static void cpu_faults(double *cpu, long *faults)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	*cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+	       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+	*faults = ru.ru_minflt;
+}
+
 static void report(const char *what, double *t_us, size_t n, double target_ms)
 {
 	qsort(t_us, n, sizeof(double), cmp_d);
@@ -240,11 +252,17 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		pts[i].b = 7;
 		pts[i].a = 255;
 	}
-	double t_fuse = 0, t_proj = 0, t_sort = 0, t_calls = 0;
+	double t_fuse = 0, t_proj = 0, t_sort = 0, t_calls = 0, c0 = 0, c1 = 0, c_fuse = 0;
+	double c_calls = 0;
+	long f0 = 0, f1 = 0, f_fuse = 0, f_calls = 0;
 	if (!rc) {
+		cpu_faults(&c0, &f0);
 		double t0 = svt_now();
 		rc = twin_store_add_points(s, pts, NPTS, org, &err);
 		t_fuse = svt_now() - t0;
+		cpu_faults(&c1, &f1);
+		c_fuse = c1 - c0;
+		f_fuse = f1 - f0;
 	}
 	/* The same points again in NCALLS calls into the same tiles (a clip at a time), into a
 	 * second store: each call adds parts beside the ones there (compacted every
@@ -256,11 +274,15 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		rc = twin_store_open(sub2, NULL, &s2, &err) ||
 		     twin_store_add_capture(s2, &in, NULL, &err);
 	if (!rc) {
+		cpu_faults(&c0, &f0);
 		double t0 = svt_now();
 		for (size_t c = 0; !rc && c < NCALLS; c++)
 			rc = twin_store_add_points(s2, pts + c * (NPTS / NCALLS), NPTS / NCALLS, org,
 						   &err);
 		t_calls = svt_now() - t0;
+		cpu_faults(&c1, &f1);
+		c_calls = c1 - c0;
+		f_calls = f1 - f0;
 	}
 	twin_store_close(s2);
 	if (!rc) { /* the former binning: PROJ on every point */
@@ -287,14 +309,15 @@ static int fusion_phase(const char *dir, uint64_t seed)
 	}
 	if (!rc) {
 		printf(" fusion: %d points of a 200 x 200 x 20 m clip in %.2f s: %.2f M points/s "
-		       "(binning by the smooth map, hash merge, LAS write)\n",
-		       NPTS, t_fuse, NPTS / t_fuse / 1e6);
+		       "(binning by the smooth map, voxel sort and merge, LAS write); CPU %.2f s, %ld page "
+		       "faults\n",
+		       NPTS, t_fuse, NPTS / t_fuse / 1e6, c_fuse, f_fuse);
 		printf("  former path, same points: PROJ per point %.2f s, full sort %.2f s: those two "
 		       "alone %.2fx the whole fusion now\n",
 		       t_proj, t_sort, (t_proj + t_sort) / t_fuse);
 		printf("  the same points in %d calls of %d into the same tiles: %.2f s (%.2fx one "
-		       "call)\n",
-		       (int)NCALLS, NPTS / NCALLS, t_calls, t_calls / t_fuse);
+		       "call); CPU %.2f s, %ld page faults\n",
+		       (int)NCALLS, NPTS / NCALLS, t_calls, t_calls / t_fuse, c_calls, f_calls);
 	} else if (err.msg[0]) {
 		fprintf(stderr, "bench twin: %s\n", err.msg);
 	}

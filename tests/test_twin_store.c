@@ -1207,3 +1207,58 @@ Test(twin_store, fused_frames_recorded_with_their_points)
 	cr_expect_eq(twin_store_remove(g_dir, &e), 0, "%s", e.msg);
 	rm_rf(g_dir);
 }
+
+/* A LAS file encoded into a buffer kept from a larger file (the fusion's scratch, filled here
+ * with garbage) has the bytes of the same file encoded alone, and decodes, into a kept buffer
+ * of garbage too, to the points given (the ground truth: the input, on the 0.01 mm grid). */
+Test(twin_store, las_buffers_reused_give_the_same_file)
+{
+	enum { NBIG = 5000, NSMALL = 700 };
+	twin_las_point *p = calloc(NBIG, sizeof(*p));
+	cr_assert(p);
+	for (size_t i = 0; i < NBIG; i++) {
+		p[i].xyz[0] = 200000.0 + 0.01 * (double)i;
+		p[i].xyz[1] = 550000.0 - 0.02 * (double)(i % 97);
+		p[i].xyz[2] = 30.0 + 0.001 * (double)(i % 13);
+		p[i].rgb[0] = (uint8_t)i;
+		p[i].rgb[1] = (uint8_t)(3 * i);
+		p[i].rgb[2] = 200;
+		p[i].weight = 1 + (uint32_t)(i % 5);
+		for (int a = 0; a < 3; a++)
+			p[i].vox[a] = (int32_t)i * (a + 1) - 7;
+	}
+	const char *wkt = "PROJCS[\"test\"]";
+	double off[3] = {199900.0, 549900.0, 0.0};
+	svt_err e = {0};
+	uint8_t *buf = NULL, *ref = NULL;
+	size_t cap = 0, nb = 0, nref = 0;
+	/* the big file first, then the buffer dirtied */
+	cr_assert_eq(twin_las_encode_into(p, NBIG, wkt, off, 1e-5, &buf, &cap, &nb, &e), 0, "%s",
+		     e.msg);
+	cr_assert_geq(cap, nb);
+	memset(buf, 0xab, cap);
+	cr_assert_eq(twin_las_encode_into(p + 100, NSMALL, wkt, off, 1e-5, &buf, &cap, &nb, &e), 0);
+	cr_assert_eq(twin_las_encode(p + 100, NSMALL, wkt, off, 1e-5, &ref, &nref, &e), 0);
+	cr_assert_eq(nb, nref);
+	cr_expect_eq(memcmp(buf, ref, nb), 0, "a reused buffer gives other bytes");
+	twin_las_point *q = malloc(NBIG * sizeof(*q));
+	cr_assert(q);
+	memset(q, 0xab, NBIG * sizeof(*q));
+	size_t qcap = NBIG, n = 0;
+	cr_assert_eq(twin_las_decode_into(buf, nb, &q, &qcap, &n, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, NSMALL);
+	for (size_t i = 0; i < n; i++) {
+		const twin_las_point *a = &p[100 + i], *b = &q[i];
+		for (int k = 0; k < 3; k++) {
+			cr_assert_lt(fabs(a->xyz[k] - b->xyz[k]), 0.6e-5, "point %zu", i);
+			cr_assert_eq(a->rgb[k], b->rgb[k]);
+			cr_assert_eq(a->vox[k], b->vox[k]);
+		}
+		cr_assert_eq(a->weight, b->weight);
+		cr_assert(b->has_vox);
+	}
+	free(p);
+	free(q);
+	free(buf);
+	free(ref);
+}

@@ -285,7 +285,10 @@ int twin_store_add_capture(twin_store *s, const twin_capture_in *in, size_t *fir
  * tile touched gets a new part holding the call's own points merged (nothing read or
  * rewritten) until its capture has TWIN_PARTS_MAX parts there; the next call compacts them
  * with its points into one. Only the tiles touched change; their generation is bumped. The a
- * channel of the input is ignored (each point counts once). */
+ * channel of the input is ignored (each point counts once). At most UINT32_MAX - 1 points a
+ * call (SVT_E_INPUT beyond). The store keeps the fusion's working memory (8 bytes a point
+ * of the largest call, about 300 a point of its largest tile) until it is closed, for the next
+ * call to reuse. */
 int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 			  const double origin_llh[3], svt_err *err);
 

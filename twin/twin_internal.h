@@ -56,6 +56,7 @@ struct twin_store {
 	layer_ref *layers;
 	size_t nlayers;
 	gpu_ctx *gpu; /* borrowed (twin_store_set_gpu): pre-reduces incoming points */
+	struct twin_scratch *scratch; /* the fusion's working memory between calls (twin_points.c) */
 
 	frame_cache fc;
 	tile *tiles; /* cache, sorted by (tx, ty); NULL until asked for */
@@ -157,6 +158,8 @@ int twin_map_exact(twin_store *s, int dir, double *xyz, size_t n, svt_err *err);
  * unlink after the commit (twin_points_names_release). */
 int twin_points_drop_capture(twin_store *s, sqlite3_int64 cap, size_t first, size_t n,
 			     uint64_t gen, char ***gone, size_t *ngone, svt_err *err);
+/* Frees the fusion's working memory (twin_store_close; NULL: no-op). */
+void twin_points_scratch_free(struct twin_scratch *sc);
 /* Frees a list of point file names, unlinking the files first when unlink_them. */
 void twin_points_names_release(const twin_store *s, char **v, size_t n, int unlink_them);
 

@@ -66,28 +66,39 @@ static void vlr_header(uint8_t *b, const char *user, uint16_t id, uint16_t len, 
 	strncpy((char *)b + 22, desc, 32);
 }
 
-int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const double offset[3],
-		    double scale, uint8_t **out, size_t *nout, svt_err *err)
+int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
+			 const double offset[3], double scale, uint8_t **buf, size_t *cap,
+			 size_t *nout, svt_err *err)
 {
-	*out = NULL;
 	*nout = 0;
 	size_t wlen = strlen(wkt) + 1;
 	if (wlen > 65535 || !(scale > 0))
 		return svt_err_set(err, SVT_E_INPUT, "LAS: WKT too long or bad scale");
 	size_t vlrs = VLR_HEADER + wlen + VLR_HEADER + N_EXTRA * EB_DESC;
 	size_t off = LAS_HEADER + vlrs, size = off + n * REC_LEN;
-	uint8_t *b = calloc(1, size);
-	if (!b)
-		return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %zu points", n);
+	if (size > *cap || !*buf) {
+		/* a half more than asked: the next file of a fusion is often a little larger, and
+		 * pages never written are never faulted in */
+		size_t c = size + size / 2;
+		uint8_t *q = malloc(c);
+		if (!q)
+			return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %zu points", n);
+		free(*buf);
+		*buf = q;
+		*cap = c;
+	}
+	uint8_t *b = *buf;
+	/* Every byte is written: the header and VLRs cleared, each record cleared before its
+	 * fields (the buffer is reused, so nothing may be left from the last file). */
+	memset(b, 0, off);
 	double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *r = b + off + i * REC_LEN;
+		memset(r, 0, REC_LEN);
 		for (int a = 0; a < 3; a++) {
 			double q = round((pts[i].xyz[a] - offset[a]) / scale);
-			if (!(fabs(q) < 2147483647.0)) {
-				free(b);
+			if (!(fabs(q) < 2147483647.0))
 				return svt_err_set(err, SVT_E_INPUT, "LAS: point %zu out of range", i);
-			}
 			p32(r + 4 * a, (uint32_t)(int32_t)q);
 			double v = offset[a] + q * scale;
 			lo[a] = fmin(lo[a], v);
@@ -141,15 +152,39 @@ int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const 
 		strncpy((char *)d + 4, names[k], 32);
 		strncpy((char *)d + 160, descs[k], 32);
 	}
-	*out = b;
 	*nout = size;
 	return SVT_OK;
+}
+
+int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const double offset[3],
+		    double scale, uint8_t **out, size_t *nout, svt_err *err)
+{
+	size_t cap = 0;
+	*out = NULL;
+	int rc = twin_las_encode_into(pts, n, wkt, offset, scale, out, &cap, nout, err);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t *n,
 		    char **wkt, svt_err *err)
 {
+	size_t cap = 0;
 	*pts = NULL;
+	int rc = twin_las_decode_into(b, size, pts, &cap, n, wkt, err);
+	if (rc) {
+		free(*pts);
+		*pts = NULL;
+	}
+	return rc;
+}
+
+int twin_las_decode_into(const uint8_t *b, size_t size, twin_las_point **pts, size_t *cap,
+			 size_t *n, char **wkt, svt_err *err)
+{
 	*n = 0;
 	if (wkt)
 		*wkt = NULL;
@@ -182,15 +217,22 @@ int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t 
 		}
 		at += VLR_HEADER + len;
 	}
-	twin_las_point *p = malloc((cnt ? cnt : 1) * sizeof(*p));
-	if (!p) {
-		if (wkt) {
-			free(*wkt);
-			*wkt = NULL;
+	if (cnt > *cap || !*pts) {
+		size_t c = (size_t)cnt + (size_t)cnt / 2 + 1; /* as twin_las_encode_into */
+		twin_las_point *q = malloc(c * sizeof(*q));
+		if (!q) {
+			if (wkt) {
+				free(*wkt);
+				*wkt = NULL;
+			}
+			return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %llu points",
+					   (unsigned long long)cnt);
 		}
-		return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %llu points",
-				   (unsigned long long)cnt);
+		free(*pts);
+		*pts = q;
+		*cap = c;
 	}
+	twin_las_point *p = *pts;
 	for (uint64_t i = 0; i < cnt; i++) {
 		const uint8_t *r = b + off + i * rl;
 		for (int a = 0; a < 3; a++)
@@ -204,7 +246,6 @@ int twin_las_decode(const uint8_t *b, size_t size, twin_las_point **pts, size_t 
 		if (!p[i].weight)
 			p[i].weight = 1;
 	}
-	*pts = p;
 	*n = (size_t)cnt;
 	return SVT_OK;
 }
@@ -231,11 +272,4 @@ int twin_las_voxels(const uint8_t *b, size_t size, const uint8_t **vox, size_t *
 	*stride = rl;
 	*n = (size_t)cnt;
 	return SVT_OK;
-}
-
-void twin_las_voxel_at(const uint8_t *vox, size_t stride, size_t i, int32_t out[3])
-{
-	const uint8_t *r = vox + i * stride;
-	for (int a = 0; a < 3; a++)
-		out[a] = (int32_t)g32(r + 4 * a);
 }

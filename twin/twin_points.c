@@ -12,9 +12,11 @@
  *
  * Speed: no PROJ call per point. ENU <-> projected goes through a smooth map (twin_map: exact
  * PROJ at nodes 25 m apart, trilinear between; error < 1e-4 m, tested), points are binned
- * into tiles by a hash of the tile, and voxels are merged by a hash of the voxel (a sort only
- * inside each voxel, for a summation order independent of the input order, and of the
- * voxels at the end, which are far fewer than the points).
+ * into tiles by a small hash of the tile (a counting sort then groups them), and a tile's
+ * points are merged after one radix sort on their voxel keys packed tight (a voxel's points
+ * are then consecutive; a comparison sort only inside a voxel, for a summation order
+ * independent of the input order). The arrays of a call are kept in the store for the next
+ * (twin_scratch), and no per-point copy of the positions is made.
  *
  * The LAS files hold projected E, N and ellipsoidal h (the store's CRS in their WKT) at
  * 0.01 mm: a part written at generation g is <tx>_<ty>.c<capture>.p<part>.<g>.las, named by
@@ -45,6 +47,81 @@ typedef struct wpoint {
 	uint32_t w;    /* weight: input points merged */
 	int keyed;     /* k already set (a stored voxel keeps its own) */
 } wpoint;
+
+/* ---- Working memory kept between fusion calls -------------------------------------------- */
+
+/* A buffer grown on demand, its contents not kept across growth. */
+typedef struct fbuf {
+	void *p;
+	size_t cap; /* bytes */
+} fbuf;
+
+/* At least bytes bytes of b (NULL when out of memory). Grown to half as much again as asked:
+ * the next call often asks a little more, and pages never written are never faulted in. */
+static void *fbuf_get(fbuf *b, size_t bytes)
+{
+	if (bytes > b->cap || !b->p) {
+		size_t c = bytes + bytes / 2 + 64;
+		void *q = malloc(c);
+		if (!q)
+			return NULL;
+		free(b->p);
+		b->p = q;
+		b->cap = c;
+	}
+	return b->p;
+}
+
+/* The fusion's arrays, kept in the store (s->scratch) from one call to the next and freed
+ * with it: a call over a clip's 1M+ points needs tens of MB of them, and glibc serves blocks
+ * that large from fresh mappings, so allocating them anew each call (and each tile) costs a
+ * page fault per 4 KiB written, about as much as the work done in them. The store is used by
+ * one thread at a time, and so is this. */
+struct twin_scratch {
+	fbuf gid, order;          /* twin_store_add_points_of: each point's tile, points by tile */
+	wpoint *v;                /* one tile's points (realloc'd: las_to_enu appends to it) */
+	size_t vcap;              /* elements */
+	fbuf out, run, key, ix;   /* voxel_merge: merged voxels, one voxel's points, the sort */
+	fbuf hist;                /* voxel_sort: the digits' counts */
+	fbuf lp;                  /* tile_write: the records */
+	twin_las_point *rd;       /* tile_read_enu: a part's records (twin_las_decode_into) */
+	size_t rd_cap;
+	uint8_t *las;             /* tile_write: the file's bytes (twin_las_encode_into) */
+	size_t las_cap;
+};
+typedef struct twin_scratch twin_scratch;
+
+static void scratch_clear(twin_scratch *sc)
+{
+	free(sc->gid.p);
+	free(sc->order.p);
+	free(sc->v);
+	free(sc->out.p);
+	free(sc->run.p);
+	free(sc->key.p);
+	free(sc->ix.p);
+	free(sc->hist.p);
+	free(sc->lp.p);
+	free(sc->rd);
+	free(sc->las);
+	memset(sc, 0, sizeof(*sc));
+}
+
+void twin_points_scratch_free(twin_scratch *sc)
+{
+	if (sc) {
+		scratch_clear(sc);
+		free(sc);
+	}
+}
+
+/* The store's scratch, made on first use; NULL when out of memory. */
+static twin_scratch *scratch_of(twin_store *s)
+{
+	if (!s->scratch)
+		s->scratch = calloc(1, sizeof(*s->scratch));
+	return s->scratch;
+}
 
 /* ---- ENU <-> projected maps ---------------------------------------------------------------- */
 
@@ -111,7 +188,9 @@ void twin_map_apply(const twin_map *m, const double in[3], double out[3])
 		c[a] = (int)fl;
 		f[a] = u - fl;
 	}
-	out[0] = out[1] = out[2] = 0;
+	/* The sums in locals: out might alias the nodes as far as the compiler knows, and a
+	 * store and reload per term made them a chain (the same terms in the same order). */
+	double o[3] = {0, 0, 0};
 	for (int dz = 0; dz < 2; dz++)
 		for (int dy = 0; dy < 2; dy++)
 			for (int dx = 0; dx < 2; dx++) {
@@ -121,22 +200,31 @@ void twin_map_apply(const twin_map *m, const double in[3], double out[3])
 					m->v + 3 * (((size_t)(c[2] + dz) * m->n[1] + (c[1] + dy)) * m->n[0] +
 						    (c[0] + dx));
 				for (int a = 0; a < 3; a++)
-					out[a] += w * v[a];
+					o[a] += w * v[a];
 			}
+	for (int a = 0; a < 3; a++)
+		out[a] = o[a];
 }
 
-/* The bounding box of n interleaved xyz points. */
-static void bbox3(const double *xyz, size_t stride, size_t n, double lo[3], double hi[3])
+/* Grows the box lo..hi to hold p. fmin and fmax as glibc's x86-64 libm computes them for
+ * numbers (minsd, maxsd: x < y ? x : y and x > y ? x : y, so the same bits, signed zeros
+ * included), written out so they compile inline instead of two calls a coordinate. */
+static void box_grow(double lo[3], double hi[3], const double p[3])
 {
 	for (int a = 0; a < 3; a++) {
-		lo[a] = INFINITY;
-		hi[a] = -INFINITY;
+		lo[a] = lo[a] < p[a] ? lo[a] : p[a];
+		hi[a] = hi[a] > p[a] ? hi[a] : p[a];
 	}
-	for (size_t i = 0; i < n; i++)
-		for (int a = 0; a < 3; a++) {
-			lo[a] = fmin(lo[a], xyz[i * stride + a]);
-			hi[a] = fmax(hi[a], xyz[i * stride + a]);
-		}
+}
+
+/* Point q moved into the store's ENU frame: x_s = M x_q + t. Each pass that needs it
+ * recomputes it, the same operations in the same order (so the same bits), instead of keeping
+ * 24 bytes a point between passes: a few multiplications cost less than the memory. */
+static void enu_of(const double M[9], const double t[3], const gpu_point *q, double p[3])
+{
+	double x = q->x, y = q->y, z = q->z;
+	for (int r = 0; r < 3; r++)
+		p[r] = M[3 * r] * x + M[3 * r + 1] * y + M[3 * r + 2] * z + t[r];
 }
 
 /* ---- Hashing ------------------------------------------------------------------------------- */
@@ -158,66 +246,65 @@ static uint64_t key_hash(const int64_t *k, int dims)
 	return h;
 }
 
-/* Groups n keys (dims int64 each, at stride bytes) by equality: gid[i] = group of item i,
- * groups numbered in order of first appearance; returns the group count, or (size_t)-1 when
- * out of memory. */
-static size_t hash_group(const void *base, size_t stride, size_t n, int dims, size_t *gid)
+/* Keys of dims int64 numbered by equality, in order of first appearance: an open-addressing
+ * table of 32-bit group numbers grown with the groups (at most half full), so that its size
+ * follows the distinct keys, not the items (a fusion call's million points fall in a few
+ * tiles). */
+typedef struct grouper {
+	int dims;
+	size_t ng, cap; /* groups; slots, a power of two (0 before the first key) */
+	uint32_t *slot; /* UINT32_MAX: empty */
+	int64_t *key;   /* group g's key at key[g * dims], room for cap / 2 groups */
+} grouper;
+
+static void grouper_free(grouper *g)
 {
-	size_t cap = 16;
-	while (cap < 2 * n)
-		cap *= 2;
-	size_t *slot = malloc(cap * sizeof(size_t)), *first = malloc((n ? n : 1) * sizeof(size_t));
-	if (!slot || !first) {
-		free(slot);
-		free(first);
-		return (size_t)-1;
-	}
-	for (size_t i = 0; i < cap; i++)
-		slot[i] = SIZE_MAX;
-	size_t ng = 0;
-	for (size_t i = 0; i < n; i++) {
-		const int64_t *k = (const int64_t *)((const char *)base + i * stride);
-		size_t h = (size_t)key_hash(k, dims) & (cap - 1);
-		for (;;) {
-			if (slot[h] == SIZE_MAX) {
-				slot[h] = ng;
-				first[ng] = i;
-				gid[i] = ng++;
-				break;
-			}
-			const int64_t *q = (const int64_t *)((const char *)base + first[slot[h]] * stride);
-			if (!memcmp(k, q, (size_t)dims * sizeof(int64_t))) {
-				gid[i] = slot[h];
-				break;
-			}
-			h = (h + 1) & (cap - 1);
-		}
-	}
-	free(slot);
-	free(first);
-	return ng;
+	free(g->slot);
+	free(g->key);
+	g->slot = NULL;
+	g->key = NULL;
+	g->ng = g->cap = 0;
 }
 
-/* Items grouped: order[start[g] .. start[g + 1]) are group g's items in input order. */
-static int csr(const size_t *gid, size_t n, size_t ng, size_t **start, size_t **order)
+static int grouper_grow(grouper *g)
 {
-	*start = calloc(ng + 1, sizeof(size_t));
-	*order = malloc((n ? n : 1) * sizeof(size_t));
-	size_t *fill = calloc(ng + 1, sizeof(size_t));
-	if (!*start || !*order || !fill) {
-		free(*start);
-		free(*order);
-		free(fill);
+	size_t cap = g->cap ? 2 * g->cap : 64, d = (size_t)g->dims;
+	uint32_t *slot = malloc(cap * sizeof(*slot));
+	int64_t *key = slot ? realloc(g->key, cap / 2 * d * sizeof(*key)) : NULL;
+	if (!key) {
+		free(slot);
 		return SVT_E_NOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		(*start)[gid[i] + 1]++;
-	for (size_t g = 0; g < ng; g++)
-		(*start)[g + 1] += (*start)[g];
-	for (size_t i = 0; i < n; i++)
-		(*order)[(*start)[gid[i]] + fill[gid[i]]++] = i;
-	free(fill);
+	g->key = key;
+	memset(slot, 0xff, cap * sizeof(*slot));
+	for (size_t q = 0; q < g->ng; q++) {
+		size_t h = (size_t)key_hash(key + q * d, g->dims) & (cap - 1);
+		while (slot[h] != UINT32_MAX)
+			h = (h + 1) & (cap - 1);
+		slot[h] = (uint32_t)q;
+	}
+	free(g->slot);
+	g->slot = slot;
+	g->cap = cap;
 	return SVT_OK;
+}
+
+/* The group of key k, a new one when k is new; (size_t)-1 when out of memory. */
+static size_t grouper_add(grouper *g, const int64_t *k)
+{
+	size_t d = (size_t)g->dims;
+	if (2 * (g->ng + 1) > g->cap && (g->ng >= UINT32_MAX - 1 || grouper_grow(g)))
+		return (size_t)-1;
+	for (size_t m = g->cap - 1, h = (size_t)key_hash(k, g->dims) & m;; h = (h + 1) & m) {
+		uint32_t q = g->slot[h];
+		if (q == UINT32_MAX) {
+			memcpy(g->key + g->ng * d, k, d * sizeof(*k));
+			g->slot[h] = (uint32_t)g->ng;
+			return g->ng++;
+		}
+		if (!memcmp(g->key + (size_t)q * d, k, d * sizeof(*k)))
+			return q;
+	}
 }
 
 /* ---- The voxel merge ------------------------------------------------------------------------ */
@@ -239,63 +326,83 @@ static int wp_cmp(const void *a, const void *b)
 	return p->w < q->w ? -1 : (p->w > q->w);
 }
 
-/* Writes the voxels in[0..n) (keys unique) to out in voxel order (x, then y, then z): keys
- * relative to their minimum packed into 64 bits (21 + 21 + 22: any tile of up to 100 km at
- * 5 cm) and radix-sorted, a linear pass per byte; qsort when the keys do not fit. */
-static void voxel_order(const wpoint *in, size_t n, wpoint *out)
+/* Bits needed for the unsigned range r (0 for 0). */
+static int range_bits(uint64_t r)
 {
-	if (n == 0)
-		return;
-	int64_t lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {INT64_MIN, INT64_MIN, INT64_MIN};
-	for (size_t i = 0; i < n; i++)
+	int b = 0;
+	for (; r; r >>= 1)
+		b++;
+	return b;
+}
+
+static uint64_t shl(uint64_t x, int b) { return b < 64 ? x << b : 0; }
+
+/* The order of v[0..n) by voxel (x, then y, then z; equal voxels in input order): the keys,
+ * relative to their minimum, packed into one integer, each axis in the bits its range needs
+ * (up to 33 in all for the samples' 100 m tiles at 5 cm), and radix-sorted 11 bits at a time
+ * (3 passes for those), the digits all keys share skipped (the counts of every digit taken in
+ * one pass). NULL with *fits 0 when the
+ * ranges need more than 64 bits (or n more than 32-bit indices); NULL with *fits 1 when out of
+ * memory. The indices live in sc until its next use. */
+static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, int *fits)
+{
+	int64_t lo[3], hi[3];
+	for (int a = 0; a < 3; a++)
+		lo[a] = hi[a] = v[0].k[a];
+	for (size_t i = 1; i < n; i++)
 		for (int a = 0; a < 3; a++) {
-			lo[a] = in[i].k[a] < lo[a] ? in[i].k[a] : lo[a];
-			hi[a] = in[i].k[a] > hi[a] ? in[i].k[a] : hi[a];
+			lo[a] = v[i].k[a] < lo[a] ? v[i].k[a] : lo[a];
+			hi[a] = v[i].k[a] > hi[a] ? v[i].k[a] : hi[a];
 		}
-	static const int bits[3] = {21, 21, 22};
-	int fits = 1;
-	for (int a = 0; a < 3 && n; a++)
-		fits &= (uint64_t)(hi[a] - lo[a]) < ((uint64_t)1 << bits[a]);
-	uint64_t *k = fits ? malloc(2 * (n ? n : 1) * sizeof(uint64_t)) : NULL;
-	size_t *ix = k ? malloc(2 * (n ? n : 1) * sizeof(size_t)) : NULL;
-	if (!ix) {
-		free(k);
-		memcpy(out, in, n * sizeof(*in));
-		qsort(out, n, sizeof(*out), wp_cmp);
-		return;
-	}
+	int bits[3], tot = 0;
+	for (int a = 0; a < 3; a++)
+		tot += bits[a] = range_bits((uint64_t)hi[a] - (uint64_t)lo[a]);
+	*fits = tot <= 64 && n <= UINT32_MAX;
+	if (!*fits)
+		return NULL;
+	uint64_t *k = fbuf_get(&sc->key, 2 * n * sizeof(*k));
+	uint32_t *ix = k ? fbuf_get(&sc->ix, 2 * n * sizeof(*ix)) : NULL;
+	if (!ix)
+		return NULL;
 	uint64_t *k2 = k + n;
-	size_t *ix2 = ix + n;
+	uint32_t *ix2 = ix + n;
+	enum { DIGIT = 11, NB = 1 << DIGIT, MAXPASS = (64 + DIGIT - 1) / DIGIT };
+	int npass = (tot + DIGIT - 1) / DIGIT;
+	uint32_t(*cnt)[NB] = fbuf_get(&sc->hist, MAXPASS * sizeof(*cnt)); /* 48 KiB */
+	if (!cnt)
+		return NULL;
+	memset(cnt, 0, (size_t)npass * sizeof(cnt[0]));
 	for (size_t i = 0; i < n; i++) {
-		k[i] = (uint64_t)(in[i].k[0] - lo[0]) << 43 | (uint64_t)(in[i].k[1] - lo[1]) << 22 |
-		       (uint64_t)(in[i].k[2] - lo[2]);
-		ix[i] = i;
+		uint64_t x = shl((uint64_t)v[i].k[0] - (uint64_t)lo[0], bits[1]) |
+			     ((uint64_t)v[i].k[1] - (uint64_t)lo[1]);
+		k[i] = shl(x, bits[2]) | ((uint64_t)v[i].k[2] - (uint64_t)lo[2]);
+		ix[i] = (uint32_t)i;
+		for (int p = 0; p < npass; p++)
+			cnt[p][(k[i] >> (DIGIT * p)) & (NB - 1)]++;
 	}
-	for (int pass = 0; pass < 8; pass++) {
-		size_t cnt[257] = {0};
-		int sh = 8 * pass;
-		for (size_t i = 0; i < n; i++)
-			cnt[((k[i] >> sh) & 0xff) + 1]++;
-		if (cnt[((k[0] >> sh) & 0xff) + 1] == n)
-			continue; /* one value of this byte: nothing to move */
-		for (int b = 0; b < 256; b++)
-			cnt[b + 1] += cnt[b];
+	for (int p = 0; p < npass; p++) {
+		int sh = DIGIT * p;
+		if (cnt[p][(k[0] >> sh) & (NB - 1)] == n)
+			continue; /* one value of this digit: nothing to move */
+		uint32_t sum = 0;
+		for (int b = 0; b < NB; b++) { /* the counts become each digit's first place */
+			uint32_t c = cnt[p][b];
+			cnt[p][b] = sum;
+			sum += c;
+		}
 		for (size_t i = 0; i < n; i++) {
-			size_t at = cnt[(k[i] >> sh) & 0xff]++;
-			k2[at] = k[i];
-			ix2[at] = ix[i];
+			size_t j = cnt[p][(k[i] >> sh) & (NB - 1)]++;
+			k2[j] = k[i];
+			ix2[j] = ix[i];
 		}
 		uint64_t *tk = k;
 		k = k2;
 		k2 = tk;
-		size_t *ti = ix;
+		uint32_t *ti = ix;
 		ix = ix2;
 		ix2 = ti;
 	}
-	for (size_t i = 0; i < n; i++)
-		out[i] = in[ix[i]];
-	free(k < k2 ? k : k2);
-	free(ix < ix2 ? ix : ix2);
+	return ix;
 }
 
 /* A mean colour as the LAS file stores it: rounded, clamped to 0..255. */
@@ -306,54 +413,58 @@ static uint8_t rgb8(double c)
 }
 
 /* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
- * count, or (size_t)-1 when out of memory. */
-static size_t voxel_merge(wpoint *v, size_t n, double voxel)
+ * count, or (size_t)-1 when out of memory. The points are put in voxel order (voxel_sort; a
+ * sort of the points themselves when their keys do not pack), so each voxel's points are
+ * consecutive; a voxel's points are summed in wp_cmp's total order, so the result does not
+ * depend on the input order. */
+static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel)
 {
 	for (size_t i = 0; i < n; i++)
 		for (int a = 0; !v[i].keyed && a < 3; a++)
 			v[i].k[a] = (int64_t)floor(v[i].p[a] / voxel);
-	size_t *gid = malloc((n ? n : 1) * sizeof(size_t)), *start = NULL, *order = NULL;
-	wpoint *out = NULL, *tmp = NULL;
-	size_t ng = gid ? hash_group(v, sizeof(*v), n, 3, gid) : (size_t)-1;
-	if (ng == (size_t)-1 || csr(gid, n, ng, &start, &order) ||
-	    !(out = malloc((ng ? ng : 1) * sizeof(*out))) || !(tmp = malloc((n ? n : 1) * sizeof(*tmp)))) {
-		ng = (size_t)-1;
-		goto done;
-	}
-	for (size_t g = 0; g < ng; g++) {
-		size_t a = start[g], b = start[g + 1];
-		for (size_t j = a; j < b; j++)
-			tmp[j - a] = v[order[j]];
+	if (n == 0)
+		return 0;
+	int fits = 0;
+	const uint32_t *ix = voxel_sort(sc, v, n, &fits);
+	wpoint *out = fbuf_get(&sc->out, n * sizeof(*out));
+	if ((!ix && fits) || !out)
+		return (size_t)-1;
+	if (!ix)
+		qsort(v, n, sizeof(*v), wp_cmp);
+	size_t ng = 0;
+	for (size_t a = 0, b; a < n; a = b) {
+		const wpoint *first = ix ? &v[ix[a]] : &v[a];
+		for (b = a + 1; b < n; b++)
+			if (memcmp((ix ? &v[ix[b]] : &v[b])->k, first->k, sizeof(first->k)))
+				break;
 		if (b - a == 1) { /* the mean of one is itself (no x * w / w rounding) */
-			out[g] = tmp[0];
+			out[ng++] = *first;
 			continue;
 		}
+		wpoint *tmp = fbuf_get(&sc->run, (b - a) * sizeof(*tmp));
+		if (!tmp)
+			return (size_t)-1;
+		for (size_t j = a; j < b; j++)
+			tmp[j - a] = ix ? v[ix[j]] : v[j];
 		qsort(tmp, b - a, sizeof(*tmp), wp_cmp);
-		double sp[3] = {0}, sc[3] = {0};
+		double sp[3] = {0}, sc3[3] = {0};
 		uint64_t sw = 0;
 		for (size_t j = 0; j < b - a; j++) {
 			for (int d = 0; d < 3; d++) {
 				sp[d] += tmp[j].p[d] * tmp[j].w;
-				sc[d] += tmp[j].c[d] * tmp[j].w;
+				sc3[d] += tmp[j].c[d] * tmp[j].w;
 			}
 			sw += tmp[j].w;
 		}
 		wpoint o = tmp[0];
 		for (int d = 0; d < 3; d++) {
 			o.p[d] = sp[d] / (double)sw;
-			o.c[d] = sc[d] / (double)sw;
+			o.c[d] = sc3[d] / (double)sw;
 		}
 		o.w = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
-		out[g] = o;
+		out[ng++] = o;
 	}
-	voxel_order(out, ng, v);
-
-done:
-	free(gid);
-	free(start);
-	free(order);
-	free(out);
-	free(tmp);
+	memcpy(v, out, ng * sizeof(*v));
 	return ng;
 }
 
@@ -369,6 +480,30 @@ static int pts_path(const twin_store *s, const char *file, char *p, size_t cap, 
 static int store_wkt(twin_store *s, svt_err *err)
 {
 	return s->wkt ? SVT_OK : twin_crs_wkt(s->epsg, &s->wkt, err);
+}
+
+/* Part file `file` of s mapped read-only, populated in one call (no fault a page, no copy);
+ * the caller unmaps (*map, *size). */
+static int part_map(const twin_store *s, const char *file, void **map, size_t *size,
+		    svt_err *err)
+{
+	char p[4096];
+	struct stat st;
+	int rc = pts_path(s, file, p, sizeof(p), err);
+	if (rc)
+		return rc;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return svt_err_set(err, SVT_E_IO, "%s: cannot be read", p);
+	}
+	*size = (size_t)st.st_size;
+	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (*map == MAP_FAILED)
+		return svt_err_set(err, SVT_E_IO, "%s: cannot be mapped", p);
+	return SVT_OK;
 }
 
 /* Reads a LAS file of the store (projected coordinates). */
@@ -395,7 +530,7 @@ static int las_to_enu(twin_store *s, int tx, int ty, const twin_las_point *lp, s
 	twin_map map = {0};
 	int rc = SVT_OK;
 	if (*m + n > *cap) {
-		size_t nc = *m + n;
+		size_t nc = *m + n + (*m + n) / 2; /* a compaction appends part after part */
 		wpoint *q = realloc(*v, (nc ? nc : 1) * sizeof(*q));
 		if (!q) {
 			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
@@ -428,17 +563,20 @@ done:
 	return rc;
 }
 
-/* Appends one part file's points to v (las_to_enu). */
-static int tile_read_enu(twin_store *s, int tx, int ty, const char *file, wpoint **v,
-			 size_t *m, size_t *cap, svt_err *err)
+/* Appends one part file's points to sc->v at *m (las_to_enu), for a compaction: the file
+ * mapped, its records decoded into the scratch. */
+static int tile_read_enu(twin_store *s, twin_scratch *sc, int tx, int ty, const char *file,
+			 size_t *m, svt_err *err)
 {
-	twin_las_point *lp = NULL;
-	size_t n = 0;
-	int rc = las_read(s, file, &lp, &n, err);
-	if (!rc)
-		rc = las_to_enu(s, tx, ty, lp, n, v, m, cap, err);
-	free(lp);
-	return rc;
+	void *map = NULL;
+	size_t size = 0, n = 0;
+	int rc = part_map(s, file, &map, &size, err);
+	if (rc)
+		return rc;
+	if ((rc = twin_las_decode_into(map, size, &sc->rd, &sc->rd_cap, &n, NULL, err)))
+		svt_err_prefix(err, "%s/%s/%s", s->dir, TWIN_POINTS_DIR, file);
+	munmap(map, size);
+	return rc ? rc : las_to_enu(s, tx, ty, sc->rd, n, &sc->v, m, &sc->vcap, err);
 }
 
 /* ---- Per-capture parts of a tile ------------------------------------------------------------ */
@@ -659,7 +797,10 @@ static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
 		v[i].w = lp[i].weight;
 		v[i].keyed = 1;
 	}
-	size_t m = voxel_merge(v, *n, 0); /* keyed: the voxel size is not used */
+	/* a scratch of its own: readers keep no working memory in the store */
+	twin_scratch sc = {0};
+	size_t m = voxel_merge(&sc, v, *n, 0); /* keyed: the voxel size is not used */
+	scratch_clear(&sc);
 	if (m == (size_t)-1) {
 		free(v);
 		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
@@ -727,24 +868,8 @@ static int count_sorted(twin_store *s, const tpart *parts, size_t np, size_t *co
 	for (size_t k = 0; k < np; k++)
 		c[k].map = MAP_FAILED;
 	for (size_t k = 0; k < np; k++) {
-		char p[4096];
-		struct stat st;
-		if ((rc = pts_path(s, parts[k].file, p, sizeof(p), err)))
+		if ((rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err)))
 			goto done;
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-			if (fd >= 0)
-				close(fd);
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be read", p);
-			goto done;
-		}
-		c[k].size = (size_t)st.st_size;
-		c[k].map = mmap(NULL, c[k].size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-		close(fd);
-		if (c[k].map == MAP_FAILED) {
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot be mapped", p);
-			goto done;
-		}
 		svt_err tmp = {0};
 		if (twin_las_voxels(c[k].map, c[k].size, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
 			goto done; /* no voxel fields: hash */
@@ -788,8 +913,8 @@ static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err
 {
 	tpart *parts = NULL;
 	twin_las_point *lp = NULL;
-	int64_t *k = NULL;
-	size_t np = 0, n = 0, *gid = NULL;
+	grouper g = {.dims = 3};
+	size_t np = 0, n = 0;
 	int rc = parts_list(s, tx, ty, &parts, &np, err);
 	*count = 0;
 	if (rc || np == 0)
@@ -803,46 +928,37 @@ static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err
 	*count = 0;
 	if ((rc = parts_read(s, tx, ty, parts, np, &lp, &n, err)))
 		goto done;
-	k = malloc((n ? n : 1) * 3 * sizeof(int64_t));
-	gid = malloc((n ? n : 1) * sizeof(size_t));
-	if (!k || !gid) {
-		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
-		goto done;
+	for (size_t i = 0; i < n; i++) {
+		int64_t k[3] = {lp[i].vox[0], lp[i].vox[1], lp[i].vox[2]};
+		if (grouper_add(&g, k) == (size_t)-1) {
+			rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
+			goto done;
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		for (int a = 0; a < 3; a++)
-			k[3 * i + a] = lp[i].vox[a];
-	size_t ng = hash_group(k, 3 * sizeof(int64_t), n, 3, gid);
-	if (ng == (size_t)-1)
-		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
-	else
-		*count = ng;
+	*count = g.ng;
 done:
 	free(parts);
 	free(lp);
-	free(k);
-	free(gid);
+	grouper_free(&g);
 	return rc;
 }
 
-/* Writes merged voxels v[0..n) (store ENU) as the tile's LAS file (projected). */
-static int tile_write(twin_store *s, int tx, int ty, const char *file, const wpoint *v,
-		      size_t n, svt_err *err)
+/* Writes merged voxels v[0..n) (store ENU) as the tile's LAS file (projected), through the
+ * scratch's record and file buffers. */
+static int tile_write(twin_store *s, twin_scratch *sc, int tx, int ty, const char *file,
+		      const wpoint *v, size_t n, svt_err *err)
 {
-	twin_las_point *lp = malloc((n ? n : 1) * sizeof(*lp));
-	double *xyz = calloc((n ? n : 1) * 3, sizeof(double));
-	uint8_t *b = NULL;
+	twin_las_point *lp = fbuf_get(&sc->lp, n * sizeof(*lp));
 	size_t nb = 0;
 	twin_map map = {0};
 	int rc = SVT_OK;
-	if (!lp || !xyz) {
+	if (!lp) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
 		goto done;
 	}
+	double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
 	for (size_t i = 0; i < n; i++)
-		memcpy(xyz + 3 * i, v[i].p, sizeof(v[i].p));
-	double lo[3], hi[3];
-	bbox3(xyz, 3, n, lo, hi);
+		box_grow(lo, hi, v[i].p);
 	if ((rc = store_wkt(s, err)) ||
 	    (n && (rc = twin_map_build(s, TWIN_MAP_ENU_TO_PROJ, lo, hi, &map, err))))
 		goto done;
@@ -861,15 +977,13 @@ static int tile_write(twin_store *s, int tx, int ty, const char *file, const wpo
 	}
 	double off[3] = {tx * s->tile_m, ty * s->tile_m, 0.0};
 	char p[4096];
-	if ((rc = twin_las_encode(lp, n, s->wkt, off, LAS_SCALE, &b, &nb, err)) ||
+	if ((rc = twin_las_encode_into(lp, n, s->wkt, off, LAS_SCALE, &sc->las, &sc->las_cap, &nb,
+					err)) ||
 	    (rc = pts_path(s, file, p, sizeof(p), err)) ||
-	    (rc = svt_file_write_atomic(p, b, nb, err)))
+	    (rc = svt_file_write_atomic(p, sc->las, nb, err)))
 		goto done;
 done:
 	twin_map_free(&map);
-	free(lp);
-	free(xyz);
-	free(b);
 	return rc;
 }
 
@@ -925,12 +1039,13 @@ void twin_store_set_gpu(twin_store *s, gpu_ctx *ctx)
  * to v at *m (room for k more is there) with their counts as weights. The kernel works in
  * float, so points go in relative to a voxel-aligned offset near them: small values, and
  * the same voxel boundaries as the double grid of voxel_merge. */
-static int gpu_reduce(twin_store *s, const double *xyz, const gpu_point *pts, const size_t *idx,
-		      size_t k, wpoint *v, size_t *m, svt_err *err)
+static int gpu_reduce(twin_store *s, const double M[9], const double t[3], const gpu_point *pts,
+		      const uint32_t *idx, size_t k, wpoint *v, size_t *m, svt_err *err)
 {
-	double off[3];
+	double off[3], p0[3];
+	enu_of(M, t, &pts[idx[0]], p0);
 	for (int a = 0; a < 3; a++)
-		off[a] = floor(xyz[3 * idx[0] + a] / s->voxel_m) * s->voxel_m;
+		off[a] = floor(p0[a] / s->voxel_m) * s->voxel_m;
 	gpu_point *in = malloc(k * sizeof(*in)), *out = malloc(k * sizeof(*out));
 	int rc = SVT_OK;
 	if (!in || !out) {
@@ -938,11 +1053,12 @@ static int gpu_reduce(twin_store *s, const double *xyz, const gpu_point *pts, co
 		goto done;
 	}
 	for (size_t j = 0; j < k; j++) {
-		size_t i = idx[j];
-		in[j] = pts[i];
-		in[j].x = (float)(xyz[3 * i] - off[0]);
-		in[j].y = (float)(xyz[3 * i + 1] - off[1]);
-		in[j].z = (float)(xyz[3 * i + 2] - off[2]);
+		double p[3];
+		enu_of(M, t, &pts[idx[j]], p);
+		in[j] = pts[idx[j]];
+		in[j].x = (float)(p[0] - off[0]);
+		in[j].y = (float)(p[1] - off[1]);
+		in[j].z = (float)(p[2] - off[2]);
 	}
 	size_t nout = 0, dropped = 0;
 	if ((rc = gpu_voxel_downsample(s->gpu, in, k, s->voxel_m, out, k, &nout, &dropped, err)))
@@ -998,17 +1114,14 @@ static void names_free(char **v, size_t n)
 	free(v);
 }
 
-typedef struct tkey {
-	int64_t k[2]; /* tx, ty */
-} tkey;
-
+/* Tile groups by (tx, ty): keys are a grouper's of 2 dims. */
 static int group_cmp(const void *a, const void *b, void *keys)
 {
-	const tkey *K = keys;
-	const tkey *p = &K[*(const size_t *)a], *q = &K[*(const size_t *)b];
-	if (p->k[0] != q->k[0])
-		return p->k[0] < q->k[0] ? -1 : 1;
-	return p->k[1] < q->k[1] ? -1 : (p->k[1] > q->k[1]);
+	const int64_t *K = keys;
+	const int64_t *p = &K[2 * *(const size_t *)a], *q = &K[2 * *(const size_t *)b];
+	if (p[0] != q[0])
+		return p[0] < q[0] ? -1 : 1;
+	return p[1] < q[1] ? -1 : (p[1] > q[1]);
 }
 
 /* The table of frames whose depth is fused (created on first use, so that stores made before
@@ -1115,58 +1228,80 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	}
 	if (!s->enu)
 		return svt_err_set(err, SVT_E_INPUT, "store has no ENU origin yet: add a capture first");
+	if (n >= UINT32_MAX) /* 64 GB of input: the point indices are 32-bit */
+		return svt_err_set(err, SVT_E_INPUT, "%zu points in one call: at most %u", n,
+				   UINT32_MAX - 1);
 	int rc = SVT_OK, began = 0;
 	char **made = NULL, **gone = NULL; /* files written by this call, files it replaces */
-	size_t nmade = 0, ngone = 0, *gid = NULL, *start = NULL, *order = NULL, *gord = NULL;
-	double *xyz = malloc(3 * n * sizeof(double));
-	tkey *tk = malloc(n * sizeof(*tk)), *gk = NULL;
-	wpoint *v = NULL;
-	size_t vcap = 0;
+	size_t nmade = 0, ngone = 0, *start = NULL, *gord = NULL;
+	twin_scratch *sc = scratch_of(s);
+	uint32_t *gid = sc ? fbuf_get(&sc->gid, n * sizeof(*gid)) : NULL;
+	uint32_t *order = gid ? fbuf_get(&sc->order, n * sizeof(*order)) : NULL;
+	grouper tiles = {.dims = 2};
 	twin_map map = {0};
-	if (!xyz || !tk || !(gid = malloc(n * sizeof(size_t)))) {
+	if (!order) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
 		goto done;
 	}
 	double M[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, t[3] = {0, 0, 0};
 	if (origin_llh && (rc = twin_enu_change(s, origin_llh, M, t, err)))
 		goto done;
+	/* One pass: every point finite, and their box in the store's frame (the map's). */
+	double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
 	for (size_t i = 0; i < n; i++) {
-		double p[3] = {pts[i].x, pts[i].y, pts[i].z};
-		if (!isfinite(p[0]) || !isfinite(p[1]) || !isfinite(p[2])) {
+		double p[3];
+		if (!isfinite(pts[i].x) || !isfinite(pts[i].y) || !isfinite(pts[i].z)) {
 			rc = svt_err_set(err, SVT_E_INPUT, "point %zu is not finite", i);
 			goto done;
 		}
-		for (int r = 0; r < 3; r++)
-			xyz[3 * i + r] = M[3 * r] * p[0] + M[3 * r + 1] * p[1] + M[3 * r + 2] * p[2] + t[r];
+		enu_of(M, t, &pts[i], p);
+		box_grow(lo, hi, p);
 	}
 	/* Tiles are in the projected CRS: the smooth map over the points' box, no PROJ per
-	 * point (a point within the map's error of a tile edge may land in the neighbour). */
-	double lo[3], hi[3];
-	bbox3(xyz, 3, n, lo, hi);
+	 * point (a point within the map's error of a tile edge may land in the neighbour). Tiles
+	 * are numbered in order of first appearance; a point is most often in the tile of the
+	 * point before it (a frame's points are near each other), which is tried first. */
 	if ((rc = twin_map_build(s, TWIN_MAP_ENU_TO_PROJ, lo, hi, &map, err)))
 		goto done;
+	int64_t last[2] = {0, 0};
+	size_t lastg = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {
-		double q[3];
+		double p[3], q[3];
 		int tx, ty;
-		twin_map_apply(&map, xyz + 3 * i, q);
+		enu_of(M, t, &pts[i], p);
+		twin_map_apply(&map, p, q);
 		if (twin_tile_of(s, q[0], q[1], &tx, &ty)) {
 			rc = svt_err_set(err, SVT_E_INPUT, "point %zu has no projected position", i);
 			goto done;
 		}
-		tk[i].k[0] = tx;
-		tk[i].k[1] = ty;
+		if (lastg == (size_t)-1 || tx != last[0] || ty != last[1]) {
+			last[0] = tx;
+			last[1] = ty;
+			if ((lastg = grouper_add(&tiles, last)) == (size_t)-1) {
+				rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
+				goto done;
+			}
+		}
+		gid[i] = (uint32_t)lastg;
 	}
-	size_t ng = hash_group(tk, sizeof(*tk), n, 2, gid);
-	if (ng == (size_t)-1 || csr(gid, n, ng, &start, &order) ||
-	    !(gord = malloc(ng * sizeof(size_t))) || !(gk = malloc(ng * sizeof(*gk)))) {
+	/* The points by tile, in input order within one (a counting sort):
+	 * order[start[g] .. start[g + 1]) are tile g's. */
+	size_t ng = tiles.ng;
+	if (!(start = calloc(ng + 1, sizeof(size_t))) || !(gord = malloc(ng * sizeof(size_t)))) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
 		goto done;
 	}
-	for (size_t g = 0; g < ng; g++) {
+	for (size_t i = 0; i < n; i++)
+		start[gid[i] + 1]++;
+	for (size_t g = 0; g < ng; g++)
+		start[g + 1] += start[g];
+	for (size_t i = 0; i < n; i++)
+		order[start[gid[i]]++] = (uint32_t)i;
+	memmove(start + 1, start, ng * sizeof(*start)); /* each start[g] had become g's end */
+	start[0] = 0;
+	for (size_t g = 0; g < ng; g++)
 		gord[g] = g;
-		gk[g] = tk[order[start[g]]];
-	}
-	qsort_r(gord, ng, sizeof(size_t), group_cmp, gk); /* tiles in (tx, ty) order */
+	qsort_r(gord, ng, sizeof(size_t), group_cmp, tiles.key); /* tiles in (tx, ty) order */
 
 	/* One transaction: each touched tile gets a new part of the capture, its own points
 	 * merged alone (the store's existing parts are neither read nor rewritten: readers
@@ -1186,7 +1321,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		goto done;
 	for (size_t q = 0; q < ng; q++) {
 		size_t g = gord[q], a = start[g], b = start[g + 1];
-		int tx = (int)gk[g].k[0], ty = (int)gk[g].k[1];
+		int tx = (int)tiles.key[2 * g], ty = (int)tiles.key[2 * g + 1];
 		tb[0] = fmin(tb[0], tx * s->tile_m);
 		tb[1] = fmin(tb[1], ty * s->tile_m);
 		tb[2] = fmax(tb[2], (tx + 1) * s->tile_m);
@@ -1213,7 +1348,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			for (size_t k = k0; !rc && k < np; k++) {
 				if (parts[k].capture != cap)
 					continue;
-				if ((rc = tile_read_enu(s, tx, ty, parts[k].file, &v, &m, &vcap, err)) ||
+				if ((rc = tile_read_enu(s, sc, tx, ty, parts[k].file, &m, err)) ||
 				    (strcmp(parts[k].file, file) &&
 				     (rc = names_push(&gone, &ngone, parts[k].file, err))) ||
 				    (k != k0 && (rc = part_put(s, tx, ty, cap, parts[k].part, 0, NULL, err))))
@@ -1224,24 +1359,26 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		free(parts);
 		if (rc)
 			goto done;
-		if (m + (b - a) > vcap) {
+		if (m + (b - a) > sc->vcap) {
 			size_t nc = m + (b - a);
-			wpoint *w = realloc(v, nc * sizeof(*w));
+			nc += nc / 2; /* as fbuf_get: room for the next, larger tile */
+			wpoint *w = realloc(sc->v, nc * sizeof(*w));
 			if (!w) {
 				rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
 				goto done;
 			}
-			v = w;
-			vcap = nc;
+			sc->v = w;
+			sc->vcap = nc;
 		}
+		wpoint *v = sc->v;
 		if (s->gpu) {
-			if ((rc = gpu_reduce(s, xyz, pts, order + a, b - a, v, &m, err)))
+			if ((rc = gpu_reduce(s, M, t, pts, order + a, b - a, v, &m, err)))
 				goto done;
 		} else {
 			for (size_t j = a; j < b; j++) {
 				size_t i = order[j];
 				wpoint *w = &v[m++];
-				memcpy(w->p, xyz + 3 * i, sizeof(w->p));
+				enu_of(M, t, &pts[i], w->p);
 				w->c[0] = pts[i].r;
 				w->c[1] = pts[i].g;
 				w->c[2] = pts[i].b;
@@ -1249,13 +1386,13 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 				w->keyed = 0;
 			}
 		}
-		if ((m = voxel_merge(v, m, s->voxel_m)) == (size_t)-1) {
+		if ((m = voxel_merge(sc, v, m, s->voxel_m)) == (size_t)-1) {
 			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
 			goto done;
 		}
 		part_file(file, sizeof(file), tx, ty, cap, part, gen);
 		if ((rc = names_push(&made, &nmade, file, err)) ||
-		    (rc = tile_write(s, tx, ty, file, v, m, err)) ||
+		    (rc = tile_write(s, sc, tx, ty, file, v, m, err)) ||
 		    (rc = part_put(s, tx, ty, cap, part, m, file, err)) ||
 		    (rc = tile_count(s, tx, ty, &cnt, err)) ||
 		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)cnt, NULL, err)))
@@ -1279,14 +1416,9 @@ done:
 	names_free(made, nmade);
 	names_free(gone, ngone);
 	twin_map_free(&map);
-	free(xyz);
-	free(tk);
-	free(gk);
-	free(gid);
+	grouper_free(&tiles);
 	free(start);
-	free(order);
 	free(gord);
-	free(v);
 	return rc;
 }
 
@@ -1305,14 +1437,17 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 		v[i].w = w[i] ? w[i] : 1;
 		v[i].keyed = 0;
 	}
-	size_t m = voxel_merge(v, n, s->voxel_m); /* already one a voxel: keys and order */
+	twin_scratch *sc = scratch_of(s);
+	/* already one a voxel: keys and order */
+	size_t m = sc ? voxel_merge(sc, v, n, s->voxel_m) : (size_t)-1;
 	char file[128];
 	part_file(file, sizeof(file), tx, ty, 0, 0, s->gen);
 	int rc = m == (size_t)-1 ? svt_err_set(err, SVT_E_NOMEM, "no memory") : SVT_OK;
 	if (!rc)
 		rc = twin_tx_begin(s, err);
 	if (!rc) {
-		if ((rc = parts_ensure(s, err)) || (rc = tile_write(s, tx, ty, file, v, m, err)) ||
+		if ((rc = parts_ensure(s, err)) ||
+		    (rc = tile_write(s, sc, tx, ty, file, v, m, err)) ||
 		    (rc = part_put(s, tx, ty, 0, 0, m, file, err)) ||
 		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, NULL, err)) ||
 		    (rc = twin_tx_commit(s, err)))

@@ -493,6 +493,7 @@ void twin_store_close(twin_store *s)
 	geo_crs_destroy(s->crs);
 	geo_enu_destroy(s->enu);
 	free(s->wkt);
+	twin_points_scratch_free(s->scratch);
 	free(s->db_path);
 	free(s->dir);
 	free(s);
