@@ -119,11 +119,11 @@ typedef struct fmt_h5_image {
  * (a negative id) err says why. */
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err);
 /* Flushes and closes a file made by fmt_h5_create_mem, writes the closed image to tmp in
- * 4 MiB pieces hashing each (hex, *bytes), fsyncs, renames tmp to final, syncs the folder.
- * Closes file and releases im whatever happens; on failure tmp is removed and final
- * untouched. Fails if any object of the file is still open. */
+ * 4 MiB pieces while a thread in gate (NULL: none) hashes it (hex, *bytes), fsyncs, renames
+ * tmp to final, syncs the folder. Closes file and releases im whatever happens; on failure
+ * tmp is removed and final untouched. Fails if any object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
-			char hex[65], uint64_t *bytes, svt_err *err);
+			svt_gate *gate, char hex[65], uint64_t *bytes, svt_err *err);
 /* Frees a buffer a discarded file's close handed over (NULL-safe). */
 void fmt_h5_image_release(fmt_h5_image *im);
 

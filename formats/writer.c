@@ -354,7 +354,8 @@ static int shard_finish(fmt_writer *w, svt_err *err)
 	w->file = H5I_INVALID_HID;
 	char hex[65];
 	uint64_t bytes = 0;
-	if ((rc = fmt_h5_commit_image(f, &w->image, w->tmp, w->final, hex, &bytes, err)))
+	if ((rc = fmt_h5_commit_image(f, &w->image, w->tmp, w->final, w->o.gate, hex, &bytes,
+				      err)))
 		return rc;
 	if ((rc = shards_push(w, w->fname, w->final, hex, bytes, n, w->shard_frames, err)))
 		return rc;
