@@ -1043,13 +1043,10 @@ static int rows_push(fmt_writer *w, svt_err *err)
 	return rc;
 }
 
-void fmt_clip_abort(fmt_writer *w)
+/* Closes the clip's datasets and group; drop: unlinks it too (an incomplete clip leaves the
+ * shard valid; its space is not reclaimed). */
+static void clip_close(fmt_writer *w, int drop)
 {
-	if (!w || !w->in_clip)
-		return;
-	svt_err e = {0};
-	if (pool_drain(w, DRAIN_ALL, &e))
-		w->failed = 1; /* a chunk could not be stored: the shard itself is in doubt */
 	w->valid = NULL;
 	H5Dclose(w->frames_ds);
 	if (w->depth_ds >= 0)
@@ -1057,7 +1054,18 @@ void fmt_clip_abort(fmt_writer *w)
 	H5Gclose(w->clip_g);
 	w->depth_ds = w->frames_ds = w->clip_g = H5I_INVALID_HID;
 	w->in_clip = 0;
-	H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+	if (drop)
+		H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+}
+
+void fmt_clip_abort(fmt_writer *w)
+{
+	if (!w || !w->in_clip)
+		return;
+	svt_err e = {0};
+	if (pool_drain(w, DRAIN_ALL, &e))
+		w->failed = 1; /* a chunk could not be stored: the shard itself is in doubt */
+	clip_close(w, 1);
 }
 
 int fmt_clip_end(fmt_writer *w, svt_err *err)
@@ -1076,18 +1084,9 @@ int fmt_clip_end(fmt_writer *w, svt_err *err)
 	if (!rc && w->valid)
 		rc = fmt_clip_valid_write(w->clip_g, w->valid, w->T, w->H, w->W, w->o.fletcher32,
 					  err);
-	w->valid = NULL;
-	H5Dclose(w->frames_ds);
-	if (w->depth_ds >= 0)
-		H5Dclose(w->depth_ds);
-	H5Gclose(w->clip_g);
-	w->depth_ds = w->frames_ds = w->clip_g = H5I_INVALID_HID;
-	w->in_clip = 0;
-	if (rc) {
-		/* Unlink the incomplete clip so the shard stays valid (its space is not reclaimed). */
-		H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+	clip_close(w, rc != SVT_OK);
+	if (rc)
 		return rc;
-	}
 	if ((rc = rows_push(w, err)))
 		goto fail;
 	w->shard_frames += (uint64_t)w->T;
