@@ -635,10 +635,12 @@ static int image_write(int fd, int direct, const uint8_t *buf, size_t n, EVP_MD_
 		}
 		done += (size_t)put > want ? want : (size_t)put; /* past n: the last block's padding */
 	}
-	svt_gate_resume(gate, paused);
+	/* Joined before the place is taken back: the hash may need that very place (a gate of
+	 * one, or every other place busy). */
 	if (threaded)
 		pthread_join(th, NULL);
-	else
+	svt_gate_resume(gate, paused);
+	if (!threaded)
 		hash_run(&h); /* no thread to be had: one after the other */
 	if (!rc && !h.ok)
 		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
