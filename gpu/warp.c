@@ -91,18 +91,11 @@ static void zb_min(unsigned long long *zb, size_t c, unsigned long long key)
 static void splat_one(const gm_warp *P, unsigned long long *zb, double u, double v, float dz,
 		      unsigned s)
 {
-	int i = (int)u, j = (int)v; /* u, v >= 0: floor */
-	zb_min(zb, (size_t)j * P->dw + i, gm_warp_key(dz, s, 0));
-	if (!P->footprint)
-		return;
-	int i0, j0;
-	float zf;
-	gm_warp_footprint(u, v, dz, &i0, &j0, &zf);
-	unsigned long long kf = gm_warp_key(zf, s, 1);
-	for (int y = j0; y <= j0 + 1; y++)
-		for (int x = i0; x <= i0 + 1; x++)
-			if (x >= 0 && y >= 0 && x < P->dw && y < P->dh && (x != i || y != j))
-				zb_min(zb, (size_t)y * P->dw + x, kf);
+	size_t cell[5];
+	unsigned long long key[5];
+	int n = gm_warp_splat(P, u, v, dz, s, cell, key);
+	for (int k = 0; k < n; k++)
+		zb_min(zb, cell[k], key[k]);
 }
 
 /* Turns the z-buffer into the outputs (shared by the reference and the fast path: the

@@ -21,18 +21,11 @@ __global__ void warp_splat_kernel(gm_warp P, const float *depth, unsigned long l
 	if (!gm_warp_point(&P, a, b, z, &u, &v, &dz))
 		return;
 	unsigned s = (unsigned)((size_t)b * P.sw + a);
-	int i = (int)u, j = (int)v;
-	atomicMin(&zb[(size_t)j * P.dw + i], gm_warp_key(dz, s, 0));
-	if (!P.footprint)
-		return;
-	int i0, j0;
-	float zf;
-	gm_warp_footprint(u, v, dz, &i0, &j0, &zf);
-	unsigned long long kf = gm_warp_key(zf, s, 1);
-	for (int y = j0; y <= j0 + 1; y++)
-		for (int x = i0; x <= i0 + 1; x++)
-			if (x >= 0 && y >= 0 && x < P.dw && y < P.dh && (x != i || y != j))
-				atomicMin(&zb[(size_t)y * P.dw + x], kf);
+	size_t cell[5];
+	unsigned long long key[5];
+	int n = gm_warp_splat(&P, u, v, dz, s, cell, key);
+	for (int k = 0; k < n; k++)
+		atomicMin(&zb[cell[k]], key[k]);
 }
 
 __global__ void warp_finish_kernel(gm_warp P, const unsigned long long *zb, const uint8_t *rgb,

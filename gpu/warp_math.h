@@ -73,4 +73,30 @@ GM_FN void gm_warp_footprint(double u, double v, float dz, int *i0, int *j0, flo
 	*zf = GM_MUL(dz, DZ_NEAR_PENALTY);
 }
 
+/* The z-buffer cells a landing at (u, v) (z dz, source sample s) competes for and its key in
+ * each: the pixel it falls in, then, when P asks for a footprint, the other cells of its
+ * 2 x 2 block inside the target. Returns how many (at most 5); the C reference and the CUDA
+ * kernel each keep the smallest key of every cell their own way. */
+GM_FN int gm_warp_splat(const gm_warp *P, double u, double v, float dz, unsigned s,
+			size_t cell[5], unsigned long long key[5])
+{
+	int i = (int)u, j = (int)v; /* u, v >= 0: floor */
+	int n = 0;
+	cell[n] = (size_t)j * P->dw + i;
+	key[n++] = gm_warp_key(dz, s, 0);
+	if (!P->footprint)
+		return n;
+	int i0, j0;
+	float zf;
+	gm_warp_footprint(u, v, dz, &i0, &j0, &zf);
+	unsigned long long kf = gm_warp_key(zf, s, 1);
+	for (int y = j0; y <= j0 + 1; y++)
+		for (int x = i0; x <= i0 + 1; x++)
+			if (x >= 0 && y >= 0 && x < P->dw && y < P->dh && (x != i || y != j)) {
+				cell[n] = (size_t)y * P->dw + x;
+				key[n++] = kf;
+			}
+	return n;
+}
+
 #endif
