@@ -201,35 +201,24 @@ static void shuffle(const uint8_t *src, size_t n, size_t elem, uint8_t *dst)
 	memcpy(dst + ne * elem, src + ne * elem, n - ne * elem);
 }
 
-/* The shuffle filter's output for src when elements are wider than a byte (*sh: a buffer the
- * caller frees, or NULL when src goes as it is: shuffle is the identity on 1-byte elements). */
-static int shuffled(const uint8_t *src, size_t n, size_t elem, uint8_t **sh, svt_err *err)
+/* Whether the codec's pipeline starts with HDF5's shuffle filter for elements of elem bytes
+ * (the rule of fmt_dcpl_set_codec and fmt_chunk_encode both). gzip has it on every dataset (the
+ * identity on bytes); LZ4 on wider elements only (float16 depth: its high bytes, smooth
+ * across a frame, then compress by themselves: 0.46 -> 0.34 MB a depth frame on the samples,
+ * and LZ4 runs faster on it); blosc shuffles inside its own filter. */
+static int pipeline_shuffles(fmt_codec c, size_t elem)
 {
-	*sh = NULL;
-	if (elem <= 1 || n <= elem)
-		return SVT_OK;
-	if (!(*sh = malloc(n)))
-		return svt_err_set(err, SVT_E_NOMEM, "shuffle buffer");
-	shuffle(src, n, elem, *sh);
-	return SVT_OK;
+	return c == FMT_CODEC_GZIP || c == FMT_CODEC_JPEG || (c == FMT_CODEC_LZ4 && elem > 1);
 }
 
-static int enc_gzip(const uint8_t *src, size_t n, size_t elem, int level, uint8_t **out,
-		    size_t *cap, size_t *on, svt_err *err)
+/* deflate is compress2's zlib stream, as H5Z_filter_deflate writes it. */
+static int enc_gzip(const uint8_t *src, size_t n, int level, uint8_t **out, size_t *cap,
+		    size_t *on, svt_err *err)
 {
-	/* Shuffle comes first in the pipeline (the identity on 1-byte elements, so frames skip
-	 * it); deflate is compress2's zlib stream, as H5Z_filter_deflate writes it. */
-	uint8_t *sh = NULL;
-	int rc0 = shuffled(src, n, elem, &sh, err);
-	if (rc0)
-		return rc0;
-	if (sh)
-		src = sh;
 	uLongf len = compressBound((uLong)n);
 	int rc = grow(out, cap, (size_t)len + 4, err);
 	if (!rc && compress2(*out, &len, src, (uLong)n, level) != Z_OK)
 		rc = svt_err_set(err, SVT_E_FORMAT, "gzip: compress2 failed");
-	free(sh);
 	if (!rc)
 		*on = (size_t)len;
 	return rc;
@@ -267,9 +256,25 @@ static int enc_blosc(const uint8_t *src, size_t n, size_t elem, int level, uint8
 int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const uint8_t *src,
 		     size_t n, uint8_t **out, size_t *cap, size_t *out_n, svt_err *err)
 {
+	return fmt_chunk_encode_in(c, level, fletcher, elem, src, n, NULL, out, cap, out_n, err);
+}
+
+int fmt_chunk_encode_in(fmt_codec c, int level, int fletcher, size_t elem, const uint8_t *src,
+			size_t n, uint8_t *scratch, uint8_t **out, size_t *cap, size_t *out_n,
+			svt_err *err)
+{
 	if (elem < 1)
 		elem = 1;
 	int rc;
+	/* The shuffle filter first (a no-op on 1-byte elements), into the caller's scratch or a
+	 * buffer of this call's. */
+	uint8_t *own = NULL;
+	if (pipeline_shuffles(c, elem) && elem > 1 && n > elem) {
+		if (!scratch && !(scratch = own = malloc(n)))
+			return svt_err_set(err, SVT_E_NOMEM, "shuffle buffer");
+		shuffle(src, n, elem, scratch);
+		src = scratch;
+	}
 	switch (c) {
 	case FMT_CODEC_NONE:
 		if ((rc = grow(out, cap, n + 4, err)))
@@ -277,23 +282,15 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 		memcpy(*out, src, n);
 		*out_n = n;
 		break;
-	case FMT_CODEC_GZIP: rc = enc_gzip(src, n, elem, level, out, cap, out_n, err); break;
-	case FMT_CODEC_LZ4: {
-		/* Shuffle first where elements are wider than a byte (float16 depth: the high
-		 * bytes, smooth across a frame, then compress by themselves: 0.46 -> 0.34 MB a
-		 * depth frame on the samples, and LZ4 runs faster on it); frames go as they are. */
-		uint8_t *sh = NULL;
-		if (!(rc = shuffled(src, n, elem, &sh, err)))
-			rc = enc_lz4(sh ? sh : src, n, out, cap, out_n, err);
-		free(sh);
-		break;
-	}
+	case FMT_CODEC_GZIP: rc = enc_gzip(src, n, level, out, cap, out_n, err); break;
+	case FMT_CODEC_LZ4: rc = enc_lz4(src, n, out, cap, out_n, err); break;
 	case FMT_CODEC_ZSTD: rc = enc_zstd(src, n, level, out, cap, out_n, err); break;
 	case FMT_CODEC_BLOSC: rc = enc_blosc(src, n, elem, level, out, cap, out_n, err); break;
 	/* JPEG frames go through fmt_jpeg_encode; what comes here (depth) is kept lossless. */
-	case FMT_CODEC_JPEG: rc = enc_gzip(src, n, elem, 1, out, cap, out_n, err); break;
-	default: return svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)c);
+	case FMT_CODEC_JPEG: rc = enc_gzip(src, n, 1, out, cap, out_n, err); break;
+	default: rc = svt_err_set(err, SVT_E_INPUT, "unknown codec %d", (int)c); break;
 	}
+	free(own);
 	if (rc)
 		return rc;
 	if (fletcher) {
@@ -313,23 +310,18 @@ int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const ui
 int fmt_dcpl_set_codec(hid_t dcpl, fmt_codec c, int level, size_t chunk_bytes, size_t elem,
 		       int fletcher, svt_err *err)
 {
+	if (pipeline_shuffles(c, elem) && H5Pset_shuffle(dcpl) < 0)
+		return svt_err_set(err, SVT_E_HDF5, "cannot set the shuffle filter");
 	herr_t h = 0;
 	switch (c) {
 	case FMT_CODEC_NONE: break;
-	case FMT_CODEC_GZIP:
-		if ((h = H5Pset_shuffle(dcpl)) >= 0)
-			h = H5Pset_deflate(dcpl, (unsigned)level);
-		break;
+	case FMT_CODEC_GZIP: h = H5Pset_deflate(dcpl, (unsigned)level); break;
 	case FMT_CODEC_JPEG: /* the datasets beside JPEG frames (depth): gzip level 1 */
-		if ((h = H5Pset_shuffle(dcpl)) >= 0)
-			h = H5Pset_deflate(dcpl, 1);
+		h = H5Pset_deflate(dcpl, 1);
 		break;
 	case FMT_CODEC_LZ4: {
 		unsigned cd[1] = {0}; /* 0: the filter's default block size (1 GiB) */
-		if (elem > 1)
-			h = H5Pset_shuffle(dcpl); /* fmt_chunk_encode's rule */
-		if (h >= 0)
-			h = H5Pset_filter(dcpl, FMT_FILTER_LZ4, H5Z_FLAG_MANDATORY, 1, cd);
+		h = H5Pset_filter(dcpl, FMT_FILTER_LZ4, H5Z_FLAG_MANDATORY, 1, cd);
 		break;
 	}
 	case FMT_CODEC_ZSTD: {

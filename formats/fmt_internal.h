@@ -45,6 +45,12 @@ uint32_t fmt_fletcher32(const void *data, size_t len);
  * *cap; the caller frees it); *out_n receives the encoded size. Thread-safe: no HDF5 call. */
 int fmt_chunk_encode(fmt_codec c, int level, int fletcher, size_t elem, const uint8_t *src,
 		     size_t n, uint8_t **out, size_t *cap, size_t *out_n, svt_err *err);
+/* The same with n bytes of scratch (NULL: allocated for the call) for a pipeline that starts
+ * with the shuffle filter: a frame's encoder that owns room beside its bytes passes it, so
+ * that no buffer is allocated per frame. */
+int fmt_chunk_encode_in(fmt_codec c, int level, int fletcher, size_t elem, const uint8_t *src,
+			size_t n, uint8_t *scratch, uint8_t **out, size_t *cap, size_t *out_n,
+			svt_err *err);
 
 /* IEEE 754 binary16 bits of f, rounded to nearest even (overflow gives infinity). */
 uint16_t fmt_f16_from_f32(float f);

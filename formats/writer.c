@@ -100,13 +100,16 @@ static slot *next_queued(fmt_writer *w)
 
 /* The one rule for a chunk's bytes: a frame as JPEG (FMT_CODEC_JPEG) or through the codec's
  * filter pipeline; depth (float16 already) always through the pipeline, 2-byte elements for
- * shuffle and blosc. */
+ * shuffle and blosc, its shuffle into scratch (n bytes; the free half of the buffer that held
+ * the depth as float). */
 static int encode(fmt_codec c, int level, int fl, int W, int H, int depth, const uint8_t *in,
-		  size_t n, uint8_t **out, size_t *cap, size_t *out_n, svt_err *err)
+		  size_t n, uint8_t *scratch, uint8_t **out, size_t *cap, size_t *out_n,
+		  svt_err *err)
 {
 	return c == FMT_CODEC_JPEG && !depth
 		       ? fmt_jpeg_encode(in, W, H, level, out, cap, out_n, err)
-		       : fmt_chunk_encode(c, level, fl, depth ? 2 : 1, in, n, out, cap, out_n, err);
+		       : fmt_chunk_encode_in(c, level, fl, depth ? 2 : 1, in, n, scratch, out, cap,
+					     out_n, err);
 }
 
 static void *worker_main(void *arg)
@@ -135,8 +138,9 @@ static void *worker_main(void *arg)
 			s->n = 2 * np;
 			s->f32 = 0;
 		}
-		int rc = encode(c, level, fl, W, H, s->depth, s->in, s->n, &s->out, &s->out_cap,
-				&s->out_n, &e);
+		/* A depth slot holds H x W floats: the halves' shuffle goes into its second half. */
+		int rc = encode(c, level, fl, W, H, s->depth, s->in, s->n,
+				s->depth ? s->in + s->n : NULL, &s->out, &s->out_cap, &s->out_n, &e);
 		svt_gate_leave(w->o.gate);
 		pthread_mutex_lock(&w->mu);
 		s->state = rc ? S_FAILED : S_DONE;
@@ -977,7 +981,7 @@ int fmt_writer_encode_frame(const fmt_writer *w, int W, int H, const uint8_t *rg
 	if (!w || !rgb || !c || W <= 0 || H <= 0)
 		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_encode_frame: bad argument");
 	return encode(w->o.codec, w->o.level, w->o.fletcher32, W, H, 0, rgb,
-		      (size_t)W * (size_t)H * 3, &c->data, &c->cap, &c->n, err);
+		      (size_t)W * (size_t)H * 3, NULL, &c->data, &c->cap, &c->n, err);
 }
 
 int fmt_writer_encode_depth(const fmt_writer *w, int W, int H, float *depth, fmt_chunk *c,
@@ -987,8 +991,9 @@ int fmt_writer_encode_depth(const fmt_writer *w, int W, int H, float *depth, fmt
 		return svt_err_set(err, SVT_E_INPUT, "fmt_writer_encode_depth: bad argument");
 	size_t np = (size_t)W * (size_t)H;
 	fmt_depth_to_f16(depth, (uint8_t *)depth, np);
+	/* The halves fill the first half of the floats' bytes; the second is the shuffle's. */
 	return encode(w->o.codec, w->o.level, w->o.fletcher32, W, H, 1, (const uint8_t *)depth,
-		      2 * np, &c->data, &c->cap, &c->n, err);
+		      2 * np, (uint8_t *)depth + 2 * np, &c->data, &c->cap, &c->n, err);
 }
 
 /* Stores caller-encoded chunk t: the checks of fmt_clip_frame / fmt_clip_depth, then the

@@ -629,6 +629,16 @@ static int parts_ensure(twin_store *s, svt_err *err)
 }
 
 /* The parts of tile (tx, ty) in (capture, part) order; *out malloc'd (NULL when none). */
+/* A tile part from a query's columns c.. (capture, part, n_points, file). */
+static void part_row(sqlite3_stmt *st, int c, tpart *p)
+{
+	p->capture = sqlite3_column_int64(st, c);
+	p->part = sqlite3_column_int(st, c + 1);
+	p->n = (size_t)sqlite3_column_int64(st, c + 2);
+	const char *f = (const char *)sqlite3_column_text(st, c + 3);
+	snprintf(p->file, sizeof(p->file), "%s", f ? f : "");
+}
+
 static int parts_list(twin_store *s, int tx, int ty, tpart **out, size_t *n, svt_err *err)
 {
 	*out = NULL;
@@ -657,12 +667,7 @@ static int parts_list(twin_store *s, int tx, int ty, tpart **out, size_t *n, svt
 			}
 			*out = q;
 		}
-		tpart *p = &(*out)[(*n)++];
-		p->capture = sqlite3_column_int64(st, 0);
-		p->part = sqlite3_column_int(st, 1);
-		p->n = (size_t)sqlite3_column_int64(st, 2);
-		const char *f = (const char *)sqlite3_column_text(st, 3);
-		snprintf(p->file, sizeof(p->file), "%s", f ? f : "");
+		part_row(st, 0, &(*out)[(*n)++]);
 	}
 	if (!rc && r != SQLITE_DONE)
 		rc = twin_db_err(s->db, "tile_parts", err);
@@ -1550,11 +1555,7 @@ static int parts_all(twin_store *s, spart **out, size_t *n, svt_err *err)
 		spart *p = &(*out)[(*n)++];
 		p->tx = sqlite3_column_int(st, 0);
 		p->ty = sqlite3_column_int(st, 1);
-		p->p.capture = sqlite3_column_int64(st, 2);
-		p->p.part = sqlite3_column_int(st, 3);
-		p->p.n = (size_t)sqlite3_column_int64(st, 4);
-		const char *f = (const char *)sqlite3_column_text(st, 5);
-		snprintf(p->p.file, sizeof(p->p.file), "%s", f ? f : "");
+		part_row(st, 2, &p->p);
 	}
 	if (!rc && r != SQLITE_DONE)
 		rc = twin_db_err(s->db, "tile_parts", err);
