@@ -13,6 +13,9 @@
 #include <turbojpeg.h>
 #include <zlib.h>
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "formats/fmt_internal.h"
 
@@ -194,9 +197,25 @@ static int enc_lz4(const uint8_t *src, size_t n, uint8_t **out, size_t *cap, siz
  * (n not a multiple of elem) is copied as is. */
 static void shuffle(const uint8_t *src, size_t n, size_t elem, uint8_t *dst)
 {
-	size_t ne = n / elem;
+	size_t ne = n / elem, i0 = 0;
+#ifdef __SSE2__
+	/* 2-byte elements (float16 depth, every depth chunk) sixteen at a time: the low bytes
+	 * and the high bytes of two vectors packed apart (the generic loop, strided, ran at
+	 * 1.2 GB/s: 7 % of a build's depth cost). */
+	if (elem == 2) {
+		const __m128i lo8 = _mm_set1_epi16(0xff);
+		for (; i0 + 16 <= ne; i0 += 16) {
+			__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i0));
+			__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i0 + 16));
+			__m128i lo = _mm_packus_epi16(_mm_and_si128(a, lo8), _mm_and_si128(b, lo8));
+			__m128i hi = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+			_mm_storeu_si128((__m128i *)(void *)(dst + i0), lo);
+			_mm_storeu_si128((__m128i *)(void *)(dst + ne + i0), hi);
+		}
+	}
+#endif
 	for (size_t k = 0; k < elem; k++)
-		for (size_t i = 0; i < ne; i++)
+		for (size_t i = i0; i < ne; i++)
 			dst[k * ne + i] = src[i * elem + k];
 	memcpy(dst + ne * elem, src + ne * elem, n - ne * elem);
 }

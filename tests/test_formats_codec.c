@@ -114,6 +114,9 @@ Test(codec, gzip_matches_hdf5)
 	same_bytes_as_hdf5(FMT_CODEC_GZIP, 6, 1, 33333);
 	/* 2-byte elements (depth maps): the shuffle is real there. */
 	same_bytes_as_hdf5_elem(FMT_CODEC_GZIP, 1, 1, 2, 2 * 50000);
+	/* Counts that are not a multiple of the vector shuffle's 16 elements: the tail's rule. */
+	same_bytes_as_hdf5_elem(FMT_CODEC_GZIP, 1, 0, 2, 2 * 50007);
+	same_bytes_as_hdf5_elem(FMT_CODEC_GZIP, 1, 0, 2, 2 * 15);
 }
 
 Test(codec, float16_conversion)
