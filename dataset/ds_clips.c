@@ -140,7 +140,8 @@ static int clip_stream(dataset_job *j, int b, const size_t *kidx, int T, int seq
 	int whole = 0, rc = clip_begin(j, B, kidx, T, seq, twin_split_name(split), &whole, err);
 	*begun = !rc;
 	for (int t = 0; !rc && t < T; t++) {
-		if (!ds_views_frame_wait(j, b, t))
+		int good = 0;
+		if ((rc = ds_views_frame_wait(j, b, t, &good, err)) || !good)
 			break;
 		rc = ds_views_frame_put(j, b, t, B->clip_depth, err);
 	}

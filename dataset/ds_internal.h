@@ -131,9 +131,10 @@ void ds_workers_destroy(ds_workers *p);
  * write: the clip goes into the shard (its frames are encoded on the workers where the clip
  * holds no raw views: ds_views_frame_put), 0 when it is cut for its points only. */
 int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write, svt_err *err);
-/* Waits until position t of buffer b's clip is done; 1 when it gave its encoded frame, 0
- * when it failed (ds_views_wait reports why). */
-int ds_views_frame_wait(dataset_job *j, int b, int t);
+/* Waits until position t of buffer b's clip is done: *good = 1 when it gave its encoded
+ * frame (its depth points are then queued for the twin), 0 when it failed (ds_views_wait
+ * reports why). Returns 0 or a negative status (no memory for the queue). */
+int ds_views_frame_wait(dataset_job *j, int b, int t, int *good, svt_err *err);
 /* Gives frame t of buffer b's clip (and its depth, with depth) to the writer: the chunks its
  * worker encoded, or the raw views the buffer holds. */
 int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err);

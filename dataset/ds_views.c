@@ -7,7 +7,10 @@
  * so that rejects, points and shards do not depend on the number of threads or their timing.
  * Two clips are in flight: while the main thread fuses one clip's points and writes it, the
  * workers already cut the next one, across clip boundaries, from one queue.
- * Memory: one decoded panorama and depth map per worker, two clips of views.
+ * Memory: one decoded panorama and depth map per worker; a streamed clip's frames hold their
+ * chunks and depth points only until the writer and the twin's queue have taken them (the
+ * buffers go back to free lists, last given first taken); a clip kept whole (frame batch,
+ * densify) holds its raw views.
  *
  * On a CUDA context the gpu/ calls are serialised (one stream); decode still runs in parallel.
  * There the clip goes through gpu_frame_batch (gpu/gpu.h) instead: the workers do each
@@ -27,6 +30,12 @@
 
 #include "dataset/ds_internal.h"
 
+/* A frame's chunks as its worker encoded them for the shard. */
+typedef struct ds_enc {
+	fmt_chunk view, depth;
+	struct ds_enc *next; /* in the pool's free list */
+} ds_enc;
+
 /* One clip position's work and result. */
 typedef struct ds_slot {
 	int b;               /* its buffer */
@@ -42,8 +51,10 @@ typedef struct ds_slot {
 	char why[SVT_ERR_MSG_MAX + 32];
 	int rc;              /* a job error (with err) */
 	svt_err err;
-	gpu_point *pts;      /* its depth points (owned, reused) */
+	gpu_point *pts;      /* its depth points: from the pool's free list (slot_points_reserve),
+			      * held until they are queued for the twin (slot_points_take) */
 	size_t npts, cappts;
+	int taken;           /* its points are queued (or it had none to give) */
 	int depth_used;      /* its depth map gave points */
 	gpu_view v;
 	double Rv[9];
@@ -55,9 +66,10 @@ typedef struct ds_slot {
 	int own_bufs;        /* views in the worker's buffers (the clip holds no raw views) */
 	int encode;          /* ... and encoded there (the clip is written) */
 	int want_vdepth;     /* with own_bufs: the clip stores depth */
-	int encoded;         /* result: enc_view (and enc_depth with want_vdepth) hold it */
+	int encoded;         /* result: enc->view (and enc->depth with want_vdepth) hold it */
 	int done;            /* the worker is through with it (under the pool's mutex) */
-	fmt_chunk enc_view, enc_depth; /* owned, reused clip after clip */
+	ds_enc *enc;         /* taken from the pool's free list (ds_enc_take), held until the
+			      * writer has stored it (ds_views_frame_put) */
 } ds_slot;
 
 /* What the frame batch keeps for the clip of buffer b between its CPU part and the batch. */
@@ -103,6 +115,19 @@ struct ds_workers {
 	pthread_mutex_t fb_mu; /* one batch at a time on the context */
 	ds_clipwork cw[2];
 	int prepared[2];     /* frames of clip b whose CPU part is done (frame batch) */
+	/* Encoded chunks no slot holds, the last given back first: a streamed clip's frame gives
+	 * its chunks back as soon as the writer has stored them, so the chunks alive are the
+	 * frames between their encode and their store (about one per worker), not two clips of
+	 * them, and their pages stay warm (114 slots' fresh chunks were 42 k page faults of a
+	 * samples build). Under mu. */
+	ds_enc *free_enc;
+	/* The same for the slots' point buffers, given back once queued for the twin: a stack
+	 * of at most 2 T (one per slot). Under mu. */
+	struct pts_buf {
+		gpu_point *p;
+		size_t cap;
+	} *free_pts;
+	int nfree_pts;
 };
 
 /* The view camera's rotation (camera -> ENU) for kept frame k. */
@@ -159,10 +184,21 @@ static int depth_decode(ds_worker *w, const char *dpath, ingest_image *dimg, gpu
 	return SVT_OK;
 }
 
-/* Room for the points of a depth map of w x h pixels (step 4) in s->pts. */
-static int slot_points_reserve(ds_slot *s, int w, int h, size_t *cap, svt_err *err)
+/* Room for the points of a depth map of w x h pixels (step 4) in s->pts: the buffer the slot
+ * holds, else the last one given back to the pool. */
+static int slot_points_reserve(ds_workers *p, ds_slot *s, int w, int h, size_t *cap,
+			       svt_err *err)
 {
 	*cap = (size_t)((w + 3) / 4) * (size_t)((h + 3) / 4);
+	if (!s->pts) {
+		pthread_mutex_lock(&p->mu);
+		if (p->nfree_pts) {
+			p->nfree_pts--;
+			s->pts = p->free_pts[p->nfree_pts].p;
+			s->cappts = p->free_pts[p->nfree_pts].cap;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
 	if (*cap > s->cappts) {
 		gpu_point *p = realloc(s->pts, *cap * sizeof(*p));
 		if (!p)
@@ -220,7 +256,7 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 	if (!s->points)
 		return SVT_OK;
 	size_t cap;
-	if ((rc = slot_points_reserve(s, di->width, di->height, &cap, err)))
+	if ((rc = slot_points_reserve(w->pool, s, di->width, di->height, &cap, err)))
 		return rc;
 	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
 	double c0 = svt_thread_cpu();
@@ -312,6 +348,42 @@ static int worker_bufs(ds_worker *w, ds_slot *s)
 	return SVT_OK;
 }
 
+/* Chunks for slot s (its own if it still holds some: a clip cut again after a reject). */
+static int enc_take(ds_workers *p, ds_slot *s)
+{
+	if (s->enc)
+		return SVT_OK;
+	pthread_mutex_lock(&p->mu);
+	if ((s->enc = p->free_enc))
+		p->free_enc = s->enc->next;
+	pthread_mutex_unlock(&p->mu);
+	if (!s->enc && !(s->enc = calloc(1, sizeof(*s->enc))))
+		return svt_err_set(&s->err, SVT_E_NOMEM, "no memory for a frame's chunks");
+	return SVT_OK;
+}
+
+/* Slot s's chunks back to the free list (s->encoded is cleared: the slot holds none). */
+static void enc_give(ds_workers *p, ds_slot *s)
+{
+	if (!s->enc)
+		return;
+	pthread_mutex_lock(&p->mu);
+	s->enc->next = p->free_enc;
+	p->free_enc = s->enc;
+	s->enc = NULL;
+	s->encoded = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void enc_free(ds_enc *e)
+{
+	if (!e)
+		return;
+	fmt_chunk_free(&e->view);
+	fmt_chunk_free(&e->depth);
+	free(e);
+}
+
 /* With s->encode: the frame's views as the shard's chunks, on this worker (its CPU time
  * kept apart from the views'). */
 static void frame_encode(ds_worker *w, ds_slot *s)
@@ -320,11 +392,13 @@ static void frame_encode(ds_worker *w, ds_slot *s)
 		return;
 	dataset_job *j = w->pool->j;
 	double c0 = svt_thread_cpu();
-	int rc = fmt_writer_encode_frame(j->writer, j->o.width, j->o.height, s->view, &s->enc_view,
-					 &s->err);
+	int rc = enc_take(w->pool, s);
+	if (!rc)
+		rc = fmt_writer_encode_frame(j->writer, j->o.width, j->o.height, s->view,
+					     &s->enc->view, &s->err);
 	if (!rc && s->vdepth)
 		rc = fmt_writer_encode_depth(j->writer, j->o.width, j->o.height, s->vdepth,
-					     &s->enc_depth, &s->err);
+					     &s->enc->depth, &s->err);
 	w->cpu_encode += svt_thread_cpu() - c0;
 	if (rc) {
 		svt_err_prefix(&s->err, "encoding %s", s->path);
@@ -521,7 +595,8 @@ static int clip_frame_prep(ds_worker *w, ds_slot *s, ds_clipwork *cw, int t, gpu
 	f->vdepth = s->vdepth;
 	f->vdepth_stride = (size_t)j->o.width * sizeof(float);
 	if (s->points) {
-		if ((rc = slot_points_reserve(s, cw->d[t].width, cw->d[t].height, &f->cap, &s->err))) {
+		if ((rc = slot_points_reserve(w->pool, s, cw->d[t].width, cw->d[t].height, &f->cap,
+					      &s->err))) {
 			s->rc = rc;
 			return 0;
 		}
@@ -665,9 +740,12 @@ int ds_workers_create(dataset_job *j, int n, ds_workers **out, svt_err *err)
 	ds_workers *p = calloc(1, sizeof(*p));
 	size_t T = (size_t)j->o.clip_frames;
 	if (!p || !(p->w = calloc((size_t)n, sizeof(ds_worker))) ||
-	    !(p->queue = calloc(2 * T, sizeof(ds_slot *)))) {
-		if (p)
+	    !(p->queue = calloc(2 * T, sizeof(ds_slot *))) ||
+	    !(p->free_pts = calloc(2 * T, sizeof(*p->free_pts)))) {
+		if (p) {
 			free(p->w);
+			free(p->queue);
+		}
 		free(p);
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for %d workers", n);
 	}
@@ -735,12 +813,19 @@ void ds_workers_destroy(ds_workers *p)
 		ds_slot *sl = p->j->buf[b].slots;
 		for (int t = 0; sl && t < p->j->o.clip_frames; t++) {
 			free(sl[t].pts);
-			fmt_chunk_free(&sl[t].enc_view);
-			fmt_chunk_free(&sl[t].enc_depth);
+			enc_free(sl[t].enc);
 		}
 		free(sl);
 		p->j->buf[b].slots = NULL;
 	}
+	while (p->free_enc) {
+		ds_enc *e = p->free_enc;
+		p->free_enc = e->next;
+		enc_free(e);
+	}
+	for (int i = 0; i < p->nfree_pts; i++)
+		free(p->free_pts[i].p);
+	free(p->free_pts);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->gpu_mu);
 	pthread_mutex_destroy(&p->fb_mu);
@@ -781,6 +866,37 @@ static int frame_queue(dataset_job *j, size_t f, svt_err *err)
 		j->cappfr = nc;
 	}
 	j->pfr[j->npfr++] = f;
+	return SVT_OK;
+}
+
+/* Slot s's share of the twin, once: its frame marked fused and queued, its points with it;
+ * then its point buffer goes back to the pool (the copy in the queue is the one fused). */
+static int slot_points_take(dataset_job *j, ds_slot *s, svt_err *err)
+{
+	if (s->taken)
+		return SVT_OK;
+	int rc = SVT_OK;
+	if (s->points) {
+		/* Fused once: a frame cut again after a reject in its clip adds nothing. */
+		j->points_done[s->k] = 1;
+		if ((rc = frame_queue(j, j->store_first + s->k, err)))
+			return rc;
+		if (s->depth_used) {
+			j->st.depth_frames++;
+			if ((rc = points_queue(j, s->pts, s->npts, err)))
+				return rc;
+		}
+	}
+	s->taken = 1;
+	ds_workers *p = j->workers;
+	if (s->pts) {
+		pthread_mutex_lock(&p->mu);
+		/* At most one buffer per slot exists, so the stack (2 T) has room. */
+		p->free_pts[p->nfree_pts++] = (struct pts_buf){s->pts, s->cappts};
+		pthread_mutex_unlock(&p->mu);
+		s->pts = NULL;
+		s->cappts = 0;
+	}
 	return SVT_OK;
 }
 
@@ -878,6 +994,7 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write,
 		s->vdepth = raw && B->clip_depth ? B->vdepth + t * depth_px : NULL;
 		s->view = raw ? B->views + t * view_bytes : NULL;
 		s->done = 0;
+		s->taken = 0;
 		if (B->stream) {
 			pano_view_setup(j, s);
 			slot_pose(j, B, t);
@@ -890,7 +1007,7 @@ int ds_views_submit(dataset_job *j, int b, const size_t *kidx, int T, int write,
 	return SVT_OK;
 }
 
-int ds_views_frame_wait(dataset_job *j, int b, int t)
+int ds_views_frame_wait(dataset_job *j, int b, int t, int *good, svt_err *err)
 {
 	ds_workers *p = j->workers;
 	ds_slot *s = &j->buf[b].slots[t];
@@ -898,20 +1015,25 @@ int ds_views_frame_wait(dataset_job *j, int b, int t)
 	pthread_mutex_lock(&p->mu);
 	while (!s->done)
 		pthread_cond_wait(&p->done, &p->mu);
-	int good = !s->rc && !s->failed && s->encoded;
+	*good = !s->rc && !s->failed && s->encoded;
 	pthread_mutex_unlock(&p->mu);
 	svt_gate_resume(j->gate, paused);
-	return good;
+	/* A good frame's points are queued now rather than with the clip (ds_views_wait does
+	 * the rest, in the same clip order), so its buffer serves the next frame. */
+	return *good ? slot_points_take(j, s, err) : SVT_OK;
 }
 
 int ds_views_frame_put(dataset_job *j, int b, int t, int depth, svt_err *err)
 {
 	const ds_buf *B = &j->buf[b];
-	const ds_slot *s = &B->slots[t];
+	ds_slot *s = &B->slots[t];
 	if (s->encoded) {
-		int rc = fmt_clip_frame_encoded(j->writer, t, &s->enc_view, err);
+		int rc = fmt_clip_frame_encoded(j->writer, t, &s->enc->view, err);
 		if (!rc && depth)
-			rc = fmt_clip_depth_encoded(j->writer, t, &s->enc_depth, err);
+			rc = fmt_clip_depth_encoded(j->writer, t, &s->enc->depth, err);
+		/* Stored (the writer copied the chunks into the shard) or failed (the writer
+		 * failed with it): either way the chunks are free for another frame. */
+		enc_give(j->workers, s);
 		return rc;
 	}
 	if (!B->views)
@@ -954,16 +1076,8 @@ int ds_views_wait(dataset_job *j, int b, int T, int *rejected, svt_err *err)
 			svt_log_warn("%s: %s", s->path, s->why);
 			ds_reject_late(j, s->k, s->fail_reason, s->why);
 			*rejected = 1;
-		} else if (s->points) {
-			/* Fused once: a frame cut again after a reject in its clip adds nothing. */
-			j->points_done[s->k] = 1;
-			if ((rc = frame_queue(j, j->store_first + s->k, err)))
-				return rc;
-			if (s->depth_used) {
-				j->st.depth_frames++;
-				if ((rc = points_queue(j, s->pts, s->npts, err)))
-					return rc;
-			}
+		} else if ((rc = slot_points_take(j, s, err))) {
+			return rc;
 		}
 	}
 	if (*rejected)
