@@ -188,22 +188,25 @@ void twin_map_apply(const twin_map *m, const double in[3], double out[3])
 		c[a] = (int)fl;
 		f[a] = u - fl;
 	}
-	/* The sums in locals: out might alias the nodes as far as the compiler knows, and a
-	 * store and reload per term made them a chain (the same terms in the same order). */
-	double o[3] = {0, 0, 0};
+	/* Three scalar sums, the terms in the same order as ever (corners dz, dy, dx; the
+	 * weight ((x * y) * z)): an array of sums indexed in a loop was kept in memory, a store
+	 * and a reload a term (4 % of a build with depth, on the last fusion's critical path). */
+	const double g[3][2] = {{1 - f[0], f[0]}, {1 - f[1], f[1]}, {1 - f[2], f[2]}};
+	const size_t sy = 3 * (size_t)m->n[0], sz = sy * (size_t)m->n[1];
+	const double *v0 = m->v + (size_t)c[2] * sz + (size_t)c[1] * sy + 3 * (size_t)c[0];
+	double o0 = 0, o1 = 0, o2 = 0;
 	for (int dz = 0; dz < 2; dz++)
 		for (int dy = 0; dy < 2; dy++)
 			for (int dx = 0; dx < 2; dx++) {
-				double w = (dx ? f[0] : 1 - f[0]) * (dy ? f[1] : 1 - f[1]) *
-					   (dz ? f[2] : 1 - f[2]);
-				const double *v =
-					m->v + 3 * (((size_t)(c[2] + dz) * m->n[1] + (c[1] + dy)) * m->n[0] +
-						    (c[0] + dx));
-				for (int a = 0; a < 3; a++)
-					o[a] += w * v[a];
+				double w = g[0][dx] * g[1][dy] * g[2][dz];
+				const double *v = v0 + dz * sz + dy * sy + 3 * dx;
+				o0 += w * v[0];
+				o1 += w * v[1];
+				o2 += w * v[2];
 			}
-	for (int a = 0; a < 3; a++)
-		out[a] = o[a];
+	out[0] = o0;
+	out[1] = o1;
+	out[2] = o2;
 }
 
 /* Grows the box lo..hi to hold p. fmin and fmax as glibc's x86-64 libm computes them for
