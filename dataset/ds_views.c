@@ -93,6 +93,7 @@ typedef struct ds_worker {
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
 	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
+	int map_kept;        /* map holds the current frame's rays (its colour view made them) */
 	uint8_t *view;       /* its frame's colour and depth views when the slot encodes */
 	float *vdepth;
 	/* CPU seconds of this worker's views (decode, colour and depth views) and of the depth
@@ -243,10 +244,11 @@ static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_e
 			rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth, ds, err);
 			gpu_unlock(w->pool);
 		} else {
-			/* The view's rays once, read at the depth map's size: the same bits as the
+			/* The view's rays, read at the depth map's size: the same bits as the
 			 * per-pixel reference (tests/test_gpu_view_map.c), without two scalar atan2
-			 * per pixel. */
-			rc = gpu_view_map_build(v, &w->map, err);
+			 * per pixel; the colour view left them in w->map (frame_run). */
+			if (!w->map_kept)
+				rc = gpu_view_map_build(v, &w->map, err);
 			if (!rc)
 				rc = gpu_view_depth_from_map(&w->map, &d, s->vdepth, ds, err);
 		}
@@ -455,8 +457,11 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		return;
 	}
 	pano_view_setup(j, s);
+	/* On the C path a frame with a depth view keeps the colour view's rays for it. */
+	w->map_kept = s->vdepth && !w->pool->serial_gpu;
 	gpu_lock(w->pool);
-	rc = gpu_view_from_equirect(j->gpu, &src, &s->v, &dst, &s->err);
+	rc = gpu_view_from_equirect_map(j->gpu, &src, &s->v, &dst, w->map_kept ? &w->map : NULL,
+					&s->err);
 	gpu_unlock(w->pool);
 	if (!rc && (s->points || s->vdepth))
 		rc = frame_depth(w, s, img, &s->err);

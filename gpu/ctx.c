@@ -194,6 +194,21 @@ int gpu_view_from_equirect(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v
 	return gpu_view_ref_run(src, v, dst, ctx ? ctx->cpu_threads : 1, err);
 }
 
+int gpu_view_from_equirect_map(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
+			       gpu_image *dst, gpu_view_map *map, svt_err *err)
+{
+	if (!map)
+		return gpu_view_from_equirect(ctx, src, v, dst, err);
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu) {
+		/* The device view computes its rays on the device: the map is built apart. */
+		int rc = gpu_view_from_equirect(ctx, src, v, dst, err);
+		return rc ? rc : gpu_view_map_build(v, map, err);
+	}
+#endif
+	return gpu_view_ref_run_map(src, v, dst, ctx ? ctx->cpu_threads : 1, map, err);
+}
+
 int gpu_ctx_fallback(gpu_ctx *ctx, int rc, const char *what, svt_err *err)
 {
 #ifdef SVT_HAVE_CUDA

@@ -472,6 +472,11 @@ typedef struct gpu_view_map {
 int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err);
 /* Frees the map's buffers and zeroes it; NULL is harmless. */
 void gpu_view_map_free(gpu_view_map *m);
+/* gpu_view_from_equirect that leaves the view's ray map in map as well (gpu_view_map_build's
+ * bits): on the C path the colour view computes those rays anyway, so a depth view of the
+ * same frame (gpu_view_depth_from_map) costs no second map. map NULL: the plain call. */
+int gpu_view_from_equirect_map(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
+			       gpu_image *dst, gpu_view_map *map, svt_err *err);
 /* The depth view of src through the map: the same output as gpu_view_depth_from_equirect_ref
  * for the view the map was built from, bit for bit (nearest sample, range -> z, 0 where the
  * source is invalid), without evaluating the map per pixel. C path; thread-safe. */

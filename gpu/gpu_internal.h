@@ -34,6 +34,12 @@ void gpu_view_to_gm(const gpu_view *v, int W, int H, gm_view *g);
 /* The C reference on `threads` threads (rows split in bands; output independent of it). */
 int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 		     svt_err *err);
+/* gpu_view_ref_run that also fills map (non-NULL) with the view's ray map, the bits of
+ * gpu_view_map_build, computed once for both (gpu_view_from_equirect_map). */
+int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+			 gpu_view_map *map, svt_err *err);
+/* view_map.c: m checked against v and sized for it (its contents left to the caller). */
+int gpu_view_map_reserve(const gpu_view *v, gpu_view_map *m, svt_err *err);
 
 /* After a CUDA call returned rc: 1 when it failed without losing the context (not sticky),
  * so the caller runs the C path for this call; logs why and clears err. 0 otherwise. */

@@ -162,12 +162,22 @@ typedef struct view_job {
 	atomic_int next; /* next band to take */
 	float *buf;      /* per part: 4 map rows, 4 tap-index rows of (width + 1), need flags */
 	size_t per_part; /* floats per part */
+	gpu_view_map *map; /* non-NULL: the rays of every row go there too (gpu_view_map) */
 } view_job;
 
 /* The SSE2 and AVX2 versions of gm_view_map / gm_footprint below (atan2_ps, sel, atan2_8,
  * sel8: gpu/gm_simd.h) use the same IEEE single operations in the same order (no FMA on
  * baseline x86-64), so they give bit-identical results to the scalar code in gpu_math.h that
  * the CUDA kernel runs. */
+
+/* Where a row's rays go as well when the view keeps its map (view_job.map): longitude,
+ * latitude and norm of the row's first n pixels (the map's width: the colour rows are one
+ * longer), y2 the row's y^2 for the norm, as gpu_view_map_build computes them. */
+typedef struct map_keep {
+	float *lon, *lat, *norm;
+	float y2;
+	int n;
+} map_keep;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VIEW_HAVE_AVX2 1
@@ -223,9 +233,10 @@ __attribute__((target("avx2"))) static void tap8_rgb_avx2(const gm_src *s, const
 	memcpy(out + 12, t + 16, 12);
 }
 
-/* Maps i in [0, n8) (n8 a multiple of 8) of row j. */
+/* Maps i in [0, n8) (n8 a multiple of 8) of row j; with k, its rays go to k too. */
 __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float bx, float by,
-							 float bz, int n8, float *col, float *row)
+							 float bz, int n8, float *col, float *row,
+							 const map_keep *k)
 {
 	const __m256 vbx = _mm256_set1_ps(bx), vby = _mm256_set1_ps(by), vbz = _mm256_set1_ps(bz);
 	const __m256 r0 = _mm256_set1_ps(g->R[0]), r3 = _mm256_set1_ps(g->R[3]);
@@ -241,9 +252,30 @@ __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float
 		__m256 dy = _mm256_add_ps(_mm256_mul_ps(r3, x), vby);
 		__m256 dz = _mm256_add_ps(_mm256_mul_ps(r6, x), vbz);
 		__m256 h = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dz, dz)));
-		_mm256_storeu_ps(col + i, _mm256_add_ps(_mm256_mul_ps(atan2_8(dx, dz), kc), oc));
-		_mm256_storeu_ps(row + i, _mm256_sub_ps(orow, _mm256_mul_ps(
-									atan2_8(_mm256_xor_ps(dy, sign), h), kr)));
+		__m256 lon = atan2_8(dx, dz), lat = atan2_8(_mm256_xor_ps(dy, sign), h);
+		_mm256_storeu_ps(col + i, _mm256_add_ps(_mm256_mul_ps(lon, kc), oc));
+		_mm256_storeu_ps(row + i, _mm256_sub_ps(orow, _mm256_mul_ps(lat, kr)));
+		if (k && i < k->n) {
+			/* The map's own rows are w long (n8 may reach w + 1: a masked tail) */
+			__m256 nrm = _mm256_sqrt_ps(_mm256_add_ps(
+				_mm256_add_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(k->y2)),
+				_mm256_set1_ps(1.0f)));
+			if (i + 8 <= k->n) {
+				_mm256_storeu_ps(k->lon + i, lon);
+				_mm256_storeu_ps(k->lat + i, lat);
+				_mm256_storeu_ps(k->norm + i, nrm);
+			} else {
+				float t[3][8];
+				_mm256_storeu_ps(t[0], lon);
+				_mm256_storeu_ps(t[1], lat);
+				_mm256_storeu_ps(t[2], nrm);
+				for (int q = 0; i + q < k->n; q++) {
+					k->lon[i + q] = t[0][q];
+					k->lat[i + q] = t[1][q];
+					k->norm[i + q] = t[2][q];
+				}
+			}
+		}
 	}
 }
 
@@ -254,16 +286,25 @@ static int cpu_has_avx2(void)
 }
 #endif
 
-/* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n). */
-static void map_row(const gm_view *g, int j, int n, float *col, float *row)
+/* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n); with map, row j of
+ * the view's ray map too (the same rays: the colour view and the depth view share them). */
+static void map_row(const gm_view *g, int j, int n, float *col, float *row, gpu_view_map *map)
 {
 	float bx, by, bz;
 	gm_view_rowbase(g, (float)j + 0.5f, &bx, &by, &bz);
+	map_keep keep, *k = NULL;
+	if (map && j < map->height) {
+		size_t o = (size_t)j * (size_t)map->width;
+		float y = GM_MUL((float)j + 0.5f - g->cy, g->ify);
+		keep = (map_keep){map->lon + o, map->lat + o, map->norm + o, GM_MUL(y, y),
+				  map->width};
+		k = &keep;
+	}
 	int i = 0;
 #ifdef VIEW_HAVE_AVX2
 	if (cpu_has_avx2()) {
 		i = n & ~7;
-		map_row_avx2(g, bx, by, bz, i, col, row);
+		map_row_avx2(g, bx, by, bz, i, col, row, k);
 	}
 #endif
 #ifdef __SSE2__
@@ -275,19 +316,41 @@ static void map_row(const gm_view *g, int j, int n, float *col, float *row)
 	const __m128 sign = _mm_set1_ps(-0.0f), four = _mm_set1_ps(4.0f);
 	/* exact: integers + 0.5 below 2^22 */
 	__m128 u = _mm_add_ps(_mm_setr_ps(0.5f, 1.5f, 2.5f, 3.5f), _mm_set1_ps((float)i));
-	for (; i + 4 <= n; i += 4, u = _mm_add_ps(u, four)) {
+	for (; i + 4 <= n && (!k || i + 4 <= k->n); i += 4, u = _mm_add_ps(u, four)) {
 		__m128 x = _mm_mul_ps(_mm_sub_ps(u, cx), ifx);
 		__m128 dx = _mm_add_ps(_mm_mul_ps(r0, x), vbx);
 		__m128 dy = _mm_add_ps(_mm_mul_ps(r3, x), vby);
 		__m128 dz = _mm_add_ps(_mm_mul_ps(r6, x), vbz);
 		__m128 h = _mm_sqrt_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_mul_ps(dz, dz)));
-		_mm_storeu_ps(col + i, _mm_add_ps(_mm_mul_ps(atan2_ps(dx, dz), kc), oc));
-		_mm_storeu_ps(row + i,
-			      _mm_sub_ps(orow, _mm_mul_ps(atan2_ps(_mm_xor_ps(dy, sign), h), kr)));
+		__m128 lon = atan2_ps(dx, dz), lat = atan2_ps(_mm_xor_ps(dy, sign), h);
+		_mm_storeu_ps(col + i, _mm_add_ps(_mm_mul_ps(lon, kc), oc));
+		_mm_storeu_ps(row + i, _mm_sub_ps(orow, _mm_mul_ps(lat, kr)));
+		if (k) {
+			_mm_storeu_ps(k->lon + i, lon);
+			_mm_storeu_ps(k->lat + i, lat);
+			_mm_storeu_ps(k->norm + i, _mm_sqrt_ps(_mm_add_ps(
+				_mm_add_ps(_mm_mul_ps(x, x), _mm_set1_ps(k->y2)), _mm_set1_ps(1.0f))));
+		}
 	}
 #endif
-	for (; i < n; i++)
-		gm_view_map(g, (float)i + 0.5f, bx, by, bz, col + i, row + i);
+	for (; i < n; i++) {
+		if (!k || i >= k->n) {
+			gm_view_map(g, (float)i + 0.5f, bx, by, bz, col + i, row + i);
+			continue;
+		}
+		/* gm_view_map's operations, the angles kept (gpu/view_map.c's scalar loop) */
+		float x = ((float)i + 0.5f - g->cx) * g->ifx;
+		float dx = GM_ADD(GM_MUL(g->R[0], x), bx);
+		float dy = GM_ADD(GM_MUL(g->R[3], x), by);
+		float dz = GM_ADD(GM_MUL(g->R[6], x), bz);
+		float h = sqrtf(GM_ADD(GM_MUL(dx, dx), GM_MUL(dz, dz)));
+		float lon = gm_atan2f(dx, dz), lat = gm_atan2f(-dy, h);
+		col[i] = GM_ADD(GM_MUL(lon, g->kc), g->oc);
+		row[i] = GM_SUB(g->orow, GM_MUL(lat, g->kr));
+		k->lon[i] = lon;
+		k->lat[i] = lat;
+		k->norm[i] = sqrtf(GM_ADD(GM_ADD(GM_MUL(x, x), k->y2), 1.0f));
+	}
 }
 
 /* need[i] = 1 where pixel i of the row needs the prefilter (footprint > GM_AA_STEP). */
@@ -527,10 +590,11 @@ static void view_band(view_job *J, int k, int j0, int j1)
 		    (size_t)s.H * s.stride < ((size_t)1 << 31) - 64;
 #endif
 	memset(need, 0, (size_t)w);
-	map_row(g, j0, n, c0, r0);
+	map_row(g, j0, n, c0, r0, J->map);
 	for (int j = j0; j < j1; j++) {
 		if (aa) {
-			map_row(g, j + 1, n, c1, r1);
+			/* Row j1 is the next band's first: its map row is that band's to write. */
+			map_row(g, j + 1, n, c1, r1, j + 1 < j1 ? J->map : NULL);
 			footprint_row(Wf, w, c0, r0, c1, r1, need);
 		}
 		if (fast)
@@ -577,7 +641,7 @@ static void view_band(view_job *J, int k, int j0, int j1)
 			r0 = r1;
 			r1 = t;
 		} else if (j + 1 < j1) {
-			map_row(g, j + 1, n, c0, r0);
+			map_row(g, j + 1, n, c0, r0, J->map);
 		}
 	}
 }
@@ -600,7 +664,15 @@ static void view_part(void *arg, int k)
 int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 		     svt_err *err)
 {
+	return gpu_view_ref_run_map(src, v, dst, threads, NULL, err);
+}
+
+int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+			 gpu_view_map *map, svt_err *err)
+{
 	int rc = gpu_view_check(src, v, dst, err);
+	if (!rc && map)
+		rc = gpu_view_map_reserve(v, map, err);
 	if (rc)
 		return rc;
 	view_job J;
@@ -608,6 +680,7 @@ int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, in
 	J.src = src;
 	J.v = v;
 	J.dst = dst;
+	J.map = map;
 	gpu_view_to_gm(v, src->width, src->height, &J.g);
 	J.parts = threads < 1 ? 1 : (threads > v->height ? v->height : threads);
 	/* One band per thread when single-threaded; else bands of at least 16 rows. */

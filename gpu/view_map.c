@@ -89,7 +89,7 @@ static void map_row(const gm_view *g, int j, int n, float *lon, float *lat, floa
 	}
 }
 
-int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err)
+int gpu_view_map_reserve(const gpu_view *v, gpu_view_map *m, svt_err *err)
 {
 	if (!v || !m)
 		return svt_err_set(err, SVT_E_INPUT, "view map: NULL argument");
@@ -111,6 +111,14 @@ int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err)
 	}
 	m->width = v->width;
 	m->height = v->height;
+	return SVT_OK;
+}
+
+int gpu_view_map_build(const gpu_view *v, gpu_view_map *m, svt_err *err)
+{
+	int rc = gpu_view_map_reserve(v, m, err);
+	if (rc)
+		return rc;
 	/* The source size only scales the map (kc, oc, kr, orow): any size gives the same rays. */
 	gm_view g;
 	gpu_view_to_gm(v, 2, 1, &g);

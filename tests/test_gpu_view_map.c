@@ -98,6 +98,57 @@ Test(view_map, depth_view_equals_the_reference)
 	gpu_view_map_free(NULL);
 }
 
+/* The colour view that keeps its rays (gpu_view_from_equirect_map, the C path of a frame with
+ * a depth view) cuts the same pixels as the plain call and leaves gpu_view_map_build's map,
+ * bit for bit: random views, bilinear and bicubic, antialiased or not, widths that end in
+ * every lane tail, one thread and three (bands of rows). */
+Test(view_map, colour_view_keeps_the_same_map)
+{
+	const int sizes[][2] = {{64, 32}, {161, 90}, {13, 5}, {203, 40}, {1279, 20}};
+	const int W = 512, H = 256;
+	uint8_t *pano = malloc((size_t)W * H * 3);
+	for (size_t i = 0; i < (size_t)W * H * 3; i++)
+		pano[i] = (uint8_t)(urand() * 256);
+	gpu_image src = {pano, W, H, 3, (size_t)W * 3};
+	gpu_ctx *ctx = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
+	gpu_view_map want = {0}, got = {0};
+	for (int c = 0; c < 20; c++) {
+		gpu_view v;
+		const int *sz = sizes[c % 5];
+		gpu_view_pinhole(&v, sz[0], sz[1], c % 2 ? 60.0 : 100.0);
+		gpu_view_rotation(360.0 * urand(), 60.0 * (urand() - 0.5), 20.0 * (urand() - 0.5), v.R);
+		v.interp = c % 4 == 3 ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
+		v.antialias = c % 3 != 0;
+		gpu_ctx_set_cpu_threads(ctx, c % 2 ? 3 : 1);
+		size_t n = (size_t)v.width * v.height;
+		uint8_t *a = malloc(3 * n), *b = malloc(3 * n);
+		gpu_image da = {a, v.width, v.height, 3, (size_t)v.width * 3};
+		gpu_image db = {b, v.width, v.height, 3, (size_t)v.width * 3};
+		cr_assert_eq(gpu_view_from_equirect_ref(&src, &v, &da, &err), 0, "%s", err.msg);
+		cr_assert_eq(gpu_view_from_equirect_map(ctx, &src, &v, &db, &got, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(gpu_view_map_build(&v, &want, &err), 0, "%s", err.msg);
+		cr_expect_eq(memcmp(a, b, 3 * n), 0, "case %d: the colour view differs", c);
+		cr_assert_eq(got.width, v.width);
+		cr_assert_eq(got.height, v.height);
+		size_t bad = 0;
+		for (size_t i = 0; i < n; i++)
+			bad += memcmp(&got.lon[i], &want.lon[i], 4) != 0 ||
+			       memcmp(&got.lat[i], &want.lat[i], 4) != 0 ||
+			       memcmp(&got.norm[i], &want.norm[i], 4) != 0;
+		cr_expect_eq(bad, 0, "case %d (%dx%d): %zu of %zu rays differ", c, v.width,
+			     v.height, bad, n);
+		free(a);
+		free(b);
+	}
+	gpu_view_map_free(&want);
+	gpu_view_map_free(&got);
+	gpu_ctx_destroy(ctx);
+	free(pano);
+}
+
 Test(view_map, bad_arguments)
 {
 	gpu_view v;
