@@ -277,6 +277,69 @@ int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_e
 	return svt_dir_sync_of(path, err);
 }
 
+int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *name,
+		     svt_err *err)
+{
+	const uint8_t *p = buf;
+	size_t done = 0, piece = (size_t)4 << 20;
+	while (done < n) {
+		size_t want = n - done < piece ? n - done : piece, len = want;
+		if (direct)
+			len = (want + SVT_BLOCK - 1) & ~(SVT_BLOCK - 1);
+		ssize_t put = pwrite(fd, p + done, len, (off_t)done);
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return svt_err_set(err, SVT_E_IO, "%s: cannot write %s",
+					   strerror(put < 0 ? errno : ENOSPC), name);
+		done += (size_t)put > want ? want : (size_t)put; /* past n: the last block's padding */
+	}
+	return SVT_OK;
+}
+
+int svt_file_write_atomic_direct(const char *path, const void *data, size_t size,
+				 svt_err *err)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
+	int fd = -1, direct = 0, rc;
+#ifdef O_DIRECT
+	if (((uintptr_t)data & (SVT_BLOCK - 1)) == 0) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+		direct = fd >= 0;
+	}
+#endif
+	if (fd < 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+	rc = svt_fd_write_all(fd, direct, data, size, tmp, err);
+	if (rc && direct && strstr(err ? err->msg : "", strerror(EINVAL))) {
+		/* O_DIRECT opened but refused on write (an alignment this file system wants):
+		 * the buffered write from the start. */
+		close(fd);
+		direct = 0;
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+			return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp,
+					   strerror(errno));
+		svt_err_clear(err);
+		rc = svt_fd_write_all(fd, 0, data, size, tmp, err);
+	}
+	if (!rc && direct && ftruncate(fd, (off_t)size) != 0)
+		rc = svt_err_set(err, SVT_E_IO, "cannot truncate %s: %s", tmp, strerror(errno));
+	if (!rc && fsync(fd) != 0)
+		rc = svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && !rc)
+		rc = svt_err_set(err, SVT_E_IO, "close of %s failed: %s", tmp, strerror(errno));
+	if (!rc && rename(tmp, path) != 0)
+		rc = svt_err_set(err, SVT_E_IO, "rename %s -> %s failed: %s", tmp, path,
+				 strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	return svt_dir_sync_of(path, err);
+}
+
 int svt_mkdirs(const char *path, svt_err *err)
 {
 	char buf[4096];

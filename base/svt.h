@@ -119,6 +119,22 @@ int svt_file_read(const char *path, size_t max_bytes, uint8_t **data, size_t *si
 /* Writes data to path atomically: path.tmp, fsync, rename, fsync of the directory. */
 int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_err *err);
 
+/* The same for a large buffer that can go to the disk without the page cache (O_DIRECT):
+ * copying it into fresh page-cache pages and writing those back costs more CPU than the
+ * write itself (100 MB of files: 0.27-0.32 s CPU buffered, 0.02 s direct, on this project's
+ * VMs). data must be SVT_BLOCK-aligned and readable up to size rounded up to SVT_BLOCK (the
+ * last block goes out whole; the file is then cut to size). Where the file system refuses
+ * O_DIRECT, the buffered write. */
+#define SVT_BLOCK ((size_t)4096)
+int svt_file_write_atomic_direct(const char *path, const void *data, size_t size,
+				 svt_err *err);
+
+/* Writes buf[0, n) to fd from offset 0 in pieces (pwrite; EINTR retried): with direct (fd
+ * opened O_DIRECT, buf as svt_file_write_atomic_direct asks), whole blocks, the last one
+ * padded (the caller cuts the file to n). An error names the file (name). */
+int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *name,
+		     svt_err *err);
+
 /* fsyncs the directory that holds path, so a rename into it is durable. */
 int svt_dir_sync_of(const char *path, svt_err *err);
 

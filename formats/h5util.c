@@ -619,22 +619,8 @@ static int image_write(int fd, int direct, const uint8_t *buf, size_t n, EVP_MD_
 	hash_job h = {buf, n, ctx, gate, 0};
 	pthread_t th;
 	int threaded = pthread_create(&th, NULL, hash_main, &h) == 0;
-	int paused = svt_gate_pause(gate), rc = SVT_OK;
-	size_t done = 0, piece = (size_t)4 << 20;
-	while (done < n) {
-		size_t want = n - done < piece ? n - done : piece, len = want;
-		if (direct)
-			len = (want + 4095) & ~(size_t)4095;
-		ssize_t put = pwrite(fd, buf + done, len, (off_t)done);
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put <= 0) {
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot write %s",
-					 strerror(put < 0 ? errno : ENOSPC), tmp);
-			break;
-		}
-		done += (size_t)put > want ? want : (size_t)put; /* past n: the last block's padding */
-	}
+	int paused = svt_gate_pause(gate);
+	int rc = svt_fd_write_all(fd, direct, buf, n, tmp, err);
 	/* Joined before the place is taken back: the hash may need that very place (a gate of
 	 * one, or every other place busy). */
 	if (threaded)

@@ -78,10 +78,11 @@ int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
 	size_t off = LAS_HEADER + vlrs, size = off + n * REC_LEN;
 	if (size > *cap || !*buf) {
 		/* a half more than asked: the next file of a fusion is often a little larger, and
-		 * pages never written are never faulted in */
-		size_t c = size + size / 2;
-		uint8_t *q = malloc(c);
-		if (!q)
+		 * pages never written are never faulted in; block-aligned and whole blocks, so the
+		 * file can be written from it directly (svt_file_write_atomic_direct) */
+		size_t c = (size + size / 2 + SVT_BLOCK - 1) & ~(SVT_BLOCK - 1);
+		void *q = NULL;
+		if (posix_memalign(&q, SVT_BLOCK, c) != 0)
 			return svt_err_set(err, SVT_E_NOMEM, "LAS: no memory for %zu points", n);
 		free(*buf);
 		*buf = q;

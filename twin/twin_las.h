@@ -22,8 +22,9 @@ int twin_las_encode(const twin_las_point *pts, size_t n, const char *wkt, const 
 		    double scale, uint8_t **out, size_t *nout, svt_err *err);
 /* twin_las_encode into a buffer the caller keeps between files: *buf (*cap bytes; NULL, 0 at
  * first) is replaced by a larger one when the file does not fit, *nout is the file's size. The
- * bytes are those twin_las_encode gives. On failure *buf stays the caller's, its bytes
- * undefined. */
+ * bytes are those twin_las_encode gives. A buffer this call allocates is SVT_BLOCK-aligned and
+ * whole blocks long (svt_file_write_atomic_direct can write it); free it with free(). On
+ * failure *buf stays the caller's, its bytes undefined. */
 int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
 			 const double offset[3], double scale, uint8_t **buf, size_t *cap,
 			 size_t *nout, svt_err *err);

@@ -988,7 +988,7 @@ static int tile_write(twin_store *s, twin_scratch *sc, int tx, int ty, const cha
 	if ((rc = twin_las_encode_into(lp, n, s->wkt, off, LAS_SCALE, &sc->las, &sc->las_cap, &nb,
 					err)) ||
 	    (rc = pts_path(s, file, p, sizeof(p), err)) ||
-	    (rc = svt_file_write_atomic(p, sc->las, nb, err)))
+	    (rc = svt_file_write_atomic_direct(p, sc->las, nb, err)))
 		goto done;
 done:
 	twin_map_free(&map);

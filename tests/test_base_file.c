@@ -1,0 +1,51 @@
+/* test_base_file.c: base's file writes. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/svt.h"
+
+/* svt_file_write_atomic_direct: the exact bytes and size (a size that ends inside a block: the
+ * padding written out is cut off), nothing left under .tmp, an unaligned buffer written the
+ * buffered way, and a directory that does not exist refused with SVT_E_IO. */
+Test(file, direct_atomic_write_keeps_exact_bytes)
+{
+	char dir[] = "/tmp/svt-direct-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	const size_t sizes[] = {1, 4095, 4096, 4097, 3 * 4096 + 123, (5u << 20) + 7};
+	size_t cap = ((5u << 20) + 8 + 2 * SVT_BLOCK) & ~(SVT_BLOCK - 1);
+	void *mem = NULL;
+	cr_assert_eq(posix_memalign(&mem, SVT_BLOCK, cap), 0);
+	uint8_t *buf = mem;
+	for (size_t i = 0; i < cap; i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 12));
+	for (int unaligned = 0; unaligned < 2; unaligned++)
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			char path[256], tmp[300];
+			snprintf(path, sizeof(path), "%s/f%zu.%d", dir, k, unaligned);
+			const uint8_t *src = buf + unaligned; /* +1: not block-aligned */
+			svt_err err = {0};
+			cr_assert_eq(svt_file_write_atomic_direct(path, src, sizes[k], &err), 0, "%s",
+				     err.msg);
+			uint8_t *back = NULL;
+			size_t n = 0;
+			cr_assert_eq(svt_file_read(path, (size_t)1 << 30, &back, &n, &err), 0, "%s",
+				     err.msg);
+			cr_expect_eq(n, sizes[k], "size %zu written as %zu", sizes[k], n);
+			cr_expect_eq(memcmp(back, src, n < sizes[k] ? n : sizes[k]), 0,
+				     "size %zu: bytes differ", sizes[k]);
+			free(back);
+			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+			cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
+			unlink(path);
+		}
+	svt_err err = {0};
+	char bad[300];
+	snprintf(bad, sizeof(bad), "%s/no/such/dir/f", dir);
+	cr_expect_eq(svt_file_write_atomic_direct(bad, buf, 10, &err), SVT_E_IO);
+	cr_expect(strstr(err.msg, "cannot create") != NULL, "%s", err.msg);
+	free(mem);
+	rmdir(dir);
+}
