@@ -1,6 +1,7 @@
 /* dl.c: libraries loaded on first use (svt_dl_load, base/svt.h). */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,18 @@ static void dl_list(const svt_dl *d, size_t nh, int pkg, const char *sep, char *
 	}
 }
 
+/* Records d's failure (code and message, cut to fit: the names at its start matter most). */
+static void dl_fail(svt_dl *d, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void dl_fail(svt_dl *d, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+	d->code = code;
+}
+
 /* Opens every library of d and resolves every name; on failure fills d->code and d->msg and
  * closes what it opened, so that no half-filled table is ever used. Under dl_lock. */
 static int dl_open(svt_dl *d)
@@ -51,22 +64,19 @@ static int dl_open(svt_dl *d)
 	void *h[DL_LIBS_MAX];
 	size_t nh = 0;
 	char list[256], pkg[128];
-	d->code = SVT_E_UNSUPPORTED;
 	for (; d->sonames[nh]; nh++) {
 		if (nh == DL_LIBS_MAX) {
-			d->code = SVT_E_INPUT;
-			snprintf(d->msg, sizeof(d->msg), "%s: over %d libraries", d->what,
-				 DL_LIBS_MAX);
+			dl_fail(d, SVT_E_INPUT, "%s: over %d libraries", d->what, DL_LIBS_MAX);
 			goto fail;
 		}
 		dlerror();
 		if (!(h[nh] = dlopen(d->sonames[nh], RTLD_NOW | RTLD_LOCAL))) {
 			const char *why = dlerror();
 			dl_package(d->sonames[nh], pkg, sizeof(pkg));
-			snprintf(d->msg, sizeof(d->msg),
-				 "%s needs %s, which does not load (%s): install the Debian "
-				 "package %s (scripts/install-deps.sh)",
-				 d->what, d->sonames[nh], why ? why : "dlopen failed", pkg);
+			dl_fail(d, SVT_E_UNSUPPORTED,
+				"%s needs %s, which does not load (%s): install the Debian "
+				"package %s (scripts/install-deps.sh)",
+				d->what, d->sonames[nh], why ? why : "dlopen failed", pkg);
 			goto fail;
 		}
 	}
@@ -80,10 +90,10 @@ static int dl_open(svt_dl *d)
 		 * one svtwin was compiled against. */
 		dl_list(d, nh, 0, ", ", list, sizeof(list));
 		dl_list(d, nh, 1, " ", pkg, sizeof(pkg));
-		snprintf(d->msg, sizeof(d->msg),
-			 "%s needs %s, which %s here lacks (not the build svtwin was compiled "
-			 "against): install the Debian package %s (scripts/install-deps.sh) or "
-			 "rebuild svtwin", d->what, d->names[i], list, pkg);
+		dl_fail(d, SVT_E_UNSUPPORTED,
+			"%s needs %s, which %s here lacks (not the build svtwin was compiled "
+			"against): install the Debian package %s (scripts/install-deps.sh) or "
+			"rebuild svtwin", d->what, d->names[i], list, pkg);
 		goto fail;
 	}
 	return 1;
