@@ -25,16 +25,28 @@ DISTRICTS ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_muni
 DONGS     ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_neighborhoods_geo_simple.json)
 FUZZ_SECONDS ?= 60
 
-PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc sqlite3 gdal
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc sqlite3
+# GDAL and FFmpeg are compiled against but not linked: the code that uses them loads them on
+# first use (svt_dl_load, base/dl.c), because mapping their ~150 dependent libraries cost
+# every process ~0.09 s at start (docs/architecture.md). The loader opens the SONAME of the
+# library the headers belong to, read here from the file -l would link: pkg-config's -L
+# first, then the compiler's search path (Debian's gdal.pc names a libdir without it).
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) gdal 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+soname = $(shell f=; for d in $(patsubst -L%,%,$(filter -L%,$(shell pkg-config --libs-only-L $(2) 2>/dev/null))); \
+	do [ -e $$d/lib$(1).so ] && f=$$d/lib$(1).so && break; done; \
+	readelf -d $${f:-$$($(CC) -print-file-name=lib$(1).so)} 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+soname_flag = $(if $(3),-DSVT_$(1)_SONAME=\"$(3)\")
+GDAL_SONAME := $(call soname,gdal,gdal)
+$(BUILD)/twin/twin_layer.o: CPPFLAGS += $(call soname_flag,GDAL,,$(GDAL_SONAME))
 
 CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= $(OPT) -g
 # -ffp-contract=off: parity between the C paths and the kernels needs uncontracted a*b+c on
 # every compiler (clang contracts by default); gpu/gpu_math.h refuses -ffast-math.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -ffp-contract=off -pthread $(SAN)
-LDLIBS   += $(PKG_LIBS) -lz -lm -pthread
+# -ldl: dlopen is in libc from glibc 2.34 (Debian 12), in libdl before.
+LDLIBS   += $(PKG_LIBS) -lz -lm -pthread -ldl
 
 # FFmpeg's libraries are optional (export/, docs/export.md): without them `svtwin export` says
 # what to install. FFMPEG=0 builds without them even when present.
@@ -42,7 +54,8 @@ FFMPEG_PKGS := libavformat libavcodec libswscale libavutil
 FFMPEG ?= $(shell pkg-config --exists $(FFMPEG_PKGS) 2>/dev/null && echo 1 || echo 0)
 ifeq ($(FFMPEG),1)
 CPPFLAGS += -DSVT_HAVE_FFMPEG=1 $(shell pkg-config --cflags $(FFMPEG_PKGS))
-LDLIBS   += $(shell pkg-config --libs $(FFMPEG_PKGS))
+FFMPEG_SONAMES := $(foreach p,$(FFMPEG_PKGS),$(call soname_flag,$(shell echo $(p:lib%=%) | tr a-z A-Z),,$(call soname,$(p:lib%=%),$(p))))
+$(BUILD)/export/video.o $(BUILD)/dataset/ds_import.o: CPPFLAGS += $(FFMPEG_SONAMES)
 endif
 
 MODULES := base ingest geo twin gpu formats export dataset

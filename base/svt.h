@@ -162,6 +162,42 @@ int svt_parse_double(const char *opt, const char *s, double min, double max, dou
 int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int *h,
 		   svt_err *err);
 
+/* ---- Libraries loaded on first use ------------------------------------------------------
+ * GDAL and FFmpeg are dlopen'd by the code that uses them, the first time it runs, instead of
+ * being linked: the dynamic loader maps their ~150 dependent libraries at every start, which
+ * cost each svtwin process (the program, every test binary) ~0.09 s it mostly never used.
+ * A user keeps one svt_dl per library (or family: FFmpeg's four) in static storage:
+ *
+ *     static const char *const sonames[] = {SVT_GDAL_SONAME, NULL};
+ *     static const char *const names[] = {"GDALOpenEx", ...};
+ *     static void *fns[SVT_ARRAY_LEN(names)];
+ *     static svt_dl gdal = SVT_DL_INIT("reading layers", sonames, names, fns);
+ *
+ * and calls svt_dl_load(&gdal, err) in every entry point that reaches the library, before
+ * using any fns[i]. The sonames come from the build (the Makefile reads the SONAME of the
+ * library the headers belong to), so the pointers are typed from the same release's headers. */
+typedef struct svt_dl {
+	const char *what;            /* what needs it, for the message ("reading layers") */
+	const char *const *sonames;  /* NULL-terminated: what dlopen loads, every one of them */
+	const char *const *names;    /* n symbol names, each looked up in sonames' order */
+	void **fns;                  /* n slots, filled in names' order */
+	size_t n;
+	/* The loader's own, zero at first: 0 not tried, 1 loaded, -1 failed (code, msg). */
+	int state;
+	int code;
+	char msg[SVT_ERR_MSG_MAX];
+} svt_dl;
+#define SVT_DL_INIT(what, sonames, names, fns) \
+	{(what), (sonames), (names), (fns), sizeof(names) / sizeof((names)[0]), 0, 0, {0}}
+
+/* Loads d's libraries once per process (dlopen RTLD_NOW | RTLD_LOCAL, never closed once
+ * loaded) and fills d->fns; thread-safe (the first caller loads, the others wait for it; a
+ * later call costs one atomic load). 0 when every symbol resolved; otherwise
+ * SVT_E_UNSUPPORTED with a message naming what needs the library, the library that does not
+ * load or the symbol none has, and the Debian package to install; every later call fails the
+ * same way (no retry: a library does not appear while a process runs). */
+int svt_dl_load(svt_dl *d, svt_err *err);
+
 #define SVT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

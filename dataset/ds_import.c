@@ -13,6 +13,41 @@
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 
+/* FFmpeg, loaded on first use: every function this file calls, per library, resolved by
+ * svt_dl_load from the libraries the headers belong to (their SONAMEs from the Makefile). The
+ * program does not link them, so processes that read no video do not pay for mapping them
+ * and their dependencies at start. Calls read AV(f)(...): one written without it does not
+ * link, so none bypasses the table. */
+#if !defined(SVT_AVUTIL_SONAME) || !defined(SVT_AVCODEC_SONAME) || \
+	!defined(SVT_AVFORMAT_SONAME) || !defined(SVT_SWSCALE_SONAME)
+#error "SVT_AV*_SONAME and SVT_SWSCALE_SONAME (FFmpeg's SONAMEs) come from the Makefile"
+#endif
+#define AVUTIL_FNS(X) \
+	X(av_frame_alloc) X(av_frame_free) X(av_frame_unref)
+#define SWSCALE_FNS(X) \
+	X(sws_getCachedContext) X(sws_scale) X(sws_freeContext)
+#define AVCODEC_FNS(X) \
+	X(av_packet_alloc) X(av_packet_free) X(av_packet_unref) X(avcodec_find_decoder) \
+	X(avcodec_alloc_context3) X(avcodec_parameters_to_context) X(avcodec_open2) \
+	X(avcodec_send_packet) X(avcodec_receive_frame) X(avcodec_free_context)
+#define AVFORMAT_FNS(X) \
+	X(avformat_open_input) X(avformat_find_stream_info) X(av_find_best_stream) \
+	X(av_read_frame) X(avformat_close_input)
+#define FF_FNS(X) AVUTIL_FNS(X) SWSCALE_FNS(X) AVCODEC_FNS(X) AVFORMAT_FNS(X)
+#define X(f) FN_##f,
+enum { FF_FNS(X) FF_NFNS };
+#undef X
+#define X(f) #f,
+static const char *const ff_names[] = {FF_FNS(X)};
+#undef X
+/* In the order they depend on each other; each symbol is taken from the first that has it. */
+static const char *const ff_sonames[] = {SVT_AVUTIL_SONAME, SVT_SWSCALE_SONAME,
+					 SVT_AVCODEC_SONAME, SVT_AVFORMAT_SONAME, NULL};
+static void *ff_fns[FF_NFNS];
+static svt_dl ff_dl = SVT_DL_INIT("reading videos (svtwin import)", ff_sonames, ff_names, ff_fns);
+/* f's pointer, typed from its declaration in FFmpeg's headers. */
+#define AV(f) ((__typeof__(&f))ff_fns[FN_##f])
+
 /* Decodes every frame of path into rgb (T x H x W x 3, scaled to W x H); *n: frames found
  * (decoding stops with an error past T). */
 static int video_read(const char *path, int T, int H, int W, uint8_t *rgb, int *n,
@@ -20,8 +55,8 @@ static int video_read(const char *path, int T, int H, int W, uint8_t *rgb, int *
 {
 	AVFormatContext *fc = NULL;
 	AVCodecContext *cc = NULL;
-	AVFrame *fr = av_frame_alloc();
-	AVPacket *pk = av_packet_alloc();
+	AVFrame *fr = AV(av_frame_alloc)();
+	AVPacket *pk = AV(av_packet_alloc)();
 	struct SwsContext *sws = NULL;
 	int rc = SVT_OK, si = -1;
 	*n = 0;
@@ -29,55 +64,56 @@ static int video_read(const char *path, int T, int H, int W, uint8_t *rgb, int *
 		rc = svt_err_set(err, SVT_E_NOMEM, "%s: decoder", path);
 		goto cleanup;
 	}
-	if (avformat_open_input(&fc, path, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
-	    (si = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+	if (AV(avformat_open_input)(&fc, path, NULL, NULL) < 0 ||
+	    AV(avformat_find_stream_info)(fc, NULL) < 0 ||
+	    (si = AV(av_find_best_stream)(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
 		rc = svt_err_set(err, SVT_E_FORMAT, "%s: not a video FFmpeg can read", path);
 		goto cleanup;
 	}
-	const AVCodec *dec = avcodec_find_decoder(fc->streams[si]->codecpar->codec_id);
-	if (!dec || !(cc = avcodec_alloc_context3(dec)) ||
-	    avcodec_parameters_to_context(cc, fc->streams[si]->codecpar) < 0 ||
-	    avcodec_open2(cc, dec, NULL) < 0) {
+	const AVCodec *dec = AV(avcodec_find_decoder)(fc->streams[si]->codecpar->codec_id);
+	if (!dec || !(cc = AV(avcodec_alloc_context3)(dec)) ||
+	    AV(avcodec_parameters_to_context)(cc, fc->streams[si]->codecpar) < 0 ||
+	    AV(avcodec_open2)(cc, dec, NULL) < 0) {
 		rc = svt_err_set(err, SVT_E_UNSUPPORTED, "%s: no decoder for its codec", path);
 		goto cleanup;
 	}
 	int flushing = 0;
 	while (!rc) {
-		int r = flushing ? 0 : av_read_frame(fc, pk);
+		int r = flushing ? 0 : AV(av_read_frame)(fc, pk);
 		if (r < 0) {
 			flushing = 1;
-			avcodec_send_packet(cc, NULL);
+			AV(avcodec_send_packet)(cc, NULL);
 		} else if (!flushing) {
-			if (pk->stream_index == si && avcodec_send_packet(cc, pk) < 0)
+			if (pk->stream_index == si && AV(avcodec_send_packet)(cc, pk) < 0)
 				rc = svt_err_set(err, SVT_E_FORMAT, "%s: a packet does not decode", path);
-			av_packet_unref(pk);
+			AV(av_packet_unref)(pk);
 		}
-		while (!rc && avcodec_receive_frame(cc, fr) == 0) {
+		while (!rc && AV(avcodec_receive_frame)(cc, fr) == 0) {
 			if (*n >= T) {
 				rc = svt_err_set(err, SVT_E_INPUT, "%s: more than the clip's %d frames",
 						 path, T);
 				break;
 			}
-			sws = sws_getCachedContext(sws, fr->width, fr->height, fr->format, W, H,
+			sws = AV(sws_getCachedContext)(sws, fr->width, fr->height, fr->format, W, H,
 						   AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL, NULL, NULL);
 			uint8_t *dst[1] = {rgb + (size_t)(*n) * H * W * 3};
 			int ls[1] = {W * 3};
-			if (!sws || sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0,
-					      fr->height, dst, ls) != H)
+			if (!sws || AV(sws_scale)(sws, (const uint8_t *const *)fr->data,
+						  fr->linesize, 0, fr->height, dst, ls) != H)
 				rc = svt_err_set(err, SVT_E_FORMAT, "%s: frame %d cannot be converted",
 						 path, *n);
 			(*n)++;
-			av_frame_unref(fr);
+			AV(av_frame_unref)(fr);
 		}
 		if (flushing)
 			break;
 	}
 cleanup:
-	sws_freeContext(sws);
-	avcodec_free_context(&cc);
-	avformat_close_input(&fc);
-	av_packet_free(&pk);
-	av_frame_free(&fr);
+	AV(sws_freeContext)(sws);
+	AV(avcodec_free_context)(&cc);
+	AV(avformat_close_input)(&fc);
+	AV(av_packet_free)(&pk);
+	AV(av_frame_free)(&fr);
 	return rc;
 }
 #endif
@@ -93,7 +129,9 @@ int dataset_densify_import(const char *dir, const char *const *videos, size_t n,
 #else
 	char mpath[4096];
 	size_t total = 0;
-	int rc = svt_path_join(mpath, sizeof(mpath), dir, "master.h5", err);
+	int rc = svt_dl_load(&ff_dl, err);
+	if (!rc)
+		rc = svt_path_join(mpath, sizeof(mpath), dir, "master.h5", err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		/* The clip is the video's file name without its extension. */
 		const char *base = strrchr(videos[i], '/');

@@ -69,7 +69,7 @@ int export_cosmos_run(const char *dataset, const char *out_dir, const export_opt
 
 /* ---- Video (FFmpeg) ---------------------------------------------------------------------- */
 
-/* 1 when the build links FFmpeg's libraries. */
+/* 1 when the build has FFmpeg and its libraries load here (they are loaded on first use). */
 int export_video_available(void);
 
 typedef struct export_video export_video;

@@ -56,6 +56,45 @@ void export_video_abort(export_video *v)
 #include <libswscale/swscale.h>
 #include <pthread.h>
 
+/* FFmpeg, loaded on first use: every function this file calls, per library, resolved by
+ * svt_dl_load from the libraries the headers belong to (their SONAMEs from the Makefile). The
+ * program does not link them, so processes that encode no video do not pay for mapping them
+ * and their dependencies at start. Calls read AV(f)(...): one written without it does not
+ * link, so none bypasses the table. */
+#if !defined(SVT_AVUTIL_SONAME) || !defined(SVT_AVCODEC_SONAME) || \
+	!defined(SVT_AVFORMAT_SONAME) || !defined(SVT_SWSCALE_SONAME)
+#error "SVT_AV*_SONAME and SVT_SWSCALE_SONAME (FFmpeg's SONAMEs) come from the Makefile"
+#endif
+#define AVUTIL_FNS(X) \
+	X(av_log_get_level) X(av_log_set_level) X(av_strerror) X(av_d2q) X(av_dict_set) \
+	X(av_dict_free) X(av_frame_alloc) X(av_frame_get_buffer) X(av_frame_make_writable) \
+	X(av_frame_free)
+#define SWSCALE_FNS(X) \
+	X(sws_getContext) X(sws_scale) X(sws_freeContext)
+#define AVCODEC_FNS(X) \
+	X(avcodec_find_encoder_by_name) X(avcodec_alloc_context3) X(avcodec_open2) \
+	X(avcodec_free_context) X(avcodec_receive_packet) X(avcodec_send_frame) \
+	X(avcodec_parameters_from_context) X(av_packet_alloc) X(av_packet_free) \
+	X(av_packet_unref) X(av_packet_rescale_ts)
+#define AVFORMAT_FNS(X) \
+	X(avformat_alloc_output_context2) X(avformat_new_stream) X(avio_open) \
+	X(avformat_write_header) X(av_interleaved_write_frame) X(av_write_trailer) \
+	X(avio_closep) X(avformat_free_context)
+#define FF_FNS(X) AVUTIL_FNS(X) SWSCALE_FNS(X) AVCODEC_FNS(X) AVFORMAT_FNS(X)
+#define X(f) FN_##f,
+enum { FF_FNS(X) FF_NFNS };
+#undef X
+#define X(f) #f,
+static const char *const ff_names[] = {FF_FNS(X)};
+#undef X
+/* In the order they depend on each other; each symbol is taken from the first that has it. */
+static const char *const ff_sonames[] = {SVT_AVUTIL_SONAME, SVT_SWSCALE_SONAME,
+					 SVT_AVCODEC_SONAME, SVT_AVFORMAT_SONAME, NULL};
+static void *ff_fns[FF_NFNS];
+static svt_dl ff_dl = SVT_DL_INIT("encoding videos (svtwin export)", ff_sonames, ff_names, ff_fns);
+/* f's pointer, typed from its declaration in FFmpeg's headers. */
+#define AV(f) ((__typeof__(&f))ff_fns[FN_##f])
+
 struct export_video {
 	AVFormatContext *fmt;
 	AVCodecContext *enc;
@@ -69,9 +108,10 @@ struct export_video {
 	char path[4096];
 };
 
+/* Built with FFmpeg, and its libraries load here. */
 int export_video_available(void)
 {
-	return 1;
+	return svt_dl_load(&ff_dl, NULL) == SVT_OK;
 }
 
 static int nvenc_ok;
@@ -82,19 +122,19 @@ static void nvenc_probe(void)
 	/* FFmpeg lists h264_nvenc whenever it was built with it; it only opens with a driver
 	 * (libcuda, libnvidia-encode) and an NVENC engine (not every GPU has one: H100 and H200
 	 * do not), so "auto" tries a tiny session once, quietly. */
-	const AVCodec *c = avcodec_find_encoder_by_name("h264_nvenc");
-	AVCodecContext *e = c ? avcodec_alloc_context3(c) : NULL;
+	const AVCodec *c = AV(avcodec_find_encoder_by_name)("h264_nvenc");
+	AVCodecContext *e = c ? AV(avcodec_alloc_context3)(c) : NULL;
 	if (!e)
 		return;
 	e->width = 256;
 	e->height = 144;
 	e->pix_fmt = AV_PIX_FMT_YUV420P;
 	e->time_base = (AVRational){1, 16};
-	int level = av_log_get_level();
-	av_log_set_level(AV_LOG_QUIET);
-	nvenc_ok = avcodec_open2(e, c, NULL) == 0;
-	av_log_set_level(level);
-	avcodec_free_context(&e);
+	int level = AV(av_log_get_level)();
+	AV(av_log_set_level)(AV_LOG_QUIET);
+	nvenc_ok = AV(avcodec_open2)(e, c, NULL) == 0;
+	AV(av_log_set_level)(level);
+	AV(avcodec_free_context)(&e);
 }
 
 static int nvenc_opens(void)
@@ -107,14 +147,14 @@ const char *export_video_encoder(const export_opts *o)
 {
 	const char *name = o && o->encoder ? o->encoder : "libx264";
 	if (!strcmp(name, "auto"))
-		return nvenc_opens() ? "h264_nvenc" : "libx264";
+		return export_video_available() && nvenc_opens() ? "h264_nvenc" : "libx264";
 	return name;
 }
 
 static int av_fail(svt_err *err, int averr, const char *path, const char *what)
 {
 	char msg[AV_ERROR_MAX_STRING_SIZE] = "";
-	av_strerror(averr, msg, sizeof(msg));
+	AV(av_strerror)(averr, msg, sizeof(msg));
 	return svt_err_set(err, SVT_E_IO, "%s: %s: %s", path, what, msg);
 }
 
@@ -126,7 +166,7 @@ static AVRational fps_rational(double fps)
 		if (fps > ntsc - 1e-4 && fps < ntsc + 1e-4)
 			return (AVRational){k * 1000, 1001};
 	}
-	AVRational q = av_d2q(fps, 1000000);
+	AVRational q = AV(av_d2q)(fps, 1000000);
 	if (q.num <= 0 || q.den <= 0)
 		q = (AVRational){(int)(fps * 1000 + 0.5), 1000};
 	return q;
@@ -136,15 +176,15 @@ static AVRational fps_rational(double fps)
 static int drain(export_video *v, svt_err *err)
 {
 	for (;;) {
-		int r = avcodec_receive_packet(v->enc, v->pkt);
+		int r = AV(avcodec_receive_packet)(v->enc, v->pkt);
 		if (r == AVERROR(EAGAIN) || r == AVERROR_EOF)
 			return SVT_OK;
 		if (r < 0)
 			return av_fail(err, r, v->path, "encode");
-		av_packet_rescale_ts(v->pkt, v->enc->time_base, v->st->time_base);
+		AV(av_packet_rescale_ts)(v->pkt, v->enc->time_base, v->st->time_base);
 		v->pkt->stream_index = v->st->index;
-		r = av_interleaved_write_frame(v->fmt, v->pkt);
-		av_packet_unref(v->pkt);
+		r = AV(av_interleaved_write_frame)(v->fmt, v->pkt);
+		AV(av_packet_unref)(v->pkt);
 		if (r < 0)
 			return av_fail(err, r, v->path, "write");
 	}
@@ -157,9 +197,11 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 	if (W < 2 || H < 2 || W % 2 || H % 2 || !(fps > 0) || fps > 1000)
 		return svt_err_set(err, SVT_E_INPUT, "%s: %dx%d at %g fps (yuv420p needs even sizes)",
 				   path, W, H, fps);
-	int rc = SVT_OK, r;
+	int rc = svt_dl_load(&ff_dl, err), r;
+	if (rc)
+		return rc;
 	/* FFmpeg's own chatter (x264's statistics) only with -v. */
-	av_log_set_level(svt_log_level() >= 2 ? AV_LOG_INFO : AV_LOG_ERROR);
+	AV(av_log_set_level)(svt_log_level() >= 2 ? AV_LOG_INFO : AV_LOG_ERROR);
 	const char *name = export_video_encoder(o);
 	AVDictionary *opt = NULL;
 	export_video *v = calloc(1, sizeof(*v));
@@ -168,7 +210,7 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	v->W = W;
 	v->H = H;
-	const AVCodec *codec = avcodec_find_encoder_by_name(name);
+	const AVCodec *codec = AV(avcodec_find_encoder_by_name)(name);
 	if (!codec || codec->id != AV_CODEC_ID_H264) {
 		rc = svt_err_set(err, SVT_E_UNSUPPORTED, "FFmpeg offers no H.264 encoder '%s'%s", name,
 				 !strcmp(name, "libx264") ? " (an FFmpeg built without x264: "
@@ -176,15 +218,15 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 		goto cleanup;
 	}
 	/* The container is named, not guessed: callers write NAME.mp4.tmp. */
-	if ((r = avformat_alloc_output_context2(&v->fmt, NULL, "mp4", path)) < 0) {
+	if ((r = AV(avformat_alloc_output_context2)(&v->fmt, NULL, "mp4", path)) < 0) {
 		rc = av_fail(err, r, path, "mp4 muxer");
 		goto cleanup;
 	}
 	AVRational rate = fps_rational(fps);
-	v->enc = avcodec_alloc_context3(codec);
-	v->st = avformat_new_stream(v->fmt, NULL);
-	v->frame = av_frame_alloc();
-	v->pkt = av_packet_alloc();
+	v->enc = AV(avcodec_alloc_context3)(codec);
+	v->st = AV(avformat_new_stream)(v->fmt, NULL);
+	v->frame = AV(av_frame_alloc)();
+	v->pkt = AV(av_packet_alloc)();
 	if (!v->enc || !v->st || !v->frame || !v->pkt) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "%s: encoder", path);
 		goto cleanup;
@@ -204,35 +246,35 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 	char crf[16];
 	snprintf(crf, sizeof(crf), "%d", o ? o->crf : 18);
 	if (!strcmp(name, "h264_nvenc")) {
-		av_dict_set(&opt, "rc", "vbr", 0);
-		av_dict_set(&opt, "cq", crf, 0);
+		AV(av_dict_set)(&opt, "rc", "vbr", 0);
+		AV(av_dict_set)(&opt, "cq", crf, 0);
 		v->enc->bit_rate = 0;
 	} else {
-		av_dict_set(&opt, "crf", crf, 0);
+		AV(av_dict_set)(&opt, "crf", crf, 0);
 	}
 	if (o && o->preset)
-		av_dict_set(&opt, "preset", o->preset, 0);
-	if ((r = avcodec_open2(v->enc, codec, &opt)) < 0) {
+		AV(av_dict_set)(&opt, "preset", o->preset, 0);
+	if ((r = AV(avcodec_open2)(v->enc, codec, &opt)) < 0) {
 		/* An encoder that does not open (nvenc without a GPU or driver) fails every clip
 		 * alike: unsupported here, not an I/O error of this file. */
 		char msg[AV_ERROR_MAX_STRING_SIZE] = "";
-		av_strerror(r, msg, sizeof(msg));
+		AV(av_strerror)(r, msg, sizeof(msg));
 		rc = svt_err_set(err, SVT_E_UNSUPPORTED, "encoder %s does not open here: %s%s", name,
 				 msg, strcmp(name, "libx264") ? " (--encoder libx264 or auto)" : "");
 		goto cleanup;
 	}
-	if ((r = avcodec_parameters_from_context(v->st->codecpar, v->enc)) < 0) {
+	if ((r = AV(avcodec_parameters_from_context)(v->st->codecpar, v->enc)) < 0) {
 		rc = av_fail(err, r, path, "stream parameters");
 		goto cleanup;
 	}
 	v->st->time_base = v->enc->time_base;
 	v->st->avg_frame_rate = rate;
 	v->st->r_frame_rate = rate;
-	if ((r = avio_open(&v->fmt->pb, path, AVIO_FLAG_WRITE)) < 0) {
+	if ((r = AV(avio_open)(&v->fmt->pb, path, AVIO_FLAG_WRITE)) < 0) {
 		rc = av_fail(err, r, path, "open");
 		goto cleanup;
 	}
-	if ((r = avformat_write_header(v->fmt, NULL)) < 0) {
+	if ((r = AV(avformat_write_header)(v->fmt, NULL)) < 0) {
 		rc = av_fail(err, r, path, "mp4 header");
 		goto cleanup;
 	}
@@ -240,18 +282,18 @@ int export_video_open(const char *path, int W, int H, double fps, const export_o
 	v->frame->format = AV_PIX_FMT_YUV420P;
 	v->frame->width = W;
 	v->frame->height = H;
-	if ((r = av_frame_get_buffer(v->frame, 0)) < 0) {
+	if ((r = AV(av_frame_get_buffer)(v->frame, 0)) < 0) {
 		rc = av_fail(err, r, path, "frame");
 		goto cleanup;
 	}
-	v->sws = sws_getContext(W, H, AV_PIX_FMT_RGB24, W, H, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL,
-				NULL, NULL);
+	v->sws = AV(sws_getContext)(W, H, AV_PIX_FMT_RGB24, W, H, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
+				    NULL, NULL, NULL);
 	if (!v->sws) {
 		rc = svt_err_set(err, SVT_E_UNSUPPORTED, "%s: swscale RGB24 -> YUV420P", path);
 		goto cleanup;
 	}
 cleanup:
-	av_dict_free(&opt);
+	AV(av_dict_free)(&opt);
 	if (rc)
 		export_video_abort(v);
 	else
@@ -263,14 +305,14 @@ int export_video_frame(export_video *v, const uint8_t *rgb, svt_err *err)
 {
 	if (!v || !rgb)
 		return svt_err_set(err, SVT_E_INPUT, "export_video_frame: NULL argument");
-	int r = av_frame_make_writable(v->frame);
+	int r = AV(av_frame_make_writable)(v->frame);
 	if (r < 0)
 		return av_fail(err, r, v->path, "frame");
 	const uint8_t *src[1] = {rgb};
 	int stride[1] = {3 * v->W};
-	sws_scale(v->sws, src, stride, 0, v->H, v->frame->data, v->frame->linesize);
+	AV(sws_scale)(v->sws, src, stride, 0, v->H, v->frame->data, v->frame->linesize);
 	v->frame->pts = v->pts++;
-	if ((r = avcodec_send_frame(v->enc, v->frame)) < 0)
+	if ((r = AV(avcodec_send_frame)(v->enc, v->frame)) < 0)
 		return av_fail(err, r, v->path, "encode");
 	return drain(v, err);
 }
@@ -280,14 +322,14 @@ int export_video_close(export_video *v, svt_err *err)
 	if (!v)
 		return svt_err_set(err, SVT_E_INPUT, "export_video_close: NULL");
 	int rc = SVT_OK, r;
-	if ((r = avcodec_send_frame(v->enc, NULL)) < 0)
+	if ((r = AV(avcodec_send_frame)(v->enc, NULL)) < 0)
 		rc = av_fail(err, r, v->path, "flush");
 	if (!rc)
 		rc = drain(v, err);
-	if (!rc && (r = av_write_trailer(v->fmt)) < 0)
+	if (!rc && (r = AV(av_write_trailer)(v->fmt)) < 0)
 		rc = av_fail(err, r, v->path, "mp4 trailer");
 	v->header_written = 0;
-	if (!rc && (r = avio_closep(&v->fmt->pb)) < 0)
+	if (!rc && (r = AV(avio_closep)(&v->fmt->pb)) < 0)
 		rc = av_fail(err, r, v->path, "close");
 	export_video_abort(v);
 	return rc;
@@ -298,12 +340,12 @@ void export_video_abort(export_video *v)
 	if (!v)
 		return;
 	if (v->fmt && v->fmt->pb)
-		avio_closep(&v->fmt->pb);
-	sws_freeContext(v->sws);
-	av_frame_free(&v->frame);
-	av_packet_free(&v->pkt);
-	avcodec_free_context(&v->enc);
-	avformat_free_context(v->fmt);
+		AV(avio_closep)(&v->fmt->pb);
+	AV(sws_freeContext)(v->sws);
+	AV(av_frame_free)(&v->frame);
+	AV(av_packet_free)(&v->pkt);
+	AV(avcodec_free_context)(&v->enc);
+	AV(avformat_free_context)(v->fmt);
 	free(v);
 }
 

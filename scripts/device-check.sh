@@ -31,6 +31,9 @@ prepare() {
 	local O="$D-obj"
 	# FFMPEG=0: the export is not part of the device check, and FFmpeg's libraries (x264,
 	# x265, zvbi, ...) alone would push the payload past the 64 MiB a run can carry.
+	# GDAL does not travel either: it is loaded on first use (docs/architecture.md), so ldd
+	# below does not list it, and no check reads a layer (no --districts, --dongs, store
+	# layers). A check that needs it must copy libgdal.so.32 and its ldd list explicitly.
 	make SVT_DEPS_OK=1 BUILD="$O" CUDA=1 FFMPEG=0 -j2 "$O/svtwin" "$O/svtwin-samples" \
 		$(for t in $GPU_TESTS $OTHER_TESTS; do echo "$O/tests/$t"; done)
 	rm -rf "$D" && mkdir -p "$D"
@@ -110,6 +113,7 @@ run() {
 		say "gpu: NONE (no nvidia-smi or no device): every CUDA test below skips, the builds run on the CPU"
 		gpu=0
 	fi
+	# What ldd sees; GDAL and FFmpeg are dlopen'd on first use and not among them.
 	missing=$(for b in "$D"/bin/svtwin* "$D"/bin/tests/*; do ldd "$b"; done | grep 'not found' | sort -u)
 	[ -n "$missing" ] && say "libraries missing: $missing"
 

@@ -26,6 +26,46 @@
 #include "twin/twin.h"
 #include "twin/twin_internal.h"
 
+/* ---- GDAL, loaded on first use ------------------------------------------------------------
+ * Every GDAL/OGR/OSR/CPL function this file calls, resolved by svt_dl_load from the libgdal the
+ * headers belong to (SVT_GDAL_SONAME, from the Makefile); the program does not link it, so
+ * processes that read no layer do not pay for mapping it and its ~150 dependencies. Calls
+ * read GDAL(f)(...): a call written without it does not link, so none bypasses the table. */
+#ifndef SVT_GDAL_SONAME
+#error "SVT_GDAL_SONAME (the SONAME of libgdal, e.g. \"libgdal.so.32\") comes from the Makefile"
+#endif
+#define GDAL_FNS(X) \
+	X(GDALAllRegister) X(GDALClose) X(GDALDatasetGetLayer) X(GDALDatasetGetLayerByName) \
+	X(GDALOpenEx) \
+	X(OGR_FD_GetFieldCount) X(OGR_FD_GetFieldDefn) X(OGR_F_Destroy) \
+	X(OGR_F_GetFieldAsDouble) X(OGR_F_GetFieldAsInteger64) X(OGR_F_GetFieldAsString) \
+	X(OGR_F_GetGeometryRef) X(OGR_F_IsFieldSetAndNotNull) X(OGR_Fld_GetNameRef) \
+	X(OGR_Fld_GetType) X(OGR_L_GetLayerDefn) X(OGR_L_GetNextFeature) \
+	X(OGR_L_GetSpatialRef) X(OGR_L_ResetReading) \
+	X(OGRGeometryTypeToName) X(OGR_GT_Flatten) X(OGR_G_Clone) X(OGR_G_CreateFromWkb) \
+	X(OGR_G_DestroyGeometry) X(OGR_G_ExportToIsoWkb) X(OGR_G_ForceToMultiPolygon) \
+	X(OGR_G_GetGeometryCount) X(OGR_G_GetGeometryRef) X(OGR_G_GetGeometryType) \
+	X(OGR_G_GetLinearGeometry) X(OGR_G_GetPointCount) X(OGR_G_GetX) X(OGR_G_GetY) \
+	X(OGR_G_IsEmpty) X(OGR_G_Transform) X(OGR_G_WkbSize) \
+	X(OSRClone) X(OSRDestroySpatialReference) X(OSRGetAttrValue) X(OSRGetInvFlattening) \
+	X(OSRGetProjParm) X(OSRGetSemiMajor) X(OSRImportFromEPSG) X(OSRIsProjected) \
+	X(OSRIsSame) X(OSRNewSpatialReference) X(OSRSetAxisMappingStrategy) \
+	X(OCTDestroyCoordinateTransformation) X(OCTNewCoordinateTransformation) \
+	X(CPLErrorReset) X(CPLGetLastErrorMsg) X(CPLGetLastErrorType) X(CPLPopErrorHandler) \
+	X(CPLPushErrorHandler) X(CPLQuietErrorHandler)
+#define X(f) FN_##f,
+enum { GDAL_FNS(X) GDAL_NFNS };
+#undef X
+#define X(f) #f,
+static const char *const gdal_names[] = {GDAL_FNS(X)};
+#undef X
+static const char *const gdal_sonames[] = {SVT_GDAL_SONAME, NULL};
+static void *gdal_fns[GDAL_NFNS];
+static svt_dl gdal_dl = SVT_DL_INIT("reading vector layers (--districts, --dongs, the store's "
+				    "layers)", gdal_sonames, gdal_names, gdal_fns);
+/* f's pointer, typed from its declaration in GDAL's headers. */
+#define GDAL(f) ((__typeof__(&f))gdal_fns[FN_##f])
+
 #define GRID_MAX 256
 
 typedef struct feature {
@@ -492,7 +532,17 @@ static char *to_utf8(const uint8_t *s, size_t n, const char *enc)
 static pthread_once_t g_ogr_once = PTHREAD_ONCE_INIT;
 static void ogr_init(void)
 {
-	GDALAllRegister();
+	GDAL(GDALAllRegister)();
+}
+
+/* GDAL loaded and its drivers registered, once per process: what every entry point that
+ * reaches GDAL calls first. */
+static int gdal_ready(svt_err *err)
+{
+	int rc = svt_dl_load(&gdal_dl, err);
+	if (!rc)
+		pthread_once(&g_ogr_once, ogr_init);
+	return rc;
 }
 
 /* The Korean 1985 (Bessel) modified belts EPSG:5173-5177 recognised by their parameters:
@@ -500,19 +550,19 @@ static void ogr_init(void)
  * has no datum shift for them (~300 m off). 0 when srs is not one of them. */
 static int korean_belt(OGRSpatialReferenceH srs)
 {
-	if (!OSRIsProjected(srs))
+	if (!GDAL(OSRIsProjected)(srs))
 		return 0;
-	const char *method = OSRGetAttrValue(srs, "PROJECTION", 0);
+	const char *method = GDAL(OSRGetAttrValue)(srs, "PROJECTION", 0);
 	OGRErr e1 = OGRERR_NONE, e2 = OGRERR_NONE;
-	double a = OSRGetSemiMajor(srs, &e1), inv_f = OSRGetInvFlattening(srs, &e2);
+	double a = GDAL(OSRGetSemiMajor)(srs, &e1), inv_f = GDAL(OSRGetInvFlattening)(srs, &e2);
 	if (!method || strcasecmp(method, "Transverse_Mercator") != 0 || e1 || e2 ||
 	    fabs(a - 6377397.155) > 1e-3 || fabs(inv_f - 299.1528128) > 1e-6)
 		return 0;
-	double lon0 = OSRGetProjParm(srs, SRS_PP_CENTRAL_MERIDIAN, NAN, NULL);
-	double lat0 = OSRGetProjParm(srs, SRS_PP_LATITUDE_OF_ORIGIN, NAN, NULL);
-	double k0 = OSRGetProjParm(srs, SRS_PP_SCALE_FACTOR, NAN, NULL);
-	double fe = OSRGetProjParm(srs, SRS_PP_FALSE_EASTING, NAN, NULL);
-	double fn = OSRGetProjParm(srs, SRS_PP_FALSE_NORTHING, NAN, NULL);
+	double lon0 = GDAL(OSRGetProjParm)(srs, SRS_PP_CENTRAL_MERIDIAN, NAN, NULL);
+	double lat0 = GDAL(OSRGetProjParm)(srs, SRS_PP_LATITUDE_OF_ORIGIN, NAN, NULL);
+	double k0 = GDAL(OSRGetProjParm)(srs, SRS_PP_SCALE_FACTOR, NAN, NULL);
+	double fe = GDAL(OSRGetProjParm)(srs, SRS_PP_FALSE_EASTING, NAN, NULL);
+	double fn = GDAL(OSRGetProjParm)(srs, SRS_PP_FALSE_NORTHING, NAN, NULL);
 	if (fabs(fe - 200000.0) > 1e-6 || fabs(lat0 - 38.0) > 1e-9 || fabs(k0 - 1.0) > 1e-12)
 		return 0;
 	static const struct {
@@ -533,31 +583,32 @@ static int korean_belt(OGRSpatialReferenceH srs)
  * linearised) to the current feature. */
 static int add_geometry(twin_layer *l, OGRGeometryH g, svt_err *err)
 {
-	OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+	OGRwkbGeometryType t = GDAL(OGR_GT_Flatten)(GDAL(OGR_G_GetGeometryType)(g));
 	int rc = SVT_OK;
 	if (t == wkbPolygon) {
-		for (int r = 0; !rc && r < OGR_G_GetGeometryCount(g); r++) {
-			OGRGeometryH ring = OGR_G_GetGeometryRef(g, r);
+		for (int r = 0; !rc && r < GDAL(OGR_G_GetGeometryCount)(g); r++) {
+			OGRGeometryH ring = GDAL(OGR_G_GetGeometryRef)(g, r);
 			if ((rc = ring_begin(l, err)))
 				break;
-			for (int v = 0; !rc && v < OGR_G_GetPointCount(ring); v++)
-				rc = vertex_add(l, OGR_G_GetX(ring, v), OGR_G_GetY(ring, v), err);
+			for (int v = 0; !rc && v < GDAL(OGR_G_GetPointCount)(ring); v++)
+				rc = vertex_add(l, GDAL(OGR_G_GetX)(ring, v),
+						GDAL(OGR_G_GetY)(ring, v), err);
 		}
 		return rc;
 	}
 	if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
-		for (int k = 0; !rc && k < OGR_G_GetGeometryCount(g); k++)
-			rc = add_geometry(l, OGR_G_GetGeometryRef(g, k), err);
+		for (int k = 0; !rc && k < GDAL(OGR_G_GetGeometryCount)(g); k++)
+			rc = add_geometry(l, GDAL(OGR_G_GetGeometryRef)(g, k), err);
 		return rc;
 	}
 	if (t == wkbCurvePolygon || t == wkbMultiSurface) {
-		OGRGeometryH lin = OGR_G_GetLinearGeometry(g, 0, NULL);
+		OGRGeometryH lin = GDAL(OGR_G_GetLinearGeometry)(g, 0, NULL);
 		rc = lin ? add_geometry(l, lin, err) : svt_err_set(err, SVT_E_FORMAT, "bad curve");
-		OGR_G_DestroyGeometry(lin);
+		GDAL(OGR_G_DestroyGeometry)(lin);
 		return rc;
 	}
 	return svt_err_set(err, SVT_E_UNSUPPORTED, "layer: a %s is not a polygon",
-			   OGRGeometryTypeToName(t));
+			   GDAL(OGRGeometryTypeToName)(t));
 }
 
 /* A string field's value in UTF-8: as OGR gives it when valid UTF-8 (OGR recodes from the
@@ -578,23 +629,23 @@ static json_t *utf8_string(const char *v)
 static json_t *feature_props(OGRFeatureH f, OGRFeatureDefnH d)
 {
 	json_t *o = json_object();
-	for (int k = 0; o && k < OGR_FD_GetFieldCount(d); k++) {
-		if (!OGR_F_IsFieldSetAndNotNull(f, k))
+	for (int k = 0; o && k < GDAL(OGR_FD_GetFieldCount)(d); k++) {
+		if (!GDAL(OGR_F_IsFieldSetAndNotNull)(f, k))
 			continue;
-		OGRFieldDefnH fd = OGR_FD_GetFieldDefn(d, k);
+		OGRFieldDefnH fd = GDAL(OGR_FD_GetFieldDefn)(d, k);
 		json_t *v;
-		switch (OGR_Fld_GetType(fd)) {
+		switch (GDAL(OGR_Fld_GetType)(fd)) {
 		case OFTInteger:
 		case OFTInteger64:
-			v = json_integer((json_int_t)OGR_F_GetFieldAsInteger64(f, k));
+			v = json_integer((json_int_t)GDAL(OGR_F_GetFieldAsInteger64)(f, k));
 			break;
 		case OFTReal:
-			v = json_real(OGR_F_GetFieldAsDouble(f, k));
+			v = json_real(GDAL(OGR_F_GetFieldAsDouble)(f, k));
 			break;
 		default:
-			v = utf8_string(OGR_F_GetFieldAsString(f, k));
+			v = utf8_string(GDAL(OGR_F_GetFieldAsString)(f, k));
 		}
-		if (!v || json_object_set_new(o, OGR_Fld_GetNameRef(fd), v)) {
+		if (!v || json_object_set_new(o, GDAL(OGR_Fld_GetNameRef)(fd), v)) {
 			json_decref(o);
 			return NULL;
 		}
@@ -605,17 +656,17 @@ static json_t *feature_props(OGRFeatureH f, OGRFeatureDefnH d)
 /* Keeps feature i's geometry as WKB (for the store's feature table). */
 static int keep_wkb(twin_layer *l, size_t i, OGRGeometryH g, svt_err *err)
 {
-	OGRGeometryH mp = OGR_G_ForceToMultiPolygon(OGR_G_Clone(g));
+	OGRGeometryH mp = GDAL(OGR_G_ForceToMultiPolygon)(GDAL(OGR_G_Clone)(g));
 	if (!mp)
 		return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
-	size_t n = (size_t)OGR_G_WkbSize(mp);
+	size_t n = (size_t)GDAL(OGR_G_WkbSize)(mp);
 	uint8_t *b = malloc(n ? n : 1);
 	int rc = SVT_OK;
 	if (!b)
 		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
-	else if (OGR_G_ExportToIsoWkb(mp, wkbNDR, b) != OGRERR_NONE)
+	else if (GDAL(OGR_G_ExportToIsoWkb)(mp, wkbNDR, b) != OGRERR_NONE)
 		rc = svt_err_set(err, SVT_E_FORMAT, "layer: feature %zu has no WKB", i);
-	OGR_G_DestroyGeometry(mp);
+	GDAL(OGR_G_DestroyGeometry)(mp);
 	if (rc) {
 		free(b);
 		return rc;
@@ -630,24 +681,24 @@ static int keep_wkb(twin_layer *l, size_t i, OGRGeometryH g, svt_err *err)
 static int read_ogr_layer(twin_layer *l, OGRLayerH lyr, OGRCoordinateTransformationH ct,
 			  const char *path, svt_err *err)
 {
-	OGRFeatureDefnH d = OGR_L_GetLayerDefn(lyr);
+	OGRFeatureDefnH d = GDAL(OGR_L_GetLayerDefn)(lyr);
 	OGRFeatureH f;
 	int rc = SVT_OK;
-	OGR_L_ResetReading(lyr);
-	CPLErrorReset();
-	while (!rc && (f = OGR_L_GetNextFeature(lyr)) != NULL) {
+	GDAL(OGR_L_ResetReading)(lyr);
+	GDAL(CPLErrorReset)();
+	while (!rc && (f = GDAL(OGR_L_GetNextFeature)(lyr)) != NULL) {
 		json_t *props = feature_props(f, d);
 		if (!props) {
-			OGR_F_Destroy(f);
+			GDAL(OGR_F_Destroy)(f);
 			return svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
 		}
 		if ((rc = feature_begin(l, props, err))) {
-			OGR_F_Destroy(f);
+			GDAL(OGR_F_Destroy)(f);
 			break;
 		}
-		OGRGeometryH g = OGR_F_GetGeometryRef(f); /* NULL: kept as an empty feature */
-		if (g && !OGR_G_IsEmpty(g)) {
-			if (ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
+		OGRGeometryH g = GDAL(OGR_F_GetGeometryRef)(f); /* NULL: kept as an empty feature */
+		if (g && !GDAL(OGR_G_IsEmpty)(g)) {
+			if (ct && GDAL(OGR_G_Transform)(g, ct) != OGRERR_NONE)
 				rc = svt_err_set(err, SVT_E_PROJ, "%s: feature %zu: transformation to "
 						 "WGS84 failed", path, l->nf - 1);
 			if (!rc)
@@ -655,23 +706,23 @@ static int read_ogr_layer(twin_layer *l, OGRLayerH lyr, OGRCoordinateTransformat
 			if (!rc)
 				rc = keep_wkb(l, l->nf - 1, g, err);
 		}
-		OGR_F_Destroy(f);
+		GDAL(OGR_F_Destroy)(f);
 	}
 	/* A read error ends the loop like the last feature does; OGR says which it was. */
-	if (!rc && CPLGetLastErrorType() >= CE_Failure)
-		rc = svt_err_set(err, SVT_E_FORMAT, "%s: %s", path, CPLGetLastErrorMsg());
+	if (!rc && GDAL(CPLGetLastErrorType)() >= CE_Failure)
+		rc = svt_err_set(err, SVT_E_FORMAT, "%s: %s", path, GDAL(CPLGetLastErrorMsg)());
 	return rc;
 }
 
 static OGRSpatialReferenceH srs_epsg(int epsg)
 {
-	OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-	if (s && OSRImportFromEPSG(s, epsg) != OGRERR_NONE) {
-		OSRDestroySpatialReference(s);
+	OGRSpatialReferenceH s = GDAL(OSRNewSpatialReference)(NULL);
+	if (s && GDAL(OSRImportFromEPSG)(s, epsg) != OGRERR_NONE) {
+		GDAL(OSRDestroySpatialReference)(s);
 		return NULL;
 	}
 	if (s)
-		OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+		GDAL(OSRSetAxisMappingStrategy)(s, OAMS_TRADITIONAL_GIS_ORDER);
 	return s;
 }
 
@@ -685,8 +736,9 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 	twin_layer_opts_default(&o);
 	if (opts)
 		o = *opts;
-	pthread_once(&g_ogr_once, ogr_init);
-	int rc = SVT_OK;
+	int rc = gdal_ready(err);
+	if (rc)
+		return rc;
 	GDALDatasetH ds = NULL;
 	OGRSpatialReferenceH src = NULL, dst = NULL;
 	OGRCoordinateTransformationH ct = NULL;
@@ -699,18 +751,19 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 		snprintf(enc, sizeof(enc), "ENCODING=%s", o.encoding);
 		oo[0] = enc;
 	}
-	CPLPushErrorHandler(CPLQuietErrorHandler);
-	CPLErrorReset();
-	ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, oo, NULL);
+	GDAL(CPLPushErrorHandler)(GDAL(CPLQuietErrorHandler));
+	GDAL(CPLErrorReset)();
+	ds = GDAL(GDALOpenEx)(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, oo, NULL);
 	if (!ds) {
 		struct stat st;
 		rc = stat(path, &st) != 0
 			     ? svt_err_set(err, SVT_E_NOTFOUND, "%s: %s", path, strerror(errno))
 			     : svt_err_set(err, SVT_E_FORMAT, "%s: not a vector layer OGR reads (%s)",
-					   path, CPLGetLastErrorMsg());
+					   path, GDAL(CPLGetLastErrorMsg)());
 		goto done;
 	}
-	OGRLayerH lyr = o.layer ? GDALDatasetGetLayerByName(ds, o.layer) : GDALDatasetGetLayer(ds, 0);
+	OGRLayerH lyr = o.layer ? GDAL(GDALDatasetGetLayerByName)(ds, o.layer)
+				: GDAL(GDALDatasetGetLayer)(ds, 0);
 	if (!lyr) {
 		rc = svt_err_set(err, SVT_E_NOTFOUND, "%s: no layer %s", path, o.layer ? o.layer : "");
 		goto done;
@@ -718,13 +771,13 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 	/* The source CRS: the caller's code, else the layer's (a Korean belt by its
 	 * parameters), else WGS84 (GeoJSON's RFC 7946 default). */
 	int epsg = o.epsg;
-	OGRSpatialReferenceH lsrs = OGR_L_GetSpatialRef(lyr);
+	OGRSpatialReferenceH lsrs = GDAL(OGR_L_GetSpatialRef)(lyr);
 	if (!epsg && lsrs)
 		epsg = korean_belt(lsrs);
 	if (epsg)
 		src = srs_epsg(epsg);
-	else if (lsrs && (src = OSRClone(lsrs)))
-		OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+	else if (lsrs && (src = GDAL(OSRClone)(lsrs)))
+		GDAL(OSRSetAxisMappingStrategy)(src, OAMS_TRADITIONAL_GIS_ORDER);
 	else
 		src = srs_epsg(4326);
 	dst = srs_epsg(4326);
@@ -732,20 +785,20 @@ int twin_layer_load(const char *path, const twin_layer_opts *opts, twin_layer **
 		rc = svt_err_set(err, SVT_E_PROJ, "%s: unknown CRS (EPSG:%d)", path, epsg);
 		goto done;
 	}
-	if (!OSRIsSame(src, dst) && !(ct = OCTNewCoordinateTransformation(src, dst))) {
+	if (!GDAL(OSRIsSame)(src, dst) && !(ct = GDAL(OCTNewCoordinateTransformation)(src, dst))) {
 		rc = svt_err_set(err, SVT_E_PROJ, "%s: no transformation to WGS84 (%s)", path,
-				 CPLGetLastErrorMsg());
+				 GDAL(CPLGetLastErrorMsg)());
 		goto done;
 	}
 	if ((rc = read_ogr_layer(l, lyr, ct, path, err)) ||
 	    (rc = layer_finish(l, o.name_field, err)))
 		goto done;
 done:
-	CPLPopErrorHandler();
-	OCTDestroyCoordinateTransformation(ct);
-	OSRDestroySpatialReference(src);
-	OSRDestroySpatialReference(dst);
-	GDALClose(ds);
+	GDAL(CPLPopErrorHandler)();
+	GDAL(OCTDestroyCoordinateTransformation)(ct);
+	GDAL(OSRDestroySpatialReference)(src);
+	GDAL(OSRDestroySpatialReference)(dst);
+	GDAL(GDALClose)(ds);
 	if (rc) {
 		twin_layer_destroy(l);
 		return rc;
@@ -876,11 +929,12 @@ done:
 int twin_layer_read_table(sqlite3 *db, const char *table, twin_layer **out, svt_err *err)
 {
 	*out = NULL;
-	pthread_once(&g_ogr_once, ogr_init);
+	int rc = gdal_ready(err), r;
+	if (rc)
+		return rc;
 	twin_layer *l = calloc(1, sizeof(*l));
 	sqlite3_stmt *st = NULL;
 	char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY fid", table);
-	int rc = SVT_OK, r;
 	if (!l || !sql) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "layer: no memory");
 		goto done;
@@ -911,7 +965,7 @@ int twin_layer_read_table(sqlite3 *db, const char *table, twin_layer **out, svt_
 		int hl = n >= 8 && g[0] == 'G' && g[1] == 'P' ? 8 + env_len[(g[3] >> 1) & 7] : -1;
 		OGRGeometryH geom = NULL;
 		if (hl < 0 || hl > n ||
-		    OGR_G_CreateFromWkb(g + hl, NULL, &geom, n - hl) != OGRERR_NONE) {
+		    GDAL(OGR_G_CreateFromWkb)(g + hl, NULL, &geom, n - hl) != OGRERR_NONE) {
 			rc = svt_err_set(err, SVT_E_FORMAT, "layer table %s: feature %zu: bad geometry",
 					 table, l->nf);
 			goto done;
@@ -919,7 +973,7 @@ int twin_layer_read_table(sqlite3 *db, const char *table, twin_layer **out, svt_
 		rc = add_geometry(l, geom, err);
 		if (!rc)
 			rc = keep_wkb(l, l->nf - 1, geom, err);
-		OGR_G_DestroyGeometry(geom);
+		GDAL(OGR_G_DestroyGeometry)(geom);
 		if (rc)
 			goto done;
 	}
