@@ -265,6 +265,9 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 		goto report;
 	}
 	svt_gate_enter(j->gate);
+	/* The twin's fusion shares a call's tiles out over the job's threads (in its gate):
+	 * the last clip's fusion, after the views, is otherwise one thread's alone. */
+	twin_store_set_threads(j->store, j->threads, j->gate);
 	if ((rc = ds_workers_create(j, j->threads, &j->workers, err)) ||
 	    (rc = job_writer(j, err))) {
 		svt_gate_leave(j->gate);

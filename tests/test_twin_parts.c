@@ -604,3 +604,98 @@ Test(twin_parts, many_small_fusions_match_one)
 	free(p);
 	free(f);
 }
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rows of table t (every column), sorted, as one string. */
+static char *table_text(const char *dir, const char *t)
+{
+	char path[128], sql[128];
+	snprintf(path, sizeof(path), "%s/twin.gpkg", dir);
+	snprintf(sql, sizeof(sql), "SELECT * FROM %s", t);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+	size_t cap = 1 << 16, n = 0;
+	char *s = malloc(cap);
+	s[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW)
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			const unsigned char *v = sqlite3_column_text(st, c);
+			size_t l = strlen(v ? (const char *)v : "") + 2;
+			if (n + l + 1 > cap)
+				s = realloc(s, cap = 2 * (n + l + 1));
+			n += (size_t)snprintf(s + n, cap - n, "%s%c", v ? (const char *)v : "",
+					      c + 1 < sqlite3_column_count(st) ? '|' : '\n');
+		}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* rows in a fixed order: the lines sorted */
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++)
+		nl += s[i] == '\n';
+	char **ln = malloc((nl + 1) * sizeof(*ln)), *out = malloc(n + 1);
+	size_t k = 0;
+	for (char *q = strtok(s, "\n"); q; q = strtok(NULL, "\n"))
+		ln[k++] = q;
+	qsort(ln, k, sizeof(*ln), line_cmp);
+	out[0] = '\0';
+	for (size_t i = 0, o = 0; i < k; i++)
+		o += (size_t)sprintf(out + o, "%s\n", ln[i]);
+	free(ln);
+	free(s);
+	return out;
+}
+
+/* A fusion call shared out over threads (twin_store_set_threads, helpers in a gate) writes the
+ * same part files, byte for byte, and the same rows as one thread: calls over many tiles, some
+ * tiles compacted (TWIN_PARTS_MAX + 1 parts of one capture), a gate with fewer places than
+ * threads. */
+Test(twin_parts, threads_give_the_same_files_and_rows)
+{
+	enum { NF = 4, NP = 40000, NCALL = TWIN_PARTS_MAX + 3 };
+	double origin[3] = {LAT0, LON0, 40.0};
+	twin_frame *f = walk(NF, LAT0, LON0);
+	gpu_point *p = cloud(NP, 7, 90); /* a 160 m square: several tiles a call */
+	char d1[64], d3[64];
+	twin_store *s1 = store_new(d1, sizeof(d1), origin);
+	twin_store *s3 = store_new(d3, sizeof(d3), origin);
+	svt_gate *gate = svt_gate_create(2);
+	twin_store_set_threads(s1, 1, NULL);
+	twin_store_set_threads(s3, 3, gate);
+	size_t first = 0;
+	add_capture(s1, "c", f, NF, &first);
+	add_capture(s3, "c", f, NF, NULL);
+	svt_gate_enter(gate); /* the caller holds a place, as the job's fusion thread does */
+	for (size_t c = 0; c < NCALL; c++) {
+		size_t a = c * NP / NCALL, b = (c + 1) * NP / NCALL;
+		fuse(s1, p + a, b - a, first, NF);
+		fuse(s3, p + a, b - a, first, NF);
+	}
+	svt_gate_leave(gate);
+	cr_expect_leq(svt_gate_peak(gate), 2, "the helpers stay in the gate");
+	cr_assert_gt(twin_store_tile_count(s1), 3, "the calls span several tiles");
+	cr_assert_geq(parts_max(d1), 1);
+	const char *tables[] = {"tiles", "tile_parts", "fused_frames"};
+	for (int k = 0; k < 3; k++) {
+		char *a = table_text(d1, tables[k]), *b = table_text(d3, tables[k]);
+		cr_expect_str_eq(a, b, "table %s differs", tables[k]);
+		free(a);
+		free(b);
+	}
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "diff -r '%s/points' '%s/points'", d1, d3);
+	cr_expect_eq(system(cmd), 0, "the part files differ");
+	cr_expect_gt(las_files(d1), 3);
+	twin_store_close(s1);
+	twin_store_close(s3);
+	svt_gate_destroy(gate);
+	rm_rf(d1);
+	rm_rf(d3);
+	free(p);
+	free(f);
+}

@@ -313,6 +313,13 @@ int twin_store_frames_fused(twin_store *s, size_t first, size_t n, unsigned char
  * weighs 255 against later merges (the kernel's cap). ctx must outlive its use by s. */
 void twin_store_set_gpu(twin_store *s, gpu_ctx *ctx);
 
+/* Lets one fusion call (twin_store_add_points*) work on up to n threads: the caller's and
+ * n - 1 helpers, each helper in a place of gate (NULL: an open gate) while it works, so the
+ * caller's thread budget bounds them. The tiles' points, merges and files are shared out;
+ * what touches the database stays on the caller's thread, in tile order, so the files and
+ * rows are the same for any n. Default 1; not with a GPU context (twin_store_set_gpu). */
+void twin_store_set_threads(twin_store *s, int n, svt_gate *gate);
+
 /* Adds (or replaces) a named vector layer: loads path with o (may be NULL), stores it as the
  * GeoPackage feature table layer_<name> (WGS84), relabels every frame and, as labels go into
  * shards, marks every tile holding frames as changed; one transaction.

@@ -57,6 +57,11 @@ struct twin_store {
 	size_t nlayers;
 	gpu_ctx *gpu; /* borrowed (twin_store_set_gpu): pre-reduces incoming points */
 	struct twin_scratch *scratch; /* the fusion's working memory between calls (twin_points.c) */
+	/* twin_store_set_threads: a fusion call's tiles on fuse_threads threads, the helpers in
+	 * places of fuse_gate, each with its own scratch and PROJ objects (fuse_aux, fuse_naux) */
+	int fuse_threads, fuse_naux;
+	svt_gate *fuse_gate;
+	struct twin_fuse_aux *fuse_aux;
 
 	frame_cache fc;
 	tile *tiles; /* cache, sorted by (tx, ty); NULL until asked for */
@@ -160,6 +165,7 @@ int twin_points_drop_capture(twin_store *s, sqlite3_int64 cap, size_t first, siz
 			     uint64_t gen, char ***gone, size_t *ngone, svt_err *err);
 /* Frees the fusion's working memory (twin_store_close; NULL: no-op). */
 void twin_points_scratch_free(struct twin_scratch *sc);
+void twin_points_aux_free(struct twin_fuse_aux *x, int n);
 /* Frees a list of point file names, unlinking the files first when unlink_them. */
 void twin_points_names_release(const twin_store *s, char **v, size_t n, int unlink_them);
 

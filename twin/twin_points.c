@@ -24,6 +24,8 @@
  * removed after the commit.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,7 @@ struct twin_scratch {
 	fbuf out, run, key, ix;   /* voxel_merge: merged voxels, one voxel's points, the sort */
 	fbuf hist;                /* voxel_sort: the digits' counts */
 	fbuf lp;                  /* tile_write: the records */
+	size_t las_n;             /* tile_write: the bytes of its last file in las */
 	twin_las_point *rd;       /* tile_read_enu: a part's records (twin_las_decode_into) */
 	size_t rd_cap;
 	uint8_t *las;             /* tile_write: the file's bytes (twin_las_encode_into) */
@@ -125,15 +128,22 @@ static twin_scratch *scratch_of(twin_store *s)
 
 /* ---- ENU <-> projected maps ---------------------------------------------------------------- */
 
-int twin_map_exact(twin_store *s, int dir, double *xyz, size_t n, svt_err *err)
+/* twin_map_exact through given PROJ objects (the store's, or a fusion thread's own). */
+static int map_exact_on(geo_crs *crs, geo_enu *enu, int dir, double *xyz, size_t n,
+			svt_err *err)
 {
 	size_t st = 3 * sizeof(double);
 	if (dir == TWIN_MAP_ENU_TO_PROJ) {
-		int rc = geo_enu_inverse(s->enu, xyz, xyz + 1, xyz + 2, st, n, err);
-		return rc ? rc : geo_crs_forward(s->crs, xyz, xyz + 1, xyz + 2, st, n, err);
+		int rc = geo_enu_inverse(enu, xyz, xyz + 1, xyz + 2, st, n, err);
+		return rc ? rc : geo_crs_forward(crs, xyz, xyz + 1, xyz + 2, st, n, err);
 	}
-	int rc = geo_crs_inverse(s->crs, xyz, xyz + 1, xyz + 2, st, n, err);
-	return rc ? rc : geo_enu_forward(s->enu, xyz, xyz + 1, xyz + 2, st, n, err);
+	int rc = geo_crs_inverse(crs, xyz, xyz + 1, xyz + 2, st, n, err);
+	return rc ? rc : geo_enu_forward(enu, xyz, xyz + 1, xyz + 2, st, n, err);
+}
+
+int twin_map_exact(twin_store *s, int dir, double *xyz, size_t n, svt_err *err)
+{
+	return map_exact_on(s->crs, s->enu, dir, xyz, n, err);
 }
 
 void twin_map_free(twin_map *m)
@@ -144,8 +154,17 @@ void twin_map_free(twin_map *m)
 	}
 }
 
+static int map_build_on(geo_crs *crs, geo_enu *enu, int dir, const double lo[3],
+			const double hi[3], twin_map *m, svt_err *err);
+
 int twin_map_build(twin_store *s, int dir, const double lo[3], const double hi[3], twin_map *m,
 		   svt_err *err)
+{
+	return map_build_on(s->crs, s->enu, dir, lo, hi, m, err);
+}
+
+static int map_build_on(geo_crs *crs, geo_enu *enu, int dir, const double lo[3],
+			const double hi[3], twin_map *m, svt_err *err)
 {
 	memset(m, 0, sizeof(*m));
 	for (int a = 0; a < 3; a++) {
@@ -167,7 +186,7 @@ int twin_map_build(twin_store *s, int dir, const double lo[3], const double hi[3
 				v[1] = m->lo[1] + j * m->step[1];
 				v[2] = m->lo[2] + k * m->step[2];
 			}
-	int rc = twin_map_exact(s, dir, m->v, nn, err);
+	int rc = map_exact_on(crs, enu, dir, m->v, nn, err);
 	if (rc)
 		twin_map_free(m);
 	return rc;
@@ -877,27 +896,36 @@ static int vkey_cmp(const int32_t *a, const int32_t *b)
 
 /* Counts the distinct voxels of parts whose records are in voxel order (as tile_write writes
  * them), merging the parts' sorted lists: the files are mapped and only their voxel fields
- * read. *count = (size_t)-1 when a part is not in strict voxel order or has no voxel fields
- * (then the caller hashes). */
-static int count_sorted(twin_store *s, const tpart *parts, size_t np, size_t *count,
-			svt_err *err)
+ * read; with extra (extra_n bytes), one more part given as a LAS file in memory (one just
+ * encoded). *count = (size_t)-1 when a part is not in strict voxel order or has no voxel
+ * fields (then the caller hashes). Reads files only: any thread. */
+static int count_sorted(twin_store *s, const tpart *parts, size_t np, const uint8_t *extra,
+			size_t extra_n, size_t *count, svt_err *err)
 {
-	vcursor *c = calloc(np, sizeof(*c));
+	size_t nc = np + (extra != NULL);
+	vcursor *c = calloc(nc ? nc : 1, sizeof(*c));
 	int rc = SVT_OK;
 	*count = (size_t)-1;
 	if (!c)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory");
-	for (size_t k = 0; k < np; k++)
+	for (size_t k = 0; k < nc; k++)
 		c[k].map = MAP_FAILED;
-	for (size_t k = 0; k < np; k++) {
-		if ((rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err)))
-			goto done;
+	for (size_t k = 0; k < nc; k++) {
+		const uint8_t *b = extra;
+		size_t bn = extra_n;
+		if (k < np) {
+			if ((rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err)))
+				goto done;
+			b = c[k].map;
+			bn = c[k].size;
+		}
 		svt_err tmp = {0};
-		if (twin_las_voxels(c[k].map, c[k].size, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
+		if (twin_las_voxels(b, bn, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
 			goto done; /* no voxel fields: hash */
 		if (c[k].n)
 			twin_las_voxel_at(c[k].vox, c[k].stride, 0, c[k].k);
 	}
+	np = nc;
 	size_t cnt = 0;
 	for (;;) {
 		const int32_t *lo = NULL;
@@ -945,7 +973,7 @@ static int tile_count(twin_store *s, int tx, int ty, size_t *count, svt_err *err
 		*count = parts[0].n;
 		goto done;
 	}
-	if ((rc = count_sorted(s, parts, np, count, err)) || *count != (size_t)-1)
+	if ((rc = count_sorted(s, parts, np, NULL, 0, count, err)) || *count != (size_t)-1)
 		goto done;
 	*count = 0;
 	if ((rc = parts_read(s, tx, ty, parts, np, &lp, &n, err)))
@@ -966,9 +994,10 @@ done:
 }
 
 /* Writes merged voxels v[0..n) (store ENU) as the tile's LAS file (projected), through the
- * scratch's record and file buffers. */
-static int tile_write(twin_store *s, twin_scratch *sc, int tx, int ty, const char *file,
-		      const wpoint *v, size_t n, svt_err *err)
+ * scratch's record and file buffers and the given PROJ objects (crs, enu: the store's, or a
+ * fusion thread's own); s is only read (its WKT made before: store_wkt). */
+static int tile_write(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *enu, int tx,
+		      int ty, const char *file, const wpoint *v, size_t n, svt_err *err)
 {
 	twin_las_point *lp = fbuf_get(&sc->lp, n * sizeof(*lp));
 	size_t nb = 0;
@@ -982,7 +1011,7 @@ static int tile_write(twin_store *s, twin_scratch *sc, int tx, int ty, const cha
 	for (size_t i = 0; i < n; i++)
 		box_grow(lo, hi, v[i].p);
 	if ((rc = store_wkt(s, err)) ||
-	    (n && (rc = twin_map_build(s, TWIN_MAP_ENU_TO_PROJ, lo, hi, &map, err))))
+	    (n && (rc = map_build_on(crs, enu, TWIN_MAP_ENU_TO_PROJ, lo, hi, &map, err))))
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		twin_map_apply(&map, v[i].p, lp[i].xyz);
@@ -1004,6 +1033,7 @@ static int tile_write(twin_store *s, twin_scratch *sc, int tx, int ty, const cha
 	    (rc = pts_path(s, file, p, sizeof(p), err)) ||
 	    (rc = svt_file_write_atomic_direct(p, sc->las, nb, err)))
 		goto done;
+	sc->las_n = nb;
 done:
 	twin_map_free(&map);
 	return rc;
@@ -1233,6 +1263,215 @@ int twin_store_add_points(twin_store *s, const gpu_point *pts, size_t n,
 	return twin_store_add_points_of(s, pts, n, origin_llh, NULL, 0, err);
 }
 
+/* ---- A fusion call's tiles on several threads ---------------------------------------------- */
+
+/* One tile of a fusion call (twin_store_add_points_of). */
+typedef struct tile_job {
+	size_t a, b;     /* its points: order[a .. b) */
+	int tx, ty, part;
+	char file[128];  /* its new part's file */
+	int done;        /* fused already (a compaction, on the calling thread) */
+	size_t m;        /* result: the voxels of its part */
+	tpart *parts;    /* the tile's parts before this call (owned; not for a compaction) */
+	size_t np;
+	size_t count;    /* result: the tile's voxels with the new part; (size_t)-1: count them
+			  * afterwards (tile_count) */
+	int rc;          /* result */
+	svt_err err;
+} tile_job;
+
+/* A tile's own work, which touches neither the database nor the store's shared state: its
+ * points (after the m already in sc->v) moved into the store's frame, merged on the voxel
+ * grid and written as J->file, in the calling thread's scratch sc and PROJ objects. */
+static int tile_fuse(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *enu,
+		     const double M[9], const double t[3], const gpu_point *pts,
+		     const uint32_t *order, tile_job *J, size_t m, svt_err *err)
+{
+	size_t a = J->a, b = J->b;
+	if (m + (b - a) > sc->vcap) {
+		size_t nc = m + (b - a);
+		nc += nc / 2; /* as fbuf_get: room for the next, larger tile */
+		wpoint *w = realloc(sc->v, nc * sizeof(*w));
+		if (!w)
+			return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
+		sc->v = w;
+		sc->vcap = nc;
+	}
+	wpoint *v = sc->v;
+	int rc;
+	if (s->gpu) {
+		if ((rc = gpu_reduce(s, M, t, pts, order + a, b - a, v, &m, err)))
+			return rc;
+	} else {
+		for (size_t j = a; j < b; j++) {
+			size_t i = order[j];
+			wpoint *w = &v[m++];
+			enu_of(M, t, &pts[i], w->p);
+			w->c[0] = pts[i].r;
+			w->c[1] = pts[i].g;
+			w->c[2] = pts[i].b;
+			w->w = 1;
+			w->keyed = 0;
+		}
+	}
+	if ((m = voxel_merge(sc, v, m, s->voxel_m)) == (size_t)-1)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", J->tx, J->ty);
+	J->m = m;
+	J->count = (size_t)-1;
+	if ((rc = tile_write(s, sc, crs, enu, J->tx, J->ty, J->file, v, m, err)))
+		return rc;
+	/* The tile's count here too, beside the other tiles' work: its earlier parts' voxel
+	 * fields merged with the new part's still in memory (not read back from the disk). */
+	if (J->done)
+		return SVT_OK; /* a compaction: its parts changed, tile_count after the rows */
+	if (J->np == 0) {
+		J->count = m;
+		return SVT_OK;
+	}
+	return count_sorted(s, J->parts, J->np, sc->las, sc->las_n, &J->count, err);
+}
+
+/* A fusion thread beyond the caller's (twin_store_set_threads): its own scratch and its own
+ * CRS and ENU frame (a PROJ object is one thread's at a time), kept between calls. */
+struct twin_fuse_aux {
+	twin_scratch sc;
+	geo_crs *crs;
+	geo_enu *enu;
+	int epsg;
+	double origin[3];
+	pthread_t th;
+	int started;
+	struct tile_run *run;
+};
+
+typedef struct tile_run {
+	twin_store *s;
+	const double *M, *t;
+	const gpu_point *pts;
+	const uint32_t *order;
+	tile_job *jobs;
+	size_t njobs;
+	atomic_size_t next; /* the next job to take */
+} tile_run;
+
+static void tile_run_jobs(tile_run *R, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
+{
+	for (;;) {
+		size_t q = atomic_fetch_add(&R->next, 1);
+		if (q >= R->njobs)
+			break;
+		tile_job *J = &R->jobs[q];
+		if (!J->done)
+			J->rc = tile_fuse(R->s, sc, crs, enu, R->M, R->t, R->pts, R->order, J, 0,
+					  &J->err);
+	}
+}
+
+/* A helper works in a place of the store's gate, like every thread of the job. */
+static void *tile_helper(void *arg)
+{
+	struct twin_fuse_aux *x = arg;
+	svt_gate_enter(x->run->s->fuse_gate);
+	tile_run_jobs(x->run, &x->sc, x->crs, x->enu);
+	svt_gate_leave(x->run->s->fuse_gate);
+	return NULL;
+}
+
+/* The helper's PROJ objects for the store's CRS and origin (made again when those change). */
+static int aux_ready(twin_store *s, struct twin_fuse_aux *x, svt_err *err)
+{
+	if (x->crs && x->epsg != s->epsg) {
+		geo_crs_destroy(x->crs);
+		x->crs = NULL;
+	}
+	if (x->enu && memcmp(x->origin, s->origin, sizeof(x->origin))) {
+		geo_enu_destroy(x->enu);
+		x->enu = NULL;
+	}
+	int rc = SVT_OK;
+	if (!x->crs && !(rc = geo_crs_create(s->epsg, &x->crs, err)))
+		x->epsg = s->epsg;
+	if (!rc && !x->enu &&
+	    !(rc = geo_enu_create(s->origin[0], s->origin[1], s->origin[2], &x->enu, err)))
+		memcpy(x->origin, s->origin, sizeof(x->origin));
+	return rc;
+}
+
+void twin_points_aux_free(struct twin_fuse_aux *x, int n)
+{
+	for (int i = 0; x && i < n; i++) {
+		scratch_clear(&x[i].sc);
+		geo_crs_destroy(x[i].crs);
+		geo_enu_destroy(x[i].enu);
+	}
+	free(x);
+}
+
+/* The jobs not done yet, on this thread and up to s->fuse_threads - 1 helpers (none with a
+ * GPU context: its calls are one thread's). A helper that cannot be made leaves its share to
+ * the others. Returns the first failure in tile order. */
+static int tiles_fuse(twin_store *s, twin_scratch *sc, const double M[9], const double t[3],
+		      const gpu_point *pts, const uint32_t *order, tile_job *jobs, size_t nj,
+		      svt_err *err)
+{
+	tile_run R = {.s = s, .M = M, .t = t, .pts = pts, .order = order, .jobs = jobs,
+		      .njobs = nj};
+	atomic_init(&R.next, 0);
+	size_t todo = 0;
+	for (size_t q = 0; q < nj; q++)
+		todo += !jobs[q].done;
+	int nh = s->gpu || todo < 2 ? 0 : s->fuse_naux;
+	if (nh > 0 && (size_t)nh > todo - 1)
+		nh = (int)(todo - 1);
+	if (nh > 0 && !s->fuse_aux &&
+	    !(s->fuse_aux = calloc((size_t)s->fuse_naux, sizeof(*s->fuse_aux))))
+		nh = 0;
+	int started = 0;
+	for (int h = 0; h < nh; h++) {
+		struct twin_fuse_aux *x = &s->fuse_aux[h];
+		svt_err e = {0};
+		if (aux_ready(s, x, &e)) {
+			svt_log_warn("twin: a fusion thread's CRS (%s): its tiles go to the others",
+				     e.msg);
+			break;
+		}
+		x->run = &R;
+		if (pthread_create(&x->th, NULL, tile_helper, x) != 0)
+			break;
+		x->started = 1;
+		started++;
+	}
+	tile_run_jobs(&R, sc, s->crs, s->enu);
+	/* Joined out of the gate: a helper may still wait for the place this thread holds. */
+	int paused = svt_gate_pause(s->fuse_gate);
+	for (int h = 0; h < started; h++) {
+		pthread_join(s->fuse_aux[h].th, NULL);
+		s->fuse_aux[h].started = 0;
+	}
+	svt_gate_resume(s->fuse_gate, paused);
+	for (size_t q = 0; q < nj; q++)
+		if (jobs[q].rc) {
+			if (err)
+				*err = jobs[q].err;
+			return jobs[q].rc;
+		}
+	return SVT_OK;
+}
+
+void twin_store_set_threads(twin_store *s, int n, svt_gate *gate)
+{
+	if (!s)
+		return;
+	n = n < 1 ? 1 : n;
+	if (n - 1 != s->fuse_naux) {
+		twin_points_aux_free(s->fuse_aux, s->fuse_naux);
+		s->fuse_aux = NULL;
+		s->fuse_naux = n - 1;
+	}
+	s->fuse_threads = n;
+	s->fuse_gate = gate;
+}
+
 int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			     const double origin_llh[3], const size_t *frames, size_t nframes,
 			     svt_err *err)
@@ -1256,6 +1495,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	int rc = SVT_OK, began = 0;
 	char **made = NULL, **gone = NULL; /* files written by this call, files it replaces */
 	size_t nmade = 0, ngone = 0, *start = NULL, *gord = NULL;
+	tile_job *jobs = NULL;
 	twin_scratch *sc = scratch_of(s);
 	uint32_t *gid = sc ? fbuf_get(&sc->gid, n * sizeof(*gid)) : NULL;
 	uint32_t *order = gid ? fbuf_get(&sc->order, n * sizeof(*order)) : NULL;
@@ -1341,16 +1581,28 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	began = 1;
 	if ((rc = parts_ensure(s, err)) || (rc = frames_capture(s, frames, nframes, &cap, err)))
 		goto done;
+	/* First, in tile order on this thread, what needs the database: each tile's part (a
+	 * compaction done here at once: it reads the capture's parts); then the tiles' own work
+	 * (points, merge, file) on the fusion's threads (tiles_fuse); then their rows, in tile
+	 * order again. The same files and rows whatever the threads. */
+	if (!(jobs = calloc(ng ? ng : 1, sizeof(*jobs)))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu tiles", ng);
+		goto done;
+	}
+	if ((rc = store_wkt(s, err)))
+		goto done;
 	for (size_t q = 0; q < ng; q++) {
-		size_t g = gord[q], a = start[g], b = start[g + 1];
-		int tx = (int)tiles.key[2 * g], ty = (int)tiles.key[2 * g + 1];
+		size_t g = gord[q];
+		tile_job *J = &jobs[q];
+		J->a = start[g];
+		J->b = start[g + 1];
+		int tx = J->tx = (int)tiles.key[2 * g], ty = J->ty = (int)tiles.key[2 * g + 1];
 		tb[0] = fmin(tb[0], tx * s->tile_m);
 		tb[1] = fmin(tb[1], ty * s->tile_m);
 		tb[2] = fmax(tb[2], (tx + 1) * s->tile_m);
 		tb[3] = fmax(tb[3], (ty + 1) * s->tile_m);
-		char file[128];
-		size_t m = 0, np = 0, nmine = 0, cnt = 0;
-		int part = 0;
+		size_t m = 0, np = 0, nmine = 0;
+		int part = 0, compact = 0;
 		tpart *parts = NULL;
 		if ((rc = parts_list(s, tx, ty, &parts, &np, err)))
 			goto done;
@@ -1366,58 +1618,45 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 			while (parts[k0].capture != cap)
 				k0++;
 			part = parts[k0].part;
-			part_file(file, sizeof(file), tx, ty, cap, part, gen);
+			compact = 1;
+			part_file(J->file, sizeof(J->file), tx, ty, cap, part, gen);
 			for (size_t k = k0; !rc && k < np; k++) {
 				if (parts[k].capture != cap)
 					continue;
 				if ((rc = tile_read_enu(s, sc, tx, ty, parts[k].file, &m, err)) ||
-				    (strcmp(parts[k].file, file) &&
+				    (strcmp(parts[k].file, J->file) &&
 				     (rc = names_push(&gone, &ngone, parts[k].file, err))) ||
 				    (k != k0 && (rc = part_put(s, tx, ty, cap, parts[k].part, 0, NULL, err))))
 					break;
 			}
 		}
 		/* else a new part of this capture beside the others: nothing read or rewritten */
-		free(parts);
+		if (compact || rc)
+			free(parts);
+		else {
+			J->parts = parts;
+			J->np = np;
+		}
 		if (rc)
 			goto done;
-		if (m + (b - a) > sc->vcap) {
-			size_t nc = m + (b - a);
-			nc += nc / 2; /* as fbuf_get: room for the next, larger tile */
-			wpoint *w = realloc(sc->v, nc * sizeof(*w));
-			if (!w) {
-				rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", nc);
-				goto done;
-			}
-			sc->v = w;
-			sc->vcap = nc;
-		}
-		wpoint *v = sc->v;
-		if (s->gpu) {
-			if ((rc = gpu_reduce(s, M, t, pts, order + a, b - a, v, &m, err)))
-				goto done;
-		} else {
-			for (size_t j = a; j < b; j++) {
-				size_t i = order[j];
-				wpoint *w = &v[m++];
-				enu_of(M, t, &pts[i], w->p);
-				w->c[0] = pts[i].r;
-				w->c[1] = pts[i].g;
-				w->c[2] = pts[i].b;
-				w->w = 1;
-				w->keyed = 0;
-			}
-		}
-		if ((m = voxel_merge(sc, v, m, s->voxel_m)) == (size_t)-1) {
-			rc = svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", tx, ty);
+		J->part = part;
+		part_file(J->file, sizeof(J->file), tx, ty, cap, part, gen);
+		if ((rc = names_push(&made, &nmade, J->file, err)))
 			goto done;
+		if (compact) {
+			J->done = 1;
+			if ((rc = tile_fuse(s, sc, s->crs, s->enu, M, t, pts, order, J, m, err)))
+				goto done;
 		}
-		part_file(file, sizeof(file), tx, ty, cap, part, gen);
-		if ((rc = names_push(&made, &nmade, file, err)) ||
-		    (rc = tile_write(s, sc, tx, ty, file, v, m, err)) ||
-		    (rc = part_put(s, tx, ty, cap, part, m, file, err)) ||
-		    (rc = tile_count(s, tx, ty, &cnt, err)) ||
-		    (rc = twin_tile_upsert(s, tx, ty, gen, 0, (long long)cnt, NULL, err)))
+	}
+	if ((rc = tiles_fuse(s, sc, M, t, pts, order, jobs, ng, err)))
+		goto done;
+	for (size_t q = 0; q < ng; q++) {
+		const tile_job *J = &jobs[q];
+		size_t cnt = J->count;
+		if ((rc = part_put(s, J->tx, J->ty, cap, J->part, J->m, J->file, err)) ||
+		    (cnt == (size_t)-1 && (rc = tile_count(s, J->tx, J->ty, &cnt, err))) ||
+		    (rc = twin_tile_upsert(s, J->tx, J->ty, gen, 0, (long long)cnt, NULL, err)))
 			goto done;
 	}
 	s->gen = gen;
@@ -1441,6 +1680,9 @@ done:
 	grouper_free(&tiles);
 	free(start);
 	free(gord);
+	for (size_t q = 0; jobs && q < ng; q++)
+		free(jobs[q].parts);
+	free(jobs);
 	return rc;
 }
 
@@ -1469,7 +1711,7 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 		rc = twin_tx_begin(s, err);
 	if (!rc) {
 		if ((rc = parts_ensure(s, err)) ||
-		    (rc = tile_write(s, sc, tx, ty, file, v, m, err)) ||
+		    (rc = tile_write(s, sc, s->crs, s->enu, tx, ty, file, v, m, err)) ||
 		    (rc = part_put(s, tx, ty, 0, 0, m, file, err)) ||
 		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, NULL, err)) ||
 		    (rc = twin_tx_commit(s, err)))

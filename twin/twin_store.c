@@ -494,6 +494,7 @@ void twin_store_close(twin_store *s)
 	geo_enu_destroy(s->enu);
 	free(s->wkt);
 	twin_points_scratch_free(s->scratch);
+	twin_points_aux_free(s->fuse_aux, s->fuse_naux);
 	free(s->db_path);
 	free(s->dir);
 	free(s);
