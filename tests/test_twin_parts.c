@@ -652,8 +652,8 @@ static char *table_text(const char *dir, const char *t)
 }
 
 /* A fusion call shared out over threads (twin_store_set_threads, helpers in a gate) writes the
- * same part files, byte for byte, and the same rows as one thread: calls over many tiles, some
- * tiles compacted (TWIN_PARTS_MAX + 1 parts of one capture), a gate with fewer places than
+ * same part files, byte for byte, and the same rows as one thread: a call of several blocks of
+ * points, calls over many tiles, some tiles compacted (TWIN_PARTS_MAX + 1 parts of one capture), a gate with fewer places than
  * threads. */
 Test(twin_parts, threads_give_the_same_files_and_rows)
 {
@@ -671,6 +671,12 @@ Test(twin_parts, threads_give_the_same_files_and_rows)
 	add_capture(s1, "c", f, NF, &first);
 	add_capture(s3, "c", f, NF, NULL);
 	svt_gate_enter(gate); /* the caller holds a place, as the job's fusion thread does */
+	/* one call of several blocks of points (the passes over the points are shared too),
+	 * then calls that pile parts up to a compaction */
+	gpu_point *big = cloud(200000, 8, 30);
+	fuse(s1, big, 200000, first, NF);
+	fuse(s3, big, 200000, first, NF);
+	free(big);
 	for (size_t c = 0; c < NCALL; c++) {
 		size_t a = c * NP / NCALL, b = (c + 1) * NP / NCALL;
 		fuse(s1, p + a, b - a, first, NF);

@@ -81,6 +81,7 @@ static void *fbuf_get(fbuf *b, size_t bytes)
  * one thread at a time, and so is this. */
 struct twin_scratch {
 	fbuf gid, order;          /* twin_store_add_points_of: each point's tile, points by tile */
+	fbuf bbox, bbad, btile;   /* ... its passes over the points in blocks (bin_run) */
 	wpoint *v;                /* one tile's points (realloc'd: las_to_enu appends to it) */
 	size_t vcap;              /* elements */
 	fbuf out, run, key, ix;   /* voxel_merge: merged voxels, one voxel's points, the sort */
@@ -97,6 +98,9 @@ typedef struct twin_scratch twin_scratch;
 static void scratch_clear(twin_scratch *sc)
 {
 	free(sc->gid.p);
+	free(sc->bbox.p);
+	free(sc->bbad.p);
+	free(sc->btile.p);
 	free(sc->order.p);
 	free(sc->v);
 	free(sc->out.p);
@@ -1333,6 +1337,10 @@ static int tile_fuse(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *enu
 
 /* A fusion thread beyond the caller's (twin_store_set_threads): its own scratch and its own
  * CRS and ENU frame (a PROJ object is one thread's at a time), kept between calls. */
+/* A share of a fusion call's work: takes units from ctx until none is left, in the given
+ * scratch and PROJ objects (the calling thread's own). */
+typedef void (*fuse_fn)(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu);
+
 struct twin_fuse_aux {
 	twin_scratch sc;
 	geo_crs *crs;
@@ -1340,8 +1348,9 @@ struct twin_fuse_aux {
 	int epsg;
 	double origin[3];
 	pthread_t th;
-	int started;
-	struct tile_run *run;
+	svt_gate *gate;
+	fuse_fn fn;
+	void *ctx;
 };
 
 typedef struct tile_run {
@@ -1354,8 +1363,9 @@ typedef struct tile_run {
 	atomic_size_t next; /* the next job to take */
 } tile_run;
 
-static void tile_run_jobs(tile_run *R, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
+static void tile_run_jobs(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
 {
+	tile_run *R = ctx;
 	for (;;) {
 		size_t q = atomic_fetch_add(&R->next, 1);
 		if (q >= R->njobs)
@@ -1368,12 +1378,12 @@ static void tile_run_jobs(tile_run *R, twin_scratch *sc, geo_crs *crs, geo_enu *
 }
 
 /* A helper works in a place of the store's gate, like every thread of the job. */
-static void *tile_helper(void *arg)
+static void *fuse_helper(void *arg)
 {
 	struct twin_fuse_aux *x = arg;
-	svt_gate_enter(x->run->s->fuse_gate);
-	tile_run_jobs(x->run, &x->sc, x->crs, x->enu);
-	svt_gate_leave(x->run->s->fuse_gate);
+	svt_gate_enter(x->gate);
+	x->fn(x->ctx, &x->sc, x->crs, x->enu);
+	svt_gate_leave(x->gate);
 	return NULL;
 }
 
@@ -1407,9 +1417,42 @@ void twin_points_aux_free(struct twin_fuse_aux *x, int n)
 	free(x);
 }
 
-/* The jobs not done yet, on this thread and up to s->fuse_threads - 1 helpers (none with a
- * GPU context: its calls are one thread's). A helper that cannot be made leaves its share to
- * the others. Returns the first failure in tile order. */
+/* fn(ctx) on this thread and on up to min(s->fuse_naux, units - 1) helpers (none with a GPU
+ * context: its calls are one thread's), each with its own scratch and PROJ objects; returns
+ * when all are through. A helper that cannot be made leaves its share to the others. */
+static void fuse_par(twin_store *s, twin_scratch *sc, size_t units, fuse_fn fn, void *ctx)
+{
+	int nh = s->gpu || units < 2 ? 0 : s->fuse_naux;
+	if (nh > 0 && (size_t)nh > units - 1)
+		nh = (int)(units - 1);
+	if (nh > 0 && !s->fuse_aux &&
+	    !(s->fuse_aux = calloc((size_t)s->fuse_naux, sizeof(*s->fuse_aux))))
+		nh = 0;
+	int started = 0;
+	for (int h = 0; h < nh; h++) {
+		struct twin_fuse_aux *x = &s->fuse_aux[h];
+		svt_err e = {0};
+		if (aux_ready(s, x, &e)) {
+			svt_log_warn("twin: a fusion thread's CRS (%s): its work goes to the others",
+				     e.msg);
+			break;
+		}
+		x->gate = s->fuse_gate;
+		x->fn = fn;
+		x->ctx = ctx;
+		if (pthread_create(&x->th, NULL, fuse_helper, x) != 0)
+			break;
+		started++;
+	}
+	fn(ctx, sc, s->crs, s->enu);
+	/* Joined out of the gate: a helper may still wait for the place this thread holds. */
+	int paused = svt_gate_pause(s->fuse_gate);
+	for (int h = 0; h < started; h++)
+		pthread_join(s->fuse_aux[h].th, NULL);
+	svt_gate_resume(s->fuse_gate, paused);
+}
+
+/* The jobs not done yet, shared out (fuse_par); the first failure in tile order. */
 static int tiles_fuse(twin_store *s, twin_scratch *sc, const double M[9], const double t[3],
 		      const gpu_point *pts, const uint32_t *order, tile_job *jobs, size_t nj,
 		      svt_err *err)
@@ -1420,35 +1463,7 @@ static int tiles_fuse(twin_store *s, twin_scratch *sc, const double M[9], const 
 	size_t todo = 0;
 	for (size_t q = 0; q < nj; q++)
 		todo += !jobs[q].done;
-	int nh = s->gpu || todo < 2 ? 0 : s->fuse_naux;
-	if (nh > 0 && (size_t)nh > todo - 1)
-		nh = (int)(todo - 1);
-	if (nh > 0 && !s->fuse_aux &&
-	    !(s->fuse_aux = calloc((size_t)s->fuse_naux, sizeof(*s->fuse_aux))))
-		nh = 0;
-	int started = 0;
-	for (int h = 0; h < nh; h++) {
-		struct twin_fuse_aux *x = &s->fuse_aux[h];
-		svt_err e = {0};
-		if (aux_ready(s, x, &e)) {
-			svt_log_warn("twin: a fusion thread's CRS (%s): its tiles go to the others",
-				     e.msg);
-			break;
-		}
-		x->run = &R;
-		if (pthread_create(&x->th, NULL, tile_helper, x) != 0)
-			break;
-		x->started = 1;
-		started++;
-	}
-	tile_run_jobs(&R, sc, s->crs, s->enu);
-	/* Joined out of the gate: a helper may still wait for the place this thread holds. */
-	int paused = svt_gate_pause(s->fuse_gate);
-	for (int h = 0; h < started; h++) {
-		pthread_join(s->fuse_aux[h].th, NULL);
-		s->fuse_aux[h].started = 0;
-	}
-	svt_gate_resume(s->fuse_gate, paused);
+	fuse_par(s, sc, todo, tile_run_jobs, &R);
 	for (size_t q = 0; q < nj; q++)
 		if (jobs[q].rc) {
 			if (err)
@@ -1456,6 +1471,76 @@ static int tiles_fuse(twin_store *s, twin_scratch *sc, const double M[9], const 
 			return jobs[q].rc;
 		}
 	return SVT_OK;
+}
+
+/* The points of a call in blocks, for the passes over every point (bin_box, bin_tiles). */
+enum { BIN_BLOCK = 1 << 16 };
+typedef struct bin_run {
+	const twin_store *s;
+	const double *M, *t;
+	const gpu_point *pts;
+	size_t n, nblocks;
+	const twin_map *map;   /* bin_tiles */
+	int32_t *tile;         /* bin_tiles: each point's (tx, ty) */
+	double (*box)[6];      /* bin_box: each block's lo, hi */
+	size_t *bad;           /* each block's first point that failed (n: none) */
+	atomic_size_t next;
+} bin_run;
+
+/* Every point finite, and each block's box in the store's frame. */
+static void bin_box(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
+{
+	(void)sc, (void)crs, (void)enu;
+	bin_run *R = ctx;
+	for (size_t k; (k = atomic_fetch_add(&R->next, 1)) < R->nblocks;) {
+		size_t a = k * BIN_BLOCK, b = a + BIN_BLOCK < R->n ? a + BIN_BLOCK : R->n;
+		double *lo = R->box[k], *hi = R->box[k] + 3;
+		lo[0] = lo[1] = lo[2] = INFINITY;
+		hi[0] = hi[1] = hi[2] = -INFINITY;
+		R->bad[k] = R->n;
+		for (size_t i = a; i < b; i++) {
+			const gpu_point *q = &R->pts[i];
+			double p[3];
+			if (!isfinite(q->x) || !isfinite(q->y) || !isfinite(q->z)) {
+				R->bad[k] = i;
+				break;
+			}
+			enu_of(R->M, R->t, q, p);
+			box_grow(lo, hi, p);
+		}
+	}
+}
+
+/* Each point's tile through the smooth map (no PROJ: any thread). */
+static void bin_tiles(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
+{
+	(void)sc, (void)crs, (void)enu;
+	bin_run *R = ctx;
+	for (size_t k; (k = atomic_fetch_add(&R->next, 1)) < R->nblocks;) {
+		size_t a = k * BIN_BLOCK, b = a + BIN_BLOCK < R->n ? a + BIN_BLOCK : R->n;
+		R->bad[k] = R->n;
+		for (size_t i = a; i < b; i++) {
+			double p[3], q[3];
+			int tx, ty;
+			enu_of(R->M, R->t, &R->pts[i], p);
+			twin_map_apply(R->map, p, q);
+			if (twin_tile_of(R->s, q[0], q[1], &tx, &ty)) {
+				R->bad[k] = i;
+				break;
+			}
+			R->tile[2 * i] = tx;
+			R->tile[2 * i + 1] = ty;
+		}
+	}
+}
+
+/* The first failed point of a pass (n: none). */
+static size_t bin_bad(const bin_run *R)
+{
+	for (size_t k = 0; k < R->nblocks; k++)
+		if (R->bad[k] < R->n)
+			return R->bad[k];
+	return R->n;
 }
 
 void twin_store_set_threads(twin_store *s, int n, svt_gate *gate)
@@ -1508,16 +1593,28 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	double M[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, t[3] = {0, 0, 0};
 	if (origin_llh && (rc = twin_enu_change(s, origin_llh, M, t, err)))
 		goto done;
-	/* One pass: every point finite, and their box in the store's frame (the map's). */
+	/* One pass, in blocks shared out: every point finite, and their box in the store's
+	 * frame (the map's); the blocks' boxes then joined in order (min and max: exact). */
+	size_t nb = (n + BIN_BLOCK - 1) / BIN_BLOCK;
+	bin_run B = {.s = s, .M = M, .t = t, .pts = pts, .n = n, .nblocks = nb};
+	B.box = fbuf_get(&sc->bbox, nb * sizeof(*B.box));
+	B.bad = fbuf_get(&sc->bbad, nb * sizeof(*B.bad));
+	B.tile = fbuf_get(&sc->btile, 2 * n * sizeof(*B.tile));
+	if (!B.box || !B.bad || !B.tile) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
+		goto done;
+	}
+	atomic_init(&B.next, 0);
+	fuse_par(s, sc, nb, bin_box, &B);
+	size_t bad = bin_bad(&B);
+	if (bad < n) {
+		rc = svt_err_set(err, SVT_E_INPUT, "point %zu is not finite", bad);
+		goto done;
+	}
 	double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-	for (size_t i = 0; i < n; i++) {
-		double p[3];
-		if (!isfinite(pts[i].x) || !isfinite(pts[i].y) || !isfinite(pts[i].z)) {
-			rc = svt_err_set(err, SVT_E_INPUT, "point %zu is not finite", i);
-			goto done;
-		}
-		enu_of(M, t, &pts[i], p);
-		box_grow(lo, hi, p);
+	for (size_t k = 0; k < nb; k++) {
+		box_grow(lo, hi, B.box[k]);
+		box_grow(lo, hi, B.box[k] + 3);
 	}
 	/* Tiles are in the projected CRS: the smooth map over the points' box, no PROJ per
 	 * point (a point within the map's error of a tile edge may land in the neighbour). Tiles
@@ -1525,17 +1622,19 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	 * point before it (a frame's points are near each other), which is tried first. */
 	if ((rc = twin_map_build(s, TWIN_MAP_ENU_TO_PROJ, lo, hi, &map, err)))
 		goto done;
+	/* Each point's tile in blocks shared out; then, in order on this thread, the tiles
+	 * numbered. */
+	B.map = &map;
+	atomic_init(&B.next, 0);
+	fuse_par(s, sc, nb, bin_tiles, &B);
+	if ((bad = bin_bad(&B)) < n) {
+		rc = svt_err_set(err, SVT_E_INPUT, "point %zu has no projected position", bad);
+		goto done;
+	}
 	int64_t last[2] = {0, 0};
 	size_t lastg = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {
-		double p[3], q[3];
-		int tx, ty;
-		enu_of(M, t, &pts[i], p);
-		twin_map_apply(&map, p, q);
-		if (twin_tile_of(s, q[0], q[1], &tx, &ty)) {
-			rc = svt_err_set(err, SVT_E_INPUT, "point %zu has no projected position", i);
-			goto done;
-		}
+		int tx = B.tile[2 * i], ty = B.tile[2 * i + 1];
 		if (lastg == (size_t)-1 || tx != last[0] || ty != last[1]) {
 			last[0] = tx;
 			last[1] = ty;
