@@ -285,6 +285,31 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		f_calls = f1 - f0;
 	}
 	twin_store_close(s2);
+	/* The same points in one call again, on one thread and then shared out over every core
+	 * (twin_store_set_threads, as the build does), each into a new store after the same
+	 * work before it (memory as warm for both): the same files, in less time where there
+	 * are cores to share. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = ncpu > 1 ? (int)ncpu : 1;
+	double t_th[2] = {0, 0}, c_th[2] = {0, 0};
+	for (int k = 0; !rc && k < 2; k++) {
+		twin_store *s3 = NULL;
+		char sub3[4300];
+		snprintf(sub3, sizeof(sub3), "%s%d", sub, 3 + k);
+		rc = twin_store_open(sub3, NULL, &s3, &err) ||
+		     twin_store_add_capture(s3, &in, NULL, &err);
+		if (!rc) {
+			twin_store_set_threads(s3, k ? nth : 1, NULL);
+			long fdummy = 0;
+			cpu_faults(&c0, &fdummy);
+			double t0 = svt_now();
+			rc = twin_store_add_points(s3, pts, NPTS, org, &err);
+			t_th[k] = svt_now() - t0;
+			cpu_faults(&c1, &fdummy);
+			c_th[k] = c1 - c0;
+		}
+		twin_store_close(s3);
+	}
 	if (!rc) { /* the former binning: PROJ on every point */
 		for (size_t i = 0; i < NPTS; i++) {
 			xyz[3 * i] = pts[i].x;
@@ -318,6 +343,9 @@ static int fusion_phase(const char *dir, uint64_t seed)
 		printf("  the same points in %d calls of %d into the same tiles: %.2f s (%.2fx one "
 		       "call); CPU %.2f s, %ld page faults\n",
 		       (int)NCALLS, NPTS / NCALLS, t_calls, t_calls / t_fuse, c_calls, f_calls);
+		printf("  the one call again, 1 thread %.2f s (CPU %.2f s), %d threads "
+		       "(twin_store_set_threads) %.2f s (CPU %.2f s): %.2fx\n",
+		       t_th[0], c_th[0], nth, t_th[1], c_th[1], t_th[0] / t_th[1]);
 	} else if (err.msg[0]) {
 		fprintf(stderr, "bench twin: %s\n", err.msg);
 	}
