@@ -1348,6 +1348,7 @@ struct twin_fuse_aux {
 	int epsg;
 	double origin[3];
 	pthread_t th;
+	const twin_store *s;
 	svt_gate *gate;
 	fuse_fn fn;
 	void *ctx;
@@ -1377,18 +1378,27 @@ static void tile_run_jobs(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *en
 	}
 }
 
-/* A helper works in a place of the store's gate, like every thread of the job. */
+static int aux_ready(const twin_store *s, struct twin_fuse_aux *x, svt_err *err);
+
+/* A helper works in a place of the store's gate, like every thread of the job. Its PROJ
+ * objects are made here, on its own thread (about 10 ms each: not on the caller's time, and
+ * side by side); one that cannot be made leaves the work to the others. */
 static void *fuse_helper(void *arg)
 {
 	struct twin_fuse_aux *x = arg;
 	svt_gate_enter(x->gate);
-	x->fn(x->ctx, &x->sc, x->crs, x->enu);
+	svt_err e = {0};
+	if (aux_ready(x->s, x, &e))
+		svt_log_warn("twin: a fusion thread's CRS (%s): its work goes to the others",
+			     e.msg);
+	else
+		x->fn(x->ctx, &x->sc, x->crs, x->enu);
 	svt_gate_leave(x->gate);
 	return NULL;
 }
 
 /* The helper's PROJ objects for the store's CRS and origin (made again when those change). */
-static int aux_ready(twin_store *s, struct twin_fuse_aux *x, svt_err *err)
+static int aux_ready(const twin_store *s, struct twin_fuse_aux *x, svt_err *err)
 {
 	if (x->crs && x->epsg != s->epsg) {
 		geo_crs_destroy(x->crs);
@@ -1431,12 +1441,7 @@ static void fuse_par(twin_store *s, twin_scratch *sc, size_t units, fuse_fn fn, 
 	int started = 0;
 	for (int h = 0; h < nh; h++) {
 		struct twin_fuse_aux *x = &s->fuse_aux[h];
-		svt_err e = {0};
-		if (aux_ready(s, x, &e)) {
-			svt_log_warn("twin: a fusion thread's CRS (%s): its work goes to the others",
-				     e.msg);
-			break;
-		}
+		x->s = s;
 		x->gate = s->fuse_gate;
 		x->fn = fn;
 		x->ctx = ctx;
