@@ -151,7 +151,7 @@ int ds_guard_config(dataset_job *j, svt_err *err)
 			paths[np++] = extra[k];
 	rc = config_options(j, now, err);
 	if (!rc)
-		rc = fmt_config_set_capture(now, j->o.capture, paths, np, err);
+		rc = fmt_config_set_capture(now, j->o.capture, paths, np, j->threads, err);
 	free(extra);
 	if (rc)
 		goto done;

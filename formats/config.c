@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,8 +79,65 @@ static int cmp_cap(const void *a, const void *b)
 	return strcmp(((const cap_file *)a)->name, ((const cap_file *)b)->name);
 }
 
+/* The files' hashes, on several threads: each takes the next file. */
+typedef struct hash_files {
+	const char *const *paths;
+	cap_file *fs;
+	size_t n;
+	atomic_size_t next;
+	int *rc;           /* per file */
+	svt_err *err;      /* per file */
+} hash_files;
+
+static void *hash_files_main(void *arg)
+{
+	hash_files *h = arg;
+	for (size_t i; (i = atomic_fetch_add(&h->next, 1)) < h->n;)
+		h->rc[i] = fmt_file_sha256(h->paths[i], h->fs[i].sha, &h->fs[i].bytes, &h->err[i]);
+	return NULL;
+}
+
+/* Hashes every file; the first failure in file order. The start-up of a build waits on this
+ * (a samples capture: 46 MB, 35 ms on one core), so the files go side by side. */
+static int hash_all(const char *const *paths, cap_file *fs, size_t n, int threads,
+		    svt_err *err)
+{
+	hash_files h = {.paths = paths, .fs = fs, .n = n};
+	atomic_init(&h.next, 0);
+	h.rc = calloc(n ? n : 1, sizeof(*h.rc));
+	h.err = calloc(n ? n : 1, sizeof(*h.err));
+	if (!h.rc || !h.err) {
+		free(h.rc);
+		free(h.err);
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for %zu files' hashes", n);
+	}
+	enum { MAX_HASH_THREADS = 16 }; /* a disk's worth; more only queue on it */
+	int nt = threads < 1 ? 1 : threads > MAX_HASH_THREADS ? MAX_HASH_THREADS : threads;
+	if ((size_t)nt > n)
+		nt = n ? (int)n : 1;
+	pthread_t th[MAX_HASH_THREADS];
+	int started = 0;
+	for (; started + 1 < nt; started++)
+		if (pthread_create(&th[started], NULL, hash_files_main, &h) != 0)
+			break;
+	hash_files_main(&h);
+	for (int k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	int rc = SVT_OK;
+	for (size_t i = 0; i < n; i++)
+		if (h.rc[i]) {
+			rc = h.rc[i];
+			if (err)
+				*err = h.err[i];
+			break;
+		}
+	free(h.rc);
+	free(h.err);
+	return rc;
+}
+
 int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *paths, size_t n,
-			   svt_err *err)
+			   int threads, svt_err *err)
 {
 	int rc = SVT_OK;
 	cap_file *fs = calloc(n ? n : 1, sizeof(*fs));
@@ -103,10 +162,11 @@ int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *p
 		else if (strrchr(p, '/') && rl && !strcmp(p, root))
 			p = strrchr(p, '/') + 1;
 		fs[i].name = p;
-		if ((rc = fmt_file_sha256(paths[i], fs[i].sha, &fs[i].bytes, err)))
-			goto done;
-		total += fs[i].bytes;
 	}
+	if ((rc = hash_all(paths, fs, n, threads, err)))
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		total += fs[i].bytes;
 	if (n > 1)
 		qsort(fs, n, sizeof(*fs), cmp_cap);
 	for (size_t i = 0; i < n; i++) {

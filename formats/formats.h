@@ -266,10 +266,11 @@ int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *e
 
 /* Records the capture's identity from its n files (paths as the scan found them; root the
  * capture folder or file they were found under, whose prefix is cut from the names so that a
- * moved capture keeps its identity). Reads every file once (SHA-256, OpenSSL). The digest is
- * SHA-256 over the sorted lines "name\tsize\tsha256\n". */
+ * moved capture keeps its identity). Reads every file once (SHA-256, OpenSSL), on up to
+ * threads threads side by side (files are hashed apart; the same digest for any count). The
+ * digest is SHA-256 over the sorted lines "name\tsize\tsha256\n". */
 int fmt_config_set_capture(fmt_config *c, const char *root, const char *const *paths, size_t n,
-			   svt_err *err);
+			   int threads, svt_err *err);
 
 /* The capture's digest (64 hex digits) as recorded by fmt_config_set_capture, or NULL before
  * it. Owned by c. */

@@ -167,14 +167,14 @@ Test(config, capture_identity_by_names_sizes_contents)
 	}
 	fmt_config *a = config_of("256x256", "lz4", 16), *b = config_of("256x256", "lz4", 16);
 	svt_err e = {0};
-	cr_assert_eq(fmt_config_set_capture(a, d1, l1, 2, &e), 0, "%s", e.msg);
-	cr_assert_eq(fmt_config_set_capture(b, d2, l2, 2, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_config_set_capture(a, d1, l1, 2, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_config_set_capture(b, d2, l2, 2, 2, &e), 0, "%s", e.msg);
 	char msg[1024];
 	cr_assert_eq(fmt_config_compare(a, b, msg, sizeof(msg)), 0,
 		     "the same files in another folder and order: %s", msg);
 	/* one byte changed, same size: another capture */
 	write_file(d2, "b.jpg", "second framE");
-	cr_assert_eq(fmt_config_set_capture(b, d2, l2, 2, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_config_set_capture(b, d2, l2, 2, 2, &e), 0, "%s", e.msg);
 	cr_assert_eq(fmt_config_compare(a, b, msg, sizeof(msg)), 1);
 	cr_assert(strstr(msg, "capture: 2 files"), "%s", msg);
 	/* JSON round trip, through OUT/build-config.json */
