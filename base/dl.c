@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/svt.h"
@@ -57,6 +58,21 @@ static void dl_fail(svt_dl *d, int code, const char *fmt, ...)
 	d->code = code;
 }
 
+/* Whether soname is hidden by SVT_DL_HIDE (colon-separated prefixes: "libgdal:libavcodec"):
+ * a library that is installed made to look absent, so that tests can see what a machine
+ * without it is told. */
+static int dl_hidden(const char *soname)
+{
+	const char *h = getenv("SVT_DL_HIDE");
+	while (h && *h) {
+		size_t k = strcspn(h, ":");
+		if (k && !strncmp(soname, h, k))
+			return 1;
+		h += k + (h[k] == ':');
+	}
+	return 0;
+}
+
 /* Opens every library of d and resolves every name; on failure fills d->code and d->msg and
  * closes what it opened, so that no half-filled table is ever used. Under dl_lock. */
 static int dl_open(svt_dl *d)
@@ -70,8 +86,9 @@ static int dl_open(svt_dl *d)
 			goto fail;
 		}
 		dlerror();
-		if (!(h[nh] = dlopen(d->sonames[nh], RTLD_NOW | RTLD_LOCAL))) {
-			const char *why = dlerror();
+		int hidden = dl_hidden(d->sonames[nh]);
+		if (hidden || !(h[nh] = dlopen(d->sonames[nh], RTLD_NOW | RTLD_LOCAL))) {
+			const char *why = hidden ? "hidden by SVT_DL_HIDE" : dlerror();
 			dl_package(d->sonames[nh], pkg, sizeof(pkg));
 			dl_fail(d, SVT_E_UNSUPPORTED,
 				"%s needs %s, which does not load (%s): install the Debian "

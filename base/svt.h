@@ -195,7 +195,9 @@ typedef struct svt_dl {
  * later call costs one atomic load). 0 when every symbol resolved; otherwise
  * SVT_E_UNSUPPORTED with a message naming what needs the library, the library that does not
  * load or the symbol none has, and the Debian package to install; every later call fails the
- * same way (no retry: a library does not appear while a process runs). */
+ * same way (no retry: a library does not appear while a process runs). SVT_DL_HIDE (a
+ * colon-separated list of soname prefixes) makes the libraries it names fail to load, for
+ * tests of what a machine without them is told. */
 int svt_dl_load(svt_dl *d, svt_err *err);
 
 #define SVT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

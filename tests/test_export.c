@@ -271,7 +271,8 @@ Test(export_cosmos, transfer_below_10fps_refused)
 Test(export_cosmos, without_ffmpeg_says_what_to_install)
 {
 	if (export_video_available())
-		cr_skip_test("this build links FFmpeg (build with FFMPEG=0 to run this case)");
+		cr_skip_test("this build has FFmpeg (FFMPEG=0 builds run this case; "
+			     "ffmpeg_missing_at_run_time_names_the_package covers this build)");
 	export_opts o;
 	export_opts_default(&o);
 	export_report rep;
@@ -279,6 +280,27 @@ Test(export_cosmos, without_ffmpeg_says_what_to_install)
 	cr_expect_eq(export_cosmos_run("/nonexistent", "/tmp/x", &o, &rep, NULL, &e),
 		     SVT_E_UNSUPPORTED);
 	cr_expect(strstr(e.msg, "libavcodec-dev") != NULL, "%s", e.msg);
+}
+
+/* Built with FFmpeg, on a machine where its libraries do not load (SVT_DL_HIDE makes them look
+ * absent; Criterion runs each test in its own process, so the first load is this one): no
+ * export, and a message that names the library and the package to install. */
+Test(export_cosmos, ffmpeg_missing_at_run_time_names_the_package)
+{
+#ifndef SVT_HAVE_FFMPEG
+	cr_skip_test("built without FFmpeg: without_ffmpeg_says_what_to_install covers it");
+#endif
+	setenv("SVT_DL_HIDE", "libavcodec", 1);
+	cr_expect_eq(export_video_available(), 0, "the hidden library still loaded");
+	export_opts o;
+	export_opts_default(&o);
+	export_report rep;
+	svt_err e = {0};
+	cr_expect_eq(export_cosmos_run("/nonexistent", "/tmp/x", &o, &rep, NULL, &e),
+		     SVT_E_UNSUPPORTED);
+	cr_expect(strstr(e.msg, "libavcodec.so.") != NULL, "%s", e.msg);
+	cr_expect(strstr(e.msg, "install the Debian package libavcodec") != NULL, "%s", e.msg);
+	unsetenv("SVT_DL_HIDE");
 }
 
 Test(export_cosmos, unknown_encoder_stops_the_run)

@@ -284,6 +284,21 @@ Test(twin_layer, holes_multipolygon_and_roundtrip)
 
 /* A truncated copy of the real shapefile, beside its intact .shx and .dbf (so OGR reads the
  * short .shp), must fail, never read past the end; without its .shx it fails too. */
+/* GDAL absent at run time (SVT_DL_HIDE makes it look so; each test is its own process): a
+ * layer is refused with the library and the package to install, before any file is read. */
+Test(twin_layer, gdal_missing_at_run_time_names_the_package)
+{
+	setenv("SVT_DL_HIDE", "libgdal", 1);
+	twin_layer *l = NULL;
+	svt_err e = {0};
+	cr_expect_eq(twin_layer_load("/nonexistent/districts.geojson", NULL, &l, &e),
+		     SVT_E_UNSUPPORTED, "%s", e.msg);
+	cr_expect_null(l);
+	cr_expect(strstr(e.msg, "libgdal.so.") != NULL, "%s", e.msg);
+	cr_expect(strstr(e.msg, "install the Debian package libgdal") != NULL, "%s", e.msg);
+	unsetenv("SVT_DL_HIDE");
+}
+
 Test(twin_layer, truncated_shapefile)
 {
 	const char *src = real(GU_SHP);
