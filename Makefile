@@ -54,7 +54,13 @@ FFMPEG_PKGS := libavformat libavcodec libswscale libavutil
 FFMPEG ?= $(shell pkg-config --exists $(FFMPEG_PKGS) 2>/dev/null && echo 1 || echo 0)
 ifeq ($(FFMPEG),1)
 CPPFLAGS += -DSVT_HAVE_FFMPEG=1 $(shell pkg-config --cflags $(FFMPEG_PKGS))
-FFMPEG_SONAMES := $(foreach p,$(FFMPEG_PKGS),$(call soname_flag,$(shell echo $(p:lib%=%) | tr a-z A-Z),,$(call soname,$(p:lib%=%),$(p))))
+# One list, in the order the libraries depend on each other (each symbol is taken from the
+# first that has it); left out when a SONAME is not found, so that the build stops there.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+FFMPEG_SONAME_LIST := $(foreach l,avutil swscale avcodec avformat,\"$(call soname,$(l),lib$(l))\")
+FFMPEG_SONAMES := $(if $(findstring \"\",$(FFMPEG_SONAME_LIST)),,-DSVT_FFMPEG_SONAMES=$(subst $(space),$(comma),$(strip $(FFMPEG_SONAME_LIST))))
 $(BUILD)/export/video.o $(BUILD)/dataset/ds_import.o: CPPFLAGS += $(FFMPEG_SONAMES)
 endif
 

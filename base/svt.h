@@ -166,15 +166,9 @@ int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int
  * GDAL and FFmpeg are dlopen'd by the code that uses them, the first time it runs, instead of
  * being linked: the dynamic loader maps their ~150 dependent libraries at every start, which
  * cost each svtwin process (the program, every test binary) ~0.09 s it mostly never used.
- * A user keeps one svt_dl per library (or family: FFmpeg's four) in static storage:
- *
- *     static const char *const sonames[] = {SVT_GDAL_SONAME, NULL};
- *     static const char *const names[] = {"GDALOpenEx", ...};
- *     static void *fns[SVT_ARRAY_LEN(names)];
- *     static svt_dl gdal = SVT_DL_INIT("reading layers", sonames, names, fns);
- *
- * and calls svt_dl_load(&gdal, err) in every entry point that reaches the library, before
- * using any fns[i]. The sonames come from the build (the Makefile reads the SONAME of the
+ * A user keeps one svt_dl per library (or family: FFmpeg's four) in static storage, most
+ * simply through SVT_DL_TABLE (below), and calls svt_dl_load(&table, err) in every entry
+ * point that reaches the library, before using any of its functions. The sonames come from the build (the Makefile reads the SONAME of the
  * library the headers belong to), so the pointers are typed from the same release's headers. */
 typedef struct svt_dl {
 	const char *what;            /* what needs it, for the message ("reading layers") */
@@ -189,6 +183,26 @@ typedef struct svt_dl {
 } svt_dl;
 #define SVT_DL_INIT(what, sonames, names, fns) \
 	{(what), (sonames), (names), (fns), sizeof(names) / sizeof((names)[0]), 0, 0, {0}}
+
+/* The whole table in one line, for a file that uses one library (or family) through it:
+ *
+ *     #define GDAL_FNS(X) X(GDALOpenEx) X(GDALClose) ...
+ *     SVT_DL_TABLE(gdal_dl, "reading layers", GDAL_FNS, SVT_GDAL_SONAME);
+ *     #define GDAL(f) SVT_DL_CALL(gdal_dl, f)
+ *
+ * declares the places of the functions LIST names, their names and slots and the svt_dl var
+ * over the sonames given (one table per file: the places are named after the functions).
+ * SVT_DL_CALL(var, f) is f's pointer, typed from f's declaration in the library's headers;
+ * call it only after svt_dl_load(&var, ...) succeeded. */
+#define SVT_DL_AT_(f) SVT_DL_AT_##f,
+#define SVT_DL_NAME_(f) #f,
+#define SVT_DL_TABLE(var, what, LIST, ...)                                                  \
+	enum { LIST(SVT_DL_AT_) var##_count };                                               \
+	static const char *const var##_names[] = {LIST(SVT_DL_NAME_)};                       \
+	static const char *const var##_sonames[] = {__VA_ARGS__, NULL};                      \
+	static void *var##_fns[var##_count];                                                 \
+	static svt_dl var = SVT_DL_INIT(what, var##_sonames, var##_names, var##_fns)
+#define SVT_DL_CALL(var, f) ((__typeof__(&f))var##_fns[SVT_DL_AT_##f])
 
 /* Loads d's libraries once per process (dlopen RTLD_NOW | RTLD_LOCAL, never closed once
  * loaded) and fills d->fns; thread-safe (the first caller loads, the others wait for it; a

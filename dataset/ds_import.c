@@ -18,9 +18,8 @@
  * program does not link them, so processes that read no video do not pay for mapping them
  * and their dependencies at start. Calls read AV(f)(...): one written without it does not
  * link, so none bypasses the table. */
-#if !defined(SVT_AVUTIL_SONAME) || !defined(SVT_AVCODEC_SONAME) || \
-	!defined(SVT_AVFORMAT_SONAME) || !defined(SVT_SWSCALE_SONAME)
-#error "SVT_AV*_SONAME and SVT_SWSCALE_SONAME (FFmpeg's SONAMEs) come from the Makefile"
+#ifndef SVT_FFMPEG_SONAMES
+#error "SVT_FFMPEG_SONAMES (libavutil's, libswscale's, libavcodec's, libavformat's) comes from the Makefile"
 #endif
 #define AVUTIL_FNS(X) \
 	X(av_frame_alloc) X(av_frame_free) X(av_frame_unref)
@@ -34,19 +33,11 @@
 	X(avformat_open_input) X(avformat_find_stream_info) X(av_find_best_stream) \
 	X(av_read_frame) X(avformat_close_input)
 #define FF_FNS(X) AVUTIL_FNS(X) SWSCALE_FNS(X) AVCODEC_FNS(X) AVFORMAT_FNS(X)
-#define X(f) FN_##f,
-enum { FF_FNS(X) FF_NFNS };
-#undef X
-#define X(f) #f,
-static const char *const ff_names[] = {FF_FNS(X)};
-#undef X
-/* In the order they depend on each other; each symbol is taken from the first that has it. */
-static const char *const ff_sonames[] = {SVT_AVUTIL_SONAME, SVT_SWSCALE_SONAME,
-					 SVT_AVCODEC_SONAME, SVT_AVFORMAT_SONAME, NULL};
-static void *ff_fns[FF_NFNS];
-static svt_dl ff_dl = SVT_DL_INIT("reading videos (svtwin import)", ff_sonames, ff_names, ff_fns);
+/* SVT_FFMPEG_SONAMES is in the order they depend on each other; each symbol is taken from
+ * the first that has it. */
+SVT_DL_TABLE(ff_dl, "reading videos (svtwin import)", FF_FNS, SVT_FFMPEG_SONAMES);
 /* f's pointer, typed from its declaration in FFmpeg's headers. */
-#define AV(f) ((__typeof__(&f))ff_fns[FN_##f])
+#define AV(f) SVT_DL_CALL(ff_dl, f)
 
 /* Decodes every frame of path into rgb (T x H x W x 3, scaled to W x H); *n: frames found
  * (decoding stops with an error past T). */

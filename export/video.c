@@ -61,9 +61,8 @@ void export_video_abort(export_video *v)
  * program does not link them, so processes that encode no video do not pay for mapping them
  * and their dependencies at start. Calls read AV(f)(...): one written without it does not
  * link, so none bypasses the table. */
-#if !defined(SVT_AVUTIL_SONAME) || !defined(SVT_AVCODEC_SONAME) || \
-	!defined(SVT_AVFORMAT_SONAME) || !defined(SVT_SWSCALE_SONAME)
-#error "SVT_AV*_SONAME and SVT_SWSCALE_SONAME (FFmpeg's SONAMEs) come from the Makefile"
+#ifndef SVT_FFMPEG_SONAMES
+#error "SVT_FFMPEG_SONAMES (libavutil's, libswscale's, libavcodec's, libavformat's) comes from the Makefile"
 #endif
 #define AVUTIL_FNS(X) \
 	X(av_log_get_level) X(av_log_set_level) X(av_strerror) X(av_d2q) X(av_dict_set) \
@@ -81,19 +80,11 @@ void export_video_abort(export_video *v)
 	X(avformat_write_header) X(av_interleaved_write_frame) X(av_write_trailer) \
 	X(avio_closep) X(avformat_free_context)
 #define FF_FNS(X) AVUTIL_FNS(X) SWSCALE_FNS(X) AVCODEC_FNS(X) AVFORMAT_FNS(X)
-#define X(f) FN_##f,
-enum { FF_FNS(X) FF_NFNS };
-#undef X
-#define X(f) #f,
-static const char *const ff_names[] = {FF_FNS(X)};
-#undef X
-/* In the order they depend on each other; each symbol is taken from the first that has it. */
-static const char *const ff_sonames[] = {SVT_AVUTIL_SONAME, SVT_SWSCALE_SONAME,
-					 SVT_AVCODEC_SONAME, SVT_AVFORMAT_SONAME, NULL};
-static void *ff_fns[FF_NFNS];
-static svt_dl ff_dl = SVT_DL_INIT("encoding videos (svtwin export)", ff_sonames, ff_names, ff_fns);
+/* SVT_FFMPEG_SONAMES is in the order they depend on each other; each symbol is taken from
+ * the first that has it. */
+SVT_DL_TABLE(ff_dl, "encoding videos (svtwin export)", FF_FNS, SVT_FFMPEG_SONAMES);
 /* f's pointer, typed from its declaration in FFmpeg's headers. */
-#define AV(f) ((__typeof__(&f))ff_fns[FN_##f])
+#define AV(f) SVT_DL_CALL(ff_dl, f)
 
 struct export_video {
 	AVFormatContext *fmt;

@@ -53,18 +53,10 @@
 	X(OCTDestroyCoordinateTransformation) X(OCTNewCoordinateTransformation) \
 	X(CPLErrorReset) X(CPLGetLastErrorMsg) X(CPLGetLastErrorType) X(CPLPopErrorHandler) \
 	X(CPLPushErrorHandler) X(CPLQuietErrorHandler)
-#define X(f) FN_##f,
-enum { GDAL_FNS(X) GDAL_NFNS };
-#undef X
-#define X(f) #f,
-static const char *const gdal_names[] = {GDAL_FNS(X)};
-#undef X
-static const char *const gdal_sonames[] = {SVT_GDAL_SONAME, NULL};
-static void *gdal_fns[GDAL_NFNS];
-static svt_dl gdal_dl = SVT_DL_INIT("reading vector layers (--districts, --dongs, the store's "
-				    "layers)", gdal_sonames, gdal_names, gdal_fns);
+SVT_DL_TABLE(gdal_dl, "reading vector layers (--districts, --dongs, the store's layers)",
+	     GDAL_FNS, SVT_GDAL_SONAME);
 /* f's pointer, typed from its declaration in GDAL's headers. */
-#define GDAL(f) ((__typeof__(&f))gdal_fns[FN_##f])
+#define GDAL(f) SVT_DL_CALL(gdal_dl, f)
 
 #define GRID_MAX 256
 
