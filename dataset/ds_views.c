@@ -68,7 +68,7 @@ typedef struct ds_slot {
 	int want_vdepth;     /* with own_bufs: the clip stores depth */
 	int encoded;         /* result: enc->view (and enc->depth with want_vdepth) hold it */
 	int done;            /* the worker is through with it (under the pool's mutex) */
-	ds_enc *enc;         /* taken from the pool's free list (ds_enc_take), held until the
+	ds_enc *enc;         /* taken from the pool's free list (enc_take), held until the
 			      * writer has stored it (ds_views_frame_put) */
 } ds_slot;
 
