@@ -462,6 +462,29 @@ Test(decode_gen, png_16bit_depth_map)
 	svt_err et = {0};
 	cr_assert_eq(decode_buf(mem, len / 2, &o, &img, &warn, &et), SVT_E_FORMAT);
 	cr_assert(et.msg[0]);
+	/* A changed byte of the compressed pixels is refused, and so is a changed byte of the
+	 * zlib stream's Adler-32, which the decoder leaves unchecked (ingest_decode.c): the IDAT
+	 * chunk's CRC-32 covers it. */
+	size_t idat = 0, dlen = 0;
+	for (size_t i = 8; i + 8 < len; i++)
+		if (!memcmp(mem + i, "IDAT", 4)) {
+			idat = i + 4;
+			dlen = (size_t)mem[i - 4] << 24 | (size_t)mem[i - 3] << 16 |
+			       (size_t)mem[i - 2] << 8 | mem[i - 1];
+			break;
+		}
+	cr_assert(idat && dlen > 16, "no IDAT chunk");
+	const size_t bad_at[2] = {idat + dlen / 2, idat + dlen - 2}; /* pixels; the Adler-32 */
+	for (int k = 0; k < 2; k++) {
+		mem[bad_at[k]] ^= 0x20;
+		svt_err ec = {0};
+		cr_expect_eq(decode_buf(mem, len, &o, &img, &warn, &ec), SVT_E_FORMAT,
+			     "byte %zu of the IDAT data changed: %s", bad_at[k] - idat, ec.msg);
+		cr_expect(ec.msg[0]);
+		if (k)
+			cr_expect(strstr(ec.msg, "CRC"), "%s", ec.msg);
+		mem[bad_at[k]] ^= 0x20;
+	}
 	ingest_image_free(&img);
 	free(mem), free(px);
 }
