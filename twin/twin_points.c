@@ -1586,6 +1586,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	char **made = NULL, **gone = NULL; /* files written by this call, files it replaces */
 	size_t nmade = 0, ngone = 0, *start = NULL, *gord = NULL;
 	tile_job *jobs = NULL;
+	size_t njobs = 0; /* jobs[0..njobs) made (their parts freed at the end) */
 	twin_scratch *sc = scratch_of(s);
 	uint32_t *gid = sc ? fbuf_get(&sc->gid, n * sizeof(*gid)) : NULL;
 	uint32_t *order = gid ? fbuf_get(&sc->order, n * sizeof(*order)) : NULL;
@@ -1693,6 +1694,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu tiles", ng);
 		goto done;
 	}
+	njobs = ng;
 	if ((rc = store_wkt(s, err)))
 		goto done;
 	for (size_t q = 0; q < ng; q++) {
@@ -1784,7 +1786,7 @@ done:
 	grouper_free(&tiles);
 	free(start);
 	free(gord);
-	for (size_t q = 0; jobs && q < ng; q++)
+	for (size_t q = 0; q < njobs; q++)
 		free(jobs[q].parts);
 	free(jobs);
 	return rc;
