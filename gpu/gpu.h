@@ -103,6 +103,12 @@ int gpu_view_from_equirect(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v
 			   gpu_image *dst, svt_err *err);
 int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_image *dst,
 			       svt_err *err);
+/* The view pixel by pixel with exactly the code one thread of the CUDA kernel runs
+ * (gm_view_px in gpu_math.h), on the CPU: the yardstick the fast C path (row maps, SSE2 and
+ * AVX2 lanes, fixed-point taps) must equal byte for byte (tests/test_gpu_ref.c), device or
+ * not. Slow (every map evaluated three times a pixel); for tests. */
+int gpu_view_from_equirect_px(const gpu_image *src, const gpu_view *v, gpu_image *dst,
+			      svt_err *err);
 
 /* Where a unit direction d (panorama frame) lands in the panorama, in pixel coordinates
  * (col, row) of the convention above; and the inverse. */

@@ -310,6 +310,26 @@ GM_FN void gm_footprint(float W, float c, float r, float cr, float rr, float cd,
 	*sx = gm_maxf(gm_absf(gm_wrapdiff(cr - c, W)), gm_absf(rr - r));
 	*sy = gm_maxf(gm_absf(gm_wrapdiff(cd - c, W)), gm_absf(rd - r));
 }
+/* Output pixel (i, j) of view g from source s into out (rows stride bytes apart): its
+ * source position, with aa its right and lower neighbours' for the footprint, then one tap or
+ * the supersampled prefilter. What one CUDA thread of the view kernel runs, and what
+ * gpu_view_from_equirect_px runs on the CPU pixel by pixel (the fast C path's yardstick). */
+GM_FN void gm_view_px(const gm_view *g, const gm_src *s, size_t stride, int i, int j,
+		      int bicubic, int aa, unsigned char *out)
+{
+	float bx, by, bz, c, r, sx = 0.0f, sy = 0.0f;
+	gm_view_rowbase(g, (float)j + 0.5f, &bx, &by, &bz);
+	gm_view_map(g, (float)i + 0.5f, bx, by, bz, &c, &r);
+	if (aa) {
+		float cr, rr, cd, rd, dx, dy, dz;
+		gm_view_map(g, (float)(i + 1) + 0.5f, bx, by, bz, &cr, &rr);
+		gm_view_rowbase(g, (float)(j + 1) + 0.5f, &dx, &dy, &dz);
+		gm_view_map(g, (float)i + 0.5f, dx, dy, dz, &cd, &rd);
+		gm_footprint((float)s->W, c, r, cr, rr, cd, rd, &sx, &sy);
+	}
+	gm_view_pixel(g, s, bicubic, i, j, c, r, sx, sy, out + (size_t)j * stride + (size_t)i * s->ch);
+}
+
 /* ---- Element conversions and per-element kernels shared by the other kernels ---------------- */
 
 /* Bit casts through memcpy: defined behaviour in C and C++, one move after optimisation on

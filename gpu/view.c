@@ -354,6 +354,17 @@ static void map_row(const gm_view *g, int j, int n, float *col, float *row, gpu_
 }
 
 /* need[i] = 1 where pixel i of the row needs the prefilter (footprint > GM_AA_STEP). */
+#ifdef __SSE2__
+/* need_bytes[m]: the four bytes (bit k of m) in memory order, for one 32-bit store. */
+#define NEED4(m) ((uint32_t)((m) & 1) | (uint32_t)(((m) >> 1) & 1) << 8 | \
+		  (uint32_t)(((m) >> 2) & 1) << 16 | (uint32_t)(((m) >> 3) & 1) << 24)
+static const uint32_t need_bytes[16] = {NEED4(0),  NEED4(1),  NEED4(2),  NEED4(3),
+					NEED4(4),  NEED4(5),  NEED4(6),  NEED4(7),
+					NEED4(8),  NEED4(9),  NEED4(10), NEED4(11),
+					NEED4(12), NEED4(13), NEED4(14), NEED4(15)};
+#undef NEED4
+#endif
+
 static void footprint_row(float W, int w, const float *c0, const float *r0, const float *c1,
 			  const float *r1, uint8_t *need)
 {
@@ -374,10 +385,8 @@ static void footprint_row(float W, int w, const float *c0, const float *r0, cons
 		__m128 sy = _mm_max_ps(_mm_andnot_ps(sign, ec),
 				       _mm_andnot_ps(sign, _mm_sub_ps(_mm_loadu_ps(r1 + i), r)));
 		int m = _mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(sx, step), _mm_cmpgt_ps(sy, step)));
-		need[i] = m & 1;
-		need[i + 1] = (m >> 1) & 1;
-		need[i + 2] = (m >> 2) & 1;
-		need[i + 3] = (m >> 3) & 1;
+		/* the four flags in one store: byte k of need_bytes[m] is bit k of m */
+		memcpy(need + i, &need_bytes[m], 4);
 	}
 #endif
 	for (; i < w; i++) {
@@ -701,6 +710,22 @@ int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_imag
 			       svt_err *err)
 {
 	return gpu_view_ref_run(src, v, dst, 1, err);
+}
+
+int gpu_view_from_equirect_px(const gpu_image *src, const gpu_view *v, gpu_image *dst,
+			      svt_err *err)
+{
+	int rc = gpu_view_check(src, v, dst, err);
+	if (rc)
+		return rc;
+	gm_view g;
+	gpu_view_to_gm(v, src->width, src->height, &g);
+	gm_src s = {src->data, src->stride, src->width, src->height, src->channels};
+	int bicubic = v->interp == GPU_INTERP_BICUBIC;
+	for (int j = 0; j < v->height; j++)
+		for (int i = 0; i < v->width; i++)
+			gm_view_px(&g, &s, dst->stride, i, j, bicubic, v->antialias, dst->data);
+	return SVT_OK;
 }
 
 /* ---- Cubemap -------------------------------------------------------------------------------- */

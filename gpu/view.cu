@@ -8,23 +8,6 @@
 #include "gpu/cuda_common.cuh"
 
 
-/* Output pixel (i, j) of view g from source s into out (the view's packed rows). */
-static __device__ __forceinline__ void view_px(const gm_view *g, const gm_src *s, int w, int i,
-					       int j, int bicubic, int aa, unsigned char *out)
-{
-	float bx, by, bz, c, r, sx = 0.0f, sy = 0.0f;
-	gm_view_rowbase(g, (float)j + 0.5f, &bx, &by, &bz);
-	gm_view_map(g, (float)i + 0.5f, bx, by, bz, &c, &r);
-	if (aa) {
-		float cr, rr, cd, rd, dx, dy, dz;
-		gm_view_map(g, (float)(i + 1) + 0.5f, bx, by, bz, &cr, &rr);
-		gm_view_rowbase(g, (float)(j + 1) + 0.5f, &dx, &dy, &dz);
-		gm_view_map(g, (float)i + 0.5f, dx, dy, dz, &cd, &rd);
-		gm_footprint((float)s->W, c, r, cr, rr, cd, rd, &sx, &sy);
-	}
-	gm_view_pixel(g, s, bicubic, i, j, c, r, sx, sy, out + ((size_t)j * w + i) * s->ch);
-}
-
 __global__ void view_kernel(gm_view g, gm_src s, int w, int h, int j0, int j1, int bicubic,
 			    int aa, unsigned char *out)
 {
@@ -32,7 +15,7 @@ __global__ void view_kernel(gm_view g, gm_src s, int w, int h, int j0, int j1, i
 	int j = j0 + blockIdx.y * blockDim.y + threadIdx.y;
 	if (i >= w || j >= j1)
 		return;
-	view_px(&g, &s, w, i, j, bicubic, aa, out);
+	gm_view_px(&g, &s, (size_t)w * s.ch, i, j, bicubic, aa, out);
 }
 
 /* One view of one panorama, for the launch that cuts several frames' views at once. */
@@ -53,7 +36,7 @@ __global__ void views_multi_kernel(const gm_view_job *jobs)
 		return;
 	gm_view g = J->g;
 	gm_src s = J->s;
-	view_px(&g, &s, J->w, i, j, J->bicubic, J->aa, J->out);
+	gm_view_px(&g, &s, (size_t)J->w * s.ch, i, j, J->bicubic, J->aa, J->out);
 }
 
 extern "C" int gpu_cuda_views_multi(gpu_cuda *c, const gpu_image *src, const gpu_view *v, int n,

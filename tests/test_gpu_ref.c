@@ -404,3 +404,58 @@ Test(gpu_ref, cuda_tensor_plucker_points_against_plain)
 	points_cases(c, "CUDA");
 	gpu_ctx_destroy(c);
 }
+
+/* The fast C path (row maps, SSE2/AVX2 lanes, the footprint flags four or eight at a time,
+ * fixed-point taps) equals, byte for byte, the view computed pixel by pixel with the code one
+ * thread of the CUDA kernel runs (gpu_view_from_equirect_px): random views of a random RGB
+ * panorama, bilinear and bicubic, antialiased (the panorama minified near the top: the
+ * prefilter's flags) or not, widths that leave every lane tail, 1 and 3 threads. */
+Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
+{
+	const int W = 640, H = 320, sizes[][2] = {{97, 41}, {64, 32}, {203, 57}, {13, 7}};
+	uint8_t *pano = malloc((size_t)W * H * 3);
+	uint64_t x = 0x2545F4914F6CDD1Dull;
+	for (size_t i = 0; i < (size_t)W * H * 3; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		pano[i] = (uint8_t)(x >> 56);
+	}
+	gpu_image src = {pano, W, H, 3, (size_t)W * 3};
+	gpu_ctx *ctx = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
+	size_t aa_cases = 0;
+	for (int c = 0; c < 24; c++) {
+		gpu_view v;
+		const int *sz = sizes[c % 4];
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		double yaw = (double)(x >> 11) * 0x1.0p-53 * 360.0;
+		/* wide views pitched up: the panorama's top rows are minified (the prefilter) */
+		double fov = c % 3 == 0 ? 150.0 : 70.0, pitch = c % 3 == 0 ? 60.0 : -10.0 + c;
+		gpu_view_pinhole(&v, sz[0], sz[1], fov);
+		gpu_view_rotation(yaw, pitch, 5.0 * (c % 5) - 10.0, v.R);
+		v.interp = c % 4 == 1 ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
+		v.antialias = c % 6 != 5;
+		aa_cases += v.antialias && fov > 100;
+		size_t n = (size_t)v.width * v.height * 3;
+		uint8_t *a = malloc(n), *b = malloc(n);
+		gpu_image da = {a, v.width, v.height, 3, (size_t)v.width * 3};
+		gpu_image db = {b, v.width, v.height, 3, (size_t)v.width * 3};
+		cr_assert_eq(gpu_view_from_equirect_px(&src, &v, &da, &err), 0, "%s", err.msg);
+		gpu_ctx_set_cpu_threads(ctx, c % 2 ? 3 : 1);
+		cr_assert_eq(gpu_view_from_equirect(ctx, &src, &v, &db, &err), 0, "%s", err.msg);
+		size_t bad = 0, first = n;
+		for (size_t i = 0; i < n; i++)
+			if (a[i] != b[i]) {
+				bad++;
+				first = first < n ? first : i;
+			}
+		cr_expect_eq(bad, 0, "case %d (%dx%d, %s%s): %zu of %zu bytes differ, first at pixel "
+			     "%zu", c, v.width, v.height, v.interp == GPU_INTERP_BICUBIC ? "bicubic" :
+			     "bilinear", v.antialias ? ", antialiased" : "", bad, n, first / 3);
+		free(a);
+		free(b);
+	}
+	cr_expect_gt(aa_cases, 3);
+	gpu_ctx_destroy(ctx);
+	free(pano);
+}
