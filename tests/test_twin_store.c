@@ -1262,3 +1262,43 @@ Test(twin_store, las_buffers_reused_give_the_same_file)
 	free(buf);
 	free(ref);
 }
+
+/* LAS quantization is round(): halfway values away from zero, both signs, and the range's
+ * edge (|round(x)| must stay below 2^31 - 1) refused with SVT_E_INPUT; read back exactly.
+ * Scale 0.5 and offset 0 make x = 2 xyz exact, so the halfway cases are exact halves. */
+Test(twin_las, quantization_rounds_like_round)
+{
+	const double xs[] = {0.5,  1.5,  2.5,  -0.5, -1.5, -2.5,        0.49999999999999994,
+			     -0.49999999999999994, 1e9 + 0.5, -1e9 - 0.5, 2147483645.5,
+			     2147483646.49, -2147483646.49, 3.25,  -3.75, 0.0, -0.0};
+	enum { N = sizeof(xs) / sizeof(xs[0]) };
+	twin_las_point p[N];
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < N; i++)
+		for (int a = 0; a < 3; a++)
+			p[i].xyz[a] = xs[(i + a) % N] * 0.5;
+	const double off[3] = {0, 0, 0};
+	uint8_t *b = NULL;
+	size_t nb = 0, n = 0;
+	svt_err e = {0};
+	cr_assert_eq(twin_las_encode(p, N, "", off, 0.5, &b, &nb, &e), 0, "%s", e.msg);
+	twin_las_point *q = NULL;
+	cr_assert_eq(twin_las_decode(b, nb, &q, &n, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, (size_t)N);
+	for (int i = 0; i < N; i++)
+		for (int a = 0; a < 3; a++) {
+			double want = round(xs[(i + a) % N]) * 0.5;
+			cr_expect_eq(q[i].xyz[a], want, "%.17g -> %.17g, want %.17g", xs[(i + a) % N],
+				     q[i].xyz[a] / 0.5, want / 0.5);
+		}
+	free(b);
+	free(q);
+	const double over[] = {2147483646.5, -2147483646.5, 3e9, NAN, INFINITY};
+	for (size_t k = 0; k < sizeof(over) / sizeof(over[0]); k++) {
+		twin_las_point o = {.xyz = {over[k] * 0.5, 0, 0}};
+		b = NULL;
+		cr_expect_eq(twin_las_encode(&o, 1, "", off, 0.5, &b, &nb, &e), SVT_E_INPUT, "%g",
+			     over[k]);
+		free(b);
+	}
+}

@@ -66,6 +66,19 @@ static void vlr_header(uint8_t *b, const char *user, uint16_t id, uint16_t len, 
 	strncpy((char *)b + 22, desc, 32);
 }
 
+/* *q = round(x) (halfway away from zero) when |round(x)| < 2^31 - 1, else -1 (NaN too): the
+ * same integers as round() without a libm call a coordinate. The fraction x - trunc(x) is
+ * exact below 2^31, so the halfway test is too. */
+static int las_quantize(double x, int32_t *q)
+{
+	if (!(fabs(x) < 2147483646.5))
+		return -1;
+	int32_t k = (int32_t)x; /* toward zero */
+	double d = x - (double)k;
+	*q = d >= 0.5 ? k + 1 : d <= -0.5 ? k - 1 : k;
+	return 0;
+}
+
 int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
 			 const double offset[3], double scale, uint8_t **buf, size_t *cap,
 			 size_t *nout, svt_err *err)
@@ -97,13 +110,14 @@ int twin_las_encode_into(const twin_las_point *pts, size_t n, const char *wkt,
 		uint8_t *r = b + off + i * REC_LEN;
 		memset(r, 0, REC_LEN);
 		for (int a = 0; a < 3; a++) {
-			double q = round((pts[i].xyz[a] - offset[a]) / scale);
-			if (!(fabs(q) < 2147483647.0))
+			int32_t q;
+			if (las_quantize((pts[i].xyz[a] - offset[a]) / scale, &q))
 				return svt_err_set(err, SVT_E_INPUT, "LAS: point %zu out of range", i);
-			p32(r + 4 * a, (uint32_t)(int32_t)q);
-			double v = offset[a] + q * scale;
-			lo[a] = fmin(lo[a], v);
-			hi[a] = fmax(hi[a], v);
+			p32(r + 4 * a, (uint32_t)q);
+			double v = offset[a] + (double)q * scale;
+			/* fmin / fmax for numbers (v is one), inline: two calls a coordinate else */
+			lo[a] = lo[a] < v ? lo[a] : v;
+			hi[a] = hi[a] > v ? hi[a] : v;
 		}
 		r[14] = 0x11; /* return 1 of 1 */
 		for (int c = 0; c < 3; c++)
