@@ -435,11 +435,16 @@ static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, i
 	return ix;
 }
 
-/* A mean colour as the LAS file stores it: rounded, clamped to 0..255. */
+/* A mean colour as the LAS file stores it: rounded (halfway up, as round() for these),
+ * clamped to 0..255; without a libm call (three a voxel): the fraction c - trunc(c) is exact. */
 static uint8_t rgb8(double c)
 {
-	c = round(c);
-	return (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
+	if (!(c >= 0.5))
+		return 0; /* and NaN, which no mean of colours is */
+	if (c >= 254.5)
+		return 255;
+	int k = (int)c;
+	return (uint8_t)(c - (double)k >= 0.5 ? k + 1 : k);
 }
 
 /* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
