@@ -27,10 +27,14 @@ static void p16(uint8_t *b, uint16_t v)
 	b[0] = (uint8_t)v;
 	b[1] = (uint8_t)(v >> 8);
 }
+/* Written out rather than a loop: gcc merges these into one store (the loop stayed a loop,
+ * seven of them a LAS record). */
 static void p32(uint8_t *b, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
 }
 static void p64(uint8_t *b, uint64_t v)
 {
@@ -75,7 +79,8 @@ static int las_quantize(double x, int32_t *q)
 		return -1;
 	int32_t k = (int32_t)x; /* toward zero */
 	double d = x - (double)k;
-	*q = d >= 0.5 ? k + 1 : d <= -0.5 ? k - 1 : k;
+	*q = k + (d >= 0.5) - (d <= -0.5); /* no branch: the fractions are random (mispredicted
+					    * half the time, the branches cost more than round()) */
 	return 0;
 }
 

@@ -444,7 +444,7 @@ static uint8_t rgb8(double c)
 	if (c >= 254.5)
 		return 255;
 	int k = (int)c;
-	return (uint8_t)(c - (double)k >= 0.5 ? k + 1 : k);
+	return (uint8_t)(k + (c - (double)k >= 0.5)); /* no branch on a random fraction */
 }
 
 /* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
