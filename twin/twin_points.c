@@ -923,7 +923,11 @@ static int count_sorted(twin_store *s, const tpart *parts, size_t np, const uint
 		const uint8_t *b = extra;
 		size_t bn = extra_n;
 		if (k < np) {
-			if ((rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err)))
+			/* a read from the disk (parts go there directly): out of the gate */
+			int paused = svt_gate_pause(s->fuse_gate);
+			rc = part_map(s, parts[k].file, &c[k].map, &c[k].size, err);
+			svt_gate_resume(s->fuse_gate, paused);
+			if (rc)
 				goto done;
 			b = c[k].map;
 			bn = c[k].size;
@@ -1039,8 +1043,14 @@ static int tile_write(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *en
 	char p[4096];
 	if ((rc = twin_las_encode_into(lp, n, s->wkt, off, LAS_SCALE, &sc->las, &sc->las_cap, &nb,
 					err)) ||
-	    (rc = pts_path(s, file, p, sizeof(p), err)) ||
-	    (rc = svt_file_write_atomic_direct(p, sc->las, nb, err)))
+	    (rc = pts_path(s, file, p, sizeof(p), err)))
+		goto done;
+	/* The write and its fsyncs wait on the disk: the place in the gate goes to a worker
+	 * meanwhile (with --threads 1 it was held idle). */
+	int paused = svt_gate_pause(s->fuse_gate);
+	rc = svt_file_write_atomic_direct(p, sc->las, nb, err);
+	svt_gate_resume(s->fuse_gate, paused);
+	if (rc)
 		goto done;
 	sc->las_n = nb;
 done:
