@@ -242,41 +242,6 @@ int svt_dir_sync_of(const char *path, svt_err *err)
 	return rc;
 }
 
-int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_err *err)
-{
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-	const uint8_t *p = data;
-	size_t left = size;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return svt_err_set(err, SVT_E_IO, "write to %s failed: %s", tmp, strerror(e));
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		unlink(tmp);
-		return svt_err_set(err, SVT_E_IO, "fsync of %s failed: %s", tmp, strerror(errno));
-	}
-	if (rename(tmp, path) != 0) {
-		int e = errno;
-		unlink(tmp);
-		return svt_err_set(err, SVT_E_IO, "rename %s -> %s failed: %s", tmp, path, strerror(e));
-	}
-	return svt_dir_sync_of(path, err);
-}
-
 int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *name,
 		     svt_err *err)
 {
@@ -297,15 +262,17 @@ int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *
 	return SVT_OK;
 }
 
-int svt_file_write_atomic_direct(const char *path, const void *data, size_t size,
-				 svt_err *err)
+/* path.tmp written (with O_DIRECT when try_direct and data is block-aligned), fsync'd,
+ * renamed to path, the directory fsync'd: the one protocol of both atomic writes. */
+static int write_atomic(const char *path, const void *data, size_t size, int try_direct,
+			svt_err *err)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return svt_err_set(err, SVT_E_INPUT, "path too long: %s", path);
 	int fd = -1, direct = 0, rc;
 #ifdef O_DIRECT
-	if (((uintptr_t)data & (SVT_BLOCK - 1)) == 0) {
+	if (try_direct && ((uintptr_t)data & (SVT_BLOCK - 1)) == 0) {
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
 		direct = fd >= 0;
 	}
@@ -338,6 +305,17 @@ int svt_file_write_atomic_direct(const char *path, const void *data, size_t size
 		return rc;
 	}
 	return svt_dir_sync_of(path, err);
+}
+
+int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_err *err)
+{
+	return write_atomic(path, data, size, 0, err);
+}
+
+int svt_file_write_atomic_direct(const char *path, const void *data, size_t size,
+				 svt_err *err)
+{
+	return write_atomic(path, data, size, 1, err);
 }
 
 int svt_mkdirs(const char *path, svt_err *err)

@@ -168,8 +168,9 @@ int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int
  * cost each svtwin process (the program, every test binary) ~0.09 s it mostly never used.
  * A user keeps one svt_dl per library (or family: FFmpeg's four) in static storage, most
  * simply through SVT_DL_TABLE (below), and calls svt_dl_load(&table, err) in every entry
- * point that reaches the library, before using any of its functions. The sonames come from the build (the Makefile reads the SONAME of the
- * library the headers belong to), so the pointers are typed from the same release's headers. */
+ * point that reaches the library, before using any of its functions. The sonames come from
+ * the build (the Makefile reads the SONAME of the library the headers belong to), so the
+ * pointers are typed from the same release's headers. */
 typedef struct svt_dl {
 	const char *what;            /* what needs it, for the message ("reading layers") */
 	const char *const *sonames;  /* NULL-terminated: what dlopen loads, every one of them */

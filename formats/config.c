@@ -98,7 +98,7 @@ static void *hash_files_main(void *arg)
 }
 
 /* Hashes every file; the first failure in file order. The start-up of a build waits on this
- * (a samples capture: 46 MB, 35 ms on one core), so the files go side by side. */
+ * (the samples: 124 files, 29 MB, about 35 ms on one core), so the files go side by side. */
 static int hash_all(const char *const *paths, cap_file *fs, size_t n, int threads,
 		    svt_err *err)
 {

@@ -9,7 +9,8 @@
 
 /* svt_file_write_atomic_direct: the exact bytes and size (a size that ends inside a block: the
  * padding written out is cut off), nothing left under .tmp, an unaligned buffer written the
- * buffered way, and a directory that does not exist refused with SVT_E_IO. */
+ * buffered way, and a directory that does not exist refused with SVT_E_IO; the same for
+ * svt_file_write_atomic, which shares its protocol. */
 Test(file, direct_atomic_write_keeps_exact_bytes)
 {
 	char dir[] = "/tmp/svt-direct-XXXXXX";
@@ -21,14 +22,16 @@ Test(file, direct_atomic_write_keeps_exact_bytes)
 	uint8_t *buf = mem;
 	for (size_t i = 0; i < cap; i++)
 		buf[i] = (uint8_t)(i * 131 + (i >> 12));
-	for (int unaligned = 0; unaligned < 2; unaligned++)
+	for (int mode = 0; mode < 3; mode++) /* direct aligned, direct unaligned, buffered */
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 			char path[256], tmp[300];
-			snprintf(path, sizeof(path), "%s/f%zu.%d", dir, k, unaligned);
+			int unaligned = mode == 1;
+			snprintf(path, sizeof(path), "%s/f%zu.%d", dir, k, mode);
 			const uint8_t *src = buf + unaligned; /* +1: not block-aligned */
 			svt_err err = {0};
-			cr_assert_eq(svt_file_write_atomic_direct(path, src, sizes[k], &err), 0, "%s",
-				     err.msg);
+			cr_assert_eq(mode == 2 ? svt_file_write_atomic(path, src, sizes[k], &err)
+					       : svt_file_write_atomic_direct(path, src, sizes[k], &err),
+				     0, "%s", err.msg);
 			uint8_t *back = NULL;
 			size_t n = 0;
 			cr_assert_eq(svt_file_read(path, (size_t)1 << 30, &back, &n, &err), 0, "%s",
@@ -46,6 +49,9 @@ Test(file, direct_atomic_write_keeps_exact_bytes)
 	snprintf(bad, sizeof(bad), "%s/no/such/dir/f", dir);
 	cr_expect_eq(svt_file_write_atomic_direct(bad, buf, 10, &err), SVT_E_IO);
 	cr_expect(strstr(err.msg, "cannot create") != NULL, "%s", err.msg);
+	svt_err err2 = {0};
+	cr_expect_eq(svt_file_write_atomic(bad, buf, 10, &err2), SVT_E_IO);
+	cr_expect(strstr(err2.msg, "cannot create") != NULL, "%s", err2.msg);
 	free(mem);
 	rmdir(dir);
 }
