@@ -153,6 +153,15 @@ void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double 
 	*row = r;
 }
 
+/* The widest x86 lanes the fast view may use: 2 AVX-512 (VBMI), 1 AVX2, 0 SSE2 (x86-64's
+ * baseline), each only where the CPU has it. */
+static atomic_int view_simd = 2;
+
+int gpu_view_simd_cap(int level)
+{
+	return atomic_exchange(&view_simd, level);
+}
+
 typedef struct view_job {
 	const gpu_image *src;
 	const gpu_view *v;
@@ -279,10 +288,92 @@ __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float
 	}
 }
 
+#define VIEW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
+
+VIEW_AVX512 static inline __m512 sel16(__mmask16 m, __m512 a, __m512 b)
+{
+	return _mm512_mask_blend_ps(m, b, a);
+}
+
+/* -v as the scalar code's unary minus: the sign bit flipped (0 - v would make -0 of +0). */
+VIEW_AVX512 static inline __m512 neg16(__m512 v)
+{
+	return _mm512_castsi512_ps(
+		_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+/* atan2_8 sixteen lanes at a time: the same operations in the same order. */
+VIEW_AVX512 static inline __m512 atan2_16(__m512 y, __m512 x)
+{
+	const __m512 zero = _mm512_setzero_ps();
+	__m512 ax = _mm512_abs_ps(x), ay = _mm512_abs_ps(y);
+	__m512 mx = _mm512_max_ps(ax, ay), mn = _mm512_min_ps(ax, ay);
+	__m512 a = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(mx, zero, _CMP_GT_OQ), mn, mx);
+	__m512 s = _mm512_mul_ps(a, a);
+	__m512 p = _mm512_set1_ps(0.006811808794736862f);
+	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.03360426053404808f));
+	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.07962370663881302f));
+	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.1323334276676178f));
+	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.19807815551757812f));
+	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.3331736922264099f));
+	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.9999961256980896f));
+	__m512 r = _mm512_mul_ps(p, a);
+	r = sel16(_mm512_cmp_ps_mask(ay, ax, _CMP_GT_OQ),
+		  _mm512_sub_ps(_mm512_set1_ps(GM_HALF_PI_F), r), r);
+	r = sel16(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_sub_ps(_mm512_set1_ps(GM_PI_F), r),
+		  r);
+	return sel16(_mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), neg16(r), r);
+}
+
+/* map_row_avx2 sixteen lanes at a time (n16 a multiple of 16). */
+VIEW_AVX512 static void map_row_avx512(const gm_view *g, float bx, float by, float bz, int n16,
+				       float *col, float *row, const map_keep *k)
+{
+	const __m512 vbx = _mm512_set1_ps(bx), vby = _mm512_set1_ps(by), vbz = _mm512_set1_ps(bz);
+	const __m512 r0 = _mm512_set1_ps(g->R[0]), r3 = _mm512_set1_ps(g->R[3]);
+	const __m512 r6 = _mm512_set1_ps(g->R[6]);
+	const __m512 cx = _mm512_set1_ps(g->cx), ifx = _mm512_set1_ps(g->ifx);
+	const __m512 kc = _mm512_set1_ps(g->kc), oc = _mm512_set1_ps(g->oc);
+	const __m512 kr = _mm512_set1_ps(g->kr), orow = _mm512_set1_ps(g->orow);
+	const __m512 sixteen = _mm512_set1_ps(16.0f);
+	__m512 u = _mm512_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f, 8.5f, 9.5f,
+				  10.5f, 11.5f, 12.5f, 13.5f, 14.5f, 15.5f);
+	for (int i = 0; i < n16; i += 16, u = _mm512_add_ps(u, sixteen)) {
+		__m512 x = _mm512_mul_ps(_mm512_sub_ps(u, cx), ifx);
+		__m512 dx = _mm512_add_ps(_mm512_mul_ps(r0, x), vbx);
+		__m512 dy = _mm512_add_ps(_mm512_mul_ps(r3, x), vby);
+		__m512 dz = _mm512_add_ps(_mm512_mul_ps(r6, x), vbz);
+		__m512 h = _mm512_sqrt_ps(_mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dz, dz)));
+		__m512 lon = atan2_16(dx, dz);
+		__m512 lat = atan2_16(neg16(dy), h);
+		_mm512_storeu_ps(col + i, _mm512_add_ps(_mm512_mul_ps(lon, kc), oc));
+		_mm512_storeu_ps(row + i, _mm512_sub_ps(orow, _mm512_mul_ps(lat, kr)));
+		if (k && i < k->n) {
+			__m512 nrm = _mm512_sqrt_ps(_mm512_add_ps(
+				_mm512_add_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(k->y2)),
+				_mm512_set1_ps(1.0f)));
+			__mmask16 m = i + 16 <= k->n ? (__mmask16)0xffff
+						     : (__mmask16)((1u << (k->n - i)) - 1);
+			_mm512_mask_storeu_ps(k->lon + i, m, lon);
+			_mm512_mask_storeu_ps(k->lat + i, m, lat);
+			_mm512_mask_storeu_ps(k->norm + i, m, nrm);
+		}
+	}
+}
+
+/* Both read the CPU model libgcc fills in at start-up (cheap), under the cap the tests set
+ * (gpu_view_simd_cap) to run every path on one machine. */
+static int cpu_has_vbmi(void)
+{
+	return atomic_load_explicit(&view_simd, memory_order_relaxed) >= 2 &&
+	       __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl");
+}
+
 static int cpu_has_avx2(void)
 {
-	/* Reads the CPU model libgcc fills in at start-up: cheap, and no shared state here. */
-	return __builtin_cpu_supports("avx2");
+	return atomic_load_explicit(&view_simd, memory_order_relaxed) >= 1 &&
+	       __builtin_cpu_supports("avx2");
 }
 #endif
 
@@ -302,7 +393,10 @@ static void map_row(const gm_view *g, int j, int n, float *col, float *row, gpu_
 	}
 	int i = 0;
 #ifdef VIEW_HAVE_AVX2
-	if (cpu_has_avx2()) {
+	if (cpu_has_vbmi()) {
+		i = n & ~15;
+		map_row_avx512(g, bx, by, bz, i, col, row, k);
+	} else if (cpu_has_avx2()) {
 		i = n & ~7;
 		map_row_avx2(g, bx, by, bz, i, col, row, k);
 	}
@@ -365,10 +459,67 @@ static const uint32_t need_bytes[16] = {NEED4(0),  NEED4(1),  NEED4(2),  NEED4(3
 #undef NEED4
 #endif
 
+#ifdef VIEW_HAVE_AVX2
+/* footprint_row's SSE2 loop sixteen lanes at a time: the same operations, the flags of
+ * sixteen pixels in one store (tap16_rgb_vbmi reads them back as one load). Returns the
+ * pixels done (a multiple of 16). */
+VIEW_AVX512 static int footprint_row_avx512(float W, int w, const float *c0, const float *r0,
+					    const float *c1, const float *r1, uint8_t *need)
+{
+	const __m512 hw = _mm512_set1_ps(0.5f * W), nhw = _mm512_set1_ps(-0.5f * W);
+	const __m512 vw = _mm512_set1_ps(W), step = _mm512_set1_ps(GM_AA_STEP);
+	const __m128i one = _mm_set1_epi8(1);
+	int i = 0;
+	for (; i + 16 <= w; i += 16) {
+		__m512 c = _mm512_loadu_ps(c0 + i), r = _mm512_loadu_ps(r0 + i);
+		__m512 dc = _mm512_sub_ps(_mm512_loadu_ps(c0 + i + 1), c);
+		__m512 ec = _mm512_sub_ps(_mm512_loadu_ps(c1 + i), c);
+		dc = sel16(_mm512_cmp_ps_mask(dc, hw, _CMP_GT_OQ), _mm512_sub_ps(dc, vw),
+			   sel16(_mm512_cmp_ps_mask(dc, nhw, _CMP_LT_OQ), _mm512_add_ps(dc, vw), dc));
+		ec = sel16(_mm512_cmp_ps_mask(ec, hw, _CMP_GT_OQ), _mm512_sub_ps(ec, vw),
+			   sel16(_mm512_cmp_ps_mask(ec, nhw, _CMP_LT_OQ), _mm512_add_ps(ec, vw), ec));
+		__m512 sx = _mm512_max_ps(_mm512_abs_ps(dc),
+					  _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(r0 + i + 1), r)));
+		__m512 sy = _mm512_max_ps(_mm512_abs_ps(ec),
+					  _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(r1 + i), r)));
+		__mmask16 m = _mm512_cmp_ps_mask(sx, step, _CMP_GT_OQ) |
+			      _mm512_cmp_ps_mask(sy, step, _CMP_GT_OQ);
+		_mm_storeu_si128((__m128i *)(void *)(need + i), _mm_maskz_mov_epi8(m, one));
+	}
+	return i;
+}
+
+/* index_row's SSE2 loop sixteen lanes at a time; returns the pixels done. */
+VIEW_AVX512 static int index_row_avx512(int w, const float *c0, const float *r0, int *ix,
+					int *iy, int *wx, int *wy)
+{
+	const __m512 one = _mm512_set1_ps(1.0f), q = _mm512_set1_ps((float)GM_Q);
+	const __m512 half = _mm512_set1_ps(0.5f);
+	const __m512i ione = _mm512_set1_epi32(1);
+	int i = 0;
+	for (; i + 16 <= w; i += 16) {
+		__m512 c = _mm512_loadu_ps(c0 + i), r = _mm512_loadu_ps(r0 + i);
+		__m512i x = _mm512_sub_epi32(_mm512_cvttps_epi32(_mm512_add_ps(c, one)), ione);
+		__m512i y = _mm512_sub_epi32(_mm512_cvttps_epi32(_mm512_add_ps(r, one)), ione);
+		__m512 fx = _mm512_sub_ps(c, _mm512_cvtepi32_ps(x));
+		__m512 fy = _mm512_sub_ps(r, _mm512_cvtepi32_ps(y));
+		_mm512_storeu_si512(ix + i, x);
+		_mm512_storeu_si512(iy + i, y);
+		_mm512_storeu_si512(wx + i, _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(fx, q), half)));
+		_mm512_storeu_si512(wy + i, _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(fy, q), half)));
+	}
+	return i;
+}
+#endif
+
 static void footprint_row(float W, int w, const float *c0, const float *r0, const float *c1,
 			  const float *r1, uint8_t *need)
 {
 	int i = 0;
+#ifdef VIEW_HAVE_AVX2
+	if (cpu_has_vbmi())
+		i = footprint_row_avx512(W, w, c0, r0, c1, r1, need);
+#endif
 #ifdef __SSE2__
 	const __m128 hw = _mm_set1_ps(0.5f * W), nhw = _mm_set1_ps(-0.5f * W), vw = _mm_set1_ps(W);
 	const __m128 sign = _mm_set1_ps(-0.0f), step = _mm_set1_ps(GM_AA_STEP);
@@ -401,6 +552,10 @@ static void index_row(int w, const float *c0, const float *r0, int *ix, int *iy,
 		      int *wy)
 {
 	int i = 0;
+#ifdef VIEW_HAVE_AVX2
+	if (cpu_has_vbmi())
+		i = index_row_avx512(w, c0, r0, ix, iy, wx, wy);
+#endif
 #ifdef __SSE2__
 	const __m128 one = _mm_set1_ps(1.0f), q = _mm_set1_ps((float)GM_Q), half = _mm_set1_ps(0.5f);
 	const __m128i ione = _mm_set1_epi32(1);
@@ -572,6 +727,82 @@ static inline int inside8(const gm_src *s, const uint8_t *need, const int *qx, c
 }
 #endif
 
+#ifdef VIEW_HAVE_AVX2
+/* Sixteen bilinear taps of a 3-channel source without gathers, where the CPU has AVX-512
+ * VBMI: when the sixteen pixels need no prefilter, are inside (tap_q's condition), lie on at
+ * most two neighbouring source rows and within 20 source columns (always so where the
+ * footprint stays under GM_AA_STEP, unless a row change falls inside the group), the two or
+ * three source rows they read are loaded once (64 bytes each, masked: never past what the
+ * taps read) and the taps' bytes picked out with byte permutes; then tap8_rgb_avx2's integer
+ * operations, so the same bytes. Returns 0, having written nothing, when the group does not
+ * qualify. Writes 48 bytes. */
+VIEW_AVX512 static int tap16_rgb_vbmi(const gm_src *s, const uint8_t *need, const int *ix,
+				      const int *iy, const int *wx, const int *wy, uint8_t *out)
+{
+	const __m128i nd = _mm_loadu_si128((const __m128i *)(const void *)need);
+	if (!_mm_testz_si128(nd, nd))
+		return 0;
+	const __m512i x = _mm512_loadu_si512(ix), y = _mm512_loadu_si512(iy);
+	/* inside: 0 <= x < W - 2 and 0 <= y < H - 1, as unsigned compares */
+	if (_mm512_cmpge_epu32_mask(x, _mm512_set1_epi32(s->W - 2)) |
+	    _mm512_cmpge_epu32_mask(y, _mm512_set1_epi32(s->H - 1)))
+		return 0;
+	int x0 = _mm512_reduce_min_epi32(x), x1 = _mm512_reduce_max_epi32(x);
+	int y0 = _mm512_reduce_min_epi32(y), y1 = _mm512_reduce_max_epi32(y);
+	if (x1 - x0 > 19 || y1 - y0 > 1)
+		return 0;
+	/* bytes the taps read from each row: columns x0 .. x1 + 1, 3 bytes each */
+	const __mmask64 lm = ((__mmask64)1 << (3 * (x1 - x0) + 6)) - 1;
+	const uint8_t *p = s->data + (size_t)y0 * s->stride + (size_t)x0 * 3;
+	const __m512i r0 = _mm512_maskz_loadu_epi8(lm, p);
+	const __m512i r1 = _mm512_maskz_loadu_epi8(lm, p + s->stride);
+	const __m512i r2 = y1 > y0 ? _mm512_maskz_loadu_epi8(lm, p + 2 * s->stride) : r1;
+	/* per pixel: byte offset of its left tap in the row, bit 6 = its top row is the second */
+	const __m512i a = _mm512_add_epi32(
+		_mm512_mullo_epi32(_mm512_sub_epi32(x, _mm512_set1_epi32(x0)), _mm512_set1_epi32(3)),
+		_mm512_slli_epi32(_mm512_sub_epi32(y, _mm512_set1_epi32(y0)), 6));
+	/* word pairs (left, right tap) per output byte: offsets a and a + 3 */
+	const __m512i a3 = _mm512_add_epi32(a, _mm512_set1_epi32(3));
+	const __m512i d = _mm512_or_si512(a, _mm512_slli_epi32(a3, 16));
+	const __m512i q = _mm512_set1_epi32(GM_Q);
+	const __m512i vwx = _mm512_loadu_si512(wx), vwy = _mm512_loadu_si512(wy);
+	const __m512i hx = _mm512_or_si512(_mm512_slli_epi32(vwx, 16), _mm512_sub_epi32(q, vwx));
+	const __m512i hy = _mm512_or_si512(_mm512_slli_epi32(vwy, 16), _mm512_sub_epi32(q, vwy));
+	const __m512i half = _mm512_set1_epi32(GM_Q * GM_Q / 2);
+	const __mmask64 lo = 0x5555555555555555ULL; /* the low byte of every word */
+	/* output byte o = 3 p + c of the 48: dword m of part k is o = 16 k + m */
+	static const int32_t pix[3][16] = {
+		{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5},
+		{5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10},
+		{10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15}};
+	/* its channel (o mod 3), on both halves of the dword */
+#define C0 0
+#define C1 0x10001
+#define C2 0x20002
+	static const int32_t chan[3][16] = {
+		{C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0},
+		{C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1},
+		{C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2, C0, C1, C2}};
+#undef C0
+#undef C1
+#undef C2
+	for (int k = 0; k < 3; k++) {
+		const __m512i pk = _mm512_loadu_si512(pix[k]);
+		const __m512i cc = _mm512_loadu_si512(chan[k]);
+		const __m512i idx = _mm512_add_epi32(_mm512_permutexvar_epi32(pk, d), cc);
+		const __m512i t = _mm512_maskz_permutex2var_epi8(lo, r0, idx, r1);
+		const __m512i b = _mm512_maskz_permutex2var_epi8(lo, r1, idx, r2);
+		const __m512i h = _mm512_permutexvar_epi32(pk, hx);
+		const __m512i top = _mm512_madd_epi16(t, h), bot = _mm512_madd_epi16(b, h);
+		const __m512i sum = _mm512_madd_epi16(_mm512_or_si512(top, _mm512_slli_epi32(bot, 16)),
+						      _mm512_permutexvar_epi32(pk, hy));
+		const __m512i v = _mm512_srli_epi32(_mm512_add_epi32(sum, half), 2 * GM_QB);
+		_mm_storeu_si128((__m128i *)(void *)(out + 16 * k), _mm512_cvtepi32_epi8(v));
+	}
+	return 1;
+}
+#endif
+
 static void view_band(view_job *J, int k, int j0, int j1)
 {
 	const gpu_view *v = J->v;
@@ -598,6 +829,9 @@ static void view_band(view_job *J, int k, int j0, int j1)
 	int fast8 = fast && s.ch == 3 && cpu_has_avx2() &&
 		    (size_t)s.H * s.stride < ((size_t)1 << 31) - 64;
 #endif
+#ifdef VIEW_HAVE_AVX2
+	int fast16 = fast && s.ch == 3 && cpu_has_vbmi();
+#endif
 	memset(need, 0, (size_t)w);
 	map_row(g, j0, n, c0, r0, J->map);
 	for (int j = j0; j < j1; j++) {
@@ -611,6 +845,12 @@ static void view_band(view_job *J, int k, int j0, int j1)
 		uint8_t *out = J->dst->data + (size_t)j * J->dst->stride;
 		for (int i = 0; i < w; i++, out += s.ch) {
 #ifdef VIEW_HAVE_AVX2
+			if (fast16 && i + 16 <= w &&
+			    tap16_rgb_vbmi(&s, need + i, qx + i, qy + i, qwx + i, qwy + i, out)) {
+				i += 15;
+				out += 15 * 3;
+				continue;
+			}
 			if (fast8 && i + 8 <= w && inside8(&s, need + i, qx + i, qy + i)) {
 				tap8_rgb_avx2(&s, qx + i, qy + i, qwx + i, qwy + i, out);
 				i += 7;

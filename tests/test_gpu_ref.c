@@ -10,6 +10,7 @@
 
 #include "bench/cases.h"
 #include "gpu/gpu.h"
+#include "gpu/gpu_internal.h"
 
 #define GUARD 0xA5
 #define TAIL 64
@@ -405,14 +406,18 @@ Test(gpu_ref, cuda_tensor_plucker_points_against_plain)
 	gpu_ctx_destroy(c);
 }
 
-/* The fast C path (row maps, SSE2/AVX2 lanes, the footprint flags four or eight at a time,
- * fixed-point taps) equals, byte for byte, the view computed pixel by pixel with the code one
- * thread of the CUDA kernel runs (gpu_view_from_equirect_px): random views of a random RGB
- * panorama, bilinear and bicubic, antialiased (the panorama minified near the top: the
- * prefilter's flags) or not, widths that leave every lane tail, 1 and 3 threads. */
+/* The fast C path (row maps, SSE2 / AVX2 / AVX-512 lanes, the footprint flags four, eight
+ * or sixteen at a time, fixed-point taps gathered or permuted) equals, byte for byte, the view
+ * computed pixel by pixel with the code one thread of the CUDA kernel runs
+ * (gpu_view_from_equirect_px): random views of a random RGB panorama, bilinear and bicubic,
+ * antialiased (the panorama minified near the top: the prefilter's flags) or not, magnified
+ * 1.5x (the shard's frames: sixteen-pixel groups on two source rows), widths that leave every
+ * lane tail, 1 and 3 threads; under each cap of the lanes (gpu_view_simd_cap), so every path
+ * this CPU has runs. */
 Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
 {
-	const int W = 640, H = 320, sizes[][2] = {{97, 41}, {64, 32}, {203, 57}, {13, 7}};
+	const int W = 640, H = 320;
+	const int sizes[][2] = {{97, 41}, {64, 32}, {203, 57}, {13, 7}, {179, 99}};
 	uint8_t *pano = malloc((size_t)W * H * 3);
 	uint64_t x = 0x2545F4914F6CDD1Dull;
 	for (size_t i = 0; i < (size_t)W * H * 3; i++) {
@@ -424,13 +429,16 @@ Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
 	svt_err err = {0};
 	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
 	size_t aa_cases = 0;
-	for (int c = 0; c < 24; c++) {
+	for (int c = 0; c < 90; c++) {
+		int cap = 2 - c / 30;
+		gpu_view_simd_cap(cap);
 		gpu_view v;
-		const int *sz = sizes[c % 4];
+		const int *sz = sizes[c % 5];
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		double yaw = (double)(x >> 11) * 0x1.0p-53 * 360.0;
 		/* wide views pitched up: the panorama's top rows are minified (the prefilter) */
-		double fov = c % 3 == 0 ? 150.0 : 70.0, pitch = c % 3 == 0 ? 60.0 : -10.0 + c;
+		double fov = c % 3 == 0 ? 150.0 : c % 5 == 4 ? 60.0 : 70.0;
+		double pitch = c % 3 == 0 ? 60.0 : -10.0 + c % 30;
 		gpu_view_pinhole(&v, sz[0], sz[1], fov);
 		gpu_view_rotation(yaw, pitch, 5.0 * (c % 5) - 10.0, v.R);
 		v.interp = c % 4 == 1 ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
@@ -449,12 +457,14 @@ Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
 				bad++;
 				first = first < n ? first : i;
 			}
-		cr_expect_eq(bad, 0, "case %d (%dx%d, %s%s): %zu of %zu bytes differ, first at pixel "
-			     "%zu", c, v.width, v.height, v.interp == GPU_INTERP_BICUBIC ? "bicubic" :
-			     "bilinear", v.antialias ? ", antialiased" : "", bad, n, first / 3);
+		cr_expect_eq(bad, 0, "case %d (lanes cap %d, %dx%d, %s%s): %zu of %zu bytes differ, "
+			     "first at pixel %zu", c, cap, v.width, v.height,
+			     v.interp == GPU_INTERP_BICUBIC ? "bicubic" : "bilinear",
+			     v.antialias ? ", antialiased" : "", bad, n, first / 3);
 		free(a);
 		free(b);
 	}
+	gpu_view_simd_cap(2);
 	cr_expect_gt(aa_cases, 3);
 	gpu_ctx_destroy(ctx);
 	free(pano);
