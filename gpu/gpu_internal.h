@@ -38,10 +38,13 @@ int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, in
  * gpu_view_map_build, computed once for both (gpu_view_from_equirect_map). */
 int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 			 gpu_view_map *map, svt_err *err);
-/* Caps the x86 lanes the fast colour view uses (2: AVX-512 VBMI, 1: AVX2, 0: SSE2 only;
- * a CPU's own lack of one still rules), returning the cap before: the tests run every path
- * on one machine and compare each with the per-pixel code. Process-wide; default 2. */
+/* Caps the x86 lanes the fast colour view (2: AVX-512 VBMI, 1: AVX2, 0: SSE2 only) and the
+ * depth view through a map (AVX2 from 1; an AVX-512 version measured no faster: it waits on
+ * memory) use, a CPU's own lack of one still ruling; returns the cap before:
+ * the tests run every path on one machine and compare each with the per-pixel code.
+ * Process-wide; default 2. gpu_view_simd reads it. */
 int gpu_view_simd_cap(int level);
+int gpu_view_simd(void);
 /* view_map.c: m checked against v and sized for it (its contents left to the caller). */
 int gpu_view_map_reserve(const gpu_view *v, gpu_view_map *m, svt_err *err);
 

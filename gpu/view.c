@@ -153,13 +153,18 @@ void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double 
 	*row = r;
 }
 
-/* The widest x86 lanes the fast view may use: 2 AVX-512 (VBMI), 1 AVX2, 0 SSE2 (x86-64's
- * baseline), each only where the CPU has it. */
+/* The widest x86 lanes the fast views may use (gpu_view_simd_cap): 2 AVX-512, 1 AVX2, 0 SSE2
+ * (x86-64's baseline), each only where the CPU has it. */
 static atomic_int view_simd = 2;
 
 int gpu_view_simd_cap(int level)
 {
 	return atomic_exchange(&view_simd, level);
+}
+
+int gpu_view_simd(void)
+{
+	return atomic_load_explicit(&view_simd, memory_order_relaxed);
 }
 
 typedef struct view_job {

@@ -252,7 +252,7 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 #ifdef VIEW_MAP_AVX2
 		/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
 		if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
-		    src->stride * (size_t)src->height < ((size_t)1 << 31))
+		    gpu_view_simd() >= 1 && src->stride * (size_t)src->height < ((size_t)1 << 31))
 			i = depth_row_u16_avx2(src, tap, norm, m->width & ~7, scale, min_m, max_m,
 					       row);
 #endif

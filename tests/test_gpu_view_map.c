@@ -1,8 +1,9 @@
 /* test_gpu_view_map.c: the depth view read through a view's ray map (gpu/view_map.c) is the
  * depth view of the per-pixel reference (gpu_view_depth_from_equirect_ref), bit for bit:
- * seeded random views (any heading, pitch and roll, several fields of view and sizes, odd
- * widths that leave SSE2 and scalar tails after the AVX2 lanes), uint16 and float sources with padded rows, invalid samples
- * (0, out of range, NaN), and one map serving two source sizes. */
+ * seeded random views (any heading, pitch and roll, some past a pole, several fields of view
+ * and sizes, odd widths that leave SSE2 and scalar tails after the AVX2 lanes),
+ * uint16 and float sources with padded rows, invalid samples (0, out of range, NaN), and one
+ * map serving two source sizes; under each cap of the lanes. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "gpu/gpu.h"
+#include "gpu/gpu_internal.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)
@@ -74,11 +76,15 @@ Test(view_map, depth_view_equals_the_reference)
 	const double fovs[] = {60, 90, 120};
 	gpu_view_map m = {0};
 	svt_err err = {0};
-	for (int c = 0; c < 24; c++) {
+	/* under each cap of the lanes: every path this CPU has (AVX2, SSE2) */
+	for (int c = 0; c < 72; c++) {
+		gpu_view_simd_cap(2 - c / 24);
 		gpu_view v;
 		const int *sz = sizes[c % 4];
 		gpu_view_pinhole(&v, sz[0], sz[1], fovs[c % 3]);
-		gpu_view_rotation(360.0 * urand(), 60.0 * (urand() - 0.5), 20.0 * (urand() - 0.5), v.R);
+		/* every fourth view looks past a pole: taps wrap over the top or the bottom */
+		double pitch = c % 4 == 2 ? (c % 8 == 2 ? 80.0 : -80.0) : 60.0 * (urand() - 0.5);
+		gpu_view_rotation(360.0 * urand(), pitch, 20.0 * (urand() - 0.5), v.R);
 		cr_assert_eq(gpu_view_map_build(&v, &m, &err), 0, "%s", err.msg);
 		/* One map, two sources of different sizes and types. */
 		for (int s = 0; s < 2; s++) {
@@ -93,6 +99,7 @@ Test(view_map, depth_view_equals_the_reference)
 			free(pano);
 		}
 	}
+	gpu_view_simd_cap(2);
 	gpu_view_map_free(&m);
 	gpu_view_map_free(&m);
 	gpu_view_map_free(NULL);
