@@ -752,20 +752,24 @@ VIEW_AVX512 static int tap16_rgb_vbmi(const gm_src *s, const uint8_t *need, cons
 	if (_mm512_cmpge_epu32_mask(x, _mm512_set1_epi32(s->W - 2)) |
 	    _mm512_cmpge_epu32_mask(y, _mm512_set1_epi32(s->H - 1)))
 		return 0;
-	int x0 = _mm512_reduce_min_epi32(x), x1 = _mm512_reduce_max_epi32(x);
-	int y0 = _mm512_reduce_min_epi32(y), y1 = _mm512_reduce_max_epi32(y);
-	if (x1 - x0 > 19 || y1 - y0 > 1)
+	/* the group's extent: both minima, then the spans as unsigned differences */
+	const int x0 = _mm512_reduce_min_epi32(x), y0 = _mm512_reduce_min_epi32(y);
+	const __m512i dx = _mm512_sub_epi32(x, _mm512_set1_epi32(x0));
+	const __m512i dy = _mm512_sub_epi32(y, _mm512_set1_epi32(y0));
+	if (_mm512_cmpgt_epu32_mask(dx, _mm512_set1_epi32(19)) |
+	    _mm512_cmpgt_epu32_mask(dy, _mm512_set1_epi32(1)))
 		return 0;
+	const int x1 = x0 + _mm512_reduce_max_epi32(dx);
+	const int two_rows = _mm512_test_epi32_mask(dy, dy) != 0;
 	/* bytes the taps read from each row: columns x0 .. x1 + 1, 3 bytes each */
 	const __mmask64 lm = ((__mmask64)1 << (3 * (x1 - x0) + 6)) - 1;
 	const uint8_t *p = s->data + (size_t)y0 * s->stride + (size_t)x0 * 3;
 	const __m512i r0 = _mm512_maskz_loadu_epi8(lm, p);
 	const __m512i r1 = _mm512_maskz_loadu_epi8(lm, p + s->stride);
-	const __m512i r2 = y1 > y0 ? _mm512_maskz_loadu_epi8(lm, p + 2 * s->stride) : r1;
+	const __m512i r2 = two_rows ? _mm512_maskz_loadu_epi8(lm, p + 2 * s->stride) : r1;
 	/* per pixel: byte offset of its left tap in the row, bit 6 = its top row is the second */
-	const __m512i a = _mm512_add_epi32(
-		_mm512_mullo_epi32(_mm512_sub_epi32(x, _mm512_set1_epi32(x0)), _mm512_set1_epi32(3)),
-		_mm512_slli_epi32(_mm512_sub_epi32(y, _mm512_set1_epi32(y0)), 6));
+	const __m512i a = _mm512_add_epi32(_mm512_add_epi32(dx, _mm512_add_epi32(dx, dx)),
+					   _mm512_slli_epi32(dy, 6));
 	/* word pairs (left, right tap) per output byte: offsets a and a + 3 */
 	const __m512i a3 = _mm512_add_epi32(a, _mm512_set1_epi32(3));
 	const __m512i d = _mm512_or_si512(a, _mm512_slli_epi32(a3, 16));
