@@ -242,18 +242,31 @@ int svt_dir_sync_of(const char *path, svt_err *err)
 	return rc;
 }
 
-int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *name,
+int svt_fd_write_all(int fd, int *direct, const void *buf, size_t n, const char *name,
 		     svt_err *err)
 {
 	const uint8_t *p = buf;
 	size_t done = 0, piece = (size_t)4 << 20;
 	while (done < n) {
 		size_t want = n - done < piece ? n - done : piece, len = want;
-		if (direct)
+		if (*direct)
 			len = (want + SVT_BLOCK - 1) & ~(SVT_BLOCK - 1);
 		ssize_t put = pwrite(fd, p + done, len, (off_t)done);
 		if (put < 0 && errno == EINTR)
 			continue;
+#ifdef O_DIRECT
+		if (put < 0 && errno == EINVAL && *direct) {
+			/* The file system opened O_DIRECT but refuses this write (an alignment it
+			 * wants): the rest goes through the page cache, from where it stopped (the
+			 * pieces before were whole blocks, so nothing was padded). */
+			int fl = fcntl(fd, F_GETFL);
+			if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_DIRECT) == -1)
+				return svt_err_set(err, SVT_E_IO, "%s: cannot write %s buffered",
+						   strerror(errno), name);
+			*direct = 0;
+			continue;
+		}
+#endif
 		if (put <= 0)
 			return svt_err_set(err, SVT_E_IO, "%s: cannot write %s",
 					   strerror(put < 0 ? errno : ENOSPC), name);
@@ -279,18 +292,7 @@ static int write_atomic(const char *path, const void *data, size_t size, int try
 #endif
 	if (fd < 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-	rc = svt_fd_write_all(fd, direct, data, size, tmp, err);
-	if (rc && direct && strstr(err ? err->msg : "", strerror(EINVAL))) {
-		/* O_DIRECT opened but refused on write (an alignment this file system wants):
-		 * the buffered write from the start. */
-		close(fd);
-		direct = 0;
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-			return svt_err_set(err, SVT_E_IO, "cannot create %s: %s", tmp,
-					   strerror(errno));
-		svt_err_clear(err);
-		rc = svt_fd_write_all(fd, 0, data, size, tmp, err);
-	}
+	rc = svt_fd_write_all(fd, &direct, data, size, tmp, err);
 	if (!rc && direct && ftruncate(fd, (off_t)size) != 0)
 		rc = svt_err_set(err, SVT_E_IO, "cannot truncate %s: %s", tmp, strerror(errno));
 	if (!rc && fsync(fd) != 0)

@@ -129,10 +129,12 @@ int svt_file_write_atomic(const char *path, const void *data, size_t size, svt_e
 int svt_file_write_atomic_direct(const char *path, const void *data, size_t size,
 				 svt_err *err);
 
-/* Writes buf[0, n) to fd from offset 0 in pieces (pwrite; EINTR retried): with direct (fd
+/* Writes buf[0, n) to fd from offset 0 in pieces (pwrite; EINTR retried): with *direct (fd
  * opened O_DIRECT, buf as svt_file_write_atomic_direct asks), whole blocks, the last one
- * padded (the caller cuts the file to n). An error names the file (name). */
-int svt_fd_write_all(int fd, int direct, const void *buf, size_t n, const char *name,
+ * padded (the caller then cuts the file to n). A write the file system refuses with EINVAL
+ * (an alignment O_DIRECT there wants) clears O_DIRECT on fd and *direct, and the rest goes
+ * buffered, unpadded. An error names the file (name). */
+int svt_fd_write_all(int fd, int *direct, const void *buf, size_t n, const char *name,
 		     svt_err *err);
 
 /* fsyncs the directory that holds path, so a rename into it is durable. */

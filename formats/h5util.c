@@ -613,7 +613,7 @@ static void *hash_main(void *arg)
  * page-aligned and readable up to n rounded up to 4 KiB), whole blocks go out straight from
  * buf (no page-cache copy: on this kind of VM the copy into fresh page-cache pages costs more
  * CPU than the rest of the commit) and the caller truncates to n. */
-static int image_write(int fd, int direct, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
+static int image_write(int fd, int *direct, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
 		       svt_gate *gate, const char *tmp, svt_err *err)
 {
 	hash_job h = {buf, n, ctx, gate, 0};
@@ -696,18 +696,7 @@ int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const cha
 		rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
 		goto cleanup;
 	}
-	rc = image_write(fd, direct, img, (size_t)n, ctx, gate, tmp, err);
-	if (rc && direct && strstr(err ? err->msg : "", strerror(EINVAL))) {
-		/* O_DIRECT opened but refused on write (alignment this file system wants). */
-		close(fd);
-		direct = 0;
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-			rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
-			goto cleanup;
-		}
-		rc = image_write(fd, 0, img, (size_t)n, ctx, gate, tmp, err);
-	}
+	rc = image_write(fd, &direct, img, (size_t)n, ctx, gate, tmp, err);
 	if (rc)
 		goto cleanup;
 	if (direct && ftruncate(fd, (off_t)n) != 0) {
