@@ -752,17 +752,27 @@ VIEW_AVX512 static int tap16_rgb_vbmi(const gm_src *s, const uint8_t *need, cons
 	if (_mm512_cmpge_epu32_mask(x, _mm512_set1_epi32(s->W - 2)) |
 	    _mm512_cmpge_epu32_mask(y, _mm512_set1_epi32(s->H - 1)))
 		return 0;
-	/* the group's extent: both minima, then the spans as unsigned differences */
-	const int x0 = _mm512_reduce_min_epi32(x), y0 = _mm512_reduce_min_epi32(y);
-	const __m512i dx = _mm512_sub_epi32(x, _mm512_set1_epi32(x0));
-	const __m512i dy = _mm512_sub_epi32(y, _mm512_set1_epi32(y0));
-	if (_mm512_cmpgt_epu32_mask(dx, _mm512_set1_epi32(19)) |
-	    _mm512_cmpgt_epu32_mask(dy, _mm512_set1_epi32(1)))
-		return 0;
-	const int x1 = x0 + _mm512_reduce_max_epi32(dx);
+	/* The group's extent: its minima, then the spans as unsigned differences. Where the map
+	 * runs monotonic along the row (nearly always) the minima are at one end; else (a span
+	 * that looks too wide) they are reduced over the group. */
+	int x0 = ix[0] < ix[15] ? ix[0] : ix[15], y0 = iy[0] < iy[15] ? iy[0] : iy[15];
+	__m512i dx = _mm512_sub_epi32(x, _mm512_set1_epi32(x0));
+	__m512i dy = _mm512_sub_epi32(y, _mm512_set1_epi32(y0));
+	const __m512i span_x = _mm512_set1_epi32(19), span_y = _mm512_set1_epi32(1);
+	if (_mm512_cmpgt_epu32_mask(dx, span_x) | _mm512_cmpgt_epu32_mask(dy, span_y)) {
+		x0 = _mm512_reduce_min_epi32(x);
+		y0 = _mm512_reduce_min_epi32(y);
+		dx = _mm512_sub_epi32(x, _mm512_set1_epi32(x0));
+		dy = _mm512_sub_epi32(y, _mm512_set1_epi32(y0));
+		if (_mm512_cmpgt_epu32_mask(dx, span_x) | _mm512_cmpgt_epu32_mask(dy, span_y))
+			return 0;
+	}
 	const int two_rows = _mm512_test_epi32_mask(dy, dy) != 0;
-	/* bytes the taps read from each row: columns x0 .. x1 + 1, 3 bytes each */
-	const __mmask64 lm = ((__mmask64)1 << (3 * (x1 - x0) + 6)) - 1;
+	/* Bytes loaded from each row: the 63 from column x0 where they stay inside the row
+	 * (the taps read at most columns x0 .. x0 + 20), else only those the taps read. */
+	__mmask64 lm = ((__mmask64)1 << 63) - 1;
+	if (3 * (x0 + 21) > 3 * s->W)
+		lm = ((__mmask64)1 << (3 * _mm512_reduce_max_epi32(dx) + 6)) - 1;
 	const uint8_t *p = s->data + (size_t)y0 * s->stride + (size_t)x0 * 3;
 	const __m512i r0 = _mm512_maskz_loadu_epi8(lm, p);
 	const __m512i r1 = _mm512_maskz_loadu_epi8(lm, p + s->stride);
