@@ -295,41 +295,6 @@ __attribute__((target("avx2"))) static void map_row_avx2(const gm_view *g, float
 
 #define VIEW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
 
-VIEW_AVX512 static inline __m512 sel16(__mmask16 m, __m512 a, __m512 b)
-{
-	return _mm512_mask_blend_ps(m, b, a);
-}
-
-/* -v as the scalar code's unary minus: the sign bit flipped (0 - v would make -0 of +0). */
-VIEW_AVX512 static inline __m512 neg16(__m512 v)
-{
-	return _mm512_castsi512_ps(
-		_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
-}
-
-/* atan2_8 sixteen lanes at a time: the same operations in the same order. */
-VIEW_AVX512 static inline __m512 atan2_16(__m512 y, __m512 x)
-{
-	const __m512 zero = _mm512_setzero_ps();
-	__m512 ax = _mm512_abs_ps(x), ay = _mm512_abs_ps(y);
-	__m512 mx = _mm512_max_ps(ax, ay), mn = _mm512_min_ps(ax, ay);
-	__m512 a = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(mx, zero, _CMP_GT_OQ), mn, mx);
-	__m512 s = _mm512_mul_ps(a, a);
-	__m512 p = _mm512_set1_ps(0.006811808794736862f);
-	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.03360426053404808f));
-	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.07962370663881302f));
-	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.1323334276676178f));
-	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.19807815551757812f));
-	p = _mm512_sub_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.3331736922264099f));
-	p = _mm512_add_ps(_mm512_mul_ps(p, s), _mm512_set1_ps(0.9999961256980896f));
-	__m512 r = _mm512_mul_ps(p, a);
-	r = sel16(_mm512_cmp_ps_mask(ay, ax, _CMP_GT_OQ),
-		  _mm512_sub_ps(_mm512_set1_ps(GM_HALF_PI_F), r), r);
-	r = sel16(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_sub_ps(_mm512_set1_ps(GM_PI_F), r),
-		  r);
-	return sel16(_mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), neg16(r), r);
-}
-
 /* map_row_avx2 sixteen lanes at a time (n16 a multiple of 16). */
 VIEW_AVX512 static void map_row_avx512(const gm_view *g, float bx, float by, float bz, int n16,
 				       float *col, float *row, const map_keep *k)
