@@ -612,7 +612,8 @@ static void *hash_main(void *arg)
  * in the gate up while it waits on the disk. With direct (fd opened O_DIRECT, buf
  * page-aligned and readable up to n rounded up to 4 KiB), whole blocks go out straight from
  * buf (no page-cache copy: on this kind of VM the copy into fresh page-cache pages costs more
- * CPU than the rest of the commit) and the caller truncates to n. */
+ * CPU than the rest of the commit) and the caller truncates to n; a file system that refuses a
+ * direct write clears *direct and gets the rest buffered (svt_fd_write_all). */
 static int image_write(int fd, int *direct, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
 		       svt_gate *gate, const char *tmp, svt_err *err)
 {

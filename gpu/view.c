@@ -179,10 +179,10 @@ typedef struct view_job {
 	gpu_view_map *map; /* non-NULL: the rays of every row go there too (gpu_view_map) */
 } view_job;
 
-/* The SSE2 and AVX2 versions of gm_view_map / gm_footprint below (atan2_ps, sel, atan2_8,
- * sel8: gpu/gm_simd.h) use the same IEEE single operations in the same order (no FMA on
- * baseline x86-64), so they give bit-identical results to the scalar code in gpu_math.h that
- * the CUDA kernel runs. */
+/* The SSE2, AVX2 and AVX-512 versions of gm_view_map / gm_footprint below (atan2_ps, sel,
+ * atan2_8, sel8, atan2_16, sel16: gpu/gm_simd.h) use the same IEEE single operations in the
+ * same order (no FMA on baseline x86-64), so they give bit-identical results to the scalar
+ * code in gpu_math.h that the CUDA kernel runs. */
 
 /* Where a row's rays go as well when the view keeps its map (view_job.map): longitude,
  * latitude and norm of the row's first n pixels (the map's width: the colour rows are one
@@ -195,9 +195,9 @@ typedef struct map_keep {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VIEW_HAVE_AVX2 1
-/* 8-lane AVX2 version of the row map, for CPUs that have it (checked at run time). No FMA:
- * separate multiplies and adds, so the results are bit-identical to the SSE2 and scalar code
- * (gm_view_map) on any x86-64. */
+/* x86-64 with GCC: the AVX2 and AVX-512 paths below, for CPUs that have them (checked at run
+ * time). 8-lane AVX2 version of the row map. No FMA: separate multiplies and adds, so the
+ * results are bit-identical to the SSE2 and scalar code (gm_view_map) on any x86-64. */
 
 /* Eight bilinear taps of a 3-channel source at once (pixels i..i+7 of a row, every tap
  * inside: ix + 2 < W, iy + 1 < H, as tap_q asks): the four corners gathered as 32-bit words,
@@ -699,11 +699,11 @@ static inline int inside8(const gm_src *s, const uint8_t *need, const int *qx, c
 
 #ifdef VIEW_HAVE_AVX2
 /* Sixteen bilinear taps of a 3-channel source without gathers, where the CPU has AVX-512
- * VBMI: when the sixteen pixels need no prefilter, are inside (tap_q's condition), lie on at
- * most two neighbouring source rows and within 20 source columns (always so where the
- * footprint stays under GM_AA_STEP, unless a row change falls inside the group), the two or
- * three source rows they read are loaded once (64 bytes each, masked: never past what the
- * taps read) and the taps' bytes picked out with byte permutes; then tap8_rgb_avx2's integer
+ * VBMI: when the sixteen pixels need no prefilter, are inside (tap_q's condition), start on
+ * two neighbouring source rows at most and within 20 source columns (always so where the
+ * footprint stays under GM_AA_STEP, unless the row moves by more than one across the group),
+ * the two or three source rows they read are loaded once (masked loads that never leave the
+ * row) and the taps' bytes picked out with byte permutes; then tap8_rgb_avx2's integer
  * operations, so the same bytes. Returns 0, having written nothing, when the group does not
  * qualify. Writes 48 bytes. */
 VIEW_AVX512 static int tap16_rgb_vbmi(const gm_src *s, const uint8_t *need, const int *ix,
@@ -736,7 +736,7 @@ VIEW_AVX512 static int tap16_rgb_vbmi(const gm_src *s, const uint8_t *need, cons
 	/* Bytes loaded from each row: the 63 from column x0 where they stay inside the row
 	 * (the taps read at most columns x0 .. x0 + 20), else only those the taps read. */
 	__mmask64 lm = ((__mmask64)1 << 63) - 1;
-	if (3 * (x0 + 21) > 3 * s->W)
+	if (x0 + 21 > s->W)
 		lm = ((__mmask64)1 << (3 * _mm512_reduce_max_epi32(dx) + 6)) - 1;
 	const uint8_t *p = s->data + (size_t)y0 * s->stride + (size_t)x0 * 3;
 	const __m512i r0 = _mm512_maskz_loadu_epi8(lm, p);
@@ -812,8 +812,7 @@ static void view_band(view_job *J, int k, int j0, int j1)
 	 * 2 GiB). */
 	int fast8 = fast && s.ch == 3 && cpu_has_avx2() &&
 		    (size_t)s.H * s.stride < ((size_t)1 << 31) - 64;
-#endif
-#ifdef VIEW_HAVE_AVX2
+	/* Sixteen at once, without gathers, where it has AVX-512 VBMI (tap16_rgb_vbmi). */
 	int fast16 = fast && s.ch == 3 && cpu_has_vbmi();
 #endif
 	memset(need, 0, (size_t)w);

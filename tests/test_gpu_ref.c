@@ -411,9 +411,9 @@ Test(gpu_ref, cuda_tensor_plucker_points_against_plain)
  * computed pixel by pixel with the code one thread of the CUDA kernel runs
  * (gpu_view_from_equirect_px): random views of a random RGB panorama, bilinear and bicubic,
  * antialiased (the panorama minified near the top: the prefilter's flags) or not, magnified
- * 1.5x (the shard's frames: sixteen-pixel groups on two source rows), widths that leave every
- * lane tail, 1 and 3 threads; under each cap of the lanes (gpu_view_simd_cap), so every path
- * this CPU has runs. */
+ * about 1.7x (as the shard's frames are: sixteen-pixel groups on two source rows), widths
+ * that leave every lane tail, 1 and 3 threads; under each cap of the lanes
+ * (gpu_view_simd_cap), so every path this CPU has runs. */
 Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
 {
 	const int W = 640, H = 320;
