@@ -25,7 +25,7 @@ DISTRICTS ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_muni
 DONGS     ?= $(wildcard ../shared/data/real/seoul_maps/juso/2015/json/seoul_neighborhoods_geo_simple.json)
 FUZZ_SECONDS ?= 60
 
-PKGS := libturbojpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc sqlite3
+PKGS := libturbojpeg libjpeg libpng libexif libxml-2.0 jansson proj hdf5 liblz4 libzstd libcrypto blosc sqlite3
 # GDAL and FFmpeg are compiled against but not linked: the code that uses them loads them on
 # first use (svt_dl_load, base/dl.c), because mapping their ~150 dependent libraries cost
 # every process ~0.09 s at start (docs/architecture.md). The loader opens the SONAME of the

@@ -426,6 +426,20 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		s->rc = rc;
 		return;
 	}
+	const ingest_frame *fr = &j->cap->frames[j->cap_idx[s->k]];
+	int pano = fr->camera.model != INGEST_CAM_PINHOLE;
+	if (pano)
+		pano_view_setup(j, s);
+	/* A panorama whose colours feed no points (none asked, or no depth map to give them) is
+	 * read only where its view looks (about a tenth of it for a 90-degree view): the decoder
+	 * skips the rest (gpu_view_source_box). */
+	char dpath[4096];
+	if (pano && !(s->points && ingest_depth_path(s->path, dpath, sizeof(dpath))) &&
+	    fr->meta.width > 0 && fr->meta.height > 0) {
+		gpu_view_source_box(&s->v, fr->meta.width, fr->meta.height, dopts.roi);
+		dopts.roi_w = fr->meta.width;
+		dopts.roi_h = fr->meta.height;
+	}
 	if (ingest_decode_file(w->dec, s->path, &dopts, &w->img, &warning, &ferr) ||
 	    (warning && !o->keep_corrupt)) {
 		snprintf(s->why, sizeof(s->why), "%s%s", warning ? "decoded with warnings: " : "",
@@ -441,8 +455,7 @@ static void frame_run(ds_worker *w, ds_slot *s)
 	const ingest_image *img = &w->img;
 	gpu_image src = {img->data, img->width, img->height, img->channels, img->stride};
 	gpu_image dst = {s->view, o->width, o->height, 3, (size_t)o->width * 3};
-	const ingest_frame *fr = &j->cap->frames[j->cap_idx[s->k]];
-	if (fr->camera.model == INGEST_CAM_PINHOLE) {
+	if (!pano) {
 		/* A perspective photo is its own view: undistorted, resized and centre-cropped to
 		 * the view size (gpu_pinhole_fit: K exact for the stored pixels), looking where
 		 * the photo looks (its heading, or the track's: pano_R). */
@@ -456,7 +469,6 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		frame_encode(w, s);
 		return;
 	}
-	pano_view_setup(j, s);
 	/* On the C path a frame with a depth view keeps the colour view's rays for it. */
 	w->map_kept = s->vdepth && !w->pool->serial_gpu;
 	gpu_lock(w->pool);

@@ -121,6 +121,17 @@ void gpu_equirect_unproject(double col, double row, int W, int H, double d[3]);
 void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double vv,
 			      double *col, double *row);
 
+/* The source pixels view v reads from a W x H panorama, on any path, with any interpolation
+ * and antialiasing: box = {x0, y0, x1, y1}, every pixel read lies in [x0, x1) x [y0, y1). So a
+ * decoder may leave the rest of the panorama undecoded (ingest_decode_opts.roi). The box
+ * comes from the edge of the view's rectangle (the extreme longitudes and latitudes of a
+ * region of the sphere without a pole lie on its edge), walked one output pixel at a time,
+ * widened by the longest step of that walk plus the taps' reach; a view that holds a pole,
+ * crosses the panorama's seam or reads rows across its top or bottom edge (which wrap over
+ * the pole) gets the full width. Returns 1 when the box is smaller than the panorama, else 0
+ * (box the whole panorama). */
+int gpu_view_source_box(const gpu_view *v, int W, int H, int box[4]);
+
 /* ---- Equirectangular -> cubemap ------------------------------------------------------------ */
 
 /* Cube faces, in this order, look along +x (right), -x (left), +y (down), -y (up), +z (front),

@@ -153,6 +153,87 @@ void gpu_view_source_position(const gpu_view *v, int W, int H, double u, double 
 	*row = r;
 }
 
+/* How far beyond its source position (c, r) a pixel's taps reach, in source pixels: bicubic
+ * reads floor(c) - 1 .. floor(c) + 2, bilinear floor(c) .. floor(c) + 1; one more for the
+ * float map's rounding. */
+#define BOX_TAP_REACH 3
+
+int gpu_view_source_box(const gpu_view *v, int W, int H, int box[4])
+{
+	box[0] = box[1] = 0;
+	box[2] = W;
+	box[3] = H;
+	if (!v || v->width < 1 || v->height < 1 || W < 4 || H < 4 || !(v->fx > 0) || !(v->fy > 0))
+		return 0;
+	/* A pole in view (or near its edge): every column, rows to the pole. The panorama's
+	 * north is -y (latitude atan2(-dy, hypot(dx, dz))); in the camera's frame the pole is
+	 * row 1 of R (d_cam = R^T d_pano), negated for the north. */
+	int north = 0, south = 0;
+	for (int s = -1; s <= 1; s += 2) {
+		double x = s * v->R[3], y = s * v->R[4], z = s * v->R[5];
+		if (z <= 0)
+			continue;
+		double u = v->cx + v->fx * x / z, w = v->cy + v->fy * y / z;
+		if (u > -2.0 && u < v->width + 2.0 && w > -2.0 && w < v->height + 2.0)
+			*(s < 0 ? &north : &south) = 1;
+	}
+	gm_view g;
+	gpu_view_to_gm(v, W, H, &g);
+	/* The edge of [0, w] x [0, h] (every sample, antialiasing's included, lies in it), one
+	 * output pixel a step, the columns unwrapped across the seam. Without a pole inside,
+	 * the walk goes round no turn. */
+	const int w = v->width, h = v->height, n = 2 * (w + h);
+	float Wf = (float)W;
+	double cmin = INFINITY, cmax = -INFINITY, rmin = INFINITY, rmax = -INFINITY, step = 0;
+	double cu = 0, c_prev = 0, r_prev = 0;
+	for (int k = 0; k < n; k++) {
+		float uu, vv;
+		if (k < w)
+			uu = (float)k, vv = 0.0f;
+		else if (k < w + h)
+			uu = (float)w, vv = (float)(k - w);
+		else if (k < 2 * w + h)
+			uu = (float)(w - (k - w - h)), vv = (float)h;
+		else
+			uu = 0.0f, vv = (float)(h - (k - 2 * w - h));
+		float bx, by, bz, c, r;
+		gm_view_rowbase(&g, vv, &bx, &by, &bz);
+		gm_view_map(&g, uu, bx, by, bz, &c, &r);
+		if (!isfinite(c) || !isfinite(r))
+			return 0;
+		if (k == 0) {
+			cu = c;
+		} else {
+			double dc = gm_wrapdiff(c - (float)c_prev, Wf);
+			cu += dc;
+			step = fmax(step, fmax(fabs(dc), fabs(r - r_prev)));
+		}
+		c_prev = c;
+		r_prev = r;
+		cmin = fmin(cmin, cu);
+		cmax = fmax(cmax, cu);
+		rmin = fmin(rmin, r);
+		rmax = fmax(rmax, r);
+	}
+	/* The taps' reach, and the longest step of the walk: more than the edge can bulge
+	 * between two samples (its curvature is of the order of the step over the view). */
+	double m = ceil(step) + BOX_TAP_REACH;
+	double x0 = floor(cmin) - m, x1 = ceil(cmax) + m + 1;
+	double y0 = floor(rmin) - m, y1 = ceil(rmax) + m + 1;
+	/* Rows past the top or bottom wrap over the pole half a turn round (gm_wrap_tap): row -1
+	 * is row 0 elsewhere. So does a pole in view. Columns past the seam wrap to the far side. */
+	int full_w = north || south || y0 < 0 || y1 > H || x0 < 0 || x1 > W || x1 - x0 >= W;
+	if (north || y0 < 0)
+		y1 = fmax(y1, -y0), y0 = 0;
+	if (south || y1 > H)
+		y0 = fmin(y0, 2.0 * H - y1), y1 = H;
+	box[0] = full_w ? 0 : (int)x0;
+	box[2] = full_w ? W : (int)x1;
+	box[1] = y0 < 0 ? 0 : (int)y0;
+	box[3] = y1 > H ? H : (int)y1;
+	return box[0] > 0 || box[1] > 0 || box[2] < W || box[3] < H;
+}
+
 /* The widest x86 lanes the fast views may use (gpu_view_simd_cap): 2 AVX-512, 1 AVX2, 0 SSE2
  * (x86-64's baseline), each only where the CPU has it. */
 static atomic_int view_simd = 2;

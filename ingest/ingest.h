@@ -41,6 +41,17 @@ typedef struct ingest_decode_opts {
 	int want_channels;   /* 3 = RGB (default), 1 = gray, 0 = native (PNG keeps 16 bits) */
 	int min_width;       /* >0: pick the largest DCT scale (1/2, 1/4, 1/8) still >= this width */
 	int apply_orientation; /* honour EXIF Orientation (default 1) */
+	/* A region of interest (roi_w > 0): only the pixels of [roi[0], roi[2]) x [roi[1], roi[3])
+	 * of an image of roi_w x roi_h must come out right; the rest of img is left undefined
+	 * (whatever its buffer held). A JPEG of that size, not DCT-scaled and not turned by its
+	 * EXIF orientation, then has only the rows down to the region's last inverse-transformed
+	 * and, in them, only its columns (libjpeg's jpeg_crop_scanline, jpeg_skip_scanlines); the
+	 * region's pixels are those of a whole decode, byte for byte, and the entropy-coded data
+	 * is still read to its end, so a corrupt or truncated file gives the warnings a whole
+	 * decode gives. Anything else (a PNG, another size, a region of the whole image) decodes
+	 * whole. img keeps the image's full size. */
+	int roi[4];
+	int roi_w, roi_h;
 } ingest_decode_opts;
 
 void ingest_decode_opts_default(ingest_decode_opts *o);

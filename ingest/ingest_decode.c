@@ -4,7 +4,10 @@
  * TJ_NUMINIT), the 2.x API otherwise (Debian 12 ships 2.1.5). Both paths behave the same:
  * sizes are checked against the limits from our own SOF parse before anything is allocated,
  * warnings (corrupt but decodable data) are told apart from fatal errors, progressive scans are
- * limited, and the output buffer is reused across calls.
+ * limited, and the output buffer is reused across calls. A region of interest (a view's part
+ * of a panorama) goes through libjpeg's own API instead, which TurboJPEG 2.x does not expose
+ * cropping through: the same library, the same settings (ISLOW DCT, fancy upsampling), so the
+ * same pixels.
  */
 #include "ingest/ingest_internal.h"
 
@@ -16,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
+/* after stdio.h: jpeglib.h uses FILE and size_t */
+#include <jpeglib.h>
 
 #ifdef TJ_NUMINIT
 #define INGEST_TJ3 1
@@ -149,6 +154,156 @@ static const char *tj_errstr(tjhandle tj)
 #endif
 }
 
+/* ---- JPEG, a region of interest (libjpeg API) --------------------------------------------- */
+
+/* The most progressive scans accepted, as TurboJPEG's TJFLAG_LIMITSCANS. */
+#define ROI_MAX_SCANS 500
+/* Pixels decoded beyond the region on each side: fancy upsampling makes the pixels at the
+ * edge of a cropped decode differ from a whole decode's (it has no neighbour beyond them);
+ * from one chroma sample (2 px at 4:2:0) in they agree. */
+#define ROI_MARGIN 4
+
+typedef struct roi_err {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+	int warned;
+	char warning[JMSG_LENGTH_MAX];
+	char error[JMSG_LENGTH_MAX];
+} roi_err;
+
+static void roi_error_exit(j_common_ptr c)
+{
+	roi_err *e = (roi_err *)(void *)c->err;
+	(*c->err->format_message)(c, e->error);
+	longjmp(e->jb, 1);
+}
+
+/* Warnings (corrupt but decodable data) are kept, the first one's text, as TurboJPEG does;
+ * trace messages are dropped. Nothing goes to stderr. */
+static void roi_emit_message(j_common_ptr c, int level)
+{
+	roi_err *e = (roi_err *)(void *)c->err;
+	if (level < 0) {
+		if (!e->warned++)
+			(*c->err->format_message)(c, e->warning);
+		c->err->num_warnings++;
+	}
+}
+
+static void roi_progress(j_common_ptr c)
+{
+	j_decompress_ptr dc = (j_decompress_ptr)c;
+	if (dc->input_scan_number > ROI_MAX_SCANS) {
+		roi_err *e = (roi_err *)(void *)c->err;
+		snprintf(e->error, sizeof(e->error),
+			 "Progressive JPEG image has more than %d scans", ROI_MAX_SCANS);
+		longjmp(e->jb, 1);
+	}
+}
+
+/* Everything the decode touches after setjmp lives here, so a longjmp clobbers nothing. */
+typedef struct roi_job {
+	struct jpeg_decompress_struct c;
+	roi_err e;
+	struct jpeg_progress_mgr prog;
+	const uint8_t *buf;
+	size_t size;
+	uint8_t *dst, *tail;
+	size_t stride;
+	int ch, x0, y0, x1, y1;
+} roi_job;
+
+static int roi_run(roi_job *J)
+{
+	j_decompress_ptr c = &J->c;
+	if (setjmp(J->e.jb))
+		return -1;
+	jpeg_mem_src(c, J->buf, (unsigned long)J->size);
+	jpeg_read_header(c, TRUE);
+	c->out_color_space = J->ch == 1 ? JCS_GRAYSCALE : JCS_EXT_RGB;
+	c->dct_method = JDCT_ISLOW;
+	c->do_fancy_upsampling = TRUE;
+	jpeg_start_decompress(c);
+	if ((int)c->output_components != J->ch) {
+		snprintf(J->e.error, sizeof(J->e.error), "%d components decoded, %d wanted",
+			 (int)c->output_components, J->ch);
+		return -1;
+	}
+	int H = (int)c->output_height;
+	/* The columns: jpeg_crop_scanline widens them to whole iMCUs, and says where. */
+	JDIMENSION xo = (JDIMENSION)J->x0, xw = (JDIMENSION)(J->x1 - J->x0);
+	jpeg_crop_scanline(c, &xo, &xw);
+	if (J->y0 > 0)
+		jpeg_skip_scanlines(c, (JDIMENSION)J->y0);
+	while ((int)c->output_scanline < J->y1) {
+		JSAMPROW row = J->dst + (size_t)c->output_scanline * J->stride + (size_t)xo * J->ch;
+		if (jpeg_read_scanlines(c, &row, 1) != 1)
+			break; /* suspension: not with a memory source */
+	}
+	/* The rest of the entropy-coded data, read (not inverse-transformed) so that its
+	 * corruption is seen as a whole decode sees it. Skipping to the very end would not read
+	 * it (libjpeg-turbo then only marks the input finished), so the last row is decoded,
+	 * into a row of its own. */
+	int rest = H - (int)c->output_scanline;
+	if (rest > 1)
+		jpeg_skip_scanlines(c, (JDIMENSION)(rest - 1));
+	if (rest > 0) {
+		if (!(J->tail = malloc((size_t)xw * (size_t)J->ch))) {
+			snprintf(J->e.error, sizeof(J->e.error), "no memory for a row");
+			return -1;
+		}
+		JSAMPROW row = J->tail;
+		jpeg_read_scanlines(c, &row, 1);
+	}
+	jpeg_finish_decompress(c);
+	return 0;
+}
+
+/* Decodes the region (x0, y0, x1, y1) of a w x h JPEG, widened by ROI_MARGIN, into dst; a
+ * warning's text goes to wmsg (JMSG_LENGTH_MAX bytes), *warning set. */
+static int decode_jpeg_roi(const uint8_t *buf, size_t size, int w, int h, int ch, const int roi[4],
+			   uint8_t *dst, size_t stride, int *warning, char *wmsg, svt_err *err)
+{
+	roi_job *J = calloc(1, sizeof(*J));
+	if (!J)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a JPEG decoder");
+	J->buf = buf;
+	J->size = size;
+	J->dst = dst;
+	J->stride = stride;
+	J->ch = ch;
+	J->x0 = roi[0] - ROI_MARGIN < 0 ? 0 : roi[0] - ROI_MARGIN;
+	J->y0 = roi[1] - ROI_MARGIN < 0 ? 0 : roi[1] - ROI_MARGIN;
+	J->x1 = roi[2] + ROI_MARGIN > w ? w : roi[2] + ROI_MARGIN;
+	J->y1 = roi[3] + ROI_MARGIN > h ? h : roi[3] + ROI_MARGIN;
+	J->c.err = jpeg_std_error(&J->e.pub);
+	J->e.pub.error_exit = roi_error_exit;
+	J->e.pub.emit_message = roi_emit_message;
+	J->prog.progress_monitor = roi_progress;
+	jpeg_create_decompress(&J->c);
+	J->c.progress = &J->prog;
+	int rc = SVT_OK;
+	if (roi_run(J) < 0)
+		rc = svt_err_set(err, SVT_E_FORMAT, "JPEG: %s", J->e.error);
+	else if (J->e.warned) {
+		*warning = 1;
+		memcpy(wmsg, J->e.warning, JMSG_LENGTH_MAX);
+	}
+	jpeg_destroy_decompress(&J->c);
+	free(J->tail);
+	free(J);
+	return rc;
+}
+
+/* Whether o asks for a region of this w x h JPEG that leaves work undone. */
+static int roi_applies(const ingest_decode_opts *o, int w, int h)
+{
+	const int *r = o->roi;
+	return o->roi_w > 0 && o->roi_w == w && o->roi_h == h && r[0] >= 0 && r[1] >= 0 &&
+	       r[2] <= w && r[3] <= h && r[0] < r[2] && r[1] < r[3] &&
+	       (r[0] > 0 || r[1] > 0 || r[2] < w || r[3] < h);
+}
+
 static int decode_jpeg(ingest_decoder *d, const uint8_t *buf, size_t size, const ingest_blob *b,
 		       const ingest_decode_opts *o, int orientation, ingest_image *img,
 		       int *warning, svt_err *err)
@@ -209,23 +364,32 @@ static int decode_jpeg(ingest_decoder *d, const uint8_t *buf, size_t size, const
 		dst = img->data;
 	}
 
+	char wmsg[JMSG_LENGTH_MAX];
 	int r;
+	if (!oriented && sf.num == sf.denom && roi_applies(o, w, h)) {
+		if ((rc = decode_jpeg_roi(buf, size, w, h, ch, o->roi, dst, stride, warning, wmsg,
+					  err)))
+			return rc;
+	} else {
 #if INGEST_TJ3
-	tj3SetScalingFactor(d->tj, sf);
-	r = tj3Decompress8(d->tj, buf, size, dst, (int)stride, pf);
-	int code = r < 0 ? tj3GetErrorCode(d->tj) : 0;
+		tj3SetScalingFactor(d->tj, sf);
+		r = tj3Decompress8(d->tj, buf, size, dst, (int)stride, pf);
+		int code = r < 0 ? tj3GetErrorCode(d->tj) : 0;
 #else
-	r = tjDecompress2(d->tj, buf, (unsigned long)size, dst, sw, (int)stride, sh, pf,
-			  TJFLAG_LIMITSCANS);
-	int code = r < 0 ? tjGetErrorCode(d->tj) : 0;
+		r = tjDecompress2(d->tj, buf, (unsigned long)size, dst, sw, (int)stride, sh, pf,
+				  TJFLAG_LIMITSCANS);
+		int code = r < 0 ? tjGetErrorCode(d->tj) : 0;
 #endif
-	if (r < 0) {
-		if (code != TJERR_WARNING)
-			return svt_err_set(err, SVT_E_FORMAT, "JPEG: %s", tj_errstr(d->tj));
-		*warning = 1;
-		svt_err_set(err, SVT_OK, "JPEG corrupt but decodable: %s%s", tj_errstr(d->tj),
-			    b->has_eoi ? "" : " (no EOI marker: the file looks truncated)");
+		if (r < 0) {
+			if (code != TJERR_WARNING)
+				return svt_err_set(err, SVT_E_FORMAT, "JPEG: %s", tj_errstr(d->tj));
+			*warning = 1;
+			snprintf(wmsg, sizeof(wmsg), "%s", tj_errstr(d->tj));
+		}
 	}
+	if (*warning)
+		svt_err_set(err, SVT_OK, "JPEG corrupt but decodable: %s%s", wmsg,
+			    b->has_eoi ? "" : " (no EOI marker: the file looks truncated)");
 	img->channels = ch;
 	img->bit_depth = 8;
 	if (oriented)

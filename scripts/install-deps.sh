@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config
-libturbojpeg0-dev libpng-dev zlib1g-dev
+libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
 libexif-dev libxml2-dev libjansson-dev
 libproj-dev proj-data
 libsqlite3-dev libgdal-dev gdal-bin

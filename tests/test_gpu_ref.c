@@ -469,3 +469,104 @@ Test(view_fast, equals_the_kernels_code_pixel_by_pixel)
 	gpu_ctx_destroy(ctx);
 	free(pano);
 }
+
+/* gpu_view_source_box bounds what a view reads: a panorama changed everywhere outside the box
+ * gives the same view, byte for byte (the fast C path under each lanes cap, and the pixel by
+ * pixel code the CUDA kernel runs). Random views, from a narrow magnified one to 150 degrees
+ * minified with the prefilter, pitched up to the poles, rolled, across the seam, bilinear and
+ * bicubic. And the box is a saving where it should be: the shard's 90-degree level view of a
+ * 2:1 panorama reads under a third of its width and under half its rows; a view holding a
+ * pole, or across the seam, reads every column. */
+Test(view_box, a_panorama_changed_outside_the_box_gives_the_same_view)
+{
+	const int W = 640, H = 320;
+	size_t pn = (size_t)W * H * 3;
+	uint8_t *pano = malloc(pn), *other = malloc(pn);
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	for (size_t i = 0; i < pn; i++)
+		pano[i] = (uint8_t)(RND() >> 56);
+	gpu_ctx *ctx = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
+	size_t boxed = 0, full_w = 0;
+	for (int c = 0; c < 120; c++) {
+		gpu_view v;
+		double fov = (double)(20 + RND() % 131);
+		int vw = 16 + (int)(RND() % 200), vh = 8 + (int)(RND() % 120);
+		gpu_view_pinhole(&v, vw, vh, fov);
+		double yaw = (double)(RND() % 3600) / 10.0;
+		double pitch = c % 4 == 0 ? (double)(RND() % 1800) / 10.0 - 90.0
+					  : (double)(RND() % 600) / 10.0 - 30.0;
+		double roll = (double)(RND() % 400) / 10.0 - 20.0;
+		gpu_view_rotation(yaw, pitch, roll, v.R);
+		v.interp = c % 3 == 1 ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
+		v.antialias = c % 5 != 4;
+		int box[4];
+		int part = gpu_view_source_box(&v, W, H, box);
+		cr_assert(box[0] >= 0 && box[1] >= 0 && box[2] <= W && box[3] <= H &&
+			  box[0] < box[2] && box[1] < box[3], "case %d: box %d %d %d %d", c, box[0],
+			  box[1], box[2], box[3]);
+		cr_assert_eq(part, box[0] > 0 || box[1] > 0 || box[2] < W || box[3] < H);
+		boxed += part;
+		full_w += box[0] == 0 && box[2] == W;
+		/* Every byte outside the box another value. */
+		memcpy(other, pano, pn);
+		for (int r = 0; r < H; r++)
+			for (int col = 0; col < W; col++)
+				if (r < box[1] || r >= box[3] || col < box[0] || col >= box[2])
+					for (int k = 0; k < 3; k++)
+						other[((size_t)r * W + col) * 3 + k] ^= 0x5a;
+		size_t n = (size_t)vw * vh * 3;
+		uint8_t *a = malloc(n), *b = malloc(n);
+		gpu_image sa = {pano, W, H, 3, (size_t)W * 3}, sb = {other, W, H, 3, (size_t)W * 3};
+		gpu_image da = {a, vw, vh, 3, (size_t)vw * 3}, db = {b, vw, vh, 3, (size_t)vw * 3};
+		cr_assert_eq(gpu_view_from_equirect_px(&sa, &v, &da, &err), 0, "%s", err.msg);
+		for (int cap = 2; cap >= -1; cap--) {
+			if (cap >= 0) {
+				gpu_view_simd_cap(cap);
+				cr_assert_eq(gpu_view_from_equirect(ctx, &sb, &v, &db, &err), 0, "%s",
+					     err.msg);
+			} else {
+				cr_assert_eq(gpu_view_from_equirect_px(&sb, &v, &db, &err), 0, "%s",
+					     err.msg);
+			}
+			size_t bad = 0;
+			for (size_t i = 0; i < n; i++)
+				bad += a[i] != b[i];
+			cr_expect_eq(bad, 0, "case %d (%s, fov %.0f, yaw %.1f pitch %.1f roll %.1f, "
+				     "%dx%d%s%s): box %d %d %d %d: %zu bytes differ", c,
+				     cap >= 0 ? "fast C" : "per pixel", fov, yaw, pitch, roll, vw, vh,
+				     v.interp == GPU_INTERP_BICUBIC ? ", bicubic" : "",
+				     v.antialias ? ", antialiased" : "", box[0], box[1], box[2], box[3],
+				     bad);
+		}
+		gpu_view_simd_cap(2);
+		free(a);
+		free(b);
+	}
+#undef RND
+	cr_log_info("%zu of 120 views read part of the panorama, %zu every column", boxed, full_w);
+	cr_expect_gt(boxed, 60);
+	cr_expect_gt(full_w, 10);
+	/* The shard's frame: 1280 x 704, 90 degrees, level, from 2048 x 1024. */
+	gpu_view v;
+	int box[4];
+	gpu_view_pinhole(&v, 1280, 704, 90.0);
+	gpu_view_rotation(30.0, 0.0, 0.0, v.R);
+	cr_assert_eq(gpu_view_source_box(&v, 2048, 1024, box), 1);
+	cr_expect_lt(box[2] - box[0], 2048 / 3, "%d columns", box[2] - box[0]);
+	cr_expect_lt(box[3] - box[1], 1024 / 2, "%d rows", box[3] - box[1]);
+	/* looking up at the north pole; across the seam (the panorama's back, yaw 180) */
+	gpu_view_rotation(30.0, 80.0, 0.0, v.R);
+	gpu_view_source_box(&v, 2048, 1024, box);
+	cr_expect(box[0] == 0 && box[2] == 2048 && box[1] == 0, "pole: %d %d %d %d", box[0],
+		  box[1], box[2], box[3]);
+	gpu_view_rotation(180.0, 0.0, 0.0, v.R);
+	gpu_view_source_box(&v, 2048, 1024, box);
+	cr_expect(box[0] == 0 && box[2] == 2048 && box[3] - box[1] < 1024 / 2,
+		  "seam: %d %d %d %d", box[0], box[1], box[2], box[3]);
+	gpu_ctx_destroy(ctx);
+	free(pano);
+	free(other);
+}

@@ -3,6 +3,8 @@
 #include <math.h>
 
 #include "tests/test_ingest_util.h"
+/* after stdio.h (test_ingest_util.h): jpeglib.h uses FILE */
+#include <jpeglib.h>
 
 /* SOURCE.md values are rounded to 7 decimals (lat/lon). */
 #define DEG_TOL 6e-8
@@ -373,6 +375,172 @@ Test(decode_gen, truncated_jpeg_warns)
 	cr_assert_eq(rc, SVT_E_FORMAT, "%s", e2.msg);
 	ingest_image_free(&img);
 	free(j), free(rgb);
+}
+
+/* A JPEG with a restart marker every MCU row (libjpeg's API: TurboJPEG 2.x cannot ask). */
+static uint8_t *make_jpeg_restart(const uint8_t *rgb, int w, int h, size_t *n)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr e;
+	unsigned char *out = NULL;
+	unsigned long len = 0;
+	c.err = jpeg_std_error(&e);
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, &out, &len);
+	c.image_width = (JDIMENSION)w;
+	c.image_height = (JDIMENSION)h;
+	c.input_components = 3;
+	c.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, 90, TRUE);
+	c.restart_in_rows = 1;
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * (size_t)w * 3);
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	uint8_t *copy = malloc(len);
+	memcpy(copy, out, len);
+	free(out);
+	*n = len;
+	return copy;
+}
+
+/* Decodes region roi of the n-byte JPEG j into a buffer filled with 0xA5 beforehand and
+ * compares it with the whole decode ref (same channels); returns whether the bottom row
+ * (below the region and its margin) kept the fill, i.e. whether the region path ran. */
+static int roi_check(const uint8_t *j, size_t n, const ingest_image *ref, int want, const int roi[4],
+		     const char *what)
+{
+	ingest_image img = {0};
+	size_t bytes = ref->stride * (size_t)ref->height;
+	img.data = malloc(bytes);
+	img.cap = bytes;
+	memset(img.data, 0xA5, bytes);
+	ingest_decode_opts o;
+	ingest_decode_opts_default(&o);
+	o.want_channels = want;
+	memcpy(o.roi, roi, sizeof(o.roi));
+	o.roi_w = ref->width;
+	o.roi_h = ref->height;
+	int warn = 0;
+	svt_err e = {0};
+	cr_assert_eq(decode_buf(j, n, &o, &img, &warn, &e), 0, "%s: %s", what, e.msg);
+	cr_assert_eq(warn, 0, "%s: %s", what, e.msg);
+	cr_assert_eq(img.width, ref->width);
+	cr_assert_eq(img.height, ref->height);
+	cr_assert_eq(img.stride, ref->stride);
+	size_t bad = 0, px = (size_t)ref->channels;
+	for (int y = roi[1]; y < roi[3]; y++)
+		bad += memcmp(img.data + (size_t)y * img.stride + (size_t)roi[0] * px,
+			      ref->data + (size_t)y * ref->stride + (size_t)roi[0] * px,
+			      (size_t)(roi[2] - roi[0]) * px) != 0;
+	cr_expect_eq(bad, 0, "%s: region %d %d %d %d: %zu rows differ from the whole decode", what,
+		     roi[0], roi[1], roi[2], roi[3], bad);
+	int kept = 1;
+	const uint8_t *last = img.data + (size_t)(ref->height - 1) * img.stride;
+	for (size_t i = 0; i < img.stride; i++)
+		kept &= last[i] == 0xA5;
+	ingest_image_free(&img);
+	return kept;
+}
+
+/* A region of interest (ingest_decode_opts.roi) decodes to the whole decode's pixels, byte
+ * for byte, for every chroma subsampling, grayscale, progressive scans and restart markers, at
+ * odd sizes and offsets (regions of one pixel, at the edges, whole bands), RGB and gray out;
+ * a region far from the bottom leaves the bottom rows undecoded. A truncated file still warns
+ * with a region in its top rows (the entropy-coded data is read to its end). */
+Test(decode_gen, region_equals_the_whole_decode)
+{
+	int w = 333, h = 201;
+	uint8_t *rgb = pattern(w, h);
+	for (int i = 0; i < w * h * 3; i++)
+		rgb[i] = (uint8_t)(rgb[i] ^ (i * 2654435761u >> 26)); /* texture */
+	const int samps[] = {TJSAMP_444, TJSAMP_422, TJSAMP_420, TJSAMP_440, TJSAMP_GRAY};
+	uint64_t x = 0x853c49e6748fea9bull;
+	size_t skipped = 0, cases = 0;
+	for (size_t s = 0; s <= SVT_ARRAY_LEN(samps); s++)
+		for (int prog = 0; prog < 2; prog++) {
+			size_t n;
+			uint8_t *j;
+			if (s == SVT_ARRAY_LEN(samps)) {
+				if (prog)
+					continue;
+				j = make_jpeg_restart(rgb, w, h, &n);
+			} else {
+				j = make_jpeg(rgb, w, h, samps[s], 90, prog ? TJFLAG_PROGRESSIVE : 0,
+					      &n);
+			}
+			for (int want = 1; want <= 3; want += 2) {
+				ingest_image ref = {0};
+				ingest_decode_opts o;
+				ingest_decode_opts_default(&o);
+				o.want_channels = want;
+				int warn = 0;
+				svt_err e = {0};
+				cr_assert_eq(decode_buf(j, n, &o, &ref, &warn, &e), 0, "%s", e.msg);
+				char what[64];
+				snprintf(what, sizeof(what), "samp %zu%s%s, %d channel(s)", s,
+					 prog ? " progressive" : "",
+					 s == SVT_ARRAY_LEN(samps) ? " restarts" : "", want);
+				const int fixed[][4] = {{0, 0, 1, 1},     {w - 1, h - 1, w, h},
+							{0, 0, w, 1},     {0, 40, w, 90},
+							{150, 0, 151, h}, {17, 33, 201, 77},
+							{1, 1, w - 1, 9}};
+				for (int k = 0; k < 27; k++) {
+					int roi[4];
+					if (k < 7) {
+						memcpy(roi, fixed[k], sizeof(roi));
+					} else {
+						x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+						roi[0] = (int)(x % (unsigned)w);
+						roi[1] = (int)((x >> 16) % (unsigned)h);
+						roi[2] = roi[0] + 1 + (int)((x >> 32) % (unsigned)(w - roi[0]));
+						roi[3] = roi[1] + 1 + (int)((x >> 48) % (unsigned)(h - roi[1]));
+					}
+					int kept = roi_check(j, n, &ref, want, roi, what);
+					cases++;
+					if (roi[3] + 16 < h) {
+						cr_expect(kept, "%s: region %d %d %d %d: the bottom row was "
+							  "decoded", what, roi[0], roi[1], roi[2], roi[3]);
+						skipped += kept;
+					}
+				}
+				ingest_image_free(&ref);
+			}
+			free(j);
+		}
+	cr_log_info("%zu regions, %zu of them with the bottom left undecoded", cases, skipped);
+	cr_expect_gt(skipped, 50);
+
+	/* Truncated: the whole decode warns; so does a region in the top rows. */
+	size_t n;
+	uint8_t *j = make_jpeg(rgb, w, h, TJSAMP_420, 90, 0, &n);
+	ingest_image img = {0};
+	ingest_decode_opts o;
+	ingest_decode_opts_default(&o);
+	int warn = 0;
+	svt_err e = {0};
+	cr_assert_eq(decode_buf(j, n * 6 / 10, &o, &img, &warn, &e), 0, "%s", e.msg);
+	cr_assert_eq(warn, 1);
+	const int top[4] = {10, 0, 100, 16};
+	memcpy(o.roi, top, sizeof(top));
+	o.roi_w = w;
+	o.roi_h = h;
+	warn = 0;
+	svt_err e2 = {0};
+	cr_assert_eq(decode_buf(j, n * 6 / 10, &o, &img, &warn, &e2), 0, "%s", e2.msg);
+	cr_expect_eq(warn, 1, "a region must see the truncation a whole decode sees");
+	cr_expect_str_eq(e2.msg, e.msg);
+	/* Another size than the file's: the region is not used (a whole decode, no warning). */
+	o.roi_w = w + 1;
+	cr_assert_eq(decode_buf(j, n, &o, &img, &warn, &e2), 0, "%s", e2.msg);
+	cr_expect_eq(warn, 0);
+	ingest_image_free(&img);
+	free(j);
+	free(rgb);
 }
 
 Test(decode_gen, garbage_empty_and_huge_headers_refused)

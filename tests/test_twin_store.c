@@ -655,6 +655,96 @@ Test(twin_store, smooth_map_matches_proj)
 	rm_rf(g_dir);
 }
 
+/* Fusion bins each point into the tile its projected position lies in (ground truth: PROJ on
+ * the point itself), through the smooth map and its per-cell tiles (a cell lying in one tile
+ * by more than a millimetre gives its tile without the map). A 300 m square across tile
+ * corners, one point in every 0.5 m (each its own voxel), and the points that fall within
+ * 20 cm of a tile edge pulled to 0.1-10 mm of it: every tile must hold exactly the points PROJ
+ * puts in it. Points within the map's stated error (1e-4 m) of an edge may go either way and
+ * are left out. */
+Test(twin_store, fused_points_land_in_the_tile_proj_says)
+{
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
+	twin_capture_in in = {.name = "a", .frames = f, .n = 3};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	double o[3] = {0, 0, 0};
+	cr_assert_eq(twin_map_exact(s, TWIN_MAP_ENU_TO_PROJ, o, 1, &e), 0, "%s", e.msg);
+	const double tile = 100.0, step = 0.5;
+	const int side = 600;
+	size_t n = (size_t)side * side;
+	double *q = malloc(3 * n * sizeof(double)), *back = malloc(3 * n * sizeof(double));
+	gpu_point *pts = malloc(n * sizeof(*pts));
+	cr_assert(q && back && pts);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, (double)(x >> 11) * 0x1.0p-53)
+	/* Projected positions: a jittered grid from 150 m south-west of the origin. */
+	for (size_t i = 0; i < n; i++) {
+		for (int a = 0; a < 2; a++) {
+			double c = o[a] - 150.0 + step * (double)(a ? i / side : i % side) +
+				   0.2 * (RND() - 0.5);
+			double edge = tile * floor(c / tile + 0.5), d = c - edge;
+			if (fabs(d) < 0.2) /* 0.1 to 10 mm from the edge, either side */
+				c = edge + (d < 0 ? -1 : 1) * 1e-4 * pow(100.0, RND());
+			q[3 * i + a] = c;
+		}
+		q[3 * i + 2] = o[2] - 2.0 + 30.0 * RND();
+	}
+#undef RND
+	cr_assert_eq(twin_map_exact(s, TWIN_MAP_PROJ_TO_ENU, q, n, &e), 0, "%s", e.msg);
+	for (size_t i = 0; i < n; i++) {
+		pts[i] = (gpu_point){(float)q[3 * i], (float)q[3 * i + 1], (float)q[3 * i + 2],
+				     100, 100, 100, 255};
+		back[3 * i] = pts[i].x;
+		back[3 * i + 1] = pts[i].y;
+		back[3 * i + 2] = pts[i].z;
+	}
+	/* The truth for the points as given (floats): PROJ on each. */
+	cr_assert_eq(twin_map_exact(s, TWIN_MAP_ENU_TO_PROJ, back, n, &e), 0, "%s", e.msg);
+	int tx0 = (int)floor((o[0] - 200) / tile), ty0 = (int)floor((o[1] - 200) / tile);
+	size_t want[5][5] = {{0}}, m = 0, near = 0;
+	for (size_t i = 0; i < n; i++) {
+		double E = back[3 * i], N = back[3 * i + 1];
+		double dE = fabs(E - tile * floor(E / tile + 0.5));
+		double dN = fabs(N - tile * floor(N / tile + 0.5));
+		if (dE < 1e-4 || dN < 1e-4)
+			continue;
+		near += dE < 0.01 || dN < 0.01;
+		int tx = (int)floor(E / tile) - tx0, ty = (int)floor(N / tile) - ty0;
+		cr_assert(tx >= 0 && tx < 5 && ty >= 0 && ty < 5);
+		want[tx][ty]++;
+		pts[m++] = pts[i];
+	}
+	cr_log_info("%zu points, %zu within 1 cm of a tile edge", m, near);
+	cr_assert_gt(near, 1000, "the test must hold points near tile edges: %zu", near);
+	cr_assert_eq(twin_store_add_points(s, pts, m, NULL, &e), 0, "%s", e.msg);
+	size_t got[5][5] = {{0}}, total = 0;
+	for (size_t k = 0; k < twin_store_tile_count(s); k++) {
+		twin_tile_info ti;
+		twin_store_tile(s, k, &ti);
+		if (!ti.n_points)
+			continue;
+		int tx = ti.tx - tx0, ty = ti.ty - ty0;
+		cr_assert(tx >= 0 && tx < 5 && ty >= 0 && ty < 5, "tile %d %d", ti.tx, ti.ty);
+		got[tx][ty] = ti.n_points;
+		total += ti.n_points;
+	}
+	cr_expect_eq(total, m, "one voxel a point: %zu voxels for %zu points", total, m);
+	for (int a = 0; a < 5; a++)
+		for (int b = 0; b < 5; b++)
+			cr_expect_eq(got[a][b], want[a][b], "tile %d %d: %zu points, PROJ says %zu",
+				     tx0 + a, ty0 + b, got[a][b], want[a][b]);
+	free(q);
+	free(back);
+	free(pts);
+	free(f);
+	twin_store_close(s);
+	rm_rf(g_dir);
+}
+
 /* Fused points come out as LAS 1.4 an independent reader (laspy, PyPI) opens: the count, the
  * CRS in the header, every position against PROJ's projection of the input (ground truth),
  * colours and weights. Skips, saying so, without a Python that has laspy. */

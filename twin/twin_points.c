@@ -1501,6 +1501,7 @@ typedef struct bin_run {
 	const gpu_point *pts;
 	size_t n, nblocks;
 	const twin_map *map;   /* bin_tiles */
+	const int32_t *cell;   /* bin_tiles: each map cell's one tile (cell_tiles) */
 	int32_t *tile;         /* bin_tiles: each point's (tx, ty) */
 	double (*box)[6];      /* bin_box: each block's lo, hi */
 	size_t *bad;           /* each block's first point that failed (n: none) */
@@ -1531,7 +1532,69 @@ static void bin_box(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
 	}
 }
 
-/* Each point's tile through the smooth map (no PROJ: any thread). */
+/* The map cell twin_map_apply interpolates p in: the same operations, so the same cell. The
+ * map's third axis has two levels (one cell). */
+static size_t map_cell(const twin_map *m, const double p[3])
+{
+	int c[2];
+	for (int a = 0; a < 2; a++) {
+		double fl = floor((p[a] - m->lo[a]) / m->step[a]);
+		if (fl < 0)
+			fl = 0;
+		if (fl > m->n[a] - 2)
+			fl = m->n[a] - 2;
+		c[a] = (int)fl;
+	}
+	return (size_t)c[1] * (size_t)(m->n[0] - 1) + (size_t)c[0];
+}
+
+/* How near a tile's edge (metres) a cell's corners may come and the cell still count as lying
+ * in that tile alone. twin_map_apply's result is a convex combination of the cell's 8 corner
+ * values (weights >= 0 summing to 1 for the points inside the map's box, which bin_tiles'
+ * are), computed with rounding errors of a few ulp of the coordinates: under 1e-8 m for
+ * coordinates below 1e6 m. A millimetre leaves five orders of magnitude to spare. */
+#define CELL_TILE_MARGIN_M 1e-3
+
+/* For each cell of map m (ENU -> projected), the tile every point it interpolates falls in
+ * when there is one: its corners' projected x and y, widened by the margin, all floor to the
+ * same tile (floor(x / tile_m) is monotonic in x); INT32_MIN in tx where the cell touches
+ * more than one tile (or no finite one), whose points take the map itself. The table has
+ * (n[0] - 1) x (n[1] - 1) pairs (malloc'd; NULL when out of memory). */
+static int32_t *cell_tiles(const twin_store *s, const twin_map *m)
+{
+	const size_t cx = (size_t)m->n[0] - 1, cy = (size_t)m->n[1] - 1, sy = 3 * (size_t)m->n[0];
+	const size_t sz = sy * (size_t)m->n[1];
+	int32_t *t = malloc(2 * cx * cy * sizeof(*t));
+	if (!t)
+		return NULL;
+	for (size_t j = 0; j < cy; j++)
+		for (size_t i = 0; i < cx; i++) {
+			double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+			for (int c = 0; c < 8; c++) {
+				const double *v = m->v + (c >> 2) * sz + (j + ((c >> 1) & 1)) * sy +
+						  3 * (i + (c & 1));
+				for (int a = 0; a < 2; a++) {
+					lo[a] = fmin(lo[a], v[a]);
+					hi[a] = fmax(hi[a], v[a]);
+				}
+			}
+			int t0x, t0y, t1x, t1y;
+			int32_t *o = t + 2 * (j * cx + i);
+			o[0] = INT32_MIN;
+			if (!twin_tile_of(s, lo[0] - CELL_TILE_MARGIN_M, lo[1] - CELL_TILE_MARGIN_M,
+					  &t0x, &t0y) &&
+			    !twin_tile_of(s, hi[0] + CELL_TILE_MARGIN_M, hi[1] + CELL_TILE_MARGIN_M,
+					  &t1x, &t1y) &&
+			    t0x == t1x && t0y == t1y && t0x != INT32_MIN) {
+				o[0] = t0x;
+				o[1] = t0y;
+			}
+		}
+	return t;
+}
+
+/* Each point's tile through the smooth map (no PROJ: any thread): its cell's tile when the
+ * cell lies in one (cell_tiles), else the map's value at the point. */
 static void bin_tiles(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
 {
 	(void)sc, (void)crs, (void)enu;
@@ -1543,10 +1606,16 @@ static void bin_tiles(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
 			double p[3], q[3];
 			int tx, ty;
 			enu_of(R->M, R->t, &R->pts[i], p);
-			twin_map_apply(R->map, p, q);
-			if (twin_tile_of(R->s, q[0], q[1], &tx, &ty)) {
-				R->bad[k] = i;
-				break;
+			const int32_t *c = R->cell + 2 * map_cell(R->map, p);
+			if (c[0] != INT32_MIN) {
+				tx = c[0];
+				ty = c[1];
+			} else {
+				twin_map_apply(R->map, p, q);
+				if (twin_tile_of(R->s, q[0], q[1], &tx, &ty)) {
+					R->bad[k] = i;
+					break;
+				}
 			}
 			R->tile[2 * i] = tx;
 			R->tile[2 * i + 1] = ty;
@@ -1607,6 +1676,7 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	uint32_t *order = gid ? fbuf_get(&sc->order, n * sizeof(*order)) : NULL;
 	grouper tiles = {.dims = 2};
 	twin_map map = {0};
+	int32_t *cell = NULL; /* the map's cells' tiles (cell_tiles) */
 	if (!order) {
 		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for %zu points", n);
 		goto done;
@@ -1646,6 +1716,11 @@ int twin_store_add_points_of(twin_store *s, const gpu_point *pts, size_t n,
 	/* Each point's tile in blocks shared out; then, in order on this thread, the tiles
 	 * numbered. */
 	B.map = &map;
+	if (!(B.cell = cell = cell_tiles(s, &map))) {
+		rc = svt_err_set(err, SVT_E_NOMEM, "no memory for a map of %d x %d cells",
+				 map.n[0] - 1, map.n[1] - 1);
+		goto done;
+	}
 	atomic_init(&B.next, 0);
 	fuse_par(s, sc, nb, bin_tiles, &B);
 	if ((bad = bin_bad(&B)) < n) {
@@ -1798,6 +1873,7 @@ done:
 	names_free(made, nmade);
 	names_free(gone, ngone);
 	twin_map_free(&map);
+	free(cell);
 	grouper_free(&tiles);
 	free(start);
 	free(gord);
