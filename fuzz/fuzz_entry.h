@@ -130,6 +130,16 @@ static int fuzz_one(int target, const uint8_t *d, size_t n)
 		ingest_image img = {0};
 		int w = 0;
 		ingest_decode_mem(dec, d, n, &o, &img, &w, &e);
+		/* and a region of it (libjpeg's crop and skip: another decoder path) */
+		if (hb.width > 0 && hb.height > 0) {
+			o.roi[0] = hb.width / 4;
+			o.roi[1] = hb.height / 4;
+			o.roi[2] = hb.width / 2 + 1;
+			o.roi[3] = hb.height / 2 + 1;
+			o.roi_w = hb.width;
+			o.roi_h = hb.height;
+			ingest_decode_mem(dec, d, n, &o, &img, &w, &e);
+		}
 		ingest_image_free(&img);
 		ingest_decoder_destroy(dec);
 		break;

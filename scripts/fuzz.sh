@@ -17,7 +17,7 @@ if [ -z "$CLANG" ]; then
 	echo "fuzz: clang with libFuzzer is needed: run  apt-get install -y clang" >&2
 	exit 1
 fi
-PKGS="libturbojpeg libpng libexif libxml-2.0 jansson"
+PKGS="libturbojpeg libjpeg libpng libexif libxml-2.0 jansson"
 CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -I$ROOT $(pkg-config --cflags $PKGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 LIBS="$(pkg-config --libs $PKGS) -lz -lm -pthread"
 mkdir -p "$OUT/obj"

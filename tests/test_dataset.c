@@ -340,6 +340,73 @@ Test(dataset, shards_do_not_depend_on_threads, .timeout = 300)
 	cr_expect_eq(sum[0], sum[1], "--threads 1 and 2 wrote different shards");
 }
 
+/* A digest of every clip's frames (colour only), in clip id order. */
+static uint64_t frames_digest(const char *out, size_t *nclips)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/master.h5", out);
+	fmt_reader *r = NULL;
+	svt_err err = {0};
+	cr_assert_eq(fmt_reader_open(path, &r, &err), 0, "%s: %s", path, err.msg);
+	*nclips = fmt_reader_clip_count(r);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < *nclips; i++) {
+		fmt_clip_data cd;
+		cr_assert_eq(fmt_reader_clip(r, i, &cd, &err), 0, "%s", err.msg);
+		size_t n = 3 * (size_t)cd.T * cd.H * cd.W;
+		uint8_t *rgb = malloc(n);
+		cr_assert_eq(fmt_reader_frames(r, i, 0, cd.T, rgb, &err), 0, "%s", err.msg);
+		for (size_t k = 0; k < n; k++)
+			sum = sum * 1099511628211ull + rgb[k];
+		free(rgb);
+		fmt_clip_data_free(&cd);
+	}
+	fmt_reader_close(r);
+	return sum;
+}
+
+/* A panorama whose colours feed no points is decoded only where its view reads
+ * (gpu_view_source_box, ingest_decode_opts.roi); one with a depth map is decoded whole for its
+ * points' colours. The same panoramas with and without their depth maps give the same frames,
+ * byte for byte, at the shard's view size and at a wide minified one (the prefilter reads
+ * further). */
+Test(dataset, frames_do_not_depend_on_a_whole_decode, .timeout = 300)
+{
+	char cap[2][300], out[2][300], cmd[1200];
+	snprintf(cap[0], sizeof(cap[0]), "%s/with_depth", dir);
+	snprintf(cap[1], sizeof(cap[1]), "%s/colour_only", dir);
+	copy_frames(cap[0], 0, 17);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/*.jpg %s/", cap[1], cap[0], cap[1]);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	const int size[2][2] = {{640, 352}, {96, 48}};
+	const double fov[2] = {90.0, 150.0};
+	for (int c = 0; c < 2; c++) {
+		uint64_t sum[2];
+		size_t n[2];
+		for (int k = 0; k < 2; k++) {
+			snprintf(out[k], sizeof(out[k]), "%s/out%d_%d", dir, c, k);
+			dataset_opts o;
+			small_opts(&o, cap[k], out[k]);
+			o.width = size[c][0];
+			o.height = size[c][1];
+			o.hfov_deg = fov[c];
+			o.codec = "lz4";
+			dataset_stats st;
+			svt_err err = {0};
+			cr_assert_eq(run(&o, NULL, &st, &err), 0, "%s", err.msg);
+			if (k == 0)
+				cr_assert_gt(st.points_total, 0, "the depth was not fused: no whole decode");
+			else
+				cr_assert_eq(st.points_total, 0);
+			sum[k] = frames_digest(out[k], &n[k]);
+		}
+		cr_assert_gt(n[0], 0);
+		cr_expect_eq(n[0], n[1]);
+		cr_expect_eq(sum[0], sum[1], "%dx%d, %.0f degrees: the frames of panoramas decoded "
+			     "in part differ from the whole decode's", size[c][0], size[c][1], fov[c]);
+	}
+}
+
 /* The clip seam (gpu_frame_batch, the route a CUDA context takes; SVT_FRAME_BATCH=1 takes it
  * on the C path) writes the shards and fuses the points the per-frame path does, byte for
  * byte, a frame damaged in its scan (libjpeg-turbo's warning) rejected late on both. */

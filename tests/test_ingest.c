@@ -543,6 +543,36 @@ Test(decode_gen, region_equals_the_whole_decode)
 	free(rgb);
 }
 
+/* A region of a real panorama (pannellum's, 4096 x 2048) decodes to the whole decode's pixels:
+ * the part a level 90-degree view of it reads, and random regions. */
+Test(decode_real, region_of_a_real_panorama)
+{
+	size_t n;
+	uint8_t *j = slurp(real_path("pannellum_jordan_pond/examplepano.jpg"), &n);
+	ingest_image ref = {0};
+	int warn = 0;
+	svt_err e = {0};
+	cr_assert_eq(decode_buf(j, n, NULL, &ref, &warn, &e), 0, "%s", e.msg);
+	cr_assert_eq(ref.width, 4096);
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	size_t skipped = 0;
+	for (int k = 0; k < 12; k++) {
+		int roi[4] = {1536, 700, 2560, 1350};
+		if (k) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			roi[0] = (int)(x % 4000);
+			roi[1] = (int)((x >> 16) % 2000);
+			roi[2] = roi[0] + 1 + (int)((x >> 32) % (unsigned)(4096 - roi[0]));
+			roi[3] = roi[1] + 1 + (int)((x >> 48) % (unsigned)(2048 - roi[1]));
+		}
+		skipped += roi_check(j, n, &ref, 3, roi, "examplepano.jpg");
+	}
+	cr_log_info("%zu of 12 regions left the bottom undecoded", skipped);
+	cr_expect_gt(skipped, 0);
+	ingest_image_free(&ref);
+	free(j);
+}
+
 Test(decode_gen, garbage_empty_and_huge_headers_refused)
 {
 	ingest_image img = {0};
