@@ -147,7 +147,9 @@ void gpu_view_map_free(gpu_view_map *m)
  * scalar loop, as *done says: the first pixel not written. Each sample is read as the 32 bits
  * ending at it (or, in column 0, starting at it), so no read leaves the image. */
 __attribute__((target("avx2"))) static int depth_row_u16_avx2(const gpu_depth *src,
-								  const int *tap,
+								  const gm_view *gv,
+								  const float *lon,
+								  const float *lat,
 								  const float *norm, int n8,
 								  float scale, float min_m,
 								  float max_m, float *row)
@@ -159,15 +161,18 @@ __attribute__((target("avx2"))) static int depth_row_u16_avx2(const gpu_depth *s
 	const __m256i lo16 = _mm256_set1_epi32(0xffff), stride = _mm256_set1_epi32((int)src->stride);
 	const __m256 vs = _mm256_set1_ps(scale), vmin = _mm256_set1_ps(min_m);
 	const __m256 vmax = _mm256_set1_ps(max_m), fz = _mm256_setzero_ps();
-	const __m256i deint = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+	const __m256 kc = _mm256_set1_ps(gv->kc), oc = _mm256_set1_ps(gv->oc);
+	const __m256 kr = _mm256_set1_ps(gv->kr), orow = _mm256_set1_ps(gv->orow);
+	const __m256 fhalf = _mm256_set1_ps(0.5f);
 	const int *base = (const int *)(const void *)src->data;
 	int i = 0;
 	for (; i < n8; i += 8) {
-		/* (c, r) pairs -> x in the low half, y in the high half */
-		__m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tap + 2 * i)), deint);
-		__m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tap + 2 * i + 8)), deint);
-		__m256i x = _mm256_permute2x128_si256(a, b, 0x20);
-		__m256i y = _mm256_permute2x128_si256(a, b, 0x31);
+		/* The nearest sample, floor(col + 0.5) and floor(row + 0.5), computed here as the
+		 * scalar loop does (a multiply, an add; floor is exact): no tap array. */
+		__m256 cf = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(lon + i), kc), oc), fhalf);
+		__m256 rf = _mm256_add_ps(_mm256_sub_ps(orow, _mm256_mul_ps(_mm256_loadu_ps(lat + i), kr)), fhalf);
+		__m256i x = _mm256_cvttps_epi32(_mm256_floor_ps(cf));
+		__m256i y = _mm256_cvttps_epi32(_mm256_floor_ps(rf));
 		__m256i top = _mm256_cmpgt_epi32(zero, y);                 /* y < 0 */
 		__m256i bot = _mm256_cmpgt_epi32(y, _mm256_sub_epi32(vH, _mm256_set1_epi32(1)));
 		y = _mm256_blendv_epi8(y, _mm256_sub_epi32(mone, y), top);
@@ -226,8 +231,17 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 		float *row = (float *)((uint8_t *)dst + (size_t)j * dst_stride);
 		size_t o = (size_t)j * (size_t)m->width;
 		const float *lon = m->lon + o, *lat = m->lat + o, *norm = m->norm + o;
-		/* The nearest source sample of each pixel: floor(col + 0.5), floor(row + 0.5). */
 		int i = 0;
+#ifdef VIEW_MAP_AVX2
+		/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
+		if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
+		    gpu_view_simd() >= 1 && src->stride * (size_t)src->height < ((size_t)1 << 31))
+			i = depth_row_u16_avx2(src, &g, lon, lat, norm, m->width & ~7, scale, min_m,
+					       max_m, row);
+#endif
+		/* The rest: the nearest source sample of each pixel, floor(col + 0.5),
+		 * floor(row + 0.5), then the scalar loop. */
+		const int i0 = i;
 #ifdef __SSE2__
 		const __m128 kc = _mm_set1_ps(g.kc), oc = _mm_set1_ps(g.oc), kr = _mm_set1_ps(g.kr);
 		const __m128 orow = _mm_set1_ps(g.orow), half = _mm_set1_ps(0.5f);
@@ -248,15 +262,7 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 			tap[2 * i] = (int)floorf(c + 0.5f);
 			tap[2 * i + 1] = (int)floorf(r + 0.5f);
 		}
-		i = 0;
-#ifdef VIEW_MAP_AVX2
-		/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
-		if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
-		    gpu_view_simd() >= 1 && src->stride * (size_t)src->height < ((size_t)1 << 31))
-			i = depth_row_u16_avx2(src, tap, norm, m->width & ~7, scale, min_m, max_m,
-					       row);
-#endif
-		for (; i < m->width; i++) {
+		for (i = i0; i < m->width; i++) {
 			int x, y;
 			gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
 			const uint8_t *p = base + (size_t)y * src->stride;
