@@ -63,6 +63,20 @@ static twin_frame *walk(size_t n, double lat0, double lon0, double lat1, double 
 	return f;
 }
 
+/* A new store in g_dir (mk_dir) holding one short capture at City Hall (its ENU origin); *f
+ * gets the capture's frames (the caller frees them). */
+static twin_store *store_at_city_hall(twin_frame **f)
+{
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
+	*f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
+	twin_capture_in in = {.name = "a", .frames = *f, .n = 3};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	return s;
+}
+
 static const char *real_gu(void)
 {
 	static char p[4096];
@@ -605,13 +619,9 @@ Test(twin_store, gpu_voxel_prereduction_matches_c_merge)
  * (ground truth) within 1e-4 m everywhere in a 2 km box, both ways, at any height. */
 Test(twin_store, smooth_map_matches_proj)
 {
-	mk_dir();
-	twin_store *s = NULL;
 	svt_err e = {0};
-	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
-	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
-	twin_capture_in in = {.name = "a", .frames = f, .n = 3};
-	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	twin_frame *f = NULL;
+	twin_store *s = store_at_city_hall(&f);
 	/* A box 1.5 km east of the origin: the map must carry the curvature of the ENU plane. */
 	double lo[3] = {1500, -800, -40}, hi[3] = {3500, 1200, 160};
 	size_t n = 4000;
@@ -664,13 +674,9 @@ Test(twin_store, smooth_map_matches_proj)
  * are left out. */
 Test(twin_store, fused_points_land_in_the_tile_proj_says)
 {
-	mk_dir();
-	twin_store *s = NULL;
 	svt_err e = {0};
-	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
-	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
-	twin_capture_in in = {.name = "a", .frames = f, .n = 3};
-	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	twin_frame *f = NULL;
+	twin_store *s = store_at_city_hall(&f);
 	double o[3] = {0, 0, 0};
 	cr_assert_eq(twin_map_exact(s, TWIN_MAP_ENU_TO_PROJ, o, 1, &e), 0, "%s", e.msg);
 	const double tile = 100.0, step = 0.5;
@@ -758,13 +764,9 @@ Test(twin_store, las_export_read_by_laspy)
 	if (!py)
 		cr_skip_test("no Python with laspy (pip install laspy): LAS not checked by an "
 			     "independent reader");
-	mk_dir();
-	twin_store *s = NULL;
 	svt_err e = {0};
-	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
-	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
-	twin_capture_in in = {.name = "a", .frames = f, .n = 3};
-	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	twin_frame *f = NULL;
+	twin_store *s = store_at_city_hall(&f);
 	/* 60 points 0.7 m apart across two tiles' worth of ground, each alone in its voxel (so
 	 * the fused point is the input point), given in the store's ENU frame. */
 	enum { NP = 60 };
