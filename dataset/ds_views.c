@@ -92,8 +92,6 @@ typedef struct ds_worker {
 	int started;
 	ingest_decoder *dec, *ddec;
 	ingest_image img, dimg;
-	gpu_view_map map;    /* the frame's ray map, for its depth view on the C path */
-	int map_kept;        /* map holds the current frame's rays (its colour view made them) */
 	uint8_t *view;       /* its frame's colour and depth views when the slot encodes */
 	float *vdepth;
 	/* CPU seconds of this worker's views (decode, colour and depth views) and of the depth
@@ -210,60 +208,65 @@ static int slot_points_reserve(ds_workers *p, ds_slot *s, int w, int h, size_t *
 	return SVT_OK;
 }
 
-/* Frame s->k's depth map (if it has one, see ingest_depth_path): cut into the view as z-depth
- * for the shard (s->vdepth; zeros when the map is unusable) and back-projected with its
- * panorama's colours into the job's ENU frame (s->pts, when s->points). A bad depth map is
- * reported and skipped: the frame itself stays good. */
-static int frame_depth(ds_worker *w, ds_slot *s, const ingest_image *pano, svt_err *err)
+/* Frame s->k's depth map, when it has a usable one (see ingest_depth_path; a bad one is
+ * reported and skipped: the frame itself stays good): decoded into the worker's w->dimg and
+ * described in *d, *have = 1. dpath gets its path. */
+static int frame_depth_decode(ds_worker *w, ds_slot *s, char *dpath, size_t cap, gpu_depth *d,
+			      int *have, svt_err *err)
+{
+	*have = 0;
+	if (!ingest_depth_path(s->path, dpath, cap))
+		return SVT_OK;
+	return depth_decode(w, dpath, &w->dimg, d, have, err);
+}
+
+/* The frame's views: the colour view of the panorama and, with a depth map d (NULL: none)
+ * and a depth view wanted, its depth view as z-depth (s->vdepth; zeros without a depth map).
+ * On the C path both in one pass over the rows (gpu_view_from_equirect_depth). */
+static int frame_views(ds_worker *w, ds_slot *s, const gpu_image *src, gpu_image *dst,
+		       const gpu_depth *d, const char *dpath, svt_err *err)
 {
 	dataset_job *j = w->pool->j;
-	char dpath[4096];
 	const gpu_view *v = &s->v;
-	size_t vpx = (size_t)v->width * (size_t)v->height;
-	/* A frame without a usable depth map gets zeros; otherwise the depth view writes every
-	 * pixel. */
-	if (!ingest_depth_path(s->path, dpath, sizeof(dpath))) {
-		if (s->vdepth)
-			memset(s->vdepth, 0, vpx * sizeof(float));
-		return SVT_OK;
+	size_t ds = (size_t)v->width * sizeof(float);
+	int rc;
+	if (s->vdepth && d && !w->pool->serial_gpu) {
+		gpu_lock(w->pool);
+		rc = gpu_view_from_equirect_depth(j->gpu, src, v, dst, d, s->vdepth, ds, err);
+		gpu_unlock(w->pool);
+		return rc ? svt_err_prefix(err, "views of %s and %s", s->path, dpath) : SVT_OK;
 	}
-	gpu_depth d;
-	int rc, usable = 0;
-	if ((rc = depth_decode(w, dpath, &w->dimg, &d, &usable, err)))
-		return rc;
-	if (!usable) {
-		if (s->vdepth)
-			memset(s->vdepth, 0, vpx * sizeof(float));
-		return SVT_OK;
-	}
-	const ingest_image *di = &w->dimg;
-	if (s->vdepth) {
-		size_t ds = (size_t)v->width * sizeof(float);
-		if (w->pool->serial_gpu) {
-			gpu_lock(w->pool);
-			rc = gpu_view_depth_from_equirect(j->gpu, &d, v, s->vdepth, ds, err);
-			gpu_unlock(w->pool);
-		} else {
-			/* The view's rays, read at the depth map's size: the same bits as the
-			 * per-pixel reference (tests/test_gpu_view_map.c), without two scalar atan2
-			 * per pixel; the colour view left them in w->map (frame_run). */
-			if (!w->map_kept)
-				rc = gpu_view_map_build(v, &w->map, err);
-			if (!rc)
-				rc = gpu_view_depth_from_map(&w->map, &d, s->vdepth, ds, err);
-		}
+	gpu_lock(w->pool);
+	rc = gpu_view_from_equirect(j->gpu, src, v, dst, err);
+	gpu_unlock(w->pool);
+	if (rc)
+		return svt_err_prefix(err, "view of %s", s->path);
+	if (s->vdepth && !d)
+		memset(s->vdepth, 0, (size_t)v->width * (size_t)v->height * sizeof(float));
+	else if (s->vdepth) {
+		gpu_lock(w->pool);
+		rc = gpu_view_depth_from_equirect(j->gpu, d, v, s->vdepth, ds, err);
+		gpu_unlock(w->pool);
 		if (rc)
 			return svt_err_prefix(err, "depth view of %s", dpath);
 	}
-	if (!s->points)
-		return SVT_OK;
+	return SVT_OK;
+}
+
+/* Frame s->k's depth map d back-projected with its panorama's colours into the job's ENU
+ * frame (s->pts). */
+static int frame_points(ds_worker *w, ds_slot *s, const ingest_image *pano, const gpu_depth *d,
+			const char *dpath, svt_err *err)
+{
+	dataset_job *j = w->pool->j;
 	size_t cap;
-	if ((rc = slot_points_reserve(w->pool, s, di->width, di->height, &cap, err)))
+	int rc = slot_points_reserve(w->pool, s, d->width, d->height, &cap, err);
+	if (rc)
 		return rc;
 	gpu_image color = {pano->data, pano->width, pano->height, pano->channels, pano->stride};
 	double c0 = svt_thread_cpu();
 	gpu_lock(w->pool);
-	rc = gpu_depth_to_points(j->gpu, &d, &color, j->tf[s->k].w2c, s->pts, cap, &s->npts, err);
+	rc = gpu_depth_to_points(j->gpu, d, &color, j->tf[s->k].w2c, s->pts, cap, &s->npts, err);
 	gpu_unlock(w->pool);
 	w->cpu_points += svt_thread_cpu() - c0;
 	if (rc)
@@ -430,12 +433,19 @@ static void frame_run(ds_worker *w, ds_slot *s)
 	int pano = fr->camera.model != INGEST_CAM_PINHOLE;
 	if (pano)
 		pano_view_setup(j, s);
-	/* A panorama whose colours feed no points (none asked, or no depth map to give them) is
-	 * read only where its view looks (about a tenth of it for a 90-degree view): the decoder
-	 * skips the rest (gpu_view_source_box). */
-	char dpath[4096];
-	if (pano && !(s->points && ingest_depth_path(s->path, dpath, sizeof(dpath))) &&
-	    fr->meta.width > 0 && fr->meta.height > 0) {
+	/* A panorama's depth map first (its views are cut together); a panorama whose colours
+	 * feed no points (none asked, or no depth map to give them) is read only where its view
+	 * looks (about a tenth of it for a 90-degree view): the decoder skips the rest
+	 * (gpu_view_source_box). */
+	char dpath[4096] = "";
+	gpu_depth d;
+	int have_d = 0;
+	if (pano && (s->points || s->vdepth || s->want_vdepth) &&
+	    (rc = frame_depth_decode(w, s, dpath, sizeof(dpath), &d, &have_d, &s->err))) {
+		s->rc = rc;
+		return;
+	}
+	if (pano && !(s->points && have_d) && fr->meta.width > 0 && fr->meta.height > 0) {
 		gpu_view_source_box(&s->v, fr->meta.width, fr->meta.height, dopts.roi);
 		dopts.roi_w = fr->meta.width;
 		dopts.roi_h = fr->meta.height;
@@ -469,16 +479,10 @@ static void frame_run(ds_worker *w, ds_slot *s)
 		frame_encode(w, s);
 		return;
 	}
-	/* On the C path a frame with a depth view keeps the colour view's rays for it. */
-	w->map_kept = s->vdepth && !w->pool->serial_gpu;
-	gpu_lock(w->pool);
-	rc = gpu_view_from_equirect_map(j->gpu, &src, &s->v, &dst, w->map_kept ? &w->map : NULL,
-					&s->err);
-	gpu_unlock(w->pool);
-	if (!rc && (s->points || s->vdepth))
-		rc = frame_depth(w, s, img, &s->err);
+	rc = frame_views(w, s, &src, &dst, have_d ? &d : NULL, dpath, &s->err);
+	if (!rc && s->points && have_d)
+		rc = frame_points(w, s, img, &d, dpath, &s->err);
 	if (rc) {
-		svt_err_prefix(&s->err, "view of %s", s->path);
 		s->rc = rc;
 		return;
 	}
@@ -815,7 +819,6 @@ void ds_workers_destroy(ds_workers *p)
 		ingest_decoder_destroy(p->w[i].ddec);
 		ingest_image_free(&p->w[i].img);
 		ingest_image_free(&p->w[i].dimg);
-		gpu_view_map_free(&p->w[i].map);
 		free(p->w[i].view);
 		free(p->w[i].vdepth);
 	}

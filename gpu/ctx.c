@@ -209,6 +209,20 @@ int gpu_view_from_equirect_map(gpu_ctx *ctx, const gpu_image *src, const gpu_vie
 	return gpu_view_ref_run_map(src, v, dst, ctx ? ctx->cpu_threads : 1, map, err);
 }
 
+int gpu_view_from_equirect_depth(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
+				 gpu_image *dst, const gpu_depth *dsrc, float *ddst,
+				 size_t dstride, svt_err *err)
+{
+#ifdef SVT_HAVE_CUDA
+	if (ctx && ctx->cu) {
+		int rc = gpu_view_from_equirect(ctx, src, v, dst, err);
+		return rc ? rc : gpu_view_depth_from_equirect(ctx, dsrc, v, ddst, dstride, err);
+	}
+#endif
+	return gpu_view_ref_run_depth(src, v, dst, ctx ? ctx->cpu_threads : 1, dsrc, ddst, dstride,
+				      err);
+}
+
 int gpu_ctx_fallback(gpu_ctx *ctx, int rc, const char *what, svt_err *err)
 {
 #ifdef SVT_HAVE_CUDA

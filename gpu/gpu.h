@@ -494,6 +494,14 @@ void gpu_view_map_free(gpu_view_map *m);
  * same frame (gpu_view_depth_from_map) costs no second map. map NULL: the plain call. */
 int gpu_view_from_equirect_map(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
 			       gpu_image *dst, gpu_view_map *map, svt_err *err);
+/* The colour view of src and the depth view of dsrc (the same frame's depth map, any size:
+ * gpu_view_depth_from_equirect's contract and, on the C path, gpu_view_depth_from_map's bits)
+ * in one call. On the C path in one pass over the view's rows: each row's depth is cut from
+ * its rays while they are still in cache, and no frame-sized map is made or read back. On a
+ * CUDA context both run on the device. */
+int gpu_view_from_equirect_depth(gpu_ctx *ctx, const gpu_image *src, const gpu_view *v,
+				 gpu_image *dst, const gpu_depth *dsrc, float *ddst,
+				 size_t dstride, svt_err *err);
 /* The depth view of src through the map: the same output as gpu_view_depth_from_equirect_ref
  * for the view the map was built from, bit for bit (nearest sample, range -> z, 0 where the
  * source is invalid), without evaluating the map per pixel. C path; thread-safe. */

@@ -38,15 +38,26 @@ int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, in
  * gpu_view_map_build, computed once for both (gpu_view_from_equirect_map). */
 int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
 			 gpu_view_map *map, svt_err *err);
+/* gpu_view_ref_run that also cuts the depth view of dsrc into ddst, row by row from the rays
+ * as they are made (gpu_view_from_equirect_depth's C path). */
+int gpu_view_ref_run_depth(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+			   const gpu_depth *dsrc, float *ddst, size_t dstride, svt_err *err);
 /* Caps the x86 lanes the fast colour view (2: AVX-512 VBMI, 1: AVX2, 0: SSE2 only) and the
- * depth view through a map (AVX2 from 1; an AVX-512 version measured no faster: it waits on
- * memory) use, a CPU's own lack of one still ruling; returns the cap before:
+ * depth row (AVX2 from 1; AVX-512 versions measured no faster, docs/gpu.md) use, a CPU's own
+ * lack of one still ruling; returns the cap before:
  * the tests run every path on one machine and compare each with the per-pixel code.
  * Process-wide; default 2. gpu_view_simd reads it. */
 int gpu_view_simd_cap(int level);
 int gpu_view_simd(void);
 /* view_map.c: m checked against v and sized for it (its contents left to the caller). */
 int gpu_view_map_reserve(const gpu_view *v, gpu_view_map *m, svt_err *err);
+/* view_map.c: the depth view's float parameters for source src (its size), and one row of it
+ * from that row's rays (lon, lat, norm: w each; tap: scratch of 2 w ints): the row
+ * gpu_view_depth_from_map writes, which the colour view also calls as it makes each row's
+ * rays (gpu_view_ref_run_depth). src checked by the caller. */
+void gpu_view_depth_gm(const gpu_depth *src, gm_view *g);
+void gpu_view_depth_row(const gm_view *g, const gpu_depth *src, const float *lon,
+			const float *lat, const float *norm, int w, int *tap, float *row);
 
 /* After a CUDA call returned rc: 1 when it failed without losing the context (not sticky),
  * so the caller runs the C path for this call; logs why and clears err. 0 otherwise. */

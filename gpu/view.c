@@ -258,6 +258,12 @@ typedef struct view_job {
 	float *buf;      /* per part: 4 map rows, 4 tap-index rows of (width + 1), need flags */
 	size_t per_part; /* floats per part */
 	gpu_view_map *map; /* non-NULL: the rays of every row go there too (gpu_view_map) */
+	/* Non-NULL dsrc: each row's depth view too, from its rays as they are made (in the map,
+	 * or, without one, in the part's own two rows of rays) (gpu_view_ref_run_depth). */
+	const gpu_depth *dsrc;
+	gm_view gd;       /* the depth view's parameters (gpu_view_depth_gm) */
+	float *ddst;
+	size_t dstride;
 } view_job;
 
 /* The SSE2, AVX2 and AVX-512 versions of gm_view_map / gm_footprint below (atan2_ps, sel,
@@ -430,18 +436,30 @@ static int cpu_has_avx2(void)
 
 /* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n); with map, row j of
  * the view's ray map too (the same rays: the colour view and the depth view share them). */
-static void map_row(const gm_view *g, int j, int n, float *col, float *row, gpu_view_map *map)
+/* Where row j's rays go, if anywhere: the frame's map, or rays (3 rows of w: lon, lat, norm). */
+static const map_keep *keep_row(const gm_view *g, int j, int w, gpu_view_map *map, float *rays,
+				map_keep *k)
+{
+	float *lon, *lat, *norm;
+	if (map) {
+		if (j >= map->height)
+			return NULL;
+		size_t o = (size_t)j * (size_t)map->width;
+		lon = map->lon + o, lat = map->lat + o, norm = map->norm + o;
+	} else if (rays) {
+		lon = rays, lat = rays + w, norm = rays + 2 * w;
+	} else {
+		return NULL;
+	}
+	float y = GM_MUL((float)j + 0.5f - g->cy, g->ify);
+	*k = (map_keep){lon, lat, norm, GM_MUL(y, y), w};
+	return k;
+}
+
+static void map_row(const gm_view *g, int j, int n, float *col, float *row, const map_keep *k)
 {
 	float bx, by, bz;
 	gm_view_rowbase(g, (float)j + 0.5f, &bx, &by, &bz);
-	map_keep keep, *k = NULL;
-	if (map && j < map->height) {
-		size_t o = (size_t)j * (size_t)map->width;
-		float y = GM_MUL((float)j + 0.5f - g->cy, g->ify);
-		keep = (map_keep){map->lon + o, map->lat + o, map->norm + o, GM_MUL(y, y),
-				  map->width};
-		k = &keep;
-	}
 	int i = 0;
 #ifdef VIEW_HAVE_AVX2
 	if (cpu_has_vbmi()) {
@@ -897,11 +915,25 @@ static void view_band(view_job *J, int k, int j0, int j1)
 	int fast16 = fast && s.ch == 3 && cpu_has_vbmi();
 #endif
 	memset(need, 0, (size_t)w);
-	map_row(g, j0, n, c0, r0, J->map);
+	/* With a depth view and no map to fill, rows j's rays alternate between two rows of the
+	 * part's own (j & 1), kept until the depth row j is cut. */
+	float *rays[2] = {NULL, NULL};
+	int *dtap = NULL;
+	if (J->dsrc && !J->map) {
+		rays[0] = c0 + 9 * (size_t)n;
+		rays[1] = rays[0] + 3 * (size_t)w;
+		dtap = (int *)(rays[1] + 3 * (size_t)w);
+	} else if (J->dsrc) {
+		dtap = (int *)(c0 + 9 * (size_t)n);
+	}
+	map_keep kk;
+	map_row(g, j0, n, c0, r0, keep_row(g, j0, w, J->map, rays[j0 & 1], &kk));
 	for (int j = j0; j < j1; j++) {
 		if (aa) {
 			/* Row j1 is the next band's first: its map row is that band's to write. */
-			map_row(g, j + 1, n, c1, r1, j + 1 < j1 ? J->map : NULL);
+			map_row(g, j + 1, n, c1, r1,
+				j + 1 < j1 ? keep_row(g, j + 1, w, J->map, rays[(j + 1) & 1], &kk)
+					   : NULL);
 			footprint_row(Wf, w, c0, r0, c1, r1, need);
 		}
 		if (fast)
@@ -946,6 +978,12 @@ static void view_band(view_job *J, int k, int j0, int j1)
 				gm_view_pixel(g, &s, bicubic, i, j, c0[i], r0[i], sx, sy, out);
 			}
 		}
+		if (J->dsrc) {
+			/* Row j's depth from its rays, still in cache. */
+			const map_keep *k = keep_row(g, j, w, J->map, rays[j & 1], &kk);
+			gpu_view_depth_row(&J->gd, J->dsrc, k->lon, k->lat, k->norm, w, dtap,
+					   (float *)((uint8_t *)J->ddst + (size_t)j * J->dstride));
+		}
 		if (aa) {
 			float *t = c0;
 			c0 = c1;
@@ -954,7 +992,8 @@ static void view_band(view_job *J, int k, int j0, int j1)
 			r0 = r1;
 			r1 = t;
 		} else if (j + 1 < j1) {
-			map_row(g, j + 1, n, c0, r0, J->map);
+			map_row(g, j + 1, n, c0, r0,
+				keep_row(g, j + 1, w, J->map, rays[(j + 1) & 1], &kk));
 		}
 	}
 }
@@ -980,12 +1019,16 @@ int gpu_view_ref_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, in
 	return gpu_view_ref_run_map(src, v, dst, threads, NULL, err);
 }
 
-int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
-			 gpu_view_map *map, svt_err *err)
+/* The colour view, with map its rays, with dsrc its depth view into ddst as well. */
+static int view_run(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+		    gpu_view_map *map, const gpu_depth *dsrc, float *ddst, size_t dstride,
+		    svt_err *err)
 {
 	int rc = gpu_view_check(src, v, dst, err);
 	if (!rc && map)
 		rc = gpu_view_map_reserve(v, map, err);
+	if (!rc && dsrc)
+		rc = gpu_depth_view_check(dsrc, v, ddst, dstride, err);
 	if (rc)
 		return rc;
 	view_job J;
@@ -994,6 +1037,11 @@ int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst
 	J.v = v;
 	J.dst = dst;
 	J.map = map;
+	if ((J.dsrc = dsrc)) {
+		gpu_view_depth_gm(dsrc, &J.gd);
+		J.ddst = ddst;
+		J.dstride = dstride;
+	}
 	gpu_view_to_gm(v, src->width, src->height, &J.g);
 	J.parts = threads < 1 ? 1 : (threads > v->height ? v->height : threads);
 	/* One band per thread when single-threaded; else bands of at least 16 rows. */
@@ -1001,13 +1049,27 @@ int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst
 	if (J.parts > 1 && v->height / 16 > J.parts && v->height / 16 < J.parts * 8)
 		J.bands = v->height / 16;
 	atomic_init(&J.next, 0);
-	J.per_part = 9 * (size_t)(v->width + 1);
+	/* 4 map rows, 4 tap-index rows and the flags; with a depth view, 2 rows of rays and
+	 * the depth row's taps (8 w). */
+	J.per_part = 9 * (size_t)(v->width + 1) + (dsrc ? 8 * (size_t)v->width : 0);
 	J.buf = malloc(sizeof(float) * J.per_part * (size_t)J.parts);
 	if (!J.buf)
 		return svt_err_set(err, SVT_E_NOMEM, "view: no memory for %d row maps", J.parts);
 	gpu_parallel(J.parts, view_part, &J);
 	free(J.buf);
 	return 0;
+}
+
+int gpu_view_ref_run_map(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+			 gpu_view_map *map, svt_err *err)
+{
+	return view_run(src, v, dst, threads, map, NULL, NULL, 0, err);
+}
+
+int gpu_view_ref_run_depth(const gpu_image *src, const gpu_view *v, gpu_image *dst, int threads,
+			   const gpu_depth *dsrc, float *ddst, size_t dstride, svt_err *err)
+{
+	return view_run(src, v, dst, threads, NULL, dsrc, ddst, dstride, err);
 }
 
 int gpu_view_from_equirect_ref(const gpu_image *src, const gpu_view *v, gpu_image *dst,

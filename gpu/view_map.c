@@ -206,6 +206,72 @@ __attribute__((target("avx2"))) static int depth_row_u16_avx2(const gpu_depth *s
 }
 #endif
 
+void gpu_view_depth_gm(const gpu_depth *src, gm_view *g)
+{
+	/* The same scaling constants as gpu_view_to_gm at the source's size. */
+	gpu_view v0;
+	gpu_view_pinhole(&v0, 2, 2, 90.0);
+	gpu_view_to_gm(&v0, src->width, src->height, g);
+}
+
+void gpu_view_depth_row(const gm_view *g, const gpu_depth *src, const float *lon,
+			const float *lat, const float *norm, int w, int *tap, float *row)
+{
+	const float scale = (float)src->scale, min_m = (float)src->min_m, max_m = (float)src->max_m;
+	const uint8_t *base = src->data;
+	int i = 0;
+#ifdef VIEW_MAP_AVX2
+	/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
+	if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
+	    gpu_view_simd() >= 1 && src->stride * (size_t)src->height < ((size_t)1 << 31))
+		i = depth_row_u16_avx2(src, g, lon, lat, norm, w & ~7, scale, min_m, max_m, row);
+#endif
+	/* The rest: the nearest source sample of each pixel, floor(col + 0.5), floor(row + 0.5),
+	 * then the scalar loop. */
+	const int i0 = i;
+#ifdef __SSE2__
+	const __m128 kc = _mm_set1_ps(g->kc), oc = _mm_set1_ps(g->oc), kr = _mm_set1_ps(g->kr);
+	const __m128 orow = _mm_set1_ps(g->orow), half = _mm_set1_ps(0.5f);
+	for (; i + 4 <= w; i += 4) {
+		__m128 c = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(lon + i), kc), oc), half);
+		__m128 r = _mm_add_ps(_mm_sub_ps(orow, _mm_mul_ps(_mm_loadu_ps(lat + i), kr)), half);
+		/* floor: truncate, then one less where truncation went up (negative values) */
+		__m128i ci = _mm_cvttps_epi32(c), ri = _mm_cvttps_epi32(r);
+		ci = _mm_add_epi32(ci, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ci), c)));
+		ri = _mm_add_epi32(ri, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ri), r)));
+		_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i), _mm_unpacklo_epi32(ci, ri));
+		_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i + 4), _mm_unpackhi_epi32(ci, ri));
+	}
+#endif
+	for (; i < w; i++) {
+		float c = GM_ADD(GM_MUL(lon[i], g->kc), g->oc);
+		float r = GM_SUB(g->orow, GM_MUL(lat[i], g->kr));
+		tap[2 * i] = (int)floorf(c + 0.5f);
+		tap[2 * i + 1] = (int)floorf(r + 0.5f);
+	}
+	for (i = i0; i < w; i++) {
+		int x, y;
+		gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
+		const uint8_t *p = base + (size_t)y * src->stride;
+		float range;
+		if (src->is_float) {
+			float f;
+			memcpy(&f, p + 4 * (size_t)x, 4);
+			range = GM_MUL(f, scale);
+		} else {
+			unsigned short q;
+			memcpy(&q, p + 2 * (size_t)x, 2);
+			if (q == 0) {
+				row[i] = 0.0f;
+				continue;
+			}
+			range = GM_MUL((float)q, scale);
+		}
+		row[i] = (!(range >= min_m && range <= max_m) || !(range > 0.0f)) ? 0.0f
+										  : range / norm[i];
+	}
+}
+
 int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *dst,
 			    size_t dst_stride, svt_err *err)
 {
@@ -217,73 +283,15 @@ int gpu_view_depth_from_map(const gpu_view_map *m, const gpu_depth *src, float *
 	if (dst_stride < (size_t)m->width * sizeof(float))
 		return svt_err_set(err, SVT_E_INPUT, "depth view: output stride %zu too small",
 				   dst_stride);
-	/* The same scaling constants as gpu_view_to_gm at the source's size. */
 	gm_view g;
-	gpu_view v0;
-	gpu_view_pinhole(&v0, 2, 2, 90.0);
-	gpu_view_to_gm(&v0, src->width, src->height, &g);
-	const float scale = (float)src->scale, min_m = (float)src->min_m, max_m = (float)src->max_m;
-	const uint8_t *base = src->data;
+	gpu_view_depth_gm(src, &g);
 	int *tap = malloc(2 * (size_t)m->width * sizeof(int));
 	if (!tap)
 		return svt_err_set(err, SVT_E_NOMEM, "depth view: no memory for a row");
 	for (int j = 0; j < m->height; j++) {
-		float *row = (float *)((uint8_t *)dst + (size_t)j * dst_stride);
 		size_t o = (size_t)j * (size_t)m->width;
-		const float *lon = m->lon + o, *lat = m->lat + o, *norm = m->norm + o;
-		int i = 0;
-#ifdef VIEW_MAP_AVX2
-		/* 16-bit depth (the captures' PNGs), little-endian like this CPU */
-		if (!src->is_float && src->width >= 2 && __builtin_cpu_supports("avx2") &&
-		    gpu_view_simd() >= 1 && src->stride * (size_t)src->height < ((size_t)1 << 31))
-			i = depth_row_u16_avx2(src, &g, lon, lat, norm, m->width & ~7, scale, min_m,
-					       max_m, row);
-#endif
-		/* The rest: the nearest source sample of each pixel, floor(col + 0.5),
-		 * floor(row + 0.5), then the scalar loop. */
-		const int i0 = i;
-#ifdef __SSE2__
-		const __m128 kc = _mm_set1_ps(g.kc), oc = _mm_set1_ps(g.oc), kr = _mm_set1_ps(g.kr);
-		const __m128 orow = _mm_set1_ps(g.orow), half = _mm_set1_ps(0.5f);
-		for (; i + 4 <= m->width; i += 4) {
-			__m128 c = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(lon + i), kc), oc), half);
-			__m128 r = _mm_add_ps(_mm_sub_ps(orow, _mm_mul_ps(_mm_loadu_ps(lat + i), kr)), half);
-			/* floor: truncate, then one less where truncation went up (negative values) */
-			__m128i ci = _mm_cvttps_epi32(c), ri = _mm_cvttps_epi32(r);
-			ci = _mm_add_epi32(ci, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ci), c)));
-			ri = _mm_add_epi32(ri, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(ri), r)));
-			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i), _mm_unpacklo_epi32(ci, ri));
-			_mm_storeu_si128((__m128i *)(void *)(tap + 2 * i + 4), _mm_unpackhi_epi32(ci, ri));
-		}
-#endif
-		for (; i < m->width; i++) {
-			float c = GM_ADD(GM_MUL(lon[i], g.kc), g.oc);
-			float r = GM_SUB(g.orow, GM_MUL(lat[i], g.kr));
-			tap[2 * i] = (int)floorf(c + 0.5f);
-			tap[2 * i + 1] = (int)floorf(r + 0.5f);
-		}
-		for (i = i0; i < m->width; i++) {
-			int x, y;
-			gm_wrap_tap(tap[2 * i], tap[2 * i + 1], src->width, src->height, &x, &y);
-			const uint8_t *p = base + (size_t)y * src->stride;
-			float range;
-			if (src->is_float) {
-				float f;
-				memcpy(&f, p + 4 * (size_t)x, 4);
-				range = GM_MUL(f, scale);
-			} else {
-				unsigned short q;
-				memcpy(&q, p + 2 * (size_t)x, 2);
-				if (q == 0) {
-					row[i] = 0.0f;
-					continue;
-				}
-				range = GM_MUL((float)q, scale);
-			}
-			row[i] = (!(range >= min_m && range <= max_m) || !(range > 0.0f))
-					 ? 0.0f
-					 : range / norm[i];
-		}
+		gpu_view_depth_row(&g, src, m->lon + o, m->lat + o, m->norm + o, m->width, tap,
+				   (float *)((uint8_t *)dst + (size_t)j * dst_stride));
 	}
 	free(tap);
 	return SVT_OK;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "gpu/gpu.h"
 #include "gpu/gpu_internal.h"
@@ -179,4 +181,116 @@ Test(view_map, bad_arguments)
 	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 8, &err), SVT_E_INPUT, "short stride");
 	cr_expect_eq(gpu_view_depth_from_map(&m, &d, out, 32, &err), 0, "%s", err.msg);
 	gpu_view_map_free(&m);
+}
+
+/* The colour and depth views in one pass (gpu_view_from_equirect_depth: each row's depth cut
+ * from its rays as they are made, no frame map) give the colour view of the plain call and the
+ * depth view of the per-pixel reference, byte for byte: random views (some holding a pole),
+ * antialiased or not, one thread and three (bands of rows), 16-bit and float depth maps of
+ * other sizes than the panorama, under each lanes cap. */
+Test(view_map, colour_and_depth_in_one_pass)
+{
+	const int sizes[][2] = {{64, 32}, {161, 90}, {13, 5}, {203, 40}};
+	const int W = 512, H = 256;
+	uint8_t *pano = malloc((size_t)W * H * 3);
+	for (size_t i = 0; i < (size_t)W * H * 3; i++)
+		pano[i] = (uint8_t)(urand() * 256);
+	gpu_image src = {pano, W, H, 3, (size_t)W * 3};
+	gpu_ctx *ctx = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
+	for (int c = 0; c < 36; c++) {
+		gpu_view_simd_cap(2 - c / 12);
+		gpu_view v;
+		const int *sz = sizes[c % 4];
+		gpu_view_pinhole(&v, sz[0], sz[1], c % 2 ? 60.0 : 100.0);
+		double pitch = c % 5 == 2 ? 80.0 : 60.0 * (urand() - 0.5);
+		gpu_view_rotation(360.0 * urand(), pitch, 20.0 * (urand() - 0.5), v.R);
+		v.interp = c % 4 == 3 ? GPU_INTERP_BICUBIC : GPU_INTERP_BILINEAR;
+		v.antialias = c % 3 != 0;
+		gpu_ctx_set_cpu_threads(ctx, c % 2 ? 3 : 1);
+		int DW = c % 3 ? 400 : 1024, is_float = c % 4 == 1;
+		size_t stride;
+		void *dp = depth_pano(DW, DW / 2, is_float, &stride);
+		gpu_depth d = {.data = dp, .width = DW, .height = DW / 2, .stride = stride,
+			       .is_float = is_float, .scale = is_float ? 1.0 : 0.001, .min_m = 0.3,
+			       .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 1};
+		size_t n = (size_t)v.width * v.height;
+		uint8_t *a = malloc(3 * n), *b = malloc(3 * n);
+		float *da = malloc(n * sizeof(float)), *db = malloc(n * sizeof(float));
+		gpu_image ia = {a, v.width, v.height, 3, (size_t)v.width * 3};
+		gpu_image ib = {b, v.width, v.height, 3, (size_t)v.width * 3};
+		cr_assert_eq(gpu_view_from_equirect(ctx, &src, &v, &ia, &err), 0, "%s", err.msg);
+		cr_assert_eq(gpu_view_depth_from_equirect_ref(&d, &v, da, (size_t)v.width * 4, &err),
+			     0, "%s", err.msg);
+		cr_assert_eq(gpu_view_from_equirect_depth(ctx, &src, &v, &ib, &d, db,
+							  (size_t)v.width * 4, &err),
+			     0, "%s", err.msg);
+		cr_expect_eq(memcmp(a, b, 3 * n), 0, "case %d: the colour view differs", c);
+		size_t bad = 0;
+		for (size_t i = 0; i < n; i++)
+			bad += memcmp(&da[i], &db[i], 4) != 0;
+		cr_expect_eq(bad, 0, "case %d (%dx%d, depth %dx%d%s): %zu of %zu depths differ", c,
+			     v.width, v.height, DW, DW / 2, is_float ? " float" : "", bad, n);
+		free(a), free(b), free(da), free(db), free(dp);
+	}
+	gpu_view_simd_cap(2);
+	/* A bad depth map is refused before anything is cut. */
+	uint8_t out[3 * 64 * 32];
+	float dout[64 * 32];
+	gpu_view v;
+	gpu_view_pinhole(&v, 64, 32, 90.0);
+	gpu_image io = {out, 64, 32, 3, 64 * 3};
+	gpu_depth bad = {.data = out, .width = 0, .height = 4, .stride = 8, .scale = 0.001,
+			 .max_m = 60, .model = GPU_DEPTH_EQUIRECT};
+	cr_expect_eq(gpu_view_from_equirect_depth(ctx, &src, &v, &io, &bad, dout, 64 * 4, &err),
+		     SVT_E_INPUT);
+	gpu_ctx_destroy(ctx);
+	free(pano);
+}
+
+/* No lane reads outside the depth map (the AVX2 gathers read the 32 bits ending at each
+ * sample, or starting at it in column 0): a 16-bit map whose first byte starts a page and
+ * whose last byte ends one, between two pages that fault when read, cut by views that reach
+ * its top and bottom rows and both ends of them (pitched to the poles, every yaw; narrow views
+ * a degree from them across the seam), under each lanes cap; and the depths are the
+ * reference's. */
+Test(view_map, depth_lanes_read_only_the_map)
+{
+	const int W = 512, H = 256; /* 256 KiB: whole pages */
+	size_t bytes = (size_t)W * H * 2, pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *region = mmap(NULL, bytes + 2 * pg, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(region != MAP_FAILED);
+	cr_assert_eq(mprotect(region, pg, PROT_NONE), 0);
+	cr_assert_eq(mprotect(region + pg + bytes, pg, PROT_NONE), 0);
+	uint16_t *dm = (uint16_t *)(void *)(region + pg);
+	for (size_t i = 0; i < (size_t)W * H; i++)
+		dm[i] = (uint16_t)(1000 + (i * 2654435761u >> 20) % 20000);
+	gpu_depth d = {.data = dm, .width = W, .height = H, .stride = (size_t)W * 2, .scale = 0.001,
+		       .min_m = 0.3, .max_m = 65.535, .model = GPU_DEPTH_EQUIRECT, .step = 1};
+	gpu_view_map m = {0};
+	svt_err err = {0};
+	for (int c = 0; c < 48; c++) {
+		gpu_view_simd_cap(1 - c / 24);
+		gpu_view v;
+		gpu_view_pinhole(&v, c % 2 ? 160 : 45, c % 2 ? 96 : 30, c % 3 ? 90.0 : 40.0);
+		gpu_view_rotation(7.5 * c, c % 4 < 2 ? 75.0 + c % 10 : -75.0 - c % 10, 0.0, v.R);
+		cr_assert_eq(gpu_view_map_build(&v, &m, &err), 0, "%s", err.msg);
+		compare(&v, &m, &d);
+	}
+	/* Narrow views a degree from the poles, across the seam: groups of sixteen taps on the
+	 * first and last rows at both ends of them, a few columns apart (the lanes' loads). */
+	for (int c = 0; c < 60; c++) {
+		gpu_view_simd_cap(1 - c / 30);
+		gpu_view v;
+		gpu_view_pinhole(&v, 160, 96, 1.0);
+		double p = 89.0 + 0.1 * (c / 2 % 3);
+		gpu_view_rotation(170.0 + c % 20, c % 2 ? p : -p, 0.0, v.R);
+		cr_assert_eq(gpu_view_map_build(&v, &m, &err), 0, "%s", err.msg);
+		compare(&v, &m, &d);
+	}
+	gpu_view_simd_cap(2);
+	gpu_view_map_free(&m);
+	munmap(region, bytes + 2 * pg);
 }
