@@ -52,6 +52,25 @@ static void *depth_pano(int W, int H, int is_float, size_t *stride)
 	return d;
 }
 
+/* A context of the C path. */
+static gpu_ctx *cpu_ctx(void)
+{
+	gpu_ctx *ctx = NULL;
+	svt_err err = {0};
+	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
+	return ctx;
+}
+
+/* A W x H RGB panorama of random bytes (malloc'd). */
+static uint8_t *noise_rgb(int W, int H)
+{
+	uint8_t *p = malloc((size_t)W * H * 3);
+	cr_assert(p);
+	for (size_t i = 0; i < (size_t)W * H * 3; i++)
+		p[i] = (uint8_t)(urand() * 256);
+	return p;
+}
+
 static void compare(const gpu_view *v, const gpu_view_map *m, const gpu_depth *d)
 {
 	size_t n = (size_t)v->width * v->height;
@@ -107,21 +126,18 @@ Test(view_map, depth_view_equals_the_reference)
 	gpu_view_map_free(NULL);
 }
 
-/* The colour view that keeps its rays (gpu_view_from_equirect_map, the C path of a frame with
- * a depth view) cuts the same pixels as the plain call and leaves gpu_view_map_build's map,
+/* The colour view that keeps its rays (gpu_view_from_equirect_map: a whole map for a caller
+ * to read later) cuts the same pixels as the plain call and leaves gpu_view_map_build's map,
  * bit for bit: random views, bilinear and bicubic, antialiased or not, widths that end in
  * every lane tail, one thread and three (bands of rows). */
 Test(view_map, colour_view_keeps_the_same_map)
 {
 	const int sizes[][2] = {{64, 32}, {161, 90}, {13, 5}, {203, 40}, {1279, 20}};
 	const int W = 512, H = 256;
-	uint8_t *pano = malloc((size_t)W * H * 3);
-	for (size_t i = 0; i < (size_t)W * H * 3; i++)
-		pano[i] = (uint8_t)(urand() * 256);
+	uint8_t *pano = noise_rgb(W, H);
 	gpu_image src = {pano, W, H, 3, (size_t)W * 3};
-	gpu_ctx *ctx = NULL;
+	gpu_ctx *ctx = cpu_ctx();
 	svt_err err = {0};
-	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
 	gpu_view_map want = {0}, got = {0};
 	for (int c = 0; c < 20; c++) {
 		gpu_view v;
@@ -192,13 +208,10 @@ Test(view_map, colour_and_depth_in_one_pass)
 {
 	const int sizes[][2] = {{64, 32}, {161, 90}, {13, 5}, {203, 40}};
 	const int W = 512, H = 256;
-	uint8_t *pano = malloc((size_t)W * H * 3);
-	for (size_t i = 0; i < (size_t)W * H * 3; i++)
-		pano[i] = (uint8_t)(urand() * 256);
+	uint8_t *pano = noise_rgb(W, H);
 	gpu_image src = {pano, W, H, 3, (size_t)W * 3};
-	gpu_ctx *ctx = NULL;
+	gpu_ctx *ctx = cpu_ctx();
 	svt_err err = {0};
-	cr_assert_eq(gpu_ctx_create(GPU_MODE_CPU, &ctx, &err), 0, "%s", err.msg);
 	for (int c = 0; c < 36; c++) {
 		gpu_view_simd_cap(2 - c / 12);
 		gpu_view v;
