@@ -434,8 +434,6 @@ static int cpu_has_avx2(void)
 }
 #endif
 
-/* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n); with map, row j of
- * the view's ray map too (the same rays: the colour view and the depth view share them). */
 /* Where row j's rays go, if anywhere: the frame's map, or rays (3 rows of w: lon, lat, norm). */
 static const map_keep *keep_row(const gm_view *g, int j, int w, gpu_view_map *map, float *rays,
 				map_keep *k)
@@ -456,6 +454,8 @@ static const map_keep *keep_row(const gm_view *g, int j, int w, gpu_view_map *ma
 	return k;
 }
 
+/* Source positions of the pixel centres (i + 0.5, j + 0.5), i in [0, n); with k, row j's rays
+ * too (the same rays: the colour view and the depth view share them). */
 static void map_row(const gm_view *g, int j, int n, float *col, float *row, const map_keep *k)
 {
 	float bx, by, bz;
@@ -915,8 +915,8 @@ static void view_band(view_job *J, int k, int j0, int j1)
 	int fast16 = fast && s.ch == 3 && cpu_has_vbmi();
 #endif
 	memset(need, 0, (size_t)w);
-	/* With a depth view and no map to fill, rows j's rays alternate between two rows of the
-	 * part's own (j & 1), kept until the depth row j is cut. */
+	/* With a depth view and no map to fill, row j's rays go to one of two rows of the part's
+	 * own (j & 1), kept until depth row j is cut. */
 	float *rays[2] = {NULL, NULL};
 	int *dtap = NULL;
 	if (J->dsrc && !J->map) {

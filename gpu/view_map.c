@@ -3,6 +3,8 @@
  * a map the colour view of the same frame has just computed: the projection is the same, only
  * the source size (the kc/oc/kr/orow scaling) differs, and that scaling is applied here at
  * lookup time with the same float operations as gm_view_map, so the result is bit-identical.
+ * One row of it (gpu_view_depth_row) is also what the colour view calls as it makes each row's
+ * rays, when it cuts both views in one pass (gpu_view_from_equirect_depth).
  */
 #include <math.h>
 #include <stdint.h>
@@ -140,11 +142,11 @@ void gpu_view_map_free(gpu_view_map *m)
 }
 
 #ifdef VIEW_MAP_AVX2
-/* Pixels [0, n8) of a row from 16-bit depth (n8 a multiple of 8), eight at a time: the taps
- * wrapped as gm_wrap_tap does, the samples gathered, and the same float operations as the
- * scalar loop (a multiply, the range tests, one division), so the same bits. A group whose
- * columns fall outside [-W, 2W) (never, from atan2's range; kept for safety) is left to the
- * scalar loop, as *done says: the first pixel not written. Each sample is read as the 32 bits
+/* Pixels [0, n8) of a row from 16-bit depth (n8 a multiple of 8), eight at a time: the nearest
+ * taps from the rays, wrapped as gm_wrap_tap does, the samples gathered, and the same float
+ * operations as the scalar loop (a multiply, the range tests, one division), so the same bits.
+ * A group whose columns fall outside [-W, 2W) (never, from atan2's range; kept for safety) is
+ * left to the scalar loop: the index returned is the first pixel not written. Each sample is read as the 32 bits
  * ending at it (or, in column 0, starting at it), so no read leaves the image. */
 __attribute__((target("avx2"))) static int depth_row_u16_avx2(const gpu_depth *src,
 								  const gm_view *gv,

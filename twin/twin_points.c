@@ -196,21 +196,27 @@ static int map_build_on(geo_crs *crs, geo_enu *enu, int dir, const double lo[3],
 	return rc;
 }
 
+/* The cell of m holding x along axis a, and x's fraction across it: the one rule for a cell,
+ * so that bin_tiles' cell lookup (map_cell) picks the cell twin_map_apply interpolates in. */
+static inline int map_axis(const twin_map *m, int a, double x, double *f)
+{
+	double u = (x - m->lo[a]) / m->step[a];
+	double fl = floor(u);
+	/* Outside the box (a point on its edge): the edge cell, extrapolated. */
+	if (fl < 0)
+		fl = 0;
+	if (fl > m->n[a] - 2)
+		fl = m->n[a] - 2;
+	*f = u - fl;
+	return (int)fl;
+}
+
 void twin_map_apply(const twin_map *m, const double in[3], double out[3])
 {
 	int c[3];
 	double f[3];
-	for (int a = 0; a < 3; a++) {
-		double u = (in[a] - m->lo[a]) / m->step[a];
-		double fl = floor(u);
-		/* Outside the box (a point on its edge): the edge cell, extrapolated. */
-		if (fl < 0)
-			fl = 0;
-		if (fl > m->n[a] - 2)
-			fl = m->n[a] - 2;
-		c[a] = (int)fl;
-		f[a] = u - fl;
-	}
+	for (int a = 0; a < 3; a++)
+		c[a] = map_axis(m, a, in[a], &f[a]);
 	/* Three scalar sums, the terms in the same order as ever (corners dz, dy, dx; the
 	 * weight ((x * y) * z)): an array of sums indexed in a loop was kept in memory, a store
 	 * and a reload a term (4 % of a build with depth, on the last fusion's critical path). */
@@ -1532,20 +1538,13 @@ static void bin_box(void *ctx, twin_scratch *sc, geo_crs *crs, geo_enu *enu)
 	}
 }
 
-/* The map cell twin_map_apply interpolates p in: the same operations, so the same cell. The
- * map's third axis has two levels (one cell). */
+/* The map cell twin_map_apply interpolates p in (map_axis). The map's third axis has two
+ * levels (one cell). */
 static size_t map_cell(const twin_map *m, const double p[3])
 {
-	int c[2];
-	for (int a = 0; a < 2; a++) {
-		double fl = floor((p[a] - m->lo[a]) / m->step[a]);
-		if (fl < 0)
-			fl = 0;
-		if (fl > m->n[a] - 2)
-			fl = m->n[a] - 2;
-		c[a] = (int)fl;
-	}
-	return (size_t)c[1] * (size_t)(m->n[0] - 1) + (size_t)c[0];
+	double f;
+	int c0 = map_axis(m, 0, p[0], &f), c1 = map_axis(m, 1, p[1], &f);
+	return (size_t)c1 * (size_t)(m->n[0] - 1) + (size_t)c0;
 }
 
 /* How near a tile's edge (metres) a cell's corners may come and the cell still count as lying
