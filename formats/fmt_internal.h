@@ -119,18 +119,21 @@ int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
  * the shard's compressed size in memory while it is written; the writer rotates shards at
  * opts.target_bytes. tmp is the name the commit writes to. */
 typedef struct fmt_h5_image {
-	void *kept; /* the driver's buffer, handed over at the file's close */
+	void *kept;  /* the driver's buffer, handed over at the file's close */
+	void *spare; /* the buffer of the last commit, for the next file made with this im */
 } fmt_h5_image;
-/* im must stay where it is until fmt_h5_commit_image or fmt_h5_image_release. On failure
- * (a negative id) err says why. */
+/* im must stay where it is until fmt_h5_commit_image or fmt_h5_image_release; zero it before
+ * its first use. A commit keeps the file's buffer in im for the next file made with it (a
+ * writer's next shard: its pages are in memory already), until fmt_h5_image_release. On
+ * failure (a negative id) err says why. */
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err);
 /* Flushes and closes a file made by fmt_h5_create_mem, writes the closed image to tmp in
  * 4 MiB pieces while a thread in gate (NULL: none) hashes it (hex, *bytes), fsyncs, renames
- * tmp to final, syncs the folder. Closes file and releases im whatever happens; on failure
- * tmp is removed and final untouched. Fails if any object of the file is still open. */
+ * tmp to final, syncs the folder. Closes file whatever happens; on success im keeps the
+ * buffer as its spare, on failure it is released, tmp removed and final untouched. Fails if any object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			svt_gate *gate, char hex[65], uint64_t *bytes, svt_err *err);
-/* Frees a buffer a discarded file's close handed over (NULL-safe). */
+/* Frees the buffers im holds: a discarded file's, the spare (NULL-safe). */
 void fmt_h5_image_release(fmt_h5_image *im);
 
 /* The errno an HDF5 call that just failed in this thread met in the OS (the file driver's

@@ -466,17 +466,23 @@ fail:
  * with mremap, never copied), so that the commit can write it with O_DIRECT; and closing the
  * file hands the buffer to im instead of freeing it: after the close (the superblock's last
  * write, its status flags cleared, lands there) it is the file's exact bytes. A page in front
- * of each buffer holds its size. */
+ * of each buffer holds its mapped length, which only grows (a smaller size asked keeps the
+ * mapping; a larger one grows it by half again at least, so a shard's 16 MiB steps move its
+ * page tables a few times, not once a step). */
 #define IMG_HEAD ((size_t)4096)
 
 static void *img_map(void *old, size_t size)
 {
-	size_t want = size + IMG_HEAD;
+	size_t want = (size + IMG_HEAD + 4095) & ~(size_t)4095;
 	uint8_t *base;
 	if (old) {
 		uint8_t *ob = (uint8_t *)old - IMG_HEAD;
 		size_t had;
 		memcpy(&had, ob, sizeof(had));
+		if (want <= had)
+			return old;
+		if (want < had + had / 2)
+			want = (had + had / 2 + 4095) & ~(size_t)4095;
 		base = mremap(ob, had, want, MREMAP_MAYMOVE);
 	} else {
 		base = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -497,11 +503,33 @@ static void img_unmap(void *p)
 	munmap(base, had);
 }
 
+/* A new file's buffer (the driver asks with a NULL realloc, on its first write) is the last
+ * committed one's when im keeps one (im->spare: its pages are in memory already, so the next
+ * shard of a build writes them without a page fault each 4 KiB, which is what a fresh mapping
+ * costs; the core driver clears what it grows into), else the buffer the create's first close
+ * left in im->kept (see img_free), else a new mapping. */
+static void *img_new(fmt_h5_image *im, size_t size)
+{
+	void *p = NULL;
+	if (im && im->spare) {
+		p = im->spare;
+		im->spare = NULL;
+	} else if (im && im->kept) {
+		p = im->kept;
+		im->kept = NULL;
+	}
+	if (!p)
+		return img_map(NULL, size);
+	void *q = img_map(p, size);
+	if (!q)
+		img_unmap(p);
+	return q;
+}
+
 static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
-	(void)udata;
-	return img_map(NULL, size);
+	return img_new(udata, size);
 }
 
 static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
@@ -515,12 +543,11 @@ static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_imag
 static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
-	(void)udata;
-	return img_map(ptr, size);
+	return ptr ? img_map(ptr, size) : img_new(udata, size);
 }
 
 /* The buffer of the file's last close is kept (H5Fcreate opens and closes the file once
- * before the open that lasts: that buffer is dropped when the next one comes). */
+ * before the open that lasts: that buffer is taken again by the next open, img_malloc). */
 static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 {
 	fmt_h5_image *im = udata;
@@ -531,6 +558,25 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 	}
 	img_unmap(ptr);
 	return 0;
+}
+
+/* After a commit: the closed file's buffer becomes the spare for the next file (the larger of
+ * the two when a spare is there already). */
+static void image_recycle(fmt_h5_image *im)
+{
+	if (!im->kept)
+		return;
+	if (!im->spare) {
+		im->spare = im->kept;
+	} else {
+		size_t a, b;
+		memcpy(&a, (uint8_t *)im->kept - IMG_HEAD, sizeof(a));
+		memcpy(&b, (uint8_t *)im->spare - IMG_HEAD, sizeof(b));
+		img_unmap(a > b ? im->spare : im->kept);
+		if (a > b)
+			im->spare = im->kept;
+	}
+	im->kept = NULL;
 }
 
 /* im is shared by every copy of the property list (HDF5 wants both or neither). */
@@ -548,8 +594,9 @@ static herr_t img_udata_free(void *udata)
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err)
 {
 	/* The core driver without a backing store: nothing reaches the disk until
-	 * fmt_h5_commit_image writes the closed image, once, in order. Grows 16 MiB at a time. */
-	*im = (fmt_h5_image){0};
+	 * fmt_h5_commit_image writes the closed image, once, in order. Grows 16 MiB at a time.
+	 * The spare buffer of an earlier commit stays for the new file's first allocation. */
+	im->kept = NULL;
 	H5FD_file_image_callbacks_t cb = {img_malloc,	  img_memcpy,	  img_realloc, img_free,
 					   img_udata_copy, img_udata_free, im};
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -574,7 +621,8 @@ void fmt_h5_image_release(fmt_h5_image *im)
 	if (!im)
 		return;
 	img_unmap(im->kept);
-	im->kept = NULL;
+	img_unmap(im->spare);
+	im->kept = im->spare = NULL;
 }
 
 /* The SHA-256 of buf[0, n) in 4 MiB pieces. */
@@ -727,9 +775,12 @@ cleanup:
 		close(fd);
 	if (file >= 0)
 		fmt_h5_discard(file, NULL);
-	if (rc)
+	if (rc) {
 		unlink(tmp);
-	fmt_h5_image_release(im);
+		fmt_h5_image_release(im);
+	} else {
+		image_recycle(im);
+	}
 	EVP_MD_CTX_free(ctx);
 	free(copy);
 	return rc;

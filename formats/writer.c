@@ -9,7 +9,7 @@
  * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
  * opts.target_bytes); at its commit the closed image is written once, in order and hashed as
  * it goes (O_DIRECT where the file system takes it), to PREFIX-NNNNN.h5.tmp, which
- * fmt_h5_commit_image then renames; master.h5 and
+ * fmt_h5_commit_image then renames, keeping the buffer for the next shard; master.h5 and
  * manifest.json are written after the last shard, atomically, so a manifest never names a
  * shard that is not whole.
  */
