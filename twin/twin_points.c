@@ -893,21 +893,34 @@ static int tile_read_merged(twin_store *s, int tx, int ty, twin_las_point **lp, 
 	return rc;
 }
 
+/* A voxel (i, j, k) as two unsigned words whose order is the signed triple's lexicographic
+ * order (the sign bits flipped; i and j in one word): two comparisons, not three branches. */
+typedef struct vkey {
+	uint64_t ij;
+	uint32_t k;
+} vkey;
+
+static inline vkey vkey_at(const uint8_t *vox, size_t stride, size_t i)
+{
+	int32_t v[3];
+	twin_las_voxel_at(vox, stride, i, v);
+	return (vkey){((uint64_t)((uint32_t)v[0] ^ 0x80000000u) << 32) |
+			      ((uint32_t)v[1] ^ 0x80000000u),
+		      (uint32_t)v[2] ^ 0x80000000u};
+}
+
+static inline int vkey_less(vkey a, vkey b)
+{
+	return a.ij < b.ij || (a.ij == b.ij && a.k < b.k);
+}
+
 /* One part file mapped for reading its voxel fields in place. */
 typedef struct vcursor {
 	void *map;
 	size_t size, stride, n, i;
 	const uint8_t *vox;
-	int32_t k[3]; /* the current record's voxel */
+	vkey k; /* the current record's voxel */
 } vcursor;
-
-static int vkey_cmp(const int32_t *a, const int32_t *b)
-{
-	for (int d = 0; d < 3; d++)
-		if (a[d] != b[d])
-			return a[d] < b[d] ? -1 : 1;
-	return 0;
-}
 
 /* Counts the distinct voxels of parts whose records are in voxel order (as tile_write writes
  * them), merging the parts' sorted lists: the files are mapped and only their voxel fields
@@ -919,12 +932,17 @@ static int count_sorted(twin_store *s, const tpart *parts, size_t np, const uint
 {
 	size_t nc = np + (extra != NULL);
 	vcursor *c = calloc(nc ? nc : 1, sizeof(*c));
+	size_t *live = calloc(nc ? nc : 1, sizeof(*live));
 	int rc = SVT_OK;
 	*count = (size_t)-1;
-	if (!c)
+	if (!c || !live) {
+		free(c);
+		free(live);
 		return svt_err_set(err, SVT_E_NOMEM, "no memory");
+	}
 	for (size_t k = 0; k < nc; k++)
 		c[k].map = MAP_FAILED;
+	size_t nl = 0; /* live[0, nl): the parts with records left */
 	for (size_t k = 0; k < nc; k++) {
 		const uint8_t *b = extra;
 		size_t bn = extra_n;
@@ -941,36 +959,52 @@ static int count_sorted(twin_store *s, const tpart *parts, size_t np, const uint
 		svt_err tmp = {0};
 		if (twin_las_voxels(b, bn, &c[k].vox, &c[k].stride, &c[k].n, &tmp))
 			goto done; /* no voxel fields: hash */
-		if (c[k].n)
-			twin_las_voxel_at(c[k].vox, c[k].stride, 0, c[k].k);
+		if (c[k].n) {
+			c[k].k = vkey_at(c[k].vox, c[k].stride, 0);
+			live[nl++] = k;
+		}
 	}
-	np = nc;
 	size_t cnt = 0;
-	for (;;) {
-		const int32_t *lo = NULL;
-		for (size_t k = 0; k < np; k++)
-			if (c[k].i < c[k].n && (!lo || vkey_cmp(c[k].k, lo) < 0))
-				lo = c[k].k;
-		if (!lo)
-			break;
-		int32_t m[3] = {lo[0], lo[1], lo[2]};
+	while (nl > 1) {
+		vkey m = c[live[0]].k;
+		for (size_t q = 1; q < nl; q++)
+			if (vkey_less(c[live[q]].k, m))
+				m = c[live[q]].k;
 		cnt++;
-		for (size_t k = 0; k < np; k++) {
-			if (c[k].i >= c[k].n || vkey_cmp(c[k].k, m))
+		for (size_t q = 0; q < nl;) {
+			vcursor *v = &c[live[q]];
+			if (v->k.ij != m.ij || v->k.k != m.k) {
+				q++;
 				continue;
-			if (++c[k].i < c[k].n) {
-				twin_las_voxel_at(c[k].vox, c[k].stride, c[k].i, c[k].k);
-				if (vkey_cmp(c[k].k, m) <= 0)
-					goto done; /* not in voxel order: hash */
 			}
+			if (++v->i == v->n) {
+				live[q] = live[--nl]; /* this part is through */
+				continue;
+			}
+			v->k = vkey_at(v->vox, v->stride, v->i);
+			if (!vkey_less(m, v->k))
+				goto done; /* not in voxel order: hash */
+			q++;
+		}
+	}
+	if (nl == 1) {
+		/* The last part's records are all new voxels, once their order is checked. */
+		vcursor *v = &c[live[0]];
+		cnt += v->n - v->i;
+		for (size_t i = v->i + 1; i < v->n; i++) {
+			vkey nx = vkey_at(v->vox, v->stride, i);
+			if (!vkey_less(v->k, nx))
+				goto done;
+			v->k = nx;
 		}
 	}
 	*count = cnt;
 done:
-	for (size_t k = 0; k < np; k++)
+	for (size_t k = 0; k < nc; k++)
 		if (c[k].map != MAP_FAILED)
 			munmap(c[k].map, c[k].size);
 	free(c);
+	free(live);
 	return rc;
 }
 
