@@ -453,13 +453,15 @@ static uint8_t rgb8(double c)
 	return (uint8_t)(k + (c - (double)k >= 0.5)); /* no branch on a random fraction */
 }
 
-/* Merges v[0..n) in place into one weighted mean per voxel, in voxel order; returns the new
- * count, or (size_t)-1 when out of memory. The points are put in voxel order (voxel_sort; a
+/* Merges v[0..n) into one weighted mean per voxel, in voxel order, in sc's out buffer (*res:
+ * not copied back over v); returns their count, or (size_t)-1 when out of memory. The points are put in voxel order (voxel_sort; a
  * sort of the points themselves when their keys do not pack), so each voxel's points are
  * consecutive; a voxel's points are summed in wp_cmp's total order, so the result does not
  * depend on the input order. */
-static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel)
+static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel,
+			  const wpoint **res)
 {
+	*res = v;
 	for (size_t i = 0; i < n; i++)
 		for (int a = 0; !v[i].keyed && a < 3; a++)
 			v[i].k[a] = (int64_t)floor(v[i].p[a] / voxel);
@@ -515,7 +517,7 @@ static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel)
 		o.w = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
 		out[ng++] = o;
 	}
-	memcpy(v, out, ng * sizeof(*v));
+	*res = out;
 	return ng;
 }
 
@@ -855,22 +857,24 @@ static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
 	}
 	/* a scratch of its own: readers keep no working memory in the store */
 	twin_scratch sc = {0};
-	size_t m = voxel_merge(&sc, v, *n, 0); /* keyed: the voxel size is not used */
-	scratch_clear(&sc);
+	const wpoint *mv;
+	size_t m = voxel_merge(&sc, v, *n, 0, &mv); /* keyed: the voxel size is not used */
 	if (m == (size_t)-1) {
+		scratch_clear(&sc);
 		free(v);
 		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
 	}
 	for (size_t i = 0; i < m; i++) {
 		for (int a = 0; a < 3; a++) {
-			lp[i].xyz[a] = v[i].p[a];
-			lp[i].rgb[a] = rgb8(v[i].c[a]);
-			lp[i].vox[a] = (int32_t)v[i].k[a]; /* came from int32 */
+			lp[i].xyz[a] = mv[i].p[a];
+			lp[i].rgb[a] = rgb8(mv[i].c[a]);
+			lp[i].vox[a] = (int32_t)mv[i].k[a]; /* came from int32 */
 		}
-		lp[i].weight = v[i].w;
+		lp[i].weight = mv[i].w;
 		lp[i].has_vox = 1;
 	}
 	*n = m;
+	scratch_clear(&sc);
 	free(v);
 	return SVT_OK;
 }
@@ -1373,11 +1377,12 @@ static int tile_fuse(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *enu
 			w->keyed = 0;
 		}
 	}
-	if ((m = voxel_merge(sc, v, m, s->voxel_m)) == (size_t)-1)
+	const wpoint *mv;
+	if ((m = voxel_merge(sc, v, m, s->voxel_m, &mv)) == (size_t)-1)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", J->tx, J->ty);
 	J->m = m;
 	J->count = (size_t)-1;
-	if ((rc = tile_write(s, sc, crs, enu, J->tx, J->ty, J->file, v, m, err)))
+	if ((rc = tile_write(s, sc, crs, enu, J->tx, J->ty, J->file, mv, m, err)))
 		return rc;
 	/* The tile's count here too, beside the other tiles' work: its earlier parts' voxel
 	 * fields merged with the new part's still in memory (not read back from the disk). */
@@ -1933,7 +1938,8 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 	}
 	twin_scratch *sc = scratch_of(s);
 	/* already one a voxel: keys and order */
-	size_t m = sc ? voxel_merge(sc, v, n, s->voxel_m) : (size_t)-1;
+	const wpoint *mv = v;
+	size_t m = sc ? voxel_merge(sc, v, n, s->voxel_m, &mv) : (size_t)-1;
 	char file[128];
 	part_file(file, sizeof(file), tx, ty, 0, 0, s->gen);
 	int rc = m == (size_t)-1 ? svt_err_set(err, SVT_E_NOMEM, "no memory") : SVT_OK;
@@ -1941,7 +1947,7 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 		rc = twin_tx_begin(s, err);
 	if (!rc) {
 		if ((rc = parts_ensure(s, err)) ||
-		    (rc = tile_write(s, sc, s->crs, s->enu, tx, ty, file, v, m, err)) ||
+		    (rc = tile_write(s, sc, s->crs, s->enu, tx, ty, file, mv, m, err)) ||
 		    (rc = part_put(s, tx, ty, 0, 0, m, file, err)) ||
 		    (rc = twin_tile_upsert(s, tx, ty, s->gen, 0, (long long)m, NULL, err)) ||
 		    (rc = twin_tx_commit(s, err)))
