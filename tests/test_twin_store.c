@@ -1300,6 +1300,43 @@ Test(twin_store, fused_frames_recorded_with_their_points)
 	rm_rf(g_dir);
 }
 
+/* A voxel index a LAS part cannot hold (int32: a point 300 m from the origin on a 1e-7 m grid
+ * is voxel 3e9) fails the call with its reason and records nothing; the same store takes a
+ * point near its origin. */
+Test(twin_store, voxel_index_out_of_range_is_refused)
+{
+	mk_dir();
+	twin_store *s = NULL;
+	svt_err e = {0};
+	twin_store_opts o;
+	twin_store_opts_default(&o);
+	o.voxel_m = 1e-7;
+	cr_assert_eq(twin_store_open(g_dir, &o, &s, &e), 0, "%s", e.msg);
+	twin_frame *f = walk(2, LAT_B, LON_B, LAT_B + 0.0002, LON_B, NULL);
+	twin_capture_in in = {.name = "a", .frames = f, .n = 2};
+	cr_assert_eq(twin_store_add_capture(s, &in, NULL, &e), 0, "%s", e.msg);
+	gpu_point far = {300, 0, 0, 10, 20, 30, 255};
+	size_t fr0 = 0;
+	cr_expect_eq(twin_store_add_points_of(s, &far, 1, NULL, &fr0, 1, &e), SVT_E_INPUT);
+	cr_expect(strstr(e.msg, "out of range") != NULL, "%s", e.msg);
+	unsigned char done[2];
+	cr_assert_eq(twin_store_frames_fused(s, 0, 2, done, &e), 0, "%s", e.msg);
+	cr_expect_eq(done[0], 0, "a refused call records its frame");
+	gpu_point near = {1e-4, 2e-4, 0, 10, 20, 30, 255};
+	size_t fr1 = 1;
+	cr_assert_eq(twin_store_add_points_of(s, &near, 1, NULL, &fr1, 1, &e), 0, "%s", e.msg);
+	size_t total = 0;
+	for (size_t k = 0; k < twin_store_tile_count(s); k++) {
+		twin_tile_info t;
+		cr_assert_eq(twin_store_tile(s, k, &t), 0);
+		total += t.n_points;
+	}
+	cr_expect_eq(total, 1);
+	twin_store_close(s);
+	free(f);
+	rm_rf(g_dir);
+}
+
 /* A LAS file encoded into a buffer kept from a larger file (the fusion's scratch, filled here
  * with garbage) has the bytes of the same file encoded alone, and decodes, into a kept buffer
  * of garbage too, to the points given (the ground truth: the input, on the 0.01 mm grid). */

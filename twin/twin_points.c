@@ -43,12 +43,16 @@ enum { ST_TILE_POINTS = 24, ST_TILES_IN = 25, ST_PARTS_OF = 26, ST_PART_PUT = 27
        ST_FRAME_CAPTURE = 29, ST_PART_NEXT = 30 };
 
 typedef struct wpoint {
-	int64_t k[3];  /* voxel index */
 	double p[3];   /* position, store ENU */
-	double c[3];   /* colour */
+	int32_t k[3];  /* voxel index (a LAS part stores it as int32) */
 	uint32_t w;    /* weight: input points merged */
-	int keyed;     /* k already set (a stored voxel keeps its own) */
+	uint8_t c[3];  /* colour: a point's own, or a merged voxel's mean as the LAS file keeps
+			* it (rgb8): every reader of a merged voxel wants that rounding */
+	uint8_t keyed; /* k already set (a stored voxel keeps its own) */
 } wpoint;
+/* 48 bytes, not the 80 of int64 keys and double colours: the merge reads its points in voxel
+ * order, a random gather, and a tile's points are first touches of that many bytes each. */
+_Static_assert(sizeof(wpoint) == 48, "wpoint is 48 bytes");
 
 /* ---- Working memory kept between fusion calls -------------------------------------------- */
 
@@ -443,7 +447,7 @@ static const uint32_t *voxel_sort(twin_scratch *sc, const wpoint *v, size_t n, i
 
 /* A mean colour as the LAS file stores it: rounded (halfway up, as round() for these),
  * clamped to 0..255; without a libm call (three a voxel): the fraction c - trunc(c) is exact. */
-static uint8_t rgb8(double c)
+static inline uint8_t rgb8(double c)
 {
 	if (!(c >= 0.5))
 		return 0; /* and NaN, which no mean of colours is */
@@ -453,18 +457,26 @@ static uint8_t rgb8(double c)
 	return (uint8_t)(k + (c - (double)k >= 0.5)); /* no branch on a random fraction */
 }
 
+/* voxel_merge's failures (its counts are below both). */
+#define VOXEL_NOMEM ((size_t)-1)
+#define VOXEL_RANGE ((size_t)-2) /* a voxel index outside int32 (LAS keeps them so) */
+
 /* Merges v[0..n) into one weighted mean per voxel, in voxel order, in sc's out buffer (*res:
- * not copied back over v); returns their count, or (size_t)-1 when out of memory. The points are put in voxel order (voxel_sort; a
- * sort of the points themselves when their keys do not pack), so each voxel's points are
- * consecutive; a voxel's points are summed in wp_cmp's total order, so the result does not
- * depend on the input order. */
+ * not copied back over v); returns their count, or VOXEL_NOMEM / VOXEL_RANGE. The points are
+ * put in voxel order (voxel_sort; a sort of the points themselves when their keys do not
+ * pack), so each voxel's points are consecutive; a voxel's points are summed in wp_cmp's
+ * total order, so the result does not depend on the input order. */
 static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel,
 			  const wpoint **res)
 {
 	*res = v;
 	for (size_t i = 0; i < n; i++)
-		for (int a = 0; !v[i].keyed && a < 3; a++)
-			v[i].k[a] = (int64_t)floor(v[i].p[a] / voxel);
+		for (int a = 0; !v[i].keyed && a < 3; a++) {
+			double f = floor(v[i].p[a] / voxel);
+			if (!(f >= (double)INT32_MIN && f <= (double)INT32_MAX))
+				return VOXEL_RANGE;
+			v[i].k[a] = (int32_t)f;
+		}
 	if (n == 0)
 		return 0;
 	int fits = 0;
@@ -472,7 +484,7 @@ static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel,
 	const uint32_t *ix = voxel_sort(sc, v, n, &fits, &key);
 	wpoint *out = fbuf_get(&sc->out, n * sizeof(*out));
 	if ((!ix && fits) || !out)
-		return (size_t)-1;
+		return VOXEL_NOMEM;
 	if (!ix)
 		qsort(v, n, sizeof(*v), wp_cmp);
 	size_t ng = 0;
@@ -496,7 +508,7 @@ static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel,
 		}
 		wpoint *tmp = fbuf_get(&sc->run, (b - a) * sizeof(*tmp));
 		if (!tmp)
-			return (size_t)-1;
+			return VOXEL_NOMEM;
 		for (size_t j = a; j < b; j++)
 			tmp[j - a] = ix ? v[ix[j]] : v[j];
 		qsort(tmp, b - a, sizeof(*tmp), wp_cmp);
@@ -505,14 +517,14 @@ static size_t voxel_merge(twin_scratch *sc, wpoint *v, size_t n, double voxel,
 		for (size_t j = 0; j < b - a; j++) {
 			for (int d = 0; d < 3; d++) {
 				sp[d] += tmp[j].p[d] * tmp[j].w;
-				sc3[d] += tmp[j].c[d] * tmp[j].w;
+				sc3[d] += (double)tmp[j].c[d] * tmp[j].w;
 			}
 			sw += tmp[j].w;
 		}
 		wpoint o = tmp[0];
 		for (int d = 0; d < 3; d++) {
 			o.p[d] = sp[d] / (double)sw;
-			o.c[d] = sc3[d] / (double)sw;
+			o.c[d] = rgb8(sc3[d] / (double)sw);
 		}
 		o.w = sw > UINT32_MAX ? UINT32_MAX : (uint32_t)sw;
 		out[ng++] = o;
@@ -859,16 +871,18 @@ static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
 	twin_scratch sc = {0};
 	const wpoint *mv;
 	size_t m = voxel_merge(&sc, v, *n, 0, &mv); /* keyed: the voxel size is not used */
-	if (m == (size_t)-1) {
+	if (m == VOXEL_NOMEM || m == VOXEL_RANGE) {
 		scratch_clear(&sc);
 		free(v);
-		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
+		return m == VOXEL_RANGE ? svt_err_set(err, SVT_E_FORMAT, "a part's point has no voxel "
+						      "index and none can be given")
+					: svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
 	}
 	for (size_t i = 0; i < m; i++) {
 		for (int a = 0; a < 3; a++) {
 			lp[i].xyz[a] = mv[i].p[a];
-			lp[i].rgb[a] = rgb8(mv[i].c[a]);
-			lp[i].vox[a] = (int32_t)mv[i].k[a]; /* came from int32 */
+			lp[i].rgb[a] = mv[i].c[a];
+			lp[i].vox[a] = mv[i].k[a];
 		}
 		lp[i].weight = mv[i].w;
 		lp[i].has_vox = 1;
@@ -1072,15 +1086,10 @@ static int tile_write(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *en
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		twin_map_apply(&map, v[i].p, lp[i].xyz);
-		for (int a = 0; a < 3; a++)
-			lp[i].rgb[a] = rgb8(v[i].c[a]);
 		lp[i].weight = v[i].w;
 		for (int a = 0; a < 3; a++) {
-			if (v[i].k[a] < INT32_MIN || v[i].k[a] > INT32_MAX) {
-				rc = svt_err_set(err, SVT_E_INPUT, "voxel index out of range");
-				goto done;
-			}
-			lp[i].vox[a] = (int32_t)v[i].k[a];
+			lp[i].rgb[a] = v[i].c[a];
+			lp[i].vox[a] = v[i].k[a];
 		}
 	}
 	double off[3] = {tx * s->tile_m, ty * s->tile_m, 0.0};
@@ -1378,7 +1387,10 @@ static int tile_fuse(twin_store *s, twin_scratch *sc, geo_crs *crs, geo_enu *enu
 		}
 	}
 	const wpoint *mv;
-	if ((m = voxel_merge(sc, v, m, s->voxel_m, &mv)) == (size_t)-1)
+	if ((m = voxel_merge(sc, v, m, s->voxel_m, &mv)) == VOXEL_RANGE)
+		return svt_err_set(err, SVT_E_INPUT, "tile %d_%d: a voxel index out of range (%g m "
+				   "voxels)", J->tx, J->ty, s->voxel_m);
+	if (m == VOXEL_NOMEM)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge tile %d_%d", J->tx, J->ty);
 	J->m = m;
 	J->count = (size_t)-1;
@@ -1939,10 +1951,12 @@ int twin_points_import_tile(twin_store *s, int tx, int ty, const double *enu,
 	twin_scratch *sc = scratch_of(s);
 	/* already one a voxel: keys and order */
 	const wpoint *mv = v;
-	size_t m = sc ? voxel_merge(sc, v, n, s->voxel_m, &mv) : (size_t)-1;
+	size_t m = sc ? voxel_merge(sc, v, n, s->voxel_m, &mv) : VOXEL_NOMEM;
 	char file[128];
 	part_file(file, sizeof(file), tx, ty, 0, 0, s->gen);
-	int rc = m == (size_t)-1 ? svt_err_set(err, SVT_E_NOMEM, "no memory") : SVT_OK;
+	int rc = m == VOXEL_RANGE  ? svt_err_set(err, SVT_E_INPUT, "a voxel index out of range")
+		 : m == VOXEL_NOMEM ? svt_err_set(err, SVT_E_NOMEM, "no memory")
+				    : SVT_OK;
 	if (!rc)
 		rc = twin_tx_begin(s, err);
 	if (!rc) {
