@@ -656,6 +656,30 @@ Test(twin_store, smooth_map_matches_proj)
 		}
 		cr_log_info("map %d: worst error %.3g m", dir, worst);
 		cr_expect_lt(worst, 1e-4, "direction %d: %.3g m", dir, worst);
+		/* The batched map (four points side by side on AVX2: the fusion's LAS writes) gives
+		 * each point the bits of the one-point map, inside the box and beyond it (the edge
+		 * cells extrapolate: below the first node and above the last), through strides,
+		 * with a tail that is no multiple of four. */
+		size_t nb = n + 7;
+		double *bi = malloc(4 * nb * sizeof(double)), *bo = malloc(5 * nb * sizeof(double));
+		for (size_t i = 0; i < nb; i++)
+			for (int a = 0; a < 3; a++)
+				bi[4 * i + a] = i < n    ? src[3 * i + a]
+						: a == 0 ? l2[0] - 50.0 * (double)(i - n + 1)
+							 : h2[a] + 7.0 * (double)(i - n);
+		twin_map_apply_n(&m, bi, 4 * sizeof(double), bo, 5 * sizeof(double), nb);
+		size_t differ = 0;
+		for (size_t i = 0; i < nb; i++) {
+			double o1[3];
+			twin_map_apply(&m, bi + 4 * i, o1);
+			differ += memcmp(o1, bo + 5 * i, sizeof(o1)) != 0;
+		}
+		cr_log_info("map %d: batched on %s", dir,
+			    __builtin_cpu_supports("avx2") ? "AVX2" : "the scalar path");
+		cr_expect_eq(differ, 0, "direction %d: %zu of %zu points differ from the one-point map",
+			     dir, differ, nb);
+		free(bi);
+		free(bo);
 		twin_map_free(&m);
 	}
 	free(p);
