@@ -130,7 +130,8 @@ hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err);
 /* Flushes and closes a file made by fmt_h5_create_mem, writes the closed image to tmp in
  * 4 MiB pieces while a thread in gate (NULL: none) hashes it (hex, *bytes), fsyncs, renames
  * tmp to final, syncs the folder. Closes file whatever happens; on success im keeps the
- * buffer as its spare, on failure it is released, tmp removed and final untouched. Fails if any object of the file is still open. */
+ * buffer as its spare, on failure it is released, tmp removed and final untouched. Fails if
+ * any object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			svt_gate *gate, char hex[65], uint64_t *bytes, svt_err *err);
 /* Frees the buffers im holds: a discarded file's, the spare (NULL-safe). */

@@ -676,8 +676,8 @@ Test(twin_store, smooth_map_matches_proj)
 		}
 		cr_log_info("map %d: batched on %s", dir,
 			    __builtin_cpu_supports("avx2") ? "AVX2" : "the scalar path");
-		cr_expect_eq(differ, 0, "direction %d: %zu of %zu points differ from the one-point map",
-			     dir, differ, nb);
+		cr_expect_eq(differ, 0, "direction %d: %zu of %zu points differ from the one-point "
+			     "map", dir, differ, nb);
 		free(bi);
 		free(bo);
 		twin_map_free(&m);

@@ -274,22 +274,20 @@ __attribute__((target("avx2"))) static void map_apply4_avx2(const twin_map *m,
 	__m128i base = _mm_add_epi32(_mm_add_epi32(_mm_mullo_epi32(c[2], _mm_set1_epi32(sz)),
 						   _mm_mullo_epi32(c[1], _mm_set1_epi32(sy))),
 				     _mm_mullo_epi32(c[0], _mm_set1_epi32(3)));
-	__m256d o0 = _mm256_setzero_pd(), o1 = o0, o2 = o0;
-	for (int dz = 0; dz < 2; dz++)
-		for (int dy = 0; dy < 2; dy++)
-			for (int dx = 0; dx < 2; dx++) {
-				__m256d w = _mm256_mul_pd(_mm256_mul_pd(dx ? g1[0] : g0[0],
-									dy ? g1[1] : g0[1]),
-							  dz ? g1[2] : g0[2]);
-				__m128i ix = _mm_add_epi32(base, _mm_set1_epi32(dz * sz + dy * sy + 3 * dx));
-				o0 = _mm256_add_pd(o0, _mm256_mul_pd(w, _mm256_i32gather_pd(m->v, ix, 8)));
-				o1 = _mm256_add_pd(o1, _mm256_mul_pd(w, _mm256_i32gather_pd(m->v + 1, ix, 8)));
-				o2 = _mm256_add_pd(o2, _mm256_mul_pd(w, _mm256_i32gather_pd(m->v + 2, ix, 8)));
-			}
+	__m256d o[3] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+	for (int q = 0; q < 8; q++) { /* corner q: dx its bit 0, dy bit 1, dz bit 2 (dx fastest) */
+		int dx = q & 1, dy = (q >> 1) & 1, dz = q >> 2;
+		__m256d w = _mm256_mul_pd(_mm256_mul_pd(dx ? g1[0] : g0[0], dy ? g1[1] : g0[1]),
+					  dz ? g1[2] : g0[2]);
+		__m128i ix = _mm_add_epi32(base, _mm_set1_epi32(dz * sz + dy * sy + 3 * dx));
+		for (int k = 0; k < 3; k++)
+			o[k] = _mm256_add_pd(o[k],
+					     _mm256_mul_pd(w, _mm256_i32gather_pd(m->v + k, ix, 8)));
+	}
 	double r0[4], r1[4], r2[4];
-	_mm256_storeu_pd(r0, o0);
-	_mm256_storeu_pd(r1, o1);
-	_mm256_storeu_pd(r2, o2);
+	_mm256_storeu_pd(r0, o[0]);
+	_mm256_storeu_pd(r1, o[1]);
+	_mm256_storeu_pd(r2, o[2]);
 	for (int l = 0; l < 4; l++) {
 		out[l][0] = r0[l];
 		out[l][1] = r1[l];
@@ -956,9 +954,10 @@ static int las_merge(twin_las_point *lp, size_t *n, svt_err *err)
 	if (m == VOXEL_NOMEM || m == VOXEL_RANGE) {
 		scratch_clear(&sc);
 		free(v);
-		return m == VOXEL_RANGE ? svt_err_set(err, SVT_E_FORMAT, "a part's point has no voxel "
-						      "index and none can be given")
-					: svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
+		if (m == VOXEL_RANGE)
+			return svt_err_set(err, SVT_E_FORMAT,
+					   "a part's point has no voxel index and none can be given");
+		return svt_err_set(err, SVT_E_NOMEM, "no memory to merge %zu points", *n);
 	}
 	for (size_t i = 0; i < m; i++) {
 		for (int a = 0; a < 3; a++) {
