@@ -113,6 +113,11 @@ double svt_now(void);
 /* CPU time of the calling thread in seconds (what a stage costs, whatever else runs). */
 double svt_thread_cpu(void);
 
+/* This process's peak resident memory in KiB (Linux's VmHWM: this program's own since its
+ * exec, unlike getrusage's ru_maxrss, which keeps the RSS of the process that forked it); -1
+ * where /proc does not say. */
+long svt_peak_rss_kib(void);
+
 /* Reads a whole file into a malloc'd buffer (caller frees), refusing files over max_bytes. */
 int svt_file_read(const char *path, size_t max_bytes, uint8_t **data, size_t *size, svt_err *err);
 
@@ -149,6 +154,26 @@ int svt_path_join(char *out, size_t cap, const char *dir, const char *name, svt_
 /* True when rel is a relative path that stays inside its root: no leading '/', no ".."
  * component, no NUL. Used to refuse hostile paths in capture metadata (kapture, CSV). */
 int svt_path_is_contained(const char *rel);
+
+/* ---- What a run replaces, removed beside it ---------------------------------------------
+ * Freeing a large file's blocks costs the file system tens of milliseconds (45 ms for a
+ * 218 MB shard on ext4), spent by whoever drops its last name: an unlink, or a rename of the
+ * new file over it. A trash takes that off a run's critical path: svt_trash_put renames what
+ * the run replaces into a folder of DIR at once (DIR/.svtwin-trash-PID, the same file system:
+ * the old bytes leave their names as before), and a thread started by svt_trash_start removes
+ * the folder while the run works, holding a place in the run's gate while it does. Trash
+ * folders a killed run left in DIR go with it. */
+typedef struct svt_trash svt_trash;
+/* A trash in dir (nothing is created before the first put). */
+int svt_trash_create(const char *dir, svt_trash **out, svt_err *err);
+/* Takes path (a file or a folder, on dir's file system) from its name into the trash; a path
+ * that does not exist is no error. Where the rename fails, path is removed at once. */
+int svt_trash_put(svt_trash *t, const char *path, svt_err *err);
+/* Starts the removal of what was put and of earlier runs' trash in dir (a thread that works in
+ * a place of gate, NULL: none); what fails to go is reported (svt_log_warn), nothing else. */
+void svt_trash_start(svt_trash *t, svt_gate *gate);
+/* Waits for the removal (doing it here when it was never started) and frees t. NULL: no-op. */
+void svt_trash_destroy(svt_trash *t);
 
 /* ---- Strict option values ---------------------------------------------------------------
  * The whole of s must be the number (no sign for u64, no blanks, no trailing text, no

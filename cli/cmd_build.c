@@ -159,8 +159,10 @@ static void print_summary(const dataset_opts *o, const dataset_stats *s, const c
 		shards_note, o->out, s->seconds);
 	if (svt_log_level() >= 2)
 		fprintf(stderr, "svtwin build: main thread: %.2f s waiting for views, %.2f s fusing "
-				"depth points, %.2f s handing clips to the writer\n",
-			s->seconds_wait_views, s->seconds_fuse, s->seconds_write);
+				"depth points, %.2f s handing clips to the writer; peak resident "
+				"memory %ld KiB\n",
+			s->seconds_wait_views, s->seconds_fuse, s->seconds_write,
+			svt_peak_rss_kib());
 	if (s->clips_skipped_part)
 		fprintf(stderr, "svtwin build: part %d/%d: %zu clips left to the other parts\n",
 			o->part_index, o->part_count, s->clips_skipped_part);

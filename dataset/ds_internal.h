@@ -75,6 +75,9 @@ struct dataset_job {
 	 * (which holds a place from the workers' start to the writer's close, given up while
 	 * it waits). */
 	svt_gate *gate;
+	/* What this run replaces (--fresh: its own twin's files, the old shards), renamed away at
+	 * once and removed by a thread beside the run (base/svt.h svt_trash). */
+	svt_trash *trash;
 	/* depth -> points fused into the twin's tiles, once per frame */
 	gpu_point *pts;
 	size_t npts, cappts;

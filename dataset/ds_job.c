@@ -151,6 +151,7 @@ static int job_writer(dataset_job *j, svt_err *err)
 	wo.resume = !o->fresh;
 	wo.threads = j->threads;
 	wo.gate = j->gate;
+	wo.trash = j->trash;
 	const char **stale = NULL;
 	size_t nstale = 0;
 	int rc;
@@ -229,6 +230,14 @@ static void job_count(dataset_job *j)
 	j->st.frames_kept = c->n - j->st.frames_rejected;
 }
 
+/* The job's phases on the debug log (-v), seconds since dataset_job_run began: where a
+ * build's serial start and its tail go. */
+static void job_mark(const dataset_job *j, const char *phase)
+{
+	if (svt_log_level() >= 2)
+		svt_log_debug("job: %s at %.3f s", phase, svt_now() - j->t0);
+}
+
 int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 {
 	if (!j)
@@ -241,19 +250,27 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	const dataset_opts *o = &j->o;
 	int rc;
 	/* OUT first: an output that cannot be written or is in use says so before any work. */
-	if ((rc = ds_guard_out(j, err)) || (rc = ds_scan(j, err)))
+	if ((rc = ds_guard_out(j, err)))
 		goto done;
+	job_mark(j, "output guarded");
+	if ((rc = ds_scan(j, err)))
+		goto done;
+	job_mark(j, "capture scanned");
 	for (size_t i = 0; i < j->cap->n; i++)
 		if (j->cap->frames[i].reason != INGEST_OK)
 			ds_report_frame(j, i, NULL);
 	if ((rc = ds_georeference(j, err)))
 		goto report;
+	job_mark(j, "georeferenced");
 	/* A refused rerun (another capture, other options) leaves OUT as it was, its
 	 * rejects.jsonl included. */
 	if ((rc = ds_guard_config(j, err)))
 		goto done;
-	if ((rc = ds_twin_open(j, err)) || (rc = ds_densify_plan(j, err)))
+	job_mark(j, "configuration checked");
+	if ((rc = svt_trash_create(o->out, &j->trash, err)) || (rc = ds_twin_open(j, err)) ||
+	    (rc = ds_densify_plan(j, err)))
 		goto report;
+	job_mark(j, "twin opened");
 	if ((rc = gpu_ctx_create(o->cpu_only ? GPU_MODE_CPU : GPU_MODE_AUTO, &j->gpu, err)))
 		goto report;
 	/* Frames run side by side on the workers, so each kernel call runs on one thread. */
@@ -273,7 +290,12 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 		svt_gate_leave(j->gate);
 		goto report;
 	}
+	/* Everything this run replaces has left its name by now (the twin's files, the shards the
+	 * writer will not keep): their blocks are freed beside the clips. */
+	svt_trash_start(j->trash, j->gate);
+	job_mark(j, "workers started");
 	rc = ds_clips_run(j, err);
+	job_mark(j, "clips cut");
 	ds_workers_destroy(j->workers);
 	j->workers = NULL;
 	if (!rc && !j->st.clips_written && !j->st.clips_resumed && !j->st.clips_skipped_part)
@@ -287,12 +309,15 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	else
 		rc = fmt_writer_close(j->writer, err);
 	j->writer = NULL;
+	job_mark(j, "last shard committed");
 	svt_err jerr = {0};
 	int jrc = ds_points_join(j, rc ? &jerr : err);
 	if (!rc)
 		rc = jrc;
+	job_mark(j, "points fused");
 	if (!rc)
 		rc = ds_twin_record_tiles(j, err);
+	job_mark(j, "tiles recorded");
 	svt_gate_leave(j->gate);
 	j->st.committed = rc == SVT_OK;
 report:;
@@ -307,7 +332,12 @@ done:
 	twin_store_close(j->store);
 	twin_store_close(j->ref_store);
 	j->store = j->ref_store = NULL;
+	job_mark(j, "twin closed");
+	/* Before the lock goes: a trash is this OUT's, removed under its lock. */
+	svt_trash_destroy(j->trash);
+	j->trash = NULL;
 	ds_guard_release(j);
+	job_mark(j, "trash removed");
 	job_count(j);
 	j->st.seconds = svt_now() - j->t0;
 	return rc;
@@ -333,6 +363,7 @@ void dataset_job_destroy(dataset_job *j)
 	fmt_writer_abort(j->writer);
 	twin_store_close(j->store);
 	twin_store_close(j->ref_store);
+	svt_trash_destroy(j->trash);
 	ds_guard_release(j);
 	free(j->config_json);
 	for (size_t i = 0; i < j->nrecs; i++)

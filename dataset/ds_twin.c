@@ -26,7 +26,7 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	 * are then made again, not kept from the run being replaced); in a shared twin (--twin)
 	 * only this capture's entries are replaced (below), the others' stay. */
 	if (o->fresh && !o->twin) {
-		if ((rc = twin_store_remove(dir, err)))
+		if ((rc = twin_store_remove(dir, j->trash, err)))
 			return svt_err_prefix(err, "--fresh");
 		svt_log_info("--fresh: the twin %s is rebuilt", dir);
 	}

@@ -62,6 +62,11 @@ typedef struct fmt_writer_opts {
 	const char *const *resume_stop; /* clip ids that must be rewritten: resumption stops at
 				  * the first shard holding one (it and later shards are rewritten) */
 	size_t n_resume_stop;
+	svt_trash *trash;        /* NULL, or where the shards this writer will not keep go at
+				  * create (base/svt.h): PREFIX-NNNNN.h5 after the last one resumed
+				  * (all of them without resume) leave their names at once, instead
+				  * of each being freed by the rename of its successor over it, on
+				  * the commit's critical path (45 ms for a 218 MB shard on ext4) */
 } fmt_writer_opts;
 
 void fmt_writer_opts_default(fmt_writer_opts *o);

@@ -469,6 +469,24 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 	return SVT_OK;
 }
 
+/* The shards from shard_no on, which this writer rewrites or leaves out: into the trash
+ * (the close's sweep would otherwise unlink those it does not reach). */
+static int trash_replaced(fmt_writer *w, svt_err *err)
+{
+	for (int k = w->shard_no; k < 100000; k++) {
+		char name[FMT_ID_MAX], path[4200];
+		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
+		int rc = svt_path_join(path, sizeof(path), w->dir, name, err);
+		if (rc)
+			return rc;
+		if (access(path, F_OK) != 0)
+			break;
+		if ((rc = svt_trash_put(w->o.trash, path, err)))
+			return rc;
+	}
+	return SVT_OK;
+}
+
 int fmt_writer_has_clip(const fmt_writer *w, const char *id)
 {
 	return w && id && clip_id_taken(w, id);
@@ -549,7 +567,7 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 		}
 	}
 	if ((rc = svt_mkdirs(dir, err)) || (o.resume && (rc = resume_shards(w, err))) ||
-	    (rc = shard_open(w, err)))
+	    (o.trash && (rc = trash_replaced(w, err))) || (rc = shard_open(w, err)))
 		goto done;
 	*out = w;
 	w = NULL;

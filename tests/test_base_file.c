@@ -1,6 +1,8 @@
 /* test_base_file.c: base's file writes. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +102,105 @@ Test(file, direct_write_refused_goes_on_buffered)
 	cr_expect_eq(memcmp(back, buf + 1, got < n ? got : n), 0, "the bytes differ");
 	free(back);
 	free(mem);
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+static int trash_folders(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, ".svtwin-trash-", 14);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void touch(const char *dir, const char *name, size_t bytes)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "wb");
+	cr_assert(f, "%s", p);
+	for (size_t i = 0; i < bytes; i++)
+		fputc((int)(i & 0xff), f);
+	fclose(f);
+}
+
+/* svt_trash: what is put leaves its name at once (a file, a folder with a link in it; a
+ * missing path is no error) and nothing else in the folder moves; the removal waits for a
+ * place in the gate, then takes this run's trash and the one a killed run left, and not what
+ * a link inside pointed at; a put after the start is refused; a trash never started is
+ * removed by its destroy. */
+Test(file, trash_takes_names_at_once_and_removes_beside)
+{
+	char dir[] = "/tmp/svt-trash-XXXXXX", out[] = "/tmp/svt-trash-out-XXXXXX";
+	cr_assert(mkdtemp(dir) && mkdtemp(out));
+	char p[512];
+	touch(dir, "old-00000.h5", 1 << 20);
+	touch(dir, "keep.json", 10);
+	touch(out, "target", 10);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	touch(p, "a.las", 1000);
+	char link[600], target[600];
+	snprintf(link, sizeof(link), "%s/sub/link", dir);
+	snprintf(target, sizeof(target), "%s/target", out);
+	cr_assert_eq(symlink(target, link), 0);
+	/* a killed run's trash */
+	snprintf(p, sizeof(p), "%s/.svtwin-trash-999999999", dir);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	touch(p, "0-old.h5", 1000);
+
+	svt_err e = {0};
+	svt_trash *t = NULL;
+	cr_assert_eq(svt_trash_create(dir, &t, &e), 0, "%s", e.msg);
+	snprintf(p, sizeof(p), "%s/old-00000.h5", dir);
+	cr_assert_eq(svt_trash_put(t, p, &e), 0, "%s", e.msg);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	cr_assert_eq(svt_trash_put(t, p, &e), 0, "%s", e.msg);
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	cr_assert_eq(svt_trash_put(t, p, &e), 0, "%s", e.msg);
+	cr_expect(!exists(dir, "old-00000.h5") && !exists(dir, "sub"), "put left the names");
+	cr_expect(exists(dir, "keep.json"));
+	cr_expect_eq(trash_folders(dir), 2, "this run's trash and the killed run's");
+
+	svt_gate *g = svt_gate_create(1);
+	cr_assert(g);
+	svt_gate_enter(g); /* every place taken: the removal waits for it */
+	svt_trash_start(t, g);
+	snprintf(p, sizeof(p), "%s/keep.json", dir);
+	cr_expect_neq(svt_trash_put(t, p, &e), 0, "a put after the start is refused");
+	usleep(100 * 1000);
+	cr_expect_eq(trash_folders(dir), 2, "the removal ran without a place in the gate");
+	svt_gate_leave(g);
+	svt_trash_destroy(t);
+	cr_expect_eq(trash_folders(dir), 0, "the trash folders are gone");
+	cr_expect(exists(dir, "keep.json"), "what was not put stays");
+	cr_expect(exists(out, "target"), "a link's target outside stays");
+	svt_gate_destroy(g);
+
+	/* never started: destroy removes it */
+	t = NULL;
+	cr_assert_eq(svt_trash_create(dir, &t, &e), 0, "%s", e.msg);
+	snprintf(p, sizeof(p), "%s/keep.json", dir);
+	cr_assert_eq(svt_trash_put(t, p, &e), 0, "%s", e.msg);
+	cr_expect_eq(trash_folders(dir), 1);
+	svt_trash_destroy(t);
+	cr_expect_eq(trash_folders(dir), 0);
+	cr_expect(!exists(dir, "keep.json"));
+	svt_trash_destroy(NULL);
+
+	snprintf(p, sizeof(p), "%s/target", out);
+	unlink(p);
+	rmdir(out);
+	cr_expect_eq(rmdir(dir), 0, "the folder is empty");
 }

@@ -340,6 +340,65 @@ Test(dataset, shards_do_not_depend_on_threads, .timeout = 300)
 	cr_expect_eq(sum[0], sum[1], "--threads 1 and 2 wrote different shards");
 }
 
+static size_t count_named(const char *d, const char *prefix, const char *suffix)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	size_t n = 0, ls = strlen(suffix);
+	while (dd && (e = readdir(dd))) {
+		size_t l = strlen(e->d_name);
+		n += !strncmp(e->d_name, prefix, strlen(prefix)) && l >= ls &&
+		     !strcmp(e->d_name + l - ls, suffix);
+	}
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
+/* --fresh over a finished build: the old shards and twin leave their names at once and are
+ * freed beside the run (svt_trash); after it, OUT holds the new build only (fewer shards than
+ * the old one had, the same clips), no trash of its own nor the one a killed run left, a
+ * dataset that verifies, and a twin with its points. */
+Test(dataset, fresh_rebuild_leaves_only_the_new_build, .timeout = 300)
+{
+	char cap[300], out[300], p[400];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	copy_frames(cap, 0, 26);
+	dataset_opts o;
+	small_opts(&o, cap, out);
+	o.shard_mb = 0.001; /* a shard a clip */
+	svt_err err = {0};
+	cr_assert_eq(run(&o, NULL, NULL, &err), 0, "%s", err.msg);
+	static char ids[2][8192];
+	uint64_t sum[2];
+	cr_assert_eq(dataset_ids(out, ids[0], sizeof(ids[0]), &sum[0]), 3);
+	cr_assert_eq(count_named(out, "cap-", ".h5"), 3, "a shard a clip");
+	snprintf(p, sizeof(p), "%s/.svtwin-trash-999999999", out);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/.svtwin-trash-999999999/0-cap-00000.h5", out);
+	FILE *f = fopen(p, "w");
+	cr_assert(f);
+	fputs("a killed run's", f);
+	fclose(f);
+
+	o.shard_mb = 0;
+	o.fresh = 1;
+	cr_assert_eq(run(&o, NULL, NULL, &err), 0, "%s", err.msg);
+	cr_expect_eq(count_named(out, "cap-", ".h5"), 1, "the old shards 1 and 2 are gone");
+	cr_expect_eq(count_named(out, ".svtwin-trash-", ""), 0, "a trash folder is left");
+	cr_expect_eq(dataset_ids(out, ids[1], sizeof(ids[1]), &sum[1]), 3);
+	cr_expect_str_eq(ids[0], ids[1]);
+	cr_expect_eq(sum[0], sum[1], "the rebuild holds other frames");
+	FILE *devnull = fopen("/dev/null", "w");
+	cr_expect_eq(fmt_dataset_verify(out, devnull, &err), 0, "%s", err.msg);
+	fclose(devnull);
+	snprintf(p, sizeof(p), "%s/twin/points", out);
+	cr_expect_gt(count_named(p, "", ".las"), 0, "the rebuilt twin has no points");
+	snprintf(p, sizeof(p), "%s/twin", out);
+	cr_expect_eq(count_named(p, "twin.gpkg", ""), 1);
+}
+
 /* A digest of every clip's frames (colour only), in clip id order. */
 static uint64_t frames_digest(const char *out, size_t *nclips)
 {

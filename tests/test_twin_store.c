@@ -1313,14 +1313,14 @@ Test(twin_store, fused_frames_recorded_with_their_points)
 	cr_expect(done[0] == 1 && done[1] == 0);
 	twin_store_close(s);
 	free(f);
-	cr_assert_eq(twin_store_remove(g_dir, &e), 0, "%s", e.msg);
+	cr_assert_eq(twin_store_remove(g_dir, NULL, &e), 0, "%s", e.msg);
 	char gp[400];
 	snprintf(gp, sizeof(gp), "%s/twin.gpkg", g_dir);
 	cr_expect_neq(access(gp, F_OK), 0, "twin.gpkg is still there");
 	cr_assert_eq(twin_store_open(g_dir, NULL, &s, &e), 0, "%s", e.msg);
 	cr_expect_eq(twin_store_frame_count(s), 0);
 	twin_store_close(s);
-	cr_expect_eq(twin_store_remove(g_dir, &e), 0, "%s", e.msg);
+	cr_expect_eq(twin_store_remove(g_dir, NULL, &e), 0, "%s", e.msg);
 	rm_rf(g_dir);
 }
 

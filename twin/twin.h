@@ -251,8 +251,10 @@ typedef struct twin_capture_in {
 
 /* Removes the store in dir (its GeoPackage with its journal files, then the LAS files under points),
  * leaving dir and any other file in it. The caller makes sure no one has it open (the main
- * job holds the folder's build lock). A dir without a store is not an error. */
-int twin_store_remove(const char *dir, svt_err *err);
+ * job holds the folder's build lock). A dir without a store is not an error. With a trash
+ * (base/svt.h), the files leave their names the same way and at once, and their blocks are
+ * freed by the trash's thread (a rebuild's --fresh: ~100 MB of LAS files for the samples). */
+int twin_store_remove(const char *dir, svt_trash *trash, svt_err *err);
 
 /* Removes capture name and everything the store holds of it, in one transaction: its frames
  * (the later frames move down: store index i stays fid i + 1, so other captures' first frames

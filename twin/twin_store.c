@@ -1892,7 +1892,17 @@ done:
 	return rc;
 }
 
-int twin_store_remove(const char *dir, svt_err *err)
+/* One of the store's files away: into the trash, or unlinked. */
+static int remove_one(const char *path, svt_trash *trash, svt_err *err)
+{
+	if (trash)
+		return svt_trash_put(trash, path, err);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return svt_err_set(err, SVT_E_IO, "cannot remove %s: %s", path, strerror(errno));
+	return SVT_OK;
+}
+
+int twin_store_remove(const char *dir, svt_trash *trash, svt_err *err)
 {
 	if (!dir)
 		return svt_err_set(err, SVT_E_INPUT, "twin_store_remove: NULL dir");
@@ -1902,9 +1912,9 @@ int twin_store_remove(const char *dir, svt_err *err)
 	/* The GeoPackage first: without it the LAS files are orphans, never a store. */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (unlink(path) != 0 && errno != ENOENT)
-			return svt_err_set(err, SVT_E_IO, "cannot remove %s: %s", path,
-					   strerror(errno));
+		int rc = remove_one(path, trash, err);
+		if (rc)
+			return rc;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, TWIN_POINTS_DIR);
 	DIR *d = opendir(path);
@@ -1915,8 +1925,8 @@ int twin_store_remove(const char *dir, svt_err *err)
 			continue;
 		char f[4500];
 		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
-		if (unlink(f) != 0 && errno != ENOENT) {
-			int rc = svt_err_set(err, SVT_E_IO, "cannot remove %s: %s", f, strerror(errno));
+		int rc = remove_one(f, trash, err);
+		if (rc) {
 			closedir(d);
 			return rc;
 		}
