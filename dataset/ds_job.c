@@ -234,8 +234,7 @@ static void job_count(dataset_job *j)
  * build's serial start and its tail go. */
 static void job_mark(const dataset_job *j, const char *phase)
 {
-	if (svt_log_level() >= 2)
-		svt_log_debug("job: %s at %.3f s", phase, svt_now() - j->t0);
+	svt_log_debug("job: %s at %.3f s", phase, svt_now() - j->t0);
 }
 
 int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)

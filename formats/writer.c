@@ -273,14 +273,24 @@ static int pool_drain(fmt_writer *w, int mode, svt_err *err)
 
 /* ---- shards ------------------------------------------------------------------------------ */
 
+/* Shard k's path, DIR/PREFIX-NNNNN.h5 (name, when given, gets PREFIX-NNNNN.h5): the one rule
+ * for what a writer's shards are called. */
+static int shard_path(const fmt_writer *w, int k, char name[FMT_ID_MAX], char *path, size_t cap,
+		      svt_err *err)
+{
+	char own[FMT_ID_MAX];
+	if (!name)
+		name = own;
+	snprintf(name, FMT_ID_MAX, "%.48s-%05u.h5", w->prefix, (unsigned)k % 100000u);
+	return svt_path_join(path, cap, w->dir, name, err);
+}
+
 static int shard_open(fmt_writer *w, svt_err *err)
 {
 	int rc;
 	if (w->shard_no > 99999)
 		return svt_err_set(err, SVT_E_LIMIT, "more than 100000 shards: raise the target size");
-	snprintf(w->fname, sizeof(w->fname), "%.48s-%05u.h5", w->prefix,
-		 (unsigned)w->shard_no % 100000u);
-	if ((rc = svt_path_join(w->final, sizeof(w->final), w->dir, w->fname, err)))
+	if ((rc = shard_path(w, w->shard_no, w->fname, w->final, sizeof(w->final), err)))
 		return rc;
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->final);
 	w->file = fmt_h5_create_mem(w->tmp, &w->image, err);
@@ -418,8 +428,7 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 	int rc = SVT_OK;
 	for (int k = 0; k < 100000; k++) {
 		char name[FMT_ID_MAX], path[4200];
-		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
-		if ((rc = svt_path_join(path, sizeof(path), w->dir, name, err)))
+		if ((rc = shard_path(w, k, name, path, sizeof(path), err)))
 			return rc;
 		if (access(path, F_OK) != 0)
 			break;
@@ -474,9 +483,8 @@ static int resume_shards(fmt_writer *w, svt_err *err)
 static int trash_replaced(fmt_writer *w, svt_err *err)
 {
 	for (int k = w->shard_no; k < 100000; k++) {
-		char name[FMT_ID_MAX], path[4200];
-		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
-		int rc = svt_path_join(path, sizeof(path), w->dir, name, err);
+		char path[4200];
+		int rc = shard_path(w, k, NULL, path, sizeof(path), err);
 		if (rc)
 			return rc;
 		if (access(path, F_OK) != 0)
@@ -1253,9 +1261,8 @@ int fmt_writer_close(fmt_writer *w, svt_err *err)
 	/* Shards a previous, larger build of this prefix left behind would read as unlisted
 	 * shards: the manifest just written replaced them, so they go. */
 	for (int k = w->shard_no; k < 100000; k++) {
-		char name[FMT_ID_MAX], p[4200];
-		snprintf(name, sizeof(name), "%.48s-%05d.h5", w->prefix, k);
-		if (svt_path_join(p, sizeof(p), w->dir, name, NULL) || unlink(p) != 0)
+		char p[4200];
+		if (shard_path(w, k, NULL, p, sizeof(p), NULL) || unlink(p) != 0)
 			break;
 	}
 	fmt_writer_abort(w); /* only frees: nothing is open any more */
