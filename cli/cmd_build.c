@@ -269,6 +269,7 @@ int cmd_build(int argc, char **argv)
 	int c;
 	svt_err err = {0};
 	long long iv;
+	int pn = 0; /* --part: where its I/N ends */
 	/* Every number through svt_parse_*: a bad or out-of-range value names its option. */
 #define PINT(name, lo, hi, dst)                                                              \
 	do {                                                                                 \
@@ -303,11 +304,18 @@ int cmd_build(int argc, char **argv)
 				o.view_dir = DATASET_VIEW_TRAVEL;
 			else if (!strcmp(optarg, "pano"))
 				o.view_dir = DATASET_VIEW_PANO;
-			else if (!strncmp(optarg, "random", 6) &&
-				 (!optarg[6] || (optarg[6] == ':' && atof(optarg + 7) > 0))) {
+			else if (!strcmp(optarg, "random") || !strncmp(optarg, "random:", 7)) {
+				/* The yaw's bound is a number in (0, 180]: "random:30deg" is not. */
+				if (optarg[6] &&
+				    svt_parse_double("--view random", optarg + 7, 0, 180,
+						     &o.view_random_deg, &err))
+					return (cli_fail("build", &err), 2);
+				if (!(o.view_random_deg > 0)) {
+					fprintf(stderr, "svtwin build: --view random:DEG wants DEG in "
+							"(0, 180]\n");
+					return 2;
+				}
 				o.view_dir = DATASET_VIEW_RANDOM;
-				if (optarg[6])
-					o.view_random_deg = atof(optarg + 7);
 			} else {
 				fprintf(stderr, "svtwin build: --view is travel, pano or random[:DEG]\n");
 				return 2;
@@ -332,8 +340,9 @@ int cmd_build(int argc, char **argv)
 		case O_SPACING_M: PDBL("--spacing-m", 0.01, 1e5, o.spacing_m); break;
 		case O_SPACING_S: PDBL("--spacing-s", 0.001, 1e6, o.spacing_s); break;
 		case O_PART:
-			if (sscanf(optarg, "%d/%d", &o.part_index, &o.part_count) != 2 ||
-			    o.part_count < 1 || o.part_index < 0 || o.part_index >= o.part_count) {
+			if (sscanf(optarg, "%d/%d%n", &o.part_index, &o.part_count, &pn) != 2 ||
+			    optarg[pn] || o.part_count < 1 || o.part_index < 0 ||
+			    o.part_index >= o.part_count) {
 				fprintf(stderr, "svtwin build: bad --part '%s' (want I/N, 0 <= I < N)\n",
 					optarg);
 				return 2;
@@ -351,13 +360,21 @@ int cmd_build(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case O_FPS: o.fps = atof(optarg); break;
-		case O_FRAMES: o.out_frames = atoi(optarg); break;
-		case O_LSTRIDE: o.latent_stride = atoi(optarg); break;
-		case O_FPM: o.frames_per_m = atof(optarg); break;
-		case O_REFS: o.refs = atoi(optarg); break;
-		case O_REF_GAP: o.ref_min_gap_s = atof(optarg); break;
-		case O_REF_COVER: o.ref_min_cover = atof(optarg); break;
+		/* The ranges of dataset_job_create's checks (the 1+4k shape of --frames is its
+		 * own), so that a typo is refused by name before the scan rather than read as 0. */
+		case O_FPS: PDBL("--fps", 1, 120, o.fps); break;
+		case O_FRAMES: PINT("--frames", 1, 4097, o.out_frames); break;
+		case O_LSTRIDE:
+			PINT("--latent-stride", 4, 8, o.latent_stride);
+			if (o.latent_stride != 4 && o.latent_stride != 8) {
+				fprintf(stderr, "svtwin build: --latent-stride is 4 or 8\n");
+				return 2;
+			}
+			break;
+		case O_FPM: PDBL("--frames-per-m", 0, 100, o.frames_per_m); break;
+		case O_REFS: PINT("--refs", 0, 64, o.refs); break;
+		case O_REF_GAP: PDBL("--ref-min-gap", 0, 1e9, o.ref_min_gap_s); break;
+		case O_REF_COVER: PDBL("--ref-min-cover", 0, 1, o.ref_min_cover); break;
 		case O_NO_WARPS: o.ref_warps = 0; break;
 		case O_HOLDOUT: o.holdout = optarg; break;
 		case O_PANORAMA: o.panorama = 1; break;

@@ -48,16 +48,26 @@ int cmd_export(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	int c;
+	svt_err err = {0};
+	long long iv;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case O_LAYOUT: layout = optarg; break;
 		case O_SPLIT: o.split = optarg; break;
-		case O_CRF: o.crf = atoi(optarg); break;
+		case O_CRF:
+			if (svt_parse_int("--crf", optarg, 0, 51, &iv, &err))
+				return fprintf(stderr, "svtwin export: %s\n", err.msg), 2;
+			o.crf = (int)iv;
+			break;
 		case O_ENC: o.encoder = optarg; break;
 		case O_PRESET: o.preset = optarg; break;
-		case O_THREADS: o.threads = atoi(optarg); break;
+		case O_THREADS:
+			if (svt_parse_int("--threads", optarg, 0, 1024, &iv, &err))
+				return fprintf(stderr, "svtwin export: %s\n", err.msg), 2;
+			o.threads = (int)iv;
+			break;
 		case O_FORCE: o.force = 1; break;
 		case O_NOVERIFY: o.verify = 0; break;
 		case 'h': usage(stdout); return 0;
@@ -68,11 +78,8 @@ int cmd_export(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	svt_err err = {0};
 	if (export_layout_parse(layout, &o.layout, &err))
 		return fprintf(stderr, "svtwin export: %s\n", err.msg), 2;
-	if (o.crf < 0 || o.crf > 51 || o.threads < 0)
-		return fprintf(stderr, "svtwin export: --crf 0-51, --threads >= 0\n"), 2;
 	export_report rep;
 	if (export_cosmos_run(argv[optind + 1], out, &o, &rep, stderr, &err))
 		return cli_fail("export", &err);

@@ -217,7 +217,9 @@ int cmd_geo(int argc, char **argv)
 			}
 			i++;
 		} else if (!strcmp(a, "--enu") && v) {
-			if (sscanf(v, "%lf,%lf,%lf", &enu0[0], &enu0[1], &enu0[2]) != 3) {
+			int en = 0;
+			if (sscanf(v, "%lf,%lf,%lf%n", &enu0[0], &enu0[1], &enu0[2], &en) != 3 || v[en] ||
+			    !isfinite(enu0[0]) || !isfinite(enu0[1]) || !isfinite(enu0[2])) {
 				fprintf(stderr, "svtwin geo: bad --enu '%s' (want LAT,LON,H)\n", v);
 				return 2;
 			}
@@ -228,11 +230,13 @@ int cmd_geo(int argc, char **argv)
 		} else if (!strcmp(a, "--strict")) {
 			strict = 1;
 		} else if ((!strcmp(a, "-p") || !strcmp(a, "--precision")) && v) {
-			prec = atoi(v);
-			if (prec < 0 || prec > 15) {
-				fprintf(stderr, "svtwin geo: precision %s out of 0..15\n", v);
+			long long pv;
+			svt_err perr = {0};
+			if (svt_parse_int("--precision", v, 0, 15, &pv, &perr)) {
+				fprintf(stderr, "svtwin geo: %s\n", perr.msg);
 				return 2;
 			}
+			prec = (int)pv;
 			i++;
 		} else {
 			fprintf(stderr, "svtwin geo: unknown or incomplete option '%s'\n", a);

@@ -680,6 +680,10 @@ int export_cosmos_run(const char *dataset, const char *out_dir, const export_opt
 	if (!dataset || !out_dir || !o || !rep)
 		return svt_err_set(err, SVT_E_INPUT, "export_cosmos_run: NULL argument");
 	memset(rep, 0, sizeof(*rep));
+	/* x264's and x265's CRF scale; threads 0 is the encoder's own choice (every core). */
+	if (o->crf < 0 || o->crf > 51 || o->threads < 0)
+		return svt_err_set(err, SVT_E_INPUT, "export: crf %d (0-51) or threads %d (>= 0) out "
+				   "of range", o->crf, o->threads);
 	if (!export_video_available())
 		return export_video_open(out_dir, 2, 2, 1, o, &(export_video *){NULL}, err);
 	if (o->split && strcmp(o->split, "train") && strcmp(o->split, "val") &&

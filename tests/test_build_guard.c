@@ -289,6 +289,19 @@ Test(guard, bad_options_name_themselves, .timeout = 120)
 		{"--crs wgs84", "--crs"},
 		{"--tz +25:00", "--tz"},
 		{"--photo-fov 0", "--photo-fov"},
+		/* Once read with atoi/atof: a typo became 0 (no references, a cover of 0). */
+		{"--refs five", "--refs"},
+		{"--refs 65", "--refs"},
+		{"--ref-min-cover abc", "--ref-min-cover"},
+		{"--ref-min-cover 1.5", "--ref-min-cover"},
+		{"--ref-min-gap -1", "--ref-min-gap"},
+		{"--fps 16fps", "--fps"},
+		{"--frames 12x", "--frames"},
+		{"--latent-stride 6", "--latent-stride"},
+		{"--frames-per-m x", "--frames-per-m"},
+		{"--view random:30deg", "--view random"},
+		{"--view random:0", "--view random"},
+		{"--part 1/2x", "--part"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = run(msg, sizeof(msg), "build '%s' -o '%s/o' %s", samples, dir, cases[i].args);

@@ -304,6 +304,35 @@ Test(export_cosmos, ffmpeg_missing_at_run_time_names_the_package)
 	unsetenv("SVT_DL_HIDE");
 }
 
+/* The library refuses what the CLI's parser refuses (a caller of export_cosmos_run has no
+ * parser in front of it), before it reads the dataset: none is given here. */
+Test(export_cosmos, encoder_settings_out_of_range_are_refused)
+{
+	const struct {
+		int crf, threads;
+	} bad[] = {{-1, 0}, {52, 0}, {18, -1}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		export_opts o;
+		export_opts_default(&o);
+		o.crf = bad[i].crf;
+		o.threads = bad[i].threads;
+		export_report rep;
+		svt_err e = {0};
+		cr_expect_eq(export_cosmos_run("/nonexistent", "/tmp/svt-exp-none", &o, &rep, NULL,
+					       &e), SVT_E_INPUT, "crf %d threads %d accepted",
+			     bad[i].crf, bad[i].threads);
+		cr_expect(strstr(e.msg, "out of range") != NULL, "%s", e.msg);
+	}
+	export_opts o;
+	export_opts_default(&o);
+	export_report rep;
+	svt_err e = {0};
+	/* The defaults pass the check: what fails then is the missing dataset (or FFmpeg). */
+	cr_expect_neq(export_cosmos_run("/nonexistent", "/tmp/svt-exp-none", &o, &rep, NULL, &e),
+		      SVT_OK);
+	cr_expect_null(strstr(e.msg, "out of range"), "%s", e.msg);
+}
+
 Test(export_cosmos, unknown_encoder_stops_the_run)
 {
 	if (!export_video_available())

@@ -77,3 +77,25 @@ Test(geo_cli, inverse_enu_strict)
 	cr_assert_str_eq(out, "953936.5519 1952042.9793\n* *\n", "strict stops at the bad line");
 	cr_assert_eq(run_geo("--to EPSG:nope", "", out, sizeof(out), err, sizeof(err)), 2);
 }
+
+/* Numbers in options are read whole: "3x" or "1,2,3x" (once taken as 3 and 1,2,3) name the
+ * option and stop before any line is read. */
+Test(geo_cli, malformed_option_numbers_are_refused)
+{
+	NEED_BIN();
+	char out[4096], err[4096];
+	const char *bad[][2] = {{"--to 5186 -p 3x", "--precision"},
+				{"--to 5186 -p 16", "--precision"},
+				{"--enu 1,2,3x", "--enu"},
+				{"--enu 1,2", "--enu"}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(run_geo(bad[i][0], "126.9784 37.5666\n", out, sizeof(out), err,
+				     sizeof(err)), 2, "%s accepted: %s", bad[i][0], out);
+		cr_expect(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][0], err);
+		cr_expect_str_empty(out, "%s wrote output", bad[i][0]);
+	}
+	/* The well-formed neighbours still work. */
+	cr_expect_eq(run_geo("--to 5186 -p 3", "126.9784 37.5666\n", out, sizeof(out), err,
+			     sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(out, "198091.708 551896.121\n");
+}
