@@ -3,9 +3,11 @@
  * Every read goes through HDF5's filter pipeline, so Fletcher32 is checked on each chunk (error
  * detection is on by default) and a corrupt chunk comes back as an error, never as pixels.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats/fmt_internal.h"
 
@@ -56,7 +58,14 @@ int fmt_reader_open(const char *path, fmt_reader **out, svt_err *err)
 		return svt_err_set(err, SVT_E_NOMEM, "reader");
 	r->frames = H5I_INVALID_HID;
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	/* A clear message for a file that is not HDF5 at all (HDF5 1.10 has no H5Fis_accessible). */
+	/* A clear message for a file that is missing or unreadable (the system's reason), or not
+	 * HDF5 at all (HDF5 1.10 has no H5Fis_accessible). */
+	if (access(path, R_OK) != 0) {
+		r->file = H5I_INVALID_HID;
+		rc = svt_err_set(err, errno == ENOENT ? SVT_E_NOTFOUND : SVT_E_IO, "%s: %s", path,
+				 strerror(errno));
+		goto done;
+	}
 	if (H5Fis_hdf5(path) <= 0) {
 		r->file = H5I_INVALID_HID;
 		rc = svt_err_set(err, SVT_E_FORMAT, "%s is not a readable HDF5 file", path);

@@ -601,9 +601,12 @@ Test(formats, corrupt_and_truncated_shards)
 		cr_assert_eq(fmt_shard_inspect(cmd, dn, &e) != 0 || rc == 0, 1);
 	}
 	snprintf(cmd, sizeof(cmd), "%s/manifest.json", dir);
-	cr_assert_neq(fmt_reader_open(cmd, &r, &e), 0);
+	cr_assert_eq(fmt_reader_open(cmd, &r, &e), SVT_E_FORMAT, "%s", e.msg);
 	cr_assert_eq(r, NULL);
-	cr_assert_neq(fmt_reader_open("/nonexistent/x.h5", &r, &e), 0);
+	cr_expect(strstr(e.msg, "not a readable HDF5 file"), "%s", e.msg);
+	/* A missing file says so (not "not HDF5"). */
+	cr_assert_eq(fmt_reader_open("/nonexistent/x.h5", &r, &e), SVT_E_NOTFOUND, "%s", e.msg);
+	cr_expect(strstr(e.msg, "No such file"), "%s", e.msg);
 	fclose(dn);
 	cr_assert_eq(fmt_open_object_count(), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
