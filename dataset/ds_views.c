@@ -170,10 +170,19 @@ static int depth_decode(ds_worker *w, const char *dpath, ingest_image *dimg, gpu
 	*usable = 0;
 	if (!w->ddec && (rc = ingest_decoder_create(&w->ddec, err)))
 		return rc;
-	if (ingest_decode_file(w->ddec, dpath, &dopts, dimg, &warn, &derr) ||
-	    dimg->bit_depth != 16 || dimg->channels != 1) {
-		svt_log_warn("%s: not a 16-bit gray depth map (%s): no depth from this frame", dpath,
-			     derr.msg[0] ? derr.msg : "wrong pixel format");
+	if (ingest_decode_file(w->ddec, dpath, &dopts, dimg, &warn, &derr)) {
+		/* Unreadable, corrupt or over the size limits: the decoder's reason (which names
+		 * the file itself, as a rule). */
+		size_t pl = strlen(dpath);
+		const char *why = !strncmp(derr.msg, dpath, pl) && !strncmp(derr.msg + pl, ": ", 2)
+					  ? derr.msg + pl + 2
+					  : derr.msg;
+		svt_log_warn("%s: unusable depth map (%s): no depth from this frame", dpath, why);
+		return SVT_OK;
+	}
+	if (dimg->bit_depth != 16 || dimg->channels != 1) {
+		svt_log_warn("%s: not a 16-bit gray depth map (%d-bit, %d channels): no depth from "
+			     "this frame", dpath, dimg->bit_depth, dimg->channels);
 		return SVT_OK;
 	}
 	*d = (gpu_depth){.data = dimg->data, .width = dimg->width, .height = dimg->height,

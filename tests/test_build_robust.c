@@ -2,6 +2,7 @@
  * bad frame in rejects.jsonl with its reason, never a crash. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,72 @@ Test(robust, corrupt_files_are_each_reported)
 	size_t n = rejects(out, reasons, sizeof(reasons));
 	cr_expect_eq(n, 5, "%zu rejects:\n%s", n, reasons);
 	cr_expect(strstr(reasons, "undecodable") != NULL, "%s", reasons);
+	cr_expect(strstr(msg, "Segmentation") == NULL && strstr(msg, "Sanitizer") == NULL, "%s", msg);
+}
+
+/* A PNG of w x h pixels, depth bits, gray or RGB, all zero, written with libpng. */
+static void write_png(const char *path, int w, int h, int bits, int rgb)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert(f, "cannot create %s", path);
+	png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png_create_info_struct(p);
+	cr_assert(p && info);
+	cr_assert_eq(setjmp(png_jmpbuf(p)), 0, "libpng failed writing %s", path);
+	png_init_io(p, f);
+	png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, bits,
+		     rgb ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(p, info);
+	png_bytep row = calloc(1, png_get_rowbytes(p, info));
+	cr_assert(row);
+	for (int y = 0; y < h; y++)
+		png_write_row(p, row);
+	png_write_end(p, NULL);
+	png_destroy_write_struct(&p, &info);
+	free(row);
+	fclose(f);
+}
+
+/* Depth maps that cannot serve (wider than the decoder's limit, 8-bit colour, garbage): each
+ * frame keeps its view and says why it gives no points, the others' maps still do, and the
+ * job succeeds. On a generated capture with a depth map per frame (svtwin-samples). */
+Test(robust, unusable_depth_maps_are_each_reported)
+{
+	char gen[600], cap[300], out[300], path[600], msg[16384];
+	const char *b = getenv("SVT_BUILD");
+	snprintf(gen, sizeof(gen), "%s/svtwin-samples", b && *b ? b : "build");
+	if (access(gen, X_OK) != 0)
+		cr_skip_test("%s is not built: run through `make test`", gen);
+	snprintf(cap, sizeof(cap), "%s/dcap", dir);
+	snprintf(out, sizeof(out), "%s/dout", dir);
+	snprintf(msg, sizeof(msg), "'%s' --out '%s' --frames 9 --width 256 --no-bad -q", gen, cap);
+	cr_assert_eq(system(msg), 0, "%s", msg);
+	/* Over the decoder's width limit (30000): refused from the header, nothing allocated. */
+	snprintf(path, sizeof(path), "%s/.depth/pano_0001.png", cap);
+	write_png(path, 31000, 2, 16, 0);
+	snprintf(path, sizeof(path), "%s/.depth/pano_0002.png", cap);
+	write_png(path, 64, 32, 8, 1);
+	snprintf(path, sizeof(path), "%s/.depth/pano_0003.png", cap);
+	write_file(path, "garbage", 7);
+
+	int rc = build(cap, out, msg, sizeof(msg));
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, msg);
+	const char *want[][2] = {{"pano_0001.png: unusable depth map (", "over the limit"},
+				 {"pano_0002.png: not a 16-bit gray depth map (", "8-bit, 3 channels"},
+				 {"pano_0003.png: unusable depth map (", "not a JPEG or PNG"}};
+	for (size_t i = 0; i < 3; i++) {
+		const char *at = strstr(msg, want[i][0]);
+		cr_expect(at != NULL, "no warning for %s: %s", want[i][0], msg);
+		if (at) {
+			const char *eol = strchr(at, '\n');
+			const char *why = strstr(at, want[i][1]);
+			cr_expect(why && (!eol || why < eol), "%s: the reason should say %s: %s",
+				  want[i][0], want[i][1], msg);
+		}
+	}
+	/* Nine frames, one clip of nine: six maps give points. */
+	cr_expect(strstr(msg, "from 6 depth maps fused") != NULL, "%s", msg);
 	cr_expect(strstr(msg, "Segmentation") == NULL && strstr(msg, "Sanitizer") == NULL, "%s", msg);
 }
 
