@@ -8,7 +8,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,22 +230,22 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	memset(rep, 0, sizeof(*rep));
 	double t0 = svt_now();
 	fmt_config *rec = NULL;
-	char *rjson = NULL, **parts = NULL;
-	json_t *root = NULL;
+	char **parts = NULL;
 	fmt_merge_result res = {0};
 	dataset_cells *cells = NULL;
 	int ranks = 0;
 	int rc = ds_run_record_read(out, &rec, err);
 	if (rc)
 		return rc;
-	if ((rc = fmt_config_to_json(rec, &rjson, err)))
-		goto done;
-	json_error_t je;
-	json_t *o = (root = json_loads(rjson, 0, &je)) ? json_object_get(root, "options") : NULL;
-	ranks = (int)json_integer_value(json_object_get(o, "ranks"));
-	int clip_frames = (int)json_integer_value(json_object_get(o, "clip_frames"));
-	int stride = (int)json_integer_value(json_object_get(o, "stride"));
-	double cell_m = json_number_value(json_object_get(o, "cell_m"));
+	int64_t nr = 0, cf = 0, st = 0;
+	double cell_m = 0;
+	fmt_config_get_int(rec, "ranks", &nr);
+	fmt_config_get_int(rec, "clip_frames", &cf);
+	fmt_config_get_int(rec, "stride", &st);
+	fmt_config_get_real(rec, "cell_m", &cell_m);
+	ranks = nr > 0 && nr <= INT32_MAX ? (int)nr : 0;
+	int clip_frames = cf > 0 && cf <= INT32_MAX ? (int)cf : 0;
+	int stride = st > 0 && st <= INT32_MAX ? (int)st : 0;
 	if (ranks < 1 || clip_frames < 1) {
 		rc = svt_err_set(err, SVT_E_FORMAT, "%s/%s: no rank count or clip length", out,
 				 DATASET_RUN_RECORD);
@@ -312,17 +311,16 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	rep->clips = res.n_clips;
 	rep->frames = res.n_frames;
 	double t1 = svt_now();
-	const char *target = json_string_value(json_object_get(o, "twin"));
+	const char *target = fmt_config_get_str(rec, "twin");
 	if (target && !target[0])
 		target = NULL;
 	if (target)
 		snprintf(rep->twin, sizeof(rep->twin), "%s", target);
 	else
 		snprintf(rep->twin, sizeof(rep->twin), "%s/twin", out);
-	rc = merge_twin(out, ranks, json_string_value(json_object_get(o, "capture")),
-			json_string_value(json_object_get(o, "districts")),
-			json_string_value(json_object_get(o, "dongs")), target, &rep->tiles,
-			&rep->shards, err);
+	rc = merge_twin(out, ranks, fmt_config_get_str(rec, "capture"),
+			fmt_config_get_str(rec, "districts"), fmt_config_get_str(rec, "dongs"), target,
+			&rep->tiles, &rep->shards, err);
 	rep->seconds_twin = svt_now() - t1;
 	if (rc) {
 		svt_err_prefix(err, "merging the twin parts");
@@ -345,8 +343,6 @@ done:
 	free(parts);
 	fmt_merge_result_free(&res);
 	dataset_cells_destroy(cells);
-	json_decref(root);
-	free(rjson);
 	fmt_config_destroy(rec);
 	return rc;
 }

@@ -369,15 +369,8 @@ int ds_run_record_read(const char *out, fmt_config **rec, svt_err *err)
 /* The record's rank count (the "ranks" option), or 0. */
 static int record_ranks(const fmt_config *rec)
 {
-	char *json = NULL;
-	int n = 0;
-	if (!fmt_config_to_json(rec, &json, NULL)) {
-		const char *p = strstr(json, "\"ranks\":");
-		if (p)
-			n = atoi(p + 8);
-	}
-	free(json);
-	return n;
+	int64_t n = 0;
+	return fmt_config_get_int(rec, "ranks", &n) && n > 0 && n <= INT32_MAX ? (int)n : 0;
 }
 
 int dataset_run_ranks(const char *out, svt_err *err)

@@ -68,6 +68,30 @@ int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *e
 	return set_opt(c, key, json_real(value), err);
 }
 
+int fmt_config_get_int(const fmt_config *c, const char *key, int64_t *value)
+{
+	json_t *v = c && key ? json_object_get(json_object_get(c->root, "options"), key) : NULL;
+	if (!json_is_integer(v))
+		return 0;
+	*value = (int64_t)json_integer_value(v);
+	return 1;
+}
+
+const char *fmt_config_get_str(const fmt_config *c, const char *key)
+{
+	return c && key ? json_string_value(json_object_get(json_object_get(c->root, "options"), key))
+			: NULL;
+}
+
+int fmt_config_get_real(const fmt_config *c, const char *key, double *value)
+{
+	json_t *v = c && key ? json_object_get(json_object_get(c->root, "options"), key) : NULL;
+	if (!json_is_number(v))
+		return 0;
+	*value = json_number_value(v);
+	return 1;
+}
+
 typedef struct cap_file {
 	const char *name; /* points into the caller's path */
 	uint64_t bytes;

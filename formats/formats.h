@@ -268,6 +268,12 @@ void fmt_config_destroy(fmt_config *c); /* NULL does nothing */
 int fmt_config_set_str(fmt_config *c, const char *key, const char *value, svt_err *err);
 int fmt_config_set_int(fmt_config *c, const char *key, int64_t value, svt_err *err);
 int fmt_config_set_real(fmt_config *c, const char *key, double value, svt_err *err);
+/* An option's value: 1 when the record holds it as that type (an integer is a number for
+ * _get_real), 0 otherwise (*value untouched). */
+int fmt_config_get_int(const fmt_config *c, const char *key, int64_t *value);
+int fmt_config_get_real(const fmt_config *c, const char *key, double *value);
+/* A string option, owned by c; NULL when absent or not a string. */
+const char *fmt_config_get_str(const fmt_config *c, const char *key);
 
 /* Records the capture's identity from its n files (paths as the scan found them; root the
  * capture folder or file they were found under, whose prefix is cut from the names so that a

@@ -195,10 +195,13 @@ static int line_sensor(kparse *p, char **f, int nf, const char *where, svt_err *
 	} else if (!strcmp(type, "gnss")) {
 		int epsg = 4326;
 		if (nf >= 4 && f[3][0]) {
-			if (strncasecmp(f[3], "EPSG:", 5) || atoi(f[3] + 5) <= 0)
+			/* EPSG:N whole: "EPSG:4326x" is not a code. */
+			char *end = NULL;
+			long code = strncasecmp(f[3], "EPSG:", 5) ? 0 : strtol(f[3] + 5, &end, 10);
+			if (code <= 0 || code > 999999 || !end || *end)
 				return svt_err_set(err, SVT_E_FORMAT, "%s: GNSS parameter %s is not an EPSG code",
 						   where, f[3]);
-			epsg = atoi(f[3] + 5);
+			epsg = (int)code;
 		}
 		int rc = grow((void **)&p->gs, &p->cap_gs, p->n_gs, sizeof(*p->gs), err);
 		if (rc)

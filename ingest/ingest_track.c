@@ -278,7 +278,7 @@ static int nmea_read(const uint8_t *buf, size_t size, ptvec *pts, size_t *bad, s
 			/* $xxRMC,time,status,lat,N,lon,E,speed,course,ddmmyy,... */
 			if (nf < 10 || strcmp(f[2], "A") != 0 || nmea_tod(f[1], &tod) ||
 			    nmea_coord(f[3], f[4], 0, &lat) || nmea_coord(f[5], f[6], 1, &lon) ||
-			    strlen(f[9]) != 6) {
+			    strlen(f[9]) != 6 || strspn(f[9], "0123456789") != 6) {
 				if (nf < 3 || strcmp(f[2], "V") != 0)
 					(*bad)++;
 				continue;

@@ -137,6 +137,41 @@ Test(config, compare_says_what_differs_and_how_to_proceed)
 	fmt_config_destroy(NULL);
 }
 
+/* What a record holds comes back by type, through its JSON too (the cluster's run record is
+ * read this way); a key of another type or absent is said so, the value untouched. */
+Test(config, options_read_back_by_type)
+{
+	fmt_config *a = config_of("256x256", "lz4", 57), *b = NULL;
+	cr_assert_eq(fmt_config_set_real(a, "cell_m", 100.5, NULL), 0);
+	char *json = NULL;
+	cr_assert_eq(fmt_config_to_json(a, &json, NULL), 0);
+	cr_assert_eq(fmt_config_from_json(json, &b, NULL), 0);
+	free(json);
+	const fmt_config *both[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		const fmt_config *c = both[i];
+		int64_t v = -1;
+		double d = -1;
+		cr_expect_eq(fmt_config_get_int(c, "clip_frames", &v), 1);
+		cr_expect_eq(v, 57);
+		cr_expect_eq(fmt_config_get_real(c, "cell_m", &d), 1);
+		cr_expect_eq(d, 100.5);
+		cr_expect_eq(fmt_config_get_real(c, "crs", &d), 1, "an integer is a number");
+		cr_expect_eq(d, 5186);
+		cr_expect_str_eq(fmt_config_get_str(c, "codec"), "lz4");
+		v = -1;
+		cr_expect_eq(fmt_config_get_int(c, "codec", &v), 0, "a string is not an integer");
+		cr_expect_eq(fmt_config_get_int(c, "cell_m", &v), 0, "a real is not an integer");
+		cr_expect_eq(fmt_config_get_int(c, "ranks", &v), 0, "absent");
+		cr_expect_eq(v, -1, "a miss leaves the value");
+		cr_expect_null(fmt_config_get_str(c, "clip_frames"));
+		cr_expect_null(fmt_config_get_str(c, "nothing"));
+	}
+	cr_expect_eq(fmt_config_get_int(NULL, "ranks", &(int64_t){0}), 0);
+	fmt_config_destroy(a);
+	fmt_config_destroy(b);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char p[256];

@@ -122,5 +122,21 @@ Test(kapture, hostile_paths_rigs_and_models)
 	cr_assert(strstr(e.msg, "unit length"), "%s", e.msg);
 	write_file(d, "trajectories.txt", "# kapture format: 2.0\n");
 	cr_assert_eq(ingest_kapture_read(d, &k, &e), SVT_E_UNSUPPORTED);
+	/* A GNSS sensor's parameter is an EPSG code, whole ("EPSG:4326x" was read as 4326). */
+	write_file(d, "trajectories.txt", "# kapture format: 1.1\n");
+	const char *codes[] = {"EPSG:4326x", "EPSG:", "EPSG:-5", "4326", "EPSG:99999999"};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		char line[200];
+		snprintf(line, sizeof(line),
+			 "cam0, x, camera, PINHOLE, 640, 480, 500, 500, 320, 240\ngps, , gnss, %s\n",
+			 codes[i]);
+		write_file(d, "sensors.txt", line);
+		cr_expect_eq(ingest_kapture_read(d, &k, &e), SVT_E_FORMAT, "%s accepted", codes[i]);
+		cr_expect(strstr(e.msg, "not an EPSG code"), "%s: %s", codes[i], e.msg);
+	}
+	write_file(d, "sensors.txt", "cam0, x, camera, PINHOLE, 640, 480, 500, 500, 320, 240\n"
+				     "gps, , gnss, epsg:4979\n");
+	cr_expect_eq(ingest_kapture_read(d, &k, &e), 0, "%s", e.msg);
+	ingest_kapture_destroy(k);
 	rm_tree(d);
 }

@@ -344,6 +344,17 @@ Test(track, nmea_gp_gn_checksums)
 	cr_assert_eq(t->pts[2].time_us, (d31 + 86401) * 1000000LL, "the new day from RMC");
 	cr_assert_eq(t->n_bad_lines, 1, "the corrupted sentence (a no-fix RMC is not an error)");
 	ingest_track_destroy(t);
+	/* A date field that is not six digits ("1a0125" once read as the 1st) is a bad line,
+	 * with a valid checksum: the fix around it stays. */
+	buf[0] = 0;
+	nmea_line(l, sizeof(l), "GNRMC,000001.00,A,3734.0180,N,12658.0000,E,10.0,0.0,010125,,,A");
+	strcat(buf, l);
+	nmea_line(l, sizeof(l), "GNRMC,000002.00,A,3734.0240,N,12658.0000,E,10.0,0.0,1a0125,,,A");
+	strcat(buf, l);
+	cr_assert_eq(ingest_track_read_mem((const uint8_t *)buf, strlen(buf), &t, &e), 0, "%s", e.msg);
+	cr_expect_eq(t->n, 1, "the 1a0125 fix was kept");
+	cr_expect_eq(t->n_bad_lines, 1);
+	ingest_track_destroy(t);
 	/* Only bad lines: a clear error. */
 	const char *bad = "$GPRMC,000000.00,A,3734.0000,N,12658.0000,E,1,0,010125,,,A*00\n";
 	cr_assert_eq(ingest_track_read_mem((const uint8_t *)bad, strlen(bad), &t, &e), SVT_E_FORMAT);
