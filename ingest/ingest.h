@@ -156,6 +156,15 @@ typedef struct ingest_focal {
 	int pixel_w, pixel_h;   /* PixelX/YDimension: the image size the focal plane values refer to */
 } ingest_focal;
 
+/* The altitudes a street-level capture can be at, in metres: an EXIF GPSAltitude or a track
+ * point's altitude outside them is corrupt and read as no altitude (the position stays). */
+#define INGEST_ALT_MIN_M (-1000.0)
+#define INGEST_ALT_MAX_M 20000.0
+static inline int ingest_alt_plausible(double alt_m)
+{
+	return alt_m >= INGEST_ALT_MIN_M && alt_m <= INGEST_ALT_MAX_M;
+}
+
 typedef struct ingest_meta {
 	unsigned has;               /* ingest_meta_has bits */
 	double lat, lon;            /* degrees WGS84, south and west negative */

@@ -268,9 +268,13 @@ static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_
 	    fabs(kr->gnss_x) <= 180) {
 		m->lat = kr->gnss_y;
 		m->lon = kr->gnss_x;
-		m->alt = kr->gnss_z;
-		m->has |= INGEST_HAS_GPS | INGEST_HAS_ALT;
-		m->src_gps = m->src_alt = INGEST_SRC_KAPTURE;
+		m->has |= INGEST_HAS_GPS;
+		m->src_gps = INGEST_SRC_KAPTURE;
+		if (ingest_alt_plausible(kr->gnss_z)) {
+			m->alt = kr->gnss_z;
+			m->has |= INGEST_HAS_ALT;
+			m->src_alt = INGEST_SRC_KAPTURE;
+		}
 		if (isfinite(kr->gnss_dop)) {
 			m->dop = kr->gnss_dop;
 			m->has |= INGEST_HAS_DOP;

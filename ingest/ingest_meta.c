@@ -237,9 +237,15 @@ static int exif_gps(exif_ctx *c, ingest_meta *m, svt_err *err)
 		if (ar && ar->data && ar->size >= 1)
 			below = ar->format == EXIF_FORMAT_ASCII ? ar->data[0] == '1' : ar->data[0] == 1;
 		/* A negative SRATIONAL altitude with ref 1 would flip twice: take the magnitude. */
-		m->alt = below ? -fabs(v[0]) : v[0];
-		m->has |= INGEST_HAS_ALT;
-		m->src_alt = INGEST_SRC_EXIF;
+		double a = below ? -fabs(v[0]) : v[0];
+		/* Far below the Dead Sea's shore or above airliners' routes is no street-level
+		 * camera: a corrupt tag (4294967295/1 is one firmware's "unknown"), which would put
+		 * the frame kilometres up; the frame is kept without an altitude, as if untagged. */
+		if (ingest_alt_plausible(a)) {
+			m->alt = a;
+			m->has |= INGEST_HAS_ALT;
+			m->src_alt = INGEST_SRC_EXIF;
+		}
 	}
 
 	ExifEntry *dir = gps_entry(c, EXIF_TAG_GPS_IMG_DIRECTION);

@@ -20,6 +20,8 @@ static int pt_push(ptvec *p, int64_t t, double lat, double lon, double alt, svt_
 {
 	if (!(fabs(lat) <= 90.0) || !(fabs(lon) <= 180.0))
 		return SVT_OK; /* not a position: skipped, like a bad line */
+	if (!ingest_alt_plausible(alt))
+		alt = NAN; /* corrupt or absent: the fix without an altitude */
 	if (p->n == p->cap) {
 		size_t nc = p->cap ? 2 * p->cap : 256;
 		ingest_track_point *nv = realloc(p->v, nc * sizeof(*nv));

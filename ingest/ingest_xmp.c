@@ -230,8 +230,9 @@ int ingest_xmp_parse(const uint8_t *xmp, size_t len, ingest_meta *meta, svt_err 
 		meta->lon = g.lon;
 		meta->has |= INGEST_HAS_GPS;
 		meta->src_gps = INGEST_SRC_XMP;
-		if (g.have_alt && !(meta->has & INGEST_HAS_ALT)) {
-			meta->alt = g.alt_below ? -fabs(g.alt) : g.alt;
+		double a = g.alt_below ? -fabs(g.alt) : g.alt;
+		if (g.have_alt && !(meta->has & INGEST_HAS_ALT) && ingest_alt_plausible(a)) {
+			meta->alt = a;
 			meta->has |= INGEST_HAS_ALT;
 			meta->src_alt = INGEST_SRC_XMP;
 		}

@@ -731,6 +731,40 @@ Test(meta_gen, wrong_types_are_bad_metadata)
 	free(j), free(rgb);
 }
 
+/* An altitude no street-level camera has (4294967295/1, one firmware's "unknown"; 25 km) is
+ * read as no altitude; the position stays. Below sea level with ref 1 is kept. */
+Test(meta_gen, implausible_altitude_is_no_altitude)
+{
+	uint8_t *rgb = pattern(16, 16);
+	size_t jn, tl, n;
+	uint8_t *j = make_jpeg(rgb, 16, 16, TJSAMP_444, 90, 0, &jn);
+	uint32_t la[6] = {37, 1, 34, 1, 0, 1}, lo[6] = {126, 1, 58, 1, 0, 1};
+	const struct {
+		uint32_t num, den;
+		uint8_t below;
+		int has;
+		double want;
+	} cases[] = {{4294967295u, 1, 0, 0, 0}, {25000, 1, 0, 0, 0}, {3000, 1, 1, 0, 0},
+		     {61, 2, 0, 1, 30.5}, {400, 1, 1, 1, -400}, {19999, 1, 0, 1, 19999}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t al[2] = {cases[i].num, cases[i].den};
+		tent gps[6] = {t_ascii(1, "N"), t_rat(2, 3, la), t_ascii(3, "E"), t_rat(4, 3, lo),
+			       t_byte(5, cases[i].below), t_rat(6, 1, al)};
+		uint8_t *tiff = tiff_build(NULL, 0, NULL, 0, gps, 6, &tl);
+		uint8_t *jo = jpeg_insert_app(j, jn, 0xE1, tiff, tl, &n);
+		ingest_meta m;
+		svt_err e = {0};
+		cr_assert_eq(ingest_meta_read_mem(jo, n, NULL, &m, &e), 0, "%s", e.msg);
+		expect_pos(&m, 37 + 34.0 / 60, 126 + 58.0 / 60);
+		cr_expect_eq((m.has & INGEST_HAS_ALT) != 0, cases[i].has, "%u/%u (ref %d): has alt %d",
+			     cases[i].num, cases[i].den, cases[i].below, (m.has & INGEST_HAS_ALT) != 0);
+		if (cases[i].has)
+			cr_expect_float_eq(m.alt, cases[i].want, 1e-9);
+		free(tiff), free(jo);
+	}
+	free(j), free(rgb);
+}
+
 Test(meta_gen, time_zone_assumed_and_explicit)
 {
 	size_t n;

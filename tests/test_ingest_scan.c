@@ -379,6 +379,18 @@ Test(track, csv_format)
 	cr_assert(isnan(t->pts[1].alt));
 	cr_assert_eq(t->pts[2].time_us, t0 + 20000000, "ISO time with a +09:00 offset");
 	ingest_track_destroy(t);
+	/* An altitude no street-level fix has (here 1e9 m and -5000 m) is none; the fix stays. */
+	const char *alts = "time,lat,lon,alt\n"
+			   "2024-05-01T01:00:00Z,37.5700,126.9769,1e9\n"
+			   "2024-05-01T01:00:10Z,37.5690,126.9769,-5000\n"
+			   "2024-05-01T01:00:20Z,37.5680,126.9769,-20\n";
+	cr_assert_eq(ingest_track_read_mem((const uint8_t *)alts, strlen(alts), &t, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(t->n, 3);
+	cr_expect(isnan(t->pts[0].alt) && isnan(t->pts[1].alt), "%g %g", t->pts[0].alt,
+		  t->pts[1].alt);
+	cr_expect_float_eq(t->pts[2].alt, -20, 1e-12);
+	ingest_track_destroy(t);
 }
 
 Test(scan_gen, geotag_from_track_with_offset)
