@@ -212,7 +212,8 @@ typedef enum ingest_reason {
 	INGEST_REJ_DUPLICATE,
 	INGEST_REJ_BAD_METADATA,
 	INGEST_REJ_HOSTILE_PATH,
-	INGEST_REJ_NO_CAMERA,    /* a perspective photo whose intrinsics cannot be known */
+	INGEST_REJ_NO_CAMERA,    /* a perspective photo whose intrinsics cannot be known, or a
+				  * partial (cropped) GPano panorama */
 	INGEST_REJ_OUTSIDE_CRS,  /* outside the chosen CRS's area of use (geo_crs_covers) */
 	INGEST_REASON_COUNT
 } ingest_reason;

@@ -157,6 +157,20 @@ ingest_reason ingest_camera_resolve(const ingest_meta *m, const struct ingest_ka
 	if (why && cap)
 		why[0] = 0;
 	if (o->panorama || ((m->has & INGEST_HAS_GPANO) && m->gpano.equirectangular)) {
+		const ingest_gpano *g = &m->gpano;
+		/* A partial panorama (GPano's cropped area short of its full sphere by more than
+		 * 1 %: a phone's photosphere that covers part of the sky) is not the whole 360 x
+		 * 180 equirectangular image the views are cut from: its rows would be read as
+		 * latitudes they are not. Refused by name, unless the user says it is whole. */
+		if (!o->panorama && g->full_w > 0 && g->full_h > 0 && g->crop_w > 0 && g->crop_h > 0 &&
+		    ((long long)g->crop_w * 100 < (long long)g->full_w * 99 ||
+		     (long long)g->crop_h * 100 < (long long)g->full_h * 99)) {
+			snprintf(why, cap,
+				 "a partial panorama: GPano's cropped area %dx%d at (%d, %d) of a "
+				 "%dx%d sphere; views are cut from whole 360x180 panoramas only",
+				 g->crop_w, g->crop_h, g->crop_left, g->crop_top, g->full_w, g->full_h);
+			return INGEST_REJ_NO_CAMERA;
+		}
 		cam->model = INGEST_CAM_EQUIRECT;
 		cam->source = o->panorama ? INGEST_CAMSRC_USER_PANORAMA : INGEST_CAMSRC_GPANO;
 		return INGEST_OK;

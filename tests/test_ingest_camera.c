@@ -128,6 +128,48 @@ Test(camera, gpano_says_panorama)
 	cr_assert_eq(c.source, INGEST_CAMSRC_GPANO);
 }
 
+/* A photosphere that covers part of the sphere (GPano cropped area short of its full size) is
+ * not cut as if whole; a whole one (crop = full, or within 1 %), or --panorama, is. The sizes
+ * are adobe_coords.jpg's own GPano (7776 x 3888) with its crop changed. */
+Test(camera, partial_gpano_panorama_is_refused)
+{
+	ingest_meta m;
+	svt_err e = {0};
+	cr_assert_eq(ingest_meta_read_file(real_path("mapillary_tools/adobe_coords.jpg"), NULL, &m,
+					   &e), 0, "%s", e.msg);
+	cr_assert(m.has & INGEST_HAS_GPANO);
+	cr_assert_eq(m.gpano.full_w, 7776);
+	cr_assert_eq(m.gpano.full_h, 3888);
+	const struct {
+		int cw, ch, left, top;
+		ingest_reason want;
+	} cases[] = {{7776, 2000, 0, 944, INGEST_REJ_NO_CAMERA},
+		     {4000, 3888, 1888, 0, INGEST_REJ_NO_CAMERA},
+		     {7776, 3888, 0, 0, INGEST_OK},
+		     {7760, 3880, 8, 4, INGEST_OK}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m.gpano.crop_w = cases[i].cw;
+		m.gpano.crop_h = cases[i].ch;
+		m.gpano.crop_left = cases[i].left;
+		m.gpano.crop_top = cases[i].top;
+		char why[SVT_ERR_MSG_MAX];
+		ingest_camera c;
+		ingest_reason r = ingest_camera_resolve(&m, NULL, NULL, &c, why, sizeof(why));
+		cr_expect_eq(r, cases[i].want, "crop %dx%d: %s", cases[i].cw, cases[i].ch, why);
+		if (r == INGEST_REJ_NO_CAMERA)
+			cr_expect(strstr(why, "partial panorama") && strstr(why, "7776x3888"), "%s", why);
+		else
+			cr_expect_eq(c.model, INGEST_CAM_EQUIRECT);
+	}
+	/* The user's word wins: --panorama. */
+	m.gpano.crop_h = 2000;
+	ingest_camera_opts o = {.panorama = 1};
+	char why[SVT_ERR_MSG_MAX];
+	ingest_camera c;
+	cr_expect_eq(ingest_camera_resolve(&m, NULL, &o, &c, why, sizeof(why)), INGEST_OK, "%s", why);
+	cr_expect_eq(c.source, INGEST_CAMSRC_USER_PANORAMA);
+}
+
 /* Sony action cam: FocalLength 2.6 mm only, 16:9. Unknown unless the user says. */
 Test(camera, sony_unknown_unless_user_says)
 {
