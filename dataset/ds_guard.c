@@ -63,7 +63,40 @@ int ds_guard_out(dataset_job *j, svt_err *err)
 
 static const char *view_name(dataset_view_dir v)
 {
-	return v == DATASET_VIEW_PANO ? "pano" : "travel";
+	return v == DATASET_VIEW_PANO ? "pano" : v == DATASET_VIEW_RANDOM ? "random" : "travel";
+}
+
+/* The options that shape the data and came to the record later (views turned at random,
+ * densified clips, references, the holdout): each written only where it is in effect and
+ * differs from its default, so that an OUT recorded before them with the defaults is still
+ * the same build, and one that differs is refused (a rerun with --densify or --refs changed
+ * once kept the earlier clips beside new ones of another kind). */
+static int config_later_options(const dataset_opts *o, fmt_config *c, svt_err *err)
+{
+	dataset_opts d;
+	dataset_opts_default(&d);
+	int rc = SVT_OK;
+	if (o->view_dir == DATASET_VIEW_RANDOM)
+		rc = fmt_config_set_real(c, "view-random", o->view_random_deg, err);
+	if (!rc && o->densify != DATASET_DENSIFY_NONE &&
+	    ((rc = fmt_config_set_str(c, "densify",
+				      o->densify == DATASET_DENSIFY_WARP ? "warp" : "freeze", err)) ||
+	     (rc = fmt_config_set_real(c, "fps", o->fps, err)) ||
+	     (rc = fmt_config_set_int(c, "frames", o->out_frames, err)) ||
+	     (rc = fmt_config_set_int(c, "latent-stride", o->latent_stride, err)) ||
+	     (rc = fmt_config_set_real(c, "frames-per-m", o->frames_per_m, err))))
+		return rc;
+	if (!rc && o->refs != d.refs)
+		rc = fmt_config_set_int(c, "refs", o->refs, err);
+	if (!rc && o->refs > 0 && o->ref_min_gap_s != d.ref_min_gap_s)
+		rc = fmt_config_set_real(c, "ref-min-gap", o->ref_min_gap_s, err);
+	if (!rc && o->refs > 0 && o->ref_min_cover != d.ref_min_cover)
+		rc = fmt_config_set_real(c, "ref-min-cover", o->ref_min_cover, err);
+	if (!rc && o->refs > 0 && o->ref_warps != d.ref_warps)
+		rc = fmt_config_set_int(c, "warps", o->ref_warps != 0, err);
+	if (!rc && o->holdout && o->holdout[0])
+		rc = fmt_config_set_str(c, "holdout", o->holdout, err);
+	return rc;
 }
 
 /* The options that shape the data (not threads, --cpu or --shard-mb: they change how, not
@@ -98,7 +131,9 @@ static int config_options(dataset_job *j, fmt_config *c, svt_err *err)
 	    (rc = fmt_config_set_str(c, "dongs", o->dongs ? o->dongs : "", err)))
 		return rc;
 	snprintf(buf, sizeof(buf), "%d/%d", o->part_index, o->part_count > 1 ? o->part_count : 1);
-	return fmt_config_set_str(c, "part", buf, err);
+	if ((rc = fmt_config_set_str(c, "part", buf, err)))
+		return rc;
+	return config_later_options(o, c, err);
 }
 
 /* True when OUT holds shards (committed or temporary) or a manifest: a record left by a build

@@ -186,6 +186,9 @@ void ds_refs_destroy(struct ds_refs *r);
 /* *held = 1 when the clip lies in the holdout (opts.holdout: district names, or a polygon
  * file): it goes to test whole. Fails when the polygon file does not load. */
 int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, svt_err *err);
+/* Refuses a holdout of district names that names a district the layer lacks (or that has no
+ * layer to name), once the twin's layers are known. */
+int ds_refs_holdout_check(const dataset_job *j, svt_err *err);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

@@ -184,6 +184,44 @@ static int in_list(const char *list, const char *name)
 	return 0;
 }
 
+int ds_refs_holdout_check(const dataset_job *j, svt_err *err)
+{
+	const char *list = j->o.holdout;
+	if (!list || !*list || access(list, R_OK) == 0)
+		return SVT_OK; /* none, or a polygon file */
+	/* Names: each must be a district of the districts layer, or a typo would hold nothing
+	 * out and put the place meant for test into train, silently. */
+	if (!j->districts)
+		return svt_err_set(err, SVT_E_INPUT, "--holdout %s names districts, but the build "
+				   "has no districts layer (--districts PATH), nor is it a readable "
+				   "polygon file", list);
+	size_t nd = twin_layer_count(j->districts);
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		int found = 0;
+		for (size_t k = 0; k < nd && !found; k++) {
+			const char *nm = twin_layer_name(j->districts, k);
+			found = nm && strlen(nm) == len && !strncasecmp(nm, p, len);
+		}
+		if (!found) {
+			char names[512] = "";
+			size_t at = 0;
+			for (size_t k = 0; k < nd && at + 1 < sizeof(names); k++) {
+				const char *nm = twin_layer_name(j->districts, k);
+				int w = snprintf(names + at, sizeof(names) - at, "%s%s", k ? ", " : "",
+						 nm ? nm : "?");
+				at += w > 0 ? (size_t)w : 0;
+			}
+			if (at >= sizeof(names) - 1)
+				memcpy(names + sizeof(names) - 5, "...", 4);
+			return svt_err_set(err, SVT_E_INPUT, "--holdout: no district named '%.*s' in the "
+					   "districts layer (%zu: %s)", (int)len, p, nd, names);
+		}
+		p += len + (p[len] == ',');
+	}
+	return SVT_OK;
+}
+
 /* The job's reference state, made on first use (its buffers come with the first clip). */
 static int refs_state(dataset_job *j, svt_err *err)
 {

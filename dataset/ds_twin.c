@@ -107,6 +107,8 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
 	for (size_t k = 0; k < j->n; k++)
 		j->district[k] = j->dong[k] = -1;
+	if ((rc = ds_refs_holdout_check(j, err)))
+		return rc;
 	if (j->districts)
 		twin_frames_label(j->districts, j->tf, j->n, j->district);
 	if (j->dongs)

@@ -204,6 +204,22 @@ Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
 	rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 5", cap, out);
 	cr_expect_neq(rc, 0, "%s", msg);
 	cr_expect(strstr(msg, "clip-frames: 9 before, 5 now"), "%s", msg);
+	/* What shapes the clips beyond the views (their kind, references, random yaws, the
+	 * holdout) counts too: such a rerun once kept the earlier clips beside new ones. */
+	const char *later[][2] = {{"--densify freeze --frames 13", "densify: (not set) before, "
+								   "freeze now"},
+				  {"--refs 0", "refs: (not set) before, 0 now"},
+				  {"--view random:30", "view: travel before, random now"},
+				  {"--holdout Jung-gu", "holdout: (not set) before, Jung-gu now"}};
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9 %s", cap,
+			 out, later[i][0]);
+		cr_expect_neq(rc, 0, "%s accepted: %s", later[i][0], msg);
+		cr_expect(strstr(msg, later[i][1]), "%s: %s", later[i][0], msg);
+	}
+	/* The defaults said out loud are the same build. */
+	cr_expect_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9 --refs 5 "
+			 "--densify none --ref-min-cover 0.3", cap, out), 0, "%s", msg);
 	/* Another capture with the same folder name into the same OUT. */
 	rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9", cap2, out);
 	cr_expect_neq(rc, 0, "%s", msg);

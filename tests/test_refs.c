@@ -85,6 +85,36 @@ static void build(const char *run, const char *out, const char *twin, double gap
 	dataset_job_destroy(j);
 }
 
+/* The error of a build of run1 that must fail before any clip: its message in msg. */
+static int build_refused(const char *out, const char *districts, const char *holdout, char *msg,
+			 size_t cap)
+{
+	char cap_[4200], o_[4200];
+	snprintf(cap_, sizeof(cap_), "%s/run1", runs_dir());
+	snprintf(o_, sizeof(o_), "%s/%s", g_tmp, out);
+	dataset_opts o;
+	dataset_opts_default(&o);
+	o.capture = cap_;
+	o.out = o_;
+	o.clip_frames = CF;
+	o.width = VW;
+	o.height = VH;
+	o.threads = 2;
+	o.cpu_only = 1;
+	o.districts = districts;
+	o.holdout = holdout;
+	dataset_job *j = NULL;
+	svt_err err = {0};
+	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
+	int rc = dataset_job_run(j, NULL, &err);
+	dataset_stats st;
+	dataset_job_stats(j, &st);
+	dataset_job_destroy(j);
+	snprintf(msg, cap, "%s", err.msg);
+	cr_expect_eq(st.clips_written, 0, "clips written before the refusal");
+	return rc;
+}
+
 static fmt_reader *open_shard(const char *out, const char *run)
 {
 	char p[4200];
@@ -328,8 +358,19 @@ Test(refs, holdout_district_goes_to_test_whole, .timeout = 120)
 		BORDER_LAT, BORDER_LAT, BORDER_LAT, BORDER_LAT, BORDER_LAT);
 	fclose(f);
 	dataset_stats st;
+	/* A name the layer lacks (a typo) would hold nothing out and put the north into train:
+	 * refused with the layer's names; so are names with no layer to name. */
+	char msg[SVT_ERR_MSG_MAX];
+	cr_expect_eq(build_refused("typo", gj, "North-gu,Nort-gu", msg, sizeof(msg)), SVT_E_INPUT,
+		     "%s", msg);
+	cr_expect(strstr(msg, "no district named 'Nort-gu'") && strstr(msg, "North-gu, South-gu"),
+		  "%s", msg);
+	cr_expect_eq(build_refused("nolayer", NULL, "North-gu", msg, sizeof(msg)), SVT_E_INPUT, "%s",
+		     msg);
+	cr_expect(strstr(msg, "no districts layer"), "%s", msg);
 	build("run0", "o0", "twin", 0, gj, NULL, NULL);
-	build("run1", "o1", "twin", 0, gj, "North-gu", &st);
+	/* Names match as the labels do, whatever their case. */
+	build("run1", "o1", "twin", 0, gj, "north-GU", &st);
 	cr_assert_eq(st.clips_holdout, 1, "the northern clip goes to test");
 	json_t *g0 = gt_of("run0");
 	fmt_reader *r = open_shard("o1", "run1");
