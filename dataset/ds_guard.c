@@ -67,9 +67,9 @@ static const char *view_name(dataset_view_dir v)
 }
 
 /* The options that shape the data and came to the record later (views turned at random,
- * densified clips, references, the holdout): each written only where it is in effect and
- * differs from its default, so that an OUT recorded before them with the defaults is still
- * the same build, and one that differs is refused (a rerun with --densify or --refs changed
+ * densified clips, references, the holdout, a shared twin): each written only where it is in
+ * effect and differs from its default, so that an OUT recorded before them with the defaults
+ * is still the same build, and one that differs is refused (a rerun with --densify or --refs changed
  * once kept the earlier clips beside new ones of another kind). */
 static int config_later_options(const dataset_opts *o, fmt_config *c, svt_err *err)
 {
@@ -96,6 +96,9 @@ static int config_later_options(const dataset_opts *o, fmt_config *c, svt_err *e
 		rc = fmt_config_set_int(c, "warps", o->ref_warps != 0, err);
 	if (!rc && o->holdout && o->holdout[0])
 		rc = fmt_config_set_str(c, "holdout", o->holdout, err);
+	/* Another twin is other references and another home for the points. */
+	if (!rc && o->twin && o->twin[0])
+		rc = fmt_config_set_str(c, "twin", o->twin, err);
 	return rc;
 }
 

@@ -210,10 +210,13 @@ Test(guard, differing_rerun_is_refused_with_what_differs, .timeout = 300)
 								   "freeze now"},
 				  {"--refs 0", "refs: (not set) before, 0 now"},
 				  {"--view random:30", "view: travel before, random now"},
-				  {"--holdout Jung-gu", "holdout: (not set) before, Jung-gu now"}};
+				  {"--holdout Jung-gu", "holdout: (not set) before, Jung-gu now"},
+				  {"--twin", "twin: (not set) before"}};
+	char twin2[300];
+	snprintf(twin2, sizeof(twin2), "%s/another-twin", dir);
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-		rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9 %s", cap,
-			 out, later[i][0]);
+		rc = run(msg, sizeof(msg), "build '%s' -o '%s' --size 64x32 --clip-frames 9 %s %s", cap,
+			 out, later[i][0], strcmp(later[i][0], "--twin") ? "" : twin2);
 		cr_expect_neq(rc, 0, "%s accepted: %s", later[i][0], msg);
 		cr_expect(strstr(msg, later[i][1]), "%s: %s", later[i][0], msg);
 	}
