@@ -174,6 +174,10 @@ int svt_trash_put(svt_trash *t, const char *path, svt_err *err);
 void svt_trash_start(svt_trash *t, svt_gate *gate);
 /* Waits for the removal (doing it here when it was never started) and frees t. NULL: no-op. */
 void svt_trash_destroy(svt_trash *t);
+/* 1 when a folder's name is a trash's (a killed run's, seen in its dir: `svtwin verify` says
+ * so); svt_trash_left sums the disk blocks it still holds (0, or -1 when it cannot be read). */
+int svt_trash_is_name(const char *name);
+int svt_trash_left(const char *path, uint64_t *bytes);
 
 /* ---- Strict option values ---------------------------------------------------------------
  * The whole of s must be the number (no sign for u64, no blanks, no trailing text, no

@@ -45,6 +45,33 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+int svt_trash_is_name(const char *name)
+{
+	return name && !strncmp(name, TRASH_PREFIX, strlen(TRASH_PREFIX));
+}
+
+static uint64_t left_bytes;
+
+static int add_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)p;
+	(void)ftw;
+	if (flag == FTW_F)
+		left_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+int svt_trash_left(const char *path, uint64_t *bytes)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* nftw has no user pointer */
+	pthread_mutex_lock(&mu);
+	left_bytes = 0;
+	int rc = nftw(path, add_entry, 16, FTW_PHYS | FTW_MOUNT);
+	*bytes = left_bytes;
+	pthread_mutex_unlock(&mu);
+	return rc == 0 ? 0 : -1;
+}
+
 int svt_trash_create(const char *dir, svt_trash **out, svt_err *err)
 {
 	if (!dir || !out)

@@ -434,6 +434,18 @@ int fmt_dataset_verify(const char *dir, void *file, svt_err *err)
 		if (ends_with(de->d_name, ".tmp")) {
 			problem(&v, "%s: left over by an interrupted write (not part of the dataset)",
 				de->d_name);
+		} else if (svt_trash_is_name(de->d_name)) {
+			/* Not the dataset's, and no fault of it: what a killed build was freeing. */
+			uint64_t b = 0;
+			char tp[4200];
+			snprintf(tp, sizeof(tp), "%s/%s", dir, de->d_name);
+			int known = svt_trash_left(tp, &b) == 0;
+			double x = (double)b;
+			const char *unit = x >= 1e9 ? "GB" : x >= 1e6 ? "MB" : "kB";
+			x /= x >= 1e9 ? 1e9 : x >= 1e6 ? 1e6 : 1e3;
+			fprintf(v.f, "note %s: %s%.1f %s a killed build was freeing (the shards and twin "
+				"it replaced); the next build of %s removes it, or remove the folder\n",
+				de->d_name, known ? "" : "at least ", x, unit, dir);
 		} else if (ends_with(de->d_name, ".h5") && strcmp(de->d_name, "master.h5")) {
 			if (ndisk == capdisk) {
 				capdisk = capdisk ? 2 * capdisk : 16;

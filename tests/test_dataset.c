@@ -381,6 +381,15 @@ Test(dataset, fresh_rebuild_leaves_only_the_new_build, .timeout = 300)
 	cr_assert(f);
 	fputs("a killed run's", f);
 	fclose(f);
+	/* verify says what the killed run left, and the dataset still verifies. */
+	char vout[4096] = "";
+	f = fmemopen(vout, sizeof(vout) - 1, "w");
+	cr_assert(f);
+	cr_expect_eq(fmt_dataset_verify(out, f, &err), 0, "%s", err.msg);
+	fclose(f);
+	cr_expect(strstr(vout, "note .svtwin-trash-999999999: ") && strstr(vout, "kB a killed build"),
+		  "%s", vout);
+	cr_expect_null(strstr(vout, "FAIL"), "%s", vout);
 
 	o.shard_mb = 0;
 	o.fresh = 1;
