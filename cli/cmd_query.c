@@ -2,6 +2,7 @@
  * one JSON line per frame on stdout (nearest first for --near); tiles and stale shards for
  * incremental rebuilds. Read-only: never creates or changes the store. */
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,7 @@ int cmd_query(int argc, char **argv)
 	const char *points = NULL;
 	long long since = -1;
 	long limit = -1;
+	svt_err perr = {0}; /* an option's bad number, named by svt_parse_* */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int m = 0;
@@ -151,12 +153,8 @@ int cmd_query(int argc, char **argv)
 			m = 1;
 			i++;
 		} else if (!strcmp(a, "--radius") && v) {
-			char *end;
-			radius = strtod(v, &end);
-			if (*end || !(radius >= 0) || !isfinite(radius)) {
-				fprintf(stderr, "svtwin query: bad --radius '%s'\n", v);
-				return 2;
-			}
+			if (svt_parse_double("--radius", v, 0, 1e7, &radius, &perr))
+				return fprintf(stderr, "svtwin query: %s\n", perr.msg), 2;
 			i++;
 		} else if (!strcmp(a, "--district") && v) {
 			district = v;
@@ -167,12 +165,9 @@ int cmd_query(int argc, char **argv)
 			m = 6;
 			i++;
 		} else if (!strcmp(a, "--epsg") && v) {
-			char *end;
-			long e = strtol(v, &end, 10);
-			if (*end || e <= 0 || e > 999999) {
-				fprintf(stderr, "svtwin query: bad --epsg '%s'\n", v);
-				return 2;
-			}
+			long long e;
+			if (svt_parse_int("--epsg", v, 1, 999999, &e, &perr))
+				return fprintf(stderr, "svtwin query: %s\n", perr.msg), 2;
 			epsg = (int)e;
 			i++;
 		} else if (!strcmp(a, "--layer") && v) {
@@ -187,22 +182,16 @@ int cmd_query(int argc, char **argv)
 			m = 3;
 			i++;
 		} else if (!strcmp(a, "--deg-weight") && v) {
-			char *end;
-			degw = strtod(v, &end);
-			if (*end || !(degw >= 0) || !isfinite(degw)) {
-				fprintf(stderr, "svtwin query: bad --deg-weight '%s'\n", v);
-				return 2;
-			}
+			if (svt_parse_double("--deg-weight", v, 0, 1e9, &degw, &perr))
+				return fprintf(stderr, "svtwin query: %s\n", perr.msg), 2;
 			i++;
 		} else if (!strcmp(a, "--tiles")) {
 			m = 4;
 		} else if (!strcmp(a, "--since") && v) {
-			char *end;
-			since = strtoll(v, &end, 10);
-			if (*end || since < 0) {
-				fprintf(stderr, "svtwin query: bad --since '%s'\n", v);
-				return 2;
-			}
+			long long sv;
+			if (svt_parse_int("--since", v, 0, LLONG_MAX, &sv, &perr))
+				return fprintf(stderr, "svtwin query: %s\n", perr.msg), 2;
+			since = sv;
 			i++;
 		} else if (!strcmp(a, "--stale-shards")) {
 			m = 5;
@@ -210,12 +199,10 @@ int cmd_query(int argc, char **argv)
 			points = v;
 			i++;
 		} else if (!strcmp(a, "--limit") && v) {
-			char *end;
-			limit = strtol(v, &end, 10);
-			if (*end || limit < 0) {
-				fprintf(stderr, "svtwin query: bad --limit '%s'\n", v);
-				return 2;
-			}
+			long long lv;
+			if (svt_parse_int("--limit", v, 0, 1000000000, &lv, &perr))
+				return fprintf(stderr, "svtwin query: %s\n", perr.msg), 2;
+			limit = (long)lv;
 			i++;
 		} else if (a[0] != '-' && !dir) {
 			dir = a;

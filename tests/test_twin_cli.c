@@ -169,6 +169,13 @@ Test(twin_cli, near_district_pose_tiles)
 	/* Usage errors and a missing store: no store is created. */
 	snprintf(args, sizeof(args), "%s --near 91,0", g_dir);
 	cr_expect_eq(run_query(args, out, sizeof(out)), 2);
+	/* Numbers read whole: an empty radius was 0 (no frame, no error). */
+	const char *bad[] = {"--radius ''", "--radius 5x", "--epsg 0", "--limit -1",
+			     "--since abc", "--deg-weight nan"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(args, sizeof(args), "%s --near 37.5666,126.9784 %s", g_dir, bad[i]);
+		cr_expect_eq(run_query(args, out, sizeof(out)), 2, "%s accepted: %s", bad[i], out);
+	}
 	snprintf(args, sizeof(args), "%s/none --near 37.5,127", g_dir);
 	cr_expect_eq(run_query(args, out, sizeof(out)), 1);
 	char p[128];
