@@ -7,6 +7,7 @@
  *   ingest_pool + gpu_view   decode and views (CUDA or the C reference)           ds_views.c
  *   fmt_writer               shards as .tmp, renamed when complete, manifest last ds_clips.c
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,19 @@ int dataset_job_create(const dataset_opts *o, dataset_job **out, svt_err *err)
 	    (o->part_count <= 1 && o->part_index > 0))
 		return svt_err_set(err, SVT_E_INPUT, "dataset: part %d of %d", o->part_index,
 				   o->part_count);
-	if (o->threads < 0)
-		return svt_err_set(err, SVT_E_INPUT, "dataset: threads %d", o->threads);
+	if (o->threads < 0 || o->threads > 1024)
+		return svt_err_set(err, SVT_E_INPUT, "dataset: threads %d out of [0, 1024] (0: every "
+				   "core)", o->threads);
+	/* Sizes, distances and times that are numbers at all (NaN and infinities slip past a
+	 * "> 0" test, and a shard size past 2^64 bytes is no size). */
+	if (!(o->shard_mb >= 0 && o->shard_mb <= 1e7) || !(o->split_buffer_m >= 0 &&
+							    o->split_buffer_m <= 1e6) ||
+	    !isfinite(o->track_offset_s) || !(o->spacing_m >= 0 && o->spacing_m <= 1e5) ||
+	    !(o->spacing_s >= 0 && o->spacing_s <= 1e6))
+		return svt_err_set(err, SVT_E_INPUT, "dataset: shard_mb %g (0-1e7), split_buffer_m %g "
+				   "(0-1e6), track_offset_s %g, spacing_m %g or spacing_s %g out of "
+				   "range", o->shard_mb, o->split_buffer_m, o->track_offset_s,
+				   o->spacing_m, o->spacing_s);
 	if (o->refs < 0 || o->refs > 64 || !(o->ref_min_gap_s >= 0) || !(o->ref_min_cover >= 0) ||
 	    !(o->ref_min_cover <= 1) || !(o->ref_radius_m > 0) || !(o->ref_lookahead_m >= 0))
 		return svt_err_set(err, SVT_E_INPUT, "dataset: refs %d, ref_min_gap %g, "

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,25 @@ Test(dataset, bad_options_are_refused)
 	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
 	small_opts(&o, "/nonexistent", "/tmp/x");
 	o.photo_fov_deg = 190;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	/* Numbers that are none: a shard of infinite size was cast to 64 bits. */
+	const double bad[] = {INFINITY, NAN, -1, 1e30};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		small_opts(&o, "/nonexistent", "/tmp/x");
+		o.shard_mb = bad[i];
+		cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT, "shard_mb %g", bad[i]);
+		small_opts(&o, "/nonexistent", "/tmp/x");
+		o.split_buffer_m = bad[i];
+		cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT, "buffer %g", bad[i]);
+		small_opts(&o, "/nonexistent", "/tmp/x");
+		o.spacing_m = bad[i];
+		cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT, "spacing %g", bad[i]);
+	}
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.track_offset_s = NAN;
+	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
+	small_opts(&o, "/nonexistent", "/tmp/x");
+	o.threads = 100000;
 	cr_expect_eq(dataset_job_create(&o, &j, &err), SVT_E_INPUT);
 	/* A job runs once; a capture that does not exist fails the run, not the create. */
 	small_opts(&o, "/nonexistent/capture", dir);
