@@ -104,12 +104,16 @@ static void gpano_prop(ingest_meta *m, const char *name, const char *val)
 	double d;
 	if (!strcmp(name, "ProjectionType"))
 		g->equirectangular = !strcmp(val, "equirectangular");
+	/* The pose within the ranges GPano gives them (heading [0, 360], pitch [-90, 90], roll
+	 * [-180, 180]); a value outside is a corrupt tag and reads as none (the heading then
+	 * comes from EXIF or the direction of travel, said in the frame's flags). */
 	else if (!strcmp(name, "PoseHeadingDegrees"))
-		g->pose_heading = parse_double(val, &d) ? NAN : d;
+		g->pose_heading = parse_double(val, &d) || !(d >= 0 && d <= 360) ? NAN
+										 : d == 360 ? 0 : d;
 	else if (!strcmp(name, "PosePitchDegrees"))
-		g->pose_pitch = parse_double(val, &d) ? NAN : d;
+		g->pose_pitch = parse_double(val, &d) || !(d >= -90 && d <= 90) ? NAN : d;
 	else if (!strcmp(name, "PoseRollDegrees"))
-		g->pose_roll = parse_double(val, &d) ? NAN : d;
+		g->pose_roll = parse_double(val, &d) || !(d >= -180 && d <= 180) ? NAN : d;
 	else if (!strcmp(name, "FullPanoWidthPixels"))
 		known = !parse_int(val, &g->full_w);
 	else if (!strcmp(name, "FullPanoHeightPixels"))

@@ -825,6 +825,31 @@ Test(meta_gen, xmp_element_form)
 	cr_assert_float_eq(m.pitch, -1.25, 1e-12);
 	cr_assert_eq(m.gpano.size_mismatch, 0, "GPano 32x16 matches the pixels");
 	free(jo);
+	/* A pose outside GPano's ranges is a corrupt tag: none, the panorama still GPano's. */
+	const char *poses[][4] = {{"720", "0", "0", "heading"}, {"-5", "0", "0", "heading"},
+				  {"10", "91", "0", "pitch"}, {"10", "0", "1e300", "roll"},
+				  {"360", "-90", "180", "none"}};
+	for (size_t i = 0; i < sizeof(poses) / sizeof(poses[0]); i++) {
+		char x[1024];
+		int xl = snprintf(x, sizeof(x), "http://ns.adobe.com/xap/1.0/%c<x:xmpmeta "
+				  "xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/"
+				  "1999/02/22-rdf-syntax-ns#'><rdf:Description xmlns:P='http://ns."
+				  "google.com/photos/1.0/panorama/' P:ProjectionType='equirectangular' "
+				  "P:PoseHeadingDegrees='%s' P:PosePitchDegrees='%s' "
+				  "P:PoseRollDegrees='%s'/></rdf:RDF></x:xmpmeta>",
+				  0, poses[i][0], poses[i][1], poses[i][2]);
+		jo = jpeg_insert_app(j, jn, 0xE1, (const uint8_t *)x, (size_t)xl, &n);
+		cr_assert_eq(ingest_meta_read_mem(jo, n, NULL, &m, &e), 0, "%s", e.msg);
+		cr_expect(m.gpano.equirectangular);
+		const char *bad = poses[i][3];
+		cr_expect_eq(isnan(m.gpano.pose_heading), !strcmp(bad, "heading"), "%s: heading %g",
+			     poses[i][0], m.gpano.pose_heading);
+		cr_expect_eq(isnan(m.gpano.pose_pitch), !strcmp(bad, "pitch"), "pitch %s", poses[i][1]);
+		cr_expect_eq(isnan(m.gpano.pose_roll), !strcmp(bad, "roll"), "roll %s", poses[i][2]);
+		if (!strcmp(bad, "none"))
+			cr_expect_eq(m.gpano.pose_heading, 0, "360 is north");
+		free(jo);
+	}
 	/* Malformed XMP: a clear format error. */
 	static const char badx[] = "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta><rdf:RDF></x:xmpmeta>";
 	jo = jpeg_insert_app(j, jn, 0xE1, (const uint8_t *)badx, sizeof(badx) - 1, &n);
