@@ -268,16 +268,22 @@ Test(export_cosmos, transfer_below_10fps_refused)
 	cr_expect_eq(system(cmd), 0);
 }
 
+/* An export of a dataset that is not there, with o (NULL: the defaults): what it refuses
+ * before reading anything. */
+static int export_nothing(const export_opts *o, svt_err *e)
+{
+	export_opts d;
+	export_opts_default(&d);
+	export_report rep;
+	return export_cosmos_run("/nonexistent", "/tmp/x", o ? o : &d, &rep, NULL, e);
+}
+
 /* An export that cannot encode is refused (SVT_E_UNSUPPORTED) before it reads anything, with a
  * message that holds a and b (b may be NULL). */
 static void expect_export_refused(const char *a, const char *b)
 {
-	export_opts o;
-	export_opts_default(&o);
-	export_report rep;
 	svt_err e = {0};
-	cr_expect_eq(export_cosmos_run("/nonexistent", "/tmp/x", &o, &rep, NULL, &e),
-		     SVT_E_UNSUPPORTED);
+	cr_expect_eq(export_nothing(NULL, &e), SVT_E_UNSUPPORTED);
 	cr_expect(strstr(e.msg, a) != NULL, "%s", e.msg);
 	cr_expect(!b || strstr(e.msg, b) != NULL, "%s", e.msg);
 }
@@ -316,20 +322,14 @@ Test(export_cosmos, encoder_settings_out_of_range_are_refused)
 		export_opts_default(&o);
 		o.crf = bad[i].crf;
 		o.threads = bad[i].threads;
-		export_report rep;
 		svt_err e = {0};
-		cr_expect_eq(export_cosmos_run("/nonexistent", "/tmp/svt-exp-none", &o, &rep, NULL,
-					       &e), SVT_E_INPUT, "crf %d threads %d accepted",
+		cr_expect_eq(export_nothing(&o, &e), SVT_E_INPUT, "crf %d threads %d accepted",
 			     bad[i].crf, bad[i].threads);
 		cr_expect(strstr(e.msg, "out of range") != NULL, "%s", e.msg);
 	}
-	export_opts o;
-	export_opts_default(&o);
-	export_report rep;
 	svt_err e = {0};
 	/* The defaults pass the check: what fails then is the missing dataset (or FFmpeg). */
-	cr_expect_neq(export_cosmos_run("/nonexistent", "/tmp/svt-exp-none", &o, &rep, NULL, &e),
-		      SVT_OK);
+	cr_expect_neq(export_nothing(NULL, &e), SVT_OK);
 	cr_expect_null(strstr(e.msg, "out of range"), "%s", e.msg);
 }
 

@@ -56,26 +56,34 @@ static void cleanup(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* The options of a build of capture run `run` into g_tmp/out (paths into the caller's
+ * buffers, 4200 bytes each). */
+static void run_opts(dataset_opts *o, const char *run, const char *out, char *cap, char *o_,
+		     const char *districts, const char *holdout)
+{
+	snprintf(cap, 4200, "%s/%s", runs_dir(), run);
+	snprintf(o_, 4200, "%s/%s", g_tmp, out);
+	dataset_opts_default(o);
+	o->capture = cap;
+	o->out = o_;
+	o->clip_frames = CF;
+	o->width = VW;
+	o->height = VH;
+	o->threads = 2;
+	o->cpu_only = 1;
+	o->districts = districts;
+	o->holdout = holdout;
+}
+
 static void build(const char *run, const char *out, const char *twin, double gap_s,
 		  const char *districts, const char *holdout, dataset_stats *st)
 {
 	char cap[4200], o_[4200], tw[4200];
-	snprintf(cap, sizeof(cap), "%s/%s", runs_dir(), run);
-	snprintf(o_, sizeof(o_), "%s/%s", g_tmp, out);
 	snprintf(tw, sizeof(tw), "%s/%s", g_tmp, twin);
 	dataset_opts o;
-	dataset_opts_default(&o);
-	o.capture = cap;
-	o.out = o_;
+	run_opts(&o, run, out, cap, o_, districts, holdout);
 	o.twin = tw;
-	o.clip_frames = CF;
-	o.width = VW;
-	o.height = VH;
-	o.threads = 2;
-	o.cpu_only = 1;
 	o.ref_min_gap_s = gap_s;
-	o.districts = districts;
-	o.holdout = holdout;
 	dataset_job *j = NULL;
 	svt_err err = {0};
 	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
@@ -90,19 +98,8 @@ static int build_refused(const char *out, const char *districts, const char *hol
 			 size_t cap)
 {
 	char cap_[4200], o_[4200];
-	snprintf(cap_, sizeof(cap_), "%s/run1", runs_dir());
-	snprintf(o_, sizeof(o_), "%s/%s", g_tmp, out);
 	dataset_opts o;
-	dataset_opts_default(&o);
-	o.capture = cap_;
-	o.out = o_;
-	o.clip_frames = CF;
-	o.width = VW;
-	o.height = VH;
-	o.threads = 2;
-	o.cpu_only = 1;
-	o.districts = districts;
-	o.holdout = holdout;
+	run_opts(&o, "run1", out, cap_, o_, districts, holdout);
 	dataset_job *j = NULL;
 	svt_err err = {0};
 	cr_assert_eq(dataset_job_create(&o, &j, &err), 0, "%s", err.msg);
