@@ -34,6 +34,19 @@ static int pt_push(ptvec *p, int64_t t, double lat, double lon, double alt, svt_
 	return SVT_OK;
 }
 
+/* The number that is all of s (blanks around it allowed), into *out; -1 when s holds anything
+ * else ("37.5abc" is no latitude) or is empty. */
+static int whole_number(const char *s, double *out)
+{
+	char *e;
+	*out = strtod(s, &e);
+	if (e == s)
+		return -1;
+	while (isspace((unsigned char)*e))
+		e++;
+	return *e ? -1 : 0;
+}
+
 /* ISO 8601 "2003-05-24T19:40:03Z", with optional fraction and offset; no offset = UTC (GPX
  * requires UTC). Returns 0 and microseconds since the epoch. */
 static int parse_iso(const char *s, int64_t *us)
@@ -126,17 +139,12 @@ static int gpx_read(const uint8_t *buf, size_t size, ptvec *pts, svt_err *err)
 			const char *ts = child_text(n, "time", &th);
 			const char *es = child_text(n, "ele", &eh);
 			int64_t t;
-			char *e1, *e2;
-			double lat = la ? strtod((const char *)la, &e1) : NAN;
-			double lon = lo ? strtod((const char *)lo, &e2) : NAN;
-			double alt = NAN;
-			if (es) {
-				char *e3;
-				alt = strtod(es, &e3);
-				if (e3 == es)
-					alt = NAN;
-			}
-			if (la && lo && ts && e1 != (char *)la && e2 != (char *)lo && !parse_iso(ts, &t))
+			double lat = NAN, lon = NAN, alt = NAN;
+			int pos = la && lo && !whole_number((const char *)la, &lat) &&
+				  !whole_number((const char *)lo, &lon);
+			if (es && whole_number(es, &alt))
+				alt = NAN;
+			if (pos && ts && !parse_iso(ts, &t))
 				rc = pt_push(pts, t, lat, lon, alt, err);
 			xmlFree(la);
 			xmlFree(lo);
@@ -370,18 +378,14 @@ static int csv_read(const uint8_t *buf, size_t size, ptvec *pts, size_t *bad, sv
 			(*bad)++;
 			continue;
 		}
-		char *e1, *e2;
-		double lat = strtod(f[1], &e1), lon = strtod(f[2], &e2), alt = NAN;
-		if (e1 == f[1] || e2 == f[2] || fabs(lat) > 90 || fabs(lon) > 180) {
+		double lat, lon, alt = NAN;
+		if (whole_number(f[1], &lat) || whole_number(f[2], &lon) || !(fabs(lat) <= 90) ||
+		    !(fabs(lon) <= 180)) {
 			(*bad)++;
 			continue;
 		}
-		if (nf > 3 && *f[3]) {
-			char *e3;
-			alt = strtod(f[3], &e3);
-			if (e3 == f[3])
-				alt = NAN;
-		}
+		if (nf > 3 && *f[3] && whole_number(f[3], &alt))
+			alt = NAN;
 		rc = pt_push(pts, t, lat, lon, alt, err);
 	}
 	free(text);

@@ -379,6 +379,29 @@ Test(track, csv_format)
 	cr_assert(isnan(t->pts[1].alt));
 	cr_assert_eq(t->pts[2].time_us, t0 + 20000000, "ISO time with a +09:00 offset");
 	ingest_track_destroy(t);
+	/* A coordinate with trailing text is no coordinate (it was read as its prefix), in CSV and
+	 * in GPX; blanks around a number are fine. */
+	const char *junk = "time,lat,lon\n"
+			   "2024-05-01T01:00:00Z,37.57abc,126.9769\n"
+			   "2024-05-01T01:00:10Z, 37.5690 ,126.9769\n";
+	cr_assert_eq(ingest_track_read_mem((const uint8_t *)junk, strlen(junk), &t, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(t->n, 1);
+	cr_expect_eq(t->n_bad_lines, 1);
+	cr_expect_float_eq(t->pts[0].lat, 37.569, 1e-12);
+	ingest_track_destroy(t);
+	const char *gpx = "<?xml version='1.0'?><gpx version='1.1' creator='t' "
+			  "xmlns='http://www.topografix.com/GPX/1/1'><trk><trkseg>"
+			  "<trkpt lat='37.57x' lon='126.97'><time>2024-05-01T01:00:00Z</time></trkpt>"
+			  "<trkpt lat='37.58' lon='126.97'><ele>12.5m</ele>"
+			  "<time>2024-05-01T01:00:10Z</time></trkpt>"
+			  "</trkseg></trk></gpx>";
+	cr_assert_eq(ingest_track_read_mem((const uint8_t *)gpx, strlen(gpx), &t, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(t->n, 1, "the 37.57x point was kept");
+	cr_expect_float_eq(t->pts[0].lat, 37.58, 1e-12);
+	cr_expect(isnan(t->pts[0].alt), "'12.5m' read as an altitude");
+	ingest_track_destroy(t);
 	/* An altitude no street-level fix has (here 1e9 m and -5000 m) is none; the fix stays. */
 	const char *alts = "time,lat,lon,alt\n"
 			   "2024-05-01T01:00:00Z,37.5700,126.9769,1e9\n"
