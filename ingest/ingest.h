@@ -181,7 +181,15 @@ typedef struct ingest_meta {
 	ingest_gpano gpano;
 	ingest_focal focal;
 	ingest_source src_gps, src_alt, src_heading, src_time;
+	unsigned ignored;           /* ingest_ignored bits: tags read and dropped as implausible */
 } ingest_meta;
+
+/* Tags a frame carried and ingest read as absent because their values cannot be (so that
+ * `svtwin probe` can say why a value is missing). */
+typedef enum ingest_ignored {
+	INGEST_IGN_ALT = 1u << 0,  /* an altitude outside [INGEST_ALT_MIN_M, INGEST_ALT_MAX_M] */
+	INGEST_IGN_POSE = 1u << 1, /* a GPano pose angle outside GPano's range */
+} ingest_ignored;
 
 typedef struct ingest_meta_opts {
 	int default_tz_min;         /* zone for times without one: +540 (Asia/Seoul) by default */

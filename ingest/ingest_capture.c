@@ -274,6 +274,8 @@ static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_
 			m->alt = kr->gnss_z;
 			m->has |= INGEST_HAS_ALT;
 			m->src_alt = INGEST_SRC_KAPTURE;
+		} else if (isfinite(kr->gnss_z)) {
+			m->ignored |= INGEST_IGN_ALT;
 		}
 		if (isfinite(kr->gnss_dop)) {
 			m->dop = kr->gnss_dop;
@@ -684,6 +686,15 @@ int ingest_frame_to_json(const ingest_frame *f, char **json_out, svt_err *err)
 	}
 	if (m->has & INGEST_HAS_ORIENTATION)
 		bad |= jset(o, "orientation", json_integer(m->orientation));
+	if (m->ignored) {
+		/* Tags present but impossible: why a value is missing above. */
+		json_t *ig = json_array();
+		bad |= jset(o, "ignored", ig);
+		if (ig && (m->ignored & INGEST_IGN_ALT))
+			bad |= json_array_append_new(ig, json_string("altitude")) != 0;
+		if (ig && (m->ignored & INGEST_IGN_POSE))
+			bad |= json_array_append_new(ig, json_string("gpano_pose")) != 0;
+	}
 	if (f->camera.model != INGEST_CAM_UNKNOWN) {
 		const ingest_camera *cm = &f->camera;
 		json_t *co = json_object();

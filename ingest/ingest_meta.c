@@ -245,6 +245,8 @@ static int exif_gps(exif_ctx *c, ingest_meta *m, svt_err *err)
 			m->alt = a;
 			m->has |= INGEST_HAS_ALT;
 			m->src_alt = INGEST_SRC_EXIF;
+		} else {
+			m->ignored |= INGEST_IGN_ALT;
 		}
 	}
 

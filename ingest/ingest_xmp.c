@@ -97,23 +97,35 @@ static int parse_xmp_coord(const char *s, double *out)
 	return 0;
 }
 
+/* A pose angle in [lo, hi] (a heading of 360 is 0); NAN when val is no number, and also when
+ * it is one out of range, which m then records as ignored. */
+static double pose_angle(ingest_meta *m, const char *val, double lo, double hi)
+{
+	double d;
+	if (parse_double(val, &d))
+		return NAN;
+	if (!(d >= lo && d <= hi)) {
+		m->ignored |= INGEST_IGN_POSE;
+		return NAN;
+	}
+	return hi == 360 && d == 360 ? 0 : d;
+}
+
 static void gpano_prop(ingest_meta *m, const char *name, const char *val)
 {
 	ingest_gpano *g = &m->gpano;
 	int known = 1;
-	double d;
 	if (!strcmp(name, "ProjectionType"))
 		g->equirectangular = !strcmp(val, "equirectangular");
 	/* The pose within the ranges GPano gives them (heading [0, 360], pitch [-90, 90], roll
 	 * [-180, 180]); a value outside is a corrupt tag and reads as none (the heading then
 	 * comes from EXIF or the direction of travel, said in the frame's flags). */
 	else if (!strcmp(name, "PoseHeadingDegrees"))
-		g->pose_heading = parse_double(val, &d) || !(d >= 0 && d <= 360) ? NAN
-										 : d == 360 ? 0 : d;
+		g->pose_heading = pose_angle(m, val, 0, 360);
 	else if (!strcmp(name, "PosePitchDegrees"))
-		g->pose_pitch = parse_double(val, &d) || !(d >= -90 && d <= 90) ? NAN : d;
+		g->pose_pitch = pose_angle(m, val, -90, 90);
 	else if (!strcmp(name, "PoseRollDegrees"))
-		g->pose_roll = parse_double(val, &d) || !(d >= -180 && d <= 180) ? NAN : d;
+		g->pose_roll = pose_angle(m, val, -180, 180);
 	else if (!strcmp(name, "FullPanoWidthPixels"))
 		known = !parse_int(val, &g->full_w);
 	else if (!strcmp(name, "FullPanoHeightPixels"))
@@ -235,6 +247,8 @@ int ingest_xmp_parse(const uint8_t *xmp, size_t len, ingest_meta *meta, svt_err 
 		meta->has |= INGEST_HAS_GPS;
 		meta->src_gps = INGEST_SRC_XMP;
 		double a = g.alt_below ? -fabs(g.alt) : g.alt;
+		if (g.have_alt && !(meta->has & INGEST_HAS_ALT) && !ingest_alt_plausible(a))
+			meta->ignored |= INGEST_IGN_ALT;
 		if (g.have_alt && !(meta->has & INGEST_HAS_ALT) && ingest_alt_plausible(a)) {
 			meta->alt = a;
 			meta->has |= INGEST_HAS_ALT;

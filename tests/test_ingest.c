@@ -758,8 +758,17 @@ Test(meta_gen, implausible_altitude_is_no_altitude)
 		expect_pos(&m, 37 + 34.0 / 60, 126 + 58.0 / 60);
 		cr_expect_eq((m.has & INGEST_HAS_ALT) != 0, cases[i].has, "%u/%u (ref %d): has alt %d",
 			     cases[i].num, cases[i].den, cases[i].below, (m.has & INGEST_HAS_ALT) != 0);
+		cr_expect_eq((m.ignored & INGEST_IGN_ALT) != 0, !cases[i].has,
+			     "%u/%u: the drop is not recorded", cases[i].num, cases[i].den);
 		if (cases[i].has)
 			cr_expect_float_eq(m.alt, cases[i].want, 1e-9);
+		/* ... and probe's record of the frame says so. */
+		ingest_frame fr = {.path = (char *)"x.jpg", .meta = m};
+		char *json = NULL;
+		cr_assert_eq(ingest_frame_to_json(&fr, &json, &e), 0, "%s", e.msg);
+		cr_expect_eq(strstr(json, "\"ignored\":[\"altitude\"]") != NULL, !cases[i].has,
+			     "%s", json);
+		free(json);
 		free(tiff), free(jo);
 	}
 	free(j), free(rgb);
@@ -846,6 +855,8 @@ Test(meta_gen, xmp_element_form)
 			     poses[i][0], m.gpano.pose_heading);
 		cr_expect_eq(isnan(m.gpano.pose_pitch), !strcmp(bad, "pitch"), "pitch %s", poses[i][1]);
 		cr_expect_eq(isnan(m.gpano.pose_roll), !strcmp(bad, "roll"), "roll %s", poses[i][2]);
+		cr_expect_eq((m.ignored & INGEST_IGN_POSE) != 0, strcmp(bad, "none") != 0,
+			     "%s: the drop is not recorded", poses[i][0]);
 		if (!strcmp(bad, "none"))
 			cr_expect_eq(m.gpano.pose_heading, 0, "360 is north");
 		free(jo);
