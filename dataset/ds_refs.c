@@ -204,16 +204,19 @@ int ds_refs_holdout_check(const dataset_job *j, svt_err *err)
 			found = nm && strlen(nm) == len && !strncasecmp(nm, p, len);
 		}
 		if (!found) {
-			char names[512] = "";
+			/* The layer's names, whole ones only (UTF-8 is never cut), then "...". */
+			char names[400] = "";
 			size_t at = 0;
-			for (size_t k = 0; k < nd && at + 1 < sizeof(names); k++) {
+			for (size_t k = 0; k < nd; k++) {
 				const char *nm = twin_layer_name(j->districts, k);
-				int w = snprintf(names + at, sizeof(names) - at, "%s%s", k ? ", " : "",
-						 nm ? nm : "?");
-				at += w > 0 ? (size_t)w : 0;
+				size_t need = (k ? 2 : 0) + strlen(nm ? nm : "?");
+				if (at + need + 6 >= sizeof(names)) { /* room for ", ..." */
+					memcpy(names + at, ", ...", 6);
+					break;
+				}
+				at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s",
+						       k ? ", " : "", nm ? nm : "?");
 			}
-			if (at >= sizeof(names) - 1)
-				memcpy(names + sizeof(names) - 5, "...", 4);
 			return svt_err_set(err, SVT_E_INPUT, "--holdout: no district named '%.*s' in the "
 					   "districts layer (%zu: %s)", (int)len, p, nd, names);
 		}
