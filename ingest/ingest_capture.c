@@ -257,6 +257,17 @@ static void frame_read(ingest_frame *f, const ingest_scan_opts *o, const ingest_
 		reject(f, rc == SVT_E_LIMIT ? INGEST_REJ_TOO_LARGE : INGEST_REJ_UNDECODABLE, "%s", e.msg);
 		goto done;
 	}
+	/* What the decoder refuses, said from the header here (the frame is then never put in a
+	 * clip to be cut out of it again when its decode fails). */
+	if (b.kind == INGEST_BLOB_JPEG && (b.channels == 4 || b.bit_depth != 8)) {
+		if (b.channels == 4)
+			reject(f, INGEST_REJ_UNDECODABLE, "a CMYK/YCCK JPEG (4 components): only "
+			       "RGB, YCbCr and gray JPEGs are decoded; convert it to RGB");
+		else
+			reject(f, INGEST_REJ_UNDECODABLE, "a JPEG of %d-bit samples: only 8-bit "
+			       "JPEGs are decoded", b.bit_depth);
+		goto done;
+	}
 	if (ingest_meta_read_blob(&b, &o->meta, &f->meta, &e)) {
 		reject(f, INGEST_REJ_BAD_METADATA, "%s", e.msg);
 		goto done;

@@ -416,6 +416,45 @@ Test(track, csv_format)
 	ingest_track_destroy(t);
 }
 
+/* A CMYK JPEG (Adobe's 4-component kind), well placed and timed: refused at the scan with
+ * its reason, from the header (the decoder cannot give it RGB), not later in a clip. */
+Test(scan_gen, cmyk_jpeg_is_refused_at_the_scan)
+{
+	char *d = temp_dir();
+	uint8_t *px = malloc(32 * 16 * 4);
+	cr_assert(px);
+	for (int i = 0; i < 32 * 16 * 4; i++)
+		px[i] = (uint8_t)(i * 7);
+	tjhandle tj = tjInitCompress();
+	cr_assert_not_null(tj);
+	unsigned char *cj = NULL;
+	unsigned long cn = 0;
+	cr_assert_eq(tjCompress2(tj, px, 32, 32 * 4, 16, TJPF_CMYK, &cj, &cn, TJSAMP_444, 90, 0), 0,
+		     "%s", tjGetErrorStr2(tj));
+	tjDestroy(tj);
+	/* Its position and time: the EXIF APP1 of a located JPEG, spliced in after SOI. */
+	size_t gn;
+	uint8_t *g = jpeg_with_gps(37.57, 126.9769, 180, "2024:05:01 10:00:00", "+09:00", &gn);
+	size_t app_len = ((size_t)g[4] << 8 | g[5]) + 2, tn = 2 + app_len + cn - 2;
+	uint8_t *t = malloc(tn);
+	cr_assert(t);
+	memcpy(t, g, 2 + app_len);
+	memcpy(t + 2 + app_len, cj + 2, cn - 2);
+	put(d, "cmyk.jpg", t, tn);
+	put_gps(d, "rgb.jpg", 37.57001, 126.9769, 180, "2024:05:01 10:00:01");
+	ingest_capture *c = NULL;
+	svt_err e = {0};
+	cr_assert_eq(ingest_capture_scan(d, NULL, &c, &e), 0, "%s", e.msg);
+	const ingest_frame *f = find(c, "cmyk.jpg");
+	cr_expect_eq(f->reason, INGEST_REJ_UNDECODABLE, "%s", ingest_reason_name(f->reason));
+	cr_expect(strstr(f->why, "CMYK"), "%s", f->why);
+	cr_expect_eq(find(c, "rgb.jpg")->reason, INGEST_OK);
+	ingest_capture_destroy(c);
+	tjFree(cj);
+	free(t), free(g), free(px);
+	rm_tree(d);
+}
+
 Test(scan_gen, geotag_from_track_with_offset)
 {
 	char *d = temp_dir();
