@@ -69,8 +69,8 @@ static const char *view_name(dataset_view_dir v)
 /* The options that shape the data and came to the record later (views turned at random,
  * densified clips, references, the holdout, a shared twin): each written only where it is in
  * effect and differs from its default, so that an OUT recorded before them with the defaults
- * is still the same build, and one that differs is refused (a rerun with --densify or --refs changed
- * once kept the earlier clips beside new ones of another kind). */
+ * is still the same build, and one that differs is refused (a rerun with --densify or --refs
+ * changed once kept the earlier clips beside new ones of another kind). */
 static int config_later_options(const dataset_opts *o, fmt_config *c, svt_err *err)
 {
 	dataset_opts d;

@@ -169,18 +169,33 @@ static void record_district(const twin_frame_record *fr, char *out, size_t cap)
 	json_decref(l);
 }
 
-/* name is one of the comma-separated names of list (ASCII case-insensitive). */
+/* The holdout's list of names: comma-separated, each matched ASCII case-insensitively. The
+ * next name of *p into (*tok, *len) and *p past it; 0 at the end. */
+static int list_next(const char **p, const char **tok, size_t *len)
+{
+	if (!**p)
+		return 0;
+	*tok = *p;
+	*len = strcspn(*p, ",");
+	*p += *len + ((*p)[*len] == ',');
+	return 1;
+}
+
+static int name_is(const char *tok, size_t len, const char *name)
+{
+	return name && strlen(name) == len && !strncasecmp(tok, name, len);
+}
+
+/* name is one of the names of list. */
 static int in_list(const char *list, const char *name)
 {
 	if (!list || !name || !*name)
 		return 0;
-	size_t n = strlen(name);
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
-		if (len == n && !strncasecmp(p, name, n))
+	const char *tok;
+	size_t len;
+	for (const char *p = list; list_next(&p, &tok, &len);)
+		if (name_is(tok, len, name))
 			return 1;
-		p += len + (p[len] == ',');
-	}
 	return 0;
 }
 
@@ -195,14 +210,12 @@ int ds_refs_holdout_check(const dataset_job *j, svt_err *err)
 		return svt_err_set(err, SVT_E_INPUT, "--holdout %s names districts, but the build "
 				   "has no districts layer (--districts PATH), nor is it a readable "
 				   "polygon file", list);
-	size_t nd = twin_layer_count(j->districts);
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
+	size_t nd = twin_layer_count(j->districts), len;
+	const char *tok;
+	for (const char *p = list; list_next(&p, &tok, &len);) {
 		int found = 0;
-		for (size_t k = 0; k < nd && !found; k++) {
-			const char *nm = twin_layer_name(j->districts, k);
-			found = nm && strlen(nm) == len && !strncasecmp(nm, p, len);
-		}
+		for (size_t k = 0; k < nd && !found; k++)
+			found = name_is(tok, len, twin_layer_name(j->districts, k));
 		if (!found) {
 			/* The layer's names, whole ones only (UTF-8 is never cut), then "...". */
 			char names[400] = "";
@@ -218,9 +231,8 @@ int ds_refs_holdout_check(const dataset_job *j, svt_err *err)
 						       k ? ", " : "", nm ? nm : "?");
 			}
 			return svt_err_set(err, SVT_E_INPUT, "--holdout: no district named '%.*s' in the "
-					   "districts layer (%zu: %s)", (int)len, p, nd, names);
+					   "districts layer (%zu: %s)", (int)len, tok, nd, names);
 		}
-		p += len + (p[len] == ',');
 	}
 	return SVT_OK;
 }
