@@ -627,22 +627,30 @@ Test(decode_gen, garbage_empty_and_huge_headers_refused)
 	free(j), free(rgb);
 }
 
+/* px (w x h, libpng's simplified format fmt) as PNG bytes in memory (malloc'd, *len). */
+static uint8_t *png_mem(const void *px, int w, int h, png_uint_32 fmt, png_alloc_size_t *len)
+{
+	png_image pi;
+	memset(&pi, 0, sizeof(pi));
+	pi.version = PNG_IMAGE_VERSION;
+	pi.width = (png_uint_32)w;
+	pi.height = (png_uint_32)h;
+	pi.format = fmt;
+	*len = 0;
+	cr_assert(png_image_write_to_memory(&pi, NULL, len, 0, px, 0, NULL));
+	uint8_t *mem = malloc(*len);
+	cr_assert(mem && png_image_write_to_memory(&pi, mem, len, 0, px, 0, NULL));
+	return mem;
+}
+
 Test(decode_gen, png_16bit_depth_map)
 {
 	int w = 40, h = 20;
 	uint16_t *px = malloc(sizeof(uint16_t) * w * h);
 	for (int i = 0; i < w * h; i++)
 		px[i] = (uint16_t)(i * 81 + 1000); /* millimetres */
-	png_image pi;
-	memset(&pi, 0, sizeof(pi));
-	pi.version = PNG_IMAGE_VERSION;
-	pi.width = w;
-	pi.height = h;
-	pi.format = PNG_FORMAT_LINEAR_Y;
-	png_alloc_size_t len = 0;
-	cr_assert(png_image_write_to_memory(&pi, NULL, &len, 0, px, 0, NULL));
-	uint8_t *mem = malloc(len);
-	cr_assert(png_image_write_to_memory(&pi, mem, &len, 0, px, 0, NULL));
+	png_alloc_size_t len;
+	uint8_t *mem = png_mem(px, w, h, PNG_FORMAT_LINEAR_Y, &len);
 	ingest_decode_opts o;
 	ingest_decode_opts_default(&o);
 	o.want_channels = 0;
@@ -923,16 +931,8 @@ Test(decode_gen, png_rgba_and_rgb16)
 		px[4 * i + 2] = (uint8_t)(i * 3);
 		px[4 * i + 3] = (uint8_t)(100 + i);
 	}
-	png_image pi;
-	memset(&pi, 0, sizeof(pi));
-	pi.version = PNG_IMAGE_VERSION;
-	pi.width = w;
-	pi.height = h;
-	pi.format = PNG_FORMAT_RGBA;
-	png_alloc_size_t len = 0;
-	cr_assert(png_image_write_to_memory(&pi, NULL, &len, 0, px, 0, NULL));
-	uint8_t *mem = malloc(len);
-	cr_assert(png_image_write_to_memory(&pi, mem, &len, 0, px, 0, NULL));
+	png_alloc_size_t len;
+	uint8_t *mem = png_mem(px, w, h, PNG_FORMAT_RGBA, &len);
 	ingest_decode_opts o;
 	ingest_decode_opts_default(&o);
 	o.want_channels = 0;
@@ -957,11 +957,7 @@ Test(decode_gen, png_rgba_and_rgb16)
 	uint16_t p16[8 * 4 * 3];
 	for (int i = 0; i < w * h * 3; i++)
 		p16[i] = (uint16_t)(i * 683);
-	pi.format = PNG_FORMAT_LINEAR_RGB;
-	len = 0;
-	cr_assert(png_image_write_to_memory(&pi, NULL, &len, 0, p16, 0, NULL));
-	mem = malloc(len);
-	cr_assert(png_image_write_to_memory(&pi, mem, &len, 0, p16, 0, NULL));
+	mem = png_mem(p16, w, h, PNG_FORMAT_LINEAR_RGB, &len);
 	o.want_channels = 0;
 	cr_assert_eq(decode_buf(mem, len, &o, &img, &warn, &e), 0, "%s", e.msg);
 	cr_assert_eq(img.bit_depth, 16);

@@ -525,6 +525,36 @@ Test(twin_store, refuses_bad_input)
 	rm_rf(g_dir);
 }
 
+/* Two new stores in temporary folders (named after tmpl), each with capture "a" of frames f
+ * (3): the pair the voxel tests fuse the same points into two ways. */
+static void two_stores(const char *tmpl, const twin_frame *f, char dirs[2][64], twin_store *s[2])
+{
+	svt_err e = {0};
+	for (int k = 0; k < 2; k++) {
+		snprintf(dirs[k], 64, "%s", tmpl);
+		cr_assert(mkdtemp(dirs[k]));
+		cr_assert_eq(twin_store_open(dirs[k], NULL, &s[k], &e), 0, "%s", e.msg);
+		twin_capture_in in = {.name = "a", .frames = f, .n = 3};
+		cr_assert_eq(twin_store_add_capture(s[k], &in, NULL, &e), 0, "%s", e.msg);
+	}
+}
+
+static void two_stores_close(char dirs[2][64], twin_store *s[2])
+{
+	for (int k = 0; k < 2; k++) {
+		twin_store_close(s[k]);
+		rm_rf(dirs[k]);
+	}
+}
+
+/* The 5 cm voxel a point lies in. */
+static void voxel_of(const gpu_point *p, int64_t k[3])
+{
+	k[0] = (int64_t)floor(p->x / 0.05);
+	k[1] = (int64_t)floor(p->y / 0.05);
+	k[2] = (int64_t)floor(p->z / 0.05);
+}
+
 /* The voxel kernel's pre-reduction (here its C reference through a CPU gpu context; CUDA
  * where a device exists) gives the store the same voxels as the plain C merge. */
 Test(twin_store, gpu_voxel_prereduction_matches_c_merge)
@@ -552,16 +582,10 @@ Test(twin_store, gpu_voxel_prereduction_matches_c_merge)
 		pts[i].b = 7;
 		pts[i].a = 255;
 	}
-	for (int k = 0; k < 2; k++) {
-		snprintf(dirs[k], sizeof(dirs[k]), "/tmp/svt_twin_gpuXXXXXX");
-		cr_assert(mkdtemp(dirs[k]));
-		cr_assert_eq(twin_store_open(dirs[k], NULL, &s[k], &e), 0, "%s", e.msg);
-		twin_capture_in in = {.name = "a", .frames = f, .n = 3};
-		cr_assert_eq(twin_store_add_capture(s[k], &in, NULL, &e), 0, "%s", e.msg);
-		if (k == 1)
-			twin_store_set_gpu(s[k], ctx);
+	two_stores("/tmp/svt_twin_gpuXXXXXX", f, dirs, s);
+	twin_store_set_gpu(s[1], ctx);
+	for (int k = 0; k < 2; k++)
 		cr_assert_eq(twin_store_add_points(s[k], pts, np, NULL, &e), 0, "%s", e.msg);
-	}
 	cr_log_info("voxel backend: %s", gpu_ctx_backend(ctx));
 	cr_assert_eq(twin_store_tile_count(s[0]), twin_store_tile_count(s[1]));
 	size_t total = 0;
@@ -577,10 +601,9 @@ Test(twin_store, gpu_voxel_prereduction_matches_c_merge)
 		 * rounding of a voxel face may fall on either side in the two paths. */
 		size_t i = 0, j = 0, matched = 0;
 		while (i < na && j < nb) {
-			int64_t ka[3] = {(int64_t)floor(pa[i].x / 0.05), (int64_t)floor(pa[i].y / 0.05),
-					 (int64_t)floor(pa[i].z / 0.05)};
-			int64_t kb[3] = {(int64_t)floor(pb[j].x / 0.05), (int64_t)floor(pb[j].y / 0.05),
-					 (int64_t)floor(pb[j].z / 0.05)};
+			int64_t ka[3], kb[3];
+			voxel_of(&pa[i], ka);
+			voxel_of(&pb[j], kb);
 			int c = memcmp(ka, kb, sizeof(ka)) == 0 ? 0 : 1;
 			if (c == 0) {
 				cr_expect(fabs(pa[i].x - pb[j].x) < 2e-4 && fabs(pa[i].y - pb[j].y) < 2e-4 &&
@@ -606,10 +629,7 @@ Test(twin_store, gpu_voxel_prereduction_matches_c_merge)
 		free(pb);
 	}
 	cr_expect_gt(total, 1000);
-	for (int k = 0; k < 2; k++) {
-		twin_store_close(s[k]);
-		rm_rf(dirs[k]);
-	}
+	two_stores_close(dirs, s);
 	gpu_ctx_destroy(ctx);
 	free(pts);
 	free(f);
@@ -1211,13 +1231,7 @@ Test(twin_store, voxel_merge_order_independent)
 	char dirs[2][64];
 	twin_frame *f = walk(3, LAT_B, LON_B, LAT_B + 0.0001, LON_B, NULL);
 	svt_err e = {0};
-	for (int k = 0; k < 2; k++) {
-		snprintf(dirs[k], sizeof(dirs[k]), "/tmp/svt_twin_ordXXXXXX");
-		cr_assert(mkdtemp(dirs[k]));
-		cr_assert_eq(twin_store_open(dirs[k], NULL, &s[k], &e), 0, "%s", e.msg);
-		twin_capture_in in = {.name = "a", .frames = f, .n = 3};
-		cr_assert_eq(twin_store_add_capture(s[k], &in, NULL, &e), 0, "%s", e.msg);
-	}
+	two_stores("/tmp/svt_twin_ordXXXXXX", f, dirs, s);
 	cr_assert_eq(twin_store_add_points(s[0], a, NP, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(twin_store_add_points(s[1], b, NP / 3, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(twin_store_add_points(s[1], b + NP / 3, NP / 3, NULL, &e), 0, "%s", e.msg);
@@ -1243,8 +1257,8 @@ Test(twin_store, voxel_merge_order_independent)
 		/* Every 5th voxel of the one-call store against the inputs (the store's ENU frame is
 		 * the inputs': no origin given). */
 		for (size_t i = 0; i < n[0]; i += 5) {
-			int64_t key[3] = {(int64_t)floor(p[0][i].x / 0.05), (int64_t)floor(p[0][i].y / 0.05),
-					  (int64_t)floor(p[0][i].z / 0.05)};
+			int64_t key[3];
+			voxel_of(&p[0][i], key);
 			double sum[3] = {0, 0, 0};
 			int cnt = 0;
 			for (int j = 0; j < NP; j++) {
@@ -1270,10 +1284,7 @@ Test(twin_store, voxel_merge_order_independent)
 	}
 	cr_expect_geq(total, 12 * 12 * 2, "%zu voxels", total); /* 0.6 x 0.6 x 0.1 m at 5 cm */
 	cr_expect_gt(checked, 50);
-	for (int k = 0; k < 2; k++) {
-		twin_store_close(s[k]);
-		rm_rf(dirs[k]);
-	}
+	two_stores_close(dirs, s);
 	free(a);
 	free(b);
 	free(f);
