@@ -493,6 +493,20 @@ cleanup:
 	return rc;
 }
 
+/* A clip that failed and was not complete before leaves none of its files: a loader that walks
+ * metas/, captions/ or cameras/ (not videos/) must not meet one without its video. GEN3C
+ * folders are written whole or not at all already. */
+static void clip_discard(const clip_job *j)
+{
+	if (j->o->layout == EXPORT_GEN3C)
+		return;
+	char paths[8][4200];
+	int n = 0;
+	clip_paths(j, paths, &n);
+	for (int k = 0; k < n; k++)
+		unlink(paths[k]);
+}
+
 static int clip_write(clip_job *j, svt_err *err)
 {
 	const char *root = j->root, *id = j->cd.id;
@@ -747,9 +761,12 @@ int export_cosmos_run(const char *dataset, const char *out_dir, const export_opt
 		}
 		const char *shard = "";
 		fmt_reader_clip_shard(r, i, &shard);
-		if (!o->force && clip_complete(&j)) {
+		int was_complete = clip_complete(&j);
+		if (!o->force && was_complete) {
 			rep->skipped++;
 		} else if (clip_write(&j, &e)) {
+			if (!was_complete) /* --force over a complete clip keeps what it had */
+				clip_discard(&j);
 			rep->failed++;
 			if (log)
 				fprintf(log, "failed %s: %s (%s)\n", j.cd.id, e.msg,

@@ -352,6 +352,11 @@ Test(export_cosmos, unknown_encoder_stops_the_run)
 	snprintf(cmd, sizeof(cmd), "ls %s/val/videos/*.mp4* %s/val/depth/*.mp4* 2>/dev/null | "
 		 "grep -q .", out, out);
 	cr_expect_neq(system(cmd), 0, "an mp4 (or its .tmp) was left behind");
+	/* Nor the clip's other files, written before its video failed: a loader that walks
+	 * captions/ or cameras/ would find a clip without a video. */
+	snprintf(cmd, sizeof(cmd), "ls %s/val/captions/* %s/val/cameras/* 2>/dev/null | grep -q .",
+		 out, out);
+	cr_expect_neq(system(cmd), 0, "a failed clip's caption or cameras were left behind");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", ds);
 	cr_expect_eq(system(cmd), 0);
 }
