@@ -110,8 +110,9 @@ static int parse_tz(const char *s, int *min)
 	return 0;
 }
 
-/* Ctrl-C: the committed shards stay, the temporary ones never take a final name; the message
- * says how to go on (async-signal-safe: write and the default action). */
+/* Ctrl-C, or SIGTERM (what Slurm sends at a job's time limit, before SIGKILL, and what `kill`
+ * sends): the committed shards stay, the temporary ones never take a final name; the message,
+ * in the job's log, says how to go on (async-signal-safe: write and the default action). */
 static void on_sigint(int sig)
 {
 	static const char msg[] =
@@ -122,6 +123,12 @@ static void on_sigint(int sig)
 	(void)w;
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+static void interrupts(void (*handler)(int))
+{
+	signal(SIGINT, handler);
+	signal(SIGTERM, handler);
 }
 
 static void on_progress(void *user, const char *stage, size_t done, size_t total)
@@ -199,7 +206,9 @@ static int build_rank(const dataset_opts *o, int rank, int ranks, double cell_m)
 		return cli_fail("build", &err);
 	svt_log_info("rank %d of %d (from %s)", r.rank, r.ranks, r.from);
 	dataset_stats st;
+	interrupts(on_sigint);
 	int rc = dataset_rank_run(o, &r, cell_m, NULL, &st, &err);
+	interrupts(SIG_DFL);
 	if (st.frames_scanned && svt_log_level() >= 1) {
 		dataset_opts ro = *o;
 		char dir[4096];
@@ -413,7 +422,7 @@ int cmd_build(int argc, char **argv)
 	dataset_job *job = NULL;
 	if (dataset_job_create(&o, &job, &err))
 		return cli_fail("build", &err);
-	signal(SIGINT, on_sigint);
+	interrupts(on_sigint);
 	svt_progress prog = {0};
 	dataset_callbacks cb = {.progress = on_progress, .user = &prog};
 	int rc = dataset_job_run(job, &cb, &err);
@@ -422,7 +431,7 @@ int cmd_build(int argc, char **argv)
 	dataset_stats st;
 	dataset_job_stats(job, &st);
 	dataset_job_destroy(job);
-	signal(SIGINT, SIG_DFL);
+	interrupts(SIG_DFL);
 	if (st.frames_scanned && svt_log_level() >= 1)
 		print_summary(&o, &st, rc ? "no shard committed" : "shards");
 	return rc ? cli_fail("build", &err) : 0;

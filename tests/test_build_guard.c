@@ -367,26 +367,34 @@ Test(guard, a_build_with_no_clip_fails_with_its_reason, .timeout = 120)
 	cr_expect(strstr(msg, "--clip-frames 9 or less"), "%s", msg);
 }
 
+/* Ctrl-C, and SIGTERM (Slurm's signal at a job's time limit): the log says how to resume, the
+ * process ends as killed by that signal, and the same command resumes to a dataset that
+ * verifies. */
 Test(guard, ctrl_c_says_how_to_resume, .timeout = 300)
 {
 	char out[200], e1[200], log[8192], msg[8192];
-	snprintf(out, sizeof(out), "%s/out", dir);
-	snprintf(e1, sizeof(e1), "%s/first.log", dir);
-	pid_t pid = spawn_build(samples, out, e1, "640x352");
-	cr_assert(wait_locked(out, pid), "the build ended before it took its lock");
-	struct timespec ts = {0, 300 * 1000 * 1000};
-	nanosleep(&ts, NULL);
-	kill(pid, SIGINT);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	slurp(e1, log, sizeof(log));
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		cr_skip_test("the build ended before Ctrl-C reached it: skipped");
-	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "ends as interrupted");
-	cr_expect(strstr(log, "run the same command again to resume"), "%s", log);
-	cr_expect_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 640x352 --clip-frames 9 "
-			 "--threads 1", samples, out), 0, "the rerun: %s", msg);
-	cr_expect_eq(run(msg, sizeof(msg), "verify '%s'", out), 0, "verify: %s", msg);
+	const int sigs[2] = {SIGINT, SIGTERM};
+	for (int k = 0; k < 2; k++) {
+		snprintf(out, sizeof(out), "%s/out%d", dir, k);
+		snprintf(e1, sizeof(e1), "%s/first%d.log", dir, k);
+		pid_t pid = spawn_build(samples, out, e1, "640x352");
+		cr_assert(wait_locked(out, pid), "the build ended before it took its lock");
+		struct timespec ts = {0, 300 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		kill(pid, sigs[k]);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		slurp(e1, log, sizeof(log));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			cr_skip_test("the build ended before signal %d reached it: skipped", sigs[k]);
+		cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == sigs[k], "ends as interrupted by %d",
+			  sigs[k]);
+		cr_expect(strstr(log, "run the same command again to resume"), "signal %d: %s",
+			  sigs[k], log);
+		cr_expect_eq(run(msg, sizeof(msg), "build '%s' -o '%s' --size 640x352 --clip-frames 9 "
+				 "--threads 1", samples, out), 0, "the rerun: %s", msg);
+		cr_expect_eq(run(msg, sizeof(msg), "verify '%s'", out), 0, "verify: %s", msg);
+	}
 }
 
 static char full_dir[256];
