@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char XMP_SIG[] = "http://ns.adobe.com/xap/1.0/"; /* followed by NUL */
@@ -289,6 +290,20 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
 	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
 	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
 	*y = (int)(yy + (*m <= 2));
+}
+
+int ingest_parse_number(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s)
+		return -1;
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	if (*end || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
 }
 
 void ingest_time_format(int64_t time_us, int tz_min, char *out, size_t cap)

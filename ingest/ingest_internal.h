@@ -54,6 +54,11 @@ int64_t ingest_days_from_civil(int y, int m, int d);
  * tz_min 0 writes "Z". */
 void ingest_time_format(int64_t time_us, int tz_min, char *out, size_t cap);
 
+/* The finite number that is all of s (blanks after it allowed) into *out: 0, else -1 and *out
+ * untouched ("37.5abc", "", "nan" are none). The one rule for numbers in metadata text: XMP
+ * values, kapture fields, GPX/CSV track fields. */
+int ingest_parse_number(const char *s, double *out);
+
 /* Great-circle distance in metres (spherical, mean radius): ample for 0.1 m duplicate checks
  * and gap cuts between neighbouring frames. */
 double ingest_dist_m(double lat1, double lon1, double lat2, double lon2);

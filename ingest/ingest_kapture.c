@@ -96,17 +96,6 @@ static int split_fields(char *line, char **f, int max)
 	return n;
 }
 
-static int num(const char *s, double *v)
-{
-	char *e;
-	errno = 0;
-	double x = strtod(s, &e);
-	if (e == s || *e || !isfinite(x))
-		return -1;
-	*v = x;
-	return 0;
-}
-
 static int inum(const char *s, int64_t *v)
 {
 	char *e;
@@ -122,10 +111,10 @@ static int inum(const char *s, int64_t *v)
 static int pose7(char **f, double q[4], double t[3])
 {
 	for (int i = 0; i < 4; i++)
-		if (num(f[i], &q[i]))
+		if (ingest_parse_number(f[i], &q[i]))
 			return -1;
 	for (int i = 0; i < 3; i++)
-		if (num(f[4 + i], &t[i]))
+		if (ingest_parse_number(f[4 + i], &t[i]))
 			return -1;
 	double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
 	if (!(fabs(n - 1.0) < 1e-3))
@@ -166,13 +155,13 @@ static int line_sensor(kparse *p, char **f, int nf, const char *where, svt_err *
 		ingest_kapture_camera c = {0};
 		snprintf(c.model, sizeof(c.model), "%s", f[3]);
 		double w, h;
-		if (num(f[4], &w) || num(f[5], &h) || w < 1 || h < 1 || w > 1e6 || h > 1e6 ||
-		    w != floor(w) || h != floor(h))
+		if (ingest_parse_number(f[4], &w) || ingest_parse_number(f[5], &h) || w < 1 || h < 1 ||
+		    w > 1e6 || h > 1e6 || w != floor(w) || h != floor(h))
 			return svt_err_set(err, SVT_E_FORMAT, "%s: bad camera size %s x %s", where, f[4], f[5]);
 		c.width = (int)w;
 		c.height = (int)h;
 		for (int i = 0; i < models[m].n; i++)
-			if (num(f[6 + i], &c.params[i]))
+			if (ingest_parse_number(f[6 + i], &c.params[i]))
 				return svt_err_set(err, SVT_E_FORMAT, "%s: parameter %d (%s) is not a number",
 						   where, i + 1, f[6 + i]);
 		c.n_params = models[m].n;
@@ -282,11 +271,11 @@ static int line_gnss(kparse *p, char **f, int nf, const char *where, svt_err *er
 		return svt_err_set(err, SVT_E_FORMAT, "%s: a GNSS record needs at least 5 fields", where);
 	kgnss g = {0};
 	g.dop = NAN;
-	if (inum(f[0], &g.ts) || num(f[2], &g.x) || num(f[3], &g.y) || num(f[4], &g.z))
+	if (inum(f[0], &g.ts) || ingest_parse_number(f[2], &g.x) || ingest_parse_number(f[3], &g.y) || ingest_parse_number(f[4], &g.z))
 		return svt_err_set(err, SVT_E_FORMAT, "%s: GNSS values are not numbers", where);
 	if (nf > 5 && f[5][0] && inum(f[5], &g.utc))
 		return svt_err_set(err, SVT_E_FORMAT, "%s: GNSS utc %s is not an integer", where, f[5]);
-	if (nf > 6 && f[6][0] && num(f[6], &g.dop))
+	if (nf > 6 && f[6][0] && ingest_parse_number(f[6], &g.dop))
 		return svt_err_set(err, SVT_E_FORMAT, "%s: GNSS dop %s is not a number", where, f[6]);
 	int rc = grow((void **)&p->gnss, &p->cap_gnss, p->n_gnss, sizeof(kgnss), err);
 	if (rc)

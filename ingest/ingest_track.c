@@ -34,19 +34,6 @@ static int pt_push(ptvec *p, int64_t t, double lat, double lon, double alt, svt_
 	return SVT_OK;
 }
 
-/* The number that is all of s (blanks around it allowed), into *out; -1 when s holds anything
- * else ("37.5abc" is no latitude) or is empty. */
-static int whole_number(const char *s, double *out)
-{
-	char *e;
-	*out = strtod(s, &e);
-	if (e == s)
-		return -1;
-	while (isspace((unsigned char)*e))
-		e++;
-	return *e ? -1 : 0;
-}
-
 /* ISO 8601 "2003-05-24T19:40:03Z", with optional fraction and offset; no offset = UTC (GPX
  * requires UTC). Returns 0 and microseconds since the epoch. */
 static int parse_iso(const char *s, int64_t *us)
@@ -140,9 +127,9 @@ static int gpx_read(const uint8_t *buf, size_t size, ptvec *pts, svt_err *err)
 			const char *es = child_text(n, "ele", &eh);
 			int64_t t;
 			double lat = NAN, lon = NAN, alt = NAN;
-			int pos = la && lo && !whole_number((const char *)la, &lat) &&
-				  !whole_number((const char *)lo, &lon);
-			if (es && whole_number(es, &alt))
+			int pos = la && lo && !ingest_parse_number((const char *)la, &lat) &&
+				  !ingest_parse_number((const char *)lo, &lon);
+			if (es && ingest_parse_number(es, &alt))
 				alt = NAN;
 			if (pos && ts && !parse_iso(ts, &t))
 				rc = pt_push(pts, t, lat, lon, alt, err);
@@ -379,12 +366,12 @@ static int csv_read(const uint8_t *buf, size_t size, ptvec *pts, size_t *bad, sv
 			continue;
 		}
 		double lat, lon, alt = NAN;
-		if (whole_number(f[1], &lat) || whole_number(f[2], &lon) || !(fabs(lat) <= 90) ||
+		if (ingest_parse_number(f[1], &lat) || ingest_parse_number(f[2], &lon) || !(fabs(lat) <= 90) ||
 		    !(fabs(lon) <= 180)) {
 			(*bad)++;
 			continue;
 		}
-		if (nf > 3 && *f[3] && whole_number(f[3], &alt))
+		if (nf > 3 && *f[3] && ingest_parse_number(f[3], &alt))
 			alt = NAN;
 		rc = pt_push(pts, t, lat, lon, alt, err);
 	}

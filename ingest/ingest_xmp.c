@@ -34,24 +34,10 @@ typedef struct xmp_gps {
 	double lat, lon, alt, dir;
 } xmp_gps;
 
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s)
-		return -1;
-	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
-		end++;
-	if (*end || !isfinite(v))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_int(const char *s, int *out)
 {
 	double v;
-	if (parse_double(s, &v) || v < -2147483647.0 || v > 2147483647.0 || v != floor(v))
+	if (ingest_parse_number(s, &v) || v < -2147483647.0 || v > 2147483647.0 || v != floor(v))
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -68,7 +54,7 @@ static int parse_rational(const char *s, double *out)
 		*out = (double)n / (double)d;
 		return 0;
 	}
-	return parse_double(s, out);
+	return ingest_parse_number(s, out);
 }
 
 /* Adobe XMP GPS coordinate: "DDD,MM,SSk" or "DDD,MM.mmk", k one of NSEW. */
@@ -102,7 +88,7 @@ static int parse_xmp_coord(const char *s, double *out)
 static double pose_angle(ingest_meta *m, const char *val, double lo, double hi)
 {
 	double d;
-	if (parse_double(val, &d))
+	if (ingest_parse_number(val, &d))
 		return NAN;
 	if (!(d >= lo && d <= hi)) {
 		m->ignored |= INGEST_IGN_POSE;
