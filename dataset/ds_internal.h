@@ -201,6 +201,9 @@ void ds_reject_late(dataset_job *j, size_t k, int reason, const char *why);
 int ds_run_config(const dataset_opts *o, int ranks, double cell_m, fmt_config **out,
 		  svt_err *err);
 int ds_run_record_read(const char *out, fmt_config **rec, svt_err *err);
+/* A count the run record holds (ranks, clip_frames, stride): a positive int, or 0 when absent
+ * or not one. */
+int ds_run_record_count(const fmt_config *rec, const char *key);
 int ds_marker_path(const char *out, int rank, char *path, size_t cap, svt_err *err);
 /* The marker rank r of the run recorded as rec writes (canonical JSON, malloc'd). */
 int ds_marker_expected(const fmt_config *rec, int rank, char **json, svt_err *err);

@@ -237,15 +237,11 @@ int dataset_merge(const char *out, dataset_merge_report *rep, svt_err *err)
 	int rc = ds_run_record_read(out, &rec, err);
 	if (rc)
 		return rc;
-	int64_t nr = 0, cf = 0, st = 0;
 	double cell_m = 0;
-	fmt_config_get_int(rec, "ranks", &nr);
-	fmt_config_get_int(rec, "clip_frames", &cf);
-	fmt_config_get_int(rec, "stride", &st);
 	fmt_config_get_real(rec, "cell_m", &cell_m);
-	ranks = nr > 0 && nr <= INT32_MAX ? (int)nr : 0;
-	int clip_frames = cf > 0 && cf <= INT32_MAX ? (int)cf : 0;
-	int stride = st > 0 && st <= INT32_MAX ? (int)st : 0;
+	ranks = ds_run_record_count(rec, "ranks");
+	int clip_frames = ds_run_record_count(rec, "clip_frames");
+	int stride = ds_run_record_count(rec, "stride");
 	if (ranks < 1 || clip_frames < 1) {
 		rc = svt_err_set(err, SVT_E_FORMAT, "%s/%s: no rank count or clip length", out,
 				 DATASET_RUN_RECORD);

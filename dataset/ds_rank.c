@@ -366,11 +366,10 @@ int ds_run_record_read(const char *out, fmt_config **rec, svt_err *err)
 	return rc ? svt_err_prefix(err, "%s", path) : SVT_OK;
 }
 
-/* The record's rank count (the "ranks" option), or 0. */
-static int record_ranks(const fmt_config *rec)
+int ds_run_record_count(const fmt_config *rec, const char *key)
 {
 	int64_t n = 0;
-	return fmt_config_get_int(rec, "ranks", &n) && n > 0 && n <= INT32_MAX ? (int)n : 0;
+	return fmt_config_get_int(rec, key, &n) && n > 0 && n <= INT32_MAX ? (int)n : 0;
 }
 
 int dataset_run_ranks(const char *out, svt_err *err)
@@ -379,7 +378,7 @@ int dataset_run_ranks(const char *out, svt_err *err)
 	int rc = ds_run_record_read(out, &rec, err);
 	if (rc)
 		return rc;
-	int n = record_ranks(rec);
+	int n = ds_run_record_count(rec, "ranks");
 	fmt_config_destroy(rec);
 	return n > 0 ? n : svt_err_set(err, SVT_E_FORMAT, "%s/%s: no rank count", out,
 				       DATASET_RUN_RECORD);
