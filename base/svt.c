@@ -474,10 +474,19 @@ int svt_parse_size(const char *opt, const char *s, int min, int max, int *w, int
 
 /* ---- CPU gate ------------------------------------------------------------------------------ */
 
+/* A gate of one place hands it out in the order it was asked for (a ticket each). Unfair, a
+ * thread that leaves and at once enters again wins the place back before a waiter wakes: a
+ * --threads 1 build's view worker ran a whole clip's frames before the main thread stored the
+ * first, so a clip's encoded frames were all alive at once (memory growing with the clip's
+ * length: the samples' build with one 110-frame clip peaked at 531 MB, in turn 299 MB; two
+ * 57-frame clips 495 -> 373 MB). With two places or more the gate stays
+ * unfair: the worker's place changes hands less, and on a guest that packs runnable threads
+ * onto one vCPU each hand-over risks an idle CPU (docs/benchmarks.md, stop 28). */
 struct svt_gate {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int n, busy, peak;
+	unsigned long next, serving; /* tickets: the next to give, the next to enter */
 };
 
 /* The gate the calling thread holds a place of (at most one). */
@@ -508,8 +517,10 @@ void svt_gate_enter(svt_gate *g)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->mu);
-	while (g->busy >= g->n)
+	unsigned long me = g->next++;
+	while (g->busy >= g->n || (g->n == 1 && me != g->serving))
 		pthread_cond_wait(&g->cv, &g->mu);
+	g->serving++;
 	g->busy++;
 	if (g->busy > g->peak)
 		g->peak = g->busy;
@@ -524,7 +535,11 @@ void svt_gate_leave(svt_gate *g)
 	gate_held = NULL;
 	pthread_mutex_lock(&g->mu);
 	g->busy--;
-	pthread_cond_signal(&g->cv);
+	/* One place: every waiter looks at its ticket (only the next one goes). */
+	if (g->n == 1)
+		pthread_cond_broadcast(&g->cv);
+	else
+		pthread_cond_signal(&g->cv);
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -540,6 +555,16 @@ void svt_gate_resume(svt_gate *g, int paused)
 {
 	if (paused)
 		svt_gate_enter(g);
+}
+
+int svt_gate_waiting(const svt_gate *g)
+{
+	if (!g)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&g->mu);
+	int w = (int)(g->next - g->serving);
+	pthread_mutex_unlock((pthread_mutex_t *)&g->mu);
+	return w;
 }
 
 int svt_gate_peak(const svt_gate *g)

@@ -107,6 +107,9 @@ int svt_gate_pause(svt_gate *g);
 void svt_gate_resume(svt_gate *g, int paused);
 /* The most places ever held at once (for tests). */
 int svt_gate_peak(const svt_gate *g);
+/* Threads waiting to enter now (for tests). A gate of one place hands it out in the order it
+ * was asked for: a thread that leaves and enters again queues behind those already waiting. */
+int svt_gate_waiting(const svt_gate *g);
 
 /* Monotonic time in seconds. */
 double svt_now(void);
