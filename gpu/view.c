@@ -640,6 +640,62 @@ VIEW_AVX512 static int footprint_row_avx512(float W, int w, const float *c0, con
 	return i;
 }
 
+/* footprint_row's SSE2 loop eight lanes at a time, for CPUs with AVX2 but not AVX-512 (AMD
+ * Zen 2/3, which many GPU nodes carry): the same operations, so the same flags. Returns the
+ * pixels done (a multiple of 8). */
+__attribute__((target("avx2"))) static int footprint_row_avx2(float W, int w, const float *c0,
+							     const float *r0, const float *c1,
+							     const float *r1, uint8_t *need)
+{
+	const __m256 hw = _mm256_set1_ps(0.5f * W), nhw = _mm256_set1_ps(-0.5f * W);
+	const __m256 vw = _mm256_set1_ps(W), step = _mm256_set1_ps(GM_AA_STEP);
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	int i = 0;
+	for (; i + 8 <= w; i += 8) {
+		__m256 c = _mm256_loadu_ps(c0 + i), r = _mm256_loadu_ps(r0 + i);
+		__m256 dc = _mm256_sub_ps(_mm256_loadu_ps(c0 + i + 1), c);
+		__m256 ec = _mm256_sub_ps(_mm256_loadu_ps(c1 + i), c);
+		dc = sel8(_mm256_cmp_ps(dc, hw, _CMP_GT_OQ), _mm256_sub_ps(dc, vw),
+			  sel8(_mm256_cmp_ps(dc, nhw, _CMP_LT_OQ), _mm256_add_ps(dc, vw), dc));
+		ec = sel8(_mm256_cmp_ps(ec, hw, _CMP_GT_OQ), _mm256_sub_ps(ec, vw),
+			  sel8(_mm256_cmp_ps(ec, nhw, _CMP_LT_OQ), _mm256_add_ps(ec, vw), ec));
+		__m256 sx = _mm256_max_ps(_mm256_andnot_ps(sign, dc),
+					  _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(r0 + i + 1), r)));
+		__m256 sy = _mm256_max_ps(_mm256_andnot_ps(sign, ec),
+					  _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(r1 + i), r)));
+		int m = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(sx, step, _CMP_GT_OQ),
+							 _mm256_cmp_ps(sy, step, _CMP_GT_OQ)));
+		memcpy(need + i, &need_bytes[m & 15], 4);
+		memcpy(need + i + 4, &need_bytes[m >> 4], 4);
+	}
+	return i;
+}
+
+/* index_row's SSE2 loop eight lanes at a time (AVX2); returns the pixels done. */
+__attribute__((target("avx2"))) static int index_row_avx2(int w, const float *c0,
+							  const float *r0, int *ix, int *iy,
+							  int *wx, int *wy)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), q = _mm256_set1_ps((float)GM_Q);
+	const __m256 half = _mm256_set1_ps(0.5f);
+	const __m256i ione = _mm256_set1_epi32(1);
+	int i = 0;
+	for (; i + 8 <= w; i += 8) {
+		__m256 c = _mm256_loadu_ps(c0 + i), r = _mm256_loadu_ps(r0 + i);
+		__m256i x = _mm256_sub_epi32(_mm256_cvttps_epi32(_mm256_add_ps(c, one)), ione);
+		__m256i y = _mm256_sub_epi32(_mm256_cvttps_epi32(_mm256_add_ps(r, one)), ione);
+		__m256 fx = _mm256_sub_ps(c, _mm256_cvtepi32_ps(x));
+		__m256 fy = _mm256_sub_ps(r, _mm256_cvtepi32_ps(y));
+		_mm256_storeu_si256((__m256i *)(void *)(ix + i), x);
+		_mm256_storeu_si256((__m256i *)(void *)(iy + i), y);
+		_mm256_storeu_si256((__m256i *)(void *)(wx + i),
+				    _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(fx, q), half)));
+		_mm256_storeu_si256((__m256i *)(void *)(wy + i),
+				    _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(fy, q), half)));
+	}
+	return i;
+}
+
 /* index_row's SSE2 loop sixteen lanes at a time; returns the pixels done. */
 VIEW_AVX512 static int index_row_avx512(int w, const float *c0, const float *r0, int *ix,
 					int *iy, int *wx, int *wy)
@@ -670,6 +726,8 @@ static void footprint_row(float W, int w, const float *c0, const float *r0, cons
 #ifdef VIEW_HAVE_AVX2
 	if (cpu_has_vbmi())
 		i = footprint_row_avx512(W, w, c0, r0, c1, r1, need);
+	else if (cpu_has_avx2())
+		i = footprint_row_avx2(W, w, c0, r0, c1, r1, need);
 #endif
 #ifdef __SSE2__
 	const __m128 hw = _mm_set1_ps(0.5f * W), nhw = _mm_set1_ps(-0.5f * W), vw = _mm_set1_ps(W);
@@ -706,6 +764,8 @@ static void index_row(int w, const float *c0, const float *r0, int *ix, int *iy,
 #ifdef VIEW_HAVE_AVX2
 	if (cpu_has_vbmi())
 		i = index_row_avx512(w, c0, r0, ix, iy, wx, wy);
+	else if (cpu_has_avx2())
+		i = index_row_avx2(w, c0, r0, ix, iy, wx, wy);
 #endif
 #ifdef __SSE2__
 	const __m128 one = _mm_set1_ps(1.0f), q = _mm_set1_ps((float)GM_Q), half = _mm_set1_ps(0.5f);
@@ -865,16 +925,22 @@ static inline int tap_cubic(const gm_src *s, float c, float r, uint8_t *out, int
 
 #ifdef VIEW_HAVE_AVX2
 /* Pixels i..i+7 need no prefilter and all their taps are inside (tap_q's condition). */
-static inline int inside8(const gm_src *s, const uint8_t *need, const int *qx, const int *qy)
+__attribute__((target("avx2"))) static inline int inside8(const gm_src *s, const uint8_t *need,
+							  const int *qx, const int *qy)
 {
 	uint64_t nd;
 	memcpy(&nd, need, 8);
 	if (nd)
 		return 0;
-	for (int k = 0; k < 8; k++)
-		if (!(qx[k] >= 0 && qx[k] < s->W - 2 && qy[k] >= 0 && qy[k] < s->H - 1))
-			return 0;
-	return 1;
+	/* 0 <= x < W - 2 and 0 <= y < H - 1, eight lanes */
+	const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)qx);
+	const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)qy);
+	const __m256i m1 = _mm256_set1_epi32(-1);
+	__m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(x, m1),
+				      _mm256_cmpgt_epi32(_mm256_set1_epi32(s->W - 2), x));
+	ok = _mm256_and_si256(ok, _mm256_and_si256(_mm256_cmpgt_epi32(y, m1),
+						   _mm256_cmpgt_epi32(_mm256_set1_epi32(s->H - 1), y)));
+	return _mm256_movemask_epi8(ok) == -1;
 }
 #endif
 
