@@ -117,6 +117,9 @@ int ds_georeference(dataset_job *j, svt_err *err);
 /* ds_twin.c: the capture into the twin store and labels; the clips' tiles recorded at the end;
  * the depth points of a clip fused into the store. */
 int ds_twin_open(dataset_job *j, svt_err *err);
+/* What ds_twin_open would refuse, refused before OUT or the twin is touched: the split
+ * options, the layers' files, a --holdout of names no districts layer of this build holds. */
+int ds_twin_preflight(const dataset_job *j, svt_err *err);
 int ds_twin_record_tiles(dataset_job *j, svt_err *err);
 /* Hands the queued points to the fusion thread (after joining the one before); ds_points_join
  * waits for it and returns its status. */
@@ -189,6 +192,8 @@ int ds_refs_holdout_clip(dataset_job *j, const size_t *kidx, int T, int *held, s
 /* Refuses a holdout of district names that names a district the layer lacks (or that has no
  * layer to name), once the twin's layers are known. */
 int ds_refs_holdout_check(const dataset_job *j, svt_err *err);
+/* The same against a given districts layer (NULL: none). */
+int ds_refs_holdout_names_check(const char *list, const twin_layer *districts, svt_err *err);
 
 /* ds_job.c: per-frame results and progress through the callbacks. */
 void ds_report_frame(dataset_job *j, size_t capture_index, const char *clip);

@@ -260,8 +260,9 @@ int dataset_job_run(dataset_job *j, const dataset_callbacks *cb, svt_err *err)
 	j->t0 = svt_now();
 	const dataset_opts *o = &j->o;
 	int rc;
-	/* OUT first: an output that cannot be written or is in use says so before any work. */
-	if ((rc = ds_guard_out(j, err)))
+	/* Options that cannot work are refused before OUT is touched; then OUT: an output that
+	 * cannot be written or is in use says so before any work. */
+	if ((rc = ds_twin_preflight(j, err)) || (rc = ds_guard_out(j, err)))
 		goto done;
 	job_mark(j, "output guarded");
 	if ((rc = ds_scan(j, err)))

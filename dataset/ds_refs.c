@@ -201,27 +201,31 @@ static int in_list(const char *list, const char *name)
 
 int ds_refs_holdout_check(const dataset_job *j, svt_err *err)
 {
-	const char *list = j->o.holdout;
+	return ds_refs_holdout_names_check(j->o.holdout, j->districts, err);
+}
+
+int ds_refs_holdout_names_check(const char *list, const twin_layer *districts, svt_err *err)
+{
 	if (!list || !*list || access(list, R_OK) == 0)
 		return SVT_OK; /* none, or a polygon file */
 	/* Names: each must be a district of the districts layer, or a typo would hold nothing
 	 * out and put the place meant for test into train, silently. */
-	if (!j->districts)
+	if (!districts)
 		return svt_err_set(err, SVT_E_INPUT, "--holdout %s names districts, but the build "
 				   "has no districts layer (--districts PATH), nor is it a readable "
 				   "polygon file", list);
-	size_t nd = twin_layer_count(j->districts), len;
+	size_t nd = twin_layer_count(districts), len;
 	const char *tok;
 	for (const char *p = list; list_next(&p, &tok, &len);) {
 		int found = 0;
 		for (size_t k = 0; k < nd && !found; k++)
-			found = name_is(tok, len, twin_layer_name(j->districts, k));
+			found = name_is(tok, len, twin_layer_name(districts, k));
 		if (!found) {
 			/* The layer's names, whole ones only (UTF-8 is never cut), then "...". */
 			char names[400] = "";
 			size_t at = 0;
 			for (size_t k = 0; k < nd; k++) {
-				const char *nm = twin_layer_name(j->districts, k);
+				const char *nm = twin_layer_name(districts, k);
 				size_t need = (k ? 2 : 0) + strlen(nm ? nm : "?");
 				if (at + need + 6 >= sizeof(names)) { /* room for ", ..." */
 					memcpy(names + at, ", ...", 6);

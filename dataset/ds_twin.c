@@ -9,6 +9,49 @@
 
 #include "dataset/ds_internal.h"
 
+/* The twin's folder: --twin, or OUT's own. */
+static int twin_dir(const dataset_opts *o, char *dir, size_t cap, svt_err *err)
+{
+	if (o->twin) {
+		if (snprintf(dir, cap, "%s", o->twin) >= (int)cap)
+			return svt_err_set(err, SVT_E_INPUT, "--twin path too long: %s", o->twin);
+		return SVT_OK;
+	}
+	return svt_path_join(dir, cap, o->out, "twin", err);
+}
+
+int ds_twin_preflight(const dataset_job *j, svt_err *err)
+{
+	/* A refused --fresh run once emptied OUT's twin (its removal came first) and rewrote its
+	 * build-config.json before the layers and the holdout were checked. */
+	const dataset_opts *o = &j->o;
+	twin_split_opts so;
+	twin_split_opts_default(&so);
+	so.seed = o->seed;
+	so.buffer_m = o->split_buffer_m;
+	int rc = twin_split_opts_check(&so, err);
+	if (rc)
+		return rc;
+	twin_layer *d = NULL, *g = NULL;
+	if (o->districts && (rc = twin_layer_load(o->districts, NULL, &d, err)))
+		return svt_err_prefix(err, "districts layer %s", o->districts);
+	if (o->dongs && (rc = twin_layer_load(o->dongs, NULL, &g, err))) {
+		twin_layer_destroy(d);
+		return svt_err_prefix(err, "dongs layer %s", o->dongs);
+	}
+	twin_layer_destroy(g);
+	/* The districts the build will have: a kept twin's own layer (one built with
+	 * --districts before wins over the file: ds_twin_open keeps it), checked once that twin
+	 * is open; else the file's, or none. */
+	char dir[4096];
+	rc = twin_dir(o, dir, sizeof(dir), err);
+	int kept = !rc && !(o->fresh && !o->twin) && twin_store_exists(dir);
+	if (!rc && !kept)
+		rc = ds_refs_holdout_names_check(o->holdout, d, err);
+	twin_layer_destroy(d);
+	return rc;
+}
+
 /* Adds the capture to the twin store (creating it with the job's ENU origin) and labels
  * every kept frame with the districts layer when one is given. A capture already in the
  * store (a rerun) is not added twice. */
@@ -18,9 +61,7 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	char dir[4096];
 	int rc;
 	j->store_first = SIZE_MAX;
-	if (o->twin)
-		snprintf(dir, sizeof(dir), "%s", o->twin);
-	else if ((rc = svt_path_join(dir, sizeof(dir), o->out, "twin", err)))
+	if ((rc = twin_dir(o, dir, sizeof(dir), err)))
 		return rc;
 	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
 	 * are then made again, not kept from the run being replaced); in a shared twin (--twin)
@@ -62,6 +103,15 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 			return svt_err_prefix(err, "%s layer %s", lname[L], lpath[L]);
 	}
 
+	/* The layers known, a --holdout of names is checked before the twin is changed. */
+	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
+		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
+			j->districts = twin_store_layer(j->store, k);
+		else if (!strcmp(twin_store_layer_name(j->store, k), "dongs"))
+			j->dongs = twin_store_layer(j->store, k);
+	if ((rc = ds_refs_holdout_check(j, err)))
+		return rc;
+
 	size_t first = 0;
 	if (o->fresh && o->twin && twin_store_capture_find(j->store, j->twin_name, NULL, NULL)) {
 		if ((rc = twin_store_remove_capture(j->store, j->twin_name, err)))
@@ -96,19 +146,12 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	if ((rc = twin_store_frames_fused(j->store, j->store_first, j->n, j->points_done, err)))
 		return svt_err_prefix(err, "twin store %s", dir);
 
-	for (size_t k = 0; k < twin_store_layer_count(j->store); k++)
-		if (!strcmp(twin_store_layer_name(j->store, k), "districts"))
-			j->districts = twin_store_layer(j->store, k);
-		else if (!strcmp(twin_store_layer_name(j->store, k), "dongs"))
-			j->dongs = twin_store_layer(j->store, k);
 	j->district = malloc(j->n * sizeof(long));
 	j->dong = malloc(j->n * sizeof(long));
 	if (!j->district || !j->dong)
 		return svt_err_set(err, SVT_E_NOMEM, "no memory for labels");
 	for (size_t k = 0; k < j->n; k++)
 		j->district[k] = j->dong[k] = -1;
-	if ((rc = ds_refs_holdout_check(j, err)))
-		return rc;
 	if (j->districts)
 		twin_frames_label(j->districts, j->tf, j->n, j->district);
 	if (j->dongs)

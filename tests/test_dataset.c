@@ -409,6 +409,67 @@ Test(dataset, fresh_rebuild_leaves_only_the_new_build, .timeout = 300)
 	cr_expect_eq(count_named(p, "twin.gpkg", ""), 1);
 }
 
+/* The bytes of a file (at most cap), for a before and after comparison. */
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "%s", path);
+	size_t n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* A refused run leaves OUT as it was: --fresh with a --holdout of names no layer holds, or
+ * with a districts file that is not there, once emptied OUT's twin (the rebuild's removal
+ * came first) and rewrote build-config.json with the refused options, so that the next plain
+ * rerun was refused too. And a new OUT is not even made. */
+Test(dataset, a_refused_run_leaves_out_as_it_was, .timeout = 300)
+{
+	char cap[300], out[300], pts[400], cfg[400], p[400];
+	snprintf(cap, sizeof(cap), "%s/cap", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(pts, sizeof(pts), "%s/twin/points", out);
+	snprintf(cfg, sizeof(cfg), "%s/build-config.json", out);
+	copy_frames(cap, 0, 11);
+	dataset_opts o;
+	small_opts(&o, cap, out);
+	svt_err err = {0};
+	cr_assert_eq(run(&o, NULL, NULL, &err), 0, "%s", err.msg);
+	size_t tiles = count_named(pts, "", ".las");
+	cr_assert_gt(tiles, 0);
+	static char before[8192], after[8192];
+	size_t nb = slurp(cfg, before, sizeof(before));
+
+	o.fresh = 1;
+	o.holdout = "NoSuchDistrict";
+	cr_expect_eq(run(&o, NULL, NULL, &err), SVT_E_INPUT);
+	cr_expect(strstr(err.msg, "NoSuchDistrict"), "%s", err.msg);
+	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
+	size_t na = slurp(cfg, after, sizeof(after));
+	cr_expect(na == nb && !memcmp(before, after, nb), "build-config.json was rewritten: %.*s",
+		  (int)na, after);
+
+	o.holdout = NULL;
+	snprintf(p, sizeof(p), "%s/no-such-districts.geojson", dir);
+	o.districts = p;
+	cr_expect_lt(run(&o, NULL, NULL, &err), 0);
+	cr_expect(strstr(err.msg, "no-such-districts"), "%s", err.msg);
+	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
+
+	/* The build as it was still reruns: nothing is redone. */
+	small_opts(&o, cap, out);
+	dataset_stats st;
+	cr_assert_eq(run(&o, NULL, &st, &err), 0, "%s", err.msg);
+	cr_expect_eq(st.clips_written, 0, "a plain rerun rebuilt %zu clips", st.clips_written);
+
+	char out2[300];
+	snprintf(out2, sizeof(out2), "%s/out2", dir);
+	small_opts(&o, cap, out2);
+	o.holdout = "NoSuchDistrict";
+	cr_expect_eq(run(&o, NULL, NULL, &err), SVT_E_INPUT);
+	cr_expect_neq(access(out2, F_OK), 0, "a refused run made %s", out2);
+}
+
 /* A digest of every clip's frames (colour only), in clip id order. */
 static uint64_t frames_digest(const char *out, size_t *nclips)
 {

@@ -224,6 +224,9 @@ typedef struct twin_store_opts {
 
 void twin_store_opts_default(twin_store_opts *o);
 
+/* 1 when dir holds a twin (its twin.gpkg), else 0. */
+int twin_store_exists(const char *dir);
+
 /* Opens the store in dir, or creates it (and dir) when dir holds no twin.gpkg (unless
  * opts->no_create: SVT_E_NOTFOUND); opts (NULL = defaults) apply only at creation: an
  * existing store keeps its own. Reads only the store's metadata (constant time in its size).

@@ -1369,6 +1369,13 @@ done:
 	return rc;
 }
 
+int twin_store_exists(const char *dir)
+{
+	char p[4096];
+	return dir && snprintf(p, sizeof(p), "%s/%s", dir, TWIN_GPKG_NAME) < (int)sizeof(p) &&
+	       access(p, F_OK) == 0;
+}
+
 int twin_store_add_layer(twin_store *s, const char *name, const char *path,
 			 const twin_layer_opts *o, svt_err *err)
 {
