@@ -63,14 +63,6 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 	j->store_first = SIZE_MAX;
 	if ((rc = twin_dir(o, dir, sizeof(dir), err)))
 		return rc;
-	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
-	 * are then made again, not kept from the run being replaced); in a shared twin (--twin)
-	 * only this capture's entries are replaced (below), the others' stay. */
-	if (o->fresh && !o->twin) {
-		if ((rc = twin_store_remove(dir, j->trash, err)))
-			return svt_err_prefix(err, "--fresh");
-		svt_log_info("--fresh: the twin %s is rebuilt", dir);
-	}
 	twin_store_opts so;
 	twin_store_opts_default(&so);
 	so.epsg = j->st.epsg;
@@ -88,6 +80,15 @@ int ds_twin_open(dataset_job *j, svt_err *err)
 		so.epsg = twin_store_epsg(j->ref_store);
 		so.tile_m = twin_store_tile_m(j->ref_store);
 		twin_store_origin(j->ref_store, so.origin_llh);
+	}
+	/* --fresh rebuilds what OUT owns, its own twin included (the capture's entries and points
+	 * are then made again, not kept from the run being replaced); in a shared twin (--twin)
+	 * only this capture's entries are replaced (below), the others' stay. After the
+	 * references' twin opened: a run refused for want of it keeps OUT's twin. */
+	if (o->fresh && !o->twin) {
+		if ((rc = twin_store_remove(dir, j->trash, err)))
+			return svt_err_prefix(err, "--fresh");
+		svt_log_info("--fresh: the twin %s is rebuilt", dir);
 	}
 	if ((rc = twin_store_open(dir, &so, &j->store, err)))
 		return svt_err_prefix(err, "twin store %s", dir);

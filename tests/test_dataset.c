@@ -456,6 +456,14 @@ Test(dataset, a_refused_run_leaves_out_as_it_was, .timeout = 300)
 	cr_expect(strstr(err.msg, "no-such-districts"), "%s", err.msg);
 	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
 
+	/* A references' twin (a cluster rank's) that is not there. */
+	o.districts = NULL;
+	snprintf(p, sizeof(p), "%s/no-such-twin", dir);
+	o.refs_twin = p;
+	cr_expect_lt(run(&o, NULL, NULL, &err), 0);
+	cr_expect(strstr(err.msg, "no-such-twin"), "%s", err.msg);
+	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
+
 	/* The build as it was still reruns: nothing is redone. */
 	small_opts(&o, cap, out);
 	dataset_stats st;
