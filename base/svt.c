@@ -260,13 +260,19 @@ int svt_dir_sync_of(const char *path, svt_err *err)
 int svt_fd_write_all(int fd, int *direct, const void *buf, size_t n, const char *name,
 		     svt_err *err)
 {
+	return svt_fd_pwrite_all(fd, direct, buf, n, 0, name, err);
+}
+
+int svt_fd_pwrite_all(int fd, int *direct, const void *buf, size_t n, uint64_t off,
+		      const char *name, svt_err *err)
+{
 	const uint8_t *p = buf;
 	size_t done = 0, piece = (size_t)4 << 20;
 	while (done < n) {
 		size_t want = n - done < piece ? n - done : piece, len = want;
 		if (*direct)
 			len = (want + SVT_BLOCK - 1) & ~(SVT_BLOCK - 1);
-		ssize_t put = pwrite(fd, p + done, len, (off_t)done);
+		ssize_t put = pwrite(fd, p + done, len, (off_t)(off + done));
 		if (put < 0 && errno == EINTR)
 			continue;
 #ifdef O_DIRECT

@@ -144,6 +144,9 @@ int svt_file_write_atomic_direct(const char *path, const void *data, size_t size
  * buffered, unpadded. An error names the file (name). */
 int svt_fd_write_all(int fd, int *direct, const void *buf, size_t n, const char *name,
 		     svt_err *err);
+/* svt_fd_write_all of buf[0, n) at file offset off (a multiple of SVT_BLOCK with *direct). */
+int svt_fd_pwrite_all(int fd, int *direct, const void *buf, size_t n, uint64_t off,
+		      const char *name, svt_err *err);
 
 /* fsyncs the directory that holds path, so a rename into it is durable. */
 int svt_dir_sync_of(const char *path, svt_err *err);

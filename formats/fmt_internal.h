@@ -111,31 +111,51 @@ int fmt_file_sha256(const char *path, char hex[65], uint64_t *bytes, svt_err *er
 int fmt_h5_commit(hid_t file, const char *tmp, const char *final, svt_err *err);
 
 /* A shard built in memory (HDF5's core driver, no backing store) and committed with
- * fmt_h5_commit_image: its SHA-256 is taken while its bytes are written, in order, once. HDF5
+ * fmt_h5_commit_image: its SHA-256 is taken from the image in memory, each byte once. HDF5
  * rewrites its superblock and metadata at close, so a file written through the disk driver
  * can only be hashed by reading it back. The driver's buffer comes from our allocator
- * (page-aligned, grown with mremap) and outlives the close in im, so the commit writes the
- * closed image (status flags cleared) with O_DIRECT, without a page-cache copy. The price:
- * the shard's compressed size in memory while it is written; the writer rotates shards at
- * opts.target_bytes. tmp is the name the commit writes to. */
+ * (page-aligned, grown with mremap) and outlives the close in im, so the image's pages go to
+ * tmp with O_DIRECT, without a page-cache copy: the final ones while the shard is built
+ * (fmt_h5_image_stream), the rest of the closed image (status flags cleared) at the commit.
+ * The price: the shard's compressed size in memory while it is written; the writer rotates
+ * shards at opts.target_bytes. tmp is the name written to. */
 typedef struct fmt_h5_image {
 	void *kept;  /* the driver's buffer, handed over at the file's close */
 	void *spare; /* the buffer of the last commit, for the next file made with this im */
+	void *live;  /* the driver's buffer while the file is open (our allocator's last answer) */
+	/* Streaming (fmt_h5_image_note, fmt_h5_image_stream): the pages of the file that lie
+	 * wholly inside chunks already stored are final (HDF5 never writes into a stored chunk
+	 * again; a dropped clip's chunks are forgotten, their space being free for reuse), so a
+	 * thread writes them to tmp while the shard is still being built and the commit writes
+	 * only the rest: the disk works beside the CPUs instead of after them. */
+	struct fmt_h5_io *io;
 } fmt_h5_image;
 /* im must stay where it is until fmt_h5_commit_image or fmt_h5_image_release; zero it before
  * its first use. A commit keeps the file's buffer in im for the next file made with it (a
  * writer's next shard: its pages are in memory already), until fmt_h5_image_release. On
  * failure (a negative id) err says why. */
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err);
-/* Flushes and closes a file made by fmt_h5_create_mem, writes the closed image to tmp in
- * 4 MiB pieces while a thread in gate (NULL: none) hashes it (hex, *bytes), fsyncs, renames
+/* Flushes and closes a file made by fmt_h5_create_mem (the writing thread stopped first; a
+ * write of it that failed fails the commit), writes what of the closed image is not on disk
+ * yet to tmp while a thread in gate (NULL: none) hashes all of it (hex, *bytes), fsyncs, renames
  * tmp to final, syncs the folder. Closes file whatever happens; on success im keeps the
  * buffer as its spare, on failure it is released, tmp removed and final untouched. Fails if
  * any object of the file is still open. */
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			svt_gate *gate, char hex[65], uint64_t *bytes, svt_err *err);
-/* Frees the buffers im holds: a discarded file's, the spare (NULL-safe). */
+/* Frees the buffers im holds: a discarded file's, the spare (NULL-safe); closes tmp's
+ * descriptor (the caller removes tmp, fmt_h5_discard). */
 void fmt_h5_image_release(fmt_h5_image *im);
+/* A chunk of the open file stored at [addr, addr + size) (H5Dget_chunk_info_by_coord), or,
+ * with gone, one whose dataset was unlinked: its pages are no longer final and any already
+ * written are written again at the commit. */
+int fmt_h5_image_note(fmt_h5_image *im, uint64_t addr, uint64_t size, int gone, svt_err *err);
+/* Once at least min_bytes of final pages are waiting, hands them to the image's writing
+ * thread (started the first time, with tmp opened O_DIRECT where the file system takes it),
+ * which writes them from the driver's buffer while the caller goes on (the buffer is not
+ * moved while a write reads it). A write that failed there is reported here, or by the
+ * commit. Call on the thread that makes the file's HDF5 calls. */
+int fmt_h5_image_stream(fmt_h5_image *im, const char *tmp, size_t min_bytes, svt_err *err);
 
 /* The errno an HDF5 call that just failed in this thread met in the OS (the file driver's
  * "errno = N" on the HDF5 error stack, e.g. ENOSPC), or 0: lets a message say "No space left

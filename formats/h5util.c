@@ -462,6 +462,29 @@ fail:
 	return rc;
 }
 
+#define IMG_PAGE ((size_t)4096)
+#define IO_PIECE ((size_t)4 << 20)
+#define COVER_BAD ((uint16_t)0xffff) /* chunks said to overlap here: never final */
+
+/* The image's streaming state. mu guards all of it, and the driver's buffer while busy: a
+ * write reads the buffer outside mu, so the allocator waits for it before it moves the buffer
+ * (img_realloc), as does a dropped clip's note before HDF5 can reuse its space. */
+struct fmt_h5_io {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int th_on, stop, busy, failed;
+	svt_err err;       /* the failed write's */
+	int fd, fd_open, direct;
+	uint16_t *cover;   /* per 4 KiB page: its bytes inside stored chunks */
+	uint8_t *on_disk;  /* per page: written to fd (or being written) */
+	size_t pages_cap;  /* the length of both */
+	size_t lo, hi;     /* the pages to look at for final ones not yet written */
+	size_t ready;      /* bytes of final pages noted since the last hand-over */
+	fmt_h5_image *im;
+	char tmp[4200];
+};
+
 /* The core driver's buffer through our own allocator: page-aligned anonymous memory (grown
  * with mremap, never copied), so that the commit can write it with O_DIRECT; and closing the
  * file hands the buffer to im instead of freeing it: after the close (the superblock's last
@@ -491,6 +514,14 @@ static void *img_map(void *old, size_t size)
 		return NULL;
 	memcpy(base, &want, sizeof(want));
 	return base + IMG_HEAD;
+}
+
+/* The mapping under p holds size bytes already (img_map returns p, unmoved). */
+static int img_fits(void *p, size_t size)
+{
+	size_t had;
+	memcpy(&had, (uint8_t *)p - IMG_HEAD, sizeof(had));
+	return ((size + IMG_HEAD + 4095) & ~(size_t)4095) <= had;
 }
 
 static void img_unmap(void *p)
@@ -526,10 +557,18 @@ static void *img_new(fmt_h5_image *im, size_t size)
 	return q;
 }
 
+static void *img_live(void *udata, void *p)
+{
+	fmt_h5_image *im = udata;
+	if (im && p)
+		im->live = p;
+	return p;
+}
+
 static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
-	return img_new(udata, size);
+	return img_live(udata, img_new(udata, size));
 }
 
 static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
@@ -543,7 +582,17 @@ static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_imag
 static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
-	return ptr ? img_map(ptr, size) : img_new(udata, size);
+	fmt_h5_image *im = udata;
+	struct fmt_h5_io *io = im ? im->io : NULL;
+	if (!ptr || !io || img_fits(ptr, size))
+		return img_live(udata, ptr ? img_map(ptr, size) : img_new(udata, size));
+	/* The mapping grows and may move: not while the writing thread reads it. */
+	pthread_mutex_lock(&io->mu);
+	while (io->busy)
+		pthread_cond_wait(&io->cv, &io->mu);
+	void *p = img_live(udata, img_map(ptr, size));
+	pthread_mutex_unlock(&io->mu);
+	return p;
 }
 
 /* The buffer of the file's last close is kept (H5Fcreate opens and closes the file once
@@ -551,6 +600,17 @@ static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *
 static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 {
 	fmt_h5_image *im = udata;
+	if (im && im->live == ptr) {
+		/* Not while the writing thread reads it (a close after a failure, say). */
+		struct fmt_h5_io *io = im->io;
+		if (io)
+			pthread_mutex_lock(&io->mu);
+		while (io && io->busy)
+			pthread_cond_wait(&io->cv, &io->mu);
+		im->live = NULL;
+		if (io)
+			pthread_mutex_unlock(&io->mu);
+	}
 	if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && im) {
 		img_unmap(im->kept);
 		im->kept = ptr;
@@ -591,12 +651,275 @@ static herr_t img_udata_free(void *udata)
 	return 0;
 }
 
+static int io_make(fmt_h5_image *im, svt_err *err)
+{
+	if (im->io)
+		return SVT_OK;
+	struct fmt_h5_io *io = calloc(1, sizeof(*io));
+	if (!io)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory for a shard's writer state");
+	pthread_mutex_init(&io->mu, NULL);
+	pthread_cond_init(&io->cv, NULL);
+	io->fd = -1;
+	io->lo = SIZE_MAX;
+	io->im = im;
+	im->io = io;
+	return SVT_OK;
+}
+
+/* The writing thread stopped and joined: what it was handed but had not begun stays for the
+ * commit (those pages are not marked on disk). */
+static void io_stop(struct fmt_h5_io *io)
+{
+	if (!io || !io->th_on)
+		return;
+	pthread_mutex_lock(&io->mu);
+	io->stop = 1;
+	pthread_cond_broadcast(&io->cv);
+	pthread_mutex_unlock(&io->mu);
+	pthread_join(io->th, NULL);
+	io->th_on = 0;
+	io->stop = 0;
+}
+
+/* Back to no file written: the thread stopped, tmp's descriptor closed, no page noted (the
+ * arrays kept for the next file). */
+static void stream_reset(fmt_h5_image *im)
+{
+	struct fmt_h5_io *io = im->io;
+	if (!io)
+		return;
+	io_stop(io);
+	if (io->fd_open)
+		close(io->fd);
+	io->fd_open = io->direct = io->failed = 0;
+	io->fd = -1;
+	if (io->pages_cap) {
+		memset(io->cover, 0, io->pages_cap * sizeof(*io->cover));
+		memset(io->on_disk, 0, io->pages_cap);
+	}
+	io->lo = SIZE_MAX;
+	io->hi = 0;
+	io->ready = 0;
+}
+
+static void io_free(fmt_h5_image *im)
+{
+	if (!im->io)
+		return;
+	stream_reset(im);
+	pthread_mutex_destroy(&im->io->mu);
+	pthread_cond_destroy(&im->io->cv);
+	free(im->io->cover);
+	free(im->io->on_disk);
+	free(im->io);
+	im->io = NULL;
+}
+
+static int stream_grow(struct fmt_h5_io *io, size_t pages, svt_err *err)
+{
+	if (pages <= io->pages_cap)
+		return SVT_OK;
+	size_t nc = io->pages_cap ? 2 * io->pages_cap : 16384;
+	while (nc < pages)
+		nc *= 2;
+	uint16_t *c = realloc(io->cover, nc * sizeof(*c));
+	if (c)
+		io->cover = c;
+	uint8_t *d = c ? realloc(io->on_disk, nc) : NULL;
+	if (!d)
+		return svt_err_set(err, SVT_E_NOMEM, "no memory to track %zu pages of a shard", nc);
+	io->on_disk = d;
+	memset(io->cover + io->pages_cap, 0, (nc - io->pages_cap) * sizeof(*c));
+	memset(io->on_disk + io->pages_cap, 0, nc - io->pages_cap);
+	io->pages_cap = nc;
+	return SVT_OK;
+}
+
+int fmt_h5_image_note(fmt_h5_image *im, uint64_t addr, uint64_t size, int gone, svt_err *err)
+{
+	if (!size)
+		return SVT_OK;
+	uint64_t end = addr + size;
+	if (end < addr || end / IMG_PAGE >= SIZE_MAX / 2)
+		return svt_err_set(err, SVT_E_INPUT, "chunk at %llu (%llu bytes) outside any file",
+				   (unsigned long long)addr, (unsigned long long)size);
+	int rc = io_make(im, err);
+	if (rc)
+		return rc;
+	struct fmt_h5_io *io = im->io;
+	size_t p0 = (size_t)(addr / IMG_PAGE), p1 = (size_t)((end + IMG_PAGE - 1) / IMG_PAGE);
+	pthread_mutex_lock(&io->mu);
+	/* Space about to be freed: no write may still be reading it when HDF5 gives it out. */
+	while (gone && io->busy)
+		pthread_cond_wait(&io->cv, &io->mu);
+	rc = stream_grow(io, p1, err);
+	for (size_t p = p0; !rc && p < p1; p++) {
+		uint64_t a = addr > p * IMG_PAGE ? addr : p * IMG_PAGE;
+		uint64_t b = end < (p + 1) * IMG_PAGE ? end : (p + 1) * IMG_PAGE;
+		unsigned d = (unsigned)(b - a), c = io->cover[p];
+		if (c == COVER_BAD)
+			continue;
+		if (gone) {
+			/* Written already or not, the page is the commit's to write now. */
+			io->on_disk[p] = 0;
+			io->cover[p] = c >= d ? (uint16_t)(c - d) : COVER_BAD;
+			continue;
+		}
+		if (c + d > IMG_PAGE) {
+			io->cover[p] = COVER_BAD;
+			io->on_disk[p] = 0;
+			continue;
+		}
+		io->cover[p] = (uint16_t)(c + d);
+		if (c + d == IMG_PAGE && !io->on_disk[p]) {
+			io->ready += IMG_PAGE;
+			io->lo = p < io->lo ? p : io->lo;
+			io->hi = p + 1 > io->hi ? p + 1 : io->hi;
+		}
+	}
+	pthread_mutex_unlock(&io->mu);
+	return rc;
+}
+
+/* Page p is still to be written (with whole: and lies wholly inside stored chunks). */
+static int page_wanted(const struct fmt_h5_io *io, size_t p, int whole)
+{
+	if (p >= io->pages_cap)
+		return !whole;
+	return !io->on_disk[p] && (!whole || io->cover[p] == IMG_PAGE);
+}
+
+/* Writes buf's pages in [p0, p1) that are not on disk yet (with whole: only final ones), a
+ * run of neighbours in one piece; the file's last page cut at n (padded to a block when
+ * direct: buf's mapping runs past n). The commit's way, the writing thread stopped. */
+static int pages_write(struct fmt_h5_io *io, const uint8_t *buf, size_t p0, size_t p1, size_t n,
+		       const char *tmp, svt_err *err)
+{
+	for (size_t p = p0; p < p1;) {
+		if (!page_wanted(io, p, 0)) {
+			p++;
+			continue;
+		}
+		size_t q = p + 1;
+		while (q < p1 && page_wanted(io, q, 0))
+			q++;
+		size_t off = p * IMG_PAGE, end = q * IMG_PAGE < n ? q * IMG_PAGE : n;
+		int rc = svt_fd_pwrite_all(io->fd, &io->direct, buf + off, end - off, off, tmp, err);
+		if (rc)
+			return rc;
+		for (size_t k = p; k < q && k < io->pages_cap; k++)
+			io->on_disk[k] = 1;
+		p = q;
+	}
+	return SVT_OK;
+}
+
+/* The writing thread: takes the next run of final pages (at most IO_PIECE) under mu, marks
+ * it on disk, writes it from the driver's buffer with mu released and busy set (the buffer
+ * stays where it is meanwhile), until stopped. A failed write stops it: its error waits for
+ * the next hand-over or the commit, its pages are left to the commit. */
+static void *io_main(void *arg)
+{
+	struct fmt_h5_io *io = arg;
+	pthread_mutex_lock(&io->mu);
+	while (!io->stop) {
+		size_t p = io->lo;
+		while (p < io->hi && !page_wanted(io, p, 1))
+			p++;
+		if (p >= io->hi || !io->im->live) {
+			io->lo = SIZE_MAX;
+			io->hi = 0;
+			pthread_cond_wait(&io->cv, &io->mu);
+			continue;
+		}
+		size_t q = p + 1;
+		while (q < io->hi && q - p < IO_PIECE / IMG_PAGE && page_wanted(io, q, 1))
+			q++;
+		io->lo = q;
+		memset(io->on_disk + p, 1, q - p);
+		const uint8_t *buf = io->im->live;
+		io->busy = 1;
+		pthread_mutex_unlock(&io->mu);
+		svt_err e = {0};
+		int rc = svt_fd_pwrite_all(io->fd, &io->direct, buf + p * IMG_PAGE, (q - p) * IMG_PAGE,
+					   (uint64_t)(p * IMG_PAGE), io->tmp, &e);
+		pthread_mutex_lock(&io->mu);
+		io->busy = 0;
+		pthread_cond_broadcast(&io->cv);
+		if (rc) {
+			for (size_t k = p; k < q; k++)
+				io->on_disk[k] = 0;
+			io->failed = 1;
+			io->err = e;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&io->mu);
+	return NULL;
+}
+
+/* tmp opened for the shard's bytes, O_DIRECT where the file system takes it (direct_ok). */
+static int stream_open(struct fmt_h5_io *io, const char *tmp, int direct_ok, svt_err *err)
+{
+	if (io->fd_open)
+		return SVT_OK;
+	int fd = -1;
+#ifdef O_DIRECT
+	if (direct_ok)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+#endif
+	io->direct = fd >= 0;
+	if (fd < 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
+	snprintf(io->tmp, sizeof(io->tmp), "%s", tmp);
+	io->fd = fd;
+	io->fd_open = 1;
+	return SVT_OK;
+}
+
+/* A write that failed on the thread, reported once. */
+static int io_failure(struct fmt_h5_io *io, svt_err *err)
+{
+	if (!io->failed)
+		return SVT_OK;
+	io->failed = 0;
+	if (err)
+		*err = io->err;
+	return io->err.code ? io->err.code : SVT_E_IO;
+}
+
+int fmt_h5_image_stream(fmt_h5_image *im, const char *tmp, size_t min_bytes, svt_err *err)
+{
+	struct fmt_h5_io *io = im->io;
+	if (!io || io->ready < min_bytes || io->ready == 0)
+		return SVT_OK;
+	int rc = stream_open(io, tmp, 1, err);
+	if (rc)
+		return rc;
+	if (!io->th_on) {
+		if (pthread_create(&io->th, NULL, io_main, io) != 0)
+			return SVT_OK; /* no thread to be had: the commit writes it all */
+		io->th_on = 1;
+	}
+	pthread_mutex_lock(&io->mu);
+	rc = io_failure(io, err);
+	io->ready = 0;
+	pthread_cond_broadcast(&io->cv);
+	pthread_mutex_unlock(&io->mu);
+	return rc;
+}
+
 hid_t fmt_h5_create_mem(const char *tmp, fmt_h5_image *im, svt_err *err)
 {
-	/* The core driver without a backing store: nothing reaches the disk until
-	 * fmt_h5_commit_image writes the closed image, once, in order. Grows 16 MiB at a time.
-	 * The spare buffer of an earlier commit stays for the new file's first allocation. */
+	/* The core driver without a backing store: what reaches the disk is what we write of
+	 * its buffer (fmt_h5_image_stream, fmt_h5_commit_image). Grows 16 MiB at a time. The
+	 * spare buffer of an earlier commit stays for the new file's first allocation. */
 	im->kept = NULL;
+	im->live = NULL;
+	stream_reset(im);
 	H5FD_file_image_callbacks_t cb = {img_malloc,	  img_memcpy,	  img_realloc, img_free,
 					   img_udata_copy, img_udata_free, im};
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -622,7 +945,8 @@ void fmt_h5_image_release(fmt_h5_image *im)
 		return;
 	img_unmap(im->kept);
 	img_unmap(im->spare);
-	im->kept = im->spare = NULL;
+	im->kept = im->spare = im->live = NULL;
+	io_free(im);
 }
 
 /* The SHA-256 of buf[0, n), a page at a time, the next page's lines prefetched meanwhile.
@@ -663,22 +987,23 @@ static void *hash_main(void *arg)
 	return NULL;
 }
 
-/* Writes buf[0, n) to fd in 4 MiB pieces and takes its SHA-256 into ctx meanwhile, on a
- * thread of its own (the writes wait on the disk; the hash is the CPU's work: side by side
- * the commit costs the longer of the two, not their sum); the calling thread gives its place
- * in the gate up while it waits on the disk. With direct (fd opened O_DIRECT, buf
- * page-aligned and readable up to n rounded up to 4 KiB), whole blocks go out straight from
- * buf (no page-cache copy: on this kind of VM the copy into fresh page-cache pages costs more
- * CPU than the rest of the commit) and the caller truncates to n; a file system that refuses a
- * direct write clears *direct and gets the rest buffered (svt_fd_write_all). */
-static int image_write(int fd, int *direct, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
+/* Writes what of buf[0, n) is not on disk yet (fmt_h5_image_stream wrote the rest while the
+ * shard was built) to im's descriptor and takes the SHA-256 of all of buf into ctx meanwhile,
+ * on a thread of its own (the writes wait on the disk; the hash is the CPU's work: side by
+ * side the commit costs the longer of the two, not their sum); the calling thread gives its
+ * place in the gate up while it waits on the disk. With O_DIRECT (buf page-aligned and
+ * readable up to n rounded up to 4 KiB), whole blocks go out straight from buf (no
+ * page-cache copy: on this kind of VM the copy into fresh page-cache pages costs more CPU
+ * than the rest of the commit) and the caller truncates to n; a file system that refuses a
+ * direct write gets the rest buffered (svt_fd_pwrite_all). */
+static int image_write(fmt_h5_image *im, const uint8_t *buf, size_t n, EVP_MD_CTX *ctx,
 		       svt_gate *gate, const char *tmp, svt_err *err)
 {
 	hash_job h = {buf, n, ctx, gate, 0};
 	pthread_t th;
 	int threaded = pthread_create(&th, NULL, hash_main, &h) == 0;
 	int paused = svt_gate_pause(gate);
-	int rc = svt_fd_write_all(fd, direct, buf, n, tmp, err);
+	int rc = pages_write(im->io, buf, 0, (n + IMG_PAGE - 1) / IMG_PAGE, n, tmp, err);
 	/* Joined before the place is taken back: the hash may need that very place (a gate of
 	 * one, or every other place busy). */
 	if (threaded)
@@ -694,7 +1019,7 @@ static int image_write(int fd, int *direct, const uint8_t *buf, size_t n, EVP_MD
 int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const char *final,
 			svt_gate *gate, char hex[65], uint64_t *bytes, svt_err *err)
 {
-	int rc = SVT_OK, fd = -1, direct = 0;
+	int rc = SVT_OK, fd = -1;
 	EVP_MD_CTX *ctx = NULL;
 	uint8_t *copy = NULL;
 	ssize_t open_objs = H5Fget_obj_count(file, H5F_OBJ_ALL);
@@ -703,6 +1028,13 @@ int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const cha
 				 tmp, open_objs - 1);
 		goto cleanup;
 	}
+	/* The writing thread's last piece finished (what it had not begun is written below), and
+	 * a write of it that failed is this commit's failure. */
+	if ((rc = io_make(im, err)))
+		goto cleanup;
+	io_stop(im->io);
+	if ((rc = io_failure(im->io, err)))
+		goto cleanup;
 	/* The flush settles the end of the file (what the close writes into the superblock). */
 	ssize_t n = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
 	if (n <= 0) {
@@ -740,24 +1072,18 @@ int fmt_h5_commit_image(hid_t file, fmt_h5_image *im, const char *tmp, const cha
 		rc = svt_err_set(err, SVT_E_NOMEM, "sha256 of %s", tmp);
 		goto cleanup;
 	}
-	/* O_DIRECT where the file system takes it (the kept buffer is page-aligned and its
-	 * pages run past n); a file system that refuses it gets the buffered write. */
-#ifdef O_DIRECT
-	if (img == im->kept) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
-		direct = fd >= 0;
-	}
-#endif
-	if (fd < 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = svt_err_set(err, SVT_E_IO, "%s: cannot create %s", strerror(errno), tmp);
+	/* tmp holds the pages streamed while the shard was built, or is made now: O_DIRECT
+	 * where the file system takes it (the kept buffer is page-aligned and its pages run past
+	 * n); a file system that refuses it gets the buffered write. */
+	if ((rc = stream_open(im->io, tmp, img == im->kept, err)))
 		goto cleanup;
-	}
-	rc = image_write(fd, &direct, img, (size_t)n, ctx, gate, tmp, err);
+	fd = im->io->fd;
+	im->io->fd_open = 0; /* closed below */
+	rc = image_write(im, img, (size_t)n, ctx, gate, tmp, err);
 	if (rc)
 		goto cleanup;
-	if (direct && ftruncate(fd, (off_t)n) != 0) {
+	/* The last block may have been padded (O_DIRECT). */
+	if (ftruncate(fd, (off_t)n) != 0) {
 		rc = svt_err_set(err, SVT_E_IO, "%s: cannot truncate %s", strerror(errno), tmp);
 		goto cleanup;
 	}

@@ -7,9 +7,10 @@
  * places: the caller gives its place up while it waits for a slot.
  *
  * A shard is built in memory (fmt_h5_create_mem: its compressed size in RAM, up to
- * opts.target_bytes); at its commit the closed image is written once, in order and hashed as
- * it goes (O_DIRECT where the file system takes it), to PREFIX-NNNNN.h5.tmp, which
- * fmt_h5_commit_image then renames, keeping the buffer for the next shard; master.h5 and
+ * opts.target_bytes) and written to PREFIX-NNNNN.h5.tmp (O_DIRECT where the file system takes
+ * it): the pages wholly inside stored chunks while it is built (chunk_stream), the rest of the
+ * closed image at its commit, hashed from memory meanwhile; fmt_h5_commit_image then renames
+ * it, keeping the buffer for the next shard; master.h5 and
  * manifest.json are written after the last shard, atomically, so a manifest never names a
  * shard that is not whole.
  */
@@ -62,6 +63,9 @@ struct fmt_writer {
 
 	/* the clip being written */
 	int in_clip;
+	uint64_t *stored;       /* its chunks' (address, size) pairs, forgotten if it is dropped */
+	size_t nstored, capstored;
+	size_t stream_min;      /* final pages handed to the image's writing thread from this many */
 	hid_t clip_g, frames_ds, depth_ds;
 	int T, H, W, depth;
 	const uint8_t *valid;   /* densified clip: its mask, written at fmt_clip_end */
@@ -193,6 +197,40 @@ static int jpeg_store(fmt_writer *w, int t, const uint8_t *bytes, size_t n, svt_
 	return rc;
 }
 
+/* Where a stored chunk lies in the shard, for the image to write its pages to disk while the
+ * shard is still being built (fmt_h5_image_stream, 8 MiB at a time at least;
+ * SVT_SHARD_STREAM_MIN=BYTES sets another amount: tests stream every chunk). A chunk whose
+ * place HDF5 does not say is only left to the commit. */
+static size_t stream_min(void)
+{
+	const char *s = getenv("SVT_SHARD_STREAM_MIN");
+	char *end = NULL;
+	unsigned long long v = s && *s ? strtoull(s, &end, 10) : 0;
+	return s && *s && end && !*end ? (size_t)v : (size_t)8 << 20;
+}
+
+static int chunk_stream(fmt_writer *w, hid_t ds, const hsize_t *off, svt_err *err)
+{
+	unsigned mask = 0;
+	haddr_t addr = HADDR_UNDEF;
+	hsize_t size = 0;
+	if (H5Dget_chunk_info_by_coord(ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
+	    size == 0)
+		return SVT_OK;
+	if (w->nstored + 2 > w->capstored) {
+		size_t nc = w->capstored ? 2 * w->capstored : 256;
+		uint64_t *p = realloc(w->stored, nc * sizeof(*p));
+		if (!p)
+			return svt_err_set(err, SVT_E_NOMEM, "chunk list of clip %s", w->row.clip_id);
+		w->stored = p;
+		w->capstored = nc;
+	}
+	w->stored[w->nstored++] = (uint64_t)addr;
+	w->stored[w->nstored++] = (uint64_t)size;
+	int rc = fmt_h5_image_note(&w->image, (uint64_t)addr, (uint64_t)size, 0, err);
+	return rc ? rc : fmt_h5_image_stream(&w->image, w->tmp, w->stream_min, err);
+}
+
 /* Stores encoded chunk t (of the frames, or of the depth maps) of the clip being written. */
 static int chunk_put(fmt_writer *w, int t, int depth, const uint8_t *bytes, size_t n,
 		     svt_err *err)
@@ -200,7 +238,8 @@ static int chunk_put(fmt_writer *w, int t, int depth, const uint8_t *bytes, size
 	if (w->o.codec == FMT_CODEC_JPEG && !depth)
 		return jpeg_store(w, t, bytes, n, err);
 	hsize_t off[4] = {(hsize_t)t, 0, 0, 0};
-	if (H5Dwrite_chunk(depth ? w->depth_ds : w->frames_ds, H5P_DEFAULT, 0, off, n, bytes) < 0)
+	hid_t ds = depth ? w->depth_ds : w->frames_ds;
+	if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, n, bytes) < 0)
 		return svt_err_set(err, SVT_E_HDF5, "%s%s%s: cannot write %s %d of clip %s",
 				   fmt_h5_errno() ? strerror(fmt_h5_errno()) : "",
 				   fmt_h5_errno() ? ": " : "", w->tmp, depth ? "depth" : "frame", t,
@@ -210,7 +249,7 @@ static int chunk_put(fmt_writer *w, int t, int depth, const uint8_t *bytes, size
 		w->n_depth_written++;
 	else
 		w->n_written++;
-	return SVT_OK;
+	return chunk_stream(w, ds, off, err);
 }
 
 static int chunk_store(fmt_writer *w, slot *s, svt_err *err)
@@ -293,6 +332,10 @@ static int shard_open(fmt_writer *w, svt_err *err)
 	if ((rc = shard_path(w, w->shard_no, w->fname, w->final, sizeof(w->final), err)))
 		return rc;
 	snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->final);
+	/* A killed run's tmp (the folder is ours: its lock is held): HDF5's create would first
+	 * read it whole into memory (the core driver's open of an existing file). */
+	if (unlink(w->tmp) != 0 && errno != ENOENT)
+		return svt_err_set(err, SVT_E_IO, "%s: cannot remove %s", strerror(errno), w->tmp);
 	w->file = fmt_h5_create_mem(w->tmp, &w->image, err);
 	if (w->file < 0)
 		return err ? err->code : SVT_E_HDF5;
@@ -552,6 +595,7 @@ int fmt_writer_create(const char *dir, const char *prefix, const fmt_shard_info 
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
 	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
 	w->o = o;
+	w->stream_min = stream_min();
 	w->info = *info;
 	w->source = strdup(info->source ? info->source : "");
 	w->info.source = w->source;
@@ -1085,8 +1129,14 @@ static void clip_close(fmt_writer *w, int drop)
 	H5Gclose(w->clip_g);
 	w->depth_ds = w->frames_ds = w->clip_g = H5I_INVALID_HID;
 	w->in_clip = 0;
-	if (drop)
+	if (drop) {
+		/* Its chunks' space is free for HDF5 to give out again: their pages are no longer
+		 * final (those written already are written again at the commit). */
+		for (size_t i = 0; i + 1 < w->nstored; i += 2)
+			fmt_h5_image_note(&w->image, w->stored[i], w->stored[i + 1], 1, NULL);
 		H5Ldelete(w->clips, w->row.clip_id, H5P_DEFAULT);
+	}
+	w->nstored = 0;
 }
 
 void fmt_clip_abort(fmt_writer *w)
@@ -1285,6 +1335,7 @@ void fmt_writer_abort(fmt_writer *w)
 	free(w->slots);
 	free(w->submitted);
 	free(w->all);
+	free(w->stored);
 	free(w->shards);
 	free(w->source);
 	free(w->build_config);

@@ -279,6 +279,66 @@ Test(formats, aborted_clip_leaves_a_whole_shard)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* A shard whose final pages were written while it was built (SVT_SHARD_STREAM_MIN=1: every
+ * chunk handed to the image's writing thread at once) is the image, byte for byte: the file's
+ * SHA-256 (verify reads it back) is the one the commit took of the image, and every clip reads
+ * back, with the default codec and LZ4. A clip is dropped after its frames were written, and
+ * HDF5 gives their space to the next clip's chunks: the pages written with the dropped clip's
+ * bytes must be written again (the image forgets a dropped clip's chunks, and a page that two
+ * chunks claim is never final; with both rules off this test fails). The .tmp file holds
+ * pages before the commit. */
+Test(formats, streamed_shard_is_its_image)
+{
+	cr_assert_eq(setenv("SVT_SHARD_STREAM_MIN", "1", 1), 0);
+	for (int codec = 0; codec < 2; codec++) {
+		char dir[64];
+		tmpdir(dir, sizeof(dir));
+		static synth a, b, c;
+		synth_make(&a, 11, "train");
+		synth_make(&b, 12, "train");
+		synth_make(&c, 13, "val");
+		fmt_writer_opts o;
+		fmt_writer_opts_default(&o);
+		if (codec)
+			o.codec = FMT_CODEC_LZ4;
+		fmt_shard_info info = test_info();
+		fmt_writer *w = NULL;
+		svt_err e = {0};
+		cr_assert_eq(fmt_writer_create(dir, "st", &info, &o, &w, &e), 0, "%s", e.msg);
+		write_clip(w, &a);
+		/* dropped after some frames: its chunks' pages were handed over */
+		cr_assert_eq(fmt_clip_begin(w, &c.d, &e), 0, "%s", e.msg);
+		for (int t = 0; t < T_; t++)
+			cr_assert_eq(fmt_clip_frame(w, t, c.frames[t], &e), 0, "%s", e.msg);
+		fmt_clip_abort(w);
+		write_clip(w, &b);
+		write_clip(w, &c);
+		char tmp[128];
+		snprintf(tmp, sizeof(tmp), "%s/st-00000.h5.tmp", dir);
+		struct stat st;
+		cr_expect(stat(tmp, &st) == 0 && st.st_size > 0, "nothing written before the commit");
+		cr_assert_eq(fmt_writer_close(w, &e), 0, "%s", e.msg);
+		cr_expect(!file_exists(dir, "st-00000.h5.tmp"));
+		char out[8192] = "";
+		FILE *mf = fmemopen(out, sizeof(out) - 1, "w");
+		cr_expect_eq(fmt_dataset_verify(dir, mf, &e), 0, "codec %d: verify: %s", codec, out);
+		fclose(mf);
+		char path[128];
+		snprintf(path, sizeof(path), "%s/master.h5", dir);
+		fmt_reader *r = NULL;
+		cr_assert_eq(fmt_reader_open(path, &r, &e), 0, "%s", e.msg);
+		cr_assert_eq(fmt_reader_clip_count(r), 3);
+		check_clip(r, 0, &a);
+		check_clip(r, 1, &b);
+		check_clip(r, 2, &c);
+		fmt_reader_close(r);
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_assert_eq(system(cmd), 0);
+	}
+	unsetenv("SVT_SHARD_STREAM_MIN");
+}
+
 /* The commit hashes on a thread in the writer's gate while the caller, who holds the gate's
  * only place, waits on the disk: the place must stay free for the hash until it is done. A
  * caller that took it back before joining the hash waited forever whenever the hash had not
