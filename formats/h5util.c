@@ -557,10 +557,13 @@ static void *img_new(fmt_h5_image *im, size_t size)
 	return q;
 }
 
+/* Records the driver's buffer. Written only when it changes: a new file's (the writing
+ * thread stopped) or a moved one's (img_realloc, under the thread's lock); the thread reads
+ * it under that lock. */
 static void *img_live(void *udata, void *p)
 {
 	fmt_h5_image *im = udata;
-	if (im && p)
+	if (im && p && im->live != p)
 		im->live = p;
 	return p;
 }
