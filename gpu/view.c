@@ -286,6 +286,41 @@ typedef struct map_keep {
  * time). 8-lane AVX2 version of the row map. No FMA: separate multiplies and adds, so the
  * results are bit-identical to the SSE2 and scalar code (gm_view_map) on any x86-64. */
 
+/* The weight pairs (Q - wx, wx) and (Q - wy, wy) of eight taps, as pmaddwd takes them. */
+__attribute__((target("avx2"))) static inline void tap8_weights(const int *wx, const int *wy,
+								__m256i *hx, __m256i *hy)
+{
+	const __m256i q = _mm256_set1_epi32(GM_Q);
+	const __m256i vwx = _mm256_loadu_si256((const __m256i *)(const void *)wx);
+	const __m256i vwy = _mm256_loadu_si256((const __m256i *)(const void *)wy);
+	*hx = _mm256_or_si256(_mm256_slli_epi32(vwx, 16), _mm256_sub_epi32(q, vwx));
+	*hy = _mm256_or_si256(_mm256_slli_epi32(vwy, 16), _mm256_sub_epi32(q, vwy));
+}
+
+/* One channel of eight taps from its (left, right) 16-bit pairs on the top row (t) and the
+ * bottom row (b): tap_q_sum's integer operations, the same rounding. */
+__attribute__((target("avx2"))) static inline __m256i tap8_mix(__m256i t, __m256i b, __m256i hx,
+							       __m256i hy)
+{
+	__m256i top = _mm256_madd_epi16(t, hx), bot = _mm256_madd_epi16(b, hx);
+	/* top, bot <= 255 * GM_Q: they fit the int16 halves of a pmaddwd pair */
+	__m256i sum = _mm256_madd_epi16(_mm256_or_si256(top, _mm256_slli_epi32(bot, 16)), hy);
+	return _mm256_srli_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(GM_Q * GM_Q / 2)),
+				 2 * GM_QB);
+}
+
+/* [R G B 0] x 8 -> 24 packed bytes at out: 12 from each 128-bit lane. */
+__attribute__((target("avx2"))) static inline void tap8_store(__m256i res, uint8_t *out)
+{
+	const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+					      0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+	res = _mm256_shuffle_epi8(res, pack);
+	uint8_t t[32];
+	_mm256_storeu_si256((__m256i *)(void *)t, res);
+	memcpy(out, t, 12);
+	memcpy(out + 12, t + 16, 12);
+}
+
 /* Eight bilinear taps of a 3-channel source at once (pixels i..i+7 of a row, every tap
  * inside: ix + 2 < W, iy + 1 < H, as tap_q asks): the four corners gathered as 32-bit words,
  * then per channel tap_q_sum's integer operations (pmaddwd on (Q - wx, wx) and (Q - wy, wy)
@@ -305,33 +340,20 @@ __attribute__((target("avx2"))) static void tap8_rgb_avx2(const gm_src *s, const
 	const int *p11 = (const int *)(const void *)(s->data + s->stride + 3);
 	const __m256i a = _mm256_i32gather_epi32(p00, off, 1), b = _mm256_i32gather_epi32(p01, off, 1);
 	const __m256i c = _mm256_i32gather_epi32(p10, off, 1), d = _mm256_i32gather_epi32(p11, off, 1);
-	const __m256i q = _mm256_set1_epi32(GM_Q), ff = _mm256_set1_epi32(0xff);
-	const __m256i vwx = _mm256_loadu_si256((const __m256i *)(const void *)wx);
-	const __m256i vwy = _mm256_loadu_si256((const __m256i *)(const void *)wy);
-	const __m256i hx = _mm256_or_si256(_mm256_slli_epi32(vwx, 16), _mm256_sub_epi32(q, vwx));
-	const __m256i hy = _mm256_or_si256(_mm256_slli_epi32(vwy, 16), _mm256_sub_epi32(q, vwy));
-	const __m256i half = _mm256_set1_epi32(GM_Q * GM_Q / 2);
+	const __m256i ff = _mm256_set1_epi32(0xff);
+	__m256i hx, hy;
+	tap8_weights(wx, wy, &hx, &hy);
 	__m256i res = _mm256_setzero_si256();
 	for (int k = 0; k < 3; k++) {
 		__m256i ak = _mm256_and_si256(_mm256_srli_epi32(a, 8 * k), ff);
 		__m256i bk = _mm256_and_si256(_mm256_srli_epi32(b, 8 * k), ff);
 		__m256i ck = _mm256_and_si256(_mm256_srli_epi32(c, 8 * k), ff);
 		__m256i dk = _mm256_and_si256(_mm256_srli_epi32(d, 8 * k), ff);
-		__m256i top = _mm256_madd_epi16(_mm256_or_si256(ak, _mm256_slli_epi32(bk, 16)), hx);
-		__m256i bot = _mm256_madd_epi16(_mm256_or_si256(ck, _mm256_slli_epi32(dk, 16)), hx);
-		/* top, bot <= 255 * GM_Q: they fit the int16 halves of a pmaddwd pair */
-		__m256i sum = _mm256_madd_epi16(_mm256_or_si256(top, _mm256_slli_epi32(bot, 16)), hy);
-		__m256i v = _mm256_srli_epi32(_mm256_add_epi32(sum, half), 2 * GM_QB);
+		__m256i v = tap8_mix(_mm256_or_si256(ak, _mm256_slli_epi32(bk, 16)),
+				     _mm256_or_si256(ck, _mm256_slli_epi32(dk, 16)), hx, hy);
 		res = _mm256_or_si256(res, _mm256_slli_epi32(v, 8 * k));
 	}
-	/* [R G B 0] x 8 -> 24 packed bytes: 12 from each 128-bit lane. */
-	const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
-					      0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-	res = _mm256_shuffle_epi8(res, pack);
-	uint8_t t[32];
-	_mm256_storeu_si256((__m256i *)(void *)t, res);
-	memcpy(out, t, 12);
-	memcpy(out + 12, t + 16, 12);
+	tap8_store(res, out);
 }
 
 /* The least of four ints. */
@@ -387,12 +409,8 @@ __attribute__((target("avx2"))) static int tap8_rgb_window(const gm_src *s, cons
 	const __m256i a3 = _mm256_add_epi32(dx, _mm256_add_epi32(dx, dx));
 	const __m256i ctl = _mm256_add_epi32(_mm256_add_epi32(a3, _mm256_slli_epi32(a3, 16)),
 					     _mm256_set1_epi32((int)0x80038000)); /* no carries: a3 <= 9 */
-	const __m256i q = _mm256_set1_epi32(GM_Q);
-	const __m256i vwx = _mm256_loadu_si256((const __m256i *)(const void *)wx);
-	const __m256i vwy = _mm256_loadu_si256((const __m256i *)(const void *)wy);
-	const __m256i hx = _mm256_or_si256(_mm256_slli_epi32(vwx, 16), _mm256_sub_epi32(q, vwx));
-	const __m256i hy = _mm256_or_si256(_mm256_slli_epi32(vwy, 16), _mm256_sub_epi32(q, vwy));
-	const __m256i half = _mm256_set1_epi32(GM_Q * GM_Q / 2);
+	__m256i hx, hy;
+	tap8_weights(wx, wy, &hx, &hy);
 	__m256i res = _mm256_setzero_si256();
 	for (int k = 0; k < 3; k++) {
 		const __m256i c = _mm256_add_epi32(ctl, _mm256_set1_epi32(k * 0x10001));
@@ -401,18 +419,9 @@ __attribute__((target("avx2"))) static int tap8_rgb_window(const gm_src *s, cons
 			t = _mm256_blendv_epi8(t, b, dym);
 			b = _mm256_blendv_epi8(b, _mm256_shuffle_epi8(r2, c), dym);
 		}
-		__m256i top = _mm256_madd_epi16(t, hx), bot = _mm256_madd_epi16(b, hx);
-		__m256i sum = _mm256_madd_epi16(_mm256_or_si256(top, _mm256_slli_epi32(bot, 16)), hy);
-		__m256i v = _mm256_srli_epi32(_mm256_add_epi32(sum, half), 2 * GM_QB);
-		res = _mm256_or_si256(res, _mm256_slli_epi32(v, 8 * k));
+		res = _mm256_or_si256(res, _mm256_slli_epi32(tap8_mix(t, b, hx, hy), 8 * k));
 	}
-	const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
-					      0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-	res = _mm256_shuffle_epi8(res, pack);
-	uint8_t t[32];
-	_mm256_storeu_si256((__m256i *)(void *)t, res);
-	memcpy(out, t, 12);
-	memcpy(out + 12, t + 16, 12);
+	tap8_store(res, out);
 	return 1;
 }
 
