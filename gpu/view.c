@@ -390,9 +390,8 @@ __attribute__((target("avx2"))) static int tap8_rgb_window(const gm_src *s, cons
 	const size_t st = s->stride;
 	const uint8_t *pa = s->data + (size_t)ya * st + (size_t)xa * 3;
 	const uint8_t *pb = s->data + (size_t)yb * st + (size_t)xb * 3;
-#define ROWS(qa, qb)                                                                         \
-	_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(qa))), \
-				_mm_loadu_si128((const __m128i *)(const void *)(qb)), 1)
+#define LOAD16(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
+#define ROWS(qa, qb) _mm256_inserti128_si256(_mm256_castsi128_si256(LOAD16(qa)), LOAD16(qb), 1)
 	const __m256i r0 = ROWS(pa, pb), r1 = ROWS(pa + st, pb + st);
 	/* A lane's third row only where one of its pixels starts on its second (and then that
 	 * row exists: inside8 holds iy + 1 < H). */
@@ -404,6 +403,7 @@ __attribute__((target("avx2"))) static int tap8_rgb_window(const gm_src *s, cons
 		r2 = ROWS(ta ? pa + 2 * st : pa + st, tb ? pb + 2 * st : pb + st);
 	}
 #undef ROWS
+#undef LOAD16
 	const __m256i dym = _mm256_sub_epi32(_mm256_setzero_si256(), dy); /* -1: second row */
 	/* per pixel, bytes (left tap, 0, right tap, 0) of channel 0: offsets 3 dx and 3 dx + 3 */
 	const __m256i a3 = _mm256_add_epi32(dx, _mm256_add_epi32(dx, dx));

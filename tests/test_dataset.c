@@ -440,29 +440,28 @@ Test(dataset, a_refused_run_leaves_out_as_it_was, .timeout = 300)
 	static char before[8192], after[8192];
 	size_t nb = slurp(cfg, before, sizeof(before));
 
-	o.fresh = 1;
-	o.holdout = "NoSuchDistrict";
-	cr_expect_eq(run(&o, NULL, NULL, &err), SVT_E_INPUT);
-	cr_expect(strstr(err.msg, "NoSuchDistrict"), "%s", err.msg);
-	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
-	size_t na = slurp(cfg, after, sizeof(after));
-	cr_expect(na == nb && !memcmp(before, after, nb), "build-config.json was rewritten: %.*s",
-		  (int)na, after);
-
-	o.holdout = NULL;
-	snprintf(p, sizeof(p), "%s/no-such-districts.geojson", dir);
-	o.districts = p;
-	cr_expect_lt(run(&o, NULL, NULL, &err), 0);
-	cr_expect(strstr(err.msg, "no-such-districts"), "%s", err.msg);
-	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
-
-	/* A references' twin (a cluster rank's) that is not there. */
-	o.districts = NULL;
-	snprintf(p, sizeof(p), "%s/no-such-twin", dir);
-	o.refs_twin = p;
-	cr_expect_lt(run(&o, NULL, NULL, &err), 0);
-	cr_expect(strstr(err.msg, "no-such-twin"), "%s", err.msg);
-	cr_expect_eq(count_named(pts, "", ".las"), tiles, "the refused rebuild emptied the twin");
+	/* Each refused, naming what; OUT's twin and configuration as they were after each. */
+	for (int k = 0; k < 3; k++) {
+		small_opts(&o, cap, out);
+		o.fresh = 1;
+		static const char *const what[] = {"NoSuchDistrict", "no-such-districts",
+						   "no-such-twin"};
+		const char *named = what[k];
+		if (k == 0)
+			o.holdout = named;
+		snprintf(p, sizeof(p), "%s/%s%s", dir, named, k == 1 ? ".geojson" : "");
+		if (k == 1)
+			o.districts = p;
+		if (k == 2)
+			o.refs_twin = p; /* a references' twin (a cluster rank's) not there */
+		cr_expect_lt(run(&o, NULL, NULL, &err), 0, "%s", named);
+		cr_expect(strstr(err.msg, named), "%s", err.msg);
+		cr_expect_eq(count_named(pts, "", ".las"), tiles, "refused for %s, the rebuild "
+			     "emptied the twin", named);
+		size_t na = slurp(cfg, after, sizeof(after));
+		cr_expect(na == nb && !memcmp(before, after, nb), "refused for %s, build-config.json "
+			  "was rewritten: %.*s", named, (int)na, after);
+	}
 
 	/* The build as it was still reruns: nothing is redone. */
 	small_opts(&o, cap, out);

@@ -164,6 +164,28 @@ static void check_clip(fmt_reader *r, size_t i, synth *s)
 	}
 }
 
+/* The dataset in dir verifies, and its master file holds these n clips, in order; then dir
+ * goes. */
+static void expect_dataset(const char *dir, synth **clips, size_t n)
+{
+	svt_err e = {0};
+	char out[8192] = "";
+	FILE *mf = fmemopen(out, sizeof(out) - 1, "w");
+	cr_assert_eq(fmt_dataset_verify(dir, mf, &e), 0, "verify: %s", out);
+	fclose(mf);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/master.h5", dir);
+	fmt_reader *r = NULL;
+	cr_assert_eq(fmt_reader_open(path, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(fmt_reader_clip_count(r), n);
+	for (size_t k = 0; k < n; k++)
+		check_clip(r, k, clips[k]);
+	fmt_reader_close(r);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
 static void roundtrip(fmt_codec codec, int level)
 {
 	if (!fmt_codec_available(codec))
@@ -263,20 +285,8 @@ Test(formats, aborted_clip_leaves_a_whole_shard)
 	fmt_clip_abort(w); /* nothing begun: harmless */
 	write_clip(w, &a);
 	cr_assert_eq(fmt_writer_close(w, &e), 0, "%s", e.msg);
-	char out[8192] = "";
-	FILE *mf = fmemopen(out, sizeof(out) - 1, "w");
-	cr_assert_eq(fmt_dataset_verify(dir, mf, &e), 0, "verify: %s", out);
-	fclose(mf);
-	char path[128];
-	snprintf(path, sizeof(path), "%s/master.h5", dir);
-	fmt_reader *r = NULL;
-	cr_assert_eq(fmt_reader_open(path, &r, &e), 0, "%s", e.msg);
-	cr_assert_eq(fmt_reader_clip_count(r), 1);
-	check_clip(r, 0, &a);
-	fmt_reader_close(r);
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	synth *all[] = {&a};
+	expect_dataset(dir, all, 1);
 }
 
 /* A shard whose final pages were written while it was built (SVT_SHARD_STREAM_MIN=1: every
@@ -319,22 +329,8 @@ Test(formats, streamed_shard_is_its_image)
 		cr_expect(stat(tmp, &st) == 0 && st.st_size > 0, "nothing written before the commit");
 		cr_assert_eq(fmt_writer_close(w, &e), 0, "%s", e.msg);
 		cr_expect(!file_exists(dir, "st-00000.h5.tmp"));
-		char out[8192] = "";
-		FILE *mf = fmemopen(out, sizeof(out) - 1, "w");
-		cr_expect_eq(fmt_dataset_verify(dir, mf, &e), 0, "codec %d: verify: %s", codec, out);
-		fclose(mf);
-		char path[128];
-		snprintf(path, sizeof(path), "%s/master.h5", dir);
-		fmt_reader *r = NULL;
-		cr_assert_eq(fmt_reader_open(path, &r, &e), 0, "%s", e.msg);
-		cr_assert_eq(fmt_reader_clip_count(r), 3);
-		check_clip(r, 0, &a);
-		check_clip(r, 1, &b);
-		check_clip(r, 2, &c);
-		fmt_reader_close(r);
-		char cmd[160];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_assert_eq(system(cmd), 0);
+		synth *all[] = {&a, &b, &c};
+		expect_dataset(dir, all, 3);
 	}
 	unsetenv("SVT_SHARD_STREAM_MIN");
 }
